@@ -1,0 +1,172 @@
+"""From composed configs to NeMo-Run tasks and executors: render (dryrun) or submit.
+
+The launcher knows nothing about what a stage does: every job runs `python -m recipes.stage_runner --run-dir DIR`,
+which reads DIR/resolved.yaml. A run directory holds resolved.yaml, manifest.json, the rendered launch
+(sbatch script or local command), NeMo-Run's experiment files and, once the stage ran, its artifact.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from recipes import manifest, preflight
+from recipes.config import compose, to_object
+from recipes.schema import RootConfig
+
+
+@dataclass
+class StageLaunch:
+    """One stage, composed and checked, with its run directory written."""
+
+    cfg: RootConfig
+    run_dir: Path
+    report: preflight.PlanReport
+
+    @property
+    def name(self) -> str:
+        return self.cfg.stage.name
+
+    @property
+    def runs_here(self) -> bool:
+        """False where the stage needs CUDA and this machine has none (it is then rendered, not run)."""
+        return self.cfg.cluster.executor != "local" or not self.cfg.stage.needs_gpu or self.cfg.cluster.gpus_per_node > 0
+
+
+def run_dir_of(cfg: RootConfig) -> Path:
+    return Path(cfg.launch.root).resolve() / cfg.run.name / cfg.stage.name
+
+
+def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) -> StageLaunch:
+    """Compose, preflight, and write resolved.yaml + manifest.json. Raises ConfigError / PreflightError."""
+    raw = compose(stage, overrides)
+    cfg = to_object(raw)
+    local_gpu_stage_without_gpu = (cfg.cluster.executor == "local" and cfg.stage.needs_gpu
+                                   and cfg.cluster.gpus_per_node == 0)
+    report = preflight.plan(cfg)
+    errors = [f for f in report.errors if not (local_gpu_stage_without_gpu and f.field == "stage.nodes")]
+    if errors:
+        raise preflight.PreflightError(errors)
+    run_dir = run_dir_of(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    resolved = OmegaConf.to_container(raw, resolve=True)
+    resolved = manifest.redact(resolved, cfg.cluster.secrets)
+    (run_dir / "resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+    manifest.write(run_dir / "manifest.json", manifest.build(resolved, list(overrides), list(parents)),
+                   cfg.cluster.secrets)
+    return StageLaunch(cfg=cfg, run_dir=run_dir, report=report)
+
+
+def task(launch: StageLaunch):
+    import nemo_run as run
+
+    return run.Script(path="recipes.stage_runner", args=["--run-dir", str(launch.run_dir)], entrypoint="python",
+                      m=True)
+
+
+def gpus_per_node(cfg: RootConfig) -> int:
+    return cfg.stage.gpus_per_node if cfg.stage.gpus_per_node is not None else cfg.cluster.gpus_per_node
+
+
+def executor(launch: StageLaunch, nemorun_home: Path):
+    """LocalExecutor for cluster.executor=local; SlurmExecutor (pyxis container when an image is set) otherwise."""
+    import nemo_run as run
+
+    cfg = launch.cfg
+    c = cfg.cluster
+    env = dict(c.env)
+    if c.executor == "local":
+        return run.LocalExecutor(ntasks_per_node=1, env_vars=env)
+    gpus = gpus_per_node(cfg)
+    image = c.containers.get(cfg.stage.container)
+    if c.tunnel.kind == "ssh":
+        tunnel = run.SSHTunnel(host=c.tunnel.host, user=c.tunnel.user, identity=c.tunnel.identity,
+                               job_dir=c.tunnel.remote_dir)
+    else:
+        tunnel = run.LocalTunnel(job_dir=str(nemorun_home / "experiments"))
+    # Secrets are never written: sbatch exports the submitting environment to the job, and pyxis passes it on.
+    secrets_note = f"# secrets passed by name from the submitting environment: {' '.join(c.secrets)}"
+    return run.SlurmExecutor(
+        account=c.account or "",
+        partition=c.partition,
+        qos=c.qos,
+        time=cfg.stage.time,
+        nodes=cfg.stage.nodes,
+        ntasks_per_node=gpus if gpus and cfg.stage.engine == "megatron_bridge" else 1,
+        gpus_per_node=gpus or None,
+        exclusive=c.exclusive or None,
+        array=cfg.stage.array,
+        container_image=image,
+        container_mounts=list(c.container_mounts) + [f"{cfg.launch.root}:{cfg.launch.root}"] if image else [],
+        env_vars=env,
+        retries=c.retries,
+        signal=f"TERM@{c.signal_lead_s}",
+        srun_args=list(c.srun_args) or None,
+        setup_lines="\n".join([secrets_note, *c.setup_lines]),
+        tunnel=tunnel,
+        packager=run.GitArchivePackager() if image else run.Packager(),
+    )
+
+
+@dataclass
+class Submission:
+    launches: list[StageLaunch]
+    rendered: dict[str, Path]  # stage -> rendered launch file
+    experiment_dir: Path | None = None
+
+
+def submit(launches: list[StageLaunch], dryrun: bool, chain: bool = True) -> Submission:
+    """Add every stage to one NeMo-Run experiment (each depending on the previous when chained) and run it.
+
+    With dryrun, the sbatch scripts (Slurm) or commands (local) are rendered into each run directory instead.
+    Stages that need CUDA on a local machine without it are rendered and skipped, with a message.
+    """
+    import nemo_run as run
+
+    os.environ.setdefault("COLUMNS", "250")  # NeMo-Run logs through rich: keep rendered lines unwrapped
+    first = launches[0]
+    home = first.run_dir.parent / ".nemo_run"
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("NEMORUN_HOME", str(home))
+    title = f"{first.cfg.run.name}-{'-'.join(launch.name for launch in launches)}"
+    rendered: dict[str, Path] = {}
+    runnable = [launch for launch in launches if launch.runs_here]
+    for launch in launches:
+        if not launch.runs_here or launch.cfg.cluster.executor == "local":
+            rendered[launch.name] = _write_local_command(launch)
+    with run.Experiment(title, base_dir=str(home), log_level="WARN") as exp:
+        previous: str | None = None
+        for launch in runnable:
+            deps = [previous] if (chain and previous and launch.cfg.cluster.executor != "local") else None
+            previous = exp.add(task(launch), executor=executor(launch, home), name=launch.name, dependencies=deps)
+        if not runnable:
+            return Submission(launches, rendered)
+        exp_dir = Path(exp._exp_dir)
+        if dryrun:
+            exp.dryrun(log=False, delete_exp_dir=False)
+            for launch in runnable:
+                sbatch = exp_dir / f"{launch.name}_sbatch.sh"
+                if sbatch.exists():
+                    target = launch.run_dir / "launch" / "sbatch.sh"
+                    target.parent.mkdir(exist_ok=True)
+                    shutil.copyfile(sbatch, target)
+                    rendered[launch.name] = target
+        else:
+            local = runnable[0].cfg.cluster.executor == "local"
+            exp.run(sequential=local, detach=not local and first.cfg.launch.detach, tail_logs=local)
+    return Submission(launches, rendered, exp_dir)
+
+
+def _write_local_command(launch: StageLaunch) -> Path:
+    target = launch.run_dir / "launch" / "command.sh"
+    target.parent.mkdir(exist_ok=True)
+    cmd = ["python", "-m", "recipes.stage_runner", "--run-dir", str(launch.run_dir)]
+    target.write_text("#!/usr/bin/env bash\n# Rendered by recipes.launch: run this stage on a machine that has "
+                      "what it needs.\nset -euo pipefail\n" + shlex.join(cmd) + "\n")
+    return target

@@ -1,0 +1,238 @@
+"""Checks over a resolved config that must pass before anything is queued: each failure names the field and the fix.
+
+Rules are pure functions of the typed config (and, for paths and secrets, of the filesystem and environment), so
+`python -m recipes.plan` can print them and tests can exercise each one without a cluster.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+from recipes import memory
+from recipes.schema import RootConfig
+
+SECRET_HINTS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY", "APIKEY")
+
+
+@dataclass(frozen=True)
+class Finding:
+    field: str
+    message: str
+    fix: str
+    severity: str = "error"  # error | warning
+
+    def line(self) -> str:
+        return f"{self.field}: {self.message}; fix: {self.fix}"
+
+
+@dataclass
+class PlanReport:
+    stage: str
+    gpus: int
+    parallelism: memory.Parallelism | None
+    memory: memory.MemoryEstimate | None
+    tokens_per_step: int
+    steps: int
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+
+class PreflightError(Exception):
+    def __init__(self, findings: list[Finding]):
+        self.findings = findings
+        super().__init__("\n".join(f.line() for f in findings))
+
+
+def requested_gpus(cfg: RootConfig) -> int:
+    per_node = cfg.stage.gpus_per_node if cfg.stage.gpus_per_node is not None else cfg.cluster.gpus_per_node
+    return cfg.stage.nodes * per_node
+
+
+def _is_training(cfg: RootConfig) -> bool:
+    return cfg.stage.engine == "megatron_bridge"
+
+
+def check_tensor_parallel(cfg: RootConfig) -> list[Finding]:
+    m = cfg.model
+    tp = m.tensor_model_parallel_size
+    out = []
+    if m.num_attention_heads % tp:
+        out.append(Finding("model.tensor_model_parallel_size",
+                           f"TP={tp} does not divide num_attention_heads={m.num_attention_heads}",
+                           f"use a TP that divides {m.num_attention_heads}: {_divisors(m.num_attention_heads)}"))
+    elif m.num_query_groups % tp:
+        out.append(Finding("model.tensor_model_parallel_size",
+                           f"TP={tp} does not divide num_query_groups={m.num_query_groups} (KV groups)",
+                           f"use a TP that divides {m.num_query_groups}: {_divisors(m.num_query_groups)}"))
+    if m.sequence_parallel and tp == 1:
+        out.append(Finding("model.sequence_parallel", "sequence parallelism needs TP > 1",
+                           "set model.sequence_parallel=false or raise model.tensor_model_parallel_size"))
+    return out
+
+
+def check_pipeline_parallel(cfg: RootConfig) -> list[Finding]:
+    m = cfg.model
+    pp, vp = m.pipeline_model_parallel_size, m.virtual_pipeline_model_parallel_size
+    uneven = m.num_layers_in_first_pipeline_stage is not None or m.num_layers_in_last_pipeline_stage is not None
+    if uneven:
+        fixed = (m.num_layers_in_first_pipeline_stage or 0) + (m.num_layers_in_last_pipeline_stage or 0)
+        middle = pp - (m.num_layers_in_first_pipeline_stage is not None) - (m.num_layers_in_last_pipeline_stage is not None)
+        rest = m.num_layers - fixed
+        if rest < 0 or (middle == 0 and rest) or (middle and rest % middle):
+            return [Finding("model.num_layers_in_first_pipeline_stage",
+                            f"the explicit first/last stage sizes leave {rest} of {m.num_layers} layers for "
+                            f"{middle} middle stages", "choose sizes whose remainder divides evenly")]
+        return []
+    if m.num_layers % pp:
+        return [Finding("model.pipeline_model_parallel_size",
+                        f"PP={pp} does not divide num_layers={m.num_layers}",
+                        f"use a PP in {_divisors(m.num_layers)} or give an uneven split with "
+                        "model.num_layers_in_first_pipeline_stage / model.num_layers_in_last_pipeline_stage")]
+    if vp and vp > 1 and (m.num_layers // pp) % vp:
+        return [Finding("model.virtual_pipeline_model_parallel_size",
+                        f"VP={vp} does not divide the {m.num_layers // pp} layers per pipeline stage",
+                        f"use a VP in {_divisors(m.num_layers // pp)}")]
+    if vp and vp > 1 and pp == 1:
+        return [Finding("model.virtual_pipeline_model_parallel_size", "virtual pipelining needs PP > 1",
+                        "set it to null or raise model.pipeline_model_parallel_size")]
+    return []
+
+
+def check_context_parallel(cfg: RootConfig) -> list[Finding]:
+    cp, seq = cfg.model.context_parallel_size, cfg.dataset.sequence_length
+    tp = cfg.model.tensor_model_parallel_size
+    # Megatron splits each sequence into 2*CP chunks (load-balanced causal attention), each a multiple of TP
+    # when sequence parallelism is on.
+    unit = 2 * cp * (tp if cfg.model.sequence_parallel else 1) if cp > 1 else 1
+    if seq % unit:
+        return [Finding("dataset.sequence_length",
+                        f"sequence_length={seq} is not divisible by 2 x CP{' x TP' if unit != 2 * cp else ''} = {unit}",
+                        f"use a multiple of {unit} or change model.context_parallel_size")]
+    return []
+
+
+def check_sequence_length(cfg: RootConfig) -> list[Finding]:
+    if cfg.dataset.sequence_length > cfg.model.seq_length:
+        return [Finding("dataset.sequence_length",
+                        f"{cfg.dataset.sequence_length} exceeds {cfg.model.name}'s context of {cfg.model.seq_length}",
+                        f"use at most {cfg.model.seq_length}")]
+    return []
+
+
+def check_gpus(cfg: RootConfig) -> list[Finding]:
+    m = cfg.model
+    gpus = requested_gpus(cfg)
+    per_replica = m.tensor_model_parallel_size * m.pipeline_model_parallel_size * m.context_parallel_size
+    if gpus == 0:
+        return [Finding("stage.nodes", f"stage {cfg.stage.name} trains but requests no GPUs "
+                        f"(cluster {cfg.cluster.name} has gpus_per_node={cfg.cluster.gpus_per_node})",
+                        "run it on a cluster with GPUs (cluster=slurm) or set stage.gpus_per_node")]
+    if gpus % per_replica:
+        return [Finding("stage.nodes",
+                        f"{gpus} GPUs ({cfg.stage.nodes} nodes) is not a multiple of TP x PP x CP = {per_replica}",
+                        f"request a multiple of {per_replica} GPUs so that GPUs = TP x PP x CP x DP")]
+    return []
+
+
+def check_batch(cfg: RootConfig) -> list[Finding]:
+    gpus = requested_gpus(cfg)
+    par = memory.parallelism(cfg, gpus)
+    gbs, mbs = cfg.train.global_batch_size, cfg.train.micro_batch_size
+    if gbs % (mbs * par.dp):
+        return [Finding("train.global_batch_size",
+                        f"global_batch_size={gbs} is not divisible by micro_batch_size x DP = {mbs} x {par.dp}",
+                        f"use a multiple of {mbs * par.dp}")]
+    return []
+
+
+def check_memory(cfg: RootConfig) -> list[Finding]:
+    budget = cfg.cluster.gpu_memory_gib * (1 - cfg.launch.memory_headroom)
+    est = memory.estimate(cfg, requested_gpus(cfg))
+    if cfg.cluster.gpu_memory_gib and est.total_gib > budget:
+        return [Finding("model.tensor_model_parallel_size",
+                        f"estimated {est.total_gib:.1f} GiB per GPU exceeds {budget:.1f} GiB "
+                        f"({cfg.cluster.gpu_memory_gib:g} GiB less {cfg.launch.memory_headroom:.0%} headroom)",
+                        "raise TP/PP/CP, turn on model.recompute_granularity, or lower micro_batch_size "
+                        "(`python -m recipes.plan` shows the breakdown)")]
+    return []
+
+
+def check_precision(cfg: RootConfig) -> list[Finding]:
+    need = cfg.mixed_precision.requires_gpu_arch
+    if need and cfg.cluster.gpu_arch != need:
+        return [Finding("mixed_precision.name", f"{cfg.mixed_precision.name} needs {need} GPUs; "
+                        f"cluster {cfg.cluster.name} has {cfg.cluster.gpu_arch or 'unknown'}",
+                        "choose precision=bf16, fp8_current or fp8_delayed")]
+    return []
+
+
+def check_paths(cfg: RootConfig) -> list[Finding]:
+    if not cfg.launch.check_paths:
+        return []
+    paths = {"checkpoint.pretrained_checkpoint": cfg.checkpoint.pretrained_checkpoint,
+             "dataset.blend": cfg.dataset.blend if _is_training(cfg) else None,
+             "run.input": cfg.run.input if cfg.run.input and os.sep in cfg.run.input else None}
+    out = [Finding(key, f"{value} does not exist", f"create it first or point {key} elsewhere")
+           for key, value in paths.items() if value and not os.path.exists(value)]
+    if cfg.stage.name == "data_prep":
+        for i, source in enumerate(cfg.data.sources):
+            if not glob.glob(str(source.get("path", ""))):
+                out.append(Finding(f"data.sources[{i}].path", f"no file matches {source.get('path')}",
+                                   "fix the path or set launch.check_paths=false if it exists only on the cluster"))
+    return out
+
+
+def check_secrets(cfg: RootConfig) -> list[Finding]:
+    out = []
+    for key in cfg.cluster.env:
+        if key in cfg.cluster.secrets or any(h in key.upper() for h in SECRET_HINTS):
+            out.append(Finding(f"cluster.env.{key}", "looks like a secret, and cluster.env is written into the "
+                               "rendered sbatch script", f"remove it from cluster.env and add {key} to "
+                               "cluster.secrets: it is then passed by name from the submitting environment"))
+    return out
+
+
+TRAINING_RULES: list[Callable[[RootConfig], list[Finding]]] = [
+    check_tensor_parallel, check_pipeline_parallel, check_context_parallel, check_sequence_length,
+    check_gpus, check_precision,
+]
+#: Rules that only make sense once the GPU layout itself is valid.
+LAYOUT_RULES: list[Callable[[RootConfig], list[Finding]]] = [check_batch, check_memory]
+COMMON_RULES: list[Callable[[RootConfig], list[Finding]]] = [check_paths, check_secrets]
+
+
+def plan(cfg: RootConfig) -> PlanReport:
+    """Every finding, plus the numbers `recipes.plan` prints."""
+    findings: list[Finding] = []
+    par = est = None
+    gpus = requested_gpus(cfg)
+    if _is_training(cfg):
+        for rule in TRAINING_RULES:
+            findings += rule(cfg)
+        if not findings:
+            for rule in LAYOUT_RULES:
+                findings += rule(cfg)
+            par, est = memory.parallelism(cfg, gpus), memory.estimate(cfg, gpus)
+    for rule in COMMON_RULES:
+        findings += rule(cfg)
+    tokens = cfg.train.global_batch_size * cfg.dataset.sequence_length if _is_training(cfg) else 0
+    return PlanReport(stage=cfg.stage.name, gpus=gpus, parallelism=par, memory=est, tokens_per_step=tokens,
+                      steps=cfg.train.train_iters if _is_training(cfg) else 0, findings=findings)
+
+
+def run(cfg: RootConfig) -> PlanReport:
+    """`plan`, raising PreflightError when any rule fails."""
+    report = plan(cfg)
+    if report.errors:
+        raise PreflightError(report.errors)
+    return report
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]

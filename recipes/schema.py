@@ -1,0 +1,225 @@
+"""The typed schema of the whole config tree: every key the YAML in `conf/` may set, with its type.
+
+Composition merges the YAML onto these dataclasses, so an unknown key or a wrong type fails before anything runs.
+Training sections are named after Megatron-Bridge's ConfigContainer (model, train, optimizer, scheduler, dataset,
+checkpoint, logger, mixed_precision) and their fields after the fields of those classes, so the training stages
+map a resolved config onto a ConfigContainer without renaming.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from omegaconf import MISSING
+
+
+@dataclass
+class RunConfig:
+    experiment: str = MISSING
+    name: str = MISSING  # run name: the run directory is <launch.root>/<run.name>/<stage.name>
+    input: Optional[str] = None  # upstream artifact of this stage: a version id or a path
+    upstream: Optional[str] = None  # set by the pipeline: the stage whose artifact is this stage's input
+    seed: int = 1234
+
+
+@dataclass
+class StageConfig:
+    """What the launcher needs to know about a stage; what the stage does lives in recipes/<name>.py."""
+
+    name: str = MISSING
+    needs_gpu: bool = False
+    engine: str = "python"  # megatron_bridge | nemo_rl | mergekit | transformers | python
+    container: str = "train"  # key into cluster.containers
+    nodes: int = 1
+    gpus_per_node: Optional[int] = None  # None: the cluster's gpus_per_node (0 on CPU-only stages)
+    time: str = "04:00:00"
+    array: Optional[str] = None  # Slurm array spec for data-parallel CPU stages, e.g. "0-63%16"
+
+
+@dataclass
+class ModelConfig:
+    """Gemma 3 architecture and parallelism; names follow Megatron-Bridge's Gemma3ModelProvider."""
+
+    name: str = MISSING
+    hf_id: str = MISSING  # Hugging Face id of the released checkpoint this size starts from
+    provider: str = MISSING  # Megatron-Bridge provider class
+    multimodal: bool = False  # the released checkpoint is Gemma3ForConditionalGeneration (vision tower kept)
+    num_layers: int = MISSING
+    hidden_size: int = MISSING
+    ffn_hidden_size: int = MISSING
+    num_attention_heads: int = MISSING
+    num_query_groups: int = MISSING
+    kv_channels: int = MISSING
+    vocab_size: int = MISSING
+    seq_length: int = MISSING  # the model's context length
+    window_size: int = MISSING  # sliding window of the local layers
+    interleaved_attn_pattern: list[int] = field(default_factory=lambda: [5, 1])  # local : global layers
+    rotary_base: list[float] = field(default_factory=lambda: [10_000.0, 1_000_000.0])  # local, global
+    rope_scaling_factor: float = 1.0
+    share_embeddings_and_output_weights: bool = True
+    tensor_model_parallel_size: int = 1
+    pipeline_model_parallel_size: int = 1
+    virtual_pipeline_model_parallel_size: Optional[int] = None
+    num_layers_in_first_pipeline_stage: Optional[int] = None
+    num_layers_in_last_pipeline_stage: Optional[int] = None
+    context_parallel_size: int = 1
+    sequence_parallel: bool = False
+    recompute_granularity: Optional[str] = None  # None | selective | full
+    recompute_modules: list[str] = field(default_factory=list)  # selective: core_attn, mlp, layernorm, ...
+    recompute_method: Optional[str] = None  # full: uniform | block
+    recompute_num_layers: Optional[int] = None
+
+
+@dataclass
+class MixedPrecisionConfig:
+    """A Megatron-Bridge mixed-precision preset plus the fields it sets (MixedPrecisionConfig)."""
+
+    name: str = MISSING  # Megatron-Bridge preset, e.g. bf16_mixed, bf16_with_fp8_delayed_scaling_mixed
+    bf16: bool = True
+    params_dtype: str = "bfloat16"
+    fp8: Optional[str] = None  # None | hybrid | e4m3
+    fp8_recipe: Optional[str] = None  # delayed | tensorwise | mxfp8 | blockwise
+    fp8_param_gather: bool = False
+    first_last_layers_bf16: bool = False
+    num_layers_at_start_in_bf16: int = 0
+    num_layers_at_end_in_bf16: int = 0
+    requires_gpu_arch: Optional[str] = None  # e.g. blackwell for MXFP8
+
+
+@dataclass
+class TrainConfig:
+    train_iters: int = MISSING
+    global_batch_size: int = MISSING
+    micro_batch_size: int = 1
+    eval_interval: int = 1000
+    eval_iters: int = 10
+    exit_signal_handler: bool = True  # save a checkpoint and exit on SIGTERM (Slurm's signal before time limit)
+    exit_duration_in_mins: Optional[int] = None
+
+
+@dataclass
+class OptimizerConfig:
+    optimizer: str = "adam"  # Megatron's adam is AdamW: decoupled weight decay
+    lr: float = MISSING
+    min_lr: float = 0.0
+    weight_decay: float = 0.1
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.95
+    adam_eps: float = 1e-8
+    clip_grad: float = 1.0
+    use_distributed_optimizer: bool = True
+
+
+@dataclass
+class SchedulerConfig:
+    lr_decay_style: str = "cosine"
+    lr_warmup_iters: int = 0
+    lr_decay_iters: Optional[int] = None  # None: train.train_iters
+
+
+@dataclass
+class DatasetConfig:
+    sequence_length: int = MISSING
+    blend: Optional[str] = None  # blend.json written by data prep; None with mock=true
+    mock: bool = False
+    split: str = "99,1,0"
+    validation_per_language: bool = True  # evaluate held-out sets per language every train.eval_interval
+    packed_sequence: bool = False  # SFT: sequences packed by data_prep.sft_format
+    num_workers: int = 2
+
+
+@dataclass
+class CheckpointConfig:
+    save: Optional[str] = None  # None: <run dir>/checkpoints
+    load: Optional[str] = None  # None: resume from save if it holds a complete checkpoint
+    pretrained_checkpoint: Optional[str] = None  # the imported Hugging Face model this run starts from
+    save_interval: int = 1000
+    ckpt_format: str = "torch_dist"
+    async_save: bool = False
+    most_recent_k: int = 2
+
+
+@dataclass
+class LoggerConfig:
+    log_interval: int = 10
+    tensorboard_dir: Optional[str] = None  # None: <run dir>/tensorboard
+    wandb_project: Optional[str] = None
+    wandb_exp_name: Optional[str] = None
+    mlflow_experiment: Optional[str] = None
+
+
+@dataclass
+class TunnelConfig:
+    kind: str = "local"  # local: submit from this machine (a login node); ssh: submit through SSH
+    host: Optional[str] = None
+    user: Optional[str] = None
+    identity: Optional[str] = None
+    remote_dir: Optional[str] = None  # ssh: NeMo-Run's job directory on the cluster
+
+
+@dataclass
+class ClusterConfig:
+    name: str = MISSING
+    executor: str = "local"  # local | slurm
+    gpus_per_node: int = 0
+    gpu_memory_gib: float = 0.0
+    gpu_arch: Optional[str] = None  # hopper | blackwell | ...
+    gpu_peak_bf16_tflops: float = 0.0  # dense bf16 peak, for `recipes.plan` GPU-hour estimates
+    account: Optional[str] = None
+    partition: Optional[str] = None
+    qos: Optional[str] = None
+    exclusive: bool = False
+    retries: int = 0  # Slurm requeues a failed job this many times
+    signal_lead_s: int = 120  # Slurm sends SIGTERM this long before the time limit; training saves and exits
+    containers: dict[str, Optional[str]] = field(default_factory=dict)  # image (enroot squashfs) per stage family
+    container_mounts: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # plain environment (NCCL settings...), rendered into sbatch
+    secrets: list[str] = field(default_factory=list)  # names passed from the submitting environment, never values
+    setup_lines: list[str] = field(default_factory=list)
+    srun_args: list[str] = field(default_factory=list)
+    tunnel: TunnelConfig = field(default_factory=TunnelConfig)
+
+
+@dataclass
+class LaunchConfig:
+    dryrun: bool = False  # render everything to the run directory; submit nothing
+    detach: bool = True  # Slurm: return after submission instead of waiting for the job
+    root: str = MISSING  # runs live under <root>/<run.name>/<stage.name>
+    check_paths: bool = True  # preflight checks that input paths exist (off when they live only on the cluster)
+    memory_headroom: float = 0.1  # preflight fails when the estimate exceeds (1 - headroom) x GPU memory
+    assumed_mfu: float = 0.4  # for `recipes.plan` GPU-hour estimates
+
+
+@dataclass
+class DataConfig:
+    """Where the text comes from and how it is mixed; data prep's own knobs live under `data_prep`."""
+
+    name: str = MISSING
+    datamix: str = MISSING  # plain YAML datamix (conf/data/datamix/*.yaml)
+    tokenizer: str = MISSING  # Hugging Face tokenizer directory or id
+    sources: list[dict[str, Any]] = field(default_factory=list)  # raw inputs: path, lang, source, format
+    budget_tokens: Optional[int] = None  # None: the datamix's own budget
+
+
+@dataclass
+class PipelineConfig:
+    stages: list[str] = field(default_factory=list)  # in dependency order
+
+
+@dataclass
+class RootConfig:
+    run: RunConfig = field(default_factory=RunConfig)
+    stage: StageConfig = field(default_factory=StageConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    mixed_precision: MixedPrecisionConfig = field(default_factory=MixedPrecisionConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    launch: LaunchConfig = field(default_factory=LaunchConfig)

@@ -1,0 +1,27 @@
+"""What a stage sees inside its job: the typed config and its run directory; where its input and output live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from recipes.schema import RootConfig
+
+
+@dataclass
+class StageContext:
+    cfg: RootConfig
+    run_dir: Path
+
+    @property
+    def artifact_dir(self) -> Path:
+        """Where the stage writes its payload; `version.json` sits beside it."""
+        return self.run_dir / "artifact"
+
+    def input_dir(self) -> Path | None:
+        """The upstream artifact: run.input (a path) or the artifact of the pipeline's previous stage."""
+        if self.cfg.run.input:
+            return Path(self.cfg.run.input)
+        if self.cfg.run.upstream:
+            return self.run_dir.parent / self.cfg.run.upstream / "artifact"
+        return None
