@@ -7,6 +7,7 @@ which reads DIR/resolved.yaml. A run directory holds resolved.yaml, manifest.jso
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -17,7 +18,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from recipes import manifest, preflight
-from recipes.config import compose, to_object
+from recipes.config import REPO_ROOT, compose, to_object
 from recipes.schema import RootConfig
 
 
@@ -93,7 +94,8 @@ def executor(launch: StageLaunch, nemorun_home: Path):
     # Secrets are never written: sbatch exports the submitting environment to the job, and pyxis passes it on.
     secrets_note = f"# secrets passed by name from the submitting environment: {' '.join(c.secrets)}"
     return run.SlurmExecutor(
-        account=c.account or "",
+        account=c.account,  # None: the cluster's default account (no --account line)
+        job_name_prefix=f"{cfg.run.name}.",
         partition=c.partition,
         qos=c.qos,
         time=cfg.stage.time,
@@ -107,6 +109,8 @@ def executor(launch: StageLaunch, nemorun_home: Path):
         env_vars=env,
         retries=c.retries,
         signal=f"TERM@{c.signal_lead_s}",
+        # A dependant of a failed stage is cancelled instead of pending forever (afterok never satisfied).
+        additional_parameters={"kill_on_invalid_dep": "yes"},
         srun_args=list(c.srun_args) or None,
         setup_lines="\n".join([secrets_note, *c.setup_lines]),
         tunnel=tunnel,
@@ -140,7 +144,8 @@ def submit(launches: list[StageLaunch], dryrun: bool, chain: bool = True) -> Sub
     for launch in launches:
         if not launch.runs_here or launch.cfg.cluster.executor == "local":
             rendered[launch.name] = _write_local_command(launch)
-    with run.Experiment(title, base_dir=str(home), log_level="WARN") as exp:
+    # GitArchivePackager archives the repository of the working directory: the job runs the committed code.
+    with contextlib.chdir(REPO_ROOT), run.Experiment(title, base_dir=str(home), log_level="WARN") as exp:
         previous: str | None = None
         for launch in runnable:
             deps = [previous] if (chain and previous and launch.cfg.cluster.executor != "local") else None

@@ -198,13 +198,15 @@ def check_secrets(cfg: RootConfig) -> list[Finding]:
     return out
 
 
-TRAINING_RULES: list[Callable[[RootConfig], list[Finding]]] = [
-    check_tensor_parallel, check_pipeline_parallel, check_context_parallel, check_sequence_length,
-    check_gpus, check_precision,
+Rule = Callable[[RootConfig], list[Finding]]
+#: Training rules in tiers: a tier runs only when the tiers before it passed, so one mistake (a TP that does not
+#: divide the heads) is reported once, not again as each consequence (GPUs not a multiple of TP x PP x CP).
+TRAINING_TIERS: list[list[Rule]] = [
+    [check_tensor_parallel, check_pipeline_parallel, check_context_parallel, check_sequence_length, check_precision],
+    [check_gpus],
+    [check_batch, check_memory],
 ]
-#: Rules that only make sense once the GPU layout itself is valid.
-LAYOUT_RULES: list[Callable[[RootConfig], list[Finding]]] = [check_batch, check_memory]
-COMMON_RULES: list[Callable[[RootConfig], list[Finding]]] = [check_paths, check_secrets]
+COMMON_RULES: list[Rule] = [check_paths, check_secrets]
 
 
 def plan(cfg: RootConfig) -> PlanReport:
@@ -213,11 +215,11 @@ def plan(cfg: RootConfig) -> PlanReport:
     par = est = None
     gpus = requested_gpus(cfg)
     if _is_training(cfg):
-        for rule in TRAINING_RULES:
-            findings += rule(cfg)
-        if not findings:
-            for rule in LAYOUT_RULES:
-                findings += rule(cfg)
+        for tier in TRAINING_TIERS:
+            findings += [finding for rule in tier for finding in rule(cfg)]
+            if findings:
+                break
+        else:
             par, est = memory.parallelism(cfg, gpus), memory.estimate(cfg, gpus)
     for rule in COMMON_RULES:
         findings += rule(cfg)
