@@ -14,9 +14,10 @@ from omegaconf import OmegaConf
 from rich.console import Console
 
 from recipes.config import CONF_DIR, STAGES, ConfigError, compose
+from recipes.launch import StageFailed, prepare, submit
 from recipes.preflight import PreflightError
 
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 console = Console(highlight=False)
 
 
@@ -85,12 +86,13 @@ def run_command(prog: str, summary: str, stage: str | None, action: Callable[[li
         for line in str(err).splitlines():
             err_console.print(f"error: {line}", markup=False)
         return 2
+    except StageFailed as err:
+        err_console.print(f"error: {err}", markup=False)
+        return 1
 
 
 def stage_main(stage: str, summary: str) -> int:
     """Entry of `python -m recipes.<stage>`: compose, preflight, launch (or render with launch.dryrun=true)."""
-    from recipes.launch import prepare, submit
-
     def action(overrides: list[str]) -> int:
         launch = prepare(stage, overrides)
         report_launch([launch], submit([launch], dryrun=launch.cfg.launch.dryrun))

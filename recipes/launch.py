@@ -131,8 +131,6 @@ def submit(launches: list[StageLaunch], dryrun: bool, chain: bool = True) -> Sub
     With dryrun, the sbatch scripts (Slurm) or commands (local) are rendered into each run directory instead.
     Stages that need CUDA on a local machine without it are rendered and skipped, with a message.
     """
-    import nemo_run as run
-
     os.environ.setdefault("COLUMNS", "250")  # NeMo-Run logs through rich: keep rendered lines unwrapped
     first = launches[0]
     home = first.run_dir.parent / ".nemo_run"
@@ -144,14 +142,16 @@ def submit(launches: list[StageLaunch], dryrun: bool, chain: bool = True) -> Sub
     for launch in launches:
         if not launch.runs_here or launch.cfg.cluster.executor == "local":
             rendered[launch.name] = _write_local_command(launch)
+    if not runnable:
+        return Submission(launches, rendered)
+    if runnable[0].cfg.cluster.executor == "local" and not dryrun:
+        return _run_locally(runnable, launches, rendered, home)
     # GitArchivePackager archives the repository of the working directory: the job runs the committed code.
-    with contextlib.chdir(REPO_ROOT), run.Experiment(title, base_dir=str(home), log_level="WARN") as exp:
+    with contextlib.chdir(REPO_ROOT), _experiment(title, home) as exp:
         previous: str | None = None
         for launch in runnable:
-            deps = [previous] if (chain and previous and launch.cfg.cluster.executor != "local") else None
+            deps = [previous] if (chain and previous) else None
             previous = exp.add(task(launch), executor=executor(launch, home), name=launch.name, dependencies=deps)
-        if not runnable:
-            return Submission(launches, rendered)
         exp_dir = Path(exp._exp_dir)
         if dryrun:
             exp.dryrun(log=False, delete_exp_dir=False)
@@ -163,9 +163,34 @@ def submit(launches: list[StageLaunch], dryrun: bool, chain: bool = True) -> Sub
                     shutil.copyfile(sbatch, target)
                     rendered[launch.name] = target
         else:
-            local = runnable[0].cfg.cluster.executor == "local"
-            exp.run(sequential=local, detach=not local and first.cfg.launch.detach, tail_logs=local)
+            exp.run(detach=first.cfg.launch.detach)
     return Submission(launches, rendered, exp_dir)
+
+
+def _experiment(title: str, home: Path):
+    import nemo_run as run
+
+    return run.Experiment(title, base_dir=str(home), log_level="WARN", enable_goodbye_message=False)
+
+
+def _run_locally(runnable: list[StageLaunch], launches: list[StageLaunch], rendered: dict[str, Path],
+                 home: Path) -> Submission:
+    """One stage after another through LocalExecutor; the first failure stops the rest (its dependants)."""
+    from recipes.stage_runner import read_status
+
+    for launch in runnable:
+        with _experiment(f"{launch.cfg.run.name}-{launch.name}", home) as exp:
+            exp.add(task(launch), executor=executor(launch, home), name=launch.name)
+            exp.run(sequential=True, tail_logs=True)
+        status = read_status(launch.run_dir)
+        if status["state"] != "succeeded":
+            raise StageFailed(launch.name, launch.run_dir, status.get("error", status["state"]))
+    return Submission(launches, rendered)
+
+
+class StageFailed(Exception):
+    def __init__(self, stage: str, run_dir: Path, error: str):
+        super().__init__(f"stage {stage} failed: {error} (logs: {run_dir})")
 
 
 def _write_local_command(launch: StageLaunch) -> Path:

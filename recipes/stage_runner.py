@@ -7,8 +7,12 @@ again (the job may run a different checkout than the one that rendered it), and 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
+import json
+import os
 import sys
+import traceback
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -27,10 +31,40 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", type=Path, required=True, help="run directory holding resolved.yaml")
     args = parser.parse_args(argv)
-    ctx = load_context(args.run_dir.resolve())
-    module = importlib.import_module(f"recipes.{ctx.cfg.stage.name}")
-    module.execute(ctx)
+    run_dir = args.run_dir.resolve()
+    started = _now()
+    write_status(run_dir, "running", started=started)
+    try:
+        ctx = load_context(run_dir)
+        module = importlib.import_module(f"recipes.{ctx.cfg.stage.name}")
+        module.execute(ctx)
+    except BaseException as err:
+        write_status(run_dir, "failed", started=started, error=f"{type(err).__name__}: {err}")
+        traceback.print_exc()
+        return 1
+    write_status(run_dir, "succeeded", started=started)
     return 0
+
+
+STATUS_FILE = "status.json"
+
+
+def write_status(run_dir: Path, state: str, **extra: str) -> None:
+    """The stage's own record of how its last attempt ended (local executors report no job state)."""
+    status = {"state": state, "updated": _now(), "restart_count": int(os.environ.get("SLURM_RESTART_COUNT", 0)),
+              "slurm_job_id": os.environ.get("SLURM_JOB_ID"), **extra}
+    tmp = run_dir / f".{STATUS_FILE}.tmp"
+    tmp.write_text(json.dumps(status, indent=2) + "\n")
+    tmp.replace(run_dir / STATUS_FILE)
+
+
+def read_status(run_dir: Path) -> dict:
+    path = run_dir / STATUS_FILE
+    return json.loads(path.read_text()) if path.exists() else {"state": "not started"}
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,60 @@
+"""Real jobs through the launcher onto the local single-node Slurm that tests/run.sh starts."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slurm
+REPO = Path(__file__).resolve().parents[2]
+# A CPU stage on the real sample corpus, on the Slurm cluster preset without a container image.
+SLURM = ["cluster=slurm", "cluster.containers.train=null", "cluster.containers.eval=null", "launch.detach=false", "launch.check_paths=false"]
+
+
+def launch(module, *overrides, env=None):
+    return subprocess.run([sys.executable, "-m", module, *SLURM, *overrides], capture_output=True, text=True,
+                          cwd=REPO, timeout=600, env={**os.environ, "COLUMNS": "250", **(env or {})})
+
+
+def sacct(job_id):
+    out = subprocess.run(["sacct", "-n", "-P", "-X", "-j", str(job_id), "-o", "State,ExitCode"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    return out.splitlines()[-1].split("|") if out else None
+
+
+def test_a_stage_runs_as_a_real_slurm_job(tmp_path):
+    out = launch("recipes.data_prep", f"launch.root={tmp_path}")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    run_dir = tmp_path / "smoke" / "data_prep"
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "succeeded"
+    assert status["slurm_job_id"]
+    assert (run_dir / "artifact").is_dir()
+    logs = list((tmp_path / "smoke" / ".nemo_run").rglob(f"log-*_{status['slurm_job_id']}_0.out"))
+    assert logs, "the job's srun log is where NeMo-Run says"
+    state = sacct(status["slurm_job_id"])
+    assert state[0] == "COMPLETED"
+
+
+def test_retries_requeue_a_job_that_failed_once(tmp_path):
+    """The first attempt fails for real (its config is moved away by a setup line); Slurm requeues it."""
+    run_dir = tmp_path / "smoke" / "data_prep"
+    flaky = tmp_path / "flaky.sh"
+    flaky.write_text(f"""if [ "${{SLURM_RESTART_COUNT:-0}}" = 0 ]; then
+  mv {run_dir}/resolved.yaml {run_dir}/resolved.yaml.hold
+else
+  mv -f {run_dir}/resolved.yaml.hold {run_dir}/resolved.yaml 2>/dev/null || true
+fi
+""")
+    out = launch("recipes.data_prep", f"launch.root={tmp_path}", "cluster.retries=2",
+                 f"cluster.setup_lines=['bash {flaky}']")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "succeeded"
+    assert status["restart_count"] == 1
+    logs = sorted((tmp_path / "smoke" / ".nemo_run").rglob(f"log-*_{status['slurm_job_id']}_*.out"))
+    assert [p.name.rsplit("_", 1)[1] for p in logs] == ["0.out", "1.out"]
+    assert "FileNotFoundError" in logs[0].read_text()
