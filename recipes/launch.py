@@ -66,9 +66,13 @@ def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) ->
 
 def task(launch: StageLaunch):
     import nemo_run as run
+    from nemo_run.config import USE_WITH_RAY_CLUSTER_KEY
 
+    # NeMo-RL stages run inside a Ray cluster spanning the allocation: NeMo-Run's Ray-on-Slurm template starts
+    # the head and workers, then runs the command on the head node.
+    ray = launch.cfg.stage.engine == "nemo_rl" and launch.cfg.cluster.executor == "slurm"
     return run.Script(path="recipes.stage_runner", args=["--run-dir", str(launch.run_dir)], entrypoint="python",
-                      m=True)
+                      m=True, metadata={USE_WITH_RAY_CLUSTER_KEY: True} if ray else {})
 
 
 def gpus_per_node(cfg: RootConfig) -> int:
