@@ -166,6 +166,8 @@ def submit(launches: list[StageLaunch], dryrun: bool, chain: bool = True) -> Sub
                     target.parent.mkdir(exist_ok=True)
                     shutil.copyfile(sbatch, target)
                     rendered[launch.name] = target
+            if chain and len(runnable) > 1:
+                rendered["pipeline"] = _write_chain(runnable, rendered)
         else:
             exp.run(detach=first.cfg.launch.detach)
     return Submission(launches, rendered, exp_dir)
@@ -195,6 +197,22 @@ def _run_locally(runnable: list[StageLaunch], launches: list[StageLaunch], rende
 class StageFailed(Exception):
     def __init__(self, stage: str, run_dir: Path, error: str):
         super().__init__(f"stage {stage} failed: {error} (logs: {run_dir})")
+
+
+def _write_chain(launches: list[StageLaunch], rendered: dict[str, Path]) -> Path:
+    """The dependency chain NeMo-Run would submit, as a script: each sbatch afterok the previous one."""
+    lines = ["#!/usr/bin/env bash", "# Rendered by recipes.launch (dryrun): submits the stages in order, each "
+             "after the previous one succeeded.", "set -euo pipefail"]
+    previous = None
+    for launch in launches:
+        var = f"job_{launch.name}"
+        dep = f" --dependency=afterok:${previous}" if previous else ""
+        lines.append(f"{var}=$(sbatch --parsable --requeue{dep} {shlex.quote(str(rendered[launch.name]))})")
+        lines.append(f'echo "{launch.name}: ${var}"')
+        previous = var
+    target = launches[0].run_dir.parent / "pipeline_submit.sh"
+    target.write_text("\n".join(lines) + "\n")
+    return target
 
 
 def _write_local_command(launch: StageLaunch) -> Path:
