@@ -1,0 +1,121 @@
+"""lm-evaluation-harness Open LLM Leaderboard v2 tasks (the `leaderboard` group: BBH, GPQA, IFEval, MATH-Hard,
+MMLU-Pro, MuSR): render the `lm_eval` command (vLLM on the cluster, HF transformers locally) and parse its
+`results_<timestamp>.json` into our results dict (English "general" competency, one score per task, 0..100)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from evals.aggregate import TaskScore, aggregate
+
+# Headline metric per leaderboard group, as the Open LLM Leaderboard reports it.
+LEADERBOARD_METRICS = {
+    "leaderboard_bbh": "acc_norm,none",
+    "leaderboard_gpqa": "acc_norm,none",
+    "leaderboard_ifeval": "prompt_level_strict_acc,none",
+    "leaderboard_math_hard": "exact_match,none",
+    "leaderboard_mmlu_pro": "acc,none",
+    "leaderboard_musr": "acc_norm,none",
+}
+
+
+@dataclass
+class LmEvalSettings:
+    backend: str = "vllm"  # "vllm" on the cluster, "hf" for local runs
+    tasks: list[str] = field(default_factory=lambda: ["leaderboard"])
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
+    dtype: str = "bfloat16"
+    gpu_memory_utilization: float = 0.85
+    max_model_len: Optional[int] = 8192
+    batch_size: str = "auto"
+    apply_chat_template: bool = True
+    fewshot_as_multiturn: bool = True
+    limit: Optional[int] = None
+    seed: int = 1234
+    log_samples: bool = True
+
+
+def render_command(settings: LmEvalSettings, model_path: str, output_dir: str) -> str:
+    """The `lm_eval` command line for `model_path`, writing under `output_dir`."""
+    if settings.backend == "vllm":
+        model_args = {"pretrained": model_path, "tensor_parallel_size": settings.tensor_parallel_size,
+                      "data_parallel_size": settings.data_parallel_size, "dtype": settings.dtype,
+                      "gpu_memory_utilization": settings.gpu_memory_utilization}
+        if settings.max_model_len:
+            model_args["max_model_len"] = settings.max_model_len
+    elif settings.backend == "hf":
+        model_args = {"pretrained": model_path, "dtype": settings.dtype}
+    else:
+        raise ValueError(f"backend={settings.backend!r}: use 'vllm' (cluster) or 'hf' (local)")
+    args = ["lm_eval", "--model", settings.backend,
+            "--model_args", ",".join(f"{k}={v}" for k, v in model_args.items()),
+            "--tasks", ",".join(settings.tasks), "--batch_size", settings.batch_size,
+            "--output_path", output_dir, "--seed", str(settings.seed)]
+    if settings.apply_chat_template:
+        args.append("--apply_chat_template")
+        if settings.fewshot_as_multiturn:
+            args.append("--fewshot_as_multiturn")
+    if settings.log_samples:
+        args.append("--log_samples")
+    if settings.limit is not None:
+        args += ["--limit", str(settings.limit)]
+    return shlex.join(args)
+
+
+def run(settings: LmEvalSettings, model_path: str, output_dir: str) -> dict:
+    """Write `output_dir`/run_lm_eval.sh (vLLM on the cluster or HF locally); nothing is executed here."""
+    script = Path(output_dir) / "run_lm_eval.sh"
+    command = render_command(settings, model_path, output_dir)
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(f"#!/usr/bin/env bash\nset -euo pipefail\n{command}\n", encoding="utf-8")
+    script.chmod(0o755)
+    return {"script": str(script), "command": command}
+
+
+def parse_results(output_dir: str | Path) -> dict:
+    """Collect the newest `results_*.json` under `output_dir`: group headline scores (x100) per task."""
+    files = sorted(Path(output_dir).glob("**/results_*.json"))
+    if not files:
+        raise FileNotFoundError(f"no lm-eval results (results_*.json) under {output_dir}")
+    data = json.loads(files[-1].read_text(encoding="utf-8"))
+    sections = {**data.get("results", {}), **data.get("groups", {})}
+    scores, tasks = [], {}
+    for task, metric in LEADERBOARD_METRICS.items():
+        if task in sections and metric in sections[task]:
+            value = 100.0 * float(sections[task][metric])
+            tasks[task] = value
+            scores.append(TaskScore(task, "general", "en", value))
+    if not scores:
+        raise ValueError(f"{files[-1]} has none of the leaderboard groups {sorted(LEADERBOARD_METRICS)}")
+    return {"source": "lm_eval", "file": str(files[-1]), "model": data.get("model_name"), "tasks": tasks,
+            "aggregate": aggregate(scores)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m evals.lm_eval", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    render = sub.add_parser("render", help="print the lm_eval command")
+    render.add_argument("model_path")
+    render.add_argument("output_dir")
+    render.add_argument("--backend", choices=["vllm", "hf"], default="vllm")
+    render.add_argument("--tensor-parallel-size", type=int, default=1)
+    render.add_argument("--limit", type=int)
+    parse = sub.add_parser("parse", help="collect an lm_eval output dir into one results JSON")
+    parse.add_argument("output_dir")
+    args = parser.parse_args(argv)
+    if args.command == "render":
+        settings = LmEvalSettings(backend=args.backend, tensor_parallel_size=args.tensor_parallel_size,
+                                  limit=args.limit)
+        print(render_command(settings, args.model_path, args.output_dir))
+    else:
+        print(json.dumps(parse_results(args.output_dir), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Per-language perplexity and mean log-probability per token on held-out JSONL documents ({"text", "lang"}).
+
+Long documents are scored with a strided sliding window (each token is predicted once, with up to `max_length`
+tokens of context), the standard recipe for fixed-context causal LMs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+from rich.progress import Progress
+
+
+@dataclass
+class PerplexitySettings:
+    """`stride` < `max_length` gives each window (max_length - stride) tokens of extra context."""
+
+    max_length: int = 1024
+    stride: int = 512
+    max_docs_per_language: Optional[int] = None
+    dtype: str = "float32"
+    device: str = "cpu"
+    step: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Document:
+    text: str
+    lang: str
+
+
+def read_documents(paths: list[str | Path]) -> list[Document]:
+    """Documents from JSONL files; every line needs non-empty "text" and "lang"."""
+    docs = []
+    for path in paths:
+        for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if not row.get("text") or not row.get("lang"):
+                raise ValueError(f"{path}:{n}: each line needs non-empty 'text' and 'lang' fields")
+            docs.append(Document(row["text"], row["lang"]))
+    if not docs:
+        raise ValueError(f"no documents in {[str(p) for p in paths]}; expected JSONL lines with 'text' and 'lang'")
+    return docs
+
+
+@torch.no_grad()
+def document_logprob(model, input_ids: list[int], max_length: int, stride: int, device: str) -> tuple[float, int]:
+    """(sum of log-probs, number of predicted tokens) for one tokenised document, sliding window of `max_length`."""
+    ids = torch.tensor([input_ids], device=device)
+    total, counted, previous_end = 0.0, 0, 1  # the first token (<bos>) is never predicted
+    for begin in range(0, ids.shape[1], stride):
+        end = min(begin + max_length, ids.shape[1])
+        window = ids[:, begin:end]
+        logprobs = torch.log_softmax(model(input_ids=window).logits[0, :-1].float(), dim=-1)
+        targets = window[0, 1:]
+        token_lp = logprobs.gather(1, targets[:, None])[:, 0]
+        new_from = previous_end - begin - 1  # score only tokens not predicted by an earlier window
+        total += float(token_lp[max(new_from, 0):].sum())
+        counted += int(token_lp[max(new_from, 0):].numel())
+        previous_end = end
+        if end == ids.shape[1]:
+            break
+    return total, counted
+
+
+def run(settings: PerplexitySettings, model_path: str | Path, documents: list[str | Path],
+        output_dir: Optional[str | Path] = None) -> dict:
+    """Score every document; returns {"perplexity": {lang: ppl}, "mean_logprob": {lang: lp/token}, "tokens": ...}
+    and writes it to `output_dir`/perplexity.json when given."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if settings.stride < 1 or settings.stride > settings.max_length:
+        raise ValueError(f"stride={settings.stride} must be between 1 and max_length={settings.max_length}")
+    docs = read_documents(documents)
+    per_lang: dict[str, list[Document]] = defaultdict(list)
+    for doc in docs:
+        if settings.max_docs_per_language is None or len(per_lang[doc.lang]) < settings.max_docs_per_language:
+            per_lang[doc.lang].append(doc)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, settings.dtype))
+    model.to(settings.device).eval()
+    sums: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    with Progress() as progress:
+        bar = progress.add_task("perplexity", total=sum(len(v) for v in per_lang.values()))
+        for lang, lang_docs in per_lang.items():
+            for doc in lang_docs:
+                lp, n = document_logprob(model, tokenizer(doc.text)["input_ids"], settings.max_length,
+                                         settings.stride, settings.device)
+                sums[lang] += lp
+                counts[lang] += n
+                progress.advance(bar)
+    mean_lp = {lang: sums[lang] / counts[lang] for lang in sums if counts[lang]}
+    results = {
+        "source": "perplexity",
+        "model": str(model_path),
+        "settings": asdict(settings),
+        "step": settings.step,
+        "perplexity": {lang: math.exp(-lp) for lang, lp in mean_lp.items()},
+        "mean_logprob": mean_lp,
+        "tokens": dict(counts),
+        "documents": {lang: len(v) for lang, v in per_lang.items()},
+    }
+    if output_dir is not None:
+        out = Path(output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "perplexity.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m evals.perplexity", description=__doc__.split("\n\n")[0])
+    parser.add_argument("model_path", help="Hugging Face checkpoint directory")
+    parser.add_argument("documents", nargs="+", help='held-out JSONL files with {"text", "lang"} per line')
+    parser.add_argument("--output-dir", help="write perplexity.json here")
+    parser.add_argument("--max-length", type=int, default=1024, help="window length in tokens")
+    parser.add_argument("--stride", type=int, default=512, help="tokens the window advances each step")
+    parser.add_argument("--max-docs-per-language", type=int)
+    parser.add_argument("--step", type=int, help="training step of this checkpoint (for curves in reports)")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    settings = PerplexitySettings(max_length=args.max_length, stride=args.stride,
+                                  max_docs_per_language=args.max_docs_per_language, step=args.step, device=args.device)
+    results = run(settings, args.model_path, args.documents, args.output_dir)
+    print(json.dumps({"perplexity": results["perplexity"], "tokens": results["tokens"]}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
