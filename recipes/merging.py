@@ -1,0 +1,237 @@
+"""Model merging through mergekit's Python API (`MergeConfiguration` + `run_merge`).
+
+The Python API is used rather than the `mergekit-yaml` subprocess so a bad configuration fails as a pydantic
+validation error with the field named, and so the compatibility check below runs in the same process before any
+tensor is read. Mergekit copies the tokenizer (and `chat_template.jinja`) of the base model, or of the first model
+when there is no base; `chat_template` can override that ("auto" picks the most common template of the inputs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+METHODS = ("linear", "task_arithmetic", "ties", "dare_ties", "slerp", "della")
+# Methods that merge task vectors (model - base) and therefore need a base model.
+_NEEDS_BASE = {"task_arithmetic", "ties", "dare_ties", "della", "slerp"}
+_SPARSIFYING = {"ties", "dare_ties", "della"}
+# config.json fields that must agree for tensors to line up one to one.
+ARCHITECTURE_FIELDS = (
+    "architectures",
+    "model_type",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "vocab_size",
+    "tie_word_embeddings",
+)
+
+
+@dataclass
+class MergeModel:
+    """One input: a directory (or anything `recipes.versions.Registry.resolve` accepts) and its parameters."""
+
+    path: str = ""
+    weight: float = 1.0
+    density: Optional[float] = None  # fraction of task-vector entries kept (ties, dare_ties, della)
+    epsilon: Optional[float] = None  # della: spread of keep probabilities around density
+
+
+@dataclass
+class MergeSettings:
+    method: str = "task_arithmetic"
+    base_model: str = ""  # required by every method but linear
+    models: list[MergeModel] = field(default_factory=list)
+    scale: float = 1.0  # mergekit's `lambda`: multiplies the merged task vector
+    normalize: Optional[bool] = None  # divide by the sum of weights; None keeps mergekit's per-method default
+    t: float = 0.5  # slerp: 0 = base model, 1 = the other model
+    dtype: str = "float32"  # arithmetic dtype
+    out_dtype: str = "bfloat16"
+    chat_template: Optional[str] = None  # None: copied from the base (or first) model's tokenizer
+    device: str = "cpu"  # "cpu" or "cuda"
+    seed: int = 0  # DARE / DELLA draw random masks
+    out: str = ""
+
+
+@dataclass
+class ModelFingerprint:
+    path: str
+    architecture: dict[str, Any]
+    vocab_size: int
+    vocab_sha256: str
+
+
+class IncompatibleModelsError(ValueError):
+    pass
+
+
+def fingerprint(model_dir: str | Path) -> ModelFingerprint:
+    """Architecture fields from config.json and a hash of the tokenizer vocabulary (token -> id)."""
+    from tokenizers import Tokenizer
+
+    model_dir = Path(model_dir)
+    config_path, tok_path = model_dir / "config.json", model_dir / "tokenizer.json"
+    for needed in (config_path, tok_path):
+        if not needed.is_file():
+            raise FileNotFoundError(f"{needed} missing: each merge input must be a Hugging Face model directory")
+    config = json.loads(config_path.read_text())
+    config = config.get("text_config", config) | {"architectures": config.get("architectures")}
+    vocab = Tokenizer.from_file(str(tok_path)).get_vocab(with_added_tokens=True)
+    digest = hashlib.sha256(json.dumps(sorted(vocab.items(), key=lambda kv: kv[1])).encode()).hexdigest()
+    return ModelFingerprint(
+        path=str(model_dir),
+        architecture={k: config.get(k) for k in ARCHITECTURE_FIELDS},
+        vocab_size=len(vocab),
+        vocab_sha256=digest,
+    )
+
+
+def check_compatible(model_dirs: list[str | Path]) -> list[ModelFingerprint]:
+    """Refuse inputs whose architectures or vocabularies differ, naming the field and both values."""
+    prints = [fingerprint(d) for d in model_dirs]
+    ref = prints[0]
+    for other in prints[1:]:
+        for key in ARCHITECTURE_FIELDS:
+            if ref.architecture[key] != other.architecture[key]:
+                raise IncompatibleModelsError(
+                    f"config.json field {key!r} differs: {ref.architecture[key]!r} in {ref.path} vs "
+                    f"{other.architecture[key]!r} in {other.path}; merge only models of one architecture"
+                )
+        if ref.vocab_sha256 != other.vocab_sha256:
+            raise IncompatibleModelsError(
+                f"tokenizer vocabularies differ ({ref.vocab_size} tokens in {ref.path}, {other.vocab_size} in "
+                f"{other.path}): merge only models that share a tokenizer"
+            )
+    return prints
+
+
+def _validate(settings: MergeSettings) -> None:
+    if settings.method not in METHODS:
+        raise ValueError(f"method={settings.method!r}: choose one of {', '.join(METHODS)}")
+    if not settings.models:
+        raise ValueError("models is empty: list at least one model (plus base_model for task-vector methods)")
+    if settings.method in _NEEDS_BASE and not settings.base_model:
+        raise ValueError(f"method={settings.method} merges task vectors: set base_model")
+    if settings.method == "slerp" and len(settings.models) != 1:
+        raise ValueError("method=slerp interpolates base_model with exactly one model: list one entry in models")
+    if settings.method in _SPARSIFYING:
+        missing = [m.path for m in settings.models if m.density is None]
+        if missing:
+            raise ValueError(f"method={settings.method} needs density on every model (missing for {missing})")
+    if not settings.out:
+        raise ValueError("out is empty: give the directory for the merged model")
+    placeholders = [p for p in [settings.base_model, *(m.path for m in settings.models)] if p.startswith("???")]
+    if placeholders:
+        raise ValueError(f"preset placeholders {placeholders} not filled: pass --base-model / --models (paths or ids)")
+
+
+def mergekit_config(settings: MergeSettings, resolve=lambda ref: str(ref)) -> dict[str, Any]:
+    """The mergekit YAML document for these settings (also written beside the merged model)."""
+    _validate(settings)
+    models = []
+    for m in settings.models:
+        params: dict[str, Any] = {}
+        if settings.method != "slerp":
+            params["weight"] = m.weight
+        if m.density is not None and settings.method in _SPARSIFYING:
+            params["density"] = m.density
+        if m.epsilon is not None and settings.method == "della":
+            params["epsilon"] = m.epsilon
+        models.append({"model": resolve(m.path), "parameters": params})
+    config: dict[str, Any] = {"merge_method": settings.method, "dtype": settings.dtype, "out_dtype": settings.out_dtype}
+    global_params: dict[str, Any] = {}
+    if settings.method == "slerp":
+        global_params["t"] = settings.t
+        models.insert(0, {"model": resolve(settings.base_model)})
+    elif settings.base_model:
+        config["base_model"] = resolve(settings.base_model)
+    if settings.method in {"task_arithmetic", "ties", "dare_ties", "della"} and settings.scale != 1.0:
+        global_params["lambda"] = settings.scale
+    if settings.normalize is not None and settings.method != "slerp":
+        global_params["normalize"] = settings.normalize
+    config["models"] = models
+    if global_params:
+        config["parameters"] = global_params
+    if settings.chat_template:
+        config["chat_template"] = settings.chat_template
+    return config
+
+
+def input_dirs(config: dict[str, Any]) -> list[str]:
+    dirs = [config["base_model"]] if "base_model" in config else []
+    return dirs + [m["model"] for m in config["models"] if m["model"] not in dirs]
+
+
+def run(settings: MergeSettings, resolve=lambda ref: str(ref)) -> Path:
+    """Check compatibility, merge, and return the merged model directory. `resolve` maps version ids to paths."""
+    from mergekit.config import MergeConfiguration
+    from mergekit.merge import run_merge
+    from mergekit.options import MergeOptions
+
+    config = mergekit_config(settings, resolve)
+    check_compatible(input_dirs(config))
+    out = Path(settings.out)
+    options = MergeOptions(
+        device=settings.device,
+        cuda=settings.device.startswith("cuda"),
+        random_seed=settings.seed,
+        copy_tokenizer=True,
+        quiet=False,
+    )
+    run_merge(MergeConfiguration.model_validate(config), str(out), options)
+    (out / "mergekit_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return out
+
+
+def load_settings(path: str | Path) -> MergeSettings:
+    """A conf/merge preset (plain YAML with MergeSettings fields) as typed settings."""
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    known = {f.name for f in dataclasses.fields(MergeSettings)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"{path}: unknown merge settings {sorted(unknown)}; known: {sorted(known)}")
+    models = [MergeModel(**m) for m in data.pop("models", [])]
+    return MergeSettings(models=models, **data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m recipes.merging",
+        description="Merge models with mergekit from a conf/merge preset; inputs are checked for matching "
+        "architecture and tokenizer first.",
+    )
+    parser.add_argument("preset", help="YAML with MergeSettings fields, e.g. conf/merge/cpt_task_vector.yaml")
+    parser.add_argument("--out", help="override the preset's out directory")
+    parser.add_argument("--base-model", help="override base_model")
+    parser.add_argument("--models", nargs="+", help="override model paths, in preset order")
+    parser.add_argument("--render", action="store_true", help="print the mergekit YAML and exit")
+    args = parser.parse_args(argv)
+    settings = load_settings(args.preset)
+    if args.out:
+        settings.out = args.out
+    if args.base_model:
+        settings.base_model = args.base_model
+    if args.models:
+        if len(args.models) != len(settings.models):
+            parser.error(f"--models got {len(args.models)} paths; the preset lists {len(settings.models)} models")
+        for model, path in zip(settings.models, args.models):
+            model.path = path
+    if args.render:
+        print(yaml.safe_dump(mergekit_config(settings), sort_keys=False))
+        return 0
+    print(run(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
