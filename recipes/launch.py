@@ -11,6 +11,7 @@ import contextlib
 import os
 import shlex
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,7 +171,32 @@ def submit(launches: list[StageLaunch], dryrun: bool, chain: bool = True) -> Sub
                 rendered["pipeline"] = _write_chain(runnable, rendered)
         else:
             exp.run(detach=first.cfg.launch.detach)
+            if not first.cfg.launch.detach:
+                _raise_first_failure(runnable)
     return Submission(launches, rendered, exp_dir)
+
+
+def _raise_first_failure(launches: list[StageLaunch], settle_s: float = 30.0, requeue_s: float = 300.0) -> None:
+    """Raise StageFailed for the first stage whose own record does not say it succeeded.
+
+    NeMo-Run may report a job finished before its record is visible here, and reports the first failed attempt
+    of a job that Slurm then requeues (cluster.retries): wait for a final state, longer while retries remain.
+    A stage cancelled before it started has no record ("not started")."""
+    from recipes.stage_runner import read_status
+
+    def pending(status: dict, retries: int) -> bool:
+        return status["state"] in ("running", "not started") or (
+            status["state"] == "failed" and status.get("restart_count", 0) < retries)
+
+    for launch in launches:
+        retries = launch.cfg.cluster.retries
+        deadline = time.monotonic() + (requeue_s if retries else settle_s)
+        status = read_status(launch.run_dir)
+        while pending(status, retries) and time.monotonic() < deadline:
+            time.sleep(0.5)
+            status = read_status(launch.run_dir)
+        if status["state"] != "succeeded":
+            raise StageFailed(launch.name, launch.run_dir, status.get("error", status["state"]))
 
 
 def _experiment(title: str, home: Path):
@@ -182,15 +208,11 @@ def _experiment(title: str, home: Path):
 def _run_locally(runnable: list[StageLaunch], launches: list[StageLaunch], rendered: dict[str, Path],
                  home: Path) -> Submission:
     """One stage after another through LocalExecutor; the first failure stops the rest (its dependants)."""
-    from recipes.stage_runner import read_status
-
     for launch in runnable:
         with _experiment(f"{launch.cfg.run.name}-{launch.name}", home) as exp:
             exp.add(task(launch), executor=executor(launch, home), name=launch.name)
             exp.run(sequential=True, tail_logs=True)
-        status = read_status(launch.run_dir)
-        if status["state"] != "succeeded":
-            raise StageFailed(launch.name, launch.run_dir, status.get("error", status["state"]))
+        _raise_first_failure([launch])
     return Submission(launches, rendered)
 
 

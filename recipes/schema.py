@@ -13,6 +13,8 @@ from typing import Any, Optional
 
 from omegaconf import MISSING
 
+from recipes.merging import MergeSettings
+
 
 @dataclass
 class RunConfig:
@@ -203,6 +205,29 @@ class DataConfig:
 
 
 @dataclass
+class DataPrepConfig:
+    """Knobs of the data_prep stage (data_prep.tokenize and data_prep.blend)."""
+
+    workers: int = 2  # tokenisation processes
+    shard_bytes: int = 64 * 1024 * 1024  # input bytes per shard: the unit of parallelism and of resume
+    max_epochs: float = 4.0  # warn when the blend repeats a source more often than this
+    drop_missing: bool = False  # drop datamix rows without prepared data (reported) instead of failing
+
+
+@dataclass
+class EvalConfig:
+    """The quick local evaluation (evals.local_eval + evals.perplexity); SEA-HELM and lm-eval run on a cluster."""
+
+    model: Optional[str] = None  # None: the upstream artifact when it is a model, else model.hf_id
+    languages: list[str] = field(default_factory=lambda: ["id", "vi", "ms", "tl", "my"])
+    n_per_language: int = 4
+    seeds: list[int] = field(default_factory=lambda: [0])
+    modes: list[str] = field(default_factory=lambda: ["logprob"])
+    perplexity_data: Optional[str] = None  # JSONL glob of held-out {"text","lang"} docs; None: the data sources
+    perplexity_max_length: int = 512
+
+
+@dataclass
 class PipelineConfig:
     stages: list[str] = field(default_factory=list)  # in dependency order
 
@@ -223,3 +248,6 @@ class RootConfig:
     data: DataConfig = field(default_factory=DataConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     launch: LaunchConfig = field(default_factory=LaunchConfig)
+    data_prep: DataPrepConfig = field(default_factory=DataPrepConfig)
+    merge: MergeSettings = field(default_factory=MergeSettings)
+    eval: EvalConfig = field(default_factory=EvalConfig)

@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = load_context(run_dir)
         module = importlib.import_module(f"recipes.{ctx.cfg.stage.name}")
         module.execute(ctx)
+        register_version(ctx, module.PAYLOAD_KIND)
     except BaseException as err:
         write_status(run_dir, "failed", started=started, error=f"{type(err).__name__}: {err}")
         traceback.print_exc()
@@ -47,6 +48,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 STATUS_FILE = "status.json"
+
+
+def register_version(ctx: StageContext, payload_kind: str) -> None:
+    """Record the stage's artifact as a version (parents: the upstream artifact when it has a record)."""
+    from recipes.versions import RECORD_FILE, Registry
+
+    if not ctx.artifact_dir.is_dir():
+        return
+    upstream = ctx.input_dir()
+    parents = [str(upstream)] if upstream and (upstream / RECORD_FILE).is_file() else []
+    manifest = json.loads((ctx.run_dir / "manifest.json").read_text())
+    restarted = ctx.artifact_dir / RECORD_FILE
+    if restarted.is_file():  # a requeued attempt finished an artifact an earlier attempt had registered
+        restarted.unlink()
+    Registry(Path(ctx.cfg.launch.root) / "registry").register(
+        ctx.artifact_dir, name=f"{ctx.cfg.run.name}-{ctx.cfg.stage.name}", stage=ctx.cfg.stage.name,
+        payload_kind=payload_kind, parents=parents, manifest=manifest)
 
 
 def write_status(run_dir: Path, state: str, **extra: str) -> None:

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 pytestmark = pytest.mark.slurm
 REPO = Path(__file__).resolve().parents[2]
 # A CPU stage on the real sample corpus, on the Slurm cluster preset without a container image.
-SLURM = ["cluster=slurm", "cluster.containers.train=null", "cluster.containers.eval=null", "launch.detach=false", "launch.check_paths=false"]
+SLURM = ["cluster=slurm", "cluster.containers.train=null", "cluster.containers.eval=null", "launch.detach=false"]
 
 
 def launch(module, *overrides, env=None):
@@ -58,3 +59,28 @@ fi
     logs = sorted((tmp_path / "smoke" / ".nemo_run").rglob(f"log-*_{status['slurm_job_id']}_*.out"))
     assert [p.name.rsplit("_", 1)[1] for p in logs] == ["0.out", "1.out"]
     assert "FileNotFoundError" in logs[0].read_text()
+
+
+def test_pipeline_chains_real_jobs_and_a_failed_stage_cancels_its_dependants(tmp_path):
+    """data_prep -> merge -> eval with afterok: merge fails (no models to merge), so eval never runs."""
+    out = launch("recipes.pipeline", f"launch.root={tmp_path}", "run.name=chain",
+                 "pipeline.stages=[data_prep,merge,eval]", "cluster.retries=0")
+    assert out.returncode == 1
+    assert "error: stage merge failed" in out.stderr
+    root = tmp_path / "chain"
+    assert json.loads((root / "data_prep" / "status.json").read_text())["state"] == "succeeded"
+    assert json.loads((root / "merge" / "status.json").read_text())["state"] == "failed"
+    assert not (root / "eval" / "status.json").exists()
+    # NeMo-Run's ledger of submitted jobs: "<job id> = <log glob>,<job dir>,..."
+    ledger = (root / ".nemo_run" / ".slurm_jobs").read_text().splitlines()
+    (eval_job,) = [line.split(" = ")[0] for line in ledger if line.split(",")[1].endswith("/eval")]
+    for _ in range(40):  # slurmctld cancels the dependant asynchronously, then accounting records it
+        state = sacct(eval_job)
+        if state:
+            break
+        time.sleep(0.5)
+    assert state[0].startswith("CANCELLED"), state
+    # The finished stage is a registered version whose manifest names the upstream wiring.
+    record = json.loads((root / "data_prep" / "artifact" / "version.json").read_text())
+    assert record["id"] == "chain-data_prep-0.1.0" and record["payload_kind"] == "indexed_dataset"
+    assert json.loads((root / "merge" / "manifest.json").read_text())["parents"] == ["data_prep"]

@@ -1,0 +1,25 @@
+"""Stage merge: merge Hugging Face checkpoints with mergekit (recipes.merging) from the `merge` config section;
+model references may be paths or version ids. The tokenizer and chat template are carried over."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+from recipes.cli import stage_main
+from recipes.stage import StageContext
+
+PAYLOAD_KIND = "hf"
+
+
+def execute(ctx: StageContext) -> None:
+    from recipes.merging import run
+    from recipes.versions import Registry
+
+    settings = dataclasses.replace(ctx.cfg.merge, out=str(ctx.artifact_dir))
+    run(settings, resolve=Registry(Path(ctx.cfg.launch.root) / "registry").resolve)
+
+
+if __name__ == "__main__":
+    sys.exit(stage_main("merge", __doc__.splitlines()[0]))

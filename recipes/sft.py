@@ -1,0 +1,22 @@
+"""Stage sft: supervised fine-tuning on Megatron-Bridge (Gemma 3 chat template, assistant-only loss, packing).
+
+Launching, preflight and rendering work today (`launch.dryrun=true`); the engine call itself is not written
+yet (issue 4), so running the job stops with that message instead of pretending to train."""
+
+from __future__ import annotations
+
+import sys
+
+from recipes.cli import stage_main
+from recipes.stage import StageContext
+
+PAYLOAD_KIND = "megatron"
+
+
+def execute(ctx: StageContext) -> None:
+    raise NotImplementedError(f"stage {ctx.cfg.stage.name}: the engine call is not implemented yet (issue 4); "
+                              "its launch, config and preflight are, see launch.dryrun=true")
+
+
+if __name__ == "__main__":
+    sys.exit(stage_main("sft", __doc__.splitlines()[0]))
