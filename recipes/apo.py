@@ -8,14 +8,13 @@ from __future__ import annotations
 import sys
 
 from recipes.cli import stage_main
-from recipes.stage import StageContext
+from recipes.stage import StageContext, engine_not_built
 
 PAYLOAD_KIND = "hf"
 
 
 def execute(ctx: StageContext) -> None:
-    raise NotImplementedError(f"stage {ctx.cfg.stage.name}: the engine call is not implemented yet (issue 5); "
-                              "its launch, config and preflight are, see launch.dryrun=true")
+    engine_not_built(ctx, 5)
 
 
 if __name__ == "__main__":

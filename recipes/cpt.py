@@ -8,14 +8,13 @@ from __future__ import annotations
 import sys
 
 from recipes.cli import stage_main
-from recipes.stage import StageContext
+from recipes.stage import StageContext, engine_not_built
 
 PAYLOAD_KIND = "megatron"
 
 
 def execute(ctx: StageContext) -> None:
-    raise NotImplementedError(f"stage {ctx.cfg.stage.name}: the engine call is not implemented yet (issue 4); "
-                              "its launch, config and preflight are, see launch.dryrun=true")
+    engine_not_built(ctx, 4)
 
 
 if __name__ == "__main__":

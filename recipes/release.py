@@ -65,18 +65,12 @@ class VariantResult:
 
 
 def read_quality_texts(paths: list[str], max_docs_per_language: int) -> dict[str, list[str]]:
+    from evals.perplexity import read_documents
+
     per_lang: dict[str, list[str]] = defaultdict(list)
-    for path in paths:
-        for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if not row.get("text") or not row.get("lang"):
-                raise ValueError(f"{path}:{n}: quality_texts lines need non-empty 'text' and 'lang'")
-            if len(per_lang[row["lang"]]) < max_docs_per_language:
-                per_lang[row["lang"]].append(row["text"])
-    if not per_lang:
-        raise ValueError(f"quality_texts={paths}: no documents; give JSONL files with 'text' and 'lang' lines")
+    for doc in read_documents(paths):
+        if len(per_lang[doc.lang]) < max_docs_per_language:
+            per_lang[doc.lang].append(doc.text)
     return dict(per_lang)
 
 

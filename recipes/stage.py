@@ -25,3 +25,9 @@ class StageContext:
         if self.cfg.run.upstream:
             return self.run_dir.parent / self.cfg.run.upstream / "artifact"
         return None
+
+
+def engine_not_built(ctx: StageContext, issue: int) -> None:
+    """The run-time answer of a stage whose launch and config exist but whose engine call is not written yet."""
+    raise NotImplementedError(f"stage {ctx.cfg.stage.name}: the engine call is not implemented yet (issue {issue}); "
+                              "its launch, config and preflight are, see launch.dryrun=true")
