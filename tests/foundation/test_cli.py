@@ -1,6 +1,7 @@
 """The command line as a user meets it: real `python -m recipes.<stage>` processes."""
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +33,8 @@ def test_bad_input_exits_nonzero_with_one_line_and_submits_nothing(tmp_path, arg
 
 
 def test_dryrun_renders_27b_cpt_sbatch_without_secrets(tmp_path):
-    secret = "hf_do_not_leak_0123456789"
+    # Drawn at run time: the dry run archives the repository (this file included) into the run directory.
+    secret = f"hf_{secrets.token_hex(16)}"
     out = run("recipes.cpt", "experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true",
               f"launch.root={tmp_path}", env={"HF_TOKEN": secret, "WANDB_API_KEY": secret + "w"})
     assert out.returncode == 0, out.stderr
