@@ -1,0 +1,106 @@
+"""Exact and near-duplicate removal; the first document seen is kept, later copies name the one they repeat.
+
+  - Exact: a hash of the normalised text (NFC, casefolded, punctuation and symbols dropped, whitespace collapsed),
+    so copies that differ only in case, punctuation or spacing are caught without MinHash's error.
+  - Near: MinHash over shingles, indexed in datasketch's MinHashLSH. Character n-grams by default: they need no
+    word segmentation (Thai, Khmer, Lao, Burmese and Chinese have no spaces) and stay similar when a few words
+    change in a short document, where word 5-grams lose most of their overlap. "word" shingles use
+    `data_prep.segment`'s script-aware units, the usual choice for long web pages.
+  - LSH candidates are confirmed by their estimated Jaccard similarity before a document is called a duplicate,
+    so LSH's false positives remove nothing. Only kept documents enter the index: a chain of small edits is
+    compared against what survives, never against something already removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import regex
+from datasketch import MinHash, MinHashLSH
+
+from data_prep.documents import Document, Rejection
+from data_prep.segment import units
+
+STAGE = "dedup"
+SHINGLES = ("char", "word")
+_NOT_WORD = regex.compile(r"[\p{P}\p{S}\s]+")
+
+
+@dataclass
+class DedupSettings:
+    exact: bool = True
+    near: bool = True
+    threshold: float = 0.7  # Jaccard similarity of shingle sets at which a document is a near-duplicate
+    num_perm: int = 128
+    shingle: str = "char"  # "char" or "word"
+    ngram: int = 5  # characters per shingle for "char", words for "word"
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        if self.shingle not in SHINGLES:
+            raise ValueError(f"DedupSettings.shingle is {self.shingle!r}; use one of {SHINGLES}")
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"DedupSettings.threshold is {self.threshold}; it must be in (0, 1]")
+
+
+def normalised_words(text: str) -> list[str]:
+    return [w for w in _NOT_WORD.split(text.casefold()) if w]
+
+
+def shingles(text: str, lang: str, shingle: str, ngram: int) -> set[bytes]:
+    if shingle == "char":
+        seq = " ".join(normalised_words(text))
+        grams = {seq[i:i + ngram] for i in range(max(1, len(seq) - ngram + 1))}
+    else:
+        words = [w.casefold() for w in units(text, lang) if _NOT_WORD.sub("", w)]
+        grams = {" ".join(words[i:i + ngram]) for i in range(max(1, len(words) - ngram + 1))}
+    return {g.encode("utf-8") for g in grams}
+
+
+class Deduplicator:
+    """Stateful over one run: call `check` on documents in input order."""
+
+    def __init__(self, settings: DedupSettings):
+        self.settings = settings
+        self._exact: dict[bytes, str] = {}
+        self._lsh = MinHashLSH(threshold=settings.threshold, num_perm=settings.num_perm)
+        self._signatures: dict[str, MinHash] = {}
+        self._template = MinHash(num_perm=settings.num_perm, seed=settings.seed)  # permutations built once
+
+    def check(self, doc: Document) -> Optional[Rejection]:
+        """None if `doc` is new (and now indexed), else a Rejection naming the kept document it duplicates."""
+        key = hashlib.blake2b(" ".join(normalised_words(doc.text)).encode("utf-8"), digest_size=16).digest()
+        if self.settings.exact and key in self._exact:
+            first = self._exact[key]
+            return Rejection(STAGE, "exact_duplicate", f"same normalised text as {first}", duplicate_of=first)
+        if self.settings.near:
+            signature = self._signature(doc)
+            match = self._best_match(signature)
+            if match is not None:
+                first, similarity = match
+                return Rejection(STAGE, "near_duplicate", f"estimated Jaccard {similarity:.2f} >= "
+                                                          f"{self.settings.threshold} with {first}", duplicate_of=first)
+            # LSH keys must be unique; ids usually are, the origin disambiguates when two inputs reuse one
+            index_key = doc.id if doc.id not in self._signatures else f"{doc.id}@{doc.origin}"
+            self._lsh.insert(index_key, signature)
+            self._signatures[index_key] = signature
+        if self.settings.exact:
+            self._exact[key] = doc.id
+        return None
+
+    def _signature(self, doc: Document) -> MinHash:
+        signature = self._template.copy()
+        signature.update_batch(list(shingles(doc.text, doc.lang, self.settings.shingle, self.settings.ngram)))
+        return signature
+
+    def _best_match(self, signature: MinHash) -> Optional[tuple[str, float]]:
+        """The most similar indexed (kept) document at or above the threshold."""
+        best: Optional[tuple[str, float]] = None
+        for key in self._lsh.query(signature):
+            similarity = float(np.mean(self._signatures[key].hashvalues == signature.hashvalues))
+            if similarity >= self.settings.threshold and (best is None or similarity > best[1]):
+                best = (key, similarity)
+        return best

@@ -1,0 +1,52 @@
+"""The languages curation accepts, the script each is written in, and how its words are counted.
+
+One table so that the script check, the word counter and the shingler agree on what a language is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class LanguageSpec:
+    code: str
+    script: Optional[str]  # Unicode script name for `regex`'s \\p{...}; None: no script check (code)
+    spaced: bool  # words are separated by spaces; False: count letters and divide by `letters_per_word`
+    letters_per_word: float = 1.0  # average letter clusters per word, for unspaced scripts only
+
+
+# Letters-per-word of the unspaced scripts are rough averages of grapheme clusters per word: Chinese words average
+# about 1.5 characters, Khmer and Burmese words about 2.5 clusters, Lao about 3 (its spacing vowels are clusters of
+# their own). Thai is counted with pythainlp's dictionary segmenter instead, so its constant is only a fallback.
+LANGUAGES: dict[str, LanguageSpec] = {
+    spec.code: spec
+    for spec in (
+        LanguageSpec("en", "Latin", True),
+        LanguageSpec("id", "Latin", True),
+        LanguageSpec("ms", "Latin", True),
+        LanguageSpec("tl", "Latin", True),
+        LanguageSpec("vi", "Latin", True),
+        LanguageSpec("ta", "Tamil", True),
+        LanguageSpec("th", "Thai", False, 2.5),
+        LanguageSpec("km", "Khmer", False, 2.5),
+        LanguageSpec("lo", "Lao", False, 3.0),
+        LanguageSpec("my", "Myanmar", False, 2.5),
+        LanguageSpec("zh", "Han", False, 1.5),
+        LanguageSpec("code", None, True),
+    )
+}
+
+CODE = "code"
+
+# Languages a language-ID model confuses with each other often enough that disagreement is not evidence of a
+# mislabel (Indonesian and Malay share most of their vocabulary). Counted, but treated as agreement.
+INTERCHANGEABLE: dict[str, frozenset[str]] = {"id": frozenset({"ms"}), "ms": frozenset({"id"})}
+
+
+def language_spec(code: str) -> LanguageSpec:
+    try:
+        return LANGUAGES[code]
+    except KeyError:
+        raise ValueError(f"unknown language code {code!r}; expected one of {', '.join(LANGUAGES)}") from None
