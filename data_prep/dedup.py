@@ -19,6 +19,7 @@ from typing import Optional
 
 import numpy as np
 import regex
+import xxhash
 from datasketch import MinHash, MinHashLSH
 
 from data_prep.documents import Document, Rejection
@@ -50,9 +51,10 @@ def normalised_words(text: str) -> list[str]:
     return [w for w in _NOT_WORD.split(text.casefold()) if w]
 
 
-def shingles(text: str, lang: str, shingle: str, ngram: int) -> set[bytes]:
+def shingles(text: str, lang: str, shingle: str, ngram: int, words: list[str] | None = None) -> set[bytes]:
+    """`words`: `normalised_words(text)` when the caller has it already."""
     if shingle == "char":
-        seq = " ".join(normalised_words(text))
+        seq = " ".join(normalised_words(text) if words is None else words)
         grams = {seq[i:i + ngram] for i in range(max(1, len(seq) - ngram + 1))}
     else:
         words = [w.casefold() for w in units(text, lang) if _NOT_WORD.sub("", w)]
@@ -68,16 +70,18 @@ class Deduplicator:
         self._exact: dict[bytes, str] = {}
         self._lsh = MinHashLSH(threshold=settings.threshold, num_perm=settings.num_perm)
         self._signatures: dict[str, MinHash] = {}
-        self._template = MinHash(num_perm=settings.num_perm, seed=settings.seed)  # permutations built once
+        # permutations built once, copied per document
+        self._template = MinHash(num_perm=settings.num_perm, seed=settings.seed, hashfunc=xxhash.xxh32_intdigest)
 
     def check(self, doc: Document) -> Optional[Rejection]:
         """None if `doc` is new (and now indexed), else a Rejection naming the kept document it duplicates."""
-        key = hashlib.blake2b(" ".join(normalised_words(doc.text)).encode("utf-8"), digest_size=16).digest()
+        words = normalised_words(doc.text)
+        key = hashlib.blake2b(" ".join(words).encode("utf-8"), digest_size=16).digest()
         if self.settings.exact and key in self._exact:
             first = self._exact[key]
             return Rejection(STAGE, "exact_duplicate", f"same normalised text as {first}", duplicate_of=first)
         if self.settings.near:
-            signature = self._signature(doc)
+            signature = self._signature(doc, words)
             match = self._best_match(signature)
             if match is not None:
                 first, similarity = match
@@ -91,9 +95,9 @@ class Deduplicator:
             self._exact[key] = doc.id
         return None
 
-    def _signature(self, doc: Document) -> MinHash:
+    def _signature(self, doc: Document, words: list[str]) -> MinHash:
         signature = self._template.copy()
-        signature.update_batch(list(shingles(doc.text, doc.lang, self.settings.shingle, self.settings.ngram)))
+        signature.update_batch(list(shingles(doc.text, doc.lang, self.settings.shingle, self.settings.ngram, words)))
         return signature
 
     def _best_match(self, signature: MinHash) -> Optional[tuple[str, float]]:
