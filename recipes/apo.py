@@ -1,20 +1,39 @@
-"""Stage apo: APO on CLAIR revision pairs with NeMo-RL's DPO trainer and an APO loss.
+"""Stage apo: on-policy alignment with APO (anchored preference optimisation) on CLAIR revision pairs, as NeMo-RL
+DPO with the APO loss (recipes.posttrain.preference_loss), in the `rl` container.
 
-Launching, preflight and rendering work today (`launch.dryrun=true`); the engine call itself is not written
-yet (issue 5), so running the job stops with that message instead of pretending to train."""
+The pairs come from `python -m data_prep.clair` run with the rl stage's model as the policy (apo.pairs)."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+from recipes import nemo_rl_config
 from recipes.cli import stage_main
-from recipes.stage import StageContext, engine_not_built
+from recipes.preflight import gpus_per_node
+from recipes.stage import StageContext
 
 PAYLOAD_KIND = "hf"
 
 
+def pairs_path(ctx: StageContext) -> Path:
+    return Path(ctx.cfg.apo.pairs) if ctx.cfg.apo.pairs else ctx.run_dir / "data" / "pairs.jsonl"
+
+
+def render(ctx: StageContext) -> None:
+    config = nemo_rl_config.render_apo(ctx.cfg, ctx.model_source(), str(pairs_path(ctx)), ctx.run_dir,
+                                       gpus_per_node(ctx.cfg))
+    nemo_rl_config.write(config, ctx.run_dir)
+
+
 def execute(ctx: StageContext) -> None:
-    engine_not_built(ctx, 5)
+    from recipes.posttrain import nemo_rl_entry
+
+    pairs = pairs_path(ctx)
+    if not pairs.is_file():
+        raise FileNotFoundError(f"apo.pairs: no preference pairs at {pairs}; generate them with "
+                                "`python -m data_prep.clair` from the rl model and set apo.pairs=<pairs.jsonl>")
+    nemo_rl_entry.run("dpo", ctx.run_dir / "launch" / nemo_rl_config.RENDERED_NAME, ctx.artifact_dir)
 
 
 if __name__ == "__main__":

@@ -107,5 +107,8 @@ def report_launch(launches, submission) -> None:
         what = "rendered" if (launch.cfg.launch.dryrun or not launch.runs_here) else "launched"
         note = "" if launch.runs_here else " (needs CUDA; none here: rendered, not run)"
         rendered = submission.rendered.get(launch.name)
+        for finding in launch.report.findings:
+            if finding.severity == "warning":
+                err_console.print(f"warning: {finding.line()}", markup=False)
         console.print(f"[bold]{launch.name}[/bold] {what}{note}: {launch.run_dir}"
                       + (f"\n  launch: {Path(rendered)}" if rendered else ""))

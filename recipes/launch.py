@@ -8,6 +8,7 @@ which reads DIR/resolved.yaml. A run directory holds resolved.yaml, manifest.jso
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import shlex
 import shutil
@@ -19,8 +20,10 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from recipes import manifest, preflight
+from recipes.preflight import gpus_per_node
 from recipes.config import REPO_ROOT, compose, to_object
 from recipes.schema import RootConfig
+from recipes.stage import StageContext
 
 
 @dataclass
@@ -62,6 +65,10 @@ def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) ->
     (run_dir / "resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     manifest.write(run_dir / "manifest.json", manifest.build(resolved, list(overrides), list(parents)),
                    cfg.cluster.secrets)
+    # A stage whose engine reads its own config format renders it now, so a dry run shows what the job will run.
+    render = getattr(importlib.import_module(f"recipes.{cfg.stage.name}"), "render", None)
+    if render:
+        render(StageContext(cfg, run_dir))
     return StageLaunch(cfg=cfg, run_dir=run_dir, report=report)
 
 
@@ -74,10 +81,6 @@ def task(launch: StageLaunch):
     ray = launch.cfg.stage.engine == "nemo_rl" and launch.cfg.cluster.executor == "slurm"
     return run.Script(path="recipes.stage_runner", args=["--run-dir", str(launch.run_dir)], entrypoint="python",
                       m=True, metadata={USE_WITH_RAY_CLUSTER_KEY: True} if ray else {})
-
-
-def gpus_per_node(cfg: RootConfig) -> int:
-    return cfg.stage.gpus_per_node if cfg.stage.gpus_per_node is not None else cfg.cluster.gpus_per_node
 
 
 def executor(launch: StageLaunch, nemorun_home: Path):

@@ -49,9 +49,12 @@ class PreflightError(Exception):
         super().__init__("\n".join(f.line() for f in findings))
 
 
+def gpus_per_node(cfg: RootConfig) -> int:
+    return cfg.stage.gpus_per_node if cfg.stage.gpus_per_node is not None else cfg.cluster.gpus_per_node
+
+
 def requested_gpus(cfg: RootConfig) -> int:
-    per_node = cfg.stage.gpus_per_node if cfg.stage.gpus_per_node is not None else cfg.cluster.gpus_per_node
-    return cfg.stage.nodes * per_node
+    return cfg.stage.nodes * gpus_per_node(cfg)
 
 
 def _is_training(cfg: RootConfig) -> bool:
@@ -206,6 +209,55 @@ TRAINING_TIERS: list[list[Rule]] = [
     [check_gpus],
     [check_batch, check_memory],
 ]
+
+
+RL_ENVIRONMENTS = {"math": True, "ifeval": False}  # name -> wired into NeMo-RL
+
+
+def check_rl(cfg: RootConfig) -> list[Finding]:
+    """NeMo-RL's GRPO trains on every rollout of a step: prompts x generations must fill the global batch, and
+    a group of one has no baseline."""
+    rl, out = cfg.rl, []
+    if rl.algorithm not in ("dr_grpo", "grpo"):
+        out.append(Finding("rl.algorithm", f"unknown algorithm {rl.algorithm!r}", "use dr_grpo or grpo"))
+    if rl.generations_per_prompt < 2:
+        out.append(Finding("rl.generations_per_prompt", "a group of one answer has no baseline (advantage 0)",
+                           "sample at least 2 answers per prompt (the card's regime: 16)"))
+    rollouts = rl.prompts_per_step * rl.generations_per_prompt
+    if rollouts != rl.train_global_batch_size:
+        out.append(Finding("rl.train_global_batch_size",
+                           f"{rl.train_global_batch_size} != prompts_per_step x generations_per_prompt = {rollouts}",
+                           f"set rl.train_global_batch_size={rollouts}"))
+    gpus = requested_gpus(cfg)
+    tp = rl.generation_tensor_parallel_size
+    if gpus and (gpus % tp or cfg.model.num_attention_heads % tp):
+        out.append(Finding("rl.generation_tensor_parallel_size",
+                           f"vLLM TP={tp} must divide the {gpus} GPUs and the {cfg.model.num_attention_heads} heads",
+                           f"use one of {[d for d in _divisors(cfg.model.num_attention_heads) if gpus % d == 0]}"))
+    for i, dataset in enumerate(rl.datasets):
+        if dataset.get("env") not in RL_ENVIRONMENTS:
+            out.append(Finding(f"rl.datasets[{i}].env", f"{dataset.get('env')!r} is not a reward environment",
+                               f"use one of {sorted(RL_ENVIRONMENTS)}"))
+        elif not RL_ENVIRONMENTS[dataset["env"]]:
+            out.append(Finding(f"rl.datasets[{i}].env", f"{dataset['env']}: the reward function exists "
+                               "(recipes.posttrain) but its NeMo-RL environment is not wired yet (issue 5); the job "
+                               "stops before training", "drop this dataset until then", severity="warning"))
+    if rl.backend not in ("dtensor", "megatron"):
+        out.append(Finding("rl.backend", f"unknown backend {rl.backend!r}", "use dtensor or megatron"))
+    elif rl.backend == "dtensor" and cfg.model.pipeline_model_parallel_size > 1:
+        out.append(Finding("model.pipeline_model_parallel_size", "NeMo-RL's DTensor backend has no pipeline "
+                           "parallelism", "set model.pipeline_model_parallel_size=1 or rl.backend=megatron"))
+    return out
+
+
+def check_apo(cfg: RootConfig) -> list[Finding]:
+    if cfg.apo.loss not in ("apo_zero", "apo_down", "sigmoid"):
+        return [Finding("apo.loss", f"unknown loss {cfg.apo.loss!r}", "use apo_zero, apo_down or sigmoid")]
+    return []
+
+
+STAGE_RULES: dict[str, list[Rule]] = {"rl": [check_tensor_parallel, check_gpus, check_rl],
+                                      "apo": [check_tensor_parallel, check_gpus, check_apo]}
 COMMON_RULES: list[Rule] = [check_paths, check_secrets]
 
 
@@ -221,7 +273,7 @@ def plan(cfg: RootConfig) -> PlanReport:
                 break
         else:
             par, est = memory.parallelism(cfg, gpus), memory.estimate(cfg, gpus)
-    for rule in COMMON_RULES:
+    for rule in STAGE_RULES.get(cfg.stage.name, []) + COMMON_RULES:
         findings += rule(cfg)
     tokens = cfg.train.global_batch_size * cfg.dataset.sequence_length if _is_training(cfg) else 0
     return PlanReport(stage=cfg.stage.name, gpus=gpus, parallelism=par, memory=est, tokens_per_step=tokens,

@@ -1,20 +1,41 @@
-"""Stage rl: online RL with Dr. GRPO on NeMo-RL (a Ray cluster inside the Slurm allocation).
+"""Stage rl: online RL with Dr. GRPO (the card's "DRGPPO") on NeMo-RL, in a Ray cluster inside the Slurm allocation.
 
-Launching, preflight and rendering work today (`launch.dryrun=true`); the engine call itself is not written
-yet (issue 5), so running the job stops with that message instead of pretending to train."""
+At launch the composed config is rendered as NeMo-RL's own config (`launch/nemo_rl.yaml`, recipes.nemo_rl_config);
+the job concatenates rl.datasets into the training file and runs NeMo-RL's GRPO with the Dr. GRPO loss
+(recipes.posttrain.nemo_rl_entry) in the `rl` container."""
 
 from __future__ import annotations
 
 import sys
 
+from recipes import nemo_rl_config
 from recipes.cli import stage_main
-from recipes.stage import StageContext, engine_not_built
+from recipes.preflight import gpus_per_node
+from recipes.stage import StageContext
 
 PAYLOAD_KIND = "hf"
 
 
+def render(ctx: StageContext) -> None:
+    config = nemo_rl_config.render_grpo(ctx.cfg, ctx.model_source(), ctx.run_dir, gpus_per_node(ctx.cfg))
+    nemo_rl_config.write(config, ctx.run_dir)
+
+
 def execute(ctx: StageContext) -> None:
-    engine_not_built(ctx, 5)
+    from recipes.posttrain import nemo_rl_entry
+    from recipes.preflight import RL_ENVIRONMENTS
+
+    unwired = [d["name"] for d in ctx.cfg.rl.datasets if not RL_ENVIRONMENTS.get(d.get("env"))]
+    if unwired:
+        raise NotImplementedError(f"rl.datasets {unwired}: their reward environment is not wired into NeMo-RL yet "
+                                  "(issue 5); drop them from rl.datasets")
+    target = nemo_rl_config.train_data_path(ctx.run_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", encoding="utf-8") as out:
+        for dataset in ctx.cfg.rl.datasets:
+            with open(dataset["path"], encoding="utf-8") as f:
+                out.writelines(line for line in f if line.strip())
+    nemo_rl_entry.run("grpo", ctx.run_dir / "launch" / nemo_rl_config.RENDERED_NAME, ctx.artifact_dir)
 
 
 if __name__ == "__main__":

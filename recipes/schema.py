@@ -228,6 +228,48 @@ class EvalConfig:
 
 
 @dataclass
+class RLConfig:
+    """Online RL (stage rl) on NeMo-RL's GRPO, set up as Dr. GRPO by default; recipes/nemo_rl_config.py maps each
+    field onto NeMo-RL's keys."""
+
+    algorithm: str = "dr_grpo"  # dr_grpo | grpo
+    nemo_rl_base: str = "/opt/nemo-rl/examples/configs/grpo_math_1B.yaml"  # the NeMo-RL config inherited (defaults:)
+    backend: str = "dtensor"  # dtensor | megatron: the policy's training backend
+    prompts_per_step: int = 32
+    generations_per_prompt: int = 16  # the group whose mean reward is the baseline
+    max_steps: int = 500
+    max_total_sequence_length: int = 4096  # prompt + answer; Dr. GRPO's constant normaliser is this length
+    kl_beta: float = 0.0  # reference-policy KL penalty; Dr. GRPO runs without
+    ratio_clip_low: float = 0.2
+    ratio_clip_high: float = 0.2
+    lr: float = 3.0e-7
+    train_global_batch_size: int = 512  # sequences per optimizer step: prompts_per_step x generations_per_prompt
+    train_micro_batch_size: int = 1
+    activation_checkpointing: bool = True
+    generation_tensor_parallel_size: int = 4  # vLLM
+    gpu_memory_utilization: float = 0.6
+    colocated: bool = True  # vLLM shares the training GPUs
+    temperature: float = 1.0
+    datasets: list[dict[str, Any]] = field(default_factory=list)  # {name, path (JSONL in NeMo-RL's format), env}
+
+
+@dataclass
+class APOConfig:
+    """Preference alignment (stage apo) on NeMo-RL's DPO with the APO loss (recipes/posttrain/preference_loss.py)."""
+
+    loss: str = "apo_zero"  # apo_zero | apo_down | sigmoid (plain DPO)
+    beta: float = 0.1
+    nemo_rl_base: str = "/opt/nemo-rl/examples/configs/dpo.yaml"
+    max_steps: int = 300
+    global_batch_size: int = 128  # preference pairs per step (NeMo-RL runs 2x rows: chosen, rejected interleaved)
+    micro_batch_size: int = 1
+    max_total_sequence_length: int = 4096
+    lr: float = 5.0e-7
+    activation_checkpointing: bool = True
+    pairs: Optional[str] = None  # pairs.jsonl from data_prep.clair; None: the upstream artifact's pairs.jsonl
+
+
+@dataclass
 class PipelineConfig:
     stages: list[str] = field(default_factory=list)  # in dependency order
 
@@ -251,3 +293,5 @@ class RootConfig:
     data_prep: DataPrepConfig = field(default_factory=DataPrepConfig)
     merge: MergeSettings = field(default_factory=MergeSettings)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
+    apo: APOConfig = field(default_factory=APOConfig)

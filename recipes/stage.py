@@ -26,6 +26,12 @@ class StageContext:
             return self.run_dir.parent / self.cfg.run.upstream / "artifact"
         return None
 
+    def model_source(self) -> str:
+        """The model a post-training stage starts from: its upstream artifact (run.input or the previous stage's
+        output, which may not exist yet when the launch is rendered), else the experiment's base model."""
+        upstream = self.input_dir()
+        return str(upstream) if upstream else self.cfg.model.hf_id
+
 
 def engine_not_built(ctx: StageContext, issue: int) -> None:
     """The run-time answer of a stage whose launch and config exist but whose engine call is not written yet."""

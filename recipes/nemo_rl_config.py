@@ -1,0 +1,127 @@
+"""The composed config, rendered as the NeMo-RL config the rl and apo stages run (`launch/nemo_rl.yaml`).
+
+The rendered file inherits NeMo-RL's own example config (`defaults:`, resolved by NeMo-RL's loader inside its
+container) and sets only what this repo decides, so every other key keeps NeMo-RL's default for the pinned release.
+
+Dr. GRPO ("DRGPPO" in the card; Liu et al. 2025) onto NeMo-RL's GRPO:
+  advantage R_i - mean(R) per prompt group      grpo.normalize_rewards: false (no division by the group's std),
+                                                grpo.use_leave_one_out_baseline: false (the plain group mean)
+  no 1/|o_i| per-sequence normaliser            loss_fn.token_level_loss: true (tokens pooled over the batch)
+  constant normaliser (max generation length)   not a NeMo-RL option (it divides by the batch's token count):
+                                                recipes.posttrain.rl_loss.DrGRPOLossFn replaces ClippedPGLossFn,
+                                                configured by loss_fn.sealion (this file) and wired in by
+                                                recipes.posttrain.nemo_rl_entry
+  KL beta (0 in the paper)                      loss_fn.reference_policy_kl_penalty
+  clip epsilon                                  loss_fn.ratio_clip_min / ratio_clip_max
+`rl.algorithm=grpo` renders NeMo-RL's stock GRPO (std-normalised rewards, leave-one-out baseline) instead.
+
+APO onto NeMo-RL's DPO: dpo.reference_policy_kl_penalty is the beta of the log-ratios; the loss itself
+(apo_zero / apo_down / sigmoid) is recipes.posttrain.preference_loss, configured by dpo.sealion.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from recipes.schema import RootConfig
+
+RENDERED_NAME = "nemo_rl.yaml"
+
+
+def _policy(cfg: RootConfig, model: str, seq_len: int, global_batch: int, micro_batch: int,
+            checkpointing: bool) -> dict[str, Any]:
+    m, megatron = cfg.model, cfg.rl.backend == "megatron"
+    policy: dict[str, Any] = {
+        "model_name": model,
+        "tokenizer": {"name": model},
+        "train_global_batch_size": global_batch,
+        "train_micro_batch_size": micro_batch,
+        "max_total_sequence_length": seq_len,
+        "precision": "bfloat16",
+        "dtensor_cfg": {"enabled": not megatron, "tensor_parallel_size": m.tensor_model_parallel_size,
+                        "sequence_parallel": m.sequence_parallel and not megatron,
+                        "activation_checkpointing": checkpointing, "context_parallel_size": 1},
+        "megatron_cfg": {"enabled": megatron, "tensor_model_parallel_size": m.tensor_model_parallel_size,
+                         "pipeline_model_parallel_size": m.pipeline_model_parallel_size,
+                         "sequence_parallel": m.sequence_parallel, "activation_checkpointing": checkpointing},
+        # Sequence parallelism splits each sequence across the TP ranks.
+        "make_sequence_length_divisible_by": m.tensor_model_parallel_size,
+    }
+    return policy
+
+
+def _common(cfg: RootConfig, run_dir: Path, gpus_per_node: int) -> dict[str, Any]:
+    return {
+        "checkpointing": {"enabled": True, "checkpoint_dir": str(run_dir / "checkpoints")},
+        "logger": {"log_dir": str(run_dir / "logs"), "tensorboard_enabled": True,
+                   "wandb_enabled": bool(cfg.logger.wandb_project),
+                   "wandb": {"project": cfg.logger.wandb_project or "", "name": cfg.run.name}},
+        "cluster": {"gpus_per_node": gpus_per_node, "num_nodes": cfg.stage.nodes},
+    }
+
+
+def render_grpo(cfg: RootConfig, model: str, run_dir: Path, gpus_per_node: int) -> dict[str, Any]:
+    rl = cfg.rl
+    dr = rl.algorithm == "dr_grpo"
+    policy = _policy(cfg, model, rl.max_total_sequence_length, rl.train_global_batch_size,
+                     rl.train_micro_batch_size, rl.activation_checkpointing)
+    policy["optimizer"] = {"kwargs": {"lr": rl.lr}}
+    policy["megatron_cfg"]["optimizer"] = {"lr": rl.lr, "min_lr": rl.lr}
+    policy["generation"] = {
+        "backend": "vllm", "max_new_tokens": rl.max_total_sequence_length, "temperature": rl.temperature,
+        "vllm_cfg": {"tensor_parallel_size": rl.generation_tensor_parallel_size,
+                     "gpu_memory_utilization": rl.gpu_memory_utilization,
+                     "max_model_len": rl.max_total_sequence_length,
+                     # Gemma 3's weights are refitted from the trainer: vLLM loads the real ones, not dummies.
+                     "load_format": "auto"},
+        "colocated": {"enabled": rl.colocated},
+    }
+    loss_fn: dict[str, Any] = {"reference_policy_kl_penalty": rl.kl_beta, "ratio_clip_min": rl.ratio_clip_low,
+                               "ratio_clip_max": rl.ratio_clip_high, "token_level_loss": True}
+    if dr:
+        loss_fn["sealion"] = {"loss": "dr_grpo", "constant_normalizer": rl.max_total_sequence_length}
+    return {
+        "defaults": rl.nemo_rl_base,
+        "grpo": {"num_prompts_per_step": rl.prompts_per_step, "num_generations_per_prompt": rl.generations_per_prompt,
+                 "max_num_steps": rl.max_steps, "normalize_rewards": not dr, "use_leave_one_out_baseline": not dr,
+                 "seed": cfg.run.seed},
+        "loss_fn": loss_fn,
+        "policy": policy,
+        # The rl stage concatenates rl.datasets (NeMo-RL's response format, data_prep.rl_data) into this file.
+        "data": {"dataset_name": "ResponseDataset", "max_input_seq_length": rl.max_total_sequence_length,
+                 "train_data_path": str(train_data_path(run_dir)), "input_key": "input", "output_key": "output"},
+        "env": {"math": {"num_workers": 8, "math_verify_impl": "hf_math_verify"}},
+        **_common(cfg, run_dir, gpus_per_node),
+    }
+
+
+def render_apo(cfg: RootConfig, model: str, pairs: str, run_dir: Path, gpus_per_node: int) -> dict[str, Any]:
+    apo = cfg.apo
+    policy = _policy(cfg, model, apo.max_total_sequence_length, apo.global_batch_size, apo.micro_batch_size,
+                     apo.activation_checkpointing)
+    policy["optimizer"] = {"kwargs": {"lr": apo.lr}}
+    policy["megatron_cfg"]["optimizer"] = {"lr": apo.lr, "min_lr": apo.lr}
+    return {
+        "defaults": apo.nemo_rl_base,
+        "dpo": {"max_num_steps": apo.max_steps, "seed": cfg.run.seed, "reference_policy_kl_penalty": apo.beta,
+                "preference_average_log_probs": False, "preference_loss_weight": 1, "sft_loss_weight": 0,
+                "sealion": {"loss": apo.loss}},
+        "policy": policy,
+        "data": {"train": {"dataset_name": "BinaryPreferenceDataset", "data_path": pairs, "prompt_key": "prompt",
+                           "chosen_key": "chosen", "rejected_key": "rejected"}},
+        **_common(cfg, run_dir, gpus_per_node),
+    }
+
+
+def train_data_path(run_dir: Path) -> Path:
+    return run_dir / "data" / "train.jsonl"
+
+
+def write(config: dict[str, Any], run_dir: Path) -> Path:
+    target = run_dir / "launch" / RENDERED_NAME
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    return target

@@ -1,0 +1,84 @@
+"""Run NeMo-RL's own GRPO or DPO entry script on the rendered config, with this repo's loss in place of NeMo-RL's.
+
+NeMo-RL's `setup()` builds its loss from one config section: `ClippedPGLossFn(loss_fn)` for GRPO, `DPOLossFn(dpo)`
+for DPO. Replacing that name in NeMo-RL's module before its unchanged example script runs keeps this file
+independent of the arity of `setup()`, which changes between NeMo-RL releases. The loss object travels to the
+Ray workers by pickle; they import `recipes` from the same container image.
+
+Runs only inside the `rl` container (NeMo-RL is not on PyPI); the config translation is plain Python and tested.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from recipes.posttrain.preference_loss import PreferenceLossConfig, PreferenceLossFn
+from recipes.posttrain.rl_loss import DrGRPOLossConfig, DrGRPOLossFn
+
+NEMO_RL_HOME = Path(os.environ.get("NEMO_RL_HOME", "/opt/nemo-rl"))
+
+
+def grpo_loss(section: dict[str, Any]) -> DrGRPOLossFn | None:
+    """The Dr. GRPO loss for a rendered `loss_fn` section; None when it asks for NeMo-RL's own loss."""
+    ours = section.get("sealion")
+    if not ours:
+        return None
+    return DrGRPOLossFn(DrGRPOLossConfig.dr_grpo(
+        max_generation_length=ours["constant_normalizer"], ratio_clip_min=section["ratio_clip_min"],
+        ratio_clip_max=section["ratio_clip_max"], reference_policy_kl_penalty=section["reference_policy_kl_penalty"]))
+
+
+def preference_loss(section: dict[str, Any]) -> PreferenceLossFn:
+    """The APO / DPO loss for a rendered `dpo` section (its reference_policy_kl_penalty is the beta)."""
+    return PreferenceLossFn(PreferenceLossConfig(
+        objective=section["sealion"]["loss"], beta=section["reference_policy_kl_penalty"],
+        preference_average_log_probs=section.get("preference_average_log_probs", False),
+        sft_loss_weight=section.get("sft_loss_weight", 0.0)))
+
+
+# algorithm -> (NeMo-RL module, the loss class name it instantiates, config section, our factory, entry scripts)
+ALGORITHMS: dict[str, tuple[str, str, str, Callable, tuple[str, ...]]] = {
+    "grpo": ("nemo_rl.algorithms.grpo", "ClippedPGLossFn", "loss_fn", grpo_loss,
+             ("examples/run_grpo.py", "examples/run_grpo_math.py")),
+    "dpo": ("nemo_rl.algorithms.dpo", "DPOLossFn", "dpo", preference_loss, ("examples/run_dpo.py",)),
+}
+
+
+def run(algorithm: str, config: Path, artifact_dir: Path) -> None:
+    import importlib
+
+    try:
+        importlib.import_module("nemo_rl")
+    except ImportError as err:
+        raise RuntimeError("NeMo-RL is not installed here: the rl and apo stages run in the `rl` container "
+                           "(cluster.containers.rl, built by containers/build.sh)") from err
+    module_name, class_name, section_name, factory, scripts = ALGORITHMS[algorithm]
+    section = yaml.safe_load(config.read_text())[section_name]
+    ours = factory(section)
+    if ours is not None:
+        module = importlib.import_module(module_name)
+        setattr(module, class_name, lambda *_args, **_kwargs: ours)
+    script = next((NEMO_RL_HOME / s for s in scripts if (NEMO_RL_HOME / s).is_file()), None)
+    if script is None:
+        raise FileNotFoundError(f"none of {scripts} under NEMO_RL_HOME={NEMO_RL_HOME}")
+    sys.argv = [str(script), "--config", str(config)]
+    runpy.run_path(str(script), run_name="__main__")
+    export_hf(yaml.safe_load(config.read_text())["checkpointing"]["checkpoint_dir"], artifact_dir)
+
+
+def export_hf(checkpoint_dir: str, artifact_dir: Path) -> None:
+    """The last checkpoint (DCP) as a Hugging Face model directory: the stage's artifact."""
+    steps = sorted(Path(checkpoint_dir).glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
+    if not steps:
+        raise FileNotFoundError(f"no step_* checkpoint under {checkpoint_dir}: training saved nothing")
+    last = steps[-1]
+    subprocess.run([sys.executable, str(NEMO_RL_HOME / "examples/converters/convert_dcp_to_hf.py"),
+                    "--config", str(last / "config.yaml"), "--dcp-ckpt-path", str(last / "policy" / "weights"),
+                    "--hf-ckpt-path", str(artifact_dir)], check=True)
