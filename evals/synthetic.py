@@ -7,17 +7,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-import httpx
 from datasketch import MinHash, MinHashLSH
 from rich.progress import Progress
 
 from evals.metrics import detect_language
+from evals.openai_client import EndpointError, complete, open_client
 
 DEFAULT_PROMPTS = {
     "my": "မြန်မာဘာသာဖြင့် အထွေထွေဗဟုသုတ မေးခွန်းတစ်ခုနှင့် ၎င်း၏အဖြေကို ရေးပါ။ ({i})",
@@ -43,8 +42,7 @@ class SyntheticSettings:
     version: str = "v1"
 
 
-class SyntheticGenerationError(RuntimeError):
-    pass
+SyntheticGenerationError = EndpointError  # the name callers of this module already catch
 
 
 def _shingles(text: str, n: int = 5) -> set[str]:
@@ -60,33 +58,14 @@ def _minhash(text: str) -> MinHash:
     return m
 
 
-def complete(client: httpx.Client, settings: SyntheticSettings, prompt: str) -> str:
-    """One chat completion, retried with exponential backoff on transport errors, 429 and 5xx."""
-    body = {"model": settings.model, "messages": [{"role": "user", "content": prompt}],
-            "temperature": settings.temperature, "max_tokens": settings.max_tokens}
-    for attempt in range(settings.max_retries + 1):
-        try:
-            response = client.post("/chat/completions", json=body)
-            if response.status_code != 429 and response.status_code < 500:
-                response.raise_for_status()
-                return response.json()["choices"][0]["message"]["content"]
-            error = f"HTTP {response.status_code}"
-        except httpx.TransportError as exc:
-            error = repr(exc)
-        if attempt < settings.max_retries:
-            time.sleep(settings.backoff_s * 2**attempt)
-    raise SyntheticGenerationError(f"{settings.base_url}: gave up after {settings.max_retries + 1} attempts ({error})")
-
-
 def run(settings: SyntheticSettings, output_root: str | Path) -> dict:
     """Generate, filter and write `output_root`/synthetic-<version>; returns the metadata dict."""
     missing = [lang for lang in settings.languages if lang not in settings.prompts]
     if missing:
         raise ValueError(f"no prompt for languages {missing}; add them to settings.prompts (use '{{i}}' for the index)")
-    headers = {"Authorization": f"Bearer {os.environ[settings.api_key_env]}"} if settings.api_key_env in os.environ else {}
     kept, rejected = [], {"language": 0, "duplicate": 0, "too_short": 0}
     lsh = MinHashLSH(threshold=settings.dedup_threshold, num_perm=128)
-    with httpx.Client(base_url=settings.base_url, headers=headers, timeout=settings.timeout_s) as client, Progress() as progress:
+    with open_client(settings) as client, Progress() as progress:
         bar = progress.add_task("synthetic", total=len(settings.languages) * settings.samples_per_language)
         for lang in settings.languages:
             for i in range(settings.samples_per_language):
