@@ -1,5 +1,7 @@
-"""Stage data_prep: raw JSONL -> Gemma 3 tokens in Megatron .bin/.idx (data_prep.tokenize) -> the weighted blend
-for the datamix (data_prep.blend). The artifact holds the prefixes, tokens.json, blend.json and its report."""
+"""Stage data_prep: raw documents -> curated text (data_prep.curate: clean, language ID, quality, dedup, with
+quarantine) -> Gemma 3 tokens in Megatron .bin/.idx (data_prep.tokenize) -> the weighted blend for the datamix
+(data_prep.blend). The artifact holds curation/ (with its summary and quarantine), the prefixes, tokens.json,
+blend.json and its report."""
 
 from __future__ import annotations
 
@@ -14,19 +16,33 @@ PAYLOAD_KIND = "indexed_dataset"
 
 
 def execute(ctx: StageContext) -> None:
-    from data_prep import blend, tokenize
+    from rich.console import Console
 
-    cfg = ctx.cfg
+    from data_prep import blend, curate, tokenize
+    from data_prep.dedup import DedupSettings
+    from data_prep.langid import LangIdSettings
+    from data_prep.quality import QualitySettings
+
+    cfg, knobs = ctx.cfg, ctx.cfg.data_prep
     inputs = sorted(path for source in cfg.data.sources for path in glob.glob(str(source["path"])))
     if not inputs:
         raise FileNotFoundError(f"data.sources match no file: {[s['path'] for s in cfg.data.sources]}")
     out = ctx.artifact_dir
-    summary = tokenize.run(tokenize.TokenizeSettings(tokenizer=cfg.data.tokenizer, workers=cfg.data_prep.workers,
-                                                     shard_bytes=cfg.data_prep.shard_bytes), inputs, str(out))
-    budget = cfg.data.budget_tokens
-    blend.run(blend.BlendSettings(budget_tokens=budget, max_epochs=cfg.data_prep.max_epochs,
-                                  drop_missing=cfg.data_prep.drop_missing),
-              cfg.data.datamix, summary.tokens_json, str(out))
+    if knobs.curate:
+        settings = curate.CurationSettings(langid=LangIdSettings(on_disagreement=knobs.on_language_disagreement),
+                                           quality=QualitySettings(min_words=knobs.min_words),
+                                           dedup=DedupSettings(threshold=knobs.dedup_threshold))
+        summary = curate.curate(inputs, str(out / "curation"), settings)
+        Console().print(curate.summary_table(summary))
+        inputs = sorted(glob.glob(str(out / "curation" / "curated" / "*.jsonl")))
+        if not inputs:
+            raise ValueError(f"data_prep: curation kept no document of {summary.input_records} (see "
+                             f"{out / 'curation'}); lower data_prep.min_words or set data_prep.curate=false")
+    tokenized = tokenize.run(tokenize.TokenizeSettings(tokenizer=cfg.data.tokenizer, workers=knobs.workers,
+                                                       shard_bytes=knobs.shard_bytes), inputs, str(out))
+    blend.run(blend.BlendSettings(budget_tokens=cfg.data.budget_tokens, max_epochs=knobs.max_epochs,
+                                  drop_missing=knobs.drop_missing),
+              cfg.data.datamix, tokenized.tokens_json, str(out))
 
 
 if __name__ == "__main__":

@@ -256,7 +256,21 @@ def check_apo(cfg: RootConfig) -> list[Finding]:
     return []
 
 
-STAGE_RULES: dict[str, list[Rule]] = {"rl": [check_tensor_parallel, check_gpus, check_rl],
+def check_data_prep(cfg: RootConfig) -> list[Finding]:
+    from data_prep.langid import POLICIES
+
+    d, out = cfg.data_prep, []
+    if d.on_language_disagreement not in POLICIES:
+        out.append(Finding("data_prep.on_language_disagreement", f"unknown policy {d.on_language_disagreement!r}",
+                           f"use one of {list(POLICIES)}"))
+    if not 0 < d.dedup_threshold <= 1:
+        out.append(Finding("data_prep.dedup_threshold", f"{d.dedup_threshold} is not a Jaccard similarity",
+                           "use a value in (0, 1], e.g. 0.7"))
+    return out
+
+
+STAGE_RULES: dict[str, list[Rule]] = {"data_prep": [check_data_prep],
+                                      "rl": [check_tensor_parallel, check_gpus, check_rl],
                                       "apo": [check_tensor_parallel, check_gpus, check_apo]}
 COMMON_RULES: list[Rule] = [check_paths, check_secrets]
 

@@ -206,8 +206,12 @@ class DataConfig:
 
 @dataclass
 class DataPrepConfig:
-    """Knobs of the data_prep stage (data_prep.tokenize and data_prep.blend)."""
+    """Knobs of the data_prep stage (data_prep.curate, data_prep.tokenize and data_prep.blend)."""
 
+    curate: bool = True  # clean, language-ID, quality-filter and dedup the sources before tokenising
+    min_words: float = 50  # Gopher's minimum document length (words counted the language's way)
+    on_language_disagreement: str = "keep"  # keep (and record) | drop documents whose detected language differs
+    dedup_threshold: float = 0.7  # MinHash-LSH Jaccard above which a document is a near-duplicate
     workers: int = 2  # tokenisation processes
     shard_bytes: int = 64 * 1024 * 1024  # input bytes per shard: the unit of parallelism and of resume
     max_epochs: float = 4.0  # warn when the blend repeats a source more often than this
