@@ -260,7 +260,8 @@ def run(settings: TokenizeSettings, input_paths: list[str], output_dir: str) -> 
     prefixes = _merge(out, [s.shard_id for s in shards], settings)
     tokens_json = out / "tokens.json"
     payload = {"tokenizer": settings.tokenizer, "append_eos": settings.append_eos, "add_bos": settings.add_bos,
-               "group_by": settings.group_by, "prefixes": [asdict(p) for p in prefixes]}
+               "group_by": settings.group_by, "shards": len(shards), "shards_skipped": len(done),
+               "prefixes": [asdict(p) for p in prefixes]}
     (out / "tokens.json.tmp").write_text(json.dumps(payload, indent=2))
     os.replace(out / "tokens.json.tmp", tokens_json)
     return TokenizeSummary(str(out), str(tokens_json), prefixes, len(shards), len(done),
