@@ -1,0 +1,251 @@
+"""The typed config of a cpt or sft stage -> Megatron-Bridge 0.3.1's ConfigContainer.
+
+The schema's training sections carry Megatron-Bridge's own section and field names, so this module is a plain
+copy, field by field; where a name differs, the line that maps it says so. Megatron-Bridge is imported inside the
+functions: the launcher venv does not have it, only the `train` container (and .venv-bridge for the tests) does.
+Building a container needs no GPU; training with it does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from recipes.schema import RootConfig
+from recipes.stage import StageContext
+
+if TYPE_CHECKING:
+    from megatron.bridge.training.config import ConfigContainer
+
+Stage = Literal["cpt", "sft"]
+GEMMA3_PROVIDERS = ("Gemma3ModelProvider", "Gemma3ModelProvider1B", "Gemma3ModelProvider4B",
+                    "Gemma3ModelProvider12B", "Gemma3ModelProvider27B")
+PACKED_FILE = "packed.npy"  # written by data_prep.sft_format
+
+
+class BridgeConfigError(ValueError):
+    """A config that cannot become a ConfigContainer: the message names the field and the fix."""
+
+
+def build_config_container(cfg: RootConfig, run_dir: Path, *, stage: Stage) -> "ConfigContainer":
+    """The ConfigContainer that `pretrain` (cpt) or `finetune` (sft) runs; `cfg.validate()` is left to the caller
+    because it reads the world size of the job."""
+    from megatron.bridge.training.config import ConfigContainer, RNGConfig
+
+    if stage not in ("cpt", "sft"):
+        raise BridgeConfigError(f"stage: {stage!r} is not a Megatron-Bridge stage; use cpt or sft")
+    ctx = StageContext(cfg, Path(run_dir))
+    return ConfigContainer(
+        model=model_provider(cfg),
+        mixed_precision=mixed_precision(cfg),
+        train=training(cfg),
+        optimizer=optimizer(cfg),
+        ddp=ddp(cfg),
+        scheduler=scheduler(cfg),
+        dataset=pretraining_dataset(cfg, ctx) if stage == "cpt" else finetuning_dataset(cfg, ctx),
+        tokenizer=tokenizer(cfg),
+        checkpoint=checkpoint(cfg, ctx, stage),
+        logger=logger(cfg, ctx),
+        rng=RNGConfig(seed=cfg.run.seed),
+    )
+
+
+def model_provider(cfg: RootConfig):
+    """The Gemma 3 provider named by model.provider, with architecture and parallelism from model.*.
+
+    0.3.1 has no 270M provider: gemma3_270m names the base `Gemma3ModelProvider`, and the architecture fields
+    below give it the 270M shape. The provider keeps its own softmax_scale (query_pre_attn_scalar) and
+    is_vision_language; model.multimodal describes the Hugging Face checkpoint (conversion), not this model.
+    """
+    from megatron.bridge.models import gemma
+
+    m = cfg.model
+    if m.provider not in GEMMA3_PROVIDERS:
+        raise BridgeConfigError(f"model.provider: {m.provider!r} is not a Gemma 3 provider of Megatron-Bridge 0.3.1; "
+                                f"choose one of {', '.join(GEMMA3_PROVIDERS)}")
+    provider = getattr(gemma, m.provider)()
+    provider.num_layers = m.num_layers
+    provider.hidden_size = m.hidden_size
+    provider.ffn_hidden_size = m.ffn_hidden_size
+    provider.num_attention_heads = m.num_attention_heads
+    provider.num_query_groups = m.num_query_groups
+    provider.kv_channels = m.kv_channels
+    provider.vocab_size = m.vocab_size
+    provider.window_size = m.window_size
+    provider.interleaved_attn_pattern = tuple(m.interleaved_attn_pattern)
+    provider.rotary_base = tuple(m.rotary_base)
+    provider.rope_scaling_factor = m.rope_scaling_factor
+    provider.share_embeddings_and_output_weights = m.share_embeddings_and_output_weights
+    provider.seq_length = cfg.dataset.sequence_length  # the training length; model.seq_length is the context limit
+    provider.tensor_model_parallel_size = m.tensor_model_parallel_size
+    provider.pipeline_model_parallel_size = m.pipeline_model_parallel_size
+    provider.virtual_pipeline_model_parallel_size = m.virtual_pipeline_model_parallel_size
+    provider.num_layers_in_first_pipeline_stage = m.num_layers_in_first_pipeline_stage
+    provider.num_layers_in_last_pipeline_stage = m.num_layers_in_last_pipeline_stage
+    provider.context_parallel_size = m.context_parallel_size
+    provider.sequence_parallel = m.sequence_parallel
+    provider.recompute_granularity = m.recompute_granularity
+    provider.recompute_modules = list(m.recompute_modules) or None  # Megatron-Bridge: None, not [], means "none"
+    provider.recompute_method = m.recompute_method
+    provider.recompute_num_layers = m.recompute_num_layers
+    return provider
+
+
+def mixed_precision(cfg: RootConfig):
+    """Megatron-Bridge's preset named by mixed_precision.name, then every field of ours on top (ours win)."""
+    import torch
+    from megatron.bridge.training.mixed_precision import MIXED_PRECISION_RECIPES, get_mixed_precision_config
+
+    mp = cfg.mixed_precision
+    if mp.name.replace("-", "_") not in MIXED_PRECISION_RECIPES:
+        known = sorted(n for n in MIXED_PRECISION_RECIPES if "-" not in n)
+        raise BridgeConfigError(f"mixed_precision.name: {mp.name!r} is not a Megatron-Bridge 0.3.1 preset; "
+                                f"choose one of {', '.join(known)} (conf/precision/*.yaml)")
+    preset = get_mixed_precision_config(mp.name)
+    preset.bf16 = mp.bf16
+    preset.params_dtype = getattr(torch, mp.params_dtype)  # ours is the dtype's name, theirs the torch.dtype
+    preset.fp8 = mp.fp8
+    if mp.fp8_recipe is not None:  # None: keep the preset's (it is a str there, never None)
+        preset.fp8_recipe = mp.fp8_recipe
+    preset.fp8_param_gather = mp.fp8_param_gather
+    preset.first_last_layers_bf16 = mp.first_last_layers_bf16
+    preset.num_layers_at_start_in_bf16 = mp.num_layers_at_start_in_bf16
+    preset.num_layers_at_end_in_bf16 = mp.num_layers_at_end_in_bf16
+    # mixed_precision.requires_gpu_arch is ours only: preflight checks it against cluster.gpu_arch.
+    return preset
+
+
+def training(cfg: RootConfig):
+    from megatron.bridge.training.config import TrainingConfig
+
+    t = cfg.train
+    return TrainingConfig(train_iters=t.train_iters, global_batch_size=t.global_batch_size,
+                          micro_batch_size=t.micro_batch_size, eval_interval=t.eval_interval, eval_iters=t.eval_iters,
+                          exit_signal_handler=t.exit_signal_handler, exit_duration_in_mins=t.exit_duration_in_mins)
+
+
+def optimizer(cfg: RootConfig):
+    """Megatron's "adam" with weight_decay is AdamW (decoupled decay)."""
+    from megatron.bridge.training.config import OptimizerConfig
+
+    o, mp = cfg.optimizer, cfg.mixed_precision
+    return OptimizerConfig(optimizer=o.optimizer, lr=o.lr, min_lr=o.min_lr, weight_decay=o.weight_decay,
+                           adam_beta1=o.adam_beta1, adam_beta2=o.adam_beta2, adam_eps=o.adam_eps,
+                           clip_grad=o.clip_grad, use_distributed_optimizer=o.use_distributed_optimizer,
+                           bf16=mp.bf16)
+
+
+def ddp(cfg: RootConfig):
+    """Data parallelism follows the optimizer: a distributed optimizer shards its state over the DP group."""
+    from megatron.bridge.training.config import DistributedDataParallelConfig
+
+    return DistributedDataParallelConfig(use_distributed_optimizer=cfg.optimizer.use_distributed_optimizer,
+                                         grad_reduce_in_fp32=True, overlap_grad_reduce=True,
+                                         overlap_param_gather=True, check_for_nan_in_grad=True,
+                                         average_in_collective=True)
+
+
+def scheduler(cfg: RootConfig):
+    """Weight decay stays constant at optimizer.weight_decay; lr decays over lr_decay_iters (default train_iters)."""
+    from megatron.bridge.training.config import SchedulerConfig
+
+    s = cfg.scheduler
+    return SchedulerConfig(lr_decay_style=s.lr_decay_style, lr_warmup_iters=s.lr_warmup_iters,
+                           lr_decay_iters=s.lr_decay_iters if s.lr_decay_iters is not None else cfg.train.train_iters,
+                           start_weight_decay=cfg.optimizer.weight_decay, end_weight_decay=cfg.optimizer.weight_decay,
+                           weight_decay_incr_style="constant")
+
+
+def blend_json_path(cfg: RootConfig, ctx: StageContext) -> Path:
+    """dataset.blend, else the upstream data prep artifact's blend.json."""
+    if cfg.dataset.blend:
+        return Path(cfg.dataset.blend)
+    upstream = ctx.input_dir()
+    if upstream is None:
+        raise BridgeConfigError("dataset.blend: no blend.json given and this stage has no upstream artifact; set "
+                                "dataset.blend=<data prep artifact>/blend.json, run.input=<artifact>, or dataset.mock=true")
+    return upstream / "blend.json"
+
+
+def read_blend(path: Path) -> tuple[list[str], list[float]]:
+    """(prefixes, weights) from data_prep.blend's blend.json: {"blend": [[prefix, ...], [weight, ...]], ...}."""
+    if not path.is_file():
+        raise BridgeConfigError(f"dataset.blend: {path} does not exist; run the data_prep stage or point "
+                                "dataset.blend at its blend.json")
+    try:
+        prefixes, weights = json.loads(path.read_text())["blend"]
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise BridgeConfigError(f"dataset.blend: {path} is not a data_prep.blend blend.json "
+                                f'({{"blend": [[prefix, ...], [weight, ...]]}}): {err}') from None
+    if len(prefixes) != len(weights) or not prefixes:
+        raise BridgeConfigError(f"dataset.blend: {path} has {len(prefixes)} prefixes and {len(weights)} weights; "
+                                "rerun data_prep.blend")
+    return [str(p) for p in prefixes], [float(w) for w in weights]
+
+
+def pretraining_dataset(cfg: RootConfig, ctx: StageContext):
+    """GPTDatasetConfig over the data prep blend, or Megatron's mock data with dataset.mock=true."""
+    from megatron.bridge.training.config import GPTDatasetConfig, MockGPTDatasetConfig
+
+    d = cfg.dataset
+    common = dict(seq_length=d.sequence_length, random_seed=cfg.run.seed, split=d.split, num_workers=d.num_workers,
+                  reset_attention_mask=False, reset_position_ids=False, eod_mask_loss=False,
+                  dataloader_type="single", data_sharding=True)
+    if d.mock:
+        return MockGPTDatasetConfig(**common)
+    return GPTDatasetConfig(blend=read_blend(blend_json_path(cfg, ctx)), **common)
+
+
+def finetuning_dataset(cfg: RootConfig, ctx: StageContext):
+    """FinetuningDatasetConfig over data_prep.sft_format's packed.npy (Megatron-Bridge's packed SFT format).
+
+    The schema has no field of its own for SFT data: `dataset.blend` names the packed file (or its directory) on
+    this stage. Packing happens in data prep, so dataset.packed_sequence must be true; there is no validation file.
+    """
+    from megatron.bridge.data.datasets.packed_sequence import PackedSequenceSpecs
+    from megatron.bridge.training.config import FinetuningDatasetConfig
+
+    d = cfg.dataset
+    if not d.packed_sequence:
+        raise BridgeConfigError("dataset.packed_sequence: sft trains on data_prep.sft_format's packed.npy; set "
+                                "dataset.packed_sequence=true")
+    if not d.blend:
+        raise BridgeConfigError(f"dataset.blend: sft needs the packed SFT data; set dataset.blend=<dir>/{PACKED_FILE}")
+    packed = Path(d.blend)
+    packed = packed / PACKED_FILE if packed.suffix != ".npy" else packed
+    specs = PackedSequenceSpecs(packed_sequence_size=d.sequence_length, packed_train_data_path=str(packed),
+                                pad_seq_to_mult=2 * cfg.model.context_parallel_size)
+    return FinetuningDatasetConfig(dataset_root=str(packed.parent), seq_length=d.sequence_length,
+                                   seed=cfg.run.seed, num_workers=d.num_workers, packed_sequence_specs=specs,
+                                   do_validation=False, do_test=False)
+
+
+def tokenizer(cfg: RootConfig):
+    from megatron.bridge.training.tokenizers.config import TokenizerConfig
+
+    return TokenizerConfig(tokenizer_type="HuggingFaceTokenizer", tokenizer_model=cfg.data.tokenizer)
+
+
+def checkpoint(cfg: RootConfig, ctx: StageContext, stage: Stage):
+    """Saves under the run directory and resumes from there; sft starts from the upstream (cpt) model."""
+    from megatron.bridge.training.config import CheckpointConfig
+
+    c = cfg.checkpoint
+    save = c.save or str(ctx.run_dir / "checkpoints")
+    pretrained = c.pretrained_checkpoint
+    if pretrained is None and stage == "sft" and ctx.input_dir() is not None:
+        pretrained = str(ctx.input_dir())
+    return CheckpointConfig(save=save, load=c.load or save, pretrained_checkpoint=pretrained,
+                            save_interval=c.save_interval, ckpt_format=c.ckpt_format, async_save=c.async_save,
+                            most_recent_k=c.most_recent_k)
+
+
+def logger(cfg: RootConfig, ctx: StageContext):
+    from megatron.bridge.training.config import LoggerConfig
+
+    lg = cfg.logger
+    return LoggerConfig(log_interval=lg.log_interval,
+                        tensorboard_dir=lg.tensorboard_dir or str(ctx.run_dir / "tensorboard"),
+                        wandb_project=lg.wandb_project, wandb_exp_name=lg.wandb_exp_name,
+                        mlflow_experiment=lg.mlflow_experiment)
