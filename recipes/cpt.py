@@ -1,20 +1,27 @@
 """Stage cpt: continued pre-training of Gemma 3 on Megatron-Bridge (megatron-core + Transformer Engine).
 
-Launching, preflight and rendering work today (`launch.dryrun=true`); the engine call itself is not written
-yet (issue 4), so running the job stops with that message instead of pretending to train."""
+`execute` builds the ConfigContainer (recipes/bridge_config.py) over the data prep blend and calls Megatron-Bridge's
+`pretrain` with its GPT forward step. It runs only in the `train` container on GPUs (one process per GPU, launched
+by the stage's executor); it has not yet been run on a GPU in this repo. The container itself is built and
+validated on CPU by tests/bridge."""
 
 from __future__ import annotations
 
 import sys
 
 from recipes.cli import stage_main
-from recipes.stage import StageContext, engine_not_built
+from recipes.stage import StageContext
 
 PAYLOAD_KIND = "megatron"
 
 
 def execute(ctx: StageContext) -> None:
-    engine_not_built(ctx, 4)
+    from megatron.bridge.training.gpt_step import forward_step
+    from megatron.bridge.training.pretrain import pretrain
+
+    from recipes.bridge_config import build_config_container
+
+    pretrain(build_config_container(ctx.cfg, ctx.run_dir, stage="cpt"), forward_step)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,27 @@
 """Stage sft: supervised fine-tuning on Megatron-Bridge (Gemma 3 chat template, assistant-only loss, packing).
 
-Launching, preflight and rendering work today (`launch.dryrun=true`); the engine call itself is not written
-yet (issue 4), so running the job stops with that message instead of pretending to train."""
+`execute` builds the ConfigContainer (recipes/bridge_config.py): the model starts from the upstream (cpt) checkpoint
+and trains on data_prep.sft_format's packed.npy, named by dataset.blend; then it calls Megatron-Bridge's `finetune`
+with its GPT forward step. It runs only in the `train` container on GPUs; it has not yet been run on a GPU in this
+repo. The container itself is built and validated on CPU by tests/bridge."""
 
 from __future__ import annotations
 
 import sys
 
 from recipes.cli import stage_main
-from recipes.stage import StageContext, engine_not_built
+from recipes.stage import StageContext
 
 PAYLOAD_KIND = "megatron"
 
 
 def execute(ctx: StageContext) -> None:
-    engine_not_built(ctx, 4)
+    from megatron.bridge.training.finetune import finetune
+    from megatron.bridge.training.gpt_step import forward_step
+
+    from recipes.bridge_config import build_config_container
+
+    finetune(build_config_container(ctx.cfg, ctx.run_dir, stage="sft"), forward_step)
 
 
 if __name__ == "__main__":

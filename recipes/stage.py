@@ -32,8 +32,3 @@ class StageContext:
         upstream = self.input_dir()
         return str(upstream) if upstream else self.cfg.model.hf_id
 
-
-def engine_not_built(ctx: StageContext, issue: int) -> None:
-    """The run-time answer of a stage whose launch and config exist but whose engine call is not written yet."""
-    raise NotImplementedError(f"stage {ctx.cfg.stage.name}: the engine call is not implemented yet (issue {issue}); "
-                              "its launch, config and preflight are, see launch.dryrun=true")

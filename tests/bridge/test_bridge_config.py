@@ -117,3 +117,22 @@ def test_sft_finetunes_packed_data_from_the_cpt_model(tmp_path):
     assert specs.packed_sequence_size == container.dataset.seq_length == 8192
     assert container.checkpoint.pretrained_checkpoint == str(tmp_path / "cpt_model")
     assert container.optimizer.lr == 1e-5
+
+
+
+@pytest.mark.parametrize("module,function,leading", [
+    ("megatron.bridge.training.pretrain", "pretrain", ["config", "forward_step_func"]),
+    ("megatron.bridge.training.finetune", "finetune", ["config", "forward_step_func"]),
+    ("megatron.bridge.training.gpt_step", "forward_step", ["state", "data_iterator", "model"]),
+])
+def test_the_engine_calls_the_stages_make_exist_in_megatron_bridge(module, function, leading):
+    """cpt/sft `execute` import these by path; a moved entry point must fail here, not on the cluster. Read from
+    source: importing `pretrain` pulls in GPU-side packages (tensorboard, nvidia-resiliency-ext) this venv lacks."""
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    tree = ast.parse(Path(importlib.util.find_spec(module).origin).read_text())
+    defs = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert function in defs, f"{module} has no top-level {function}"
+    assert [a.arg for a in defs[function].args.args][:len(leading)] == leading
