@@ -71,13 +71,15 @@ def _blend_json(directory, prefixes, weights):
     return directory / "blend.json"
 
 
-def test_blend_comes_from_the_upstream_data_prep_artifact(tmp_path):
+def test_blend_comes_from_the_upstream_data_prep_artifact(tmp_path, monkeypatch):
     artifact = tmp_path / "data_prep" / "artifact"
     prefixes = [str(artifact / "id_web_text_document"), str(artifact / "vi_web_text_document")]
     _blend_json(artifact, prefixes, [0.3, 0.7])
     _, container = _cpt(tmp_path, [f"run.input={artifact}"])
     assert container.dataset.blend == (prefixes, [0.3, 0.7])
     assert container.dataset.seq_length == 8192
+    monkeypatch.setenv("WORLD_SIZE", "128")
+    container.validate()
 
 
 def test_dataset_blend_path_wins_and_a_missing_one_names_the_field(tmp_path):
@@ -104,7 +106,7 @@ def test_270m_uses_the_base_provider_with_the_270m_shape(tmp_path, monkeypatch):
     container.validate()
 
 
-def test_sft_finetunes_packed_data_from_the_cpt_model(tmp_path):
+def test_sft_finetunes_packed_data_from_the_cpt_model(tmp_path, monkeypatch):
     packed = tmp_path / "sft_data"
     packed.mkdir()
     # data_prep.sft_format's packed.npy: one packed sequence holding two conversations.
@@ -117,6 +119,8 @@ def test_sft_finetunes_packed_data_from_the_cpt_model(tmp_path):
     assert specs.packed_sequence_size == container.dataset.seq_length == 8192
     assert container.checkpoint.pretrained_checkpoint == str(tmp_path / "cpt_model")
     assert container.optimizer.lr == 1e-5
+    monkeypatch.setenv("WORLD_SIZE", "128")
+    container.validate()
 
 
 
