@@ -68,9 +68,10 @@ def render_command(settings: LmEvalSettings, model_path: str, output_dir: str) -
     return shlex.join(args)
 
 
-def run(settings: LmEvalSettings, model_path: str, output_dir: str) -> dict:
-    """Write `output_dir`/run_lm_eval.sh (vLLM on the cluster or HF locally); nothing is executed here."""
-    script = Path(output_dir) / "run_lm_eval.sh"
+def run(settings: LmEvalSettings, model_path: str, output_dir: str, script: str | Path | None = None) -> dict:
+    """Write the script (default `output_dir`/run_lm_eval.sh; vLLM on the cluster or HF locally); nothing is
+    executed here."""
+    script = Path(script or Path(output_dir) / "run_lm_eval.sh")
     command = render_command(settings, model_path, output_dir)
     script.parent.mkdir(parents=True, exist_ok=True)
     script.write_text(f"#!/usr/bin/env bash\nset -euo pipefail\n{command}\n", encoding="utf-8")

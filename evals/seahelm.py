@@ -100,9 +100,10 @@ def render_commands(settings: SeaHelmSettings, model_path: str, output_dir: str)
     return lines
 
 
-def run(settings: SeaHelmSettings, model_path: str, output_dir: str) -> dict:
-    """Write `output_dir`/run_seahelm.sh (for the eval container on the cluster); nothing is executed here."""
-    script = Path(output_dir) / "run_seahelm.sh"
+def run(settings: SeaHelmSettings, model_path: str, output_dir: str, script: str | Path | None = None) -> dict:
+    """Write the script (default `output_dir`/run_seahelm.sh; for the eval container on the cluster); nothing is
+    executed here."""
+    script = Path(script or Path(output_dir) / "run_seahelm.sh")
     commands = render_commands(settings, model_path, output_dir)
     script.parent.mkdir(parents=True, exist_ok=True)
     script.write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + "\n".join(commands) + "\n", encoding="utf-8")

@@ -13,6 +13,8 @@ from typing import Any, Optional
 
 from omegaconf import MISSING
 
+from evals.lm_eval import LmEvalSettings
+from evals.seahelm import SeaHelmSettings
 from recipes.merging import MergeSettings
 
 
@@ -220,15 +222,19 @@ class DataPrepConfig:
 
 @dataclass
 class EvalConfig:
-    """The quick local evaluation (evals.local_eval + evals.perplexity); SEA-HELM and lm-eval run on a cluster."""
+    """Which suites the eval stage runs: the quick local evaluator + per-language perplexity (local), SEA-HELM and
+    the English suite (lm-eval), the last two with vLLM in the eval container on a cluster."""
 
-    model: Optional[str] = None  # None: the upstream artifact when it is a model, else model.hf_id
+    model: Optional[str] = None  # a path, a registered version or a hub id; None: the upstream model, else model.hf_id
     languages: list[str] = field(default_factory=lambda: ["id", "vi", "ms", "tl", "my"])
     n_per_language: int = 4
     seeds: list[int] = field(default_factory=lambda: [0])
     modes: list[str] = field(default_factory=lambda: ["logprob"])
     perplexity_data: Optional[str] = None  # JSONL glob of held-out {"text","lang"} docs; None: the data sources
     perplexity_max_length: int = 512
+    suites: list[str] = field(default_factory=lambda: ["local"])  # local | seahelm | lm_eval
+    seahelm: SeaHelmSettings = field(default_factory=SeaHelmSettings)  # the official SEA-HELM, vLLM, on a cluster
+    lm_eval: LmEvalSettings = field(default_factory=LmEvalSettings)  # the English suite (lm-evaluation-harness)
 
 
 @dataclass

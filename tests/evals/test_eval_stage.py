@@ -1,0 +1,73 @@
+"""The eval stage renders SEA-HELM and lm-eval for a 27B version on Slurm (dry run) and picks the model it evaluates
+from the config: eval.model (path, registered version or hub id), else the upstream stage's model."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from recipes.config import compose, to_object
+from recipes.eval import model_to_evaluate
+from recipes.stage import StageContext
+from recipes.versions import Registry
+
+REPO = Path(__file__).resolve().parents[2]
+EVAL_27B = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true"]
+
+
+def run(module, *args):
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "250"}, timeout=300)
+
+
+def test_27b_eval_renders_seahelm_and_lm_eval_on_one_gpu_node(tmp_path):
+    model = "/shared/models/sealion-v4-27b"
+    out = run("recipes.eval", *EVAL_27B, f"launch.root={tmp_path}", f"eval.model={model}")
+    assert out.returncode == 0, out.stderr
+    launch = tmp_path / "sealion_v4_27b" / "eval" / "launch"
+    results = tmp_path / "sealion_v4_27b" / "eval" / "artifact"
+    seahelm = (launch / "seahelm.sh").read_text()
+    assert seahelm.count("src/seahelm_evaluation.py") == 8  # SEA-HELM's 8 runs
+    assert f"--model_name {model}" in seahelm and "tensor_parallel_size=4" in seahelm
+    assert f"--output_dir {results / 'seahelm'}" in seahelm
+    lm_eval = (launch / "lm_eval.sh").read_text()
+    assert f"pretrained={model},tensor_parallel_size=4,data_parallel_size=2" in lm_eval
+    assert "--tasks leaderboard" in lm_eval and f"--output_path {results / 'lm_eval'}" in lm_eval
+    sbatch = (launch / "sbatch.sh").read_text()
+    assert "#SBATCH --gpus-per-node=8" in sbatch and "sealion-eval.sqsh" in sbatch
+
+
+def test_a_hub_id_cannot_feed_seahelm_and_the_error_names_eval_model(tmp_path):
+    out = run("recipes.eval", *EVAL_27B, f"launch.root={tmp_path}")
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: eval.model: model_path='google/gemma-3-27b-it' must be an absolute path")
+
+
+def test_unknown_suite_is_refused(tmp_path):
+    out = run("recipes.eval", *EVAL_27B, f"launch.root={tmp_path}", "eval.model=/m", "eval.suites=[seahelm,mmlu]")
+    assert out.returncode == 2 and "error: eval.suites: unknown ['mmlu']" in out.stderr
+
+
+def test_pipeline_eval_evaluates_the_apo_model(tmp_path):
+    out = run("recipes.pipeline", *EVAL_27B, f"launch.root={tmp_path}", "pipeline.stages=[apo,eval]")
+    assert out.returncode == 0, out.stderr
+    apo_model = tmp_path / "sealion_v4_27b" / "apo" / "artifact"
+    assert f"--model_name {apo_model} " in (tmp_path / "sealion_v4_27b" / "eval" / "launch" / "seahelm.sh").read_text()
+
+
+@pytest.mark.parametrize("ref_kind", ["name", "id", "path"])
+def test_eval_model_resolves_registered_versions(tmp_path, ref_kind):
+    artifact = tmp_path / "model"
+    artifact.mkdir()
+    record = Registry(tmp_path / "registry").register(artifact, name="sealion-v4-27b-apo", stage="apo",
+                                                      payload_kind="hf")
+    ref = {"name": record.name, "id": record.id, "path": str(artifact)}[ref_kind]
+    cfg = to_object(compose("eval", [f"launch.root={tmp_path}", f"eval.model={ref}"]))
+    assert model_to_evaluate(StageContext(cfg, tmp_path / "run")) == str(artifact.resolve())
+
+
+def test_smoke_eval_after_data_prep_evaluates_the_base_model(tmp_path):
+    cfg = to_object(compose("eval", [f"launch.root={tmp_path}", "run.upstream=data_prep"]))
+    assert model_to_evaluate(StageContext(cfg, tmp_path / "run")) == cfg.model.hf_id
