@@ -200,8 +200,7 @@ def pretraining_dataset(cfg: RootConfig, ctx: StageContext):
 def finetuning_dataset(cfg: RootConfig, ctx: StageContext):
     """FinetuningDatasetConfig over data_prep.sft_format's packed.npy (Megatron-Bridge's packed SFT format).
 
-    The schema has no field of its own for SFT data: `dataset.blend` names the packed file (or its directory) on
-    this stage. Packing happens in data prep, so dataset.packed_sequence must be true; there is no validation file.
+    Packing happens in data prep, so dataset.packed_sequence must be true; there is no validation file.
     """
     from megatron.bridge.data.datasets.packed_sequence import PackedSequenceSpecs
     from megatron.bridge.training.config import FinetuningDatasetConfig
@@ -210,9 +209,10 @@ def finetuning_dataset(cfg: RootConfig, ctx: StageContext):
     if not d.packed_sequence:
         raise BridgeConfigError("dataset.packed_sequence: sft trains on data_prep.sft_format's packed.npy; set "
                                 "dataset.packed_sequence=true")
-    if not d.blend:
-        raise BridgeConfigError(f"dataset.blend: sft needs the packed SFT data; set dataset.blend=<dir>/{PACKED_FILE}")
-    packed = Path(d.blend)
+    if not d.packed_data:
+        raise BridgeConfigError(f"dataset.packed_data: sft needs the packed SFT data; set "
+                                f"dataset.packed_data=<dir>/{PACKED_FILE}")
+    packed = Path(d.packed_data)
     packed = packed / PACKED_FILE if packed.suffix != ".npy" else packed
     specs = PackedSequenceSpecs(packed_sequence_size=d.sequence_length, packed_train_data_path=str(packed),
                                 pad_seq_to_mult=2 * cfg.model.context_parallel_size)

@@ -130,6 +130,7 @@ class DatasetConfig:
     split: str = "99,1,0"
     validation_per_language: bool = True  # evaluate held-out sets per language every train.eval_interval
     packed_sequence: bool = False  # SFT: sequences packed by data_prep.sft_format
+    packed_data: Optional[str] = None  # SFT: data_prep.sft_format's packed.npy (or its directory)
     num_workers: int = 2
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README, and .ci/run from a clean clone): install everything the tests need into .venv,
 # build the offline Gemma 3 270M fixture, start a real single-node Slurm when this machine can (root + apt),
-# run pytest (extra arguments go to pytest), stop Slurm.
+# run pytest (extra arguments go to pytest), then the Megatron-Bridge config tests in .venv-bridge, stop Slurm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +20,7 @@ else
 fi
 
 python -m pytest "$@"
+
+# Megatron-Bridge 0.3.1's ConfigContainer (cpt/sft): its own venv (it pins transformers<5; no Transformer Engine).
+bash tests/bridge_env.sh
+.venv-bridge/bin/python -m pytest tests/bridge

@@ -112,7 +112,7 @@ def test_sft_finetunes_packed_data_from_the_cpt_model(tmp_path, monkeypatch):
     # data_prep.sft_format's packed.npy: one packed sequence holding two conversations.
     np.save(packed / "packed.npy", np.array([{"input_ids": [2, 5, 6, 7, 2, 8, 9], "loss_mask": [0, 1, 1, 0, 0, 1, 0],
                                               "seq_start_id": [0, 4]}], dtype=object), allow_pickle=True)
-    cfg = to_object(compose("sft", CARD_27B + [f"dataset.blend={packed}", f"run.input={tmp_path / 'cpt_model'}"]))
+    cfg = to_object(compose("sft", CARD_27B + [f"dataset.packed_data={packed}", f"run.input={tmp_path / 'cpt_model'}"]))
     container = build_config_container(cfg, tmp_path / "run", stage="sft")
     specs = container.dataset.packed_sequence_specs
     assert str(specs.packed_train_data_path) == str(packed / "packed.npy")
