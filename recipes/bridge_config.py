@@ -51,6 +51,16 @@ def build_config_container(cfg: RootConfig, run_dir: Path, *, stage: Stage) -> "
     )
 
 
+# ModelConfig fields that are Gemma3ModelProvider fields of the same name and meaning: copied as they are.
+SAME_NAME_MODEL_FIELDS = (
+    "num_layers", "hidden_size", "ffn_hidden_size", "num_attention_heads", "num_query_groups", "kv_channels",
+    "vocab_size", "window_size", "rope_scaling_factor", "share_embeddings_and_output_weights",
+    "tensor_model_parallel_size", "pipeline_model_parallel_size", "virtual_pipeline_model_parallel_size",
+    "num_layers_in_first_pipeline_stage", "num_layers_in_last_pipeline_stage", "context_parallel_size",
+    "sequence_parallel", "recompute_granularity", "recompute_method", "recompute_num_layers",
+)
+
+
 def model_provider(cfg: RootConfig):
     """The Gemma 3 provider named by model.provider, with architecture and parallelism from model.*.
 
@@ -65,30 +75,12 @@ def model_provider(cfg: RootConfig):
         raise BridgeConfigError(f"model.provider: {m.provider!r} is not a Gemma 3 provider of Megatron-Bridge 0.3.1; "
                                 f"choose one of {', '.join(GEMMA3_PROVIDERS)}")
     provider = getattr(gemma, m.provider)()
-    provider.num_layers = m.num_layers
-    provider.hidden_size = m.hidden_size
-    provider.ffn_hidden_size = m.ffn_hidden_size
-    provider.num_attention_heads = m.num_attention_heads
-    provider.num_query_groups = m.num_query_groups
-    provider.kv_channels = m.kv_channels
-    provider.vocab_size = m.vocab_size
-    provider.window_size = m.window_size
-    provider.interleaved_attn_pattern = tuple(m.interleaved_attn_pattern)
+    for name in SAME_NAME_MODEL_FIELDS:
+        setattr(provider, name, getattr(m, name))
+    provider.interleaved_attn_pattern = tuple(m.interleaved_attn_pattern)  # Megatron-Bridge: tuples, not lists
     provider.rotary_base = tuple(m.rotary_base)
-    provider.rope_scaling_factor = m.rope_scaling_factor
-    provider.share_embeddings_and_output_weights = m.share_embeddings_and_output_weights
     provider.seq_length = cfg.dataset.sequence_length  # the training length; model.seq_length is the context limit
-    provider.tensor_model_parallel_size = m.tensor_model_parallel_size
-    provider.pipeline_model_parallel_size = m.pipeline_model_parallel_size
-    provider.virtual_pipeline_model_parallel_size = m.virtual_pipeline_model_parallel_size
-    provider.num_layers_in_first_pipeline_stage = m.num_layers_in_first_pipeline_stage
-    provider.num_layers_in_last_pipeline_stage = m.num_layers_in_last_pipeline_stage
-    provider.context_parallel_size = m.context_parallel_size
-    provider.sequence_parallel = m.sequence_parallel
-    provider.recompute_granularity = m.recompute_granularity
     provider.recompute_modules = list(m.recompute_modules) or None  # Megatron-Bridge: None, not [], means "none"
-    provider.recompute_method = m.recompute_method
-    provider.recompute_num_layers = m.recompute_num_layers
     return provider
 
 
