@@ -15,6 +15,12 @@ Dr. GRPO ("DRGPPO" in the card; Liu et al. 2025) onto NeMo-RL's GRPO:
   clip epsilon                                  loss_fn.ratio_clip_min / ratio_clip_max
 `rl.algorithm=grpo` renders NeMo-RL's stock GRPO (std-normalised rewards, leave-one-out baseline) instead.
 
+Rewards: NeMo-RL v0.5 sends a run's one training file to one environment (`data.env_name`). Math-only runs use
+NeMo-RL's `math`; a run with an `env: ifeval` dataset uses `sea_ifeval` (recipes.posttrain.environments), which
+scores each record by its own `output`: an IFEval spec (JSON) with the SEA-IFEval language rule, else a math answer.
+Such a run also drops NeMo-RL's chain-of-thought math prompt (`prompt_file`), which would ask an
+instruction-following prompt for a boxed answer.
+
 APO onto NeMo-RL's DPO: dpo.reference_policy_kl_penalty is the beta of the log-ratios; the loss itself
 (apo_zero / apo_down / sigmoid) is recipes.posttrain.preference_loss, configured by dpo.sealion.
 """
@@ -26,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from recipes.schema import RootConfig
+from recipes.schema import RLConfig, RootConfig
 
 RENDERED_NAME = "nemo_rl.yaml"
 
@@ -63,6 +69,17 @@ def _common(cfg: RootConfig, run_dir: Path, gpus_per_node: int) -> dict[str, Any
     }
 
 
+# recipes.posttrain.environments.ENV_NAME, not imported: rendering runs at launch, without the scorer's torch.
+SEA_ENV_NAME = "sea_ifeval"
+
+
+def _rewards(rl: RLConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The `data` keys that pick the environment, and the `env` section that configures it."""
+    if any(dataset.get("env") == "ifeval" for dataset in rl.datasets):
+        return {"env_name": SEA_ENV_NAME, "prompt_file": None}, {SEA_ENV_NAME: {"all_or_nothing": False}}
+    return {"env_name": "math"}, {"math": {"num_workers": 8, "math_verify_impl": "hf_math_verify"}}
+
+
 def render_grpo(cfg: RootConfig, model: str, run_dir: Path, gpus_per_node: int) -> dict[str, Any]:
     rl = cfg.rl
     dr = rl.algorithm == "dr_grpo"
@@ -83,6 +100,7 @@ def render_grpo(cfg: RootConfig, model: str, run_dir: Path, gpus_per_node: int) 
                                "ratio_clip_max": rl.ratio_clip_high, "token_level_loss": True}
     if dr:
         loss_fn["sealion"] = {"loss": "dr_grpo", "constant_normalizer": rl.max_total_sequence_length}
+    data_routing, env = _rewards(rl)
     return {
         "defaults": rl.nemo_rl_base,
         "grpo": {"num_prompts_per_step": rl.prompts_per_step, "num_generations_per_prompt": rl.generations_per_prompt,
@@ -92,8 +110,9 @@ def render_grpo(cfg: RootConfig, model: str, run_dir: Path, gpus_per_node: int) 
         "policy": policy,
         # The rl stage concatenates rl.datasets (NeMo-RL's response format, data_prep.rl_data) into this file.
         "data": {"dataset_name": "ResponseDataset", "max_input_seq_length": rl.max_total_sequence_length,
-                 "train_data_path": str(train_data_path(run_dir)), "input_key": "input", "output_key": "output"},
-        "env": {"math": {"num_workers": 8, "math_verify_impl": "hf_math_verify"}},
+                 "train_data_path": str(train_data_path(run_dir)), "input_key": "input", "output_key": "output",
+                 **data_routing},
+        "env": env,
         **_common(cfg, run_dir, gpus_per_node),
     }
 

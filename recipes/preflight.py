@@ -211,7 +211,7 @@ TRAINING_TIERS: list[list[Rule]] = [
 ]
 
 
-RL_ENVIRONMENTS = {"math": True, "ifeval": False}  # name -> wired into NeMo-RL
+RL_ENVIRONMENTS = {"math": True, "ifeval": True}  # name -> wired into NeMo-RL (ifeval: recipes.posttrain.environments)
 
 
 def check_rl(cfg: RootConfig) -> list[Finding]:
@@ -238,10 +238,6 @@ def check_rl(cfg: RootConfig) -> list[Finding]:
         if dataset.get("env") not in RL_ENVIRONMENTS:
             out.append(Finding(f"rl.datasets[{i}].env", f"{dataset.get('env')!r} is not a reward environment",
                                f"use one of {sorted(RL_ENVIRONMENTS)}"))
-        elif not RL_ENVIRONMENTS[dataset["env"]]:
-            out.append(Finding(f"rl.datasets[{i}].env", f"{dataset['env']}: the reward function exists "
-                               "(recipes.posttrain) but its NeMo-RL environment is not wired yet (issue 5); the job "
-                               "stops before training", "drop this dataset until then", severity="warning"))
     if rl.backend not in ("dtensor", "megatron"):
         out.append(Finding("rl.backend", f"unknown backend {rl.backend!r}", "use dtensor or megatron"))
     elif rl.backend == "dtensor" and cfg.model.pipeline_model_parallel_size > 1:

@@ -25,10 +25,9 @@ def execute(ctx: StageContext) -> None:
     from recipes.posttrain import nemo_rl_entry
     from recipes.preflight import RL_ENVIRONMENTS
 
-    unwired = [d["name"] for d in ctx.cfg.rl.datasets if not RL_ENVIRONMENTS.get(d.get("env"))]
-    if unwired:
-        raise NotImplementedError(f"rl.datasets {unwired}: their reward environment is not wired into NeMo-RL yet "
-                                  "(issue 5); drop them from rl.datasets")
+    unknown = [d["name"] for d in ctx.cfg.rl.datasets if d.get("env") not in RL_ENVIRONMENTS]
+    if unknown:
+        raise ValueError(f"rl.datasets {unknown}: unknown reward environment; use one of {sorted(RL_ENVIRONMENTS)}")
     target = nemo_rl_config.train_data_path(ctx.run_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", encoding="utf-8") as out:

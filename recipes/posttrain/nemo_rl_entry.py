@@ -5,6 +5,10 @@ for DPO. Replacing that name in NeMo-RL's module before its unchanged example sc
 independent of the arity of `setup()`, which changes between NeMo-RL releases. The loss object travels to the
 Ray workers by pickle; they import `recipes` from the same container image.
 
+Before the script runs, the SEA reward environment (`sea_ifeval`, recipes.posttrain.environments) is registered
+with NeMo-RL, so `data.env_name` can name it. Only `examples/run_grpo.py` creates its environment from
+`data.env_name`; v0.5's `run_grpo_math.py` always builds NeMo-RL's math environment, so it is not a fallback.
+
 Runs only inside the `rl` container (NeMo-RL is not on PyPI); the config translation is plain Python and tested.
 """
 
@@ -46,7 +50,7 @@ def preference_loss(section: dict[str, Any]) -> PreferenceLossFn:
 # algorithm -> (NeMo-RL module, the loss class name it instantiates, config section, our factory, entry scripts)
 ALGORITHMS: dict[str, tuple[str, str, str, Callable, tuple[str, ...]]] = {
     "grpo": ("nemo_rl.algorithms.grpo", "ClippedPGLossFn", "loss_fn", grpo_loss,
-             ("examples/run_grpo.py", "examples/run_grpo_math.py")),
+             ("examples/run_grpo.py",)),
     "dpo": ("nemo_rl.algorithms.dpo", "DPOLossFn", "dpo", preference_loss, ("examples/run_dpo.py",)),
 }
 
@@ -59,6 +63,9 @@ def run(algorithm: str, config: Path, artifact_dir: Path) -> None:
     except ImportError as err:
         raise RuntimeError("NeMo-RL is not installed here: the rl and apo stages run in the `rl` container "
                            "(cluster.containers.rl, built by containers/build.sh)") from err
+    from recipes.posttrain.environments import register_with_nemo_rl
+
+    register_with_nemo_rl()
     module_name, class_name, section_name, factory, scripts = ALGORITHMS[algorithm]
     section = yaml.safe_load(config.read_text())[section_name]
     ours = factory(section)

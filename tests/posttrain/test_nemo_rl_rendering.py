@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run(*args, root):
-    return subprocess.run([sys.executable, "-m", *args, f"launch.root={root}"], cwd=REPO, capture_output=True,
+    """A dry-run launch; upstream artifacts (the imported checkpoint, the pairs) need not exist for rendering."""
+    return subprocess.run([sys.executable, "-m", *args, f"launch.root={root}", "launch.check_paths=false"], cwd=REPO, capture_output=True,
                           text=True, env={**os.environ, "COLUMNS": "250"}, timeout=300)
 
 
@@ -90,6 +91,26 @@ def test_bad_rl_settings_fail_before_submission(tmp_path, override, field):
     assert not (tmp_path / "sealion_v4_27b" / "rl" / "launch" / "sbatch.sh").exists()
 
 
-def test_unwired_reward_environment_is_a_warning(rendered, tmp_path):
-    out = run("recipes.rl", "experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true", root=tmp_path)
-    assert "warning: rl.datasets[1].env: ifeval" in out.stderr
+def test_ifeval_dataset_routes_the_run_to_the_sea_environment(rendered):
+    """The card's mix (DeepMath + Nemotron IF) is one training file, so one environment scores both kinds."""
+    config = yaml.safe_load((rendered / "rl" / "launch" / "nemo_rl.yaml").read_text())
+    assert config["data"]["env_name"] == "sea_ifeval" and config["data"]["prompt_file"] is None
+    assert config["env"] == {"sea_ifeval": {"all_or_nothing": False}}
+    from recipes.posttrain.environments import ScorerConfig
+
+    assert ScorerConfig(**config["env"]["sea_ifeval"]) == ScorerConfig()  # what the actor is built from
+
+
+def test_math_only_run_keeps_nemo_rl_math_environment(tmp_path):
+    out = run("recipes.rl", "experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true",
+              "rl.datasets=[{name:dm,path:/data/dm.jsonl,env:math}]", root=tmp_path)
+    assert out.returncode == 0, out.stderr
+    config = yaml.safe_load((tmp_path / "sealion_v4_27b" / "rl" / "launch" / "nemo_rl.yaml").read_text())
+    assert config["data"]["env_name"] == "math" and "prompt_file" not in config["data"]
+    assert config["env"] == {"math": {"num_workers": 8, "math_verify_impl": "hf_math_verify"}}
+
+
+def test_unknown_reward_environment_fails_before_submission(tmp_path):
+    out = run("recipes.rl", "experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true",
+              "rl.datasets=[{name:code,path:/data/code.jsonl,env:code}]", root=tmp_path)
+    assert out.returncode == 2 and "error: rl.datasets[0].env: 'code' is not a reward environment" in out.stderr
