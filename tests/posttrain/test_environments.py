@@ -139,6 +139,11 @@ def test_scorer_on_a_mixed_batch():
     assert SeaRewardScorer(ScorerConfig(all_or_nothing=True)).score(responses[4:], metadata[4:]) == [0.0]
 
 
+def test_a_math_answer_that_looks_like_json_is_still_math():
+    responses = ["The set is \\boxed{\\{1, 2\\}}", "\\boxed{\\{1, 3\\}}"]
+    assert SeaRewardScorer().score(responses, [{"ground_truth": "{1, 2}"}] * 2) == [1.0, 0.0]
+
+
 def test_scorer_refuses_metadata_without_ground_truth():
     with pytest.raises(ValueError, match=r"metadata\[1\].*no 'ground_truth'"):
         SeaRewardScorer().score(["1", "2"], [{"ground_truth": "1"}, {}])
@@ -173,3 +178,69 @@ def test_rollout_metrics_count_an_unfinished_answer_as_zero():
 
 def test_rendered_env_name_is_the_registered_one():
     assert nemo_rl_config.SEA_ENV_NAME == ENV_NAME
+
+
+@pytest.fixture
+def nemo_rl_stand_in(monkeypatch):
+    """Minimal `ray` and `nemo_rl` modules with the names the glue imports (neither is installable here): ray.remote
+    returns the class itself, so the actor runs in-process."""
+    import sys
+    import types
+    from typing import NamedTuple
+
+    from recipes.posttrain import environments
+
+    class EnvironmentReturn(NamedTuple):
+        observations: list
+        metadata: list
+        next_stop_strings: list
+        rewards: torch.Tensor
+        terminateds: torch.Tensor
+        answers: list | None
+
+    modules = {
+        "ray": types.SimpleNamespace(remote=lambda cls: cls),
+        "nemo_rl": types.ModuleType("nemo_rl"),
+        "nemo_rl.environments.interfaces": types.SimpleNamespace(EnvironmentInterface=object,
+                                                                 EnvironmentReturn=EnvironmentReturn),
+        "nemo_rl.distributed.ray_actor_environment_registry": types.SimpleNamespace(ACTOR_ENVIRONMENT_REGISTRY={}),
+        "nemo_rl.distributed.virtual_cluster": types.SimpleNamespace(
+            PY_EXECUTABLES=types.SimpleNamespace(SYSTEM="python")),
+    }
+    env_registry: dict = {}
+
+    def register_env(name, fqn):
+        if name in env_registry:
+            raise ValueError(f"Env name {name} already registered")
+        env_registry[name] = {"actor_class_fqn": fqn}
+
+    modules["nemo_rl.environments.utils"] = types.SimpleNamespace(ENV_REGISTRY=env_registry, register_env=register_env)
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    environments._actor_class.cache_clear()
+    yield modules, env_registry
+    environments._actor_class.cache_clear()
+
+
+def test_registration_and_actor_glue(nemo_rl_stand_in):
+    import importlib
+
+    from recipes.posttrain.environments import ACTOR_CLASS_FQN, register_with_nemo_rl
+
+    modules, env_registry = nemo_rl_stand_in
+    register_with_nemo_rl()
+    register_with_nemo_rl()  # the entry script may run twice in one process
+    assert env_registry == {"sea_ifeval": {"actor_class_fqn": ACTOR_CLASS_FQN}}
+    registry = modules["nemo_rl.distributed.ray_actor_environment_registry"].ACTOR_ENVIRONMENT_REGISTRY
+    assert registry == {ACTOR_CLASS_FQN: "python"}
+    # NeMo-RL's create_env resolves the class from its dotted name (hydra's get_object: import, then getattr).
+    module_name, class_name = ACTOR_CLASS_FQN.rsplit(".", 1)
+    actor = getattr(importlib.import_module(module_name), class_name)({"all_or_nothing": False})
+    batch = [[{"role": "user", "content": "6 x 4?"}, {"role": "assistant", "content": "\\boxed{24}"}],
+             [{"role": "user", "content": "ห้ามใช้จุลภาค"}, {"role": "assistant", "content": "ฝนตก, ลมพัด"}]]
+    metadata = [{"ground_truth": "24"}, {"ground_truth": THAI_NO_COMMA}]
+    returned = actor.step(batch, metadata)
+    assert returned.rewards.tolist() == [1.0, 0.0] and returned.metadata == metadata
+    assert returned.next_stop_strings == [None, None] and returned.terminateds.tolist() == [1.0, 1.0]
+    _, metrics = actor.global_post_process_and_metrics({"rewards": returned.rewards, "is_end": torch.ones(2)})
+    assert metrics["accuracy"] == 0.5
