@@ -15,8 +15,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run(*args, root):
-    """A dry-run launch; upstream artifacts (the imported checkpoint, the pairs) need not exist for rendering."""
-    return subprocess.run([sys.executable, "-m", *args, f"launch.root={root}", "launch.check_paths=false"], cwd=REPO, capture_output=True,
+    """A dry-run launch; upstream artifacts (the imported checkpoint, the pairs) need not exist for rendering, and
+    the Slurm account and partition are placeholders."""
+    return subprocess.run([sys.executable, "-m", *args, f"launch.root={root}", "launch.check_paths=false",
+                           "cluster.account=acct", "cluster.partition=batch"], cwd=REPO, capture_output=True,
                           text=True, env={**os.environ, "COLUMNS": "250"}, timeout=300)
 
 
