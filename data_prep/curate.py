@@ -39,7 +39,7 @@ class CurationSettings:
     dedup: DedupSettings = field(default_factory=DedupSettings)
 
 
-def curate(inputs: list[str], output_dir: str, settings: Optional[CurationSettings] = None,
+def curate(inputs: list[str | dict], output_dir: str, settings: Optional[CurationSettings] = None,
            show_progress: bool = True) -> CurationSummary:
     settings = settings or CurationSettings()
     sources = resolve_inputs(inputs)

@@ -3,27 +3,30 @@
 Why this shape:
   - Streaming everywhere (JSONL line by line, Parquet in row batches, datasets with `streaming=True`), so a
     corpus larger than memory never has to fit in it.
-  - JSONL is read as bytes and each line decoded as strict UTF-8: one bad byte quarantines one line instead of
+  - JSONL (plain, .gz or .zst) is read as bytes and each line decoded as strict UTF-8: one bad byte quarantines one line instead of
     aborting the file (text mode would raise mid-file) or silently replacing characters.
   - A bad record never stops the run: it becomes a `Quarantined` with its origin, so the counts add up.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import glob
+import gzip
+import io
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional, Union
+from typing import Any, BinaryIO, Iterator, Optional, Union
 
 from rich.progress import Progress
 
 from data_prep.documents import Document, Quarantined
-from data_prep.languages import LANGUAGES
+from data_prep.languages import LANGUAGES, normalise_code
 
 HF_PREFIX = "hf:"
-JSONL_SUFFIXES = (".jsonl", ".json")
+JSONL_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst")
 PARQUET_SUFFIXES = (".parquet",)
 
 
@@ -44,21 +47,32 @@ class IngestSettings:
 class InputSource:
     kind: str  # "jsonl", "parquet" or "dataset"
     location: str  # file path, dataset directory or hub id
+    # Declared by the data config for every record of this input (records' own fields win for lang when present).
+    source: Optional[str] = None
+    lang: Optional[str] = None
+
+    def settings(self, base: IngestSettings) -> IngestSettings:
+        """The ingest settings for this input: its declared source and language as the defaults."""
+        return dataclasses.replace(base, default_source=self.source or base.default_source,
+                                   default_lang=self.lang or base.default_lang)
 
     @property
     def name(self) -> str:
         return Path(self.location).stem if self.kind != "dataset" else Path(self.location).name
 
 
-def resolve_inputs(specs: list[str]) -> list[InputSource]:
-    """Globs -> files by suffix; a directory or `hf:<hub id>` -> a Hugging Face dataset."""
+def resolve_inputs(specs: list[str | dict]) -> list[InputSource]:
+    """Globs -> files by suffix; a directory or `hf:<hub id>` -> a Hugging Face dataset. A spec is a string, or a
+    data config entry {path, source, lang} whose source and language apply to every record it matches."""
     sources: list[InputSource] = []
-    for spec in specs:
+    for entry in specs:
+        spec, declared = (entry["path"], {"source": entry.get("source"), "lang": entry.get("lang")}) \
+            if isinstance(entry, dict) else (entry, {})
         if spec.startswith(HF_PREFIX):
-            sources.append(InputSource("dataset", spec[len(HF_PREFIX):]))
+            sources.append(InputSource("dataset", spec[len(HF_PREFIX):], **declared))
             continue
         if os.path.isdir(spec):
-            sources.append(InputSource("dataset", spec))
+            sources.append(InputSource("dataset", spec, **declared))
             continue
         paths = sorted(glob.glob(spec))
         if not paths:
@@ -66,11 +80,12 @@ def resolve_inputs(specs: list[str]) -> list[InputSource]:
                                     f"or hf:<hub id>")
         for path in paths:
             if path.endswith(JSONL_SUFFIXES):
-                sources.append(InputSource("jsonl", path))
+                sources.append(InputSource("jsonl", path, **declared))
             elif path.endswith(PARQUET_SUFFIXES):
-                sources.append(InputSource("parquet", path))
+                sources.append(InputSource("parquet", path, **declared))
             else:
-                raise ValueError(f"input {path}: unsupported file type; expected .jsonl, .json or .parquet")
+                raise ValueError(f"input {path}: unsupported file type; expected {', '.join(JSONL_SUFFIXES)} "
+                                 "or .parquet")
     return sources
 
 
@@ -79,15 +94,28 @@ def read_sources(sources: list[InputSource], settings: IngestSettings,
     """Every record of every source, in order; advances one progress task per source when given."""
     readers = {"jsonl": _read_jsonl, "parquet": _read_parquet, "dataset": _read_dataset}
     for source in sources:
-        yield from readers[source.kind](source, settings, progress)
+        yield from readers[source.kind](source, source.settings(settings), progress)
+
+
+def _open_binary(path: str) -> BinaryIO:
+    """A JSONL file as bytes, decompressed on the fly for .gz and .zst (Dolma / OLMo 2 pools ship compressed)."""
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if path.endswith(".zst"):
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
+    return open(path, "rb")
 
 
 def _read_jsonl(source: InputSource, settings: IngestSettings, progress: Optional[Progress]):
-    task = progress.add_task(source.name, total=os.path.getsize(source.location)) if progress else None
-    with open(source.location, "rb") as f:
+    compressed = source.location.endswith((".gz", ".zst"))  # progress in lines then: sizes are compressed sizes
+    task = progress.add_task(source.name, total=None if compressed else os.path.getsize(source.location)) \
+        if progress else None
+    with _open_binary(source.location) as raw_file, io.BufferedReader(raw_file) as f:
         for line_number, line in enumerate(f, start=1):
             if progress:
-                progress.advance(task, len(line))
+                progress.advance(task, 1 if compressed else len(line))
             if not line.strip():
                 continue  # blank lines are layout, not records
             origin = f"{source.location}:{line_number}"
@@ -153,7 +181,7 @@ def to_document(record: Any, origin: str, raw: str, source_name: str,
                                                       f"{type(text).__name__}, expected a string", raw)
     if not text.strip():
         return Quarantined(origin, "empty_text", f"field {settings.text_field!r} is empty", raw)
-    lang = record.get(settings.lang_field) or settings.default_lang
+    lang = normalise_code(record.get(settings.lang_field) or settings.default_lang)
     if lang not in LANGUAGES:
         return Quarantined(origin, "unknown_lang", f"field {settings.lang_field!r} is {lang!r}; expected one of "
                                                    f"{', '.join(LANGUAGES)} (or set default_lang)", raw)

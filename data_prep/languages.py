@@ -45,6 +45,22 @@ CODE = "code"
 INTERCHANGEABLE: dict[str, frozenset[str]] = {"id": frozenset({"ms"}), "ms": frozenset({"id"})}
 
 
+# How hub datasets name the same languages: ISO 639-3 (FineWeb-2's `tha_Thai`, with its script suffix dropped),
+# macrolanguage members (cmn, zsm) and common 639-1/-3 variants. Only exact keys map; anything else stays unknown.
+ALIASES: dict[str, str] = {
+    "eng": "en", "zho": "zh", "cmn": "zh", "vie": "vi", "ind": "id", "tha": "th", "tgl": "tl", "fil": "tl",
+    "tam": "ta", "msa": "ms", "zsm": "ms", "khm": "km", "lao": "lo", "mya": "my", "bur": "my",
+}
+
+
+def normalise_code(code: object) -> object:
+    """A record's language value in this table's codes where it is a known alias (`tha_Thai` -> `th`); else as is."""
+    if not isinstance(code, str):
+        return code
+    base = code.split("_", 1)[0].lower() if "_" in code else code
+    return ALIASES.get(base, base if base in LANGUAGES else code)
+
+
 def language_spec(code: str) -> LanguageSpec:
     try:
         return LANGUAGES[code]

@@ -24,20 +24,20 @@ def execute(ctx: StageContext) -> None:
     from data_prep.quality import QualitySettings
 
     cfg, knobs = ctx.cfg, ctx.cfg.data_prep
-    inputs = sorted(path for source in cfg.data.sources for path in glob.glob(str(source["path"])))
-    if not inputs:
-        raise FileNotFoundError(f"data.sources match no file: {[s['path'] for s in cfg.data.sources]}")
     out = ctx.artifact_dir
     if knobs.curate:
         settings = curate.CurationSettings(langid=LangIdSettings(on_disagreement=knobs.on_language_disagreement),
                                            quality=QualitySettings(min_words=knobs.min_words),
                                            dedup=DedupSettings(threshold=knobs.dedup_threshold))
-        summary = curate.curate(inputs, str(out / "curation"), settings)
+        # Each data.sources entry declares its source name and language for the records it matches.
+        summary = curate.curate([dict(source) for source in cfg.data.sources], str(out / "curation"), settings)
         Console().print(curate.summary_table(summary))
         inputs = sorted(glob.glob(str(out / "curation" / "curated" / "*.jsonl")))
         if not inputs:
             raise ValueError(f"data_prep: curation kept no document of {summary.input_records} (see "
                              f"{out / 'curation'}); lower data_prep.min_words or set data_prep.curate=false")
+    else:  # tokenise the sources as they are: JSONL with id, text, lang, source per record
+        inputs = sorted(path for source in cfg.data.sources for path in glob.glob(str(source["path"])))
     tokenized = tokenize.run(tokenize.TokenizeSettings(tokenizer=cfg.data.tokenizer, workers=knobs.workers,
                                                        shard_bytes=knobs.shard_bytes), inputs, str(out))
     blend.run(blend.BlendSettings(budget_tokens=cfg.data.budget_tokens, max_epochs=knobs.max_epochs,
