@@ -219,15 +219,32 @@ def tokenizer(cfg: RootConfig):
     return TokenizerConfig(tokenizer_type="HuggingFaceTokenizer", tokenizer_model=cfg.data.tokenizer)
 
 
+def megatron_checkpoint(artifact_dir: Path) -> Path:
+    """The Megatron checkpoint inside a megatron-payload artifact (hf_import, cpt, sft)."""
+    return Path(artifact_dir) / "megatron"
+
+
+def export_hf(cfg: RootConfig, ctx: StageContext) -> Path:
+    """The trained checkpoint as a Hugging Face model in the artifact (`hf/`), with the config and tokenizer of
+    model.hf_text_checkpoint (hf_import's text model), else of model.hf_id: what merge, RL and eval read."""
+    from megatron.bridge import AutoBridge
+
+    reference = cfg.model.hf_text_checkpoint or cfg.model.hf_id
+    target = ctx.artifact_dir / "hf"
+    AutoBridge.from_hf_pretrained(reference).export_ckpt(str(megatron_checkpoint(ctx.artifact_dir)), str(target))
+    return target
+
+
 def checkpoint(cfg: RootConfig, ctx: StageContext, stage: Stage):
-    """Saves under the run directory and resumes from there; sft starts from the upstream (cpt) model."""
+    """Saves into the artifact (`megatron/`, the payload the next stage starts from) and resumes from there; sft
+    starts from the upstream (cpt) artifact's checkpoint."""
     from megatron.bridge.training.config import CheckpointConfig
 
     c = cfg.checkpoint
-    save = c.save or str(ctx.run_dir / "checkpoints")
+    save = c.save or str(megatron_checkpoint(ctx.artifact_dir))
     pretrained = c.pretrained_checkpoint
     if pretrained is None and stage == "sft" and ctx.input_dir() is not None:
-        pretrained = str(ctx.input_dir())
+        pretrained = str(megatron_checkpoint(ctx.input_dir()))
     return CheckpointConfig(save=save, load=c.load or save, pretrained_checkpoint=pretrained,
                             save_interval=c.save_interval, ckpt_format=c.ckpt_format, async_save=c.async_save,
                             most_recent_k=c.most_recent_k)

@@ -26,7 +26,7 @@ from recipes.schema import RootConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO_ROOT / "conf"
-STAGES = ("data_prep", "cpt", "sft", "merge", "rl", "apo", "eval")
+STAGES = ("hf_import", "data_prep", "cpt", "sft", "merge", "rl", "clair", "apo", "eval", "release")
 
 
 class ConfigError(Exception):

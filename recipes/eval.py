@@ -7,7 +7,6 @@ registered version, into its version record."""
 from __future__ import annotations
 
 import glob
-import importlib
 import json
 import subprocess
 import sys
@@ -22,23 +21,16 @@ SUITES = ("local", "seahelm", "lm_eval")
 
 
 def model_to_evaluate(ctx: StageContext) -> str:
-    """eval.model (a path, a registered version, or a hub id), else run.input, else the upstream stage's output
-    when that stage makes a Hugging Face model, else model.hf_id. Decided from the config alone, so the launch
-    renders the model the job evaluates."""
+    """eval.model (a path, a registered version, or a hub id), else the stage's model source (run.input, the
+    upstream model, model.hf_id)."""
     from recipes.versions import Registry
 
-    cfg = ctx.cfg
-    if cfg.eval.model:
+    if ctx.cfg.eval.model:
         try:
-            return str(Registry(Path(cfg.launch.root) / "registry").resolve(cfg.eval.model))
+            return str(Registry(Path(ctx.cfg.launch.root) / "registry").resolve(ctx.cfg.eval.model))
         except KeyError:
-            return cfg.eval.model  # not a path or a version: a hub id
-    if cfg.run.input:
-        return cfg.run.input
-    upstream = cfg.run.upstream
-    if upstream and importlib.import_module(f"recipes.{upstream}").PAYLOAD_KIND == "hf":
-        return str(ctx.input_dir())
-    return cfg.model.hf_id
+            return ctx.cfg.eval.model  # not a path or a version: a hub id
+    return ctx.model_source()
 
 
 def _scripts(ctx: StageContext) -> dict[str, Path]:

@@ -58,11 +58,12 @@ def render(cfg: RootConfig, report: preflight.PlanReport) -> Table:
 
 def main(argv: list[str] | None = None) -> int:
     def action(overrides: list[str]) -> int:
-        cfg = to_object(compose(None, overrides))
+        cfg = to_object(compose(None, ["launch.dryrun=true", *overrides]))  # plans submit nothing
         report = preflight.plan(cfg)
         console.print(render(cfg, report))
         for finding in report.findings:
-            console.print(f"[red]{finding.severity}[/red] {finding.line()}")
+            colour = "red" if finding.severity == "error" else "yellow"
+            console.print(f"[{colour}]{finding.severity}[/{colour}] {finding.line()}")
         return 2 if report.errors else 0
 
     return run_command("recipes.plan", __doc__.splitlines()[0], None, action, argv)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -175,19 +176,38 @@ def check_precision(cfg: RootConfig) -> list[Finding]:
     return []
 
 
+def _made_by_an_earlier_stage(cfg: RootConfig, path: str) -> bool:
+    """Inside the run directory of a stage that this pipeline runs before this one: it will exist by then."""
+    stages = list(cfg.pipeline.stages)
+    if cfg.run.upstream is None or cfg.stage.name not in stages:  # not launched as part of a pipeline
+        return False
+    run_root = Path(cfg.launch.root).resolve() / cfg.run.name
+    return any(Path(path).resolve().is_relative_to(run_root / stage)
+               for stage in stages[:stages.index(cfg.stage.name)])
+
+
 def check_paths(cfg: RootConfig) -> list[Finding]:
     if not cfg.launch.check_paths:
         return []
-    paths = {"checkpoint.pretrained_checkpoint": cfg.checkpoint.pretrained_checkpoint,
+    stage = cfg.stage.name
+    paths = {"checkpoint.pretrained_checkpoint": cfg.checkpoint.pretrained_checkpoint if _is_training(cfg) else None,
              "dataset.blend": cfg.dataset.blend if _is_training(cfg) else None,
+             "dataset.packed_data": cfg.dataset.packed_data if stage == "sft" else None,
+             "model.hf_text_checkpoint": cfg.model.hf_text_checkpoint if stage in ("sft", "release") else None,
+             "clair.prompts": cfg.clair.prompts if stage == "clair" else None,
+             "apo.pairs": cfg.apo.pairs if stage == "apo" else None,
              "run.input": cfg.run.input if cfg.run.input and os.sep in cfg.run.input else None}
-    out = [Finding(key, f"{value} does not exist", f"create it first or point {key} elsewhere")
-           for key, value in paths.items() if value and not os.path.exists(value)]
+    # A dry run renders what would run: inputs that do not exist yet are reported, not fatal.
+    severity = "warning" if cfg.launch.dryrun else "error"
+    out = [Finding(key, f"{value} does not exist", f"create it first or point {key} elsewhere", severity)
+           for key, value in paths.items()
+           if value and not os.path.exists(value) and not _made_by_an_earlier_stage(cfg, value)]
     if cfg.stage.name == "data_prep":
         for i, source in enumerate(cfg.data.sources):
             if not glob.glob(str(source.get("path", ""))):
                 out.append(Finding(f"data.sources[{i}].path", f"no file matches {source.get('path')}",
-                                   "fix the path or set launch.check_paths=false if it exists only on the cluster"))
+                                   "fix the path or set launch.check_paths=false if it exists only on the cluster",
+                                   severity))
     return out
 
 
@@ -246,6 +266,16 @@ def check_rl(cfg: RootConfig) -> list[Finding]:
     return out
 
 
+def check_ray_on_slurm(cfg: RootConfig) -> list[Finding]:
+    """NeMo-Run's Ray-on-Slurm template writes `-A=<account> -p=<partition>` into every srun, unset ones as "None"."""
+    if cfg.cluster.executor != "slurm":
+        return []
+    return [Finding(f"cluster.{key}", f"unset, and the Ray-on-Slurm job of stage {cfg.stage.name} passes it to "
+                    "every srun (an unset one becomes 'None')", f"set cluster.{key} (or ${env} for the presets)")
+            for key, env in (("account", "SLURM_ACCOUNT"), ("partition", "SLURM_PARTITION"))
+            if getattr(cfg.cluster, key) is None]
+
+
 def check_apo(cfg: RootConfig) -> list[Finding]:
     if cfg.apo.loss not in ("apo_zero", "apo_down", "sigmoid"):
         return [Finding("apo.loss", f"unknown loss {cfg.apo.loss!r}", "use apo_zero, apo_down or sigmoid")]
@@ -266,8 +296,8 @@ def check_data_prep(cfg: RootConfig) -> list[Finding]:
 
 
 STAGE_RULES: dict[str, list[Rule]] = {"data_prep": [check_data_prep],
-                                      "rl": [check_tensor_parallel, check_gpus, check_rl],
-                                      "apo": [check_tensor_parallel, check_gpus, check_apo]}
+                                      "rl": [check_tensor_parallel, check_gpus, check_rl, check_ray_on_slurm],
+                                      "apo": [check_tensor_parallel, check_gpus, check_apo, check_ray_on_slurm]}
 COMMON_RULES: list[Rule] = [check_paths, check_secrets]
 
 

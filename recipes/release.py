@@ -1,335 +1,50 @@
-"""Release variants of a finished model, each with a perplexity check against the BF16 export.
-
-Variants (configurable, run in order):
-- `hf_bf16`: Hugging Face BF16 safetensors + tokenizer + chat template + README.md model card. Always first: the
-  others are made from it and compared with it.
-- `fp8_dynamic`: llm-compressor FP8 weights with dynamic per-token activation scales. GPU side: runs where
-  `llmcompressor` is importable and CUDA is present, otherwise the script is rendered for the cluster.
-- `nvfp4`: NVIDIA ModelOpt NVFP4 post-training quantisation (GPU side, Blackwell): always rendered as a script.
-- `gguf_q8_0`, `gguf_q4_k_m`: llama.cpp's `convert_hf_to_gguf.py` to BF16 GGUF, then `llama_model_quantize` (the
-  library call behind `llama-quantize`) through llama-cpp-python. The converter is not in llama-cpp-python's
-  wheel; `fetch_gguf_converter` takes it from the llama-cpp-python sdist on PyPI (its vendored llama.cpp).
-
-Each built variant is scored (per-language perplexity on held-out JSONL texts: transformers for HF, llama-cpp-python
-for GGUF, the same token ids for both) and registered as a version whose parent is the source model.
-"""
+"""Stage release: the release variants of the stage's model (run.input, the upstream model, or model.hf_id) with
+recipes.releasing: HF BF16 first, then the variants in release.variants, each perplexity-checked against BF16 on
+release.quality_texts (JSONL globs of {"text", "lang"})
+and registered as a version of its own. For a multimodal Gemma 3 the released model is the full
+Gemma3ForConditionalGeneration: the trained language model reassembled with the vision tower hf_import set aside
+(model.hf_text_checkpoint), checked against its recorded identity."""
 
 from __future__ import annotations
 
-import argparse
-import json
-import math
-import os
-import shutil
-import subprocess
+import dataclasses
+import glob
 import sys
-import tarfile
-import tempfile
-from collections import defaultdict
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
 
-VARIANTS = ("hf_bf16", "fp8_dynamic", "nvfp4", "gguf_q8_0", "gguf_q4_k_m")
-# llama_ftype values from llama.h (LLAMA_FTYPE_MOSTLY_Q8_0 = 7, LLAMA_FTYPE_MOSTLY_Q4_K_M = 15)
-GGUF_FTYPES = {"gguf_q8_0": ("Q8_0", 7), "gguf_q4_k_m": ("Q4_K_M", 15)}
-CONVERTER_CACHE = Path.home() / ".cache" / "sealion-recipes"
+from recipes.cli import stage_main
+from recipes.stage import StageContext
 
-
-@dataclass
-class ReleaseSettings:
-    variants: list[str] = field(default_factory=lambda: ["hf_bf16", "gguf_q8_0"])
-    name: str = "sealion"  # version names become <name>-<variant>
-    version: Optional[str] = None  # None: the registry's next version
-    quality_texts: list[str] = field(default_factory=list)  # JSONL files of {"text", "lang"}
-    max_docs_per_language: int = 4
-    max_tokens_per_doc: int = 256
-    llama_cpp_dir: str = ""  # holds convert_hf_to_gguf.py; empty: $LLAMA_CPP_DIR, then the cached PyPI sdist copy
-    fp8_ignore: list[str] = field(default_factory=lambda: ["lm_head"])
-    nvfp4_calib_size: int = 512
-    threads: int = 2
+PAYLOAD_KIND = "release"
 
 
-@dataclass
-class VariantResult:
-    variant: str
-    status: str  # built | rendered
-    path: str
-    command: list[str] = field(default_factory=list)
-    perplexity: dict[str, float] = field(default_factory=dict)
-    perplexity_ratio_vs_bf16: dict[str, float] = field(default_factory=dict)
-    version_id: str = ""
+def source_model(ctx: StageContext) -> Path:
+    """The model to release; for a multimodal Gemma 3, the reassembled multimodal checkpoint in the artifact."""
+    import shutil
+
+    from recipes import multimodal
+    from recipes.hf_import import vision_dir
+
+    text = Path(ctx.model_source())
+    if not (ctx.cfg.model.multimodal and ctx.cfg.model.hf_text_checkpoint):
+        return text
+    reassembled = ctx.artifact_dir / "multimodal"
+    shutil.rmtree(reassembled, ignore_errors=True)  # a requeued attempt reassembles again
+    multimodal.reassemble(text, vision_dir(ctx.cfg.model.hf_text_checkpoint), reassembled)
+    return reassembled
 
 
-# ---------------------------------------------------------------- quality check
-
-
-def read_quality_texts(paths: list[str], max_docs_per_language: int) -> dict[str, list[str]]:
-    from evals.perplexity import read_documents
-
-    per_lang: dict[str, list[str]] = defaultdict(list)
-    for doc in read_documents(paths):
-        if len(per_lang[doc.lang]) < max_docs_per_language:
-            per_lang[doc.lang].append(doc.text)
-    return dict(per_lang)
-
-
-def _perplexity(score_fn, tokenizer, texts: dict[str, list[str]], max_tokens: int) -> dict[str, float]:
-    """Per-language perplexity; `score_fn(ids) -> (sum log p of ids[1:], count)`; <bos> is never predicted."""
-    from rich.progress import track
-
-    result = {}
-    for lang, docs in texts.items():
-        total, count = 0.0, 0
-        for doc in track(docs, description=f"perplexity {lang}", transient=True):
-            ids = tokenizer(doc)["input_ids"][:max_tokens]
-            lp, n = score_fn(ids)
-            total, count = total + lp, count + n
-        result[lang] = math.exp(-total / count)
-    return result
-
-
-def hf_perplexity(model_dir: str | Path, texts: dict[str, list[str]], max_tokens: int) -> dict[str, float]:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto").eval()
-
-    @torch.no_grad()
-    def score(ids: list[int]) -> tuple[float, int]:
-        logits = model(input_ids=torch.tensor([ids])).logits[0, :-1].float()
-        lp = torch.log_softmax(logits, -1).gather(1, torch.tensor(ids[1:])[:, None])
-        return float(lp.sum()), len(ids) - 1
-
-    return _perplexity(score, tokenizer, texts, max_tokens)
-
-
-def gguf_perplexity(gguf_path: str | Path, tokenizer_dir: str | Path, texts: dict[str, list[str]],
-                    max_tokens: int, threads: int = 2) -> dict[str, float]:
-    """Perplexity of a GGUF file with llama-cpp-python, fed the HF tokenizer's ids so both sides score one stream."""
-    import numpy as np
-    from llama_cpp import Llama
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    llm = Llama(model_path=str(gguf_path), n_ctx=max_tokens + 8, logits_all=True, n_threads=threads, verbose=False)
-
-    def score(ids: list[int]) -> tuple[float, int]:
-        llm.reset()
-        llm.eval(ids)
-        logits = np.asarray(llm.scores[: len(ids) - 1], dtype=np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        logprobs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-        return float(logprobs[np.arange(len(ids) - 1), ids[1:]].sum()), len(ids) - 1
-
-    return _perplexity(score, tokenizer, texts, max_tokens)
-
-
-# ---------------------------------------------------------------- variants
-
-
-def export_hf_bf16(source: Path, out: Path, card: str) -> VariantResult:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.bfloat16)
-    model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(source).save_pretrained(out)
-    for extra in ("chat_template.jinja", "generation_config.json"):
-        if (source / extra).is_file():
-            shutil.copy2(source / extra, out / extra)
-    (out / "README.md").write_text(card)
-    return VariantResult("hf_bf16", "built", str(out))
-
-
-FP8_SCRIPT = """\
-# FP8-Dynamic export with llm-compressor (run on a GPU node inside the training container).
-from llmcompressor import oneshot
-from llmcompressor.modifiers.quantization import QuantizationModifier
-from transformers import AutoModelForCausalLM, AutoTokenizer
-
-model = AutoModelForCausalLM.from_pretrained({source!r}, dtype="auto", device_map="auto")
-tokenizer = AutoTokenizer.from_pretrained({source!r})
-recipe = QuantizationModifier(targets="Linear", scheme="FP8_DYNAMIC", ignore={ignore!r})
-oneshot(model=model, recipe=recipe)
-model.save_pretrained({out!r}, save_compressed=True)
-tokenizer.save_pretrained({out!r})
-"""
-
-
-def fp8_dynamic(source: Path, out: Path, settings: ReleaseSettings) -> VariantResult:
-    """FP8 needs no calibration data (dynamic activation scales), so it runs as soon as llm-compressor is there."""
-    import importlib.util
-
-    import torch
-
-    out.mkdir(parents=True, exist_ok=True)
-    script = out / "quantize_fp8_dynamic.py"
-    script.write_text(FP8_SCRIPT.format(source=str(source), out=str(out), ignore=settings.fp8_ignore))
-    command = [sys.executable, str(script)]
-    if importlib.util.find_spec("llmcompressor") is None or not torch.cuda.is_available():
-        return VariantResult("fp8_dynamic", "rendered", str(out), command)
-    subprocess.run(command, check=True)
-    return VariantResult("fp8_dynamic", "built", str(out), command)
-
-
-def nvfp4(source: Path, out: Path, settings: ReleaseSettings) -> VariantResult:
-    """NVFP4 with ModelOpt's hf_ptq example (Blackwell GPUs); rendered for the cluster, never run here."""
-    out.mkdir(parents=True, exist_ok=True)
-    command = ["python", "examples/llm_ptq/hf_ptq.py", "--pyt_ckpt_path", str(source), "--qformat", "nvfp4",
-               "--export_path", str(out), "--calib_size", str(settings.nvfp4_calib_size), "--trust_remote_code"]
-    (out / "quantize_nvfp4.sh").write_text(
-        "#!/bin/bash\n# Run from a TensorRT-Model-Optimizer checkout inside a ModelOpt container on a GPU node.\n"
-        "set -euo pipefail\n" + " ".join(command) + "\n")
-    return VariantResult("nvfp4", "rendered", str(out), command)
-
-
-def fetch_gguf_converter(dest_root: Path = CONVERTER_CACHE) -> Path:
-    """llama.cpp's converter from the llama-cpp-python sdist matching the installed binding (PyPI only)."""
-    from importlib.metadata import version
-
-    ver = version("llama_cpp_python")
-    dest = dest_root / f"llama.cpp-from-llama-cpp-python-{ver}"
-    if (dest / "convert_hf_to_gguf.py").is_file():
-        return dest
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", f"llama-cpp-python=={ver}", "--no-deps",
-                        "--no-binary", ":all:", "-d", tmp, "-q"], check=True)
-        sdist = next(Path(tmp).glob("llama_cpp_python-*.tar.gz"))
-        prefix = f"{sdist.name[: -len('.tar.gz')]}/vendor/llama.cpp/"
-        wanted = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
-        with tarfile.open(sdist) as tar:
-            members = [m for m in tar.getmembers() if m.name.startswith(prefix)
-                       and m.name[len(prefix):].startswith(wanted)]
-            for m in members:
-                m.name = m.name[len(prefix):]
-            tar.extractall(dest, members=members, filter="data")
-    return dest
-
-
-def find_converter(settings: ReleaseSettings) -> Path:
-    for candidate in (settings.llama_cpp_dir, os.environ.get("LLAMA_CPP_DIR", "")):
-        if candidate:
-            if not (Path(candidate) / "convert_hf_to_gguf.py").is_file():
-                raise FileNotFoundError(f"llama_cpp_dir={candidate} has no convert_hf_to_gguf.py: point it at a "
-                                        "llama.cpp checkout, or leave it empty to use the PyPI sdist copy")
-            return Path(candidate)
-    return fetch_gguf_converter()
-
-
-def quantize_gguf(src: Path, dst: Path, ftype: int, threads: int) -> None:
-    """`llama_model_quantize` through llama-cpp-python (the call `llama-quantize` makes)."""
-    import llama_cpp
-
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = ftype
-    params.nthread = threads
-    rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), params)
-    if rc != 0:
-        raise RuntimeError(f"llama_model_quantize({src} -> {dst}, ftype={ftype}) failed with code {rc}")
-
-
-def gguf_variant(variant: str, bf16_dir: Path, out: Path, settings: ReleaseSettings) -> VariantResult:
-    label, ftype = GGUF_FTYPES[variant]
-    out.mkdir(parents=True, exist_ok=True)
-    bf16_gguf = bf16_dir.parent / "gguf" / "model-bf16.gguf"
-    convert = [sys.executable, str(find_converter(settings) / "convert_hf_to_gguf.py"), str(bf16_dir),
-               "--outtype", "bf16", "--outfile", str(bf16_gguf)]
-    if not bf16_gguf.is_file():
-        bf16_gguf.parent.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(convert, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"convert_hf_to_gguf.py failed:\n{done.stderr[-3000:]}")
-    target = out / f"model-{label}.gguf"
-    quantize_gguf(bf16_gguf, target, ftype, settings.threads)
-    quantize = ["llama-quantize", str(bf16_gguf), str(target), label]
-    return VariantResult(variant, "built", str(out), convert + ["&&"] + quantize)
-
-
-# ---------------------------------------------------------------- stage entry
-
-
-def run(settings: ReleaseSettings, source: str, out_dir: str | Path, registry=None) -> list[VariantResult]:
-    """Build every requested variant of `source` (HF dir or version id) under `out_dir`; register each one."""
-    from recipes.versions import RECORD_FILE, Registry, model_card, read_record
-
-    unknown = [v for v in settings.variants if v not in VARIANTS]
-    if unknown:
-        raise ValueError(f"variants={unknown} unknown: choose from {', '.join(VARIANTS)}")
-    registry = registry or Registry()
-    source_dir = registry.resolve(source)
-    source_record = read_record(source_dir) if (source_dir / RECORD_FILE).is_file() else None
-    texts = read_quality_texts(settings.quality_texts, settings.max_docs_per_language) \
-        if settings.quality_texts else {}
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    card = model_card(source_record, registry) if source_record else f"# {settings.name}\n\nExported from `{source_dir}`.\n"
-
-    bf16_dir = out_dir / "hf_bf16"
-    shutil.rmtree(out_dir / "gguf", ignore_errors=True)  # the BF16 GGUF is re-made from this run's export
-    results = [export_hf_bf16(source_dir, bf16_dir, card)]
-    for variant in settings.variants:
-        target = out_dir / variant
-        if variant == "fp8_dynamic":
-            results.append(fp8_dynamic(bf16_dir, target, settings))
-        elif variant == "nvfp4":
-            results.append(nvfp4(bf16_dir, target, settings))
-        elif variant in GGUF_FTYPES:
-            results.append(gguf_variant(variant, bf16_dir, target, settings))
-
-    reference: dict[str, float] = {}
-    for result in results:
-        if texts and result.status == "built":
-            if result.variant.startswith("gguf"):
-                gguf_file = next(Path(result.path).glob("*.gguf"))
-                result.perplexity = gguf_perplexity(gguf_file, bf16_dir, texts, settings.max_tokens_per_doc,
-                                                    settings.threads)
-            else:
-                result.perplexity = hf_perplexity(result.path, texts, settings.max_tokens_per_doc)
-            if result.variant == "hf_bf16":
-                reference = result.perplexity
-            result.perplexity_ratio_vs_bf16 = {k: v / reference[k] for k, v in result.perplexity.items()}
-        kind = "gguf" if result.variant.startswith("gguf") else "hf"
-        record = registry.register(
-            result.path, name=f"{settings.name}-{result.variant.replace('_', '-')}", stage="release",
-            payload_kind=kind, version=settings.version, parents=[source_record.id] if source_record else [],
-            manifest={"variant": result.variant, "status": result.status, "command": result.command,
-                      "source": str(source_dir)},
-        )
-        result.version_id = record.id
-        if result.perplexity:
-            registry.add_metrics(record.id, "release_perplexity",
-                                 {"perplexity": result.perplexity, "ratio_vs_bf16": result.perplexity_ratio_vs_bf16})
-    (out_dir / "release.json").write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
-    return results
-
-
-def main(argv: list[str] | None = None) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
+def execute(ctx: StageContext) -> None:
+    from recipes.releasing import run
     from recipes.versions import Registry
 
-    parser = argparse.ArgumentParser(prog="python -m recipes.release", description=__doc__.split("\n\n")[0])
-    parser.add_argument("source", help="HF model directory or version id")
-    parser.add_argument("out_dir")
-    parser.add_argument("--variants", nargs="+", default=["hf_bf16", "gguf_q8_0"], choices=VARIANTS)
-    parser.add_argument("--name", default="sealion")
-    parser.add_argument("--quality-texts", nargs="*", default=[], help='held-out JSONL {"text", "lang"}')
-    parser.add_argument("--llama-cpp-dir", default="", help="dir with convert_hf_to_gguf.py (default: PyPI sdist)")
-    parser.add_argument("--registry", default=None, help="registry root (default ${SEALION_HOME:-./runs}/registry)")
-    args = parser.parse_args(argv)
-    settings = ReleaseSettings(variants=args.variants, name=args.name, quality_texts=args.quality_texts,
-                               llama_cpp_dir=args.llama_cpp_dir)
-    results = run(settings, args.source, args.out_dir, Registry(args.registry))
-    table = Table("variant", "status", "version", "perplexity", "ratio vs bf16")
-    for r in results:
-        table.add_row(r.variant, r.status, r.version_id, json.dumps({k: round(v, 2) for k, v in r.perplexity.items()}),
-                      json.dumps({k: round(v, 3) for k, v in r.perplexity_ratio_vs_bf16.items()}))
-    Console().print(table)
-    return 0
+    texts = sorted(path for pattern in ctx.cfg.release.quality_texts for path in glob.glob(pattern))
+    settings = dataclasses.replace(ctx.cfg.release, quality_texts=texts)
+    source = source_model(ctx)
+    results = run(settings, str(source), ctx.artifact_dir, Registry(Path(ctx.cfg.launch.root) / "registry"))
+    for result in results:
+        print(f"release {result.variant}: {result.status} -> {result.path} ({result.version_id})", flush=True)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(stage_main("release", __doc__.splitlines()[0]))

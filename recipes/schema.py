@@ -16,6 +16,7 @@ from omegaconf import MISSING
 from evals.lm_eval import LmEvalSettings
 from evals.seahelm import SeaHelmSettings
 from recipes.merging import MergeSettings
+from recipes.releasing import ReleaseSettings
 
 
 @dataclass
@@ -47,6 +48,9 @@ class ModelConfig:
 
     name: str = MISSING
     hf_id: str = MISSING  # Hugging Face id of the released checkpoint this size starts from
+    # The text-only language model of hf_id as the hf_import stage writes it (artifact/text, with vision/ beside it
+    # for a multimodal model): what SFT exports back to, and where release finds the vision tower. None: hf_id.
+    hf_text_checkpoint: Optional[str] = None
     provider: str = MISSING  # Megatron-Bridge provider class
     multimodal: bool = False  # the released checkpoint is Gemma3ForConditionalGeneration (vision tower kept)
     num_layers: int = MISSING
@@ -281,6 +285,24 @@ class APOConfig:
 
 
 @dataclass
+class ClairConfig:
+    """CLAIR preference pairs (stage clair, data_prep.clair): the policy's own answers to `prompts`, each minimally
+    revised by a stronger reviser behind an OpenAI-compatible endpoint."""
+
+    prompts: Optional[str] = None  # JSONL of {id, prompt or messages, lang}
+    serve_policy: bool = False  # serve the policy with vLLM inside the job (GPU node); else transformers in-process
+    policy_tensor_parallel_size: int = 1
+    policy_max_tokens: int = 1024
+    policy_temperature: float = 0.0
+    reviser_base_url: str = "http://localhost:8000/v1"
+    reviser_model: str = "reviser"
+    reviser_api_key_env: str = "OPENAI_API_KEY"  # the variable's name; list it in cluster.secrets too
+    reviser_max_tokens: int = 2048
+    batch_size: int = 8
+    seed: int = 0
+
+
+@dataclass
 class PipelineConfig:
     stages: list[str] = field(default_factory=list)  # in dependency order
 
@@ -305,4 +327,6 @@ class RootConfig:
     merge: MergeSettings = field(default_factory=MergeSettings)
     eval: EvalConfig = field(default_factory=EvalConfig)
     rl: RLConfig = field(default_factory=RLConfig)
+    clair: ClairConfig = field(default_factory=ClairConfig)
     apo: APOConfig = field(default_factory=APOConfig)
+    release: ReleaseSettings = field(default_factory=ReleaseSettings)

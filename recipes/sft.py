@@ -1,9 +1,10 @@
 """Stage sft: supervised fine-tuning on Megatron-Bridge (Gemma 3 chat template, assistant-only loss, packing).
 
 `execute` builds the ConfigContainer (recipes/bridge_config.py): the model starts from the upstream (cpt) checkpoint
-and trains on data_prep.sft_format's packed.npy, named by dataset.blend; then it calls Megatron-Bridge's `finetune`
-with its GPT forward step. It runs only in the `train` container on GPUs; it has not yet been run on a GPU in this
-repo. The container itself is built and validated on CPU by tests/bridge."""
+and trains on data_prep.sft_format's packed.npy (dataset.packed_data) with Megatron-Bridge's `finetune` and its GPT
+forward step, then exports the result to Hugging Face format (artifact `hf/`, for merge, RL and eval). It runs only
+in the `train` container on GPUs; it has not yet been run on a GPU in this repo. The container itself is built and
+validated on CPU by tests/bridge."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ def execute(ctx: StageContext) -> None:
     from megatron.bridge.training.finetune import finetune
     from megatron.bridge.training.gpt_step import forward_step
 
-    from recipes.bridge_config import build_config_container
+    from recipes.bridge_config import build_config_container, export_hf
 
     finetune(build_config_container(ctx.cfg, ctx.run_dir, stage="sft"), forward_step)
+    export_hf(ctx.cfg, ctx)
 
 
 if __name__ == "__main__":

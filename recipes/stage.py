@@ -27,8 +27,15 @@ class StageContext:
         return None
 
     def model_source(self) -> str:
-        """The model a post-training stage starts from: its upstream artifact (run.input or the previous stage's
-        output, which may not exist yet when the launch is rendered), else the experiment's base model."""
-        upstream = self.input_dir()
-        return str(upstream) if upstream else self.cfg.model.hf_id
+        """The Hugging Face model a stage works on: run.input, else the upstream stage's output when that stage
+        makes a Hugging Face model, else model.hf_id. Decided from the config alone (the upstream artifact may not
+        exist yet when the launch is rendered), so render and run agree."""
+        import importlib
 
+        cfg = self.cfg
+        if cfg.run.input:
+            return cfg.run.input
+        upstream = cfg.run.upstream
+        if upstream and importlib.import_module(f"recipes.{upstream}").PAYLOAD_KIND == "hf":
+            return str(self.input_dir())
+        return cfg.model.hf_id

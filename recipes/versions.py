@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PAYLOAD_KINDS = ("hf", "megatron", "indexed_dataset", "jsonl", "eval", "gguf")
+PAYLOAD_KINDS = ("hf", "megatron", "indexed_dataset", "jsonl", "eval", "gguf", "release")  # release: its variants are versions of their own
 RECORD_FILE = "version.json"
 INDEX_FILE = "index.json"
 _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")

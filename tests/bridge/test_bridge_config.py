@@ -37,7 +37,7 @@ def test_27b_cpt_container_has_the_card_numbers(tmp_path, monkeypatch):
     mp = container.mixed_precision
     assert (mp.bf16, mp.params_dtype, mp.fp8) == (True, torch.bfloat16, None)
     ckpt = container.checkpoint
-    assert ckpt.save == ckpt.load == str(tmp_path / "run" / "checkpoints")
+    assert ckpt.save == ckpt.load == str(tmp_path / "run" / "artifact" / "megatron")
     assert (ckpt.save_interval, ckpt.async_save, ckpt.ckpt_format) == (500, True, "torch_dist")
     assert container.logger.tensorboard_dir == str(tmp_path / "run" / "tensorboard")
 
@@ -117,7 +117,7 @@ def test_sft_finetunes_packed_data_from_the_cpt_model(tmp_path, monkeypatch):
     specs = container.dataset.packed_sequence_specs
     assert str(specs.packed_train_data_path) == str(packed / "packed.npy")
     assert specs.packed_sequence_size == container.dataset.seq_length == 8192
-    assert container.checkpoint.pretrained_checkpoint == str(tmp_path / "cpt_model")
+    assert container.checkpoint.pretrained_checkpoint == str(tmp_path / "cpt_model" / "megatron")
     assert container.optimizer.lr == 1e-5
     monkeypatch.setenv("WORLD_SIZE", "128")
     container.validate()

@@ -51,7 +51,8 @@ def test_unknown_suite_is_refused(tmp_path):
 
 
 def test_pipeline_eval_evaluates_the_apo_model(tmp_path):
-    out = run("recipes.pipeline", *EVAL_27B, f"launch.root={tmp_path}", "pipeline.stages=[apo,eval]")
+    out = run("recipes.pipeline", *EVAL_27B, f"launch.root={tmp_path}", "pipeline.stages=[apo,eval]",
+              "cluster.account=sealion", "cluster.partition=gpu", "launch.check_paths=false")
     assert out.returncode == 0, out.stderr
     apo_model = tmp_path / "sealion_v4_27b" / "apo" / "artifact"
     assert f"--model_name {apo_model} " in (tmp_path / "sealion_v4_27b" / "eval" / "launch" / "seahelm.sh").read_text()

@@ -20,7 +20,7 @@ def run(*args, env=None, cwd=None):
 @pytest.mark.parametrize("args,first_words", [
     (["train.iterz=5"], "error: train.iterz: unknown key; did you mean train.eval_iters?"),
     (["train.global_batch_size=abc"], "error: train.global_batch_size: Value 'abc' of type 'str'"),
-    (["experiment=sealion_v4_27b", "cluster=slurm", "model.tensor_model_parallel_size=3"],
+    (["experiment=sealion_v4_27b", "cluster=slurm", "model.tensor_model_parallel_size=3", "launch.dryrun=true"],
      "error: model.tensor_model_parallel_size: TP=3 does not divide num_attention_heads=32"),
 ])
 def test_bad_input_exits_nonzero_with_one_line_and_submits_nothing(tmp_path, args, first_words):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from recipes.release import ReleaseSettings, run
+from recipes.releasing import ReleaseSettings, run
 from recipes.versions import Registry
 
 REPO = Path(__file__).resolve().parents[2]
