@@ -1,13 +1,14 @@
 """Stage sft: supervised fine-tuning on Megatron-Bridge (Gemma 3 chat template, assistant-only loss, packing).
 
 `execute` builds the ConfigContainer (recipes/bridge_config.py): the model starts from the upstream (cpt) checkpoint
-and trains on data_prep.sft_format's packed.npy (dataset.packed_data) with Megatron-Bridge's `finetune` and its GPT
-forward step, then exports the result to Hugging Face format (artifact `hf/`, for merge, RL and eval). It runs only
-in the `train` container on GPUs; it has not yet been run on a GPU in this repo. The container itself is built and
-validated on CPU by tests/bridge."""
+and trains on data_prep.sft_format's packed.npy (dataset.packed_data; a conversations JSONL is packed first) with
+Megatron-Bridge's `finetune` and its GPT forward step, then exports the result to Hugging Face format (artifact
+`hf/`, for merge, RL and eval). It runs only in the `train` container on GPUs; it has not yet been run on a GPU in
+this repo. The container itself is built and validated on CPU by tests/bridge."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 from recipes.cli import stage_main
@@ -16,13 +17,26 @@ from recipes.stage import StageContext
 PAYLOAD_KIND = "megatron"
 
 
+def packed_data(ctx: StageContext) -> str:
+    """dataset.packed_data as a packed.npy: a conversations JSONL ({"messages": [...]}) is packed here first with
+    the Gemma 3 chat template into sequences of dataset.sequence_length (data_prep.sft_format)."""
+    from data_prep.sft_format import SFTFormatSettings, run
+
+    path = ctx.cfg.dataset.packed_data
+    if not path or not path.endswith(".jsonl"):
+        return path
+    settings = SFTFormatSettings(tokenizer=ctx.cfg.data.tokenizer, max_length=ctx.cfg.dataset.sequence_length)
+    return run(settings, path, str(ctx.run_dir / "sft_data")).output
+
+
 def execute(ctx: StageContext) -> None:
     from megatron.bridge.training.finetune import finetune
     from megatron.bridge.training.gpt_step import forward_step
 
     from recipes.bridge_config import build_config_container, export_hf
 
-    finetune(build_config_container(ctx.cfg, ctx.run_dir, stage="sft"), forward_step)
+    cfg = dataclasses.replace(ctx.cfg, dataset=dataclasses.replace(ctx.cfg.dataset, packed_data=packed_data(ctx)))
+    finetune(build_config_container(cfg, ctx.run_dir, stage="sft"), forward_step)
     export_hf(ctx.cfg, ctx)
 
 
