@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import json
 import multiprocessing
 import os
@@ -92,8 +93,10 @@ def plan_shards(input_paths: list[str], shard_bytes: int) -> list[_Shard]:
         if str(path).endswith((".gz", ".zst", ".bz2", ".xz")):
             raise ValueError(f"input {path}: compressed input is not supported; decompress to plain .jsonl first")
         size = os.path.getsize(path)
+        # Named by the input's absolute path, not its position: array tasks tokenise disjoint input lists.
+        digest = hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:10]
         for j, start in enumerate(range(0, max(size, 1), shard_bytes)):
-            sid = f"{i:04d}-{_safe(Path(path).stem)}-{j:05d}"
+            sid = f"{_safe(Path(path).stem)}-{digest}-{j:05d}"
             shards.append(_Shard(sid, i, str(path), start, min(start + shard_bytes, size)))
     return shards
 
@@ -232,6 +235,16 @@ def _merge(out: Path, shard_ids: list[str], settings: TokenizeSettings) -> list[
 
 def run(settings: TokenizeSettings, input_paths: list[str], output_dir: str) -> TokenizeSummary:
     """Tokenise `input_paths` (JSONL) into `output_dir`; resumes a killed run in the same output_dir."""
+    began = time.perf_counter()
+    shard_ids, skipped = tokenize_shards(settings, input_paths, output_dir)
+    return merge(settings, shard_ids, output_dir, skipped, began)
+
+
+def tokenize_shards(settings: TokenizeSettings, input_paths: list[str], output_dir: str) -> tuple[list[str], int]:
+    """Phase 1: tokenise and commit every shard of `input_paths` not committed yet.
+
+    Returns the shard ids in input order and how many were committed before (by a killed run). Array tasks each
+    run this on their own inputs into one output_dir; shard ids are unique across inputs, so they never collide."""
     if not settings.tokenizer:
         raise ValueError("TokenizeSettings.tokenizer is empty; set it to the Gemma 3 tokenizer directory or hub id")
     if settings.group_by not in GROUP_BY:
@@ -240,7 +253,6 @@ def run(settings: TokenizeSettings, input_paths: list[str], output_dir: str) -> 
         raise ValueError("TokenizeSettings.workers, shard_bytes and batch_size must all be >= 1")
     if not input_paths:
         raise ValueError("no input paths given; pass JSONL files")
-    began = time.perf_counter()
     with warnings.catch_warnings():  # megatron-core warns that Transformer Engine / Apex are absent: irrelevant here
         warnings.simplefilter("ignore")
         import megatron.core.datasets.indexed_dataset  # noqa: F401  (imported once here: forked workers inherit it)
@@ -257,14 +269,25 @@ def run(settings: TokenizeSettings, input_paths: list[str], output_dir: str) -> 
             with ctx.Pool(min(settings.workers, len(todo)), initializer=_init_worker, initargs=(settings,)) as pool:
                 for result in pool.imap_unordered(_work, [(s, str(out)) for s in todo]):
                     progress.advance(task, result["bytes"])
-    prefixes = _merge(out, [s.shard_id for s in shards], settings)
+    return [s.shard_id for s in shards], len(done)
+
+
+def merge(settings: TokenizeSettings, shard_ids: list[str], output_dir: str, shards_skipped: int = 0,
+          began: Optional[float] = None) -> TokenizeSummary:
+    """Phase 2: the committed shards, in the given order, merged into one prefix per key, and tokens.json."""
+    began = time.perf_counter() if began is None else began
+    out = Path(output_dir)
+    missing = [sid for sid in shard_ids if not (out / "shards" / sid).is_dir()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} shards are not committed (first: {missing[0]}); tokenise them first")
+    prefixes = _merge(out, shard_ids, settings)
     tokens_json = out / "tokens.json"
     payload = {"tokenizer": settings.tokenizer, "append_eos": settings.append_eos, "add_bos": settings.add_bos,
-               "group_by": settings.group_by, "shards": len(shards), "shards_skipped": len(done),
+               "group_by": settings.group_by, "shards": len(shard_ids), "shards_skipped": shards_skipped,
                "prefixes": [asdict(p) for p in prefixes]}
     (out / "tokens.json.tmp").write_text(json.dumps(payload, indent=2))
     os.replace(out / "tokens.json.tmp", tokens_json)
-    return TokenizeSummary(str(out), str(tokens_json), prefixes, len(shards), len(done),
+    return TokenizeSummary(str(out), str(tokens_json), prefixes, len(shard_ids), shards_skipped,
                            sum(p.documents for p in prefixes), sum(p.tokens for p in prefixes),
                            time.perf_counter() - began)
 

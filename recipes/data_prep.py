@@ -1,48 +1,119 @@
 """Stage data_prep: raw documents -> curated text (data_prep.curate: clean, language ID, quality, dedup, with
 quarantine) -> Gemma 3 tokens in Megatron .bin/.idx (data_prep.tokenize) -> the weighted blend for the datamix
 (data_prep.blend). The artifact holds curation/ (with its summary and quarantine), the prefixes, tokens.json,
-blend.json and its report."""
+blend.json and its report.
+
+As a Slurm job array (stage.array, e.g. "0-63%16") every task takes every count-th input file: it curates them
+(near-duplicates are found within a task's files, as FineWeb deduplicates per crawl) and commits their token
+shards; the task that finds all its siblings done merges the shards and writes the blend, under a lock file."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import json
+import os
 import sys
+import time
+from pathlib import Path
 
 from recipes.cli import stage_main
-from recipes.stage import StageContext
-
+from recipes.stage import ArrayTask, StageContext
 
 PAYLOAD_KIND = "indexed_dataset"
+MERGE_LOCK = ".merge.lock"
+LOCK_WAIT_S = 600
 
 
-def execute(ctx: StageContext) -> None:
+def assigned_sources(sources: list[dict], task: ArrayTask) -> list[dict]:
+    """This task's inputs: every data.sources entry expanded into one entry per file (a hub dataset or directory
+    stays one entry), then every count-th one."""
+    entries = []
+    for source in sources:
+        files = sorted(glob.glob(str(source["path"])))
+        entries += [{**source, "path": f} for f in files] if files else [dict(source)]
+    return entries[task.index::task.count]
+
+
+def execute(ctx: StageContext) -> bool:
     from rich.console import Console
 
-    from data_prep import blend, curate, tokenize
+    from data_prep import curate, tokenize
     from data_prep.dedup import DedupSettings
     from data_prep.langid import LangIdSettings
     from data_prep.quality import QualitySettings
 
-    cfg, knobs = ctx.cfg, ctx.cfg.data_prep
+    cfg, knobs, task = ctx.cfg, ctx.cfg.data_prep, ArrayTask.from_environment()
     out = ctx.artifact_dir
+    sources = assigned_sources([dict(s) for s in cfg.data.sources], task)
     if knobs.curate:
         settings = curate.CurationSettings(langid=LangIdSettings(on_disagreement=knobs.on_language_disagreement),
                                            quality=QualitySettings(min_words=knobs.min_words),
                                            dedup=DedupSettings(threshold=knobs.dedup_threshold))
+        curated = out / "curation" if task.count == 1 else out / "curation" / f"task-{task.index:04d}"
         # Each data.sources entry declares its source name and language for the records it matches.
-        summary = curate.curate([dict(source) for source in cfg.data.sources], str(out / "curation"), settings)
+        summary = curate.curate(sources, str(curated), settings)
         Console().print(curate.summary_table(summary))
-        inputs = sorted(glob.glob(str(out / "curation" / "curated" / "*.jsonl")))
-        if not inputs:
-            raise ValueError(f"data_prep: curation kept no document of {summary.input_records} (see "
-                             f"{out / 'curation'}); lower data_prep.min_words or set data_prep.curate=false")
+        inputs = sorted(glob.glob(str(curated / "curated" / "*.jsonl")))
+        if not inputs and task.count == 1:
+            raise ValueError(f"data_prep: curation kept no document of {summary.input_records} (see {curated}); "
+                             "lower data_prep.min_words or set data_prep.curate=false")
     else:  # tokenise the sources as they are: JSONL with id, text, lang, source per record
-        inputs = sorted(path for source in cfg.data.sources for path in glob.glob(str(source["path"])))
-    tokenized = tokenize.run(tokenize.TokenizeSettings(tokenizer=cfg.data.tokenizer, workers=knobs.workers,
-                                                       shard_bytes=knobs.shard_bytes), inputs, str(out))
-    blend.run(blend.BlendSettings(budget_tokens=cfg.data.budget_tokens, max_epochs=knobs.max_epochs,
-                                  drop_missing=knobs.drop_missing),
-              cfg.data.datamix, tokenized.tokens_json, str(out))
+        inputs = [s["path"] for s in sources]
+    settings = tokenize.TokenizeSettings(tokenizer=cfg.data.tokenizer, workers=knobs.workers,
+                                         shard_bytes=knobs.shard_bytes)
+    shard_ids, skipped = tokenize.tokenize_shards(settings, inputs, str(out)) if inputs else ([], 0)
+    tasks_dir = out / "tasks"
+    tasks_dir.mkdir(parents=True, exist_ok=True)
+    record = tasks_dir / f"task-{task.index:04d}.json"
+    record.with_suffix(".tmp").write_text(json.dumps({"shard_ids": shard_ids, "skipped": skipped}))
+    record.with_suffix(".tmp").replace(record)
+    return _merge_if_last(ctx, task, settings)
+
+
+def _merge_if_last(ctx: StageContext, task: ArrayTask, settings) -> bool:
+    """Merge and blend once every task has committed its shards; True when this task did it."""
+    from data_prep import blend, tokenize
+
+    out, knobs = ctx.artifact_dir, ctx.cfg.data_prep
+    merged = out / "tasks" / "merged"
+    with _merge_lock(out / MERGE_LOCK, task):
+        records = sorted((out / "tasks").glob("task-*.json"))
+        if len(records) < task.count or (merged.exists() and task.count > 1):
+            return False  # a sibling is still tokenising (it will merge), or one already merged
+        parts = [json.loads(p.read_text()) for p in records]
+        tokenized = tokenize.merge(settings, [sid for p in parts for sid in p["shard_ids"]], str(out),
+                                   sum(p["skipped"] for p in parts))
+        blend.run(blend.BlendSettings(budget_tokens=ctx.cfg.data.budget_tokens, max_epochs=knobs.max_epochs,
+                                      drop_missing=knobs.drop_missing),
+                  ctx.cfg.data.datamix, tokenized.tokens_json, str(out))
+        merged.write_text(str(task.index))
+    return True
+
+
+@contextlib.contextmanager
+def _merge_lock(path: Path, task: ArrayTask):
+    """An exclusive lock file naming its task; a requeued task takes back its own lock (its holder was killed)."""
+    owner, deadline = str(task.index), time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            os.write(fd, owner.encode())
+            os.close(fd)
+            break
+        except FileExistsError:
+            with contextlib.suppress(FileNotFoundError):  # released between the two calls: try again
+                holder = path.read_text()
+                if holder == owner:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{path} held by array task {holder} for {LOCK_WAIT_S} s; if that task is "
+                                       "gone, delete the file and requeue") from None
+        time.sleep(1)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

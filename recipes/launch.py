@@ -173,8 +173,14 @@ def submit(launches: list[StageLaunch], dryrun: bool, chain: bool = True) -> Sub
             if chain and len(runnable) > 1:
                 rendered["pipeline"] = _write_chain(runnable, rendered)
         else:
-            exp.run(detach=first.cfg.launch.detach)
-            if not first.cfg.launch.detach:
+            # NeMo-Run does not follow the states of a job array's tasks: a chain with an array stage is submitted
+            # detached (its afterok dependencies still hold on the cluster); follow it with recipes.status.
+            arrays = [launch.name for launch in runnable if launch.cfg.stage.array]
+            detach = first.cfg.launch.detach or bool(arrays)
+            if arrays and not first.cfg.launch.detach:
+                print(f"note: {', '.join(arrays)} run as a Slurm job array: submitted detached", flush=True)
+            exp.run(detach=detach)
+            if not detach:
                 _raise_first_failure(runnable)
     return Submission(launches, rendered, exp_dir)
 

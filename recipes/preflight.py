@@ -295,10 +295,20 @@ def check_data_prep(cfg: RootConfig) -> list[Finding]:
     return out
 
 
+ARRAY_STAGES = ("data_prep",)  # stages whose execute() splits its work across a Slurm job array
+
+
+def check_array(cfg: RootConfig) -> list[Finding]:
+    if cfg.stage.array and cfg.stage.name not in ARRAY_STAGES:
+        return [Finding("stage.array", f"stage {cfg.stage.name} does not split its work across array tasks: every "
+                        "task would do all of it", f"set stage.array=null (arrays: {', '.join(ARRAY_STAGES)})")]
+    return []
+
+
 STAGE_RULES: dict[str, list[Rule]] = {"data_prep": [check_data_prep],
                                       "rl": [check_tensor_parallel, check_gpus, check_rl, check_ray_on_slurm],
                                       "apo": [check_tensor_parallel, check_gpus, check_apo, check_ray_on_slurm]}
-COMMON_RULES: list[Rule] = [check_paths, check_secrets]
+COMMON_RULES: list[Rule] = [check_paths, check_secrets, check_array]
 
 
 def plan(cfg: RootConfig) -> PlanReport:

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from recipes.schema import RootConfig
+
+
+@dataclass(frozen=True)
+class ArrayTask:
+    """This process's place in a Slurm job array (stage.array): task `index` of `count`; 0 of 1 outside one."""
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def from_environment(cls) -> ArrayTask:
+        count = int(os.environ.get("SLURM_ARRAY_TASK_COUNT", 1))
+        first = int(os.environ.get("SLURM_ARRAY_TASK_MIN", 0))
+        return cls(int(os.environ.get("SLURM_ARRAY_TASK_ID", first)) - first, count)
 
 
 @dataclass

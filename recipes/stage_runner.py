@@ -18,7 +18,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from recipes.config import register_resolvers, to_object, validate
-from recipes.stage import StageContext
+from recipes.stage import ArrayTask, StageContext
 
 
 def load_context(run_dir: Path) -> StageContext:
@@ -37,8 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ctx = load_context(run_dir)
         module = importlib.import_module(f"recipes.{ctx.cfg.stage.name}")
-        module.execute(ctx)
-        register_version(ctx, module.PAYLOAD_KIND)
+        # An array task whose siblings complete the artifact returns False: only the one that completes registers.
+        if module.execute(ctx) is not False:
+            register_version(ctx, module.PAYLOAD_KIND)
     except BaseException as err:
         write_status(run_dir, "failed", started=started, error=f"{type(err).__name__}: {err}")
         traceback.print_exc()
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 STATUS_FILE = "status.json"
+TASK_STATUS_GLOB = "status.task-*.json"
 
 
 def register_version(ctx: StageContext, payload_kind: str) -> None:
@@ -68,15 +70,29 @@ def register_version(ctx: StageContext, payload_kind: str) -> None:
 
 
 def write_status(run_dir: Path, state: str, **extra: str) -> None:
-    """The stage's own record of how its last attempt ended (local executors report no job state)."""
+    """The stage's own record of how its last attempt ended (local executors report no job state); one file per
+    task in a Slurm job array."""
+    task = ArrayTask.from_environment()
     status = {"state": state, "updated": _now(), "restart_count": int(os.environ.get("SLURM_RESTART_COUNT", 0)),
-              "slurm_job_id": os.environ.get("SLURM_JOB_ID"), **extra}
-    tmp = run_dir / f".{STATUS_FILE}.tmp"
+              "slurm_job_id": os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID"), **extra}
+    name = STATUS_FILE
+    if task.count > 1:
+        status.update(array_task=task.index, array_task_count=task.count)
+        name = TASK_STATUS_GLOB.replace("*", f"{task.index:04d}")
+    tmp = run_dir / f".{name}.tmp"
     tmp.write_text(json.dumps(status, indent=2) + "\n")
-    tmp.replace(run_dir / STATUS_FILE)
+    tmp.replace(run_dir / name)
 
 
 def read_status(run_dir: Path) -> dict:
+    """The stage's state; for a job array, all tasks together: failed if one failed, succeeded when all did."""
+    tasks = [json.loads(p.read_text()) for p in sorted(run_dir.glob(TASK_STATUS_GLOB))]
+    if tasks:
+        failed = [t for t in tasks if t["state"] == "failed"]
+        done = len(tasks) == tasks[0]["array_task_count"] and all(t["state"] == "succeeded" for t in tasks)
+        state = "failed" if failed else "succeeded" if done else "running"
+        return {**(failed[0] if failed else tasks[-1]), "state": state, "tasks": len(tasks),
+                "restart_count": max(t["restart_count"] for t in tasks)}
     path = run_dir / STATUS_FILE
     return json.loads(path.read_text()) if path.exists() else {"state": "not started"}
 

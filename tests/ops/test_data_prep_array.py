@@ -1,0 +1,95 @@
+"""Data prep as a Slurm job array: each task curates and tokenises its share of the input files, the last one to
+finish merges and blends, and the result holds exactly the documents of a one-task run."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from recipes.versions import Registry
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = f"{REPO}/data_prep/sample_corpus/*.jsonl"
+COMMON = ["data_prep.min_words=10", f"data.sources=[{{path: '{SAMPLE}'}}]"]
+
+
+def launch(*args, env=None):
+    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "COLUMNS": "250", **(env or {})})
+
+
+def prefixes(artifact: Path) -> dict[str, tuple[int, int]]:
+    data = json.loads((artifact / "tokens.json").read_text())
+    return {p["key"]: (p["documents"], p["tokens"]) for p in data["prefixes"]}
+
+
+def test_array_tasks_share_the_work_and_the_last_one_merges(tmp_path):
+    single = launch("recipes.data_prep", f"launch.root={tmp_path / 'single'}", *COMMON)
+    assert single.returncode == 0, single.stderr[-2000:]
+    expected = prefixes(tmp_path / "single" / "smoke" / "data_prep" / "artifact")
+
+    root = tmp_path / "array"
+    rendered = launch("recipes.data_prep", f"launch.root={root}", "launch.dryrun=true", "stage.array=0-2", *COMMON)
+    assert rendered.returncode == 0, rendered.stderr[-2000:]
+    run_dir = root / "smoke" / "data_prep"
+    from recipes.stage_runner import read_status
+
+    for i, task in enumerate([2, 0, 1]):  # the order Slurm happens to finish them in
+        env = {"SLURM_ARRAY_TASK_ID": str(task), "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "0",
+               "SLURM_ARRAY_JOB_ID": "777", "SLURM_JOB_ID": str(800 + task)}
+        out = launch("recipes.stage_runner", "--run-dir", str(run_dir), env=env)
+        assert out.returncode == 0, out.stderr[-2000:]
+        merged = (run_dir / "artifact" / "tokens.json").exists()
+        assert merged == (i == 2), "only the last task to finish merges"
+        assert read_status(run_dir)["state"] == ("succeeded" if i == 2 else "running")
+
+    status = read_status(run_dir)
+    assert status["tasks"] == 3 and status["slurm_job_id"] == "777"
+    assert (run_dir / "artifact" / "tasks" / "merged").read_text() == "1"
+    assert prefixes(run_dir / "artifact") == expected  # every document once, the same tokens
+    assert len(list((run_dir / "artifact" / "curation").glob("task-*/curation_summary.json"))) == 3
+    assert [r.stage for r in Registry(root / "registry").all()] == ["data_prep"]  # registered once
+
+
+def test_a_failed_task_fails_the_array(tmp_path):
+    root = tmp_path / "array"
+    assert launch("recipes.data_prep", f"launch.root={root}", "launch.dryrun=true", "stage.array=0-1",
+                  *COMMON).returncode == 0
+    run_dir = root / "smoke" / "data_prep"
+    (run_dir / "resolved.yaml").write_text("not: [valid")
+    out = launch("recipes.stage_runner", "--run-dir", str(run_dir),
+                 env={"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "2"})
+    assert out.returncode == 1
+    from recipes.stage_runner import read_status
+
+    status = read_status(run_dir)
+    assert status["state"] == "failed" and status["array_task"] == 1
+
+
+@pytest.mark.slurm
+def test_data_prep_array_on_slurm(tmp_path):
+    from recipes.stage_runner import read_status
+
+    out = launch("recipes.data_prep", f"launch.root={tmp_path}", "cluster=slurm", "cluster.containers.train=null",
+                 "cluster.exclusive=false", "launch.detach=false", "stage.array=0-2", *COMMON)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "note: data_prep run as a Slurm job array: submitted detached" in out.stdout
+    run_dir = tmp_path / "smoke" / "data_prep"
+    deadline = time.monotonic() + 300
+    while read_status(run_dir)["state"] in ("running", "not started"):
+        assert time.monotonic() < deadline, read_status(run_dir)
+        time.sleep(1)
+    assert read_status(run_dir)["state"] == "succeeded"
+    tasks = [json.loads(p.read_text()) for p in sorted(run_dir.glob("status.task-*.json"))]
+    assert [t["array_task"] for t in tasks] == [0, 1, 2] and {t["state"] for t in tasks} == {"succeeded"}
+    assert len({t["slurm_job_id"] for t in tasks}) == 1  # the array's job id
+    assert sum(d for d, _ in prefixes(run_dir / "artifact").values()) == 48
+
+
+def test_only_array_stages_take_an_array(tmp_path):
+    out = launch("recipes.eval", f"launch.root={tmp_path}", "launch.dryrun=true", "stage.array=0-3")
+    assert out.returncode == 2 and "error: stage.array: stage eval does not split its work" in out.stderr
