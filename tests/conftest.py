@@ -27,15 +27,16 @@ def _cuda_available() -> bool:
 
 def pytest_collection_modifyitems(config, items):
     # tests/run.sh sets SEALION_REQUIRE_SLURM=1 after starting Slurm: then a Slurm test may not silently skip.
-    need_slurm = any("slurm" in item.keywords for item in items)
+    # Markers, not keywords: a parameter id such as [slurm] is a keyword too.
+    need_slurm = any(item.get_closest_marker("slurm") for item in items)
     slurm_ok = _slurm_up() if need_slurm else False
     if need_slurm and not slurm_ok and os.environ.get("SEALION_REQUIRE_SLURM") == "1":
         raise pytest.UsageError("SEALION_REQUIRE_SLURM=1 but no Slurm answers `sinfo`: start it with slurm/local/start.sh")
     cuda_ok = _cuda_available()
     for item in items:
-        if "slurm" in item.keywords and not slurm_ok:
+        if item.get_closest_marker("slurm") and not slurm_ok:
             item.add_marker(pytest.mark.skip(reason="no local Slurm (tests/run.sh starts one)"))
-        if "gpu" in item.keywords and not cuda_ok:
+        if item.get_closest_marker("gpu") and not cuda_ok:
             item.add_marker(pytest.mark.skip(reason="needs CUDA"))
 
 

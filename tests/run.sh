@@ -19,7 +19,7 @@ else
   echo "tests/run.sh: not root with apt-get: the slurm-marked tests will be skipped" >&2
 fi
 
-python -m pytest "$@"
+python -m pytest --durations=15 "$@"
 
 # Megatron-Bridge 0.3.1's ConfigContainer (cpt/sft): its own venv (it pins transformers<5; no Transformer Engine).
 bash tests/bridge_env.sh

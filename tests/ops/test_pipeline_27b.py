@@ -28,9 +28,23 @@ def render(root: Path, cluster: str, *extra: str) -> subprocess.CompletedProcess
                           env={**os.environ, "COLUMNS": "250", "SEALION_IMAGES": "/images"})
 
 
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """The pipeline rendered once per preset: {cluster: (launch.root, completed process)}."""
+    cache = {}
+
+    def get(cluster):
+        if cluster not in cache:
+            root = tmp_path_factory.mktemp(cluster)
+            cache[cluster] = root, render(root, cluster)
+        return cache[cluster]
+
+    return get
+
+
 @pytest.mark.parametrize("cluster", sorted(FABRIC))
-def test_pipeline_renders_on_each_preset(tmp_path, cluster):
-    out = render(tmp_path, cluster)
+def test_pipeline_renders_on_each_preset(rendered, cluster):
+    tmp_path, out = rendered(cluster)
     assert out.returncode == 0, out.stderr[-3000:]
     run = tmp_path / "sealion_v4_27b"
     chain = (run / "pipeline_submit.sh").read_text().splitlines()
@@ -50,8 +64,9 @@ def test_pipeline_renders_on_each_preset(tmp_path, cluster):
     assert "ray start --head" in (run / "rl" / "launch" / "sbatch.sh").read_text()
 
 
-def test_each_stage_reads_the_artifact_it_needs(tmp_path):
-    assert render(tmp_path, "slurm").returncode == 0
+def test_each_stage_reads_the_artifact_it_needs(rendered):
+    tmp_path, out = rendered("slurm")
+    assert out.returncode == 0, out.stderr[-3000:]
     run = tmp_path / "sealion_v4_27b"
     resolved = {s: yaml.safe_load((run / s / "resolved.yaml").read_text()) for s in STAGES}
     artifact = {s: str(run / s / "artifact") for s in STAGES}
