@@ -31,7 +31,8 @@ class BridgeConfigError(ValueError):
 def build_config_container(cfg: RootConfig, run_dir: Path, *, stage: Stage) -> "ConfigContainer":
     """The ConfigContainer that `pretrain` (cpt) or `finetune` (sft) runs; `cfg.validate()` is left to the caller
     because it reads the world size of the job."""
-    from megatron.bridge.training.config import ConfigContainer, RNGConfig
+    from megatron.bridge.training.config import (ConfigContainer, FaultToleranceConfig, NVRxStragglerDetectionConfig,
+                                                 RNGConfig)
 
     if stage not in ("cpt", "sft"):
         raise BridgeConfigError(f"stage: {stage!r} is not a Megatron-Bridge stage; use cpt or sft")
@@ -48,6 +49,11 @@ def build_config_container(cfg: RootConfig, run_dir: Path, *, stage: Stage) -> "
         checkpoint=checkpoint(cfg, ctx, stage),
         logger=logger(cfg, ctx),
         rng=RNGConfig(seed=cfg.run.seed),
+        ft=FaultToleranceConfig(enable_ft_package=True, calc_ft_timeouts=cfg.ft.calc_ft_timeouts)
+        if cfg.ft.enable_ft_package else None,
+        nvrx_straggler=NVRxStragglerDetectionConfig(enabled=True,
+                                                    report_time_interval=cfg.nvrx_straggler.report_time_interval)
+        if cfg.nvrx_straggler.enabled else None,
     )
 
 

@@ -159,6 +159,24 @@ class LoggerConfig:
 
 
 @dataclass
+class FaultToleranceConfig:
+    """nvidia-resiliency-ext fault tolerance for the training stages (Megatron-Bridge ConfigContainer.ft): a hung
+    rank is detected by heartbeat timeouts and the job ends so Slurm can requeue it."""
+
+    enable_ft_package: bool = False
+    calc_ft_timeouts: bool = False  # learn the timeouts from the first iterations and checkpoints
+
+
+@dataclass
+class NVRxStragglerConfig:
+    """nvidia-resiliency-ext straggler detection (ConfigContainer.nvrx_straggler): reports GPUs far slower than
+    the rest, the usual sign of a failing node in a long run."""
+
+    enabled: bool = False
+    report_time_interval: float = 300.0  # seconds between checks
+
+
+@dataclass
 class TunnelConfig:
     kind: str = "local"  # local: submit from this machine (a login node); ssh: submit through SSH
     host: Optional[str] = None
@@ -320,6 +338,8 @@ class RootConfig:
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    ft: FaultToleranceConfig = field(default_factory=FaultToleranceConfig)
+    nvrx_straggler: NVRxStragglerConfig = field(default_factory=NVRxStragglerConfig)
     data: DataConfig = field(default_factory=DataConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     launch: LaunchConfig = field(default_factory=LaunchConfig)

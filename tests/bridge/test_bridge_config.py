@@ -140,3 +140,12 @@ def test_the_engine_calls_the_stages_make_exist_in_megatron_bridge(module, funct
     defs = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
     assert function in defs, f"{module} has no top-level {function}"
     assert [a.arg for a in defs[function].args.args][:len(leading)] == leading
+
+
+def test_resiliency_extension_is_off_by_default_and_maps_when_on(tmp_path):
+    _, plain = _cpt(tmp_path, ["dataset.mock=true"])
+    assert plain.ft is None and plain.nvrx_straggler is None
+    _, container = _cpt(tmp_path, ["dataset.mock=true", "ft.enable_ft_package=true", "ft.calc_ft_timeouts=true",
+                                   "nvrx_straggler.enabled=true", "nvrx_straggler.report_time_interval=120"])
+    assert container.ft.enable_ft_package and container.ft.calc_ft_timeouts
+    assert container.nvrx_straggler.enabled and container.nvrx_straggler.report_time_interval == 120
