@@ -12,9 +12,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from datasketch import MinHash, MinHashLSH
 from rich.progress import Progress
 
+from data_prep.dedup import DedupSettings, Deduplicator
+from data_prep.documents import Document
 from evals.metrics import detect_language
 from evals.openai_client import EndpointError, complete, open_client
 
@@ -45,26 +46,14 @@ class SyntheticSettings:
 SyntheticGenerationError = EndpointError  # the name callers of this module already catch
 
 
-def _shingles(text: str, n: int = 5) -> set[str]:
-    # Character n-grams: Burmese and Khmer are written without spaces between words.
-    squashed = " ".join(text.split())
-    return {squashed[i:i + n] for i in range(max(len(squashed) - n + 1, 1))}
-
-
-def _minhash(text: str) -> MinHash:
-    m = MinHash(num_perm=128)
-    for s in _shingles(text):
-        m.update(s.encode("utf-8"))
-    return m
-
-
 def run(settings: SyntheticSettings, output_root: str | Path) -> dict:
     """Generate, filter and write `output_root`/synthetic-<version>; returns the metadata dict."""
     missing = [lang for lang in settings.languages if lang not in settings.prompts]
     if missing:
         raise ValueError(f"no prompt for languages {missing}; add them to settings.prompts (use '{{i}}' for the index)")
     kept, rejected = [], {"language": 0, "duplicate": 0, "too_short": 0}
-    lsh = MinHashLSH(threshold=settings.dedup_threshold, num_perm=128)
+    # The curation deduplicator: exact copies, then character-shingle MinHash (no word segmentation needed).
+    dedup = Deduplicator(DedupSettings(threshold=settings.dedup_threshold))
     with open_client(settings) as client, Progress() as progress:
         bar = progress.add_task("synthetic", total=len(settings.languages) * settings.samples_per_language)
         for lang in settings.languages:
@@ -77,12 +66,10 @@ def run(settings: SyntheticSettings, output_root: str | Path) -> dict:
                 if detect_language(text) != lang:
                     rejected["language"] += 1
                     continue
-                signature = _minhash(text)
-                if lsh.query(signature):
+                key = f"{lang}-{len(kept)}"
+                if dedup.check(Document(id=key, text=text, lang=lang, source="synthetic", origin=f"{lang}:{i}")):
                     rejected["duplicate"] += 1
                     continue
-                key = f"{lang}-{len(kept)}"
-                lsh.insert(key, signature)
                 kept.append({"id": key, "lang": lang, "text": text})
     out = Path(output_root) / f"synthetic-{settings.version}"
     out.mkdir(parents=True, exist_ok=True)
