@@ -65,9 +65,9 @@ def execute(ctx: StageContext) -> bool:
     shard_ids, skipped = tokenize.tokenize_shards(settings, inputs, str(out)) if inputs else ([], 0)
     tasks_dir = out / "tasks"
     tasks_dir.mkdir(parents=True, exist_ok=True)
-    record = tasks_dir / f"task-{task.index:04d}.json"
-    record.with_suffix(".tmp").write_text(json.dumps({"shard_ids": shard_ids, "skipped": skipped}))
-    record.with_suffix(".tmp").replace(record)
+    record, tmp = tasks_dir / f"task-{task.index:04d}.json", tasks_dir / f"task-{task.index:04d}.tmp"
+    tmp.write_text(json.dumps({"shard_ids": shard_ids, "skipped": skipped}))
+    tmp.replace(record)
     return _merge_if_last(ctx, task, settings)
 
 

@@ -23,11 +23,9 @@ SUITES = ("local", "seahelm", "lm_eval")
 def model_to_evaluate(ctx: StageContext) -> str:
     """eval.model (a path, a registered version, or a hub id), else the stage's model source (run.input, the
     upstream model, model.hf_id)."""
-    from recipes.versions import Registry
-
     if ctx.cfg.eval.model:
         try:
-            return str(Registry(Path(ctx.cfg.launch.root) / "registry").resolve(ctx.cfg.eval.model))
+            return str(ctx.registry().resolve(ctx.cfg.eval.model))
         except KeyError:
             return ctx.cfg.eval.model  # not a path or a version: a hub id
     return ctx.model_source()
@@ -89,10 +87,10 @@ def _local(ctx: StageContext, model: str) -> dict[str, dict]:
 
 def _record(ctx: StageContext, model: str, results: dict[str, dict]) -> None:
     """Scores into the evaluated model's version record, when it has one."""
-    from recipes.versions import RECORD_FILE, Registry
+    from recipes.versions import RECORD_FILE
 
     if (Path(model) / RECORD_FILE).is_file():
-        registry = Registry(Path(ctx.cfg.launch.root) / "registry")
+        registry = ctx.registry()
         record = json.loads((Path(model) / RECORD_FILE).read_text())
         for suite, scores in results.items():
             registry.add_metrics(record["id"], suite, scores)

@@ -16,7 +16,7 @@ from recipes.cli import stage_main
 from recipes.stage import StageContext
 
 PAYLOAD_KIND = "megatron"
-TEXT, VISION, MEGATRON = "text", "vision", "megatron"
+TEXT, VISION = "text", "vision"
 
 
 def vision_dir(text_checkpoint: str | Path) -> Path:
@@ -37,6 +37,7 @@ def execute(ctx: StageContext) -> None:
     from megatron.bridge import AutoBridge
 
     from recipes import multimodal
+    from recipes.bridge_config import megatron_checkpoint
 
     source, out = local_copy(ctx.cfg.model.hf_id), ctx.artifact_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -50,7 +51,7 @@ def execute(ctx: StageContext) -> None:
     else:
         shutil.rmtree(out / TEXT, ignore_errors=True)
         shutil.copytree(source, out / TEXT)
-    AutoBridge.import_ckpt(str(out / TEXT), str(out / MEGATRON))
+    AutoBridge.import_ckpt(str(out / TEXT), str(megatron_checkpoint(out)))
 
 
 if __name__ == "__main__":

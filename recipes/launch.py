@@ -20,8 +20,8 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from recipes import manifest, preflight
-from recipes.preflight import gpus_per_node
 from recipes.config import REPO_ROOT, compose, to_object
+from recipes.preflight import gpus_per_node
 from recipes.schema import RootConfig
 from recipes.stage import StageContext
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from pathlib import Path
 
 from recipes.cli import stage_main
 from recipes.stage import StageContext
@@ -15,10 +14,9 @@ PAYLOAD_KIND = "hf"
 
 def execute(ctx: StageContext) -> None:
     from recipes.merging import run
-    from recipes.versions import Registry
 
     settings = dataclasses.replace(ctx.cfg.merge, out=str(ctx.artifact_dir))
-    run(settings, resolve=Registry(Path(ctx.cfg.launch.root) / "registry").resolve)
+    run(settings, resolve=ctx.registry().resolve)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import glob
 import os
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from recipes import memory
@@ -231,7 +231,12 @@ TRAINING_TIERS: list[list[Rule]] = [
 ]
 
 
-RL_ENVIRONMENTS = {"math": True, "ifeval": True}  # name -> wired into NeMo-RL (ifeval: recipes.posttrain.environments)
+RL_ENVIRONMENTS = ("math", "ifeval")  # reward environments wired into NeMo-RL (ifeval: recipes.posttrain.environments)
+
+
+def unknown_rl_environments(datasets: list[dict]) -> list[int]:
+    """Indices of rl.datasets entries whose env is not a reward environment."""
+    return [i for i, dataset in enumerate(datasets) if dataset.get("env") not in RL_ENVIRONMENTS]
 
 
 def check_rl(cfg: RootConfig) -> list[Finding]:
@@ -254,10 +259,9 @@ def check_rl(cfg: RootConfig) -> list[Finding]:
         out.append(Finding("rl.generation_tensor_parallel_size",
                            f"vLLM TP={tp} must divide the {gpus} GPUs and the {cfg.model.num_attention_heads} heads",
                            f"use one of {[d for d in _divisors(cfg.model.num_attention_heads) if gpus % d == 0]}"))
-    for i, dataset in enumerate(rl.datasets):
-        if dataset.get("env") not in RL_ENVIRONMENTS:
-            out.append(Finding(f"rl.datasets[{i}].env", f"{dataset.get('env')!r} is not a reward environment",
-                               f"use one of {sorted(RL_ENVIRONMENTS)}"))
+    for i in unknown_rl_environments(rl.datasets):
+        out.append(Finding(f"rl.datasets[{i}].env", f"{rl.datasets[i].get('env')!r} is not a reward environment",
+                           f"use one of {sorted(RL_ENVIRONMENTS)}"))
     if rl.backend not in ("dtensor", "megatron"):
         out.append(Finding("rl.backend", f"unknown backend {rl.backend!r}", "use dtensor or megatron"))
     elif rl.backend == "dtensor" and cfg.model.pipeline_model_parallel_size > 1:

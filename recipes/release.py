@@ -36,12 +36,11 @@ def source_model(ctx: StageContext) -> Path:
 
 def execute(ctx: StageContext) -> None:
     from recipes.releasing import run
-    from recipes.versions import Registry
 
     texts = sorted(path for pattern in ctx.cfg.release.quality_texts for path in glob.glob(pattern))
     settings = dataclasses.replace(ctx.cfg.release, quality_texts=texts)
     source = source_model(ctx)
-    results = run(settings, str(source), ctx.artifact_dir, Registry(Path(ctx.cfg.launch.root) / "registry"))
+    results = run(settings, str(source), ctx.artifact_dir, ctx.registry())
     for result in results:
         print(f"release {result.variant}: {result.status} -> {result.path} ({result.version_id})", flush=True)
 

@@ -23,9 +23,9 @@ def render(ctx: StageContext) -> None:
 
 def execute(ctx: StageContext) -> None:
     from recipes.posttrain import nemo_rl_entry
-    from recipes.preflight import RL_ENVIRONMENTS
+    from recipes.preflight import RL_ENVIRONMENTS, unknown_rl_environments
 
-    unknown = [d["name"] for d in ctx.cfg.rl.datasets if d.get("env") not in RL_ENVIRONMENTS]
+    unknown = [ctx.cfg.rl.datasets[i]["name"] for i in unknown_rl_environments(ctx.cfg.rl.datasets)]
     if unknown:
         raise ValueError(f"rl.datasets {unknown}: unknown reward environment; use one of {sorted(RL_ENVIRONMENTS)}")
     target = nemo_rl_config.train_data_path(ctx.run_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,12 +42,16 @@ class StageContext:
             return self.run_dir.parent / self.cfg.run.upstream / "artifact"
         return None
 
+    def registry(self):
+        """The version registry of this run's launch root, where every stage registers its artifact."""
+        from recipes.versions import Registry
+
+        return Registry(Path(self.cfg.launch.root) / "registry")
+
     def model_source(self) -> str:
         """The Hugging Face model a stage works on: run.input, else the upstream stage's output when that stage
         makes a Hugging Face model, else model.hf_id. Decided from the config alone (the upstream artifact may not
         exist yet when the launch is rendered), so render and run agree."""
-        import importlib
-
         cfg = self.cfg
         if cfg.run.input:
             return cfg.run.input

@@ -54,7 +54,7 @@ TASK_STATUS_GLOB = "status.task-*.json"
 
 def register_version(ctx: StageContext, payload_kind: str) -> None:
     """Record the stage's artifact as a version (parents: the upstream artifact when it has a record)."""
-    from recipes.versions import RECORD_FILE, Registry
+    from recipes.versions import RECORD_FILE
 
     if not ctx.artifact_dir.is_dir():
         return
@@ -64,7 +64,7 @@ def register_version(ctx: StageContext, payload_kind: str) -> None:
     restarted = ctx.artifact_dir / RECORD_FILE
     if restarted.is_file():  # a requeued attempt finished an artifact an earlier attempt had registered
         restarted.unlink()
-    Registry(Path(ctx.cfg.launch.root) / "registry").register(
+    ctx.registry().register(
         ctx.artifact_dir, name=f"{ctx.cfg.run.name}-{ctx.cfg.stage.name}", stage=ctx.cfg.stage.name,
         payload_kind=payload_kind, parents=parents, manifest=manifest)
 

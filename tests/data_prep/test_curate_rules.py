@@ -45,7 +45,7 @@ def test_every_sample_document_passes_its_own_script_and_short_quality_rules():
 def test_wrong_script_is_rejected_with_the_measured_fraction(sample_id, declared, script):
     rejection = clean_document(_doc(sample_id, lang=declared), CleanSettings())
     assert isinstance(rejection, Rejection) and rejection.rule == "wrong_script"
-    assert f"0.00 of" in rejection.detail and script in rejection.detail
+    assert "0.00 of" in rejection.detail and script in rejection.detail
 
 
 def test_mixed_script_passes_when_mostly_the_declared_script():
