@@ -6,12 +6,19 @@ Variants (configurable, run in order):
 - `fp8_dynamic`: llm-compressor FP8 weights with dynamic per-token activation scales. GPU side: runs where
   `llmcompressor` is importable and CUDA is present, otherwise the script is rendered for the cluster.
 - `nvfp4`: NVIDIA ModelOpt NVFP4 post-training quantisation (GPU side, Blackwell): always rendered as a script.
-- `gguf_q8_0`, `gguf_q4_k_m`: llama.cpp's `convert_hf_to_gguf.py` to BF16 GGUF, then `llama_model_quantize` (the
-  library call behind `llama-quantize`) through llama-cpp-python. The converter is not in llama-cpp-python's
-  wheel; `fetch_gguf_converter` takes it from the llama-cpp-python sdist on PyPI (its vendored llama.cpp).
+- `gguf_q8_0`: llama.cpp's `convert_hf_to_gguf.py --outtype q8_0` (the converter quantises Q8_0 itself).
+- `gguf_q4_k_m`: the converter to BF16 GGUF, then `llama-quantize ... Q4_K_M`; built where a `llama-quantize`
+  binary is found (`llama_cpp_dir`/build/bin, then PATH), otherwise rendered as a script. No PyPI wheel that runs
+  here ships the quantiser (llama-cpp-python compiles llama.cpp for about 15 minutes on 2 cores).
+  The converter is in no wheel either: `fetch_gguf_converter` takes it (with its `gguf-py`) from the vendored
+  llama.cpp of the llama-cpp-python sdist on PyPI, unless `llama_cpp_dir` names a llama.cpp checkout.
 
-Each built variant is scored (per-language perplexity on held-out JSONL texts: transformers for HF, llama-cpp-python
-for GGUF, the same token ids for both) and registered as a version whose parent is the source model.
+Each built variant is scored: per-language perplexity on held-out JSONL texts, the same HF token ids on both
+sides, transformers for HF and llama.cpp itself (xllamacpp, prebuilt) for GGUF. llama.cpp's server API has no
+prompt log-probs, so each next token is forced with a logit bias and its log-prob read from the unbiased
+distribution (`post_sampling_probs: false`); the prompt cache makes that one token of work per step. A GGUF
+variant also records llama.cpp's greedy continuation of `SAMPLE_PROMPT` (it loads and generates). Each variant is
+registered as a version whose parent is the source model.
 """
 
 from __future__ import annotations
@@ -31,8 +38,10 @@ from pathlib import Path
 from typing import Optional
 
 VARIANTS = ("hf_bf16", "fp8_dynamic", "nvfp4", "gguf_q8_0", "gguf_q4_k_m")
-# llama_ftype values from llama.h (LLAMA_FTYPE_MOSTLY_Q8_0 = 7, LLAMA_FTYPE_MOSTLY_Q4_K_M = 15)
-GGUF_FTYPES = {"gguf_q8_0": ("Q8_0", 7), "gguf_q4_k_m": ("Q4_K_M", 15)}
+GGUF_TYPES = {"gguf_q8_0": "Q8_0", "gguf_q4_k_m": "Q4_K_M"}
+# The sdist whose vendored llama.cpp supplies convert_hf_to_gguf.py (same llama.cpp month as xllamacpp's runtime).
+CONVERTER_SDIST = "llama-cpp-python==0.3.36"
+SAMPLE_PROMPT = "Ibu kota Indonesia adalah"
 CONVERTER_CACHE = Path.home() / ".cache" / "sealion-recipes"
 
 
@@ -44,7 +53,9 @@ class ReleaseSettings:
     quality_texts: list[str] = field(default_factory=list)  # JSONL files of {"text", "lang"}
     max_docs_per_language: int = 4
     max_tokens_per_doc: int = 256
-    llama_cpp_dir: str = ""  # holds convert_hf_to_gguf.py; empty: $LLAMA_CPP_DIR, then the cached PyPI sdist copy
+    # a llama.cpp checkout: convert_hf_to_gguf.py, and build/bin/llama-quantize if built; empty: $LLAMA_CPP_DIR,
+    # then the converter of the PyPI sdist (cached) and llama-quantize from PATH
+    llama_cpp_dir: str = ""
     fp8_ignore: list[str] = field(default_factory=lambda: ["lm_head"])
     nvfp4_calib_size: int = 512
     threads: int = 2
@@ -58,6 +69,7 @@ class VariantResult:
     command: list[str] = field(default_factory=list)
     perplexity: dict[str, float] = field(default_factory=dict)
     perplexity_ratio_vs_bf16: dict[str, float] = field(default_factory=dict)
+    sample: str = ""  # GGUF: llama.cpp's greedy continuation of SAMPLE_PROMPT
     version_id: str = ""
 
 
@@ -105,23 +117,51 @@ def hf_perplexity(model_dir: str | Path, texts: dict[str, list[str]], max_tokens
     return _perplexity(score, tokenizer, texts, max_tokens)
 
 
+def llama_cpp_server(gguf_path: str | Path, n_ctx: int, threads: int):
+    """llama.cpp's server engine in this process (xllamacpp): the runtime a GGUF release is used with."""
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = str(gguf_path)
+    params.n_ctx = n_ctx
+    params.cpuparams.n_threads = threads
+    return xllamacpp.Server(params)
+
+
+def _next_token(server, prompt_ids: list[int], **request) -> dict:
+    """One decoding step on token ids; the chosen token with its unbiased log-prob."""
+    reply = server.handle_completions({"prompt": prompt_ids, "max_tokens": 1, "n_probs": 1, "temperature": 0.0,
+                                       "post_sampling_probs": False, **request})
+    if "choices" not in reply:
+        raise RuntimeError(f"llama.cpp refused the request: {reply}")
+    return reply["choices"][0]["logprobs"]["content"][0]
+
+
+def gguf_greedy(server, prompt_ids: list[int], max_tokens: int) -> list[int]:
+    """llama.cpp's greedy continuation of the prompt, as token ids."""
+    ids = list(prompt_ids)
+    for _ in range(max_tokens):
+        ids.append(_next_token(server, ids)["id"])
+    return ids[len(prompt_ids):]
+
+
 def gguf_perplexity(gguf_path: str | Path, tokenizer_dir: str | Path, texts: dict[str, list[str]],
                     max_tokens: int, threads: int = 2) -> dict[str, float]:
-    """Perplexity of a GGUF file with llama-cpp-python, fed the HF tokenizer's ids so both sides score one stream."""
-    import numpy as np
-    from llama_cpp import Llama
+    """Perplexity of a GGUF file in llama.cpp, fed the HF tokenizer's ids so both sides score one stream: each
+    next token is forced (logit bias) and its log-prob taken from the unbiased distribution."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    llm = Llama(model_path=str(gguf_path), n_ctx=max_tokens + 8, logits_all=True, n_threads=threads, verbose=False)
+    server = llama_cpp_server(gguf_path, max_tokens + 8, threads)
 
     def score(ids: list[int]) -> tuple[float, int]:
-        llm.reset()
-        llm.eval(ids)
-        logits = np.asarray(llm.scores[: len(ids) - 1], dtype=np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        logprobs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-        return float(logprobs[np.arange(len(ids) - 1), ids[1:]].sum()), len(ids) - 1
+        total = 0.0
+        for i in range(1, len(ids)):
+            step = _next_token(server, ids[:i], logit_bias=[[ids[i], 1000.0]])
+            if step["id"] != ids[i]:
+                raise RuntimeError(f"llama.cpp did not take the forced token {ids[i]} (took {step['id']})")
+            total += step["logprob"]
+        return total, len(ids) - 1
 
     return _perplexity(score, tokenizer, texts, max_tokens)
 
@@ -186,15 +226,12 @@ def nvfp4(source: Path, out: Path, settings: ReleaseSettings) -> VariantResult:
 
 
 def fetch_gguf_converter(dest_root: Path = CONVERTER_CACHE) -> Path:
-    """llama.cpp's converter from the llama-cpp-python sdist matching the installed binding (PyPI only)."""
-    from importlib.metadata import version
-
-    ver = version("llama_cpp_python")
-    dest = dest_root / f"llama.cpp-from-llama-cpp-python-{ver}"
+    """llama.cpp's converter (with its gguf-py) from the llama-cpp-python sdist on PyPI, cached."""
+    dest = dest_root / f"llama.cpp-from-{CONVERTER_SDIST.replace('==', '-')}"
     if (dest / "convert_hf_to_gguf.py").is_file():
         return dest
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", f"llama-cpp-python=={ver}", "--no-deps",
+        subprocess.run([sys.executable, "-m", "pip", "download", CONVERTER_SDIST, "--no-deps",
                         "--no-binary", ":all:", "-d", tmp, "-q"], check=True)
         sdist = next(Path(tmp).glob("llama_cpp_python-*.tar.gz"))
         prefix = f"{sdist.name[: -len('.tar.gz')]}/vendor/llama.cpp/"
@@ -204,47 +241,78 @@ def fetch_gguf_converter(dest_root: Path = CONVERTER_CACHE) -> Path:
                        and m.name[len(prefix):].startswith(wanted)]
             for m in members:
                 m.name = m.name[len(prefix):]
-            tar.extractall(dest, members=members, filter="data")
+            partial = dest.with_name(dest.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            tar.extractall(partial, members=members, filter="data")
+            partial.rename(dest)
     return dest
 
 
-def find_converter(settings: ReleaseSettings) -> Path:
+def llama_cpp_checkout(settings: ReleaseSettings) -> Optional[Path]:
     for candidate in (settings.llama_cpp_dir, os.environ.get("LLAMA_CPP_DIR", "")):
         if candidate:
             if not (Path(candidate) / "convert_hf_to_gguf.py").is_file():
                 raise FileNotFoundError(f"llama_cpp_dir={candidate} has no convert_hf_to_gguf.py: point it at a "
                                         "llama.cpp checkout, or leave it empty to use the PyPI sdist copy")
             return Path(candidate)
-    return fetch_gguf_converter()
+    return None
 
 
-def quantize_gguf(src: Path, dst: Path, ftype: int, threads: int) -> None:
-    """`llama_model_quantize` through llama-cpp-python (the call `llama-quantize` makes)."""
-    import llama_cpp
+def find_llama_quantize(settings: ReleaseSettings) -> Optional[str]:
+    checkout = llama_cpp_checkout(settings)
+    built = checkout / "build" / "bin" / "llama-quantize" if checkout else None
+    return str(built) if built and built.is_file() else shutil.which("llama-quantize")
 
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = ftype
-    params.nthread = threads
-    rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), params)
-    if rc != 0:
-        raise RuntimeError(f"llama_model_quantize({src} -> {dst}, ftype={ftype}) failed with code {rc}")
+
+def _convert(converter: Path, source: Path, outtype: str, outfile: Path) -> list[str]:
+    return [sys.executable, str(converter / "convert_hf_to_gguf.py"), str(source), "--outtype", outtype,
+            "--outfile", str(outfile)]
 
 
 def gguf_variant(variant: str, bf16_dir: Path, out: Path, settings: ReleaseSettings) -> VariantResult:
-    label, ftype = GGUF_FTYPES[variant]
+    """Q8_0 straight from the converter; Q4_K_M through a BF16 GGUF and llama-quantize (rendered without one)."""
+    label = GGUF_TYPES[variant]
     out.mkdir(parents=True, exist_ok=True)
-    bf16_gguf = bf16_dir.parent / "gguf" / "model-bf16.gguf"
-    convert = [sys.executable, str(find_converter(settings) / "convert_hf_to_gguf.py"), str(bf16_dir),
-               "--outtype", "bf16", "--outfile", str(bf16_gguf)]
-    if not bf16_gguf.is_file():
-        bf16_gguf.parent.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(convert, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"convert_hf_to_gguf.py failed:\n{done.stderr[-3000:]}")
     target = out / f"model-{label}.gguf"
-    quantize_gguf(bf16_gguf, target, ftype, settings.threads)
-    quantize = ["llama-quantize", str(bf16_gguf), str(target), label]
-    return VariantResult(variant, "built", str(out), convert + ["&&"] + quantize)
+    quantizer = find_llama_quantize(settings)
+    if variant == "gguf_q4_k_m" and quantizer is None:
+        converter = llama_cpp_checkout(settings) or Path("${LLAMA_CPP_DIR}")
+        bf16_gguf = out / "model-bf16.gguf"
+        steps = [_convert(converter, bf16_dir, "bf16", bf16_gguf),
+                 ["llama-quantize", str(bf16_gguf), str(target), label], ["rm", str(bf16_gguf)]]
+        (out / "quantize_q4_k_m.sh").write_text(
+            "#!/bin/bash\n# Needs a llama.cpp checkout with llama-quantize built (LLAMA_CPP_DIR, PATH).\n"
+            "set -euo pipefail\n" + "".join(" ".join(step) + "\n" for step in steps))
+        return VariantResult(variant, "rendered", str(out), [w for step in steps for w in step + ["&&"]][:-1])
+    converter = llama_cpp_checkout(settings) or fetch_gguf_converter()
+    if variant == "gguf_q8_0":
+        steps = [_convert(converter, bf16_dir, "q8_0", target)]
+    else:
+        bf16_gguf = out / "model-bf16.gguf"
+        steps = [_convert(converter, bf16_dir, "bf16", bf16_gguf), [quantizer, str(bf16_gguf), str(target), label]]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{Path(step[1]).name if step[0] == sys.executable else step[0]} failed:\n"
+                               f"{done.stderr[-3000:]}")
+    (out / "model-bf16.gguf").unlink(missing_ok=True)
+    result = VariantResult(variant, "built", str(out), [w for step in steps for w in step + ["&&"]][:-1])
+    result.sample = gguf_sample(target, bf16_dir, settings.threads)
+    return result
+
+
+def gguf_file(result: VariantResult) -> Path:
+    return Path(result.path) / f"model-{GGUF_TYPES[result.variant]}.gguf"
+
+
+def gguf_sample(gguf_path: Path, tokenizer_dir: Path, threads: int, max_tokens: int = 8) -> str:
+    """Load the GGUF in llama.cpp and continue SAMPLE_PROMPT greedily: the release loads and generates."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    prompt = tokenizer(SAMPLE_PROMPT)["input_ids"]
+    server = llama_cpp_server(gguf_path, len(prompt) + max_tokens + 8, threads)
+    return tokenizer.decode(gguf_greedy(server, prompt, max_tokens))
 
 
 # ---------------------------------------------------------------- stage entry
@@ -267,7 +335,6 @@ def run(settings: ReleaseSettings, source: str, out_dir: str | Path, registry=No
     card = model_card(source_record, registry) if source_record else f"# {settings.name}\n\nExported from `{source_dir}`.\n"
 
     bf16_dir = out_dir / "hf_bf16"
-    shutil.rmtree(out_dir / "gguf", ignore_errors=True)  # the BF16 GGUF is re-made from this run's export
     results = [export_hf_bf16(source_dir, bf16_dir, card)]
     for variant in settings.variants:
         target = out_dir / variant
@@ -275,16 +342,15 @@ def run(settings: ReleaseSettings, source: str, out_dir: str | Path, registry=No
             results.append(fp8_dynamic(bf16_dir, target, settings))
         elif variant == "nvfp4":
             results.append(nvfp4(bf16_dir, target, settings))
-        elif variant in GGUF_FTYPES:
+        elif variant in GGUF_TYPES:
             results.append(gguf_variant(variant, bf16_dir, target, settings))
 
     reference: dict[str, float] = {}
     for result in results:
         if texts and result.status == "built":
             if result.variant.startswith("gguf"):
-                gguf_file = next(Path(result.path).glob("*.gguf"))
-                result.perplexity = gguf_perplexity(gguf_file, bf16_dir, texts, settings.max_tokens_per_doc,
-                                                    settings.threads)
+                result.perplexity = gguf_perplexity(gguf_file(result), bf16_dir, texts,
+                                                    settings.max_tokens_per_doc, settings.threads)
             else:
                 result.perplexity = hf_perplexity(result.path, texts, settings.max_tokens_per_doc)
             if result.variant == "hf_bf16":
@@ -295,7 +361,7 @@ def run(settings: ReleaseSettings, source: str, out_dir: str | Path, registry=No
             result.path, name=f"{settings.name}-{result.variant.replace('_', '-')}", stage="release",
             payload_kind=kind, version=settings.version, parents=[source_record.id] if source_record else [],
             manifest={"variant": result.variant, "status": result.status, "command": result.command,
-                      "source": str(source_dir)},
+                      "source": str(source_dir), "sample": result.sample},
         )
         result.version_id = record.id
         if result.perplexity:
@@ -317,7 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="+", default=["hf_bf16", "gguf_q8_0"], choices=VARIANTS)
     parser.add_argument("--name", default="sealion")
     parser.add_argument("--quality-texts", nargs="*", default=[], help='held-out JSONL {"text", "lang"}')
-    parser.add_argument("--llama-cpp-dir", default="", help="dir with convert_hf_to_gguf.py (default: PyPI sdist)")
+    parser.add_argument("--llama-cpp-dir", default="",
+                        help="llama.cpp checkout: convert_hf_to_gguf.py, build/bin/llama-quantize "
+                             "(default: the PyPI sdist's converter, llama-quantize from PATH)")
     parser.add_argument("--registry", default=None, help="registry root (default ${SEALION_HOME:-./runs}/registry)")
     args = parser.parse_args(argv)
     settings = ReleaseSettings(variants=args.variants, name=args.name, quality_texts=args.quality_texts,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -70,22 +69,38 @@ def test_unknown_variant_is_refused(registered_source, tmp_path):
         run(ReleaseSettings(variants=["gguf_q3"]), source.id, tmp_path / "r", reg)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python not installed")
-def test_gguf_q8_0_round_trip(registered_source, quality_texts, tmp_path):
-    from llama_cpp import Llama
+def test_gguf_q8_0_round_trip_in_llama_cpp_and_q4_k_m_rendered(registered_source, quality_texts, gemma3_dir,
+                                                                tmp_path, monkeypatch):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from recipes.releasing import SAMPLE_PROMPT, gguf_greedy, llama_cpp_server
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no llama-quantize: Q4_K_M is rendered
     reg, source = registered_source
-    settings = ReleaseSettings(variants=["hf_bf16", "gguf_q8_0"], name="rel", quality_texts=[str(quality_texts)],
-                               max_tokens_per_doc=48)
+    settings = ReleaseSettings(variants=["hf_bf16", "gguf_q8_0", "gguf_q4_k_m"], name="rel",
+                               quality_texts=[str(quality_texts)], max_tokens_per_doc=48)
     results = {r.variant: r for r in run(settings, source.id, tmp_path / "release", reg)}
     q8 = results["gguf_q8_0"]
     gguf_file = Path(q8.path) / "model-Q8_0.gguf"
-    assert gguf_file.is_file()
-    assert gguf_file.stat().st_size < 0.7 * (tmp_path / "release" / "gguf" / "model-bf16.gguf").stat().st_size
-    llm = Llama(model_path=str(gguf_file), n_ctx=128, verbose=False)
-    completion = llm("Ibu kota Indonesia adalah", max_tokens=4, temperature=0)
-    assert completion["usage"]["completion_tokens"] >= 1
-    # Q8_0 stays close to BF16 on every language; the ratio is recorded in the version record
-    assert all(0.9 < r < 1.1 for r in q8.perplexity_ratio_vs_bf16.values()), q8.perplexity_ratio_vs_bf16
-    scores = reg.get(q8.version_id).metrics["release_perplexity"]["scores"]
-    assert scores["ratio_vs_bf16"] == pytest.approx(q8.perplexity_ratio_vs_bf16)
+    bf16_bytes = sum(f.stat().st_size for f in (tmp_path / "release" / "hf_bf16").glob("*.safetensors"))
+    assert 0.4 * bf16_bytes < gguf_file.stat().st_size < 0.7 * bf16_bytes
+    # llama.cpp loads the file and its greedy next token is the BF16 model's argmax in transformers
+    tokenizer = AutoTokenizer.from_pretrained(gemma3_dir)
+    prompt = tokenizer(SAMPLE_PROMPT)["input_ids"]
+    model = AutoModelForCausalLM.from_pretrained(gemma3_dir, dtype=torch.bfloat16).eval()
+    with torch.no_grad():
+        expected = int(model(input_ids=torch.tensor([prompt])).logits[0, -1].argmax())
+    assert gguf_greedy(llama_cpp_server(gguf_file, 64, 2), prompt, 1) == [expected]
+    assert q8.sample.strip() and q8.sample.startswith(tokenizer.decode([expected]))
+    # Q8_0 stays close to BF16 on every language (llama.cpp's own log-probs); the ratio is in the version record
+    assert set(q8.perplexity) == {"id", "vi", "tl"}
+    assert all(0.95 < r < 1.05 for r in q8.perplexity_ratio_vs_bf16.values()), q8.perplexity_ratio_vs_bf16
+    assert any(r != 1.0 for r in q8.perplexity_ratio_vs_bf16.values())  # scored by the GGUF, not the BF16 model
+    record = reg.get(q8.version_id)
+    assert record.payload_kind == "gguf" and record.manifest["sample"] == q8.sample
+    assert record.metrics["release_perplexity"]["scores"]["ratio_vs_bf16"] == pytest.approx(q8.perplexity_ratio_vs_bf16)
+    q4 = results["gguf_q4_k_m"]
+    script = (Path(q4.path) / "quantize_q4_k_m.sh").read_text()
+    assert q4.status == "rendered" and not q4.perplexity
+    assert f"llama-quantize {Path(q4.path) / 'model-bf16.gguf'} {Path(q4.path) / 'model-Q4_K_M.gguf'} Q4_K_M" in script
