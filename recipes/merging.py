@@ -4,6 +4,14 @@ The Python API is used rather than the `mergekit-yaml` subprocess so a bad confi
 validation error with the field named, and so the compatibility check below runs in the same process before any
 tensor is read. Mergekit copies the tokenizer (and `chat_template.jinja`) of the base model, or of the first model
 when there is no base; `chat_template` can override that ("auto" picks the most common template of the inputs).
+
+Multimodal Gemma 3 inputs (`Gemma3ForConditionalGeneration`) are merged in their language models only: SEA-LION
+trains the text back-end and keeps the vision tower, so every input must carry the same vision tower/projector
+(`recipes.multimodal.vision_identity`), checked before anything is written. Each input is split
+(`recipes.multimodal.split`) into a temporary directory beside the output, mergekit merges the `text/` parts, and
+`recipes.multimodal.carry_vision` puts the first input's vision tower around the merged language model, byte for
+byte, with the repository's image + tool-call chat template (so `chat_template` is refused there). Mixing
+multimodal and text-only inputs is refused: the output would be neither.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -69,6 +78,7 @@ class ModelFingerprint:
     architecture: dict[str, Any]
     vocab_size: int
     vocab_sha256: str
+    multimodal: bool  # config.json has a vision_config (Gemma3ForConditionalGeneration)
 
 
 class IncompatibleModelsError(ValueError):
@@ -84,8 +94,8 @@ def fingerprint(model_dir: str | Path) -> ModelFingerprint:
     for needed in (config_path, tok_path):
         if not needed.is_file():
             raise FileNotFoundError(f"{needed} missing: each merge input must be a Hugging Face model directory")
-    config = json.loads(config_path.read_text())
-    config = config.get("text_config", config) | {"architectures": config.get("architectures")}
+    raw = json.loads(config_path.read_text())
+    config = raw.get("text_config", raw) | {"architectures": raw.get("architectures")}
     vocab = Tokenizer.from_file(str(tok_path)).get_vocab(with_added_tokens=True)
     digest = hashlib.sha256(json.dumps(sorted(vocab.items(), key=lambda kv: kv[1])).encode()).hexdigest()
     return ModelFingerprint(
@@ -93,12 +103,19 @@ def fingerprint(model_dir: str | Path) -> ModelFingerprint:
         architecture={k: config.get(k) for k in ARCHITECTURE_FIELDS},
         vocab_size=len(vocab),
         vocab_sha256=digest,
+        multimodal="vision_config" in raw,
     )
 
 
 def check_compatible(model_dirs: list[str | Path]) -> list[ModelFingerprint]:
     """Refuse inputs whose architectures or vocabularies differ, naming the field and both values."""
     prints = [fingerprint(d) for d in model_dirs]
+    multimodal = [p.path for p in prints if p.multimodal]
+    if multimodal and len(multimodal) < len(prints):
+        text_only = [p.path for p in prints if not p.multimodal]
+        raise IncompatibleModelsError(
+            f"multimodal inputs {multimodal} mixed with text-only inputs {text_only}: merge multimodal checkpoints "
+            "with each other, or text-only checkpoints with each other")
     ref = prints[0]
     for other in prints[1:]:
         for key in ARCHITECTURE_FIELDS:
@@ -172,15 +189,11 @@ def input_dirs(config: dict[str, Any]) -> list[str]:
     return dirs + [m["model"] for m in config["models"] if m["model"] not in dirs]
 
 
-def run(settings: MergeSettings, resolve=lambda ref: str(ref)) -> Path:
-    """Check compatibility, merge, and return the merged model directory. `resolve` maps version ids to paths."""
+def _merge(config: dict[str, Any], out: Path, settings: MergeSettings) -> None:
     from mergekit.config import MergeConfiguration
     from mergekit.merge import run_merge
     from mergekit.options import MergeOptions
 
-    config = mergekit_config(settings, resolve)
-    check_compatible(input_dirs(config))
-    out = Path(settings.out)
     options = MergeOptions(
         device=settings.device,
         cuda=settings.device.startswith("cuda"),
@@ -189,6 +202,58 @@ def run(settings: MergeSettings, resolve=lambda ref: str(ref)) -> Path:
         quiet=False,
     )
     run_merge(MergeConfiguration.model_validate(config), str(out), options)
+
+
+def _check_same_vision(model_dirs: list[str]) -> None:
+    """Refuse multimodal inputs whose vision towers/projectors differ: the vision tower is carried, never merged.
+
+    Tensor bytes decide (the overall SHA-256), not vision_config: the carried config is the first input's, and a
+    re-save writes fields such as `dtype` into it."""
+    from recipes import multimodal as mm
+
+    ref = mm.vision_identity(model_dirs[0])
+    others = {d: mm.vision_identity(d) for d in model_dirs[1:]}
+    differing = {d: mm.compare_identity(ref, other) for d, other in others.items() if other.sha256 != ref.sha256}
+    if differing:
+        details = "; ".join(f"{d}: {', '.join(p)}" for d, p in differing.items())
+        raise mm.VisionMismatchError(
+            f"vision tower/projector of {list(differing)} differs from {model_dirs[0]} ({details}). Only the "
+            "language models are merged and one vision tower is kept: merge only models fine-tuned from the same "
+            "multimodal checkpoint with the vision tower frozen")
+
+
+def _merge_language_models(config: dict[str, Any], out: Path, settings: MergeSettings) -> None:
+    """Split the multimodal inputs, merge their text/ parts, and carry the first input's vision tower over."""
+    from recipes import multimodal as mm
+
+    if settings.chat_template:
+        raise ValueError(f"chat_template={settings.chat_template!r}: a multimodal merge ships the repository's "
+                         "image + tool-call template (recipes.chat_template); leave chat_template unset")
+    dirs = input_dirs(config)
+    _check_same_vision(dirs)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}-split-", dir=out.parent) as tmp:
+        work = Path(tmp)
+        splits = {d: work / f"input{i}" for i, d in enumerate(dirs)}
+        for d, split_dir in splits.items():
+            mm.split(d, split_dir)
+        text = {d: str(split_dir / "text") for d, split_dir in splits.items()}
+        text_config = {**config, "models": [{**m, "model": text[m["model"]]} for m in config["models"]]}
+        if "base_model" in config:
+            text_config["base_model"] = text[config["base_model"]]
+        _merge(text_config, work / "merged", settings)
+        mm.carry_vision(splits[dirs[0]] / "vision", work / "merged", out)
+
+
+def run(settings: MergeSettings, resolve=lambda ref: str(ref)) -> Path:
+    """Check compatibility, merge, and return the merged model directory. `resolve` maps version ids to paths."""
+    config = mergekit_config(settings, resolve)
+    prints = check_compatible(input_dirs(config))
+    out = Path(settings.out)
+    if prints[0].multimodal:
+        _merge_language_models(config, out, settings)
+    else:
+        _merge(config, out, settings)
     (out / "mergekit_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     return out
 
@@ -208,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m recipes.merging",
         description="Merge models with mergekit from a conf/merge preset; inputs are checked for matching "
-        "architecture and tokenizer first.",
+        "architecture and tokenizer first. Multimodal Gemma 3 inputs must share one vision tower; only their "
+        "language models are merged.",
     )
     parser.add_argument("preset", help="YAML with MergeSettings fields, e.g. conf/merge/cpt_task_vector.yaml")
     parser.add_argument("--out", help="override the preset's out directory")
