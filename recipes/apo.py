@@ -14,6 +14,8 @@ from recipes.preflight import gpus_per_node
 from recipes.stage import StageContext
 
 PAYLOAD_KIND = "hf"
+# Where in the artifact the stage writes its Hugging Face model (the stage runner adds `multimodal/` beside it)
+HF_EXPORT = "."
 
 
 def pairs_path(ctx: StageContext) -> Path:

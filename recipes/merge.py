@@ -10,6 +10,8 @@ from recipes.cli import stage_main
 from recipes.stage import StageContext
 
 PAYLOAD_KIND = "hf"
+# Where in the artifact the stage writes its Hugging Face model (the stage runner adds `multimodal/` beside it)
+HF_EXPORT = "."
 
 
 def execute(ctx: StageContext) -> None:

@@ -152,9 +152,13 @@ def _validate(settings: MergeSettings) -> None:
         raise ValueError(f"preset placeholders {placeholders} not filled: pass --base-model / --models (paths or ids)")
 
 
-def mergekit_config(settings: MergeSettings, resolve=lambda ref: str(ref)) -> dict[str, Any]:
-    """The mergekit YAML document for these settings (also written beside the merged model)."""
+def mergekit_config(settings: MergeSettings, resolve=lambda ref: ref) -> dict[str, Any]:
+    """The mergekit YAML document for these settings (also written beside the merged model); `resolve` maps a
+    reference (path or version id) to a directory."""
     _validate(settings)
+
+    def location(ref: str) -> str:
+        return str(resolve(ref))  # mergekit's pydantic model takes strings, not Path objects
     models = []
     for m in settings.models:
         params: dict[str, Any] = {}
@@ -164,14 +168,14 @@ def mergekit_config(settings: MergeSettings, resolve=lambda ref: str(ref)) -> di
             params["density"] = m.density
         if m.epsilon is not None and settings.method == "della":
             params["epsilon"] = m.epsilon
-        models.append({"model": resolve(m.path), "parameters": params})
+        models.append({"model": location(m.path), "parameters": params})
     config: dict[str, Any] = {"merge_method": settings.method, "dtype": settings.dtype, "out_dtype": settings.out_dtype}
     global_params: dict[str, Any] = {}
     if settings.method == "slerp":
         global_params["t"] = settings.t
-        models.insert(0, {"model": resolve(settings.base_model)})
+        models.insert(0, {"model": location(settings.base_model)})
     elif settings.base_model:
-        config["base_model"] = resolve(settings.base_model)
+        config["base_model"] = location(settings.base_model)
     if settings.method in {"task_arithmetic", "ties", "dare_ties", "della"} and settings.scale != 1.0:
         global_params["lambda"] = settings.scale
     if settings.normalize is not None and settings.method != "slerp":

@@ -18,28 +18,12 @@ from recipes.stage import StageContext
 PAYLOAD_KIND = "release"
 
 
-def source_model(ctx: StageContext) -> Path:
-    """The model to release; for a multimodal Gemma 3, the reassembled multimodal checkpoint in the artifact."""
-    import shutil
-
-    from recipes import multimodal
-    from recipes.hf_import import vision_dir
-
-    text = Path(ctx.model_source())
-    if not (ctx.cfg.model.multimodal and ctx.cfg.model.hf_text_checkpoint):
-        return text
-    reassembled = ctx.artifact_dir / "multimodal"
-    shutil.rmtree(reassembled, ignore_errors=True)  # a requeued attempt reassembles again
-    multimodal.reassemble(text, vision_dir(ctx.cfg.model.hf_text_checkpoint), reassembled)
-    return reassembled
-
-
 def execute(ctx: StageContext) -> None:
     from recipes.releasing import run
 
     texts = sorted(path for pattern in ctx.cfg.release.quality_texts for path in glob.glob(pattern))
     settings = dataclasses.replace(ctx.cfg.release, quality_texts=texts)
-    source = source_model(ctx)
+    source = ctx.reassemble_multimodal(Path(ctx.model_source()))
     results = run(settings, str(source), ctx.artifact_dir, ctx.registry())
     for result in results:
         print(f"release {result.variant}: {result.status} -> {result.path} ({result.version_id})", flush=True)

@@ -15,6 +15,8 @@ from recipes.cli import stage_main
 from recipes.stage import StageContext
 
 PAYLOAD_KIND = "megatron"
+# Where in the artifact the stage writes its Hugging Face model (the stage runner adds `multimodal/` beside it)
+HF_EXPORT = "hf"
 
 
 def packed_data(ctx: StageContext) -> str:

@@ -59,3 +59,24 @@ class StageContext:
         if upstream and importlib.import_module(f"recipes.{upstream}").PAYLOAD_KIND == "hf":
             return str(self.input_dir())
         return cfg.model.hf_id
+
+    def reassemble_multimodal(self, text_dir: Path) -> Path:
+        """For a multimodal Gemma 3 (model.multimodal, trained from hf_import's model.hf_text_checkpoint): the
+        language model in `text_dir` put back together with the vision tower hf_import set aside, checked against
+        its recorded identity, as `artifact/multimodal` (Gemma3ForConditionalGeneration). Otherwise, or when
+        `text_dir` is already multimodal, `text_dir` itself."""
+        import json
+        import shutil
+
+        from recipes import multimodal
+        from recipes.hf_import import vision_dir
+
+        model = self.cfg.model
+        if not (model.multimodal and model.hf_text_checkpoint):
+            return text_dir
+        if "vision_config" in json.loads((text_dir / "config.json").read_text()):
+            return text_dir
+        target = self.artifact_dir / "multimodal"
+        shutil.rmtree(target, ignore_errors=True)  # a requeued attempt reassembles again
+        multimodal.reassemble(text_dir, vision_dir(model.hf_text_checkpoint), target)
+        return target

@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(f"recipes.{ctx.cfg.stage.name}")
         # An array task whose siblings complete the artifact returns False: only the one that completes registers.
         if module.execute(ctx) is not False:
+            if hasattr(module, "HF_EXPORT"):
+                ctx.reassemble_multimodal(ctx.artifact_dir / module.HF_EXPORT)
             register_version(ctx, module.PAYLOAD_KIND)
     except BaseException as err:
         write_status(run_dir, "failed", started=started, error=f"{type(err).__name__}: {err}")
@@ -64,9 +66,25 @@ def register_version(ctx: StageContext, payload_kind: str) -> None:
     restarted = ctx.artifact_dir / RECORD_FILE
     if restarted.is_file():  # a requeued attempt finished an artifact an earlier attempt had registered
         restarted.unlink()
+    vision = vision_identity_summary(ctx.artifact_dir)
+    if vision:
+        manifest["vision"] = vision
     ctx.registry().register(
         ctx.artifact_dir, name=f"{ctx.cfg.run.name}-{ctx.cfg.stage.name}", stage=ctx.cfg.stage.name,
         payload_kind=payload_kind, parents=parents, manifest=manifest)
+
+
+def vision_identity_summary(artifact_dir: Path) -> dict:
+    """The untouched vision tower's identity (SHA-256 over its tensors) for the version record: hf_import's
+    `vision_identity.json`, or the one an exporting stage's `multimodal/` carries. Empty for a text-only model."""
+    from recipes.multimodal import IDENTITY_FILE
+
+    for path in (artifact_dir / IDENTITY_FILE, artifact_dir / "multimodal" / IDENTITY_FILE):
+        if path.is_file():
+            identity = json.loads(path.read_text())
+            return {"sha256": identity["sha256"], "tensors": len(identity["tensors"]),
+                    "identity_file": str(path.relative_to(artifact_dir))}
+    return {}
 
 
 def write_status(run_dir: Path, state: str, **extra: str) -> None:
