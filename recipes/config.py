@@ -8,6 +8,7 @@ values left unset (`???`) all fail here, before any preflight or launch.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ from typing import Any, get_type_hints
 
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
+from hydra.core.config_store import ConfigStore
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException, ValidationError
@@ -27,6 +29,11 @@ from recipes.schema import RootConfig
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO_ROOT / "conf"
 STAGES = ("hf_import", "data_prep", "cpt", "sft", "merge", "rl", "clair", "apo", "eval", "release")
+
+
+def default_launch_root() -> Path:
+    """launch.root's default ($SEALION_RUNS, else <repo>/runs), for the commands that read runs without a config."""
+    return Path(os.environ.get("SEALION_RUNS") or REPO_ROOT / "runs")
 
 
 class ConfigError(Exception):
@@ -61,9 +68,14 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver(name, fn, replace=True)
 
 
+SCHEMA_NAME = "sealion_schema"
+
+
 def compose(stage: str | None, overrides: list[str] = ()) -> DictConfig:
     """The resolved, validated config of `stage` (None: the stage chosen by the overrides, or the default)."""
     register_resolvers()
+    # conf/config.yaml composes onto the schema first, so every schema key takes a plain `key=value` override.
+    ConfigStore.instance().store(name=SCHEMA_NAME, node=RootConfig)
     if stage is not None and stage not in STAGES:
         raise ConfigError(f"stage: unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
     full = ([f"stage={stage}"] if stage else []) + list(overrides)
@@ -78,7 +90,9 @@ def compose(stage: str | None, overrides: list[str] = ()) -> DictConfig:
 def validate(cfg: DictConfig) -> DictConfig:
     """Merge onto the schema and resolve; raise ConfigError for the first problem found."""
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(RootConfig), cfg)
+        # as plain data: a key Hydra appended (`+key=`) to a typed node would otherwise pass unchecked
+        plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+        merged = OmegaConf.merge(OmegaConf.structured(RootConfig), plain)
         OmegaConf.resolve(merged)
     except OmegaConfBaseException as err:
         raise ConfigError(_explain(err)) from None
@@ -124,7 +138,8 @@ def _explain(err: Exception) -> str:
     match = re.search(r"full_key: (\S+)", text) or re.search(r"Could not override '([^']+)'", text)
     if not full_key and match:
         full_key = match.group(1)
-    if isinstance(err, ConfigKeyError) or isinstance(cause, ConfigKeyError) or "not in struct" in text:
+    unknown = "not in struct" in text or re.search(r"Key '[^']+' not in '\w+'", text)
+    if isinstance(err, ConfigKeyError) or isinstance(cause, ConfigKeyError) or unknown:
         if full_key:
             return unknown_key_message(full_key)
     if isinstance(err, ValidationError) or isinstance(cause, ValidationError):

@@ -386,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--llama-cpp-dir", default="",
                         help="llama.cpp checkout: convert_hf_to_gguf.py, build/bin/llama-quantize "
                              "(default: the PyPI sdist's converter, llama-quantize from PATH)")
-    parser.add_argument("--registry", default=None, help="registry root (default ${SEALION_HOME:-./runs}/registry)")
+    parser.add_argument("--registry", default=None, help="registry directory (default: $SEALION_RUNS/registry, else <repo>/runs/registry)")
     args = parser.parse_args(argv)
     settings = ReleaseSettings(variants=args.variants, name=args.name, quality_texts=args.quality_texts,
                                llama_cpp_dir=args.llama_cpp_dir)

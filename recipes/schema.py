@@ -49,7 +49,8 @@ class ModelConfig:
     name: str = MISSING
     hf_id: str = MISSING  # Hugging Face id of the released checkpoint this size starts from
     # The text-only language model of hf_id as the hf_import stage writes it (artifact/text, with vision/ beside it
-    # for a multimodal model): what SFT exports back to, and where release finds the vision tower. None: hf_id.
+    # for a multimodal model): what SFT exports back to, and where every exporting stage (sft, merge, rl, apo,
+    # release) finds the vision tower to write artifact/multimodal. None: hf_id.
     hf_text_checkpoint: Optional[str] = None
     provider: str = MISSING  # Megatron-Bridge provider class
     multimodal: bool = False  # the released checkpoint is Gemma3ForConditionalGeneration (vision tower kept)
@@ -132,7 +133,6 @@ class DatasetConfig:
     blend: Optional[str] = None  # blend.json written by data prep; None with mock=true
     mock: bool = False
     split: str = "99,1,0"
-    validation_per_language: bool = True  # evaluate held-out sets per language every train.eval_interval
     packed_sequence: bool = False  # SFT: sequences packed by data_prep.sft_format
     packed_data: Optional[str] = None  # SFT: data_prep.sft_format's packed.npy (or its directory)
     num_workers: int = 2

@@ -10,7 +10,6 @@ stage).
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -24,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from recipes.checkpoints import newest_complete
-from recipes.config import REPO_ROOT
+from recipes.config import default_launch_root
 from recipes.stage_runner import read_status
 
 # Megatron's training log line, e.g.
@@ -61,7 +60,7 @@ def resolve_run_dir(run: str, root: Optional[str] = None) -> Path:
     path = Path(run)
     if path.is_dir():
         return path
-    base = Path(root or os.environ.get("SEALION_RUNS") or REPO_ROOT / "runs")
+    base = Path(root) if root else default_launch_root()
     if (base / run).is_dir():
         return base / run
     raise FileNotFoundError(f"run {run!r}: neither a directory nor a run under {base} "

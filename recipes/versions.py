@@ -28,7 +28,10 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def default_registry_root() -> Path:
-    return Path(os.environ.get("SEALION_HOME", "./runs")) / "registry"
+    """The registry the stages write: <launch.root>/registry."""
+    from recipes.config import default_launch_root
+
+    return default_launch_root() / "registry"
 
 
 def _now() -> str:
@@ -133,7 +136,7 @@ class VersionDiff:
 
 
 class Registry:
-    """Index of version records under `root` (default `${SEALION_HOME:-./runs}/registry`)."""
+    """Index of version records under `root` (default `<launch.root>/registry`: $SEALION_RUNS, else <repo>/runs)."""
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root) if root is not None else default_registry_root()
@@ -304,6 +307,9 @@ def model_card(record: VersionRecord, registry: Registry | None = None) -> str:
         lines.append(f"- **Code:** {git['commit']}{' (dirty tree)' if git.get('dirty') else ''}")
     if manifest.get("container_image"):
         lines.append(f"- **Container:** `{manifest['container_image']}`")
+    if manifest.get("vision"):
+        lines.append(f"- **Vision tower + projector:** untouched from the released base model, SHA-256 "
+                     f"`{manifest['vision']['sha256']}` over {manifest['vision']['tensors']} tensors")
     lines += ["", "## Lineage", ""]
     if registry is not None and record.parents:
         lines += _lineage_markdown(registry.lineage(record.id), 0)
@@ -372,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m recipes.versions",
         description="Browse model/data version records: list, show, lineage tree, config+score diff, model card.",
     )
-    parser.add_argument("--root", default=None, help="registry directory (default ${SEALION_HOME:-./runs}/registry)")
+    parser.add_argument("--root", default=None, help="registry directory (default: $SEALION_RUNS/registry, else <repo>/runs/registry, as the stages write)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="all registered versions")
     for name, text in (("show", "the full version.json"), ("tree", "lineage tree"), ("card", "model card (Markdown)")):

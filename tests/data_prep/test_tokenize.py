@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from data_prep.tokenize import TokenizeSettings, plan_shards, run

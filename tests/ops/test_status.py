@@ -72,7 +72,7 @@ def test_status_without_sacct_is_unknown_with_reason(tmp_path, monkeypatch):
 
 
 def test_status_reads_sacct(tmp_path, monkeypatch):
-    run_dir = _make_run(tmp_path)
+    _make_run(tmp_path)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     sacct = bin_dir / "sacct"
