@@ -5,17 +5,26 @@ FROM ${VLLM_IMAGE}
 ARG LM_EVAL_VERSION
 ARG UV_VERSION
 ARG SEAHELM_COMMIT
+ARG LLAMA_CPP_TAG
 ARG GIT_COMMIT=unknown
 LABEL org.opencontainers.image.title="sealion-eval" \
       org.opencontainers.image.revision="${GIT_COMMIT}" \
-      sealion.seahelm.commit="${SEAHELM_COMMIT}"
+      sealion.seahelm.commit="${SEAHELM_COMMIT}" \
+      sealion.llama_cpp.tag="${LLAMA_CPP_TAG}"
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
-# git for the SEA-HELM checkout; the distribution's current git is fine (no behaviour we depend on changes).
+# git for the SEA-HELM and llama.cpp checkouts, cmake + a compiler for llama-quantize; the distribution's current
+# versions are fine (no behaviour we depend on changes).
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git ca-certificates \
+ && apt-get install -y --no-install-recommends git ca-certificates cmake build-essential \
  && rm -rf /var/lib/apt/lists/*
+
+# The release stage's GGUF variants (recipes/releasing.py): llama.cpp's converter from this checkout and its
+# llama-quantize for Q4_K_M, found through LLAMA_CPP_DIR. CPU-only and portable (no -march=native).
+RUN git clone --depth 1 --branch "${LLAMA_CPP_TAG}" https://github.com/ggml-org/llama.cpp.git /opt/llama.cpp \
+ && cmake -S /opt/llama.cpp -B /opt/llama.cpp/build -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
+ && cmake --build /opt/llama.cpp/build --target llama-quantize -j "$(nproc)"
 
 RUN pip install --no-cache-dir "uv==${UV_VERSION}" "lm-eval[ifeval,math]==${LM_EVAL_VERSION}"
 
@@ -30,6 +39,7 @@ COPY . .
 RUN pip install --no-cache-dir -e . \
  && python -m recipes.checkpoints --help > /dev/null
 ENV SEALION_REPO=/opt/sealion-recipes \
-    SEALION_GIT_COMMIT=${GIT_COMMIT}
+    SEALION_GIT_COMMIT=${GIT_COMMIT} \
+    LLAMA_CPP_DIR=/opt/llama.cpp
 # The base image starts the vLLM server; jobs run their own commands through srun.
 ENTRYPOINT []
