@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -155,16 +155,40 @@ def check_batch(cfg: RootConfig) -> list[Finding]:
     return []
 
 
+def _fitting_context_parallel(cfg: RootConfig, budget: float) -> tuple[int, float] | None:
+    """For the fix to suggest: the first CP, doubling from this one, that fits the budget on the same GPUs."""
+    m, gpus = cfg.model, requested_gpus(cfg)
+    cp = m.context_parallel_size * 2
+    while m.tensor_model_parallel_size * m.pipeline_model_parallel_size * cp <= gpus:
+        trial = replace(cfg, model=replace(m, context_parallel_size=cp))
+        if not check_context_parallel(trial) and not check_gpus(trial):
+            total = memory.estimate(trial, gpus).total_gib
+            if total <= budget:
+                return cp, total
+        cp *= 2
+    return None
+
+
 def check_memory(cfg: RootConfig) -> list[Finding]:
     budget = cfg.cluster.gpu_memory_gib * (1 - cfg.launch.memory_headroom)
     est = memory.estimate(cfg, requested_gpus(cfg))
-    if cfg.cluster.gpu_memory_gib and est.total_gib > budget:
-        return [Finding("model.tensor_model_parallel_size",
-                        f"estimated {est.total_gib:.1f} GiB per GPU exceeds {budget:.1f} GiB "
-                        f"({cfg.cluster.gpu_memory_gib:g} GiB less {cfg.launch.memory_headroom:.0%} headroom)",
-                        "raise TP/PP/CP, turn on model.recompute_granularity, or lower micro_batch_size "
-                        "(`python -m recipes.plan` shows the breakdown)")]
-    return []
+    if not cfg.cluster.gpu_memory_gib or est.total_gib <= budget:
+        return []
+    message = (f"estimated {est.total_gib:.1f} GiB per GPU exceeds {budget:.1f} GiB "
+               f"({cfg.cluster.gpu_memory_gib:g} GiB less {cfg.launch.memory_headroom:.0%} headroom)")
+    per_sequence = est.activations_gib + est.logits_gib
+    # Long sequences: activations and logits (which CP divides) outweigh the model state (which TP x PP divides).
+    if per_sequence > est.weights_gib + est.grads_gib + est.optimizer_gib:
+        fit = _fitting_context_parallel(cfg, budget)
+        split = (f"model.context_parallel_size={fit[0]} fits ({fit[1]:.1f} GiB on these {requested_gpus(cfg)} GPUs)"
+                 if fit else "raise model.context_parallel_size and stage.nodes with it")
+        return [Finding("model.context_parallel_size",
+                        f"{message}; activations and logits of {cfg.dataset.sequence_length}-token sequences are "
+                        f"{per_sequence:.1f} GiB of it", f"split each sequence over more GPUs: {split}; or turn on "
+                        "more recompute (`python -m recipes.plan` shows the breakdown)")]
+    return [Finding("model.tensor_model_parallel_size", message,
+                    "raise TP/PP/CP, turn on model.recompute_granularity, or lower micro_batch_size "
+                    "(`python -m recipes.plan` shows the breakdown)")]
 
 
 def check_precision(cfg: RootConfig) -> list[Finding]:
