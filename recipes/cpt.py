@@ -1,7 +1,8 @@
 """Stage cpt: continued pre-training of Gemma 3 on Megatron-Bridge (megatron-core + Transformer Engine).
 
 `execute` builds the ConfigContainer (recipes/bridge_config.py) over the data prep blend and calls Megatron-Bridge's
-`pretrain` with its GPT forward step. It runs only in the `train` container on GPUs (one process per GPU, launched
+`pretrain` with its GPT forward step, and with per-language validation (recipes/language_validation.py) unless
+dataset.validation_per_language=false or the data is mock. It runs only in the `train` container on GPUs (one process per GPU, launched
 by the stage's executor); it has not yet been run on a GPU in this repo. The container itself is built and
 validated on CPU by tests/bridge."""
 
@@ -19,9 +20,15 @@ def execute(ctx: StageContext) -> None:
     from megatron.bridge.training.gpt_step import forward_step
     from megatron.bridge.training.pretrain import pretrain
 
-    from recipes.bridge_config import build_config_container
+    from recipes.bridge_config import blend_json_path, build_config_container
+    from recipes.language_validation import LanguageValidation, language_blends
 
-    pretrain(build_config_container(ctx.cfg, ctx.run_dir, stage="cpt"), forward_step)
+    container = build_config_container(ctx.cfg, ctx.run_dir, stage="cpt")
+    dataset = ctx.cfg.dataset
+    callbacks = []
+    if dataset.validation_per_language and not dataset.mock:
+        callbacks.append(LanguageValidation(language_blends(blend_json_path(ctx.cfg, ctx)), forward_step))
+    pretrain(container, forward_step, callbacks=callbacks)
 
 
 if __name__ == "__main__":

@@ -133,6 +133,8 @@ class DatasetConfig:
     blend: Optional[str] = None  # blend.json written by data prep; None with mock=true
     mock: bool = False
     split: str = "99,1,0"
+    # CPT: evaluate each language's validation split on its own at every evaluation (recipes/language_validation.py)
+    validation_per_language: bool = True
     packed_sequence: bool = False  # SFT: sequences packed by data_prep.sft_format
     packed_data: Optional[str] = None  # SFT: data_prep.sft_format's packed.npy (or its directory)
     num_workers: int = 2
