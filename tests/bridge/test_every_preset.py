@@ -28,23 +28,14 @@ CARD = ["experiment=sealion_v4_27b", "cluster=slurm"]  # the card's jobs: 16 nod
 PAIRS = [(stage, model, precision) for stage in STAGES for model in MODELS for precision in PRECISIONS]
 
 # What each conf/precision preset must leave in container.mixed_precision: (fp8, fp8_recipe, first_last_layers_bf16,
-# bf16 layers at start, at end). bf16 keeps Megatron-Bridge's unused default recipe, "tensorwise".
+# bf16 layers at start, at end, fp8_param_gather). bf16 keeps Megatron-Bridge's unused default recipe, "tensorwise".
+# fp8_delayed has no bf16 layers and mxfp8 gathers FP8 parameters: megatron-core refuses either otherwise at the
+# start of every job (both were refused here before the presets were fixed).
 EXPECTED_PRECISION = {
-    "bf16": (None, "tensorwise", False, 0, 0),
-    "fp8_current": ("hybrid", "tensorwise", True, 1, 1),
-    "fp8_delayed": ("hybrid", "delayed", True, 1, 1),
-    "mxfp8": ("e4m3", "mxfp8", False, 0, 0),
-}
-
-# Presets megatron-core refuses in runtime_config_update, i.e. at the start of every cpt/sft job. Both are bugs in
-# conf/precision/*.yaml, asserted here so the refusal is on record; a fixed preset makes its line fail: delete it.
-#   fp8_delayed: first_last_layers_bf16=true with the delayed recipe (TransformerConfig refuses the pair). Fix:
-#     first_last_layers_bf16: false and 0/0 bf16 layers, as in Megatron-Bridge's own delayed preset.
-#   mxfp8: fp8_param_gather=false, while Megatron-Bridge's MXFP8 preset sets reuse_grad_buf_for_mxfp8_param_ag=true,
-#     which DistributedDataParallelConfig allows only with FP8 parameters. Fix: fp8_param_gather: true (the preset's).
-REFUSED_AT_STARTUP = {
-    "fp8_delayed": (ValueError, r"^Delayed scaling does not support first / last layer in BF16\.$"),
-    "mxfp8": (AssertionError, r"^Reuse grad buffer only when keeping params in MXFP8\.$"),
+    "bf16": (None, "tensorwise", False, 0, 0, False),
+    "fp8_current": ("hybrid", "tensorwise", True, 1, 1, False),
+    "fp8_delayed": ("hybrid", "delayed", False, 0, 0, False),
+    "mxfp8": ("e4m3", "mxfp8", False, 0, 0, True),
 }
 
 
@@ -88,33 +79,26 @@ def test_validate_derives_data_parallelism_and_keeps_the_precision_preset(stage,
     mp = container.mixed_precision
     assert (mp.bf16, mp.fp16, mp.params_dtype) == (True, False, torch.bfloat16)
     assert (mp.fp8, mp.fp8_recipe, mp.first_last_layers_bf16, mp.num_layers_at_start_in_bf16,
-            mp.num_layers_at_end_in_bf16) == EXPECTED_PRECISION[precision]
-    assert mp.fp8_param_gather is False  # ours on top of every preset (Megatron-Bridge's FP8 presets say True)
+            mp.num_layers_at_end_in_bf16, mp.fp8_param_gather) == EXPECTED_PRECISION[precision]  # ours win
     if precision == "fp8_delayed":  # the rest of Megatron-Bridge's preset stays under ours
         assert (mp.fp8_amax_history_len, mp.fp8_amax_compute_algo) == (1024, "max")
 
 
 @pytest.mark.parametrize("stage,model,precision", PAIRS)
-def test_pretrain_startup_applies_the_preset_or_megatron_refuses_it(stage, model, precision, composed,
-                                                                   tmp_path: Path, monkeypatch):
+def test_pretrain_startup_applies_the_preset(stage, model, precision, composed, tmp_path: Path, monkeypatch):
     from megatron.bridge.training.config import runtime_config_update
 
     cfg = composed(stage, model, precision)
     container = build_config_container(cfg, tmp_path, stage=stage)
     world, data_parallel = _world_and_data_parallel(cfg)
     monkeypatch.setenv("WORLD_SIZE", str(world))
-    if precision in REFUSED_AT_STARTUP:
-        error, message = REFUSED_AT_STARTUP[precision]
-        with pytest.raises(error, match=message):
-            runtime_config_update(container)
-        return
-    runtime_config_update(container)
+    runtime_config_update(container)  # megatron-core's TransformerConfig and DDP checks, with the preset applied
     assert container.data_parallel_size == data_parallel
-    fp8, recipe, first_last, start, end = EXPECTED_PRECISION[precision]
+    fp8, recipe, first_last, start, end, param_gather = EXPECTED_PRECISION[precision]
     m = container.model  # the preset now lives on the provider that builds the model
     assert (m.bf16, m.params_dtype, m.fp8) == (True, torch.bfloat16, fp8)
     assert (m.first_last_layers_bf16, m.num_layers_at_start_in_bf16, m.num_layers_at_end_in_bf16) == (first_last,
                                                                                                       start, end)
     if fp8 is not None:
-        assert (m.fp8_recipe, m.fp8_param) == (recipe, False)
-    assert container.optimizer.bf16 and container.ddp.fp8_param_gather is False
+        assert (m.fp8_recipe, m.fp8_param) == (recipe, param_gather)
+    assert container.optimizer.bf16 and container.ddp.fp8_param_gather is param_gather
