@@ -63,7 +63,7 @@ SAME_NAME_MODEL_FIELDS = (
     "vocab_size", "window_size", "rope_scaling_factor", "share_embeddings_and_output_weights",
     "tensor_model_parallel_size", "pipeline_model_parallel_size", "virtual_pipeline_model_parallel_size",
     "num_layers_in_first_pipeline_stage", "num_layers_in_last_pipeline_stage", "context_parallel_size",
-    "sequence_parallel", "recompute_granularity", "recompute_method", "recompute_num_layers",
+    "cp_comm_type", "sequence_parallel", "recompute_granularity", "recompute_method", "recompute_num_layers",
 )
 
 
@@ -71,8 +71,10 @@ def model_provider(cfg: RootConfig):
     """The Gemma 3 provider named by model.provider, with architecture and parallelism from model.*.
 
     0.3.1 has no 270M provider: gemma3_270m names the base `Gemma3ModelProvider`, and the architecture fields
-    below give it the 270M shape. The provider keeps its own softmax_scale (query_pre_attn_scalar) and
-    is_vision_language; model.multimodal describes the Hugging Face checkpoint (conversion), not this model.
+    below give it the 270M shape. The provider keeps its own softmax_scale (query_pre_attn_scalar). This model is
+    the text-only language model (the vision tower is set aside by hf_import), so is_vision_language is off for
+    every size: on, every attention layer would take an arbitrary mask, which the provider's flash backend cannot
+    run, instead of the causal (sliding-window) masks flash attention builds itself.
     """
     from megatron.bridge.models import gemma
 
@@ -87,6 +89,7 @@ def model_provider(cfg: RootConfig):
     provider.rotary_base = tuple(m.rotary_base)
     provider.seq_length = cfg.dataset.sequence_length  # the training length; model.seq_length is the context limit
     provider.recompute_modules = list(m.recompute_modules) or None  # Megatron-Bridge: None, not [], means "none"
+    provider.is_vision_language = False
     return provider
 
 
@@ -187,8 +190,11 @@ def pretraining_dataset(cfg: RootConfig, ctx: StageContext):
     from megatron.bridge.training.config import GPTDatasetConfig, MockGPTDatasetConfig
 
     d = cfg.dataset
+    # No attention mask from the data loader: causal and sliding-window masks are built inside the attention
+    # kernel, and a materialised one is seq^2 bytes per sample (64 MiB at 8k, 16 GiB at 128k).
     common = dict(seq_length=d.sequence_length, random_seed=cfg.run.seed, split=d.split, num_workers=d.num_workers,
                   reset_attention_mask=False, reset_position_ids=False, eod_mask_loss=False,
+                  create_attention_mask=False,
                   dataloader_type="single", data_sharding=True)
     if d.mock:
         return MockGPTDatasetConfig(**common)

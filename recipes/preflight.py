@@ -118,6 +118,15 @@ def check_context_parallel(cfg: RootConfig) -> list[Finding]:
         return [Finding("dataset.sequence_length",
                         f"sequence_length={seq} is not divisible by 2 x CP{' x TP' if unit != 2 * cp else ''} = {unit}",
                         f"use a multiple of {unit} or change model.context_parallel_size")]
+    comm = cfg.model.cp_comm_type
+    if cp > 1 and comm not in ("all_gather", "a2a"):
+        return [Finding("model.cp_comm_type", f"cp_comm_type={comm!r}: Transformer Engine runs Gemma 3's "
+                        "sliding-window layers with context parallelism only over all_gather or a2a",
+                        "set model.cp_comm_type=all_gather")]
+    heads_per_rank = cfg.model.num_attention_heads // tp
+    if cp > 1 and comm == "a2a" and heads_per_rank % cp:
+        return [Finding("model.cp_comm_type", f"a2a splits the {heads_per_rank} attention heads of each TP rank "
+                        f"over CP{cp}, which does not divide them", "set model.cp_comm_type=all_gather")]
     return []
 
 

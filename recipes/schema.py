@@ -73,6 +73,9 @@ class ModelConfig:
     num_layers_in_first_pipeline_stage: Optional[int] = None
     num_layers_in_last_pipeline_stage: Optional[int] = None
     context_parallel_size: int = 1
+    # How CP ranks exchange K/V: all_gather | a2a | p2p | a2a+p2p. Transformer Engine runs sliding-window attention
+    # (5 of Gemma 3's 6 layer types) with CP only over all_gather or a2a; a2a also needs CP to divide the heads per TP rank.
+    cp_comm_type: str = "all_gather"
     sequence_parallel: bool = False
     recompute_granularity: Optional[str] = None  # None | selective | full
     recompute_modules: list[str] = field(default_factory=list)  # selective: core_attn, mlp, layernorm, ...

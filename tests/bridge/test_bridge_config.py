@@ -27,6 +27,8 @@ def test_27b_cpt_container_has_the_card_numbers(tmp_path, monkeypatch):
     assert (m.num_attention_heads, m.num_query_groups, m.kv_channels, m.vocab_size) == (32, 16, 128, 262208)
     assert (m.tensor_model_parallel_size, m.pipeline_model_parallel_size, m.sequence_parallel) == (8, 2, True)
     assert (m.recompute_granularity, m.recompute_modules) == ("selective", ["core_attn"])
+    # the text-only language model: causal/sliding-window masks in the kernel, none from the data loader
+    assert m.is_vision_language is False and container.dataset.create_attention_mask is False
     assert m.seq_length == container.dataset.seq_length == 8192
     assert (container.train.global_batch_size, container.train.micro_batch_size) == (1024, 1)
     assert container.train.train_iters == 59605

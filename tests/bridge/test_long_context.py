@@ -25,10 +25,17 @@ def test_long_context_container_carries_context_parallelism_and_validates(tmp_pa
     assert m.rope_scaling_factor == 8.0  # the 27B's 128K RoPE scaling of the global layers, unchanged
     assert (container.train.global_batch_size, container.train.micro_batch_size) == (gbs, 1)
 
+    assert m.cp_comm_type == "all_gather"  # Transformer Engine's only CP exchange for sliding windows at any CP
+    assert container.dataset.create_attention_mask is False  # a 128k mask would be 16 GiB per sample
+
     world = cfg.stage.nodes * cfg.cluster.gpus_per_node
     monkeypatch.setenv("WORLD_SIZE", str(world))
     container.validate()
     assert world == 128 and container.data_parallel_size == dp  # 128 / (TP8 x PP2 x CP)
+    from megatron.bridge.training.config import runtime_config_update
+
+    runtime_config_update(container)  # pretrain's first call: megatron-core's TransformerConfig checks with CP on
+    assert container.model.context_parallel_size == cp
 
 
 def test_128k_container_refuses_a_world_smaller_than_one_replica(tmp_path, monkeypatch):

@@ -63,6 +63,21 @@ def test_128k_without_context_parallelism_is_refused_naming_the_field():
     assert "model.context_parallel_size=4 fits (63.1 GiB on these 128 GPUs)" in finding.fix
 
 
+@pytest.mark.parametrize("comm,message", [
+    ("p2p", "only over all_gather or a2a"),
+    ("a2a", "a2a splits the 4 attention heads of each TP rank over CP8"),  # 32 heads / TP8
+])
+def test_a_cp_exchange_transformer_engine_refuses_for_sliding_windows_is_named(comm, message):
+    cfg = cfg_of("context=long_128k", f"model.cp_comm_type={comm}")
+    with pytest.raises(preflight.PreflightError) as err:
+        preflight.run(cfg)
+    (finding,) = err.value.findings
+    assert finding.field == "model.cp_comm_type" and message in finding.message
+    assert finding.fix == "set model.cp_comm_type=all_gather"
+    preflight.run(cfg_of("context=long_32k", "model.cp_comm_type=a2a"))  # CP2 divides 4 heads: a2a is fine
+    preflight.run(cfg_of("model.cp_comm_type=p2p"))  # no context parallelism at 8k: the exchange is unused
+
+
 def test_an_8k_overflow_still_names_tensor_parallelism():
     """Where the model state, not the sequence, overflows, CP is the wrong knob to name."""
     cfg = cfg_of("model.tensor_model_parallel_size=1", "model.pipeline_model_parallel_size=1",
