@@ -249,7 +249,7 @@ def _merge_language_models(config: dict[str, Any], out: Path, settings: MergeSet
         mm.carry_vision(splits[dirs[0]] / "vision", work / "merged", out)
 
 
-def run(settings: MergeSettings, resolve=lambda ref: str(ref)) -> Path:
+def run(settings: MergeSettings, resolve=lambda ref: ref) -> Path:
     """Check compatibility, merge, and return the merged model directory. `resolve` maps version ids to paths."""
     config = mergekit_config(settings, resolve)
     prints = check_compatible(input_dirs(config))

@@ -145,14 +145,9 @@ def gguf_greedy(server, prompt_ids: list[int], max_tokens: int) -> list[int]:
     return ids[len(prompt_ids):]
 
 
-def gguf_perplexity(gguf_path: str | Path, tokenizer_dir: str | Path, texts: dict[str, list[str]],
-                    max_tokens: int, threads: int = 2) -> dict[str, float]:
+def gguf_perplexity(server, tokenizer, texts: dict[str, list[str]], max_tokens: int) -> dict[str, float]:
     """Perplexity of a GGUF file in llama.cpp, fed the HF tokenizer's ids so both sides score one stream: each
     next token is forced (logit bias) and its log-prob taken from the unbiased distribution."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    server = llama_cpp_server(gguf_path, max_tokens + 8, threads)
 
     def score(ids: list[int]) -> tuple[float, int]:
         total = 0.0
@@ -269,50 +264,55 @@ def _convert(converter: Path, source: Path, outtype: str, outfile: Path) -> list
             "--outfile", str(outfile)]
 
 
+def _chained(steps: list[list[str]]) -> list[str]:
+    return [word for step in steps for word in step + ["&&"]][:-1]
+
+
 def gguf_variant(variant: str, bf16_dir: Path, out: Path, settings: ReleaseSettings) -> VariantResult:
     """Q8_0 straight from the converter; Q4_K_M through a BF16 GGUF and llama-quantize (rendered without one)."""
     label = GGUF_TYPES[variant]
     out.mkdir(parents=True, exist_ok=True)
-    target = out / f"model-{label}.gguf"
+    target, bf16_gguf = out / f"model-{label}.gguf", out / "model-bf16.gguf"
     quantizer = find_llama_quantize(settings)
-    if variant == "gguf_q4_k_m" and quantizer is None:
-        converter = llama_cpp_checkout(settings) or Path("${LLAMA_CPP_DIR}")
-        bf16_gguf = out / "model-bf16.gguf"
-        steps = [_convert(converter, bf16_dir, "bf16", bf16_gguf),
-                 ["llama-quantize", str(bf16_gguf), str(target), label], ["rm", str(bf16_gguf)]]
-        (out / "quantize_q4_k_m.sh").write_text(
-            "#!/bin/bash\n# Needs a llama.cpp checkout with llama-quantize built (LLAMA_CPP_DIR, PATH).\n"
-            "set -euo pipefail\n" + "".join(" ".join(step) + "\n" for step in steps))
-        return VariantResult(variant, "rendered", str(out), [w for step in steps for w in step + ["&&"]][:-1])
-    converter = llama_cpp_checkout(settings) or fetch_gguf_converter()
+    rendered = variant == "gguf_q4_k_m" and quantizer is None
+    converter = llama_cpp_checkout(settings) or (Path("${LLAMA_CPP_DIR}") if rendered else fetch_gguf_converter())
     if variant == "gguf_q8_0":
         steps = [_convert(converter, bf16_dir, "q8_0", target)]
     else:
-        bf16_gguf = out / "model-bf16.gguf"
-        steps = [_convert(converter, bf16_dir, "bf16", bf16_gguf), [quantizer, str(bf16_gguf), str(target), label]]
+        steps = [_convert(converter, bf16_dir, "bf16", bf16_gguf),
+                 [quantizer or "llama-quantize", str(bf16_gguf), str(target), label]]
+    if rendered:
+        steps.append(["rm", str(bf16_gguf)])
+        (out / "quantize_q4_k_m.sh").write_text(
+            "#!/bin/bash\n# Needs a llama.cpp checkout with llama-quantize built (LLAMA_CPP_DIR, PATH).\n"
+            "set -euo pipefail\n" + "".join(" ".join(step) + "\n" for step in steps))
+        return VariantResult(variant, "rendered", str(out), _chained(steps))
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"{Path(step[1]).name if step[0] == sys.executable else step[0]} failed:\n"
                                f"{done.stderr[-3000:]}")
-    (out / "model-bf16.gguf").unlink(missing_ok=True)
-    result = VariantResult(variant, "built", str(out), [w for step in steps for w in step + ["&&"]][:-1])
-    result.sample = gguf_sample(target, bf16_dir, settings.threads)
-    return result
+    bf16_gguf.unlink(missing_ok=True)
+    return VariantResult(variant, "built", str(out), _chained(steps))
 
 
 def gguf_file(result: VariantResult) -> Path:
     return Path(result.path) / f"model-{GGUF_TYPES[result.variant]}.gguf"
 
 
-def gguf_sample(gguf_path: Path, tokenizer_dir: Path, threads: int, max_tokens: int = 8) -> str:
-    """Load the GGUF in llama.cpp and continue SAMPLE_PROMPT greedily: the release loads and generates."""
+def score_gguf(result: VariantResult, tokenizer_dir: Path, texts: dict[str, list[str]],
+               settings: ReleaseSettings, sample_tokens: int = 8) -> None:
+    """One llama.cpp load of a built GGUF: its greedy continuation of SAMPLE_PROMPT (it loads and generates) and,
+    with held-out texts, its perplexity."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     prompt = tokenizer(SAMPLE_PROMPT)["input_ids"]
-    server = llama_cpp_server(gguf_path, len(prompt) + max_tokens + 8, threads)
-    return tokenizer.decode(gguf_greedy(server, prompt, max_tokens))
+    n_ctx = max(settings.max_tokens_per_doc, len(prompt) + sample_tokens) + 8
+    server = llama_cpp_server(gguf_file(result), n_ctx, settings.threads)
+    result.sample = tokenizer.decode(gguf_greedy(server, prompt, sample_tokens))
+    if texts:
+        result.perplexity = gguf_perplexity(server, tokenizer, texts, settings.max_tokens_per_doc)
 
 
 # ---------------------------------------------------------------- stage entry
@@ -347,12 +347,11 @@ def run(settings: ReleaseSettings, source: str, out_dir: str | Path, registry=No
 
     reference: dict[str, float] = {}
     for result in results:
-        if texts and result.status == "built":
-            if result.variant.startswith("gguf"):
-                result.perplexity = gguf_perplexity(gguf_file(result), bf16_dir, texts,
-                                                    settings.max_tokens_per_doc, settings.threads)
-            else:
-                result.perplexity = hf_perplexity(result.path, texts, settings.max_tokens_per_doc)
+        if result.status == "built" and result.variant in GGUF_TYPES:
+            score_gguf(result, bf16_dir, texts, settings)
+        elif result.status == "built" and texts:
+            result.perplexity = hf_perplexity(result.path, texts, settings.max_tokens_per_doc)
+        if result.perplexity:
             if result.variant == "hf_bf16":
                 reference = result.perplexity
             result.perplexity_ratio_vs_bf16 = {k: v / reference[k] for k, v in result.perplexity.items()}
