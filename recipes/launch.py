@@ -72,6 +72,12 @@ def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) ->
     return StageLaunch(cfg=cfg, run_dir=run_dir, report=report)
 
 
+def torchrun_ranks(cfg: RootConfig) -> int:
+    """GPUs a local Megatron-Bridge stage trains on, one torchrun process each; 0 for every other stage (one plain
+    process) and where this machine has no GPU."""
+    return gpus_per_node(cfg) if cfg.stage.engine == "megatron_bridge" else 0
+
+
 def task(launch: StageLaunch):
     import nemo_run as run
     from nemo_run.config import USE_WITH_RAY_CLUSTER_KEY
@@ -91,6 +97,9 @@ def executor(launch: StageLaunch, nemorun_home: Path):
     c = cfg.cluster
     env = dict(c.env)
     if c.executor == "local":
+        ranks = torchrun_ranks(cfg)
+        if ranks:  # torchrun: one process per GPU, with the rank and rendezvous environment torch.distributed needs
+            return run.LocalExecutor(ntasks_per_node=ranks, launcher="torchrun", env_vars=env)
         return run.LocalExecutor(ntasks_per_node=1, env_vars=env)
     gpus = gpus_per_node(cfg)
     image = c.containers.get(cfg.stage.container)
@@ -249,7 +258,13 @@ def _write_chain(launches: list[StageLaunch], rendered: dict[str, Path]) -> Path
 def _write_local_command(launch: StageLaunch) -> Path:
     target = launch.run_dir / "launch" / "command.sh"
     target.parent.mkdir(exist_ok=True)
-    cmd = ["python", "-m", "recipes.stage_runner", "--run-dir", str(launch.run_dir)]
+    runner = ["-m", "recipes.stage_runner", "--run-dir", str(launch.run_dir)]
+    if launch.cfg.stage.engine == "megatron_bridge":
+        # "gpu": torchrun counts the GPUs of the machine that runs it (rendered on a machine without one)
+        ranks = torchrun_ranks(launch.cfg) or "gpu"
+        cmd = ["torchrun", "--standalone", f"--nproc-per-node={ranks}", *runner]
+    else:
+        cmd = ["python", *runner]
     target.write_text("#!/usr/bin/env bash\n# Rendered by recipes.launch: run this stage on a machine that has "
                       "what it needs.\nset -euo pipefail\n" + shlex.join(cmd) + "\n")
     return target

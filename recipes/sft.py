@@ -12,7 +12,7 @@ import dataclasses
 import sys
 
 from recipes.cli import stage_main
-from recipes.stage import StageContext
+from recipes.stage import StageContext, global_rank
 
 PAYLOAD_KIND = "megatron"
 # Where in the artifact the stage writes its Hugging Face model (the stage runner adds `multimodal/` beside it)
@@ -39,7 +39,9 @@ def execute(ctx: StageContext) -> None:
 
     cfg = dataclasses.replace(ctx.cfg, dataset=dataclasses.replace(ctx.cfg.dataset, packed_data=packed_data(ctx)))
     finetune(build_config_container(cfg, ctx.run_dir, stage="sft"), forward_step)
-    export_hf(ctx.cfg, ctx)
+    # finetune has torn its process group down; the export loads the checkpoint in one process of its own
+    if global_rank() == 0:
+        export_hf(ctx.cfg, ctx)
 
 
 if __name__ == "__main__":

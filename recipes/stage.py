@@ -24,6 +24,12 @@ class ArrayTask:
         return cls(int(os.environ.get("SLURM_ARRAY_TASK_ID", first)) - first, count)
 
 
+def global_rank() -> int:
+    """This process's rank in a multi-process job (torchrun's RANK, srun's SLURM_PROCID); 0 in a single process.
+    Rank 0 alone records the stage's outcome: every rank of a training job runs the same stage code."""
+    return int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", 0)))
+
+
 @dataclass
 class StageContext:
     cfg: RootConfig

@@ -18,7 +18,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from recipes.config import register_resolvers, to_object, validate
-from recipes.stage import ArrayTask, StageContext
+from recipes.stage import ArrayTask, StageContext, global_rank
 
 
 def load_context(run_dir: Path) -> StageContext:
@@ -33,20 +33,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run_dir = args.run_dir.resolve()
     started = _now()
-    write_status(run_dir, "running", started=started)
+    # Every rank of a multi-process (torchrun, srun) job runs the stage; rank 0 alone reports and registers it,
+    # and any rank that fails says so.
+    rank = global_rank()
+    if rank == 0:
+        write_status(run_dir, "running", started=started)
     try:
         ctx = load_context(run_dir)
         module = importlib.import_module(f"recipes.{ctx.cfg.stage.name}")
         # An array task whose siblings complete the artifact returns False: only the one that completes registers.
-        if module.execute(ctx) is not False:
+        if module.execute(ctx) is not False and rank == 0:
             if hasattr(module, "HF_EXPORT"):
                 ctx.reassemble_multimodal(ctx.artifact_dir / module.HF_EXPORT)
             register_version(ctx, module.PAYLOAD_KIND)
     except BaseException as err:
-        write_status(run_dir, "failed", started=started, error=f"{type(err).__name__}: {err}")
+        where = f"rank {rank}: " if rank else ""
+        write_status(run_dir, "failed", started=started, error=f"{where}{type(err).__name__}: {err}")
         traceback.print_exc()
         return 1
-    write_status(run_dir, "succeeded", started=started)
+    if rank == 0:
+        write_status(run_dir, "succeeded", started=started)
     return 0
 
 

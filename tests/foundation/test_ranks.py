@@ -1,0 +1,49 @@
+"""One process per GPU: how a local Megatron-Bridge stage is started, and which of its ranks records the outcome."""
+
+from __future__ import annotations
+
+import json
+
+from recipes import launch, stage_runner
+from recipes.versions import RECORD_FILE, Registry
+
+
+def test_local_training_stage_runs_one_torchrun_process_per_gpu(tmp_path):
+    cpt = launch.prepare("cpt", [f"launch.root={tmp_path}", "cluster.gpus_per_node=2"])
+    executor = launch.executor(cpt, tmp_path / ".nemo_run")
+    assert (executor.launcher, executor.ntasks_per_node) == ("torchrun", 2)
+    data_prep = launch.prepare("data_prep", [f"launch.root={tmp_path}", "cluster.gpus_per_node=2"])
+    executor = launch.executor(data_prep, tmp_path / ".nemo_run")
+    assert executor.launcher is None and executor.ntasks_per_node == 1
+
+
+def test_rendered_local_commands_start_training_under_torchrun(tmp_path):
+    # this machine has no GPU: cpt is rendered, with torchrun counting the GPUs of the machine that runs it
+    launches = [launch.prepare(stage, [f"launch.root={tmp_path}", "cluster.gpus_per_node=0"])
+                for stage in ("cpt", "eval")]
+    commands = {x.name: x for x in launches}
+    cpt = launch._write_local_command(commands["cpt"]).read_text().splitlines()[-1]
+    assert cpt == f"torchrun --standalone --nproc-per-node=gpu -m recipes.stage_runner --run-dir {commands['cpt'].run_dir}"
+    evaluation = launch._write_local_command(commands["eval"]).read_text().splitlines()[-1]
+    assert evaluation == f"python -m recipes.stage_runner --run-dir {commands['eval'].run_dir}"
+
+
+def test_only_rank_zero_records_and_registers(tmp_path, monkeypatch):
+    run = launch.prepare("data_prep", [f"launch.root={tmp_path}"])
+    monkeypatch.setenv("RANK", "1")
+    assert stage_runner.main(["--run-dir", str(run.run_dir)]) == 0
+    assert (run.run_dir / "artifact" / "blend.json").is_file()  # rank 1 did the work
+    assert not (run.run_dir / stage_runner.STATUS_FILE).exists()
+    assert not (run.run_dir / "artifact" / RECORD_FILE).exists()
+    assert Registry(tmp_path / "registry").all() == []
+
+
+def test_a_failing_rank_says_which_it_is(tmp_path, monkeypatch):
+    run = launch.prepare("data_prep", [f"launch.root={tmp_path}"])
+    (run.run_dir / "resolved.yaml").write_text("train: {train_iterz: 1}\n")
+    monkeypatch.setenv("SLURM_PROCID", "3")
+    monkeypatch.delenv("RANK", raising=False)
+    assert stage_runner.main(["--run-dir", str(run.run_dir)]) == 1
+    status = json.loads((run.run_dir / stage_runner.STATUS_FILE).read_text())
+    assert status["state"] == "failed"
+    assert status["error"].startswith("rank 3: ") and "train_iterz" in status["error"]
