@@ -201,6 +201,40 @@ def pretraining_dataset(cfg: RootConfig, ctx: StageContext):
     return GPTDatasetConfig(blend=read_blend(blend_json_path(cfg, ctx)), **common)
 
 
+def validation_tokens(prefix: str, split_matrix) -> int:
+    """Tokens in the validation documents of one prefix, by megatron-core's own split arithmetic (documents
+    [round(b0 * n), round(b1 * n)) of split_matrix's validation bookends)."""
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+    bookends = split_matrix[1]
+    if bookends is None:
+        return 0
+    dataset = IndexedDataset(prefix)  # kept alive: sequence_lengths is a view of its memory map
+    lengths = dataset.sequence_lengths
+    begin, end = (int(round(b * float(len(lengths)))) for b in bookends)
+    return int(lengths[begin:end].sum())
+
+
+def check_validation_split(cfg: RootConfig, prefixes: list[str]) -> None:
+    """Refuse, at job start (it reads the data), a blend with a validation share whose cut leaves some prefix no
+    validation document while train.eval_iters > 0: megatron-core would loop forever drawing validation sequences
+    from nothing."""
+    from megatron.core.datasets.blended_megatron_dataset_config import (convert_split_vector_to_split_matrix,
+                                                                        parse_and_normalize_split)
+
+    if not cfg.train.eval_iters:
+        return
+    split_matrix = convert_split_vector_to_split_matrix(parse_and_normalize_split(cfg.dataset.split))
+    if split_matrix[1] is None:
+        return  # no validation share: Bridge builds no validation set
+    empty = [Path(prefix).name for prefix in prefixes if validation_tokens(prefix, split_matrix) == 0]
+    if empty:
+        raise BridgeConfigError(
+            f"dataset.split={cfg.dataset.split}: the validation cut of {len(empty)} of {len(prefixes)} blend parts is "
+            f"empty ({', '.join(empty[:4])}{', ...' if len(empty) > 4 else ''}); give validation a larger share, "
+            "or train without validation: dataset.split=100,0,0 train.eval_iters=0")
+
+
 def finetuning_dataset(cfg: RootConfig, ctx: StageContext):
     """FinetuningDatasetConfig over data_prep.sft_format's packed.npy (Megatron-Bridge's packed SFT format).
 

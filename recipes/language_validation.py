@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 from megatron.bridge.training.callbacks import Callback
 
+from recipes.bridge_config import validation_tokens
+
 
 def language_blends(blend_json: str | Path) -> dict[str, list[str]]:
     """{language: its prefixes} from data prep's blend.json, in blend order."""
@@ -29,20 +31,6 @@ def language_blends(blend_json: str | Path) -> dict[str, list[str]]:
     for entry in entries:
         blends.setdefault(entry["lang"], []).append(entry["prefix"])
     return blends
-
-
-def validation_tokens(prefix: str, split_matrix) -> int:
-    """Tokens in the validation documents of one prefix, by megatron-core's own split arithmetic (documents
-    [round(b0 * n), round(b1 * n)) of split_matrix's validation bookends)."""
-    from megatron.core.datasets.indexed_dataset import IndexedDataset
-
-    bookends = split_matrix[1]
-    if bookends is None:
-        return 0
-    dataset = IndexedDataset(prefix)  # kept alive: sequence_lengths is a view of its memory map
-    lengths = dataset.sequence_lengths
-    begin, end = (int(round(b * float(len(lengths)))) for b in bookends)
-    return int(lengths[begin:end].sum())
 
 
 def language_validation_sets(dataset_config: Any, blends: dict[str, list[str]], num_samples: int) -> dict[str, Any]:

@@ -41,9 +41,10 @@ def smoke_data(tmp_path_factory):
     return fixture, root / "smoke" / "data_prep" / "artifact" / "blend.json"
 
 
-def _dataset_config(smoke_data, tmp_path, split: str):
+def _dataset_config(smoke_data, tmp_path, split: str, sequence_length: int = 16):
     fixture, blend = smoke_data
-    cfg = to_object(compose("cpt", [f"dataset.blend={blend}", "dataset.sequence_length=16", f"dataset.split='{split}'",
+    cfg = to_object(compose("cpt", [f"dataset.blend={blend}", f"dataset.sequence_length={sequence_length}",
+                                    f"dataset.split='{split}'", "train.eval_iters=2",
                                     f"data.tokenizer={fixture}", f"model.hf_id={fixture}"]))
     container = build_config_container(cfg, tmp_path / "run", stage="cpt")
     container.dataset.finalize()  # what validate() does before training
@@ -69,10 +70,29 @@ def test_each_language_is_the_validation_cut_bridge_makes_of_the_blend(smoke_dat
 
 
 def test_a_language_without_a_validation_sequence_is_refused_before_building(smoke_data, tmp_path):
-    config = _dataset_config(smoke_data, tmp_path, "99,1,0")
-    with pytest.raises(ValueError, match=r"dataset.split=99,1,0: the validation documents of language 'code' "
-                                         r"hold 0 tokens"):
+    config = _dataset_config(smoke_data, tmp_path, "50,50,0", sequence_length=512)
+    with pytest.raises(ValueError, match=r"dataset.split=50,50,0: the validation documents of language 'code' "
+                                         r"hold \d+ tokens, less than one sequence of 512"):
         language_validation_sets(config, language_blends(smoke_data[1]), num_samples=8)
+
+
+def test_a_blend_part_without_validation_documents_is_refused_at_job_start(smoke_data):
+    from recipes.bridge_config import BridgeConfigError, check_validation_split, read_blend
+
+    fixture, blend = smoke_data
+    prefixes = read_blend(blend)[0]
+
+    def cfg(*overrides):
+        return to_object(compose("cpt", [f"dataset.blend={blend}", f"data.tokenizer={fixture}", f"model.hf_id={fixture}",
+                                         *overrides]))
+
+    # 4 documents per part: a 1% share rounds to none of them, and megatron-core would wait for them forever
+    with pytest.raises(BridgeConfigError, match=r"dataset.split=99,1,0: the validation cut of 12 of 12 blend parts "
+                                                r"is empty \(sample_code__code, .*train.eval_iters=0"):
+        check_validation_split(cfg("dataset.split='99,1,0'", "train.eval_iters=2"), prefixes)
+    check_validation_split(cfg("dataset.split='50,50,0'", "train.eval_iters=2"), prefixes)  # 2 of 4 held out
+    check_validation_split(cfg("dataset.split='99,1,0'", "train.eval_iters=0"), prefixes)  # nothing to draw
+    check_validation_split(cfg("dataset.split='100,0,0'", "train.eval_iters=2"), prefixes)  # no validation set
 
 
 def test_tagged_forward_step_reports_bridges_loss_under_the_language(tmp_path):
