@@ -9,6 +9,7 @@ Building a container needs no GPU; training with it does.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -26,6 +27,10 @@ PACKED_FILE = "packed.npy"  # written by data_prep.sft_format
 
 class BridgeConfigError(ValueError):
     """A config that cannot become a ConfigContainer: the message names the field and the fix."""
+
+
+class TrainingStopped(RuntimeError):
+    """Training ended before train.train_iters, after saving: the stage is not done, and a rerun resumes it."""
 
 
 def build_config_container(cfg: RootConfig, run_dir: Path, *, stage: Stage) -> "ConfigContainer":
@@ -281,19 +286,42 @@ def export_hf(cfg: RootConfig, ctx: StageContext) -> Path:
     return target
 
 
+def save_dir(cfg: RootConfig, ctx: StageContext) -> Path:
+    """Where training saves and resumes: checkpoint.save, else the artifact's `megatron/`."""
+    return Path(cfg.checkpoint.save) if cfg.checkpoint.save else megatron_checkpoint(ctx.artifact_dir)
+
+
 def checkpoint(cfg: RootConfig, ctx: StageContext, stage: Stage):
     """Saves into the artifact (`megatron/`, the payload the next stage starts from) and resumes from there; sft
     starts from the upstream (cpt) artifact's checkpoint."""
     from megatron.bridge.training.config import CheckpointConfig
 
     c = cfg.checkpoint
-    save = c.save or str(megatron_checkpoint(ctx.artifact_dir))
+    save = str(save_dir(cfg, ctx))
     pretrained = c.pretrained_checkpoint
     if pretrained is None and stage == "sft" and ctx.input_dir() is not None:
         pretrained = str(megatron_checkpoint(ctx.input_dir()))
     return CheckpointConfig(save=save, load=c.load or save, pretrained_checkpoint=pretrained,
                             save_interval=c.save_interval, ckpt_format=c.ckpt_format, async_save=c.async_save,
                             most_recent_k=c.most_recent_k)
+
+
+@contextmanager
+def stopped_early_is_not_done(cfg: RootConfig, ctx: StageContext, stage: Stage):
+    """Megatron-Bridge ends a run stopped early (SIGTERM from Slurm's signal lead, train.exit_duration_in_mins) by
+    saving a checkpoint and calling sys.exit(0). Inside a stage that would read as success with half a model: it
+    becomes TrainingStopped instead (a failed attempt that cluster.retries requeues), naming where it resumes."""
+    try:
+        yield
+    except SystemExit as stop:
+        from recipes.checkpoints import megatron_latest_iteration
+
+        saved = save_dir(cfg, ctx)
+        iteration = megatron_latest_iteration(saved)
+        where = f"iteration {iteration} in {saved}" if iteration is not None else f"none yet in {saved}"
+        raise TrainingStopped(f"{stage} stopped before train.train_iters={cfg.train.train_iters} (exit code "
+                              f"{stop.code}); newest checkpoint: {where}; run the stage again to resume from it "
+                              "(on Slurm, cluster.retries requeues it)") from None
 
 
 def logger(cfg: RootConfig, ctx: StageContext):

@@ -20,7 +20,8 @@ def execute(ctx: StageContext) -> None:
     from megatron.bridge.training.gpt_step import forward_step
     from megatron.bridge.training.pretrain import pretrain
 
-    from recipes.bridge_config import blend_json_path, build_config_container, check_validation_split
+    from recipes.bridge_config import (blend_json_path, build_config_container, check_validation_split,
+                                        stopped_early_is_not_done)
     from recipes.language_validation import LanguageValidation, language_blends
 
     container = build_config_container(ctx.cfg, ctx.run_dir, stage="cpt")
@@ -30,7 +31,8 @@ def execute(ctx: StageContext) -> None:
         check_validation_split(ctx.cfg, container.dataset.blend[0])
     if dataset.validation_per_language and not dataset.mock:
         callbacks.append(LanguageValidation(language_blends(blend_json_path(ctx.cfg, ctx)), forward_step))
-    pretrain(container, forward_step, callbacks=callbacks)
+    with stopped_early_is_not_done(ctx.cfg, ctx, "cpt"):
+        pretrain(container, forward_step, callbacks=callbacks)
 
 
 if __name__ == "__main__":

@@ -35,10 +35,11 @@ def execute(ctx: StageContext) -> None:
     from megatron.bridge.training.finetune import finetune
     from megatron.bridge.training.gpt_step import forward_step
 
-    from recipes.bridge_config import build_config_container, export_hf
+    from recipes.bridge_config import build_config_container, export_hf, stopped_early_is_not_done
 
     cfg = dataclasses.replace(ctx.cfg, dataset=dataclasses.replace(ctx.cfg.dataset, packed_data=packed_data(ctx)))
-    finetune(build_config_container(cfg, ctx.run_dir, stage="sft"), forward_step)
+    with stopped_early_is_not_done(cfg, ctx, "sft"):
+        finetune(build_config_container(cfg, ctx.run_dir, stage="sft"), forward_step)
     # finetune has torn its process group down; the export loads the checkpoint in one process of its own
     if global_rank() == 0:
         export_hf(ctx.cfg, ctx)
