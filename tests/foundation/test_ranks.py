@@ -7,9 +7,12 @@ import json
 from recipes import launch, stage_runner
 from recipes.versions import RECORD_FILE, Registry
 
+# the smoke cpt launched on its own, not after its pipeline's hf_import (whose checkpoint it starts from)
+STANDALONE = ["checkpoint.pretrained_checkpoint=null"]
+
 
 def test_local_training_stage_runs_one_torchrun_process_per_gpu(tmp_path):
-    cpt = launch.prepare("cpt", [f"launch.root={tmp_path}", "cluster.gpus_per_node=2"])
+    cpt = launch.prepare("cpt", [f"launch.root={tmp_path}", "cluster.gpus_per_node=2", *STANDALONE])
     executor = launch.executor(cpt, tmp_path / ".nemo_run")
     assert (executor.launcher, executor.ntasks_per_node) == ("torchrun", 2)
     data_prep = launch.prepare("data_prep", [f"launch.root={tmp_path}", "cluster.gpus_per_node=2"])
@@ -19,7 +22,7 @@ def test_local_training_stage_runs_one_torchrun_process_per_gpu(tmp_path):
 
 def test_rendered_local_commands_start_training_under_torchrun(tmp_path):
     # this machine has no GPU: cpt is rendered, with torchrun counting the GPUs of the machine that runs it
-    launches = [launch.prepare(stage, [f"launch.root={tmp_path}", "cluster.gpus_per_node=0"])
+    launches = [launch.prepare(stage, [f"launch.root={tmp_path}", "cluster.gpus_per_node=0", *STANDALONE])
                 for stage in ("cpt", "eval")]
     commands = {x.name: x for x in launches}
     cpt = launch._write_local_command(commands["cpt"]).read_text().splitlines()[-1]

@@ -10,9 +10,12 @@ from recipes.bridge_config import TrainingStopped, save_dir, stopped_early_is_no
 from recipes.checkpoints import MEGATRON_TRACKER
 from recipes.stage import StageContext
 
+# the smoke cpt launched on its own, not after its pipeline's hf_import (whose checkpoint it starts from)
+STANDALONE = ["checkpoint.pretrained_checkpoint=null"]
+
 
 def test_sys_exit_after_a_signal_save_becomes_training_stopped_naming_the_checkpoint(tmp_path):
-    run = launch.prepare("cpt", [f"launch.root={tmp_path}", "train.train_iters=60"])
+    run = launch.prepare("cpt", [f"launch.root={tmp_path}", "train.train_iters=60", *STANDALONE])
     ctx = StageContext(run.cfg, run.run_dir)
     saved = save_dir(run.cfg, ctx)
     saved.mkdir(parents=True)
@@ -27,7 +30,7 @@ def test_sys_exit_after_a_signal_save_becomes_training_stopped_naming_the_checkp
 
 
 def test_the_stage_runner_records_a_stopped_run_as_failed(tmp_path, monkeypatch):
-    run = launch.prepare("cpt", [f"launch.root={tmp_path}"])
+    run = launch.prepare("cpt", [f"launch.root={tmp_path}", *STANDALONE])
 
     def execute(ctx):
         with stopped_early_is_not_done(ctx.cfg, ctx, "cpt"):
