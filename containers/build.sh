@@ -7,7 +7,7 @@ set -euo pipefail
 
 usage() {
   cat <<USAGE
-usage: containers/build.sh [--dry-run] [train|rl|eval ...]   (default: all three)
+usage: containers/build.sh [--dry-run] [cpu|train|rl|eval ...]   (default: all four)
   --dry-run   print the commands instead of running them
   env: SEALION_IMAGES (squashfs directory, default /shared/images)
 USAGE
@@ -21,11 +21,11 @@ for arg in "$@"; do
   case "$arg" in
     --dry-run) dry_run=1 ;;
     -h|--help) usage; exit 0 ;;
-    train|rl|eval) names+=("$arg") ;;
+    cpu|train|rl|eval) names+=("$arg") ;;
     *) echo "build.sh: unknown image or option '$arg'" >&2; usage >&2; exit 2 ;;
   esac
 done
-[ "${#names[@]}" -gt 0 ] || names=(train rl eval)
+[ "${#names[@]}" -gt 0 ] || names=(cpu train rl eval)
 
 run() {
   if [ "$dry_run" = 1 ]; then printf '%q ' "$@"; printf '\n'; else "$@"; fi

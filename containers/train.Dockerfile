@@ -1,4 +1,4 @@
-# Training image (cpt, sft, merge on GPUs): the NeMo framework image plus pinned Megatron-Bridge and this repo.
+# Training image (hf_import, cpt, sft on GPUs): the NeMo framework image plus pinned Megatron-Bridge and this repo.
 ARG NEMO_IMAGE
 FROM ${NEMO_IMAGE}
 

@@ -22,7 +22,7 @@ def _versions() -> dict[str, str]:
 
 
 def test_there_is_a_dockerfile_per_image():
-    assert [p.name for p in DOCKERFILES] == ["eval.Dockerfile", "rl.Dockerfile", "train.Dockerfile"]
+    assert [p.name for p in DOCKERFILES] == ["cpu.Dockerfile", "eval.Dockerfile", "rl.Dockerfile", "train.Dockerfile"]
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
@@ -73,5 +73,25 @@ def test_build_dry_run_targets_the_cluster_image_paths(tmp_path):
 
 def test_image_paths_match_the_slurm_cluster_config():
     slurm = (REPO / "conf" / "cluster" / "slurm.yaml").read_text()
-    for name in ("train", "rl", "eval"):
+    for name in ("cpu", "train", "rl", "eval"):
         assert f"/sealion-{name}.sqsh" in slurm
+
+
+def test_every_stage_runs_in_an_image_that_is_built():
+    import yaml
+
+    for stage in sorted((REPO / "conf" / "stage").glob("*.yaml")):
+        image = yaml.safe_load(stage.read_text())["stage"]["container"]
+        assert (CONTAINERS / f"{image}.Dockerfile").is_file(), stage.name
+
+
+def test_the_cpu_image_installs_the_extra_the_cpu_tests_use():
+    """data_prep and merge run where their dependencies are: the `cpu` extra (the train image keeps
+    Megatron-Bridge's transformers<5; mergekit 0.1.5 needs transformers>=5)."""
+    import tomllib
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(dep.startswith("mergekit") for dep in extras["cpu"])
+    dockerfile = (CONTAINERS / "cpu.Dockerfile").read_text()
+    assert "pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu -e '.[cpu]'" in dockerfile
+    assert _versions()["PYTHON_IMAGE"].startswith("python:3.11")  # the launcher's and the CPU tests' Python

@@ -13,7 +13,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = ["hf_import", "data_prep", "cpt", "sft", "merge", "rl", "clair", "apo", "eval", "release"]
-IMAGE = {"hf_import": "train", "data_prep": "train", "cpt": "train", "sft": "train", "merge": "train", "rl": "rl",
+IMAGE = {"hf_import": "train", "data_prep": "cpu", "cpt": "train", "sft": "train", "merge": "cpu", "rl": "rl",
          "clair": "rl", "apo": "rl", "eval": "eval", "release": "eval"}
 FABRIC = {"slurm": "CUDA_DEVICE_MAX_CONNECTIONS=1", "gcp_a3mega": "NCCL_FASTRAK_IFNAME=",
           "gcp_a3ultra": "NCCL_NET=gIB", "infiniband": "NCCL_IB_HCA="}
