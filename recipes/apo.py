@@ -14,6 +14,8 @@ from recipes.preflight import gpus_per_node
 from recipes.stage import StageContext
 
 PAYLOAD_KIND = "hf"
+# What this stage's job imports that the launcher's Python may lack (checked before a local run).
+ENGINE_MODULES = ("nemo_rl",)
 # Where in the artifact the stage writes its Hugging Face model (the stage runner adds `multimodal/` beside it)
 HF_EXPORT = "."
 

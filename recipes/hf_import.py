@@ -16,6 +16,8 @@ from recipes.cli import stage_main
 from recipes.stage import StageContext
 
 PAYLOAD_KIND = "megatron"
+# What this stage's job imports that the launcher's Python may lack (checked before a local run).
+ENGINE_MODULES = ("megatron.bridge", "transformer_engine")
 TEXT, VISION = "text", "vision"
 
 

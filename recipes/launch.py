@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import os
 import shlex
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,6 +164,7 @@ def submit(launches: list[StageLaunch], dryrun: bool, chain: bool = True) -> Sub
     if not runnable:
         return Submission(launches, rendered)
     if runnable[0].cfg.cluster.executor == "local" and not dryrun:
+        check_local_engines(runnable)
         return _run_locally(runnable, launches, rendered, home)
     # GitArchivePackager archives the repository of the working directory: the job runs the committed code.
     with contextlib.chdir(REPO_ROOT), _experiment(title, home) as exp:
@@ -221,6 +224,24 @@ def _experiment(title: str, home: Path):
     import nemo_run as run
 
     return run.Experiment(title, base_dir=str(home), log_level="WARN", enable_goodbye_message=False)
+
+
+def check_local_engines(launches: list[StageLaunch]) -> None:
+    """Before anything runs here: each stage's engine (its module's ENGINE_MODULES) must import in this Python,
+    which local jobs run in. On a cluster the stage's image provides it."""
+    missing = []
+    for launch in launches:
+        needs = getattr(importlib.import_module(f"recipes.{launch.name}"), "ENGINE_MODULES", ())
+        absent = [name for name in needs if importlib.util.find_spec(name.split(".")[0]) is None
+                  or importlib.util.find_spec(name) is None]
+        if absent:
+            image = launch.cfg.stage.container
+            missing.append(preflight.Finding(
+                "stage.container", f"stage {launch.name} needs {', '.join(absent)}, which this Python ({sys.executable}) "
+                f"lacks", f"run it inside the {image} image (containers/{image}.Dockerfile) or on a cluster "
+                "(cluster=slurm), or install them here"))
+    if missing:
+        raise preflight.PreflightError(missing)
 
 
 def _run_locally(runnable: list[StageLaunch], launches: list[StageLaunch], rendered: dict[str, Path],

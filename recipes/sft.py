@@ -15,6 +15,8 @@ from recipes.cli import stage_main
 from recipes.stage import StageContext, global_rank
 
 PAYLOAD_KIND = "megatron"
+# What this stage's job imports that the launcher's Python may lack (checked before a local run).
+ENGINE_MODULES = ("megatron.bridge", "transformer_engine")
 # Where in the artifact the stage writes its Hugging Face model (the stage runner adds `multimodal/` beside it)
 HF_EXPORT = "hf"
 

@@ -50,3 +50,18 @@ def test_a_failing_rank_says_which_it_is(tmp_path, monkeypatch):
     status = json.loads((run.run_dir / stage_runner.STATUS_FILE).read_text())
     assert status["state"] == "failed"
     assert status["error"].startswith("rank 3: ") and "train_iterz" in status["error"]
+
+
+def test_a_local_gpu_stage_without_its_engine_stops_before_anything_runs(tmp_path):
+    """This venv has no Megatron-Bridge: a local cpt with a GPU (claimed here) is refused before data_prep runs."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "recipes.pipeline", f"launch.root={tmp_path}",
+                          "pipeline.stages=[data_prep,cpt]", "cluster.gpus_per_node=1", "cluster.gpu_memory_gib=80",
+                          *STANDALONE],
+                         cwd=launch.REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stderr
+    assert ("error: stage.container: stage cpt needs megatron.bridge, transformer_engine, which this Python "
+            f"({sys.executable}) lacks; fix: run it inside the train image") in out.stderr
+    assert not (tmp_path / "smoke" / "data_prep" / "status.json").exists()  # nothing ran

@@ -26,7 +26,7 @@ BASE_IMAGE = {
     "eval": {"torch", "transformers", "safetensors", "huggingface-hub", "numpy", "tokenizers", "pillow", "pyyaml"},
     "cpu": set(),  # python:3.11-slim: nothing beyond the standard library
 }
-EXTRA = {"train": None, "eval": "eval", "cpu": "cpu"}
+EXTRAS = {"train": ("data", "eval"), "eval": ("eval",), "cpu": ("cpu",)}
 # Imported only where present (importlib.util.find_spec first), with the fallback the module documents.
 OPTIONAL = {"llmcompressor"}
 # Never imported inside a job: the fixture is built on the submitting side, and a job reads a resolved config.
@@ -37,13 +37,13 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _requirements(extra: str | None) -> set[str]:
+def _requirements(extras: tuple[str, ...]) -> set[str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    deps, todo = list(project["dependencies"]), [extra] if extra else []
+    deps, todo = list(project["dependencies"]), list(extras)
     while todo:
         for dep in project["optional-dependencies"][todo.pop()]:
-            nested = re.fullmatch(r"sealion-recipes\[(\w+)\]", dep)
-            todo.append(nested.group(1)) if nested else deps.append(dep)
+            nested = re.fullmatch(r"sealion-recipes\[([\w,]+)\]", dep)
+            todo.extend(nested.group(1).split(",")) if nested else deps.append(dep)
     return _with_dependencies({_normalise(re.split(r"[<>=!~\[;@ ]", dep, maxsplit=1)[0]) for dep in deps})
 
 
@@ -133,17 +133,27 @@ def third_party_imports(stage: str) -> set[str]:
 STAGES = {p.stem: yaml.safe_load(p.read_text())["stage"]["container"] for p in sorted((REPO / "conf" / "stage").glob("*.yaml"))}
 
 
-@pytest.mark.parametrize("stage", [s for s, image in STAGES.items() if image in BASE_IMAGE])
-def test_the_stage_image_has_every_module_the_stage_imports(stage):
-    image = STAGES[stage]
-    installed = BASE_IMAGE[image] | _requirements(EXTRA[image])
+def missing_in(image: str, stage: str) -> dict[str, list[str]]:
+    installed = BASE_IMAGE[image] | _requirements(EXTRAS[image])
     dists = packages_distributions()
     missing = {}
     for module in sorted(third_party_imports(stage) - OPTIONAL):
         provided_by = {_normalise(d) for d in dists.get(module, [module])}
         if not provided_by & installed:
             missing[module] = sorted(provided_by)
-    assert not missing, f"stage {stage} runs in the {image} image, which lacks {missing}"
+    return missing
+
+
+@pytest.mark.parametrize("stage", [s for s, image in STAGES.items() if image in BASE_IMAGE])
+def test_the_stage_image_has_every_module_the_stage_imports(stage):
+    image = STAGES[stage]
+    assert not missing_in(image, stage), f"stage {stage} runs in the {image} image, which lacks {missing_in(image, stage)}"
+
+
+def test_the_smoke_pipeline_runs_whole_in_the_train_image():
+    """On a GPU machine without Slurm, every smoke stage runs in one environment: the train image."""
+    stages = yaml.safe_load((REPO / "conf" / "experiment" / "smoke.yaml").read_text())["pipeline"]["stages"]
+    assert {stage: missing_in("train", stage) for stage in stages} == {stage: {} for stage in stages}
 
 
 def test_the_check_sees_lazy_imports():
