@@ -40,7 +40,19 @@ def cache_root() -> Path:
 
 
 def fixture_dir() -> Path:
-    version = importlib.metadata.version(PACKAGE)
+    """The fixture of the installed package's version; where the package is absent (the train image, whose
+    transformers 4 cannot dequantise it), a complete fixture already built into the cache (mounted from a machine
+    with the cpu extra)."""
+    try:
+        version = importlib.metadata.version(PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        built = sorted(cache_root().glob(f"gemma3-270m-*-{FIXTURE_REVISION}/COMPLETE"))
+        if not built:
+            raise FileNotFoundError(
+                f"no Gemma 3 270M fixture in {cache_root()} and no {PACKAGE} to build one: run "
+                "`python -m recipes.gemma3_fixture` where the cpu extra is installed, and mount that cache here "
+                "(SEALION_CACHE or ~/.cache/sealion-recipes)") from None
+        return built[-1].parent
     return cache_root() / f"gemma3-270m-{version}-{FIXTURE_REVISION}"
 
 
