@@ -135,13 +135,15 @@ def estimate(cfg: RootConfig, world: int) -> MemoryEstimate:
 
 
 def flops_per_token(cfg: RootConfig) -> float:
-    """Model FLOPs per trained token (forward + backward): 6N plus causal attention (local layers see the window)."""
+    """Model FLOPs per trained token (forward + backward): 6N plus attention, the convention the GPU measurements
+    in shared/notes/gpu-test-machine.md use: a global layer's query sees s/2 keys on average (causal), a local
+    layer's the window (its first `window` tokens see fewer; not subtracted). Recompute is not counted."""
     m = cfg.model
     s = cfg.dataset.sequence_length
     local, global_ = m.interleaved_attn_pattern
     n_global = m.num_layers // (local + global_) * global_ + max(0, m.num_layers % (local + global_) - local)
     n_local = m.num_layers - n_global
     q = m.num_attention_heads * m.kv_channels
-    # Per layer, per token: QK^T and AV are 2 matmuls of q x keys, 2 FLOPs per MAC, x3 for fwd+bwd, /2 causal.
-    attention = 6 * q * (n_global * s / 2 + n_local * min(m.window_size, s))
+    # Per layer, per token: QK^T and AV are 2 matmuls of q x keys, 2 FLOPs per MAC, x3 for fwd+bwd = 12 q keys.
+    attention = 12 * q * (n_global * s / 2 + n_local * min(m.window_size, s))
     return 6 * total_parameters(cfg) + attention
