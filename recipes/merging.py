@@ -9,7 +9,7 @@ Multimodal Gemma 3 inputs (`Gemma3ForConditionalGeneration`) are merged in their
 trains the text back-end and keeps the vision tower, so every input must carry the same vision tower/projector
 (`recipes.multimodal.vision_identity`), checked before anything is written. Each input is split
 (`recipes.multimodal.split`) into a temporary directory beside the output, mergekit merges the `text/` parts, and
-`recipes.multimodal.carry_vision` puts the first input's vision tower around the merged language model, byte for
+`recipes.multimodal.reassemble` puts the first input's vision tower around the merged language model, byte for
 byte, with the repository's image + tool-call chat template (so `chat_template` is refused there). Mixing
 multimodal and text-only inputs is refused: the output would be neither.
 """
@@ -246,7 +246,7 @@ def _merge_language_models(config: dict[str, Any], out: Path, settings: MergeSet
         if "base_model" in config:
             text_config["base_model"] = text[config["base_model"]]
         _merge(text_config, work / "merged", settings)
-        mm.carry_vision(splits[dirs[0]] / "vision", work / "merged", out)
+        mm.reassemble(work / "merged", splits[dirs[0]] / "vision", out)
 
 
 def run(settings: MergeSettings, resolve=lambda ref: ref) -> Path:

@@ -9,7 +9,6 @@ works at the safetensors level (tensor by tensor, sharded output) so a 27B check
 - ``reassemble``: trained text checkpoint + vision source -> ``Gemma3ForConditionalGeneration`` checkpoint with
   the image + tool-call chat template; the vision tensors are copied byte for byte and checked against the
   recorded identity; a language model whose hidden size does not fit the projector is refused.
-- ``carry_vision``: what the merge stage calls after merging the language models.
 
 Tensor names. transformers 5.17 holds ``model.language_model.*``, ``model.vision_tower.*`` (SigLIP without its
 ``vision_model.`` prefix), ``model.multi_modal_projector.*``; google's hub files (and transformers 4.x) use
@@ -405,12 +404,6 @@ def reassemble(text_dir: str | Path, vision_dir: str | Path, out_dir: str | Path
         files.append("chat_template.jinja")
     _write_json(out / IDENTITY_FILE, actual.to_dict())
     return ReassemblySummary(str(out), text_count, len(actual.tensors), shards, actual.sha256, files)
-
-
-def carry_vision(src_multimodal_dir: str | Path, merged_text_dir: str | Path, out_dir: str | Path,
-                 identity: str | Path | dict | None = None) -> ReassemblySummary:
-    """For the merge stage: put the source model's vision tower/projector around a merged language model."""
-    return reassemble(merged_text_dir, src_multimodal_dir, out_dir, identity=identity)
 
 
 def verify(ckpt_dir: str | Path, identity: str | Path | dict | VisionIdentity) -> VisionIdentity:

@@ -92,7 +92,7 @@ def test_other_source_vision_tower_is_refused(tiny_multimodal_dir, exported, tmp
     work, identity, _ = exported
     other = save_tiny(tmp_path / "other-seed", gemma3_dir, seed=1)
     with pytest.raises(mm.VisionMismatchError, match="SHA-256 differs"):
-        mm.carry_vision(other, work / "trained", tmp_path / "out", identity=identity)
+        mm.reassemble(work / "trained", other, tmp_path / "out", identity=identity)
     assert not (tmp_path / "out").exists()
 
 
@@ -100,17 +100,17 @@ def test_other_size_vision_tower_is_refused(exported, tmp_path, gemma3_dir):
     work, identity, _ = exported
     wider = save_tiny(tmp_path / "wider-vision", gemma3_dir, seed=0, vision_hidden=48)
     with pytest.raises(mm.VisionMismatchError, match=r"change shape.*hidden_size: 32 -> 48"):
-        mm.carry_vision(wider, work / "trained", tmp_path / "a", identity=identity)
+        mm.reassemble(work / "trained", wider, tmp_path / "a", identity=identity)
     bigger_lm = save_tiny(tmp_path / "bigger-lm", gemma3_dir, seed=0, text_hidden=96)
     with pytest.raises(mm.VisionMismatchError, match="hidden_size 64 does not fit .* hidden size 96"):
-        mm.carry_vision(bigger_lm, work / "trained", tmp_path / "b")
+        mm.reassemble(work / "trained", bigger_lm, tmp_path / "b")
 
 
-def test_carry_vision_reads_transformers_5_layout_with_the_same_identity(tmp_path, exported, gemma3_dir):
+def test_reassemble_reads_transformers_5_layout_with_the_same_identity(tmp_path, exported, gemma3_dir):
     work, identity, _ = exported
     src = save_tiny(tmp_path / "t5-layout", gemma3_dir, seed=0, hub_layout=False)
     assert any(k.startswith("vision_tower.embeddings.") for k in load_file(src / "model.safetensors"))
-    summary = mm.carry_vision(src, work / "trained", tmp_path / "merged", identity=identity)
+    summary = mm.reassemble(work / "trained", src, tmp_path / "merged", identity=identity)
     assert summary.vision_sha256 == identity["sha256"]
 
 
@@ -133,7 +133,7 @@ def test_an_export_carries_its_identity_to_the_next_hop(exported, tmp_path):
     from safetensors.torch import save_file
 
     work, identity, _ = exported
-    assert mm.carry_vision(work / "out", work / "trained", tmp_path / "next").vision_sha256 == identity["sha256"]
+    assert mm.reassemble(work / "trained", work / "out", tmp_path / "next").vision_sha256 == identity["sha256"]
     tampered = shutil.copytree(work / "out", tmp_path / "tampered")
     weight_map = json.loads((tampered / "model.safetensors.index.json").read_text())["weight_map"]
     key = "multi_modal_projector.mm_input_projection_weight"
@@ -142,4 +142,4 @@ def test_an_export_carries_its_identity_to_the_next_hop(exported, tmp_path):
     shard[key][0, 0] += 1
     save_file(shard, tampered / weight_map[key], metadata={"format": "pt"})
     with pytest.raises(mm.VisionMismatchError, match=f"1 tensors have other values.*projector.{key.split('.')[-1]}"):
-        mm.carry_vision(tampered, work / "trained", tmp_path / "refused")
+        mm.reassemble(work / "trained", tampered, tmp_path / "refused")
