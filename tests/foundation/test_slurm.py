@@ -12,7 +12,7 @@ import pytest
 pytestmark = pytest.mark.slurm
 REPO = Path(__file__).resolve().parents[2]
 # A CPU stage on the real sample corpus, on the Slurm cluster preset without a container image.
-SLURM = ["cluster=slurm", "cluster.containers.train=null", "cluster.containers.eval=null", "launch.detach=false"]
+SLURM = ["cluster=slurm", "cluster.containers.cpu=null", "cluster.containers.eval=null", "launch.detach=false"]
 
 
 def launch(module, *overrides, env=None):

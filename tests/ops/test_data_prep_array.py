@@ -74,7 +74,7 @@ def test_a_failed_task_fails_the_array(tmp_path):
 def test_data_prep_array_on_slurm(tmp_path):
     from recipes.stage_runner import read_status
 
-    out = launch("recipes.data_prep", f"launch.root={tmp_path}", "cluster=slurm", "cluster.containers.train=null",
+    out = launch("recipes.data_prep", f"launch.root={tmp_path}", "cluster=slurm", "cluster.containers.cpu=null",
                  "cluster.exclusive=false", "launch.detach=false", "stage.array=0-2", *COMMON)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "note: data_prep run as a Slurm job array: submitted detached" in out.stdout

@@ -67,7 +67,7 @@ def test_requeued_data_prep_resumes_without_losing_or_duplicating_documents(tmp_
     assert sum(len(docs) for docs in expected.values()) == documents
 
     root = tmp_path / "slurm"
-    out = launch(*overrides(root, corpus), "cluster=slurm", "cluster.containers.train=null", "launch.detach=true")
+    out = launch(*overrides(root, corpus), "cluster=slurm", "cluster.containers.cpu=null", "launch.detach=true")
     assert out.returncode == 0, out.stderr[-3000:]
     run_dir = root / "smoke" / "data_prep"
     artifact = run_dir / "artifact"
