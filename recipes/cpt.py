@@ -31,8 +31,8 @@ def execute(ctx: StageContext) -> None:
     callbacks = []
     if not dataset.mock:
         check_validation_split(ctx.cfg, container.dataset.blend[0])
-    if dataset.validation_per_language and not dataset.mock:
-        callbacks.append(LanguageValidation(language_blends(blend_json_path(ctx.cfg, ctx)), forward_step))
+        if dataset.validation_per_language:
+            callbacks.append(LanguageValidation(language_blends(blend_json_path(ctx.cfg, ctx)), forward_step))
     with stopped_early_is_not_done(ctx.cfg, ctx, "cpt"):
         pretrain(container, forward_step, callbacks=callbacks)
 
