@@ -14,10 +14,10 @@ python -m pip install -q --upgrade pip
 python -m pip install -q -e '.[test]'
 
 logs=$(mktemp -d)
-background=()
+converter_pid=
 cleanup() {
-  # A job still running when the script stops early (a failed step): end its whole process group (pip too).
-  for pid in "${background[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
+  # The download still running when the script stops early (a failed step): end its whole process group.
+  if [ -n "$converter_pid" ]; then kill -- "-$converter_pid" 2>/dev/null || true; fi
   if [ -n "${SLURM_STARTED:-}" ]; then bash slurm/local/stop.sh; fi
 }
 trap cleanup EXIT
@@ -25,7 +25,6 @@ trap cleanup EXIT
 setsid python -c 'from recipes.releasing import fetch_gguf_converter; print(fetch_gguf_converter())' \
   >"$logs/gguf_converter.log" 2>&1 &
 converter_pid=$!
-background=("$converter_pid")
 
 python -m recipes.gemma3_fixture
 
@@ -43,7 +42,7 @@ if ! wait "$converter_pid"; then
   cat "$logs/gguf_converter.log" >&2
   exit 1
 fi
-background=()
+converter_pid=
 cat "$logs/gguf_converter.log"
 python -m pytest --durations=15 "$@"
 
