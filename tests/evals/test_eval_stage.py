@@ -39,10 +39,17 @@ def test_27b_eval_renders_seahelm_and_lm_eval_on_one_gpu_node(tmp_path):
     assert "#SBATCH --gpus-per-node=8" in sbatch and "sealion-eval.sqsh" in sbatch
 
 
-def test_a_hub_id_cannot_feed_seahelm_and_the_error_names_eval_model(tmp_path):
+def test_the_bare_27b_eval_evaluates_the_hub_id(tmp_path):
     out = run("recipes.eval", *EVAL_27B, f"launch.root={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    seahelm = (tmp_path / "sealion_v4_27b" / "eval" / "launch" / "seahelm.sh").read_text()
+    assert "--model_name google/gemma-3-27b-it " in seahelm
+
+
+def test_a_missing_model_path_is_refused_at_preflight(tmp_path):
+    out = run("recipes.eval", "experiment=sealion_v4_27b", f"launch.root={tmp_path}", "eval.model=/no/such/model")
     assert out.returncode == 2
-    assert out.stderr.startswith("error: eval.model: model_path='google/gemma-3-27b-it' must be an absolute path")
+    assert "eval.model: '/no/such/model' is no existing path, registered version or hub id" in out.stderr
 
 
 def test_unknown_suite_is_refused(tmp_path):
