@@ -1,11 +1,17 @@
 """The judge settings rewrite the task configs the `seahelm` set runs, and the eval preflight refuses what would
-fail on the node: a missing model path, an endpoint judge without its key, unstaged weights."""
+fail on the node: a missing model path, an endpoint judge without its key, unstaged weights.
+
+Checked once by hand against a real checkout at 6844e6c (not in CI: no network): after `configure-judges`, every
+task of the four rewritten configs loads and resolves with OmegaConf exactly as before, apart from the judge's
+model name, type and init args."""
+
+import shlex
 
 import pytest
 import yaml
 
 from evals.seahelm import (JUDGED_TASK_CONFIGS, METRICX_TASK_CONFIG, JudgeSettings, SeaHelmSettings,
-                           configure_judges, weights_to_stage)
+                           configure_judges, main, render_commands, weights_to_stage)
 from recipes import preflight
 from recipes.config import compose, to_object
 
@@ -55,6 +61,19 @@ def test_an_endpoint_judge_uses_litellm_with_no_key_in_the_file(checkout):
     assert "JUDGE_KEY" not in text and "api_key" not in text
     with pytest.raises(ValueError, match="base_url"):
         configure_judges(checkout, JudgeSettings(model_type="litellm"), "m")
+
+
+def test_the_rendered_configure_line_runs_our_cli(checkout, capsys):
+    judge = JudgeSettings(model_name="gpt-oss-120b", model_type="litellm", base_url="http://judge:8000/v1")
+    settings = SeaHelmSettings(repo_dir=str(checkout), judge=judge, metricx_model="/lustre/metricx", runs=[0])
+    argv = shlex.split(render_commands(settings, "google/gemma-3-27b-it", "/out")[3])
+    assert argv[:3] == ["python", "-m", "evals.seahelm"]
+    main(argv[3:])
+    assert capsys.readouterr().out.count("configured ") == 4
+    judged = yaml.safe_load((checkout / JUDGED_TASK_CONFIGS[1]).read_text())["kalahi-judge"]["judge"]
+    assert (judged["judge_model_name"], judged["judge_model_type"]) == ("gpt-oss-120b", "litellm")
+    metricx = yaml.safe_load((checkout / METRICX_TASK_CONFIG).read_text())["translation-en-xx"]["judge"]
+    assert (metricx["judge_model_name"], metricx["judge_model_type"]) == ("/lustre/metricx", "metricx")
 
 
 def test_weights_to_stage():
