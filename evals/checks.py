@@ -52,9 +52,11 @@ def check_eval(cfg: RootConfig) -> list[Finding]:
             out.append(Finding("eval.seahelm.judge.api_key_env", f"{key} is unset in this environment",
                                f"export {key} before launching", severity))
     if settings.hf_home:
-        missing = missing_weights(settings) if os.path.isdir(settings.hf_home) else ["all"]
+        hub_model = model if model and not is_local_path(model) and not _is_registered(cfg, model) else None
+        missing = missing_weights(settings, hub_model) if os.path.isdir(settings.hf_home) else ["all"]
         if missing:
             out.append(Finding("eval.seahelm.hf_home", f"{settings.hf_home} lacks {', '.join(missing)} (the runs "
-                               "are offline)", f"run `python -m evals.seahelm stage-weights {settings.hf_home}` on a "
-                               "node with network, or set eval.seahelm.hf_home=null", severity))
+                               "are offline)", f"run `python -m evals.seahelm stage-weights {settings.hf_home}"
+                               + (f" --model {hub_model}" if hub_model else "") + "` on a node with network, or set "
+                               "eval.seahelm.hf_home=null", severity))
     return out

@@ -121,9 +121,10 @@ def is_local_path(model: str) -> bool:
     return model.startswith(("/", ".", "~")) or not HUB_ID.match(model)
 
 
-def weights_to_stage(settings: SeaHelmSettings) -> list[str]:
-    """Hub ids the runs load besides the evaluated model: the vLLM judge, MetricX and MetricX's tokenizer."""
-    ids = [settings.judge.model_name] if settings.judge.model_type == "vllm" else []
+def weights_to_stage(settings: SeaHelmSettings, model: Optional[str] = None) -> list[str]:
+    """Hub ids the runs load: the evaluated model (when given), the vLLM judge, MetricX and MetricX's tokenizer."""
+    ids = [model] if model else []
+    ids += [settings.judge.model_name] if settings.judge.model_type == "vllm" else []
     return [m for m in ids + [settings.metricx_model, METRICX_TOKENIZER] if not is_local_path(m)]
 
 
@@ -307,23 +308,28 @@ def parse_results(output_dir: str | Path, run_seeds: Optional[dict[int, int]] = 
             "disagreements": disagreements}
 
 
-def stage_weights(settings: SeaHelmSettings, hf_home: str | Path) -> list[str]:
-    """Download the judge, MetricX and its tokenizer into the Hugging Face cache `hf_home` (on a node with network;
-    the eval jobs then run offline with SeaHelmSettings.hf_home pointing there)."""
+# Checkpoint copies vLLM and transformers do not load (gpt-oss's original/ and metal/ folders, TF and Flax weights).
+UNUSED_WEIGHTS = ["original/*", "metal/*", "*.msgpack", "*.h5", "tf_model*", "flax_model*"]
+
+
+def stage_weights(settings: SeaHelmSettings, hf_home: str | Path, model: Optional[str] = None) -> list[str]:
+    """Download what weights_to_stage lists into the Hugging Face cache `hf_home` (on a node with network; the eval
+    jobs then run offline with SeaHelmSettings.hf_home pointing there). Of MetricX's tokenizer, only its files."""
     from huggingface_hub import snapshot_download
 
-    ids = weights_to_stage(settings)
+    ids = weights_to_stage(settings, model)
     for repo_id in ids:
-        snapshot_download(repo_id, cache_dir=Path(hf_home) / "hub")
+        tokenizer_only = {"allow_patterns": ["*.json", "*.model"]} if repo_id == METRICX_TOKENIZER else {}
+        snapshot_download(repo_id, cache_dir=Path(hf_home) / "hub", ignore_patterns=UNUSED_WEIGHTS, **tokenizer_only)
     return ids
 
 
-def missing_weights(settings: SeaHelmSettings) -> list[str]:
+def missing_weights(settings: SeaHelmSettings, model: Optional[str] = None) -> list[str]:
     """Hub ids in weights_to_stage that the cache at settings.hf_home does not hold (their config.json)."""
     from huggingface_hub import try_to_load_from_cache
 
     cache = Path(str(settings.hf_home)) / "hub"
-    return [m for m in weights_to_stage(settings)
+    return [m for m in weights_to_stage(settings, model)
             if not isinstance(try_to_load_from_cache(m, "config.json", cache_dir=cache), str)]
 
 
@@ -347,6 +353,7 @@ def main(argv: list[str] | None = None) -> None:
     stage = sub.add_parser("stage-weights", help="download the judge and MetricX weights for offline nodes")
     stage.add_argument("hf_home")
     stage.add_argument("--judge-model", default=JudgeSettings.model_name)
+    stage.add_argument("--model", help="the evaluated model too, when it is a hub id")
     args = parser.parse_args(argv)
     if args.command == "render":
         settings = SeaHelmSettings(tensor_parallel_size=args.tensor_parallel_size, runs=list(range(args.runs)),
@@ -359,7 +366,8 @@ def main(argv: list[str] | None = None) -> None:
         for path in configure_judges(args.repo_dir, judge, args.metricx_model):
             print(f"configured {path}")
     else:
-        staged = stage_weights(SeaHelmSettings(judge=JudgeSettings(model_name=args.judge_model)), args.hf_home)
+        staged = stage_weights(SeaHelmSettings(judge=JudgeSettings(model_name=args.judge_model)), args.hf_home,
+                               args.model)
         print(f"staged {', '.join(staged)} in {args.hf_home}; set eval.seahelm.hf_home={args.hf_home}")
 
 

@@ -80,7 +80,8 @@ def test_weights_to_stage():
     assert weights_to_stage(SeaHelmSettings()) == ["openai/gpt-oss-120b", "google/metricx-24-hybrid-xxl-v2p6-bfloat16",
                                                    "google/mt5-xl"]
     endpoint = SeaHelmSettings(judge=JudgeSettings(model_type="litellm"), metricx_model="/lustre/metricx")
-    assert weights_to_stage(endpoint) == ["google/mt5-xl"]
+    assert weights_to_stage(endpoint, "google/gemma-3-27b-it") == ["google/gemma-3-27b-it", "google/mt5-xl"]
+    assert weights_to_stage(endpoint, "/lustre/models/apo") == ["google/mt5-xl"]
 
 
 def _eval_findings(tmp_path, *overrides):
@@ -117,5 +118,7 @@ def test_preflight_endpoint_judge_key_and_staged_weights(tmp_path, monkeypatch):
         (snapshot.parents[1] / "refs" / "main").write_text("abc")
     [line] = _eval_findings(tmp_path, f"eval.seahelm.hf_home={tmp_path / 'hf'}")
     assert line.startswith(f"eval.seahelm.hf_home: {tmp_path / 'hf'} lacks google/mt5-xl ")
+    [line] = _eval_findings(tmp_path, f"eval.seahelm.hf_home={tmp_path / 'hf'}", "eval.model=google/gemma-3-1b-it")
+    assert "lacks google/gemma-3-1b-it, google/mt5-xl " in line and "--model google/gemma-3-1b-it`" in line
     [line] = _eval_findings(tmp_path, "eval.seahelm.judge.model_type=remote")
     assert line.startswith("eval.seahelm.judge.model_type: unknown judge type 'remote'")
