@@ -5,10 +5,22 @@ import json
 
 import pytest
 
-from evals.seahelm import parse_results
+from evals.seahelm import SEAHELM_TASKS, parse_results
 from tests.evals.engine_results import sea_helm_aggregate, task_metrics, write_run
 
 MODEL = "/lustre/models/sealion-v4-27b-apo"
+
+
+# The `seahelm` set in seahelm_tasks/task_config.yaml at 6844e6c (every language's list, united); `thai_exam` is the
+# aggregation group of thai_exam_{a_level,ic,onet,tgat,tpat1} (seahelm_tasks/knowledge/thai_exam/config.yaml).
+SEAHELM_SET = {"sentiment", "qa", "metaphor", "toxicity", "translation-en-xx", "translation-xx-en", "abssum", "causal",
+               "nli", "syntax-criteria", "mp-r", "pragmatic-single", "pragmatic-pair", "if-eval", "mt-bench-judge",
+               "global_mmlu_lite", "belebele-qa-mc", "kalahi-mc", "kalahi-judge", "thai_exam_a_level", "thai_exam_ic",
+               "thai_exam_onet", "thai_exam_tgat", "thai_exam_tpat1"}
+
+
+def test_every_task_of_the_set_is_known():
+    assert set(SEAHELM_TASKS) == SEAHELM_SET
 
 
 @pytest.fixture(scope="module")
