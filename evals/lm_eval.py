@@ -1,6 +1,7 @@
 """lm-evaluation-harness Open LLM Leaderboard v2 tasks (the `leaderboard` group: BBH, GPQA, IFEval, MATH-Hard,
 MMLU-Pro, MuSR): render the `lm_eval` command (vLLM on the cluster, HF transformers locally) and parse its
-`results_<timestamp>.json` into our results dict (English "general" competency, one score per task, 0..100)."""
+`results_<timestamp>.json` into our results dict (English "general" competency, one score per task, 0..100: the
+headline metric's raw accuracy or exact-match rate x100, not the Open LLM Leaderboard's normalised scores)."""
 
 from __future__ import annotations
 

@@ -20,16 +20,42 @@ import numpy as np  # noqa: E402
 RESULT_NAMES = ("results.json", "perplexity.json")
 
 
+# The suites of the eval stage's results.json, each under its own key ({"model", "seahelm": {... "aggregate"},
+# "lm_eval": {... "aggregate", "tasks"}, "local_eval": <aggregate>, "perplexity"}, recipes/eval.py); a file with a
+# top-level "aggregate" (local_eval's own results.json, older files) is one suite named by its "source".
+NESTED_SUITES = ("seahelm", "lm_eval")
+LM_EVAL_NOTE = ("lm-eval: raw accuracies and exact-match rates x100 of each leaderboard group's headline metric, "
+                "not the Open LLM Leaderboard's normalised (chance-corrected) scores")
+
+
 @dataclass
 class VersionResults:
-    """Everything known about one model version, merged from one or more results files."""
+    """Everything known about one model version, merged from one or more results files; scores keyed by suite."""
 
     label: str
-    languages: dict[str, dict] = field(default_factory=dict)
-    competencies: dict[str, dict] = field(default_factory=dict)  # "lang/competency" -> stat
-    sea_average: Optional[dict] = None
+    languages: dict[str, dict] = field(default_factory=dict)  # "suite/lang" -> stat
+    competencies: dict[str, dict] = field(default_factory=dict)  # "suite/lang/competency" -> stat
+    sea_average: dict[str, dict] = field(default_factory=dict)  # suite -> stat
+    lm_eval_tasks: dict[str, float] = field(default_factory=dict)
     perplexity_series: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     perplexity: dict[str, float] = field(default_factory=dict)
+
+    def add_suite(self, suite: str, agg: dict) -> None:
+        self.languages.update({f"{suite}/{lang}": stat for lang, stat in agg.get("languages", {}).items()})
+        for lang, comps in agg.get("competencies", {}).items():
+            self.competencies.update({f"{suite}/{lang}/{c}": stat for c, stat in comps.items()})
+        if agg.get("sea_average"):
+            self.sea_average[suite] = agg["sea_average"]
+
+
+def _suites(data: dict) -> dict[str, dict]:
+    """Suite name -> its aggregate, for every suite in one results file."""
+    suites = {name: data[name]["aggregate"] for name in NESTED_SUITES if isinstance(data.get(name), dict)}
+    if isinstance(data.get("local_eval"), dict):
+        suites["local_eval"] = data["local_eval"]
+    if isinstance(data.get("aggregate"), dict):
+        suites[str(data.get("source") or "results")] = data["aggregate"]
+    return suites
 
 
 def _result_files(path: Path) -> list[Path]:
@@ -55,11 +81,10 @@ def load_versions(sources: list[str], resolver: Optional[Callable[[str], Path]] 
             data = json.loads(f.read_text(encoding="utf-8"))
             label = str(data.get("version") or (f.parent.name if f.name in RESULT_NAMES else f.stem))
             v = versions.setdefault(label, VersionResults(label))
-            agg = data.get("aggregate") or {}
-            v.languages.update(agg.get("languages", {}))
-            for lang, comps in agg.get("competencies", {}).items():
-                v.competencies.update({f"{lang}/{c}": stat for c, stat in comps.items()})
-            v.sea_average = agg.get("sea_average") or v.sea_average
+            for suite, agg in _suites(data).items():
+                v.add_suite(suite, agg)
+            if isinstance(data.get("lm_eval"), dict):
+                v.lm_eval_tasks.update(data["lm_eval"].get("tasks", {}))
             if data.get("perplexity"):
                 v.perplexity.update(data["perplexity"])
                 if data.get("step") is not None:
@@ -131,15 +156,21 @@ def _fmt(stat: Optional[dict]) -> str:
 def _tables(versions: list[VersionResults]) -> list[tuple[str, list[str], list[list[str]]]]:
     labels = [v.label for v in versions]
     tables = []
-    rows = [[v.label, _fmt(v.sea_average)] for v in versions if v.sea_average]
-    if rows:
-        tables.append(("SEA average", ["version", "SEA average [95% CI]"], rows))
-    for title, attr, column in (("Per language", "languages", "language"),
-                                ("Per language / competency", "competencies", "language/competency")):
+    suites = sorted({s for v in versions for s in v.sea_average})
+    if suites:
+        tables.append(("SEA average", ["version"] + [f"{s} [95% CI]" for s in suites],
+                       [[v.label] + [_fmt(v.sea_average.get(s)) for s in suites] for v in versions]))
+    for title, attr, column in (("Per language", "languages", "suite/language"),
+                                ("Per language / competency", "competencies", "suite/language/competency")):
         keys = sorted({k for v in versions for k in getattr(v, attr)})
         if keys:
             tables.append((title, [column] + labels, [[k] + [_fmt(getattr(v, attr).get(k)) for v in versions]
                                                         for k in keys]))
+    tasks = sorted({t for v in versions for t in v.lm_eval_tasks})
+    if tasks:
+        tables.append(("lm-eval tasks", ["task"] + labels,
+                       [[t] + [f"{v.lm_eval_tasks[t]:.1f}" if t in v.lm_eval_tasks else "–" for v in versions]
+                        for t in tasks]))
     langs = sorted({lang for v in versions for lang in v.perplexity})
     if langs:
         tables.append(("Perplexity (latest)", ["language"] + labels,
@@ -161,9 +192,14 @@ def write_report(versions: list[VersionResults], output_dir: str | Path, title: 
     md = [f"# {title}", "", "Versions: " + ", ".join(v.label for v in versions), ""]
     body = [f"<h1>{html.escape(title)}</h1>"]
     for name, header, rows in tables:
-        md += [f"## {name}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        md += [f"## {name}", ""]
+        body.append(f"<h2>{html.escape(name)}</h2>")
+        if name == "lm-eval tasks":
+            md += [f"{LM_EVAL_NOTE}.", ""]
+            body.append(f"<p>{html.escape(LM_EVAL_NOTE)}.</p>")
+        md += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         md += ["| " + " | ".join(row) + " |" for row in rows] + [""]
-        body.append(f"<h2>{html.escape(name)}</h2><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        body.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header)
                     + "</tr>" + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
                                         for row in rows) + "</table>")
     for plot in plots:

@@ -47,8 +47,8 @@ def render(ctx: StageContext) -> None:
         try:
             seahelm.run(ctx.cfg.eval.seahelm, model, str(ctx.artifact_dir / "seahelm"), scripts["seahelm"])
         except ValueError as err:
-            raise ConfigError(f"eval.model: {err}; set eval.model to an absolute path or a registered version, "
-                              "or evaluate the pipeline's upstream model") from err
+            raise ConfigError(f"eval.model: {err}; set eval.model to an absolute path, a registered version or a "
+                              "hub id (org/name)") from err
     if "lm_eval" in scripts:
         lm_eval.run(ctx.cfg.eval.lm_eval, model, str(ctx.artifact_dir / "lm_eval"), scripts["lm_eval"])
 
@@ -61,7 +61,8 @@ def execute(ctx: StageContext) -> None:
     results: dict[str, dict] = {}
     if "local" in ctx.cfg.eval.suites:
         results.update(_local(ctx, model))
-    parsers = {"seahelm": seahelm.parse_results, "lm_eval": lm_eval.parse_results}
+    parsers = {"seahelm": lambda out: seahelm.parse_results(out, seahelm.seeds(ctx.cfg.eval.seahelm)),
+               "lm_eval": lm_eval.parse_results}
     for suite, script in _scripts(ctx).items():
         subprocess.run(["bash", str(script)], check=True)
         results[suite] = parsers[suite](ctx.artifact_dir / suite)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
+from evals.checks import check_eval
 from recipes import memory
 from recipes.schema import RootConfig
 
@@ -344,7 +345,8 @@ def check_array(cfg: RootConfig) -> list[Finding]:
 
 STAGE_RULES: dict[str, list[Rule]] = {"data_prep": [check_data_prep],
                                       "rl": [check_tensor_parallel, check_gpus, check_rl, check_ray_on_slurm],
-                                      "apo": [check_tensor_parallel, check_gpus, check_apo, check_ray_on_slurm]}
+                                      "apo": [check_tensor_parallel, check_gpus, check_apo, check_ray_on_slurm],
+                                      "eval": [check_eval]}
 COMMON_RULES: list[Rule] = [check_paths, check_secrets, check_array]
 
 

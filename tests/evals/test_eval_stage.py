@@ -1,6 +1,7 @@
 """The eval stage renders SEA-HELM and lm-eval for a 27B version on Slurm (dry run) and picks the model it evaluates
 from the config: eval.model (path, registered version or hub id), else the upstream stage's model."""
 
+import json
 import os
 import subprocess
 import sys
@@ -8,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from evals.report import load_versions
+from recipes import eval as eval_stage
 from recipes.config import compose, to_object
 from recipes.eval import model_to_evaluate
 from recipes.stage import StageContext
 from recipes.versions import Registry
+from tests.evals.engine_results import write_lm_eval, write_run
 
 REPO = Path(__file__).resolve().parents[2]
 EVAL_27B = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true"]
@@ -39,10 +43,17 @@ def test_27b_eval_renders_seahelm_and_lm_eval_on_one_gpu_node(tmp_path):
     assert "#SBATCH --gpus-per-node=8" in sbatch and "sealion-eval.sqsh" in sbatch
 
 
-def test_a_hub_id_cannot_feed_seahelm_and_the_error_names_eval_model(tmp_path):
+def test_the_bare_27b_eval_evaluates_the_hub_id(tmp_path):
     out = run("recipes.eval", *EVAL_27B, f"launch.root={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    seahelm = (tmp_path / "sealion_v4_27b" / "eval" / "launch" / "seahelm.sh").read_text()
+    assert "--model_name google/gemma-3-27b-it " in seahelm
+
+
+def test_a_missing_model_path_is_refused_at_preflight(tmp_path):
+    out = run("recipes.eval", "experiment=sealion_v4_27b", f"launch.root={tmp_path}", "eval.model=/no/such/model")
     assert out.returncode == 2
-    assert out.stderr.startswith("error: eval.model: model_path='google/gemma-3-27b-it' must be an absolute path")
+    assert "eval.model: '/no/such/model' is no existing path, registered version or hub id" in out.stderr
 
 
 def test_unknown_suite_is_refused(tmp_path):
@@ -72,3 +83,24 @@ def test_eval_model_resolves_registered_versions(tmp_path, ref_kind):
 def test_smoke_eval_after_data_prep_evaluates_the_base_model(tmp_path):
     cfg = to_object(compose("eval", [f"launch.root={tmp_path}", "run.upstream=data_prep"]))
     assert model_to_evaluate(StageContext(cfg, tmp_path / "run")) == cfg.model.hf_id
+
+
+def test_execute_writes_every_suite_with_the_seeds_of_the_runs(tmp_path, monkeypatch):
+    """The job: the rendered scripts run (here: SEA-HELM's and lm-eval's outputs are already there), each suite is
+    parsed into results.json under its name, with the seed of each SEA-HELM run, and the report reads them."""
+    model = "google/gemma-3-27b-it"
+    cfg = to_object(compose("eval", [f"launch.root={tmp_path}", f"eval.model={model}", "eval.suites=[seahelm,lm_eval]",
+                                     "eval.seahelm.runs=[0,1]", "eval.seahelm.seed=7"]))
+    ctx = StageContext(cfg, tmp_path / "run")
+    eval_stage.render(ctx)
+    for run in (0, 1):
+        write_run(ctx.artifact_dir / "seahelm", model, run)
+    write_lm_eval(ctx.artifact_dir / "lm_eval", model)
+    ran = []
+    monkeypatch.setattr(eval_stage.subprocess, "run", lambda argv, check: ran.append(argv))
+    eval_stage.execute(ctx)
+    assert [Path(argv[1]).name for argv in ran] == ["seahelm.sh", "lm_eval.sh"]
+    results = json.loads((ctx.artifact_dir / "results.json").read_text())
+    assert results["model"] == model and results["seahelm"]["seeds"] == {"0": 7, "1": 8}
+    [version] = load_versions([str(ctx.artifact_dir)])
+    assert set(version.sea_average) == {"seahelm"} and "lm_eval/en" in version.languages

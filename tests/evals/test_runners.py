@@ -1,22 +1,23 @@
 """SEA-HELM and lm-evaluation-harness: rendered commands for a 27B model, and parsing their result files."""
 
-import json
 import shlex
 
 import pytest
 
 from evals import lm_eval, seahelm
 from evals.lm_eval import LmEvalSettings, parse_results as parse_lm_eval, render_command
-from evals.seahelm import SEAHELM_COMMIT, JudgeSettings, SeaHelmSettings, parse_results as parse_seahelm, render_commands
+from evals.seahelm import SEAHELM_COMMIT, JudgeSettings, SeaHelmSettings, render_commands
+from tests.evals.engine_results import write_lm_eval
 
 MODEL = "/lustre/models/sea-lion-v4-27b-it/hf"
 
 
 def test_seahelm_commands_for_27b():
-    settings = SeaHelmSettings(tensor_parallel_size=4, runs=[0, 1], judge=JudgeSettings(api_key_env="JUDGE_KEY"))
+    settings = SeaHelmSettings(tensor_parallel_size=4, runs=[0, 1])
     lines = render_commands(settings, MODEL, "/lustre/evals/v4-27b")
     assert f"checkout --quiet {SEAHELM_COMMIT}" in lines[2]
-    assert 'OPENAI_API_KEY="${JUDGE_KEY}"' in "\n".join(lines)
+    assert shlex.split(lines[3])[:4] == ["python", "-m", "evals.seahelm", "configure-judges"]
+    assert "OPENAI_API_KEY" not in "\n".join(lines)  # SEA-HELM's judge is local vLLM: no key needed
     runs = [shlex.split(line) for line in lines if "seahelm_evaluation.py" in line]
     assert len(runs) == 2
     argv = runs[1]
@@ -29,28 +30,29 @@ def test_seahelm_commands_for_27b():
     assert "--is_base_model" not in argv
 
 
-def _write_seahelm_run(root, run, id_acc, vi_acc):
-    results = root / "hf" / f"run_{run}" / "results"
-    results.mkdir(parents=True)
-    data = {
-        "id": {"nlu": {"sentiment": {"accuracy": 80.0, "normalized_accuracy": id_acc, "null_count": 0}},
-               "nlg": {"translation": {"metricx_wmt24_scores": 3.1, "normalized_metricx_wmt24_scores": 80.0,
-                                        "normalized_chrf": 10.0}}},
-        "vi": {"nlu": {"sentiment": {"accuracy": 70.0, "normalized_accuracy": vi_acc, "null_count": 1}}},
-    }
-    (results / f"hf_seahelm_results_2026-01-0{run + 1}T10:00:00.json").write_text(json.dumps(data))
+def test_each_run_has_its_own_seed():
+    lines = render_commands(SeaHelmSettings(seed=100), MODEL, "/out")
+    argvs = [shlex.split(line) for line in lines if "seahelm_evaluation.py" in line]
+    pairs = [(a[a.index("--run") + 1], a[a.index("--seed") + 1]) for a in argvs]
+    assert pairs == [(str(r), str(100 + r)) for r in range(8)]
 
 
-def test_seahelm_parse_two_runs(tmp_path):
-    _write_seahelm_run(tmp_path, 0, 60.0, 40.0)
-    _write_seahelm_run(tmp_path, 1, 70.0, 50.0)
-    parsed = parse_seahelm(tmp_path)
-    agg = parsed["aggregate"]
-    assert agg["n_seeds"] == 2
-    # id: seed 0 = (60 + 80)/2 = 70, seed 1 = (70 + 80)/2 = 75
-    assert agg["languages"]["id"]["mean"] == pytest.approx(72.5)
-    assert agg["tasks"]["translation"]["id"]["mean"] == pytest.approx(80.0)
-    assert agg["sea_average"]["mean"] == pytest.approx((72.5 + 45.0) / 2)
+def test_a_hub_id_is_evaluated_as_is():
+    argv = shlex.split(render_commands(SeaHelmSettings(runs=[0]), "google/gemma-3-27b-it", "/out")[-1])
+    assert argv[argv.index("--model_name") + 1] == "google/gemma-3-27b-it"
+    with pytest.raises(ValueError, match="model_path"):
+        render_commands(SeaHelmSettings(), "./models/mine", "/out")  # a relative path, not a hub id
+
+
+def test_an_endpoint_judge_gets_its_key_by_name_only():
+    judge = JudgeSettings(model_name="gpt-oss-120b", model_type="litellm", base_url="http://judge:8000/v1",
+                          api_key_env="JUDGE_KEY")
+    lines = render_commands(SeaHelmSettings(runs=[0], judge=judge, hf_home="/lustre/hf"), MODEL, "/out")
+    assert 'export OPENAI_API_KEY="${JUDGE_KEY:?JUDGE_KEY is unset (judge key)}"' in lines
+    assert "export HF_HOME=/lustre/hf HF_HUB_OFFLINE=1" in lines
+    configure = shlex.split(lines[3])
+    assert configure[configure.index("--judge-type") + 1] == "litellm"
+    assert configure[configure.index("--judge-base-url") + 1] == "http://judge:8000/v1"
 
 
 def test_lm_eval_commands():
@@ -66,24 +68,7 @@ def test_lm_eval_commands():
 
 
 def test_lm_eval_parse(tmp_path):
-    out = tmp_path / "__lustre__models__sea-lion"
-    out.mkdir()
-    data = {
-        "results": {
-            "leaderboard_ifeval": {"alias": " - leaderboard_ifeval", "prompt_level_strict_acc,none": 0.75,
-                                   "inst_level_strict_acc,none": 0.8},
-            "leaderboard_mmlu_pro": {"alias": " - leaderboard_mmlu_pro", "acc,none": 0.5, "acc_stderr,none": 0.01},
-            "leaderboard_bbh_boolean_expressions": {"acc_norm,none": 0.9},
-        },
-        "groups": {
-            "leaderboard_bbh": {"alias": " - leaderboard_bbh", "acc_norm,none": 0.6},
-            "leaderboard_gpqa": {"alias": " - leaderboard_gpqa", "acc_norm,none": 0.35},
-            "leaderboard_math_hard": {"alias": " - leaderboard_math_hard", "exact_match,none": 0.2},
-            "leaderboard_musr": {"alias": " - leaderboard_musr", "acc_norm,none": 0.45},
-        },
-        "model_name": MODEL,
-    }
-    (out / "results_2026-01-01T10-00-00.json").write_text(json.dumps(data))
+    write_lm_eval(tmp_path, MODEL)
     parsed = parse_lm_eval(tmp_path)
     assert parsed["tasks"]["leaderboard_ifeval"] == pytest.approx(75.0)
     assert parsed["tasks"]["leaderboard_bbh"] == pytest.approx(60.0)
