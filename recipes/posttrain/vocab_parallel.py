@@ -99,7 +99,8 @@ def next_token_logprobs(
         if vocab_parallel_rank is None:
             raise ValueError("vocab_parallel_group is set but vocab_parallel_rank is None; pass both")
         # Megatron splits a (padded) vocabulary into equal parts.
-        logits, group, vocab_start = next_token_logits, vocab_parallel_group, vocab_parallel_rank * next_token_logits.shape[-1]
+        logits, group = next_token_logits, vocab_parallel_group
+        vocab_start = vocab_parallel_rank * logits.shape[-1]
     elif isinstance(next_token_logits, DTensor):
         logits, group, vocab_start = _dtensor_vocab_shard(next_token_logits)
     else:
