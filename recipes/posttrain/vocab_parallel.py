@@ -85,8 +85,12 @@ def next_token_logprobs(
 ) -> torch.Tensor:
     """log p(input_ids[:, t+1] | input_ids[:, :t+1]) for t < S-1, shape [B, S-1], float32, on any of the three
     kinds of logits above; a plain tensor on every rank. Position t of the result scores token t+1, the layout
-    NeMo-RL's losses use after slicing their masks [:, 1:]."""
-    if next_token_logits.shape[:2] != input_ids.shape:
+    NeMo-RL's losses use after slicing their masks [:, 1:].
+
+    The logits may run longer than input_ids: with sequence packing NeMo-RL's SequencePackingLossWrapper
+    (`loss_functions.py` at v0.5.0) passes each sequence's logits at its padded length and its data unpadded."""
+    rows, length = input_ids.shape
+    if next_token_logits.shape[0] != rows or next_token_logits.shape[1] < length:
         raise ValueError(
             f"next_token_logits has batch/sequence shape {tuple(next_token_logits.shape[:2])} but input_ids has "
             f"{tuple(input_ids.shape)}; pass the logits of the same (unpacked) batch"
@@ -105,7 +109,7 @@ def next_token_logprobs(
         logits, group, vocab_start = _dtensor_vocab_shard(next_token_logits)
     else:
         logits = next_token_logits
-    logits = logits[:, :-1].float()
+    logits = logits[:, : length - 1].float()
     targets = input_ids[:, 1:].to(logits.device)
     if group is None:
         return torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)

@@ -36,16 +36,18 @@ def _check(loss_fn, logits: torch.Tensor, data: dict, counts: tuple, rank: int, 
     expected_loss, expected_metrics = loss_fn(whole, data, *counts)
     expected_loss.backward()
 
-    # Megatron: equal slices of a padded vocabulary, the TP group and a one-rank context-parallel group.
+    # Megatron: equal slices of a padded vocabulary, the TP group and a one-rank context-parallel group; the logits
+    # run 3 positions past the data, as sequence packing pads them (SequencePackingLossWrapper, v0.5.0).
     width = logits.shape[-1] // WORLD
     piece = slice(rank * width, (rank + 1) * width)
-    local = logits[..., piece].clone().requires_grad_()
+    local = torch.cat([logits[..., piece], torch.randn(logits.shape[0], 3, width)], dim=1).requires_grad_()
     loss, metrics = loss_fn(local, data, *counts, vocab_parallel_rank=rank, vocab_parallel_group=groups["tp"],
                             context_parallel_group=groups["cp"])
     loss.backward()
     _close(loss, expected_loss.detach())
     assert metrics == pytest.approx(expected_metrics, rel=1e-4, abs=1e-4), (metrics, expected_metrics)
-    _close(local.grad, whole.grad[..., piece])
+    _close(local.grad[:, : logits.shape[1]], whole.grad[..., piece])
+    assert not local.grad[:, logits.shape[1]:].any()
 
     # DTensor on a "tp" mesh, also with a vocabulary that does not split evenly (torch.chunk: 6 + 5 of 11).
     for vocab in (logits.shape[-1], 11):
