@@ -13,11 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from recipes import nemo_rl_config
 from recipes.config import compose, to_object
+from recipes.posttrain.nemo_rl_entry import grpo_loss, preference_loss
 
 # examples/configs/grpo_math_1B.yaml @ v0.5.0: the keys the checks below touch, with their values there.
 GRPO_BASE = {
@@ -53,6 +55,12 @@ RESPONSE_DATASET_KEYS = {"val_data_path", "input_key", "output_key", "train_spli
 # nemo_rl/data/datasets/preference_datasets/__init__.py @ v0.5.0, load_preference_dataset: the same for
 # `BinaryPreferenceDataset`; the nested `data.train.{dataset_name,data_path}` layout is v0.6.0's.
 BINARY_PREFERENCE_KEYS = {"val_data_path", "prompt_key", "chosen_key", "rejected_key", "train_split", "val_split"}
+# Loss metrics v0.5.0 reads by name: the DTensor v2 worker `num_valid_samples` from every micro-batch
+# (dtensor_policy_worker_v2.py ~l.864), GRPO `token_mult_prob_error` after each step (grpo.py ~l.1569), DPO's
+# validation every key of DPOValMetrics but the two counts the worker adds (dpo.py ~l.91-100 and ~l.405-413).
+GRPO_METRICS_READ = {"num_valid_samples", "token_mult_prob_error"}
+DPO_METRICS_READ = {"loss", "sft_loss", "preference_loss", "accuracy", "rewards_chosen_mean", "rewards_rejected_mean",
+                    "num_valid_samples"}
 # examples/prompts/cot.txt exists in the v0.5.0 checkout; TaskDataSpec opens prompt_file relative to the cwd.
 COT_PROMPT = "examples/prompts/cot.txt"
 
@@ -153,3 +161,18 @@ def test_dpo_run_reads_the_clair_pairs(checkout, tmp_path, overrides):
     assert dpo["reference_policy_kl_penalty"] == 0.1 and dpo["sealion"] == {"loss": "apo_zero"}
     # lm_policy.py save_checkpoint: the v1 worker (no _v2) refuses a model_save_format
     assert not config["policy"]["dtensor_cfg"].get("_v2") and "model_save_format" not in config["checkpointing"]
+
+
+def test_our_losses_return_the_metrics_v050_reads(checkout, tmp_path):
+    """The losses built from the rendered sections, on one NeMo-RL-shaped micro-batch (4 rows of 5 tokens)."""
+    logits, ids = torch.randn(4, 5, 7), torch.randint(0, 7, (4, 5))
+    mask, logprobs = torch.tensor([[0, 1, 1, 1, 0]] * 4), -torch.rand(4, 5)
+    grpo = grpo_loss(merged(checkout, tmp_path, "rl", [])["loss_fn"])
+    _, metrics = grpo(logits, {"input_ids": ids, "token_mask": mask, "sample_mask": torch.ones(4),
+                               "advantages": torch.ones(4, 5), "prev_logprobs": logprobs,
+                               "generation_logprobs": logprobs}, torch.tensor(4.0), torch.tensor(12.0))
+    assert GRPO_METRICS_READ <= set(metrics)
+    apo = preference_loss(merged(checkout, tmp_path, "apo", [])["dpo"])
+    _, metrics = apo(logits, {"input_ids": ids, "token_mask": mask, "sample_mask": torch.ones(4),
+                              "reference_policy_logprobs": logprobs}, torch.tensor(4.0), torch.tensor(12.0))
+    assert DPO_METRICS_READ <= set(metrics)
