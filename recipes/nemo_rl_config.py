@@ -16,13 +16,23 @@ Dr. GRPO ("DRGPPO" in the card; Liu et al. 2025) onto NeMo-RL's GRPO:
 `rl.algorithm=grpo` renders NeMo-RL's stock GRPO (std-normalised rewards, leave-one-out baseline) instead.
 
 Rewards: NeMo-RL v0.5 sends a run's one training file to one environment (`data.env_name`). Math-only runs use
-NeMo-RL's `math`; a run with an `env: ifeval` dataset uses `sea_ifeval` (recipes.posttrain.environments), which
-scores each record by its own `output`: an IFEval spec (JSON) with the SEA-IFEval language rule, else a math answer.
-Such a run also drops NeMo-RL's chain-of-thought math prompt (`prompt_file`), which would ask an
-instruction-following prompt for a boxed answer.
+NeMo-RL's `math` with its chain-of-thought prompt, named by absolute path (the job does not run in NeMo-RL's
+checkout, so the base config's relative `examples/prompts/cot.txt` would not be found); a run with an `env: ifeval`
+dataset uses `sea_ifeval` (recipes.posttrain.environments), which scores each record by its own `output`: an IFEval
+spec (JSON) with the SEA-IFEval language rule, else a math answer. Such a run drops the math prompt
+(`prompt_file`), which would ask an instruction-following prompt for a boxed answer.
+
+Validation: both base configs validate (GRPO every `val_period` steps, DPO also at the start), and v0.5.0's GRPO
+setup asserts a validation set exists. The job holds out `rl.val_prompts` prompts / `apo.val_pairs` pairs
+(recipes.posttrain.holdout) as `data.val_data_path`; 0 turns validation off.
 
 APO onto NeMo-RL's DPO: dpo.reference_policy_kl_penalty is the beta of the log-ratios; the loss itself
-(apo_zero / apo_down / sigmoid) is recipes.posttrain.preference_loss, configured by dpo.sealion.
+(apo_zero / apo_down / sigmoid) is recipes.posttrain.preference_loss, configured by dpo.sealion. The pairs are
+v0.5.0's flat `data.dataset_name: BinaryPreferenceDataset` / `data.train_data_path` (the nested `data.train`
+layout is v0.6.0's).
+
+The targeted release is NeMo-RL v0.5.0 (containers/rl.Dockerfile); tests/posttrain/test_nemo_rl_conformance.py
+holds the facts of its base configs and entry scripts this file relies on.
 """
 
 from __future__ import annotations
@@ -77,7 +87,17 @@ def _rewards(rl: RLConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """The `data` keys that pick the environment, and the `env` section that configures it."""
     if any(dataset.get("env") == "ifeval" for dataset in rl.datasets):
         return {"env_name": SEA_ENV_NAME, "prompt_file": None}, {SEA_ENV_NAME: {"all_or_nothing": False}}
-    return {"env_name": "math"}, {"math": {"num_workers": 8, "math_verify_impl": "hf_math_verify"}}
+    # The base config sits in <checkout>/examples/configs/; its prompt in <checkout>/examples/prompts/.
+    prompt = Path(rl.nemo_rl_base).parent.parent / "prompts" / "cot.txt"
+    return ({"env_name": "math", "prompt_file": str(prompt)},
+            {"math": {"num_workers": 8, "math_verify_impl": "hf_math_verify"}})
+
+
+def _without_validation(config: dict[str, Any], section: str) -> dict[str, Any]:
+    """Turn the base config's validation off, and the checkpoint ranking by a validation metric with it."""
+    config[section].update({"val_period": 0, "val_at_start": False})
+    config["checkpointing"]["metric_name"] = None
+    return config
 
 
 def render_grpo(cfg: RootConfig, model: str, run_dir: Path, gpus_per_node: int) -> dict[str, Any]:
@@ -101,42 +121,62 @@ def render_grpo(cfg: RootConfig, model: str, run_dir: Path, gpus_per_node: int) 
     if dr:
         loss_fn["sealion"] = {"loss": "dr_grpo", "constant_normalizer": rl.max_total_sequence_length}
     data_routing, env = _rewards(rl)
-    return {
+    config = {
         "defaults": rl.nemo_rl_base,
         "grpo": {"num_prompts_per_step": rl.prompts_per_step, "num_generations_per_prompt": rl.generations_per_prompt,
                  "max_num_steps": rl.max_steps, "normalize_rewards": not dr, "use_leave_one_out_baseline": not dr,
                  "seed": cfg.run.seed},
         "loss_fn": loss_fn,
         "policy": policy,
-        # The rl stage concatenates rl.datasets (NeMo-RL's response format, data_prep.rl_data) into this file.
+        # The rl stage concatenates rl.datasets (NeMo-RL's response format, data_prep.rl_data) and splits the
+        # held-out prompts off (recipes.posttrain.holdout) into these files.
         "data": {"dataset_name": "ResponseDataset", "max_input_seq_length": rl.max_total_sequence_length,
                  "train_data_path": str(train_data_path(run_dir)), "input_key": "input", "output_key": "output",
                  **data_routing},
         "env": env,
         **_common(cfg, run_dir, gpus_per_node),
     }
+    if rl.backend == "dtensor":
+        # The base's DTensor v2 worker saves safetensors under policy/weights/model/; `consolidated/` beside the
+        # shards is a Hugging Face model directory, the stage's artifact (recipes.posttrain.nemo_rl_entry.export_hf).
+        config["checkpointing"].update({"model_save_format": "safetensors", "save_consolidated": True})
+    if not rl.val_prompts:
+        return _without_validation(config, "grpo")
+    config["data"]["val_data_path"] = str(val_data_path(run_dir))
+    config["grpo"].update({"max_val_samples": rl.val_prompts, "val_batch_size": rl.val_prompts})
+    return config
 
 
-def render_apo(cfg: RootConfig, model: str, pairs: str, run_dir: Path, gpus_per_node: int) -> dict[str, Any]:
+def render_apo(cfg: RootConfig, model: str, run_dir: Path, gpus_per_node: int) -> dict[str, Any]:
     apo = cfg.apo
     policy = _policy(cfg, model, apo.max_total_sequence_length, apo.global_batch_size, apo.micro_batch_size,
                      apo.activation_checkpointing)
     policy["optimizer"] = {"kwargs": {"lr": apo.lr}}
     policy["megatron_cfg"]["optimizer"] = {"lr": apo.lr, "min_lr": apo.lr}
-    return {
+    config = {
         "defaults": apo.nemo_rl_base,
         "dpo": {"max_num_steps": apo.max_steps, "seed": cfg.run.seed, "reference_policy_kl_penalty": apo.beta,
                 "preference_average_log_probs": False, "preference_loss_weight": 1, "sft_loss_weight": 0,
                 "sealion": {"loss": apo.loss}},
         "policy": policy,
-        "data": {"train": {"dataset_name": "BinaryPreferenceDataset", "data_path": pairs, "prompt_key": "prompt",
-                           "chosen_key": "chosen", "rejected_key": "rejected"}},
+        # The apo stage splits the held-out pairs off apo.pairs into these files (recipes.posttrain.holdout).
+        "data": {"dataset_name": "BinaryPreferenceDataset", "train_data_path": str(train_data_path(run_dir)),
+                 "prompt_key": "prompt", "chosen_key": "chosen", "rejected_key": "rejected"},
         **_common(cfg, run_dir, gpus_per_node),
     }
+    if not apo.val_pairs:
+        return _without_validation(config, "dpo")
+    config["data"]["val_data_path"] = str(val_data_path(run_dir))
+    config["dpo"]["val_batches"] = 0  # 0: every held-out pair, not the base's first val_batches batches
+    return config
 
 
 def train_data_path(run_dir: Path) -> Path:
     return run_dir / "data" / "train.jsonl"
+
+
+def val_data_path(run_dir: Path) -> Path:
+    return run_dir / "data" / "val.jsonl"
 
 
 def write(config: dict[str, Any], run_dir: Path) -> Path:

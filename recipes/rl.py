@@ -1,12 +1,13 @@
 """Stage rl: online RL with Dr. GRPO (the card's "DRGPPO") on NeMo-RL, in a Ray cluster inside the Slurm allocation.
 
 At launch the composed config is rendered as NeMo-RL's own config (`launch/nemo_rl.yaml`, recipes.nemo_rl_config);
-the job concatenates rl.datasets into the training file and runs NeMo-RL's GRPO with the Dr. GRPO loss
-(recipes.posttrain.nemo_rl_entry) in the `rl` container."""
+the job concatenates rl.datasets into the training file, less `rl.val_prompts` held-out prompts for validation, and
+runs NeMo-RL's GRPO with the Dr. GRPO loss (recipes.posttrain.nemo_rl_entry) in the `rl` container."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from recipes import nemo_rl_config
 from recipes.cli import stage_main
@@ -27,17 +28,16 @@ def render(ctx: StageContext) -> None:
 
 def execute(ctx: StageContext) -> None:
     from recipes.posttrain import nemo_rl_entry
+    from recipes.posttrain.holdout import split_jsonl
     from recipes.preflight import RL_ENVIRONMENTS, unknown_rl_environments
 
     unknown = [ctx.cfg.rl.datasets[i]["name"] for i in unknown_rl_environments(ctx.cfg.rl.datasets)]
     if unknown:
         raise ValueError(f"rl.datasets {unknown}: unknown reward environment; use one of {sorted(RL_ENVIRONMENTS)}")
-    target = nemo_rl_config.train_data_path(ctx.run_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", encoding="utf-8") as out:
-        for dataset in ctx.cfg.rl.datasets:
-            with open(dataset["path"], encoding="utf-8") as f:
-                out.writelines(line for line in f if line.strip())
+    rl = ctx.cfg.rl
+    split_jsonl([Path(dataset["path"]) for dataset in rl.datasets], nemo_rl_config.train_data_path(ctx.run_dir),
+                nemo_rl_config.val_data_path(ctx.run_dir), held_out=rl.val_prompts, min_train=rl.prompts_per_step,
+                seed=ctx.cfg.run.seed, field="rl.val_prompts")
     nemo_rl_entry.run("grpo", ctx.run_dir / "launch" / nemo_rl_config.RENDERED_NAME, ctx.artifact_dir)
 
 

@@ -289,6 +289,7 @@ class RLConfig:
     colocated: bool = True  # vLLM shares the training GPUs
     temperature: float = 1.0
     datasets: list[dict[str, Any]] = field(default_factory=list)  # {name, path (JSONL in NeMo-RL's format), env}
+    val_prompts: int = 256  # prompts held out of rl.datasets for NeMo-RL's validation (0: no validation)
 
 
 @dataclass
@@ -305,6 +306,7 @@ class APOConfig:
     lr: float = 5.0e-7
     activation_checkpointing: bool = True
     pairs: Optional[str] = None  # pairs.jsonl from data_prep.clair; None: the upstream artifact's pairs.jsonl
+    val_pairs: int = 64  # pairs held out for NeMo-RL's DPO validation (0: no validation)
 
 
 @dataclass

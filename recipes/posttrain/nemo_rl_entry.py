@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import runpy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -81,11 +82,39 @@ def run(algorithm: str, config: Path, artifact_dir: Path) -> None:
 
 
 def export_hf(checkpoint_dir: str, artifact_dir: Path) -> None:
-    """The last checkpoint (DCP) as a Hugging Face model directory: the stage's artifact."""
+    """The last checkpoint as a Hugging Face model directory (weights and tokenizer): the stage's artifact.
+
+    Each step_N holds the merged config NeMo-RL trained with (`config.yaml`); its policy section says who wrote
+    the weights (NeMo-RL v0.5.0, `nemo_rl/models/policy/lm_policy.py` save_checkpoint):
+    - the DTensor v2 worker with `model_save_format: safetensors`: Automodel's checkpointer, whose
+      `save_consolidated: true` output `policy/weights/model/consolidated/` is already a Hugging Face directory;
+    - the Megatron worker: `policy/weights/iter_*`, converted by `examples/converters/convert_megatron_to_hf.py`;
+    - otherwise (the v1 DTensor worker): a torch DCP checkpoint in `policy/weights`, `convert_dcp_to_hf.py`.
+    The tokenizer is saved apart (`policy/tokenizer`) and copied beside the weights."""
     steps = sorted(Path(checkpoint_dir).glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
     if not steps:
         raise FileNotFoundError(f"no step_* checkpoint under {checkpoint_dir}: training saved nothing")
     last = steps[-1]
-    subprocess.run([sys.executable, str(NEMO_RL_HOME / "examples/converters/convert_dcp_to_hf.py"),
-                    "--config", str(last / "config.yaml"), "--dcp-ckpt-path", str(last / "policy" / "weights"),
-                    "--hf-ckpt-path", str(artifact_dir)], check=True)
+    config = yaml.safe_load((last / "config.yaml").read_text())
+    policy, weights = config["policy"], last / "policy" / "weights"
+    artifact_dir.mkdir(parents=True, exist_ok=True)
+    if (policy.get("megatron_cfg") or {}).get("enabled"):
+        iterations = sorted(weights.glob("iter_*"))
+        if not iterations:
+            raise FileNotFoundError(f"no iter_* Megatron checkpoint under {weights}")
+        _convert("convert_megatron_to_hf.py", "--megatron-ckpt-path", last, iterations[-1], artifact_dir)
+    elif policy["dtensor_cfg"].get("_v2") and config["checkpointing"].get("model_save_format") == "safetensors":
+        consolidated = weights / "model" / "consolidated"
+        if not (consolidated / "config.json").is_file():
+            raise FileNotFoundError(f"{consolidated}: no Hugging Face model (config.json); the rl stage renders "
+                                    "checkpointing.save_consolidated: true, keep it")
+        shutil.copytree(consolidated, artifact_dir, dirs_exist_ok=True)
+    else:
+        _convert("convert_dcp_to_hf.py", "--dcp-ckpt-path", last, weights, artifact_dir)
+    shutil.copytree(last / "policy" / "tokenizer", artifact_dir, dirs_exist_ok=True)
+
+
+def _convert(script: str, weights_flag: str, step: Path, weights: Path, artifact_dir: Path) -> None:
+    subprocess.run([sys.executable, str(NEMO_RL_HOME / "examples" / "converters" / script), "--config",
+                    str(step / "config.yaml"), weights_flag, str(weights), "--hf-ckpt-path", str(artifact_dir)],
+                   check=True)

@@ -23,7 +23,8 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from recipes.posttrain.nemo_rl_compat import LossType, next_token_logprobs, refuse_vocab_parallel, require_keys
+from recipes.posttrain.nemo_rl_compat import LossType, require_keys
+from recipes.posttrain.vocab_parallel import next_token_logprobs
 
 Objective = Literal["sigmoid", "apo_zero", "apo_down"]
 _OBJECTIVES = ("sigmoid", "apo_zero", "apo_down")
@@ -74,7 +75,9 @@ def sequence_logprobs(token_logprobs: torch.Tensor, mask: torch.Tensor, average:
 
 
 class PreferenceLossFn:
-    """NeMo-RL `LossFunction` (the shape of its `DPOLossFn`) for DPO / APO-zero / APO-down."""
+    """NeMo-RL `LossFunction` (the shape of its `DPOLossFn`) for DPO / APO-zero / APO-down, on whole or
+    vocabulary-parallel logits (recipes.posttrain.vocab_parallel). Metrics are sums over the global pair count,
+    so NeMo-RL's sum over micro-batches gives whole-batch values."""
 
     loss_type = LossType.SEQUENCE_LEVEL
 
@@ -91,13 +94,13 @@ class PreferenceLossFn:
         vocab_parallel_group: Any = None,
         context_parallel_group: Any = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        refuse_vocab_parallel(vocab_parallel_group, "PreferenceLossFn")
         require_keys(data, ("input_ids", "token_mask", "sample_mask", "reference_policy_logprobs"), "PreferenceLossFn")
         rows = data["input_ids"].shape[0]
         if rows % 2:
             raise ValueError(f"PreferenceLossFn: got {rows} rows; chosen/rejected must be interleaved in pairs")
 
-        token_logprobs = next_token_logprobs(next_token_logits, data["input_ids"])
+        token_logprobs = next_token_logprobs(next_token_logits, data["input_ids"], vocab_parallel_rank,
+                                             vocab_parallel_group, context_parallel_group)
         device = token_logprobs.device
         mask = data["token_mask"][:, 1:].to(device, torch.float32)
         reference_token_logprobs = data["reference_policy_logprobs"][:, :-1].to(device, torch.float32)

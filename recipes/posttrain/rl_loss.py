@@ -37,7 +37,8 @@ from typing import Any, Literal
 
 import torch
 
-from recipes.posttrain.nemo_rl_compat import LossType, next_token_logprobs, refuse_vocab_parallel, require_keys
+from recipes.posttrain.nemo_rl_compat import LossType, require_keys
+from recipes.posttrain.vocab_parallel import next_token_logprobs
 
 Aggregation = Literal["constant", "sequence_mean", "token_mean"]
 _AGGREGATIONS = ("constant", "sequence_mean", "token_mean")
@@ -85,6 +86,9 @@ class DrGRPOLossConfig:
 
 @dataclass(frozen=True)
 class PolicyLossOutput:
+    """`clip_fraction` and `mean_ratio` are token sums over `num_tokens`: with the global count, summing them over
+    micro-batches (as NeMo-RL's trainer sums loss metrics) gives the whole batch's fraction and mean."""
+
     loss: torch.Tensor
     policy_loss: torch.Tensor
     kl_penalty: torch.Tensor
@@ -194,20 +198,23 @@ def clipped_policy_loss(
         kl_penalty = torch.zeros((), dtype=policy_loss.dtype, device=policy_loss.device)
 
     with torch.no_grad():
-        valid = mask.bool()
-        clipped = (clipped_loss > unclipped_loss) & valid
-        token_count = max(int(valid.sum()), 1)
-        clip_fraction = float(clipped.sum()) / token_count
-        mean_ratio = float((ratio * mask).sum()) / token_count
+        clipped = (clipped_loss > unclipped_loss) & mask.bool()
+        clip_fraction = float(clipped.sum() / num_tokens)
+        mean_ratio = float((ratio * mask).sum() / num_tokens)
     return PolicyLossOutput(policy_loss + kl_penalty, policy_loss, kl_penalty, clip_fraction, mean_ratio)
 
 
 class DrGRPOLossFn:
     """NeMo-RL `LossFunction` for GRPO / Dr. GRPO; a drop-in for `ClippedPGLossFn` in NeMo-RL's GRPO trainer.
 
-    Reads NeMo-RL's batch layout: `input_ids`, `token_mask`, `advantages`, `prev_logprobs` and (when beta > 0)
-    `reference_policy_logprobs` are [B, S] aligned with input_ids (position t concerns token t, so they are
-    sliced [:, 1:] to meet the next-token log-probs), `sample_mask` is [B]."""
+    Reads NeMo-RL's batch layout: `input_ids`, `token_mask`, `advantages`, `prev_logprobs`,
+    `generation_logprobs` and (when beta > 0) `reference_policy_logprobs` are [B, S] aligned with input_ids
+    (position t concerns token t, so they are sliced [:, 1:] to meet the next-token log-probs), `sample_mask` is
+    [B]. The logits may be vocabulary-parallel (recipes.posttrain.vocab_parallel).
+
+    Metrics are normalised by the global counts, so NeMo-RL's sum over micro-batches (`grpo.py` at v0.5.0, the
+    `np.sum` over `all_mb_metrics`) gives whole-batch values; `token_mult_prob_error` is the one `grpo.py` reads
+    after each step (the mean of exp|generation - training log-prob|, 1 when vLLM and the trainer agree)."""
 
     def __init__(self, config: DrGRPOLossConfig):
         self.config = config
@@ -223,20 +230,22 @@ class DrGRPOLossFn:
         vocab_parallel_group: Any = None,
         context_parallel_group: Any = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        refuse_vocab_parallel(vocab_parallel_group, "DrGRPOLossFn")
-        keys = ("input_ids", "token_mask", "sample_mask", "advantages", "prev_logprobs")
+        keys = ("input_ids", "token_mask", "sample_mask", "advantages", "prev_logprobs", "generation_logprobs")
         if self.config.reference_policy_kl_penalty:
             keys += ("reference_policy_logprobs",)
         require_keys(data, keys, "DrGRPOLossFn")
 
-        logprobs = next_token_logprobs(next_token_logits, data["input_ids"])
+        logprobs = next_token_logprobs(next_token_logits, data["input_ids"], vocab_parallel_rank,
+                                       vocab_parallel_group, context_parallel_group)
         device = logprobs.device
         sample_mask = data["sample_mask"].to(device, torch.float32)
         mask = data["token_mask"][:, 1:].to(device, torch.float32) * sample_mask.unsqueeze(-1)
         reference = data.get("reference_policy_logprobs")
+        prev_logprobs = data["prev_logprobs"][:, 1:].to(device, torch.float32)
+        generation_logprobs = data["generation_logprobs"][:, 1:].to(device, torch.float32)
         output = clipped_policy_loss(
             logprobs,
-            data["prev_logprobs"][:, 1:].to(device, torch.float32),
+            prev_logprobs,
             data["advantages"][:, 1:].to(device, torch.float32),
             mask,
             self.config,
@@ -250,5 +259,7 @@ class DrGRPOLossFn:
             "kl_penalty": output.kl_penalty.item(),
             "clip_fraction": output.clip_fraction,
             "probs_ratio": output.mean_ratio,
+            "token_mult_prob_error": float(
+                (torch.exp((generation_logprobs - prev_logprobs).abs()) * mask).sum() / global_valid_toks),
             "num_valid_samples": sample_mask.sum().item(),
         }

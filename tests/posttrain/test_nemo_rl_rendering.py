@@ -64,7 +64,7 @@ def test_27b_apo_config(rendered):
     config = yaml.safe_load((rendered / "apo" / "launch" / "nemo_rl.yaml").read_text())
     assert config["defaults"].endswith("examples/configs/dpo.yaml")
     assert config["dpo"]["sealion"] == {"loss": "apo_zero"} and config["dpo"]["reference_policy_kl_penalty"] == 0.1
-    assert config["data"]["train"]["dataset_name"] == "BinaryPreferenceDataset"
+    assert config["data"]["dataset_name"] == "BinaryPreferenceDataset"  # the rest: test_nemo_rl_conformance.py
     assert config["cluster"] == {"gpus_per_node": 8, "num_nodes": 4}
     fn = preference_loss(config["dpo"])
     assert fn.config.objective == "apo_zero" and fn.config.beta == 0.1
@@ -108,7 +108,8 @@ def test_math_only_run_keeps_nemo_rl_math_environment(tmp_path):
               "rl.datasets=[{name:dm,path:/data/dm.jsonl,env:math}]", root=tmp_path)
     assert out.returncode == 0, out.stderr
     config = yaml.safe_load((tmp_path / "sealion_v4_27b" / "rl" / "launch" / "nemo_rl.yaml").read_text())
-    assert config["data"]["env_name"] == "math" and "prompt_file" not in config["data"]
+    assert config["data"]["env_name"] == "math"
+    assert config["data"]["prompt_file"] == "/opt/nemo-rl/examples/prompts/cot.txt"  # beside the base config
     assert config["env"] == {"math": {"num_workers": 8, "math_verify_impl": "hf_math_verify"}}
 
 

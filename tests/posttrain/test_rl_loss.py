@@ -130,6 +130,7 @@ def _nemo_rl_batch(seed: int = 0):
         "sample_mask": torch.ones(4),
         "advantages": advantages.unsqueeze(-1).expand(4, 6).clone(),
         "prev_logprobs": prev_logprobs,
+        "generation_logprobs": prev_logprobs - 0.3 * torch.rand(4, 6, generator=generator),
     }
     return logits, data
 
@@ -164,3 +165,35 @@ def test_nemo_rl_shaped_class_names_missing_keys():
     loss_fn = DrGRPOLossFn(DrGRPOLossConfig.dr_grpo(4, reference_policy_kl_penalty=0.01))
     with pytest.raises(KeyError, match="reference_policy_logprobs"):
         loss_fn(logits, data, torch.tensor(4.0), torch.tensor(10.0))
+
+
+def test_summed_microbatch_metrics_are_whole_batch_values():
+    """NeMo-RL v0.5.0's GRPO step sums each loss metric over micro-batches (`nemo_rl/algorithms/grpo.py`, the
+    `np.sum` branch after `all_mb_metrics`) and then reads `token_mult_prob_error`; so each micro-batch must report
+    its token sum over the global token count. Expected values from the whole batch, by hand below."""
+    logits, data = _nemo_rl_batch(seed=3)
+    config = DrGRPOLossConfig.dr_grpo(max_generation_length=4, ratio_clip_min=0.1, ratio_clip_max=0.1)
+    loss_fn = DrGRPOLossFn(config)
+    # prev log-probs 0.05 off the policy's own, alternating sign: ratio e^0.05 or e^-0.05 on every token
+    policy = torch.log_softmax(logits.detach()[:, :-1], -1).gather(-1, data["input_ids"][:, 1:, None]).squeeze(-1)
+    offsets = torch.tensor([0.05, -0.05, 0.2, -0.2, 0.05]).expand(4, 5)
+    data["prev_logprobs"][:, 1:] = policy - offsets
+    data["generation_logprobs"] = data["prev_logprobs"].clone()
+    data["generation_logprobs"][:, 1:] -= 0.1  # exp|0.1| on every token
+
+    mask = data["token_mask"][:, 1:].bool()
+    tokens = int(mask.sum())  # 10
+    ratios = torch.exp(offsets)[mask]
+    # clipped where the ratio leaves [0.9, 1.1] on the side the advantage pushes: |offset| 0.2 -> ratio 1.22 / 0.82
+    advantage = data["advantages"][:, 1:].expand(4, 5)[mask]
+    clipped = ((ratios > 1.1) & (advantage > 0)) | ((ratios < 0.9) & (advantage < 0))
+
+    summed = {"probs_ratio": 0.0, "clip_fraction": 0.0, "token_mult_prob_error": 0.0}
+    for row in range(4):  # one sequence per micro-batch
+        part = {key: value[row:row + 1] for key, value in data.items()}
+        _, metrics = loss_fn(logits[row:row + 1], part, torch.tensor(4.0), torch.tensor(float(tokens)))
+        for key in summed:
+            summed[key] += metrics[key]
+    assert summed["probs_ratio"] == pytest.approx(ratios.mean().item(), rel=1e-5)
+    assert summed["clip_fraction"] == pytest.approx(clipped.float().mean().item(), abs=1e-6)
+    assert summed["token_mult_prob_error"] == pytest.approx(math.exp(0.1), rel=1e-5)
