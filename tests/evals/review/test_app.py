@@ -154,6 +154,7 @@ def test_reviewer_completes_a_session(app, browser, review_prompts, language):
     login(browser, server, tokens[language])
     shown = []
     while not browser.find_elements(By.ID, "done"):
+        assert "review-sft" not in browser.page_source  # blind: no version id on the page
         shown.append((browser.find_element(By.ID, "prompt").text, browser.find_element(By.ID, "left").text))
         choose(browser, "choice", "left")
         choose(browser, "fluency", "right")
