@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("prepare", help="generate both versions' responses to a prompt set and store the items")
     p.add_argument("--a", required=True, help="version id of the baseline (recipes.versions: name-1.0.0)")
     p.add_argument("--b", required=True, help="version id of the candidate")
-    p.add_argument("--prompts", required=True, help='JSONL file, one {"id", "language", "prompt"} per line')
+    p.add_argument("--prompts", required=True, help='JSONL file, one {"id", "lang", "prompt"} per line (the CLAIR prompt format)')
     p.add_argument("--registry", default=None, help="registry root (default: the stages' registry)")
     p.add_argument("--max-new-tokens", type=int, default=256)
     p.add_argument("--device", default="cpu")

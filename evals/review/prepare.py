@@ -7,11 +7,10 @@ prompt file, the version ids, the database's pair) is checked before a model is 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from evals.review.store import NewItem, Store, check_languages
+from evals.review.store import NewItem, Store
 from recipes.versions import Registry
 
 
@@ -30,28 +29,20 @@ class GenerationSettings:
 
 
 def read_prompts(path: str | Path) -> list[Prompt]:
-    """JSONL lines of {"id", "language", "prompt"}; a bad line is reported with its file, line and field."""
-    prompts, seen = [], set()
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{where}: not JSON ({err.msg}); write one object per line") from None
-        for key in ("id", "language", "prompt"):
-            if not isinstance(row.get(key), (str, int)) or not str(row[key]).strip():
-                raise ValueError(f"{where}: field {key!r} is missing or empty; each line needs id, language, prompt")
-        check_languages([row["language"]])
-        prompt = Prompt(row["language"], str(row["id"]), row["prompt"])
-        if (prompt.language, prompt.prompt_id) in seen:
-            raise ValueError(f"{where}: id {prompt.prompt_id!r} repeats for language {prompt.language}; ids must be unique")
-        seen.add((prompt.language, prompt.prompt_id))
-        prompts.append(prompt)
-    if not prompts:
-        raise ValueError(f"{path}: no prompts; write JSONL lines of id, language, prompt")
-    return prompts
+    """The CLAIR prompt format, so one prompt set serves both: JSONL lines of `id`, `lang` and `prompt` (or
+    `messages` of a single user turn: a reviewer judges one prompt)."""
+    from data_prep.clair import ClairError, read_prompts as read_clair_prompts
+
+    try:
+        rows = read_clair_prompts(path)
+    except ClairError as err:
+        raise ValueError(str(err)) from None
+    if not rows:
+        raise ValueError(f"{path}: no prompts; write JSONL lines of id, lang, prompt")
+    several = [row.id for row in rows if len(row.messages) != 1]
+    if several:
+        raise ValueError(f"{path}: prompts {several[:3]} have several turns; give each a single 'prompt'")
+    return [Prompt(row.lang, row.id, row.messages[0]["content"]) for row in rows]
 
 
 def generate(model_dir: str | Path, prompts: list[Prompt], settings: GenerationSettings) -> list[str]:

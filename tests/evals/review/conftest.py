@@ -15,10 +15,10 @@ from recipes.versions import Registry
 
 REPO = Path(__file__).resolve().parents[3]
 PROMPTS = [
-    {"id": "th-food", "language": "th", "prompt": "แนะนำอาหารเช้าแบบไทยมาสามอย่าง"},
-    {"id": "th-songkran", "language": "th", "prompt": "เทศกาลสงกรานต์คืออะไร"},
-    {"id": "my-thingyan", "language": "my", "prompt": "သင်္ကြန်ပွဲတော်အကြောင်း ပြောပြပါ"},
-    {"id": "my-mohinga", "language": "my", "prompt": "မုန့်ဟင်းခါး ဘယ်လိုချက်ရသလဲ"},
+    {"id": "th-food", "lang": "th", "prompt": "แนะนำอาหารเช้าแบบไทยมาสามอย่าง"},
+    {"id": "th-songkran", "lang": "th", "prompt": "เทศกาลสงกรานต์คืออะไร"},
+    {"id": "my-thingyan", "lang": "my", "prompt": "သင်္ကြန်ပွဲတော်အကြောင်း ပြောပြပါ"},
+    {"id": "my-mohinga", "lang": "my", "prompt": "မုန့်ဟင်းခါး ဘယ်လိုချက်ရသလဲ"},
 ]
 VERSION_A, VERSION_B = "review-sft-0.1.0", "review-sft-0.2.0"
 

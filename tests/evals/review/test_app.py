@@ -162,7 +162,7 @@ def test_reviewer_completes_a_session(app, browser, review_prompts, language):
         submit(browser)
         assert len(shown) <= 2, "the session did not end after its two items"
     items = {store.item(i).prompt: store.item(i) for i in items_in(store, language)}
-    assert [prompt for prompt, _ in shown] == [p["prompt"] for p in review_prompts if p["language"] == language]
+    assert [prompt for prompt, _ in shown] == [p["prompt"] for p in review_prompts if p["lang"] == language]
     assert [left for _, left in shown] == [items[prompt].response_a for prompt, _ in shown]  # the 270M's words
     stored = verdicts_of(store, language)
     assert [v.comment for v in stored] == [f"ok {language} 1", f"ok {language} 2"]

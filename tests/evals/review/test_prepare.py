@@ -17,7 +17,7 @@ def test_prepared_items_hold_both_versions_responses(prepared_db, review_prompts
     with store.sessions() as s:
         items = s.query(Item).order_by(Item.id).all()
     assert [(i.language, i.prompt_id, i.prompt) for i in items] == [
-        (p["language"], p["id"], p["prompt"]) for p in review_prompts]
+        (p["lang"], p["id"], p["prompt"]) for p in review_prompts]
     # Same weights and greedy decoding: both versions answer alike; each prompt gets its own answer.
     assert all(i.response_a and i.response_a == i.response_b for i in items)
     assert len({i.response_a for i in items}) == len(items)
@@ -25,14 +25,15 @@ def test_prepared_items_hold_both_versions_responses(prepared_db, review_prompts
 
 def test_bad_prompt_lines_name_file_line_and_field(tmp_path):
     path = tmp_path / "prompts.jsonl"
-    path.write_text('{"id": 1, "language": "th", "prompt": "สวัสดี"}\n{"id": 2, "language": "th"}\n')
-    with pytest.raises(ValueError, match=r"prompts.jsonl:2: field 'prompt' is missing"):
+    path.write_text('{"id": 1, "lang": "th", "prompt": "สวัสดี"}\n{"id": 2, "lang": "th"}\n')
+    with pytest.raises(ValueError, match=r"prompts.jsonl:2: give a non-empty 'prompt'"):
         read_prompts(path)
-    path.write_text('{"id": 1, "language": "Thai", "prompt": "x"}\n')
-    with pytest.raises(ValueError, match="ISO 639"):
+    path.write_text('{"id": 1, "lang": "Thai", "prompt": "x"}\n')
+    with pytest.raises(ValueError, match=r"prompts.jsonl:1: 'lang' must be one of"):
         read_prompts(path)
-    path.write_text('{"id": 1, "language": "th", "prompt": "x"}\n{"id": 1, "language": "th", "prompt": "y"}\n')
-    with pytest.raises(ValueError, match="repeats"):
+    path.write_text('{"id": 1, "lang": "th", "messages": [{"role": "user", "content": "a"}, '
+                    '{"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]}\n')
+    with pytest.raises(ValueError, match=r"prompts \['1'\] have several turns"):
         read_prompts(path)
 
 
