@@ -14,7 +14,7 @@ from typing import Optional
 
 import jinja2
 from fastapi import FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from evals.review.store import CRITERIA, MAX_COMMENT, Reviewer, Store
@@ -109,7 +109,7 @@ def create_app(store: Store) -> FastAPI:
         reviewer = reviewer_of(request)
         if not hmac.compare_digest(csrf, store.csrf_token(reviewer)):
             raise Refused(403, "Missing or wrong form token (csrf): reload the review page and submit again.")
-        item = store.item(int(item_id)) if item_id.isdigit() else None
+        item = store.item(int(item_id)) if item_id.isdigit() and len(item_id) < 10 else None
         if item is None:
             raise Refused(422, f"item_id={item_id!r} is not an item of this review: reload the review page.")
         check_language(reviewer, item.language)
@@ -138,11 +138,5 @@ def create_app(store: Store) -> FastAPI:
         comparison = store.comparison()
         return page(request, "admin.html", comparison=comparison, rows=store.language_progress(),
                     comments=store.comments())
-
-    @app.post("/logout")
-    def logout() -> Response:
-        response = RedirectResponse("/", status_code=303)
-        response.delete_cookie(COOKIE)
-        return response
 
     return app

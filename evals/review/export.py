@@ -103,7 +103,7 @@ def export(store: Store, registry: Registry, output_dir: str | Path, resamples: 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = {"version_a": a.id, "version_b": b.id, "win_rate_of": b.id, "resamples": resamples, "seed": seed,
-               "languages": {r.language: {**asdict(r), "overall": asdict(r.overall)} for r in results}}
+               "languages": {r.language: asdict(r) for r in results}}
     (out / "review.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     png = plot(results, a.id, b.id, out / "review.png")
     registry.add_metrics(a.id, SUITE, record_scores(results, b.id, for_b=False))

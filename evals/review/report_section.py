@@ -21,12 +21,12 @@ def _cell(entry: Optional[dict]) -> str:
             f"(n={entry['items']})")
 
 
-def review_tables(labels: list[str], registry: Optional[Registry] = None) -> list[tuple[str, list[str], list[list[str]]]]:
-    """("Native-speaker review", header, rows) in `evals.report`'s table shape: win rate % [95% CI] per language."""
-    if registry is None:
-        if not default_registry_root().is_dir():
-            return []
-        registry = Registry()
+def review_tables(labels: list[str]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """("Native-speaker review", header, rows) in `evals.report`'s table shape: win rate % [95% CI] per language,
+    from the stages' registry (none there: no table)."""
+    if not default_registry_root().is_dir():
+        return []
+    registry = Registry()
     reviewed = []
     for label in labels:
         try:
