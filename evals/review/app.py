@@ -73,9 +73,10 @@ def create_app(store: Store) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request):
-        if store.reviewer(request.cookies.get(COOKIE)) is None:
+        reviewer = store.reviewer(request.cookies.get(COOKIE))
+        if reviewer is None:
             return page(request, "login.html")
-        return RedirectResponse("/review", status_code=303)
+        return RedirectResponse("/admin" if reviewer.admin else "/review", status_code=303)
 
     @app.post("/login")
     def login(request: Request, token: str = Form("")):

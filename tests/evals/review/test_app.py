@@ -5,6 +5,7 @@ where a check needs distinct or hostile responses."""
 
 from __future__ import annotations
 
+import html
 import http.server
 import os
 import re
@@ -87,7 +88,8 @@ def app(prepared_db, tmp_path_factory):
                     + [NewItem("ms", f"load-{i}", f"Soalan {i}", f"Jawapan A {i}", f"Jawapan B {i}")
                        for i in range(LOAD_ITEMS)])
     tokens = {name: store.add_reviewer(name, languages) for name, languages in
-              [("th", ["th"]), ("my", ["my"]), ("th2", ["th"]), ("th3", ["th"]), ("id", ["id"]), ("victim", ["ms"])]
+              [("th", ["th"]), ("my", ["my"]), ("th2", ["th"]), ("th3", ["th"]), ("id", ["id"]), ("victim", ["ms"]),
+               ("typo", ["ms"])]
               + [(f"load{i}", ["ms"]) for i in range(LOAD_REVIEWERS)]}
     tokens["admin"] = store.add_reviewer("admin", [], admin=True)
     server = Server(f"sqlite:///{db}", folder / "server.log")
@@ -209,6 +211,19 @@ def test_hostile_content_is_inert_and_sides_map_to_versions(app, browser):
     rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
             for tr in browser.find_elements(By.CSS_SELECTOR, "#progress tr")]
     assert ["id", "1", "1", "1", "1", "0"] in rows  # items, reviewers, verdicts, judged once, judged twice
+
+
+def test_invalid_form_values_are_refused_with_the_field_named(app):
+    server, store, tokens = app
+    with http_client(server, tokens["typo"]) as client:
+        fields = form_fields(client)
+        for bad, message in (({"choice": "banana"}, "choice='banana': pick one of left, right, tie, both_bad."),
+                             ({"choice": "tie", "fluency": "up"}, "fluency='up': pick left, right or tie"),
+                             ({"choice": "tie", "comment": "x" * 2001}, "comment is 2001 characters"),
+                             ({"choice": "tie", "item_id": "99999"}, "item_id='99999' is not an item")):
+            response = client.post("/verdict", data={**fields, **bad})
+            assert response.status_code == 422 and message in html.unescape(response.text)
+    assert verdicts_of(store, "typo") == []
 
 
 def test_cross_site_form_and_missing_csrf_token_are_refused(app, browser):
