@@ -61,6 +61,10 @@ def prepare(store: Store, registry: Registry, version_a: str, version_b: str, pr
         if record.payload_kind != "hf":
             raise ValueError(f"{record.id} is a {record.payload_kind!r} artifact: review a Hugging Face ('hf') version")
     store.set_comparison(records[0].id, records[1].id)
+    taken = sorted(store.prompt_keys() & {(p.language, p.prompt_id) for p in prompts})
+    if taken:
+        raise ValueError(f"{prompts_path}: {len(taken)} prompts are already in this database (first: {taken[0]}); "
+                         "give them new ids or use a new --db")
     responses = [generate(record.artifact, prompts, settings) for record in records]
     store.add_items([NewItem(p.language, p.prompt_id, p.prompt, ra, rb)
                      for p, ra, rb in zip(prompts, *responses)])

@@ -148,6 +148,11 @@ class Store:
                                  f"{version_b}: give a new --db for a new pair")
         return found
 
+    def prompt_keys(self) -> set[tuple[str, str]]:
+        """(language, prompt_id) of every stored item."""
+        with self.sessions() as s:
+            return {tuple(row) for row in s.execute(select(Item.language, Item.prompt_id))}
+
     def add_items(self, items: list[NewItem]) -> None:
         with self.sessions.begin() as s:
             s.add_all(Item(**vars(item)) for item in items)

@@ -46,6 +46,8 @@ def test_wrong_versions_or_pair_refused_before_generation(prepared_db, review_re
         prepare(store, review_registry, "nope", "review-sft-0.2.0", prompts_file, settings)
     with pytest.raises(ValueError, match="this database reviews review-sft-0.1.0 vs review-sft-0.2.0"):
         prepare(store, review_registry, "review-sft-0.2.0", "review-sft-0.1.0", prompts_file, settings)
+    with pytest.raises(ValueError, match=r"4 prompts are already in this database \(first: \('my', 'my-mohinga'\)\)"):
+        prepare(store, review_registry, "review-sft-0.1.0", "review-sft-0.2.0", prompts_file, settings)
     with pytest.raises(ValueError, match="two different versions"):
         prepare(Store(f"sqlite:///{tmp_path / 'new.db'}"), review_registry, "review-sft-0.1.0", "review-sft-0.1.0",
                 prompts_file, settings)
