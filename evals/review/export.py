@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from evals.review.report_section import ALL, SUITE  # noqa: E402
+from evals.review.report_section import ALL, SUITE, language_order  # noqa: E402
 from evals.review.stats import WinRate, verdict_agreement, win_rate_b  # noqa: E402
 from evals.review.store import CHOICES, CRITERIA, Store  # noqa: E402
 from recipes.versions import Registry  # noqa: E402
@@ -40,7 +40,7 @@ def summarise(store: Store, resamples: int = 2000, seed: int = 0) -> list[Langua
     if not by_language:
         raise ValueError("the review database holds no verdicts yet: nothing to export")
     results = []
-    for language in sorted(by_language, key=lambda code: (code == ALL, code)):
+    for language in sorted(by_language, key=language_order):
         items = list(by_language[language].values())
         choices = [[v.choice for v in verdicts] for verdicts in items]
         criteria = {}

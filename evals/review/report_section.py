@@ -14,6 +14,11 @@ SUITE = "native_review"  # the suite `python -m evals.review export` writes
 ALL = "all"  # its pooled row over every language
 
 
+def language_order(code: str) -> tuple[bool, str]:
+    """Sort key: languages alphabetically, the pooled row last."""
+    return code == ALL, code
+
+
 def _cell(entry: Optional[dict]) -> str:
     if not entry:
         return "–"
@@ -38,6 +43,6 @@ def review_tables(labels: list[str]) -> list[tuple[str, list[str], list[list[str
     if not reviewed:
         return []
     header = ["language"] + [f"{label} vs {scores['opponent']}" for label, scores in reviewed]
-    languages = sorted({lang for _, scores in reviewed for lang in scores["languages"]}, key=lambda c: (c == ALL, c))
+    languages = sorted({lang for _, scores in reviewed for lang in scores["languages"]}, key=language_order)
     rows = [[lang] + [_cell(scores["languages"].get(lang)) for _, scores in reviewed] for lang in languages]
     return [("Native-speaker review: win rate % [95% CI] (items)", header, rows)]
