@@ -17,6 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from evals.review.report_section import review_tables  # noqa: E402
+
 RESULT_NAMES = ("results.json", "perplexity.json")
 
 
@@ -188,7 +190,7 @@ def write_report(versions: list[VersionResults], output_dir: str | Path, title: 
         _grouped_bars(versions, "competencies", "Score per language / competency", out / "competencies.png"),
         _perplexity_curves(versions, out / "perplexity.png"),
     ) if p is not None]
-    tables = _tables(versions)
+    tables = _tables(versions) + review_tables([v.label for v in versions])
     md = [f"# {title}", "", "Versions: " + ", ".join(v.label for v in versions), ""]
     body = [f"<h1>{html.escape(title)}</h1>"]
     for name, header, rows in tables:
