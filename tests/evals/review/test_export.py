@@ -54,12 +54,13 @@ def test_export_into_records_and_report(prepared_db, review_registry, review_cli
         folder = tmp_path / version
         folder.mkdir()
         scores = [TaskScore("sentiment", "nlu", lang, base, 0) for lang in ("th", "my")]
-        (folder / "results.json").write_text(json.dumps({"version": version, "aggregate": aggregate(scores)}))
+        (folder / "results.json").write_text(json.dumps({"model": version, "seahelm": {"aggregate": aggregate(scores)}}))
     monkeypatch.setenv("SEALION_RUNS", str(review_registry.root.parent))  # the default registry the report reads
     assert report_main([str(tmp_path / VERSION_A), str(tmp_path / VERSION_B), "--output-dir",
                         str(tmp_path / "report")]) == 0
     md = (tmp_path / "report" / "report.md").read_text()
-    assert f"| language | {VERSION_A} | {VERSION_B} |" in md  # the SEA-HELM table
+    assert f"| suite/language | {VERSION_A} | {VERSION_B} |" in md  # the SEA-HELM table, as the eval stage nests it
+    assert "| seahelm/th | 40.0 | 45.0 |" in md
     assert f"| language | {VERSION_A} vs {VERSION_B} | {VERSION_B} vs {VERSION_A} |" in md
     assert "| th | 37.5 [0.0, 75.0] (n=2) | 62.5 [25.0, 100.0] (n=2) |" in md
     assert "| all | 31.2 [" in md and "| 68.8 [" in md
