@@ -232,6 +232,9 @@ def run_recipe(precision: str, warmup: int, steps: int) -> dict:
     from megatron.bridge.training.gpt_step import forward_step
     from megatron.bridge.training.pretrain import pretrain
 
+    from recipes.bridge_config import use_prebuilt_dataset_helpers
+
+    use_prebuilt_dataset_helpers()
     cfg = proxy_config(precision, warmup, steps)
     container = bench_container(cfg, Path(tempfile.mkdtemp(prefix="train-bench-")))
     used: list[int] = []
