@@ -41,28 +41,7 @@ def test_an_unknown_attention_backend_names_the_field(tmp_path):
         _container(tmp_path, ["model.attention_backend=cudnn"])
 
 
-def _transformer_engine_2_20(monkeypatch):
-    """What megatron-core's OptimizerConfig checks of Transformer Engine for the precision-aware optimizer
-    (megatron/core/optimizer/optimizer_config.py, core_v0.16.1): its version, and FusedAdam's keywords, which TE
-    2.20.2 (the train image's) has (transformer_engine/pytorch/optimizers/fused_adam.py, v2.20); and, for RoPE
-    fusion, that TE's fused RoPE imported (megatron/core/models/common/embeddings/rope_utils.py)."""
-    import importlib
-
-    from megatron.core.models.common.embeddings import rope_utils
-    from megatron.core.optimizer import optimizer_config
-
-    class FusedAdam:
-        def __init__(self, params, master_weight_dtype=None, exp_avg_dtype=None, exp_avg_sq_dtype=None,
-                     use_decoupled_grad=False):
-            pass
-
-    monkeypatch.setattr(optimizer_config, "is_te_min_version", lambda version: True)
-    monkeypatch.setattr(rope_utils, "fused_apply_rotary_pos_emb", lambda *args, **kwargs: None)
-    monkeypatch.setattr(importlib.import_module("transformer_engine.pytorch.optimizers"), "FusedAdam", FusedAdam,
-                        raising=False)
-
-
-def test_speed_levers_map_to_megatron_names_and_pass_validate(tmp_path, monkeypatch):
+def test_speed_levers_map_to_megatron_names_and_pass_validate(tmp_path, monkeypatch, transformer_engine_2_20):
     from megatron.bridge.training.config import runtime_config_update
     from megatron.core.transformer.enums import CudaGraphScope
 
@@ -72,7 +51,6 @@ def test_speed_levers_map_to_megatron_names_and_pass_validate(tmp_path, monkeypa
         "model.cuda_graph_impl=transformer_engine", "model.cuda_graph_scope=[attn,mlp]",
         "optimizer.use_precision_aware_optimizer=true"])
     monkeypatch.setenv("WORLD_SIZE", "1")
-    _transformer_engine_2_20(monkeypatch)
     container.validate()
     runtime_config_update(container)
     m = container.model
