@@ -521,7 +521,7 @@ def language_validation_overrides(ws: Workspace, model: Path) -> list[str]:
 def check_sweep(ws: Workspace) -> dict:
     out = ws.root / "train_sweep.json"
     run_process([sys.executable, "-m", "bench.train_throughput", "--sweep", "--warmup", "2", "--steps", "4",
-                 "--worker-timeout", "150", "--out", str(out)], ws, "sweep")
+                 "--worker-timeout", "150", "--budget-s", f"{ws.left() - 30:.0f}", "--out", str(out)], ws, "sweep")
     results = json.loads(out.read_text())
     kept = RESULTS / f"train_sweep_{machine_name(results['gpu'])}.json"
     kept.write_text(out.read_text())
@@ -536,7 +536,7 @@ CHECKS = (
     Check("preemption", 150, "SIGTERM gives a signal-time save and TrainingStopped; the rerun continues the "
                              "uninterrupted run; SIGTERM during a save loses no complete checkpoint",
           check_preemption),
-    Check("precision", 150, "bf16, fp8_current and fp8_delayed train the proxy alike; their step times",
+    Check("precision", 240, "bf16, fp8_current and fp8_delayed train the proxy alike; their step times",
           check_precision),
     Check("language_validation", 90, "per-language validation runs inside cpt on the GPU", check_language_validation),
     Check("sweep", 600, "the speed-lever variants' step times, the best per precision, the 62-layer projection",

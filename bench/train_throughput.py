@@ -501,26 +501,33 @@ def assemble_sweep(peak: dict, workloads: dict[int, Workload], baselines: dict[i
             "best": families, "projection_62_layers": projections}
 
 
+def sweep_plan(variants: list[str], depths: tuple[int, int]) -> list[tuple[str, int]]:
+    """(variant, depth) in the order they run: the slope variants at both depths first (the projection needs
+    them), then the other variants at the shallower depth (the proxy's 4 layers on a 141 GB GPU, 2 on 80 GB)."""
+    base = min(depths)
+    slope = [(v, d) for v in SLOPE_VARIANTS if v in variants for d in depths]
+    return slope + [(v, base) for v in variants if v not in SLOPE_VARIANTS]
+
+
 def run_sweep(args: argparse.Namespace, variants: list[str], log_dir: Path) -> dict:
-    """Peak, then per depth the baseline, then each variant at the proxy's depth and the slope variants at the
-    other: a failed or overlong worker is recorded and the sweep goes on."""
+    """Peak, the baseline at each depth, then the plan: a failed or overlong worker is recorded and the sweep goes
+    on; with --budget-s, what no longer fits is recorded as not reached."""
+    began = time.monotonic()
+
+    def measure(kind: str, **where) -> dict | str:
+        left = args.budget_s - (time.monotonic() - began) if args.budget_s else None
+        if left is not None and left < 30:
+            return "not reached: the sweep's --budget-s ran out"
+        limit = min(args.worker_timeout, left) if left is not None else args.worker_timeout
+        try:
+            return run_worker(kind, args, log_dir, timeout=limit, **where)
+        except WorkerFailed as err:
+            return str(err).splitlines()[0]
+
     peak = run_worker("peak", args, log_dir, timeout=args.worker_timeout)
     depths = sweep_layers(peak["gpu_memory_gib"]) if args.layers is None else tuple(args.layers)
-    base = 4 if 4 in depths else depths[0]
-    plan = [(v, base) for v in variants] + [(v, d) for v in SLOPE_VARIANTS if v in variants for d in depths
-                                             if d != base]
-    baselines, runs = {}, {}
-    for layers in depths:
-        try:
-            baselines[layers] = run_worker("baseline", args, log_dir, layers=layers, timeout=args.worker_timeout)
-        except WorkerFailed as err:
-            baselines[layers] = str(err).splitlines()[0]
-    for variant, layers in plan:
-        try:
-            runs[(variant, layers)] = run_worker("recipe", args, log_dir, variant=variant, layers=layers,
-                                                 timeout=args.worker_timeout)
-        except WorkerFailed as err:
-            runs[(variant, layers)] = str(err).splitlines()[0]
+    baselines = {layers: measure("baseline", layers=layers) for layers in depths}
+    runs = {(v, d): measure("recipe", variant=v, layers=d) for v, d in sweep_plan(variants, depths)}
     workloads = {d: Workload.of(proxy_config("bf16", args.warmup, args.steps, [f"model.num_layers={d}"]))
                  for d in depths}
     return {"experiment": "gemma3_27b_proxy", "warmup": args.warmup, "steps": args.steps, "layers": list(depths),
@@ -575,6 +582,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--layers", type=lambda v: [int(x) for x in v.split(",")], default=None,
                         help="the sweep's two depths (default 4,8 on a 141 GB GPU, else 2,4)")
     parser.add_argument("--worker-timeout", type=float, default=300, help="seconds each sweep measurement may take")
+    parser.add_argument("--budget-s", type=float, default=None, help="seconds the whole sweep may take")
     parser.add_argument("--worker", choices=("peak", "recipe", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

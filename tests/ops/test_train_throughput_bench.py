@@ -237,3 +237,10 @@ def test_a_worker_past_its_limit_is_a_failure_naming_its_log(tmp_path, monkeypat
     with pytest.raises(bench.WorkerFailed, match=r"recipe-bf16-4L worker ran past its 1 s limit; log: "):
         bench.run_worker("recipe", args, tmp_path, variant="bf16", layers=4, timeout=1)
     assert (tmp_path / "recipe-bf16-4L.log").exists()
+
+
+def test_sweep_plan_runs_the_slope_variants_first_at_both_depths():
+    plan = bench.sweep_plan(["bf16-levers", "bf16", "fp8_current-all-layers", "fp8_delayed-all-layers"], (4, 8))
+    assert plan == [("bf16", 4), ("bf16", 8), ("fp8_current-all-layers", 4), ("fp8_current-all-layers", 8),
+                    ("bf16-levers", 4), ("fp8_delayed-all-layers", 4)]
+    assert bench.sweep_plan(["bf16-rope-fusion"], (2, 4)) == [("bf16-rope-fusion", 2)]
