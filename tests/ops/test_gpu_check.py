@@ -33,7 +33,7 @@ def _broken(ws: gc.Workspace) -> dict:
 def test_each_check_has_its_own_limit_and_the_window_goes_on(tmp_path):
     checks = (gc.Check("slow", 1, "", _sleeper(30)), gc.Check("broken", 5, "", _broken),
               gc.Check("quick", 5, "", _sleeper(0)), gc.Check("late", 600, "", _sleeper(0)))
-    outcomes = {o.name: o for o in gc.run_checks(checks, budget_s=40, work=tmp_path, tokenizer=None)}
+    outcomes = {o.name: o for o in gc.run_checks(checks, budget_s=40, work=tmp_path, fixture=None)}
     assert outcomes["slow"].verdict == "timeout" and outcomes["slow"].seconds < 5  # killed at its 1 s limit
     assert outcomes["broken"].verdict == "error" and outcomes["broken"].message.startswith("ZeroDivisionError")
     assert outcomes["quick"].verdict == "pass" and outcomes["quick"].figures == {"slept": 0}
@@ -42,7 +42,7 @@ def test_each_check_has_its_own_limit_and_the_window_goes_on(tmp_path):
 
 
 def test_a_failing_command_is_one_line_naming_its_log(tmp_path):
-    ws = gc.Workspace(root=tmp_path, logs=tmp_path, deadline=gc.time.monotonic() + 30, tokenizer=None)
+    ws = gc.Workspace(root=tmp_path, logs=tmp_path, deadline=gc.time.monotonic() + 30, fixture=None)
     with pytest.raises(gc.CheckFailed, match=r"^bad exited 3; log: .*bad.log: ValueError: field x is wrong$"):
         gc.run_process([sys.executable, "-c", "import sys; print('ValueError: field x is wrong'); sys.exit(3)"],
                        ws, "bad")
@@ -166,7 +166,7 @@ def test_the_random_small_gemma3_loads_in_transformers(small_model):
 
 
 def test_the_round_trip_pipeline_composes_and_evaluates_sfts_export(small_model, tmp_path):
-    ws = gc.Workspace(root=tmp_path, logs=tmp_path, deadline=0, tokenizer=None)
+    ws = gc.Workspace(root=tmp_path, logs=tmp_path, deadline=0, fixture=None)
     proc = subprocess.run([sys.executable, "-m", "recipes.pipeline", *gc.round_trip_overrides(ws, small_model),
                            "launch.dryrun=true"], cwd=REPO, capture_output=True, text=True, timeout=300, env=gc.env())
     assert proc.returncode == 0, proc.stderr
@@ -180,7 +180,7 @@ def test_the_round_trip_pipeline_composes_and_evaluates_sfts_export(small_model,
 
 
 def test_the_preemption_runs_render_as_torchrun_commands(small_model, tmp_path):
-    ws = gc.Workspace(root=tmp_path, logs=tmp_path, deadline=gc.time.monotonic() + 120, tokenizer=None)
+    ws = gc.Workspace(root=tmp_path, logs=tmp_path, deadline=gc.time.monotonic() + 120, fixture=None)
     cmd, run_dir = gc.rendered_command(ws, small_model, "interrupted", ["train.train_iters=30",
                                                                          "checkpoint.save_interval=10"])
     assert cmd[:1] == ["torchrun"] and cmd[-2:] == ["--run-dir", str(run_dir)]
