@@ -40,9 +40,12 @@ def plan_stages(overrides: list[str]) -> list[StageLaunch]:
 
 def evaluate_upstream_export(upstream: StageLaunch) -> list[str]:
     """An eval after a Megatron stage evaluates the Hugging Face model that stage exports (sft's `artifact/hf`),
-    not model.hf_id: the stage's own model source sees a Megatron payload upstream and falls back to the hub id."""
-    export = getattr(importlib.import_module(f"recipes.{upstream.name}"), "HF_EXPORT", None)
-    return [f"eval.model={upstream.run_dir / 'artifact' / export}"] if export else []
+    not model.hf_id: the stage's own model source sees a Megatron payload upstream and falls back to the hub id.
+    After a stage whose artifact is the Hugging Face model (merge, rl, apo) that model source already finds it."""
+    module = importlib.import_module(f"recipes.{upstream.name}")
+    if module.PAYLOAD_KIND != "megatron" or not hasattr(module, "HF_EXPORT"):
+        return []
+    return [f"eval.model={upstream.run_dir / 'artifact' / module.HF_EXPORT}"]
 
 
 def main(argv: list[str] | None = None) -> int:
