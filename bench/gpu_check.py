@@ -2,8 +2,9 @@
 training recipes, cheapest check first, each under its own time limit, with one summary table and
 bench/results/gpu_check_<machine>.json (machine, versions, each check's verdict and figures).
 
-Checks (`--only` picks some; `--budget-s` is the window, default 480 s; a check whose limit no longer fits the
-time left is recorded as not reached, so a later window can run it with --only):
+Checks (`--only` picks some; `--budget-s` is the window, default 480 s; each runs under the smaller of its limit
+and the time left, and is recorded as not reached when less than a minute is left, so a later window can run it
+with --only):
   environment   GPU, versions, flash-attn, free disk against the largest check's disk need.
   round_trip    a random-initialised Gemma 3 (the 270M's shapes cut to 2 layers, the fixture's tokenizer) saved by
                 transformers -> hf_import -> a few cpt steps -> a few sft steps on the packed sample conversations
@@ -547,8 +548,8 @@ CHECKS = (
 # --- running and reporting ---------------------------------------------------------------------------------------
 
 def run_checks(checks: tuple[Check, ...], budget_s: float, work: Path, fixture: Path | None) -> list[Outcome]:
-    """Each check in order under min(its limit, the time left); one whose limit does not fit what is left (or, for
-    the last, fewer than 60 s) is not reached. Its work directory is removed when it ends, its logs are kept."""
+    """Each check in order under min(its limit, the time left); with less than a minute left (or less than its
+    limit, if that is shorter) it is not reached. Its work directory is removed when it ends, its logs are kept."""
     start = time.monotonic()
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
