@@ -515,7 +515,7 @@ def language_validation_overrides(ws: Workspace, model: Path) -> list[str]:
     The corpus has four documents per language: holding half out gives every language a validation cut."""
     overrides = [o for o in small_overrides(ws, model, "language_validation") if o != "dataset.mock=true"]
     return [*overrides, "pipeline.stages=[data_prep,cpt]", "dataset.validation_per_language=true",
-            "dataset.split=50,50,0", "train.eval_iters=1", "train.eval_interval=2", "train.train_iters=4",
+            "dataset.split='50,50,0'", "train.eval_iters=1", "train.eval_interval=2", "train.train_iters=4",
             "checkpoint.save_interval=0", "checkpoint.pretrained_checkpoint=null"]
 
 

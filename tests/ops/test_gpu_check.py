@@ -189,3 +189,17 @@ def test_the_preemption_runs_render_as_torchrun_commands(small_model, tmp_path):
     cfg = OmegaConf.load(run_dir / "resolved.yaml")
     assert cfg.checkpoint.pretrained_checkpoint is None and cfg.dataset.mock  # random init, mock tokens
     assert (cfg.train.train_iters, cfg.checkpoint.save_interval, cfg.train.global_batch_size) == (30, 10, 2)
+
+
+def test_the_language_validation_run_composes_with_a_validation_share(tmp_path):
+    """data_prep then cpt on real tokens: half of each language's four sample documents held out (measured on the
+    sample corpus: every language's validation cut has 50 to 110 tokens, which check_validation_split accepts)."""
+    from recipes.config import compose, to_object
+
+    ws = gc.Workspace(root=tmp_path, logs=tmp_path, deadline=0, fixture=None)
+    overrides = gc.language_validation_overrides(ws, tmp_path / "m")
+    assert "pipeline.stages=[data_prep,cpt]" in overrides
+    cfg = to_object(compose("cpt", [o for o in overrides if not o.startswith("pipeline.")]))
+    assert cfg.dataset.split == "50,50,0" and cfg.dataset.validation_per_language and not cfg.dataset.mock
+    assert (cfg.train.eval_iters, cfg.train.eval_interval, cfg.train.train_iters) == (1, 2, 4)
+    assert cfg.checkpoint.pretrained_checkpoint is None and cfg.checkpoint.save_interval == 0
