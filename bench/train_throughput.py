@@ -43,11 +43,46 @@ from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT = REPO / "bench" / "results" / "train_throughput.json"
+SWEEP_RESULT = REPO / "bench" / "results" / "train_sweep.json"
 PRECISIONS = ("bf16", "fp8_current", "fp8_delayed")  # mxfp8 needs Blackwell
 MARKER = "TRAIN_BENCH_RESULT "  # prefixes each worker's JSON line: Megatron logs to the same stdout
 GIB = 1024**3
 UNREAD_HF_ID = "google/gemma-3-27b-it"
 TARGETS = {"speedup_vs_transformers": 1.3, "mfu": 0.55, "memory_estimate_relative_error": 0.10}
+#: The sweep's targets on the proxy, per precision family: the best variant's speed-up over transformers.
+SWEEP_TARGETS = {"bf16": 1.3, "fp8": 1.5}
+PROJECTED_LAYERS = 62  # Gemma 3 27B
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named training-speed setting: a precision preset and config overrides with Megatron-core's names (the
+    schema's model.* / optimizer.* speed levers, recipes/bridge_config.py)."""
+
+    precision: str
+    overrides: tuple[str, ...] = ()
+
+
+LEVERS = ("model.gradient_accumulation_fusion=true", "model.apply_rope_fusion=true",
+          "optimizer.use_precision_aware_optimizer=true")
+VARIANTS = {
+    "bf16": Variant("bf16"),  # the recipe's defaults: fused cross-entropy on (Gemma3ModelProvider's default)
+    "bf16-no-fused-ce": Variant("bf16", ("model.cross_entropy_loss_fusion=false",)),
+    "bf16-te-fused-ce": Variant("bf16", ("model.cross_entropy_fusion_impl=te",)),
+    "bf16-grad-acc-fusion": Variant("bf16", ("model.gradient_accumulation_fusion=true",)),
+    "bf16-rope-fusion": Variant("bf16", ("model.apply_rope_fusion=true",)),
+    "bf16-precision-aware-optimizer": Variant("bf16", ("optimizer.use_precision_aware_optimizer=true",)),
+    "bf16-te-cuda-graphs": Variant("bf16", ("model.cuda_graph_impl=transformer_engine",
+                                            "model.cuda_graph_scope=[attn,mlp]")),
+    "bf16-levers": Variant("bf16", LEVERS),
+    "fp8_current": Variant("fp8_current"),  # first and last layer kept in bf16 (the preset)
+    "fp8_current-all-layers": Variant("fp8_current", ("mixed_precision.first_last_layers_bf16=false",)),
+    "fp8_current-all-layers-levers": Variant("fp8_current", ("mixed_precision.first_last_layers_bf16=false",
+                                                             *LEVERS)),
+    "fp8_delayed-all-layers": Variant("fp8_delayed", ("mixed_precision.first_last_layers_bf16=false",)),
+}
+#: Measured at two depths too, for the per-layer slope that predicts the 62-layer model.
+SLOPE_VARIANTS = ("bf16", "fp8_current-all-layers")
 NO_GPU = ("bench.train_throughput needs a CUDA GPU (one H100-class, ~80 GB) and the train container "
           "(Megatron-Bridge, Transformer Engine); run it there: python -m bench.train_throughput")
 
@@ -223,7 +258,7 @@ def bench_container(cfg, run_dir: Path):
     return container
 
 
-def run_recipe(precision: str, warmup: int, steps: int) -> dict:
+def run_recipe(precision: str, warmup: int, steps: int, extra: list[str] = ()) -> dict:
     """Raw measurements of the cpt recipe on the proxy (run under torchrun, one process)."""
     import megatron.bridge
     import megatron.core
@@ -232,7 +267,10 @@ def run_recipe(precision: str, warmup: int, steps: int) -> dict:
     from megatron.bridge.training.gpt_step import forward_step
     from megatron.bridge.training.pretrain import pretrain
 
-    cfg = proxy_config(precision, warmup, steps)
+    from recipes.bridge_config import use_prebuilt_dataset_helpers
+
+    use_prebuilt_dataset_helpers()
+    cfg = proxy_config(precision, warmup, steps, extra)
     container = bench_container(cfg, Path(tempfile.mkdtemp(prefix="train-bench-")))
     used: list[int] = []
 
@@ -299,28 +337,38 @@ def parse_worker_output(stdout: str) -> dict:
     return json.loads(lines[-1])
 
 
-def worker_command(kind: str, args: argparse.Namespace) -> list[str]:
+def worker_command(kind: str, args: argparse.Namespace, variant: str | None = None,
+                   layers: int | None = None) -> list[str]:
     """The fresh process a measurement runs in: torchrun (one process) for the recipe, plain Python otherwise."""
     module = ["-m", "bench.train_throughput", "--worker", kind, "--precision", args.precision,
               "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    module += ["--variant", variant] if variant else []
+    module += ["--layers", str(layers)] if layers else []
     if kind == "recipe":
         return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "1", *module]
     return [sys.executable, *module]
 
 
-def run_worker(kind: str, args: argparse.Namespace, log_dir: Path) -> dict:
-    log = log_dir / f"{kind}.log"
-    print(f"[train_throughput] {kind}: running (log: {log})", file=sys.stderr, flush=True)
+def run_worker(kind: str, args: argparse.Namespace, log_dir: Path, variant: str | None = None,
+               layers: int | None = None, timeout: float | None = None) -> dict:
+    name = "-".join(filter(None, [kind, variant, f"{layers}L" if layers else None]))
+    log = log_dir / f"{name}.log"
+    print(f"[train_throughput] {name}: running (log: {log})", file=sys.stderr, flush=True)
     began = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run(worker_command(kind, args), cwd=REPO, env=env, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(worker_command(kind, args, variant, layers), cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as err:
+        log.write_text(f"{err.stdout or ''}\n--- stderr ---\n{err.stderr or ''}")
+        raise WorkerFailed(f"{name} worker ran past its {timeout:.0f} s limit; log: {log}") from None
     log.write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
     if proc.returncode != 0:
-        raise WorkerFailed(f"{kind} worker failed (exit {proc.returncode}); log: {log}\n{proc.stderr[-3000:]}")
+        raise WorkerFailed(f"{name} worker failed (exit {proc.returncode}); log: {log}\n{proc.stderr[-3000:]}")
     try:
         result = parse_worker_output(proc.stdout)
     except WorkerFailed as err:
-        raise WorkerFailed(f"{kind}: {err}; log: {log}") from None
+        raise WorkerFailed(f"{name}: {err}; log: {log}") from None
     result["wall_s"] = time.perf_counter() - began
     return result
 
@@ -393,6 +441,132 @@ def print_table(results: dict) -> None:
           f"GiB (allocator: {mem['max_allocated_gib']:.1f} allocated, {mem['max_reserved_gib']:.1f} reserved)")
 
 
+# --- the sweep: named variants, two depths, the 62-layer projection --------------------------------------------
+
+def variant_config(variant: str | None, layers: int | None, precision: str = "bf16") -> tuple[str, list[str]]:
+    """(precision, overrides) of a named variant (None: `precision` with the recipe's defaults) at a depth."""
+    if variant is not None and variant not in VARIANTS:
+        raise BenchError(f"--variants: {variant!r} is not one of {', '.join(VARIANTS)}")
+    chosen = VARIANTS[variant] if variant else Variant(precision)
+    return chosen.precision, [*chosen.overrides, *([f"model.num_layers={layers}"] if layers else [])]
+
+
+def sweep_layers(gpu_memory_gib: float) -> tuple[int, int]:
+    """The two depths of the per-layer slope: the proxy's 4 layers and 8 where they fit (141 GB), else 2 and 4."""
+    return (4, 8) if gpu_memory_gib >= 120 else (2, 4)
+
+
+def projection(step_s: dict[int, float], layers: int = PROJECTED_LAYERS) -> dict:
+    """A step time linear in depth, through two measured depths: (fixed part, per-layer part, time at `layers`).
+    The fixed part is the embedding, the 262k-row output layer and its loss, and the optimizer's share of them."""
+    (l1, t1), (l2, t2) = sorted(step_s.items())
+    per_layer = (t2 - t1) / (l2 - l1)
+    fixed = t1 - per_layer * l1
+    return {"fixed_s": fixed, "per_layer_s": per_layer, "layers": layers, "step_s": fixed + per_layer * layers}
+
+
+def assemble_sweep(peak: dict, workloads: dict[int, Workload], baselines: dict[int, dict],
+                   runs: dict[tuple[str, int], dict | str]) -> dict:
+    """Each (variant, depth): its summary and speed-up over transformers at the same depth, or why it did not run;
+    the best variant per precision family against SWEEP_TARGETS; the 62-layer projection of the slope variants."""
+    baseline = {layers: summarize(raw, workloads[layers], peak["tflops"]) for layers, raw in baselines.items()
+                if isinstance(raw, dict)}
+    rows = []
+    for (variant, layers), raw in runs.items():
+        row = {"variant": variant, "layers": layers, "precision": VARIANTS[variant].precision}
+        if isinstance(raw, str):
+            rows.append({**row, "error": raw})
+            continue
+        summary = summarize(raw, workloads[layers], peak["tflops"])
+        speedup = (summary["tokens_per_s"] / baseline[layers]["tokens_per_s"]) if layers in baseline else None
+        rows.append({**row, **summary, "speedup_vs_transformers": speedup,
+                     "max_device_used_gib": raw.get("max_device_used_gib")})
+    families = {}
+    for family, target in SWEEP_TARGETS.items():
+        measured = [r for r in rows if r["precision"].startswith(family) and r.get("speedup_vs_transformers")]
+        best = max(measured, key=lambda r: r["speedup_vs_transformers"], default=None)
+        families[family] = {"target": target, "best_variant": best and best["variant"],
+                            "best_layers": best and best["layers"],
+                            "speedup": best and best["speedup_vs_transformers"],
+                            "met": bool(best) and best["speedup_vs_transformers"] >= target}
+    projections = {}
+    depths = sorted(baseline)
+    for variant in SLOPE_VARIANTS:
+        times = {r["layers"]: r["step_s"] for r in rows if r["variant"] == variant and "step_s" in r}
+        if len(times) == 2 and sorted(times) == depths:
+            ours, theirs = projection(times), projection({d: baseline[d]["step_s"] for d in depths})
+            projections[variant] = {"recipe": ours, "transformers": theirs,
+                                    "speedup_vs_transformers": theirs["step_s"] / ours["step_s"]}
+    return {"peak_bf16_matmul_tflops": peak["tflops"], "baseline": baseline, "variants": rows,
+            "best": families, "projection_62_layers": projections}
+
+
+def sweep_plan(variants: list[str], depths: tuple[int, int]) -> list[tuple[str, int]]:
+    """(variant, depth) in the order they run: the slope variants at both depths first (the projection needs
+    them), then the other variants at the shallower depth (the proxy's 4 layers on a 141 GB GPU, 2 on 80 GB)."""
+    base = min(depths)
+    slope = [(v, d) for v in SLOPE_VARIANTS if v in variants for d in depths]
+    return slope + [(v, base) for v in variants if v not in SLOPE_VARIANTS]
+
+
+def run_sweep(args: argparse.Namespace, variants: list[str], log_dir: Path) -> dict:
+    """Peak, the baseline at each depth, then the plan: a failed or overlong worker is recorded and the sweep goes
+    on; with --budget-s, what no longer fits is recorded as not reached."""
+    began = time.monotonic()
+
+    def measure(kind: str, **where) -> dict | str:
+        left = args.budget_s - (time.monotonic() - began) if args.budget_s else None
+        if left is not None and left < 30:
+            return "not reached: the sweep's --budget-s ran out"
+        limit = min(args.worker_timeout, left) if left is not None else args.worker_timeout
+        try:
+            return run_worker(kind, args, log_dir, timeout=limit, **where)
+        except WorkerFailed as err:
+            return str(err).splitlines()[0]
+
+    peak = run_worker("peak", args, log_dir, timeout=args.worker_timeout)
+    depths = sweep_layers(peak["gpu_memory_gib"]) if args.layers is None else tuple(args.layers)
+    baselines = {layers: measure("baseline", layers=layers) for layers in depths}
+    runs = {(v, d): measure("recipe", variant=v, layers=d) for v, d in sweep_plan(variants, depths)}
+    workloads = {d: Workload.of(proxy_config("bf16", args.warmup, args.steps, [f"model.num_layers={d}"]))
+                 for d in depths}
+    return {"experiment": "gemma3_27b_proxy", "warmup": args.warmup, "steps": args.steps, "layers": list(depths),
+            "gpu": peak["gpu"], "gpu_memory_gib": peak["gpu_memory_gib"],
+            **assemble_sweep(peak, workloads, baselines, runs),
+            "baseline_errors": {d: b for d, b in baselines.items() if isinstance(b, str)},
+            "raw": {"peak": peak, "baselines": baselines,
+                    "recipes": {f"{v}@{d}": r for (v, d), r in runs.items()}}}
+
+
+def print_sweep(results: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"27B proxy sweep on {results['gpu']}; bf16 matmul peak "
+                        f"{results['peak_bf16_matmul_tflops']:.0f} TFLOP/s")
+    for column in ("variant", "layers", "step s", "TFLOP/s/GPU", "MFU", "x transformers", "peak GiB", "loss"):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    for layers, b in sorted(results["baseline"].items()):
+        table.add_row("transformers", str(layers), f"{b['step_s']:.3f}", f"{b['model_tflops_per_gpu']:.0f}",
+                      f"{b['mfu']:.1%}", "1.00", "", f"{b['first_loss']:.2f} -> {b['last_loss']:.2f}")
+    for r in results["variants"]:
+        if "error" in r:
+            table.add_row(r["variant"], str(r["layers"]), "failed", "", "", "", "", r["error"][:60])
+            continue
+        speedup = r["speedup_vs_transformers"]
+        table.add_row(r["variant"], str(r["layers"]), f"{r['step_s']:.3f}", f"{r['model_tflops_per_gpu']:.0f}",
+                      f"{r['mfu']:.1%}", "n/a" if speedup is None else f"{speedup:.2f}",
+                      "" if r["max_device_used_gib"] is None else f"{r['max_device_used_gib']:.1f}",
+                      f"{r['first_loss']:.2f} -> {r['last_loss']:.2f}")
+    Console().print(table)
+    for family, best in results["best"].items():
+        value = "n/a" if best["speedup"] is None else f"{best['speedup']:.2f}x ({best['best_variant']})"
+        print(f"best {family}: {value} (target >= {best['target']}x): {'met' if best['met'] else 'MISSED'}")
+    for variant, p in results["projection_62_layers"].items():
+        print(f"62 layers, {variant}: {p['recipe']['per_layer_s'] * 1000:.1f} ms/layer vs transformers "
+              f"{p['transformers']['per_layer_s'] * 1000:.1f}: projected {p['speedup_vs_transformers']:.2f}x")
+
+
 # --- entry point ------------------------------------------------------------------------------------------------
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -400,9 +574,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--precision", default="bf16", choices=PRECISIONS, help="the recipe's precision preset")
     parser.add_argument("--steps", type=int, default=10, help="measured optimizer steps per side")
     parser.add_argument("--warmup", type=int, default=3, help="steps run first and not measured")
-    parser.add_argument("--out", type=Path, default=RESULT)
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"default {RESULT.relative_to(REPO)}, with --sweep {SWEEP_RESULT.relative_to(REPO)}")
+    parser.add_argument("--sweep", action="store_true", help="measure the named variants (--variants) at two depths")
+    parser.add_argument("--variants", type=lambda v: v.split(","), default=list(VARIANTS),
+                        help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    parser.add_argument("--layers", type=lambda v: [int(x) for x in v.split(",")], default=None,
+                        help="the sweep's two depths (default 4,8 on a 141 GB GPU, else 2,4)")
+    parser.add_argument("--worker-timeout", type=float, default=300, help="seconds each sweep measurement may take")
+    parser.add_argument("--budget-s", type=float, default=None, help="seconds the whole sweep may take")
     parser.add_argument("--worker", choices=("peak", "recipe", "baseline"), help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    parser.add_argument("--variant", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.sweep and args.layers is not None and len(set(args.layers)) != 2:
+        parser.error(f"--layers: two different depths, e.g. 2,4 (got {args.layers})")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -416,9 +602,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.worker == "peak":
             emit(run_peak())
         elif args.worker == "recipe":
-            emit(run_recipe(args.precision, args.warmup, args.steps))
+            precision, extra = variant_config(args.variant, args.layers and args.layers[0], args.precision)
+            emit({**run_recipe(precision, args.warmup, args.steps, extra), "variant": args.variant})
         elif args.worker == "baseline":
-            emit(run_baseline(proxy_config(args.precision, args.warmup, args.steps), args.warmup, args.steps))
+            precision, extra = variant_config(None, args.layers and args.layers[0], args.precision)
+            emit(run_baseline(proxy_config(precision, args.warmup, args.steps, extra), args.warmup, args.steps))
+        elif args.sweep:
+            for variant in args.variants:  # every variant composes before any GPU work
+                precision, extra = variant_config(variant, None)
+                proxy_config(precision, args.warmup, args.steps, extra)
+            out = args.out or SWEEP_RESULT
+            results = run_sweep(args, args.variants, Path(tempfile.mkdtemp(prefix="train-sweep-logs-")))
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+            print_sweep(results)
+            print(f"results: {out}")
         else:
             cfg = proxy_config(args.precision, args.warmup, args.steps)  # a config error fails before any GPU work
             log_dir = Path(tempfile.mkdtemp(prefix="train-bench-logs-"))
@@ -427,10 +625,11 @@ def main(argv: list[str] | None = None) -> int:
                        "mixed_precision": recipe["mixed_precision"], "experiment": "gemma3_27b_proxy",
                        "warmup": args.warmup, **assemble(Workload.of(cfg), peak, recipe, baseline),
                        "raw": {"peak": peak, "recipe": recipe, "baseline": baseline}}
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(results, indent=2) + "\n")
+            out = args.out or RESULT
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(results, indent=2) + "\n")
             print_table(results)
-            print(f"results: {args.out}")
+            print(f"results: {out}")
     except BenchError as err:
         print(f"bench.train_throughput: {err}", file=sys.stderr)
         return 2

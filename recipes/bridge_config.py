@@ -69,6 +69,8 @@ SAME_NAME_MODEL_FIELDS = (
     "tensor_model_parallel_size", "pipeline_model_parallel_size", "virtual_pipeline_model_parallel_size",
     "num_layers_in_first_pipeline_stage", "num_layers_in_last_pipeline_stage", "context_parallel_size",
     "cp_comm_type", "sequence_parallel", "recompute_granularity", "recompute_method", "recompute_num_layers",
+    "cross_entropy_loss_fusion", "cross_entropy_fusion_impl", "gradient_accumulation_fusion", "apply_rope_fusion",
+    "cuda_graph_impl",
 )
 
 
@@ -95,7 +97,21 @@ def model_provider(cfg: RootConfig):
     provider.seq_length = cfg.dataset.sequence_length  # the training length; model.seq_length is the context limit
     provider.recompute_modules = list(m.recompute_modules) or None  # Megatron-Bridge: None, not [], means "none"
     provider.is_vision_language = False
+    provider.attention_backend = attention_backend(m.attention_backend)
+    provider.cuda_graph_scope = list(m.cuda_graph_scope)  # megatron-core: [] captures the whole layer
     return provider
+
+
+def attention_backend(name: str):
+    """model.attention_backend -> megatron-core's AttnBackend. The provider's default (flash) needs flash-attn, which
+    a machine with wheel-installed Transformer Engine lacks; auto lets TE choose among what is installed."""
+    from megatron.core.transformer.enums import AttnBackend
+
+    choices = ("flash", "fused", "unfused", "auto")
+    if name not in choices:
+        raise BridgeConfigError(f"model.attention_backend: {name!r} is not one of {', '.join(choices)}; use auto "
+                                "where flash-attn is not installed")
+    return AttnBackend[name]
 
 
 def mixed_precision(cfg: RootConfig):
@@ -139,7 +155,7 @@ def optimizer(cfg: RootConfig):
     return OptimizerConfig(optimizer=o.optimizer, lr=o.lr, min_lr=o.min_lr, weight_decay=o.weight_decay,
                            adam_beta1=o.adam_beta1, adam_beta2=o.adam_beta2, adam_eps=o.adam_eps,
                            clip_grad=o.clip_grad, use_distributed_optimizer=o.use_distributed_optimizer,
-                           bf16=mp.bf16)
+                           use_precision_aware_optimizer=o.use_precision_aware_optimizer, bf16=mp.bf16)
 
 
 def ddp(cfg: RootConfig):
@@ -332,3 +348,29 @@ def logger(cfg: RootConfig, ctx: StageContext):
                         tensorboard_dir=lg.tensorboard_dir or str(ctx.run_dir / "tensorboard"),
                         wandb_project=lg.wandb_project, wandb_exp_name=lg.wandb_exp_name,
                         mlflow_experiment=lg.mlflow_experiment)
+
+
+def use_prebuilt_dataset_helpers() -> None:
+    """Let Megatron-Bridge start where megatron-core came from its wheel.
+
+    Bridge 0.3.1's initialise step (megatron/bridge/training/initialize.py) runs megatron-core's compile_helpers(),
+    which runs `make` in megatron/core/datasets/ and exits the job when make fails. The wheel ships the compiled
+    `helpers_cpp` but no Makefile, so a wheel install failed there with nothing to build. Without a Makefile the
+    compiled module is imported instead (a clear error if it is missing too); with one, make runs as before."""
+    import importlib
+
+    import megatron.bridge.training.initialize as initialize
+    from megatron.core.datasets import utils
+
+    build = utils.compile_helpers
+
+    def compile_helpers() -> None:
+        if (Path(utils.__file__).parent / "Makefile").exists():
+            return build()
+        try:
+            importlib.import_module("megatron.core.datasets.helpers_cpp")
+        except ImportError as err:
+            raise RuntimeError(f"megatron-core's dataset helpers are neither compiled nor buildable (no Makefile in "
+                               f"{Path(utils.__file__).parent}): {err}; reinstall megatron-core") from err
+
+    initialize.compile_helpers = compile_helpers

@@ -23,9 +23,10 @@ def execute(ctx: StageContext) -> None:
     from megatron.bridge.training.pretrain import pretrain
 
     from recipes.bridge_config import (blend_json_path, build_config_container, check_validation_split,
-                                        stopped_early_is_not_done)
+                                        stopped_early_is_not_done, use_prebuilt_dataset_helpers)
     from recipes.language_validation import LanguageValidation, language_blends
 
+    use_prebuilt_dataset_helpers()
     container = build_config_container(ctx.cfg, ctx.run_dir, stage="cpt")
     dataset = ctx.cfg.dataset
     callbacks = []

@@ -9,6 +9,7 @@ With no overrides this is the smoke experiment on this machine: the real Gemma 3
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 from recipes.cli import report_launch, run_command
@@ -23,15 +24,28 @@ def plan_stages(overrides: list[str]) -> list[StageLaunch]:
     if not stages:
         raise ConfigError("pipeline.stages: empty; set it in the experiment or pass pipeline.stages=[...]")
     launches: list[StageLaunch] = []
-    upstream: str | None = None
+    upstream: StageLaunch | None = None
     user_input = any(o.startswith("run.input=") for o in overrides)
+    user_eval_model = any(o.startswith("eval.model=") for o in overrides)
     for stage in stages:
-        wiring = [f"run.upstream={upstream}"] if upstream and not user_input else []
-        launch = prepare(stage, overrides + wiring, parents=[upstream] if upstream else [])
+        wiring = [f"run.upstream={upstream.name}"] if upstream and not user_input else []
+        if stage == "eval" and upstream and not (user_input or user_eval_model):
+            wiring += evaluate_upstream_export(upstream)
+        launch = prepare(stage, overrides + wiring, parents=[upstream.name] if upstream else [])
         launches.append(launch)
         if launch.runs_here:
-            upstream = stage
+            upstream = launch
     return launches
+
+
+def evaluate_upstream_export(upstream: StageLaunch) -> list[str]:
+    """An eval after a Megatron stage evaluates the Hugging Face model that stage exports (sft's `artifact/hf`),
+    not model.hf_id: the stage's own model source sees a Megatron payload upstream and falls back to the hub id.
+    After a stage whose artifact is the Hugging Face model (merge, rl, apo) that model source already finds it."""
+    module = importlib.import_module(f"recipes.{upstream.name}")
+    if module.PAYLOAD_KIND != "megatron" or not hasattr(module, "HF_EXPORT"):
+        return []
+    return [f"eval.model={upstream.run_dir / 'artifact' / module.HF_EXPORT}"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,7 +40,8 @@ def render(cfg: RootConfig, report: preflight.PlanReport) -> Table:
         for label, value in [("weights (bf16)", e.weights_gib), ("gradients (fp32)", e.grads_gib),
                              ("optimizer (fp32 master + Adam)", e.optimizer_gib),
                              ("activations", e.activations_gib), ("logits", e.logits_gib),
-                             ("CUDA/NCCL/fragmentation", e.overhead_gib)]:
+                             ("logits gradient", e.logits_grad_gib), ("allocator reserve", e.allocator_reserve_gib),
+                             ("CUDA/NCCL/TE workspaces", e.overhead_gib)]:
             table.add_row(f"  {label}", f"{value:.1f} GiB")
         table.add_row("memory / GPU", f"{e.total_gib:.1f} of {budget:g} GiB ({e.total_gib / budget:.0%})"
                       if budget else f"{e.total_gib:.1f} GiB")

@@ -81,6 +81,17 @@ class ModelConfig:
     recompute_modules: list[str] = field(default_factory=list)  # selective: core_attn, mlp, layernorm, ...
     recompute_method: Optional[str] = None  # full: uniform | block
     recompute_num_layers: Optional[int] = None
+    # Transformer Engine's attention kernel: flash (needs flash-attn, as in the NeMo image), fused (cuDNN), unfused,
+    # or auto (TE picks what is installed and supports the shapes; Megatron-Bridge's own Gemma 3 recipes' choice).
+    attention_backend: str = "auto"
+    # Speed levers, Megatron-core's TransformerConfig names (megatron-core 0.16.1), measured by bench/train_throughput.py
+    # --sweep; defaults are Gemma3ModelProvider's until a sweep on a GPU says otherwise.
+    cross_entropy_loss_fusion: bool = True  # the fused vocabulary-parallel cross-entropy
+    cross_entropy_fusion_impl: str = "native"  # native | te
+    gradient_accumulation_fusion: bool = False  # weight gradients accumulated into main_grad by TE's GEMM
+    apply_rope_fusion: bool = False  # TE's fused RoPE kernel
+    cuda_graph_impl: str = "none"  # none | local | transformer_engine
+    cuda_graph_scope: list[str] = field(default_factory=list)  # e.g. [attn, mlp] with transformer_engine; []: full
 
 
 @dataclass
@@ -121,6 +132,8 @@ class OptimizerConfig:
     adam_eps: float = 1e-8
     clip_grad: float = 1.0
     use_distributed_optimizer: bool = True
+    # TE's FusedAdam keeps the fp32 master weights and steps in one kernel (Megatron-core's OptimizerConfig name)
+    use_precision_aware_optimizer: bool = False
 
 
 @dataclass

@@ -37,8 +37,10 @@ def execute(ctx: StageContext) -> None:
     from megatron.bridge.training.finetune import finetune
     from megatron.bridge.training.gpt_step import forward_step
 
-    from recipes.bridge_config import build_config_container, export_hf, stopped_early_is_not_done
+    from recipes.bridge_config import (build_config_container, export_hf, stopped_early_is_not_done,
+                                        use_prebuilt_dataset_helpers)
 
+    use_prebuilt_dataset_helpers()
     cfg = dataclasses.replace(ctx.cfg, dataset=dataclasses.replace(ctx.cfg.dataset, packed_data=packed_data(ctx)))
     with stopped_early_is_not_done(cfg, ctx, "sft"):
         finetune(build_config_container(cfg, ctx.run_dir, stage="sft"), forward_step)

@@ -79,3 +79,25 @@ def pytest_collection_modifyitems(config, items):
 def _no_world_size(monkeypatch):
     """Each test sets WORLD_SIZE itself: ConfigContainer.validate() derives data parallelism from it."""
     monkeypatch.delenv("WORLD_SIZE", raising=False)
+
+
+@pytest.fixture
+def transformer_engine_2_20(monkeypatch):
+    """What megatron-core's OptimizerConfig checks of Transformer Engine for the precision-aware optimizer
+    (megatron/core/optimizer/optimizer_config.py, core_v0.16.1): its version, and FusedAdam's keywords, which TE
+    2.20.2 (the train image's) has (transformer_engine/pytorch/optimizers/fused_adam.py, v2.20); and, for RoPE
+    fusion, that TE's fused RoPE imported (megatron/core/models/common/embeddings/rope_utils.py)."""
+    import importlib
+
+    from megatron.core.models.common.embeddings import rope_utils
+    from megatron.core.optimizer import optimizer_config
+
+    class FusedAdam:
+        def __init__(self, params, master_weight_dtype=None, exp_avg_dtype=None, exp_avg_sq_dtype=None,
+                     use_decoupled_grad=False):
+            pass
+
+    monkeypatch.setattr(optimizer_config, "is_te_min_version", lambda version: True)
+    monkeypatch.setattr(rope_utils, "fused_apply_rotary_pos_emb", lambda *args, **kwargs: None)
+    monkeypatch.setattr(importlib.import_module("transformer_engine.pytorch.optimizers"), "FusedAdam", FusedAdam,
+                        raising=False)

@@ -60,3 +60,29 @@ def test_the_baseline_steps_under_transformers_4(tmp_path):
     raw = bench.run_baseline(tiny, warmup=0, steps=1, device="cpu")
     assert raw["transformers"] == transformers.__version__ and raw["attn_implementation"] == "sdpa"
     assert abs(raw["losses"][0] - math.log(512)) < 0.5
+
+
+@pytest.mark.parametrize("variant", list(bench.VARIANTS))
+def test_every_sweep_variant_passes_bridge_checks_at_both_depths(variant, tmp_path, monkeypatch,
+                                                                 transformer_engine_2_20):
+    """What the sweep trusts to a GPU: each named variant's container, at the proxy's depth and the slope's other
+    depth, passes ConfigContainer.validate() and megatron-core's own checks with the variant's settings applied."""
+    from megatron.bridge.training.config import runtime_config_update
+
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    for layers in (2, 8):
+        precision, extra = bench.variant_config(variant, layers)
+        container = bench.bench_container(bench.proxy_config(precision, warmup=2, steps=4, extra=extra), tmp_path)
+        container.validate()
+        runtime_config_update(container)
+        assert container.model.num_layers == layers
+        for override in bench.VARIANTS[variant].overrides:  # each lever reached the container under its own name
+            key, value = override.split("=")
+            section, field = key.split(".")
+            section = {"model": container.model, "optimizer": container.optimizer,
+                       "mixed_precision": container.mixed_precision}[section]
+            got = getattr(section, field)
+            if field == "cuda_graph_scope":
+                assert [s.name for s in got] == value.strip("[]").split(","), override
+            else:
+                assert str(got).lower() == value, override

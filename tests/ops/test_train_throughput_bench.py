@@ -169,3 +169,78 @@ def test_assembly_refuses_a_run_with_only_warmup_steps():
     raw["warmup"] = len(raw["step_seconds"])
     with pytest.raises(bench.BenchError, match="no measured steps"):
         bench.assemble(WORKLOAD, PEAK, raw, _raw("baseline", 1.5))
+
+
+def test_projection_through_two_depths_by_hand():
+    # 4 layers 1.25 s, 8 layers 1.65 s: 0.1 s a layer on top of 0.85 s; 62 layers: 0.85 + 6.2 = 7.05 s
+    p = bench.projection({8: 1.65, 4: 1.25})
+    assert p["per_layer_s"] == pytest.approx(0.1) and p["fixed_s"] == pytest.approx(0.85)
+    assert p["step_s"] == pytest.approx(7.05) and p["layers"] == 62
+
+
+def _sweep_workloads():
+    return {d: bench.Workload(tokens_per_step=8 * 4096, flops_per_token=1e10 * d, memory_estimate_gib=60.0)
+            for d in (4, 8)}
+
+
+def test_sweep_assembly_compares_each_variant_at_its_depth_and_projects_62_layers():
+    baselines = {4: _raw("baseline", 1.4), 8: _raw("baseline", 2.2)}
+    runs = {("bf16", 4): _raw("recipe", 1.25), ("bf16-levers", 4): _raw("recipe", 1.0),
+            ("fp8_current-all-layers", 4): _raw("recipe", 0.9), ("bf16-te-cuda-graphs", 4): "recipe worker failed",
+            ("bf16", 8): _raw("recipe", 1.65), ("fp8_current-all-layers", 8): _raw("recipe", 1.2)}
+    results = bench.assemble_sweep(PEAK, _sweep_workloads(), baselines, runs)
+    rows = {(r["variant"], r["layers"]): r for r in results["variants"]}
+    assert rows[("bf16", 4)]["speedup_vs_transformers"] == pytest.approx(1.4 / 1.25)
+    assert rows[("bf16", 8)]["speedup_vs_transformers"] == pytest.approx(2.2 / 1.65)
+    assert rows[("bf16-te-cuda-graphs", 4)] == {"variant": "bf16-te-cuda-graphs", "layers": 4, "precision": "bf16",
+                                                "error": "recipe worker failed"}
+    best = results["best"]
+    # bf16-levers at 4 layers: 1.4 / 1.0 = 1.4x beats bf16 at 8 layers (2.2 / 1.65 = 1.33x)
+    assert (best["bf16"]["best_variant"], best["bf16"]["best_layers"]) == ("bf16-levers", 4)
+    assert best["bf16"]["speedup"] == pytest.approx(1.4) and best["bf16"]["met"]
+    # fp8 at 8 layers: 2.2 / 1.2 = 1.83x >= 1.5
+    assert best["fp8"]["speedup"] == pytest.approx(2.2 / 1.2) and best["fp8"]["met"]
+    bf16 = results["projection_62_layers"]["bf16"]
+    # recipe 1.25 + 0.1/layer -> 0.85 + 6.2 = 7.05 s; transformers 1.4 + 0.2/layer -> 0.6 + 12.4 = 13.0 s
+    assert bf16["recipe"]["step_s"] == pytest.approx(7.05) and bf16["transformers"]["step_s"] == pytest.approx(13.0)
+    assert bf16["speedup_vs_transformers"] == pytest.approx(13.0 / 7.05)
+    assert "bf16-levers" not in results["projection_62_layers"]  # measured at one depth only
+
+
+def test_sweep_targets_are_missed_when_no_variant_reaches_them():
+    baselines = {4: _raw("baseline", 1.4), 8: _raw("baseline", 2.2)}
+    runs = {("bf16", 4): _raw("recipe", 1.25), ("fp8_current", 4): _raw("recipe", 1.15)}
+    best = bench.assemble_sweep(PEAK, _sweep_workloads(), baselines, runs)["best"]
+    assert best["bf16"]["speedup"] == pytest.approx(1.12) and not best["bf16"]["met"]
+    assert best["fp8"]["speedup"] == pytest.approx(1.4 / 1.15) and not best["fp8"]["met"]
+
+
+def test_sweep_depths_and_variant_names():
+    assert bench.sweep_layers(139.8) == (4, 8) and bench.sweep_layers(79.2) == (2, 4)
+    assert bench.variant_config("fp8_current-all-layers", 8) == (
+        "fp8_current", ["mixed_precision.first_last_layers_bf16=false", "model.num_layers=8"])
+    with pytest.raises(bench.BenchError, match=r"--variants: 'fp16' is not one of bf16, "):
+        bench.variant_config("fp16", 4)
+
+
+@pytest.mark.parametrize("variant", list(bench.VARIANTS))
+def test_every_variant_composes(variant):
+    precision, extra = bench.variant_config(variant, 8)
+    cfg = bench.proxy_config(precision, warmup=2, steps=4, extra=extra)
+    assert cfg.model.num_layers == 8 and cfg.mixed_precision.name.startswith("bf16")
+
+
+def test_a_worker_past_its_limit_is_a_failure_naming_its_log(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "worker_command", lambda *args, **kwargs: [sys.executable, "-c",
+                                                                           "import time; time.sleep(30)"])
+    args = bench.parse_args(["--sweep"])
+    with pytest.raises(bench.WorkerFailed, match=r"recipe-bf16-4L worker ran past its 1 s limit; log: "):
+        bench.run_worker("recipe", args, tmp_path, variant="bf16", layers=4, timeout=1)
+    assert (tmp_path / "recipe-bf16-4L.log").exists()
+
+
+def test_sweep_plan_runs_the_slope_variants_first_at_both_depths():
+    plan = bench.sweep_plan(["bf16-levers", "bf16", "fp8_current-all-layers", "fp8_delayed-all-layers"], (4, 8))
+    assert plan == [("bf16", 4), ("bf16", 8), ("fp8_current-all-layers", 4), ("fp8_current-all-layers", 8),
+                    ("bf16-levers", 4), ("fp8_delayed-all-layers", 4)]
+    assert bench.sweep_plan(["bf16-rope-fusion"], (2, 4)) == [("bf16-rope-fusion", 2)]
