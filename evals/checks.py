@@ -25,12 +25,13 @@ def _is_registered(cfg: RootConfig, ref: str) -> bool:
 
 
 def check_eval(cfg: RootConfig) -> list[Finding]:
-    from recipes.preflight import Finding
+    from recipes.preflight import Finding, _made_by_an_earlier_stage
 
     out, model = [], cfg.eval.model
     # A dry run renders what would run: what is not there yet is reported, not fatal.
     severity = "warning" if cfg.launch.dryrun or not cfg.launch.check_paths else "error"
-    if model and is_local_path(model) and not os.path.exists(model) and not _is_registered(cfg, model):
+    if (model and is_local_path(model) and not os.path.exists(model) and not _is_registered(cfg, model)
+            and not _made_by_an_earlier_stage(cfg, model)):  # e.g. sft's hf/ export, wired in by the pipeline
         out.append(Finding("eval.model", f"{model!r} is no existing path, registered version or hub id (org/name)",
                            "point eval.model at a model folder, a version in the registry, or a hub id", severity))
     if "seahelm" not in cfg.eval.suites:

@@ -22,3 +22,18 @@ def test_an_eval_model_given_by_the_user_still_wins(tmp_path):
 def test_eval_after_a_hugging_face_stage_is_left_to_the_stage(tmp_path):
     _, ev = plan_stages([*EVAL_27B, f"launch.root={tmp_path}", "pipeline.stages=[apo,eval]"])
     assert ev.cfg.eval.model is None  # apo's artifact is the model: eval's own model source finds it
+
+
+
+def test_preflight_accepts_the_sft_export_the_pipeline_will_write(tmp_path):
+    """Not a dry run, paths checked: sft's hf/ does not exist yet, but sft runs before eval in this pipeline."""
+    from recipes import preflight
+    from recipes.config import compose, to_object
+
+    export = tmp_path / "sealion_v4_27b" / "sft" / "artifact" / "hf"
+    overrides = ["experiment=sealion_v4_27b", f"launch.root={tmp_path}", "pipeline.stages=[sft,eval]",
+                 "run.upstream=sft", f"eval.model={export}", "eval.suites=[local]"]
+    assert [f.line() for f in preflight.plan(to_object(compose("eval", overrides))).errors] == []
+    alone = [o for o in overrides if not o.startswith("run.upstream")]  # launched alone: nothing will write it
+    [line] = [f.line() for f in preflight.plan(to_object(compose("eval", alone))).errors if f.field == "eval.model"]
+    assert "is no existing path" in line
