@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from recipes import memory
+from recipes import memory, secret_values
 from recipes.schema import RootConfig
 
 SECRET_HINTS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY", "APIKEY")
@@ -245,12 +245,21 @@ def check_paths(cfg: RootConfig) -> list[Finding]:
 
 
 def check_secrets(cfg: RootConfig) -> list[Finding]:
+    """Secrets by key name in cluster.env, and values that look like credentials anywhere in the config (the
+    value itself is never repeated in the finding)."""
     out = []
     for key in cfg.cluster.env:
         if key in cfg.cluster.secrets or any(h in key.upper() for h in SECRET_HINTS):
             out.append(Finding(f"cluster.env.{key}", "looks like a secret, and cluster.env is written into the "
                                "rendered sbatch script", f"remove it from cluster.env and add {key} to "
                                "cluster.secrets: it is then passed by name from the submitting environment"))
+    named = {f.field for f in out}
+    for key, kind in secret_values.find(asdict(cfg)):
+        if key not in named:
+            variable = key.removeprefix("cluster.env.") if key.startswith("cluster.env.") else "a variable"
+            out.append(Finding(key, f"holds what looks like a credential ({kind}), and the config is written to "
+                               "resolved.yaml, manifest.json and the launch scripts", f"remove the value; export "
+                               f"it as {variable} where you launch and list that name in cluster.secrets"))
     return out
 
 
