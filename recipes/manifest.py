@@ -80,3 +80,12 @@ def build(config: dict[str, Any], overrides: list[str], parents: list[str]) -> d
 
 def write(path: Path, manifest: dict[str, Any], secret_names: list[str]) -> None:
     path.write_text(json.dumps(redact(manifest, secret_names), indent=2, default=str) + "\n")
+
+
+def record(path: Path, key: str, value: Any) -> None:
+    """Add what the job itself determined (e.g. data_prep's resume keys) to a written manifest, atomically."""
+    data = json.loads(path.read_text())
+    data[key] = value
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.replace(path)
