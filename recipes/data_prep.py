@@ -59,6 +59,9 @@ def execute(ctx: StageContext) -> bool:
         summary = curate.curate(sources, str(curated), settings)
         Console().print(curate.summary_table(summary))
         inputs = sorted(glob.glob(str(curated / "curated" / "*.jsonl")))
+        if not summary.input_records and task.count == 1:
+            raise ValueError(f"data_prep: data.sources hold no record ({', '.join(s['path'] for s in sources)} "
+                             "are empty); point data.sources at the corpus files")
         if not inputs and task.count == 1:
             raise ValueError(f"data_prep: curation kept no document of {summary.input_records} (see {curated}); "
                              "lower data_prep.min_words or set data_prep.curate=false")

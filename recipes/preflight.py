@@ -387,6 +387,17 @@ def check_data_prep(cfg: RootConfig) -> list[Finding]:
     return out
 
 
+def check_merge(cfg: RootConfig) -> list[Finding]:
+    from recipes.merging import unfilled
+
+    def override(key: str) -> str:  # models[1].path -> models.1.path, as Hydra takes it
+        return key.replace("[", ".").replace("]", "")
+
+    return [Finding(f"merge.{key}", f"still the preset's placeholder {value!r}",
+                    f"set merge.{override(key)}=<model path or version id>")
+            for key, value in unfilled(cfg.merge).items()]
+
+
 ARRAY_STAGES = ("data_prep",)  # stages whose execute() splits its work across a Slurm job array
 
 
@@ -397,7 +408,7 @@ def check_array(cfg: RootConfig) -> list[Finding]:
     return []
 
 
-STAGE_RULES: dict[str, list[Rule]] = {"data_prep": [check_data_prep],
+STAGE_RULES: dict[str, list[Rule]] = {"data_prep": [check_data_prep], "merge": [check_merge],
                                       "rl": [check_tensor_parallel, check_gpus, check_rl, check_ray_on_slurm],
                                       "apo": [check_tensor_parallel, check_gpus, check_apo, check_ray_on_slurm]}
 COMMON_RULES: list[Rule] = [check_paths, check_secrets, check_array]
