@@ -31,6 +31,17 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout_s: float = 120) -> None
         time.sleep(0.2)
 
 
+def end_of_input(fifo: Path, wait_s: float = 60) -> None:
+    """Close the pipe's write end once its reader opened it (never blocks: no reader, no wait past wait_s)."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            return
+        except OSError:  # ENXIO: nobody reads it yet
+            time.sleep(0.2)
+
+
 def test_a_second_launcher_into_a_live_run_directory_is_refused(tmp_path):
     # The first run's input is a named pipe: its stage waits on it, so its launcher is live for as long as needed.
     fifo = tmp_path / "input.jsonl"
@@ -45,9 +56,12 @@ def test_a_second_launcher_into_a_live_run_directory_is_refused(tmp_path):
                                 timeout=300)
         assert (run_dir / "resolved.yaml").read_text() == resolved  # the live run's config is untouched
     finally:
-        with open(fifo, "w"):  # end of input: the first run's stage finds no record and ends
-            pass
-        first.communicate(timeout=300)
+        end_of_input(fifo)  # the first run's stage finds no record and ends
+        try:
+            first.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            first.kill()
+            raise
     assert second.returncode == 2, second.stdout + second.stderr
     (line,) = second.stderr.strip().splitlines()
     assert line.startswith(f"error: run.name: {run_dir} is in use by pid {first.pid} on ")
