@@ -22,6 +22,7 @@ _PREFIXED = re.compile(r"(?<![A-Za-z0-9])(hf_[A-Za-z0-9]{30,}|gh[opusr]_[A-Za-z0
 _HEX = re.compile(r"(?<![0-9A-Za-z:])[0-9a-fA-F]{32,}(?![0-9A-Za-z])")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+_-])[A-Za-z0-9+_-]{32,}={0,2}")
 _DIGEST_KEY = re.compile(r"(commit|revision|sha\d*|digest|hash)$", re.IGNORECASE)
+_OVERRIDE = re.compile(r"^[+~]*([\w.]+)=")  # a Hydra override, `eval.seahelm.commit=<hex>`: judged by its key
 _CLASS_CHANGES = 0.4  # per character; random base64 ~0.6
 REDACTED = "<redacted: looks like a secret>"
 
@@ -37,6 +38,8 @@ def _random_looking(word: str) -> bool:
 
 def secrets_in(text: str, key: str = "") -> list[str]:
     """The substrings of `text` (the value of `key`) that look like credentials."""
+    override = _OVERRIDE.match(text)
+    key = override.group(1) if override else key
     found = [m.group(0) for m in _PREFIXED.finditer(text)]
     if not _DIGEST_KEY.search(key):
         found += [m.group(0) for m in _HEX.finditer(text)]
@@ -46,7 +49,7 @@ def secrets_in(text: str, key: str = "") -> list[str]:
 
 def kind_of(secret: str) -> str:
     if _PREFIXED.fullmatch(secret):
-        return f"a token ({secret.split('_')[0].split('-')[0][:4]}... prefix)"
+        return "a token with a known prefix"
     return f"{len(secret)} hex digits" if _HEX.fullmatch(secret) else f"a {len(secret)}-character random string"
 
 

@@ -55,8 +55,9 @@ def test_written_files_are_redacted_even_past_preflight(monkeypatch):
     monkeypatch.setenv("NAMED", "s3cr3t-by-name")
     data = {"config": {"cluster": {"env": {"K": WANDB}, "setup_lines": [f"curl -H 'Bearer {HF}'"]},
                        "note": "uses s3cr3t-by-name"},
-            "overrides": [f"+cluster.env.K={WANDB}", f"x={B64}"], "git": {"commit": "ab" * 20}}
+            "overrides": [f"+cluster.env.K={WANDB}", f"x={B64}", f"eval.seahelm.commit={'cd' * 20}"],
+            "git": {"commit": "ab" * 20}}
     written = str(manifest.redact(data, ["NAMED"]))
     assert WANDB not in written and HF not in written and B64 not in written and "s3cr3t" not in written
     assert written.count("<redacted: looks like a secret>") == 4 and "<secret:NAMED>" in written
-    assert "ab" * 20 in written  # the code's commit stays readable
+    assert "ab" * 20 in written and "cd" * 20 in written  # commits stay readable
