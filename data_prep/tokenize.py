@@ -321,8 +321,9 @@ def merge(settings: TokenizeSettings, shard_ids: list[str], output_dir: str, sha
         raise FileNotFoundError(f"{len(missing)} shards are not committed (first: {missing[0]}); tokenise them first")
     prefixes = _merge(out, shard_ids, settings)
     tokens_json = out / "tokens.json"
-    payload = {"tokenizer": settings.tokenizer, "settings_key": settings_key(settings), "append_eos": settings.append_eos, "add_bos": settings.add_bos,
-               "group_by": settings.group_by, "shards": len(shard_ids), "shards_skipped": shards_skipped,
+    payload = {"tokenizer": settings.tokenizer, "settings_key": settings_key(settings),
+               "append_eos": settings.append_eos, "add_bos": settings.add_bos, "group_by": settings.group_by,
+               "shards": len(shard_ids), "shards_skipped": shards_skipped,
                "prefixes": [asdict(p) for p in prefixes]}
     (out / "tokens.json.tmp").write_text(json.dumps(payload, indent=2))
     os.replace(out / "tokens.json.tmp", tokens_json)

@@ -16,8 +16,8 @@ from recipes import manifest, preflight
 from recipes.config import compose, to_object
 
 REPO = Path(__file__).resolve().parents[2]
-# A W&B API key is 40 hex digits; a Hugging Face token hf_ + 34 letters and digits; an arbitrary service's key
-# 48 URL-safe base64 characters. Drawn when the tests run (a seeded draw for the base64 one, so it is the same each run).
+# A W&B API key is 40 hex digits; a Hugging Face token hf_ + 34 letters; an arbitrary service's key 48 URL-safe
+# base64 characters. Drawn when the tests run (a seeded draw for the base64 one, so it is the same each run).
 WANDB = secrets.token_hex(20)
 HF = "hf_" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") for _ in range(34))
 B64 = base64.urlsafe_b64encode(random.Random(14).randbytes(36)).decode()

@@ -30,8 +30,8 @@ def stage_run(root: Path, *overrides: str) -> StageContext:
     cfg = to_object(compose("data_prep", [f"launch.root={root}", *overrides]))
     ctx = StageContext(cfg, root / cfg.run.name / "data_prep")
     ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
-    (ctx.run_dir / "manifest.json").write_text(json.dumps({"config": {"data_prep": {"min_words": 
-                                                                                     cfg.data_prep.min_words}}}))
+    config = {"data_prep": {"min_words": cfg.data_prep.min_words}}
+    (ctx.run_dir / "manifest.json").write_text(json.dumps({"config": config}))
     (ctx.artifact_dir / "tokens.json").write_text("{}")
     return ctx
 
@@ -88,7 +88,8 @@ def test_a_corrupt_record_is_named_skipped_and_repaired(tmp_path, content, says)
     assert shown.returncode == 2 and shown.stdout.startswith(f"error: {record}:")
     assert len(shown.stdout.strip().splitlines()) == 1, shown.stdout
     listing = cli("--root", str(registry.root), "list")
-    assert listing.returncode == 0 and "good-0.1.0" in listing.stdout and "warning: skipping bad-0.1.0" in listing.stdout
+    assert listing.returncode == 0 and "good-0.1.0" in listing.stdout
+    assert "warning: skipping bad-0.1.0" in listing.stdout
     check = cli("--root", str(registry.root), "check")
     assert check.returncode == 1 and "skipping bad-0.1.0" in check.stdout
     repair = cli("--root", str(registry.root), "repair")
