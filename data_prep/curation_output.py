@@ -51,11 +51,13 @@ def curated_name(source: str, lang: str) -> str:
 
 
 class CurationWriter:
-    """Writes records as they come and counts them; a run's earlier outputs in the directory are replaced."""
+    """Writes records as they come and counts them; a run's earlier outputs in the directory are replaced. The old
+    summary goes first: a run that fails midway leaves no summary that disagrees with the files beside it."""
 
     def __init__(self, output_dir: str | Path):
         self.root = Path(output_dir)
         (self.root / CURATED_DIR).mkdir(parents=True, exist_ok=True)
+        (self.root / SUMMARY).unlink(missing_ok=True)
         for old in (self.root / CURATED_DIR).glob("*.jsonl"):
             old.unlink()
         self._quarantine = open(self.root / QUARANTINE, "w", encoding="utf-8")

@@ -72,6 +72,9 @@ def resolve_inputs(specs: list[str | dict]) -> list[InputSource]:
             sources.append(InputSource("dataset", spec[len(HF_PREFIX):], **declared))
             continue
         if os.path.isdir(spec):
+            if not any(os.scandir(spec)):
+                raise FileNotFoundError(f"input {spec}: an empty directory; point it at JSONL or Parquet files (a "
+                                        "glob such as dir/*.jsonl), a saved Hugging Face dataset or hf:<hub id>")
             sources.append(InputSource("dataset", spec, **declared))
             continue
         paths = sorted(glob.glob(spec))
@@ -134,9 +137,14 @@ def _read_jsonl(source: InputSource, settings: IngestSettings, progress: Optiona
 
 
 def _read_parquet(source: InputSource, settings: IngestSettings, progress: Optional[Progress]):
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(source.location)
+    try:
+        parquet = pq.ParquetFile(source.location)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise ValueError(f"input {source.location}: not a readable Parquet file ({err}); replace it or remove it "
+                         "from data.sources") from None
     task = progress.add_task(source.name, total=parquet.metadata.num_rows) if progress else None
     row = 0
     for batch in parquet.iter_batches(batch_size=settings.parquet_batch_rows):

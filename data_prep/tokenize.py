@@ -11,6 +11,9 @@ Choices, and why:
   - Resumable: a shard is written into `shards/<id>.tmp/` and committed by renaming the directory to
     `shards/<id>/` (atomic); a rerun skips committed shards and rewrites uncommitted ones, so a killed job loses
     no document and duplicates none. Kill the whole process group: an orphaned worker could still commit a shard.
+    A shard's id carries a key of everything that determines it (`resume_keys`: the input's path and SHA-256,
+    the tokenizer.json's SHA-256, the settings that shape the output), so a changed input or setting makes new
+    shards instead of reusing old ones; the cost is one extra read of each input per run.
   - Shards are merged per prefix with `IndexedDatasetBuilder.add_index` (shard order is deterministic), so the
     blend lists one prefix per prepared source rather than thousands of shard prefixes.
   - `tokens.json` holds the measured documents and tokens per prefix: the input of data_prep.blend.
@@ -19,6 +22,7 @@ Choices, and why:
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import hashlib
 import json
@@ -86,15 +90,50 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
-def plan_shards(input_paths: list[str], shard_bytes: int) -> list[_Shard]:
-    """Byte-range shards of every input, in a deterministic order."""
+@functools.lru_cache(maxsize=None)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def file_sha256(path: str) -> str:
+    """The file's SHA-256, computed once per process while its size and modification time stay the same."""
+    stat = os.stat(path)
+    return _file_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def tokenizer_sha256(name_or_dir: str) -> str:
+    """SHA-256 of the tokenizer's tokenizer.json; a hub id stands for itself (`hub:<id>`)."""
+    path = Path(name_or_dir) / "tokenizer.json"
+    return file_sha256(str(path)) if path.is_file() else f"hub:{name_or_dir}"
+
+
+def settings_key(settings: TokenizeSettings) -> str:
+    """What shapes the shards besides their input bytes: the tokenizer's content and the output settings (not
+    workers or batch size, which change only the speed)."""
+    shaping = {"tokenizer_sha256": tokenizer_sha256(settings.tokenizer), "shard_bytes": settings.shard_bytes,
+               "group_by": settings.group_by, "text_field": settings.text_field, "append_eos": settings.append_eos,
+               "add_bos": settings.add_bos}
+    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()
+
+
+def resume_keys(settings: TokenizeSettings, input_paths: list[str]) -> dict:
+    """The keys finished shards are reused on, for the run's manifest."""
+    return {"tokenizer_sha256": tokenizer_sha256(settings.tokenizer), "settings": settings_key(settings),
+            "inputs": {str(p): file_sha256(str(p)) for p in input_paths}}
+
+
+def plan_shards(input_paths: list[str], shard_bytes: int, key: str = "") -> list[_Shard]:
+    """Byte-range shards of every input, in a deterministic order; `key` is `settings_key`."""
     shards = []
     for i, path in enumerate(input_paths):
         if str(path).endswith((".gz", ".zst", ".bz2", ".xz")):
             raise ValueError(f"input {path}: compressed input is not supported; decompress to plain .jsonl first")
         size = os.path.getsize(path)
-        # Named by the input's absolute path, not its position: array tasks tokenise disjoint input lists.
-        digest = hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:10]
+        # Named by the input's absolute path, not its position (array tasks tokenise disjoint input lists), and
+        # by its content and the settings, so that a shard is reused only for the same input and settings.
+        determined_by = f"{Path(path).resolve()}\n{file_sha256(str(path))}\n{key}"
+        digest = hashlib.sha1(determined_by.encode()).hexdigest()[:10]
         for j, start in enumerate(range(0, max(size, 1), shard_bytes)):
             sid = f"{_safe(Path(path).stem)}-{digest}-{j:05d}"
             shards.append(_Shard(sid, i, str(path), start, min(start + shard_bytes, size)))
@@ -259,7 +298,7 @@ def tokenize_shards(settings: TokenizeSettings, input_paths: list[str], output_d
 
     out = Path(output_dir)
     (out / "shards").mkdir(parents=True, exist_ok=True)
-    shards = plan_shards([str(p) for p in input_paths], settings.shard_bytes)
+    shards = plan_shards([str(p) for p in input_paths], settings.shard_bytes, settings_key(settings))
     done = {s.shard_id for s in shards if (out / "shards" / s.shard_id).is_dir()}
     todo = [s for s in shards if s.shard_id not in done]
     with Progress(TextColumn("tokenise"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn()) as progress:
@@ -282,8 +321,9 @@ def merge(settings: TokenizeSettings, shard_ids: list[str], output_dir: str, sha
         raise FileNotFoundError(f"{len(missing)} shards are not committed (first: {missing[0]}); tokenise them first")
     prefixes = _merge(out, shard_ids, settings)
     tokens_json = out / "tokens.json"
-    payload = {"tokenizer": settings.tokenizer, "append_eos": settings.append_eos, "add_bos": settings.add_bos,
-               "group_by": settings.group_by, "shards": len(shard_ids), "shards_skipped": shards_skipped,
+    payload = {"tokenizer": settings.tokenizer, "settings_key": settings_key(settings),
+               "append_eos": settings.append_eos, "add_bos": settings.add_bos, "group_by": settings.group_by,
+               "shards": len(shard_ids), "shards_skipped": shards_skipped,
                "prefixes": [asdict(p) for p in prefixes]}
     (out / "tokens.json.tmp").write_text(json.dumps(payload, indent=2))
     os.replace(out / "tokens.json.tmp", tokens_json)

@@ -25,17 +25,18 @@ def _is_registered(cfg: RootConfig, ref: str) -> bool:
 
 
 def check_eval(cfg: RootConfig) -> list[Finding]:
-    from recipes.preflight import Finding, _made_by_an_earlier_stage
+    from recipes.preflight import Finding, _missing_path
 
     out, model = [], cfg.eval.model
     # A dry run renders what would run: what is not there yet is reported, not fatal.
     severity = "warning" if cfg.launch.dryrun or not cfg.launch.check_paths else "error"
-    if (model and is_local_path(model) and not os.path.exists(model) and not _is_registered(cfg, model)
-            and not _made_by_an_earlier_stage(cfg, model)):  # e.g. sft's hf/ export, wired in by the pipeline
-        out.append(Finding("eval.model", f"{model!r} is no existing path, registered version or hub id (org/name)",
-                           "point eval.model at a model folder, a version in the registry, or a hub id", severity))
+    if (cfg.launch.check_paths and model and is_local_path(model) and not os.path.exists(model)
+            and not _is_registered(cfg, model)):  # missing, unless an earlier stage writes it (sft's hf/ export)
+        out.append(_missing_path(cfg, "eval.model", model, f"{model!r} is no existing path, registered version or "
+                                 "hub id (org/name)", "point eval.model at a model folder, a version in the registry, "
+                                 "or a hub id"))
     if "seahelm" not in cfg.eval.suites:
-        return out
+        return [f for f in out if f]
     settings = cfg.eval.seahelm
     judge = settings.judge
     if judge.model_type not in JUDGE_MODEL_TYPES:
@@ -60,4 +61,4 @@ def check_eval(cfg: RootConfig) -> list[Finding]:
                                "are offline)", f"run `python -m evals.seahelm stage-weights {settings.hf_home}"
                                + (f" --model {hub_model}" if hub_model else "") + "` on a node with network, or set "
                                "eval.seahelm.hf_home=null", severity))
-    return out
+    return [f for f in out if f]

@@ -138,6 +138,8 @@ def _explain(err: Exception) -> str:
     match = re.search(r"full_key: (\S+)", text) or re.search(r"Could not override '([^']+)'", text)
     if not full_key and match:
         full_key = match.group(1)
+    if full_key and "does not support deletion" in text:
+        return f"{full_key}: the schema declares it, so it cannot be removed (~); set it instead: {full_key}=<value>"
     unknown = "not in struct" in text or re.search(r"Key '[^']+' not in '\w+'", text)
     if isinstance(err, ConfigKeyError) or isinstance(cause, ConfigKeyError) or unknown:
         if full_key:

@@ -5,18 +5,22 @@ blend.json and its report.
 
 As a Slurm job array (stage.array, e.g. "0-63%16") every task takes every count-th input file: it curates them
 (near-duplicates are found within a task's files, as FineWeb deduplicates per crawl) and commits their token
-shards; the task that finds all its siblings done merges the shards and writes the blend, under a lock file."""
+shards; the task that finds all its siblings done merges the shards and writes the blend, under a lock file.
+Task records and the merge marker carry the launch they belong to, so a rerun never counts an earlier launch's
+tasks as done; the keys that tokenised shards are reused on go into manifest.json (`resume_keys`)."""
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
+from recipes import manifest
 from recipes.cli import stage_main
 from recipes.stage import ArrayTask, StageContext
 
@@ -55,6 +59,9 @@ def execute(ctx: StageContext) -> bool:
         summary = curate.curate(sources, str(curated), settings)
         Console().print(curate.summary_table(summary))
         inputs = sorted(glob.glob(str(curated / "curated" / "*.jsonl")))
+        if not summary.input_records and task.count == 1:
+            raise ValueError(f"data_prep: data.sources hold no record ({', '.join(s['path'] for s in sources)} "
+                             "are empty); point data.sources at the corpus files")
         if not inputs and task.count == 1:
             raise ValueError(f"data_prep: curation kept no document of {summary.input_records} (see {curated}); "
                              "lower data_prep.min_words or set data_prep.curate=false")
@@ -66,28 +73,39 @@ def execute(ctx: StageContext) -> bool:
     tasks_dir = out / "tasks"
     tasks_dir.mkdir(parents=True, exist_ok=True)
     record, tmp = tasks_dir / f"task-{task.index:04d}.json", tasks_dir / f"task-{task.index:04d}.tmp"
-    tmp.write_text(json.dumps({"shard_ids": shard_ids, "skipped": skipped}))
+    tmp.write_text(json.dumps({"launch": launch_key(ctx), "shard_ids": shard_ids, "skipped": skipped,
+                               "resume_keys": tokenize.resume_keys(settings, inputs)}))
     tmp.replace(record)
     return _merge_if_last(ctx, task, settings)
+
+
+def launch_key(ctx: StageContext) -> str:
+    """Which launch a task belongs to: its resolved config and the manifest's creation time."""
+    created = json.loads((ctx.run_dir / "manifest.json").read_text())["created"]
+    return hashlib.sha256((ctx.run_dir / "resolved.yaml").read_bytes() + created.encode()).hexdigest()[:16]
 
 
 def _merge_if_last(ctx: StageContext, task: ArrayTask, settings) -> bool:
     """Merge and blend once every task has committed its shards; True when this task did it."""
     from data_prep import blend, tokenize
 
-    out, knobs = ctx.artifact_dir, ctx.cfg.data_prep
+    out, knobs, launch = ctx.artifact_dir, ctx.cfg.data_prep, launch_key(ctx)
     merged = out / "tasks" / "merged"
     with _merge_lock(out / MERGE_LOCK, task):
-        records = sorted((out / "tasks").glob("task-*.json"))
-        if len(records) < task.count or (merged.exists() and task.count > 1):
+        parts = [part for part in (json.loads(p.read_text()) for p in sorted((out / "tasks").glob("task-*.json")))
+                 if part.get("launch") == launch]
+        done = merged.exists() and json.loads(merged.read_text()).get("launch") == launch
+        if len(parts) < task.count or (done and task.count > 1):
             return False  # a sibling is still tokenising (it will merge), or one already merged
-        parts = [json.loads(p.read_text()) for p in records]
         tokenized = tokenize.merge(settings, [sid for p in parts for sid in p["shard_ids"]], str(out),
                                    sum(p["skipped"] for p in parts))
         blend.run(blend.BlendSettings(budget_tokens=ctx.cfg.data.budget_tokens, max_epochs=knobs.max_epochs,
                                       drop_missing=knobs.drop_missing),
                   ctx.cfg.data.datamix, tokenized.tokens_json, str(out))
-        merged.write_text(str(task.index))
+        keys = [p["resume_keys"] for p in parts]
+        manifest.record(ctx.run_dir / "manifest.json", "resume_keys",
+                        {**keys[0], "inputs": {k: v for part in keys for k, v in part["inputs"].items()}})
+        merged.write_text(json.dumps({"launch": launch, "task": task.index}))
     return True
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 from omegaconf import OmegaConf
 
-from recipes import manifest, preflight
+from recipes import manifest, preflight, run_lock
 from recipes.config import REPO_ROOT, compose, to_object
 from recipes.preflight import gpus_per_node
 from recipes.schema import RootConfig
@@ -61,7 +61,11 @@ def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) ->
     if errors:
         raise preflight.PreflightError(errors)
     run_dir = run_dir_of(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:  # before anything is written there: one live launcher per run directory
+        run_lock.hold(run_dir)
+    except run_lock.RunDirBusy as err:
+        raise preflight.PreflightError([preflight.Finding("run.name", str(err), "wait for that run to end, or "
+                                                          "launch under another run.name or launch.root")]) from None
     resolved = OmegaConf.to_container(raw, resolve=True)
     resolved = manifest.redact(resolved, cfg.cluster.secrets)
     (run_dir / "resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from recipes import secret_values
 from recipes.config import REPO_ROOT
 
 
@@ -36,7 +37,9 @@ def file_sha256(path: str | os.PathLike | None) -> str | None:
 
 
 def redact(value: Any, secret_names: list[str]) -> Any:
-    """Replace any string equal to (or containing) the value of a named secret in the environment."""
+    """Replace any string equal to (or containing) the value of a named secret in the environment, and any value
+    that looks like a credential (`recipes.secret_values`: preflight refuses those, this is the second guard)."""
+    value = secret_values.redact(value)
     secrets = {name: os.environ[name] for name in secret_names if os.environ.get(name)}
     if not secrets:
         return value
@@ -77,3 +80,12 @@ def build(config: dict[str, Any], overrides: list[str], parents: list[str]) -> d
 
 def write(path: Path, manifest: dict[str, Any], secret_names: list[str]) -> None:
     path.write_text(json.dumps(redact(manifest, secret_names), indent=2, default=str) + "\n")
+
+
+def record(path: Path, key: str, value: Any) -> None:
+    """Add what the job itself determined (e.g. data_prep's resume keys) to a written manifest, atomically."""
+    data = json.loads(path.read_text())
+    data[key] = value
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.replace(path)

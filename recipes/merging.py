@@ -111,6 +111,7 @@ def fingerprint(model_dir: str | Path) -> ModelFingerprint:
     raw = json.loads(config_path.read_text())
     config = raw.get("text_config", raw) | {"architectures": raw.get("architectures")}
     vocab_size, digest = _vocab_fingerprint(tok_path)
+    _check_weight_headers(model_dir)
     return ModelFingerprint(
         path=str(model_dir),
         architecture={k: config.get(k) for k in ARCHITECTURE_FIELDS},
@@ -118,6 +119,19 @@ def fingerprint(model_dir: str | Path) -> ModelFingerprint:
         vocab_sha256=digest,
         multimodal="vision_config" in raw,
     )
+
+
+def _check_weight_headers(model_dir: Path) -> None:
+    """Each weight file's header reads (a truncated copy fails here, named, not inside mergekit)."""
+    from safetensors import SafetensorError, safe_open
+
+    for path in sorted(model_dir.glob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="np"):
+                pass
+        except SafetensorError as err:
+            raise ValueError(f"{path}: not a readable safetensors file ({err}); copy or export this merge input "
+                             "again") from None
 
 
 def check_compatible(model_dirs: list[str | Path]) -> list[ModelFingerprint]:
@@ -160,9 +174,18 @@ def _validate(settings: MergeSettings) -> None:
             raise ValueError(f"method={settings.method} needs density on every model (missing for {missing})")
     if not settings.out:
         raise ValueError("out is empty: give the directory for the merged model")
-    placeholders = [p for p in [settings.base_model, *(m.path for m in settings.models)] if p.startswith("???")]
+    placeholders = unfilled(settings)
     if placeholders:
-        raise ValueError(f"preset placeholders {placeholders} not filled: pass --base-model / --models (paths or ids)")
+        named = ", ".join(f"{key}={value!r}" for key, value in placeholders.items())
+        raise ValueError(f"preset placeholders not filled: {named}; set them to model paths or version ids (the "
+                         "merge stage: merge.base_model=..., merge.models.0.path=...; python -m recipes.merging: "
+                         "--base-model, --models)")
+
+
+def unfilled(settings: MergeSettings) -> dict[str, str]:
+    """The preset's `???` placeholders still in place: field (`base_model`, `models[1].path`) -> placeholder."""
+    fields = {"base_model": settings.base_model} | {f"models[{i}].path": m.path for i, m in enumerate(settings.models)}
+    return {key: value for key, value in fields.items() if value.startswith("???")}
 
 
 def mergekit_config(settings: MergeSettings, resolve=lambda ref: ref) -> dict[str, Any]:

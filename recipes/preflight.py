@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass, field, replace
+import re
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 from evals.checks import check_eval
-from recipes import memory
+from recipes import memory, secret_values
 from recipes.schema import RootConfig
 
 SECRET_HINTS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY", "APIKEY")
@@ -211,13 +212,24 @@ def check_precision(cfg: RootConfig) -> list[Finding]:
 
 
 def _made_by_an_earlier_stage(cfg: RootConfig, path: str) -> bool:
-    """Inside the run directory of a stage that this pipeline runs before this one: it will exist by then."""
+    """Inside the run directory of a stage that comes before this one in pipeline.stages."""
     stages = list(cfg.pipeline.stages)
-    if cfg.run.upstream is None or cfg.stage.name not in stages:  # not launched as part of a pipeline
+    if cfg.stage.name not in stages:
         return False
     run_root = Path(cfg.launch.root).resolve() / cfg.run.name
     return any(Path(path).resolve().is_relative_to(run_root / stage)
                for stage in stages[:stages.index(cfg.stage.name)])
+
+
+def _missing_path(cfg: RootConfig, key: str, value: str, what: str, fix: str) -> Finding | None:
+    """A missing input is an error, dry run included, unless an earlier stage of this pipeline makes it: then it is
+    accepted inside a pipeline launch (run.upstream set) and a warning in a dry run of the stage alone."""
+    if _made_by_an_earlier_stage(cfg, value):
+        if cfg.run.upstream is not None:
+            return None
+        if cfg.launch.dryrun:
+            return Finding(key, f"{what}; an earlier stage of pipeline.stages makes it", fix, "warning")
+    return Finding(key, what, fix)
 
 
 def check_paths(cfg: RootConfig) -> list[Finding]:
@@ -231,27 +243,70 @@ def check_paths(cfg: RootConfig) -> list[Finding]:
              "clair.prompts": cfg.clair.prompts if stage == "clair" else None,
              "apo.pairs": cfg.apo.pairs if stage == "apo" else None,
              "run.input": cfg.run.input if cfg.run.input and os.sep in cfg.run.input else None}
-    # A dry run renders what would run: inputs that do not exist yet are reported, not fatal.
-    severity = "warning" if cfg.launch.dryrun else "error"
-    out = [Finding(key, f"{value} does not exist", f"create it first or point {key} elsewhere", severity)
-           for key, value in paths.items()
-           if value and not os.path.exists(value) and not _made_by_an_earlier_stage(cfg, value)]
+    out = [_missing_path(cfg, key, value, f"{value} does not exist", f"create it first or point {key} elsewhere")
+           for key, value in paths.items() if value and not os.path.exists(value)]
     if cfg.stage.name == "data_prep":
         for i, source in enumerate(cfg.data.sources):
             if not glob.glob(str(source.get("path", ""))):
-                out.append(Finding(f"data.sources[{i}].path", f"no file matches {source.get('path')}",
-                                   "fix the path or set launch.check_paths=false if it exists only on the cluster",
-                                   severity))
-    return out
+                out.append(_missing_path(cfg, f"data.sources[{i}].path", str(source.get("path")),
+                                         f"no file matches {source.get('path')}", "fix the path or set "
+                                         "launch.check_paths=false if it exists only on the cluster"))
+    return [f for f in out if f]
 
 
 def check_secrets(cfg: RootConfig) -> list[Finding]:
+    """Secrets by key name in cluster.env, and values that look like credentials anywhere in the config (the
+    value itself is never repeated in the finding)."""
     out = []
     for key in cfg.cluster.env:
         if key in cfg.cluster.secrets or any(h in key.upper() for h in SECRET_HINTS):
             out.append(Finding(f"cluster.env.{key}", "looks like a secret, and cluster.env is written into the "
                                "rendered sbatch script", f"remove it from cluster.env and add {key} to "
                                "cluster.secrets: it is then passed by name from the submitting environment"))
+    named = {f.field for f in out}
+    for key, kind in secret_values.find(asdict(cfg)):
+        if key not in named:
+            variable = key.removeprefix("cluster.env.") if key.startswith("cluster.env.") else "a variable"
+            out.append(Finding(key, f"holds what looks like a credential ({kind}), and the config is written to "
+                               "resolved.yaml, manifest.json and the launch scripts", f"remove the value; export "
+                               f"it as {variable} where you launch and list that name in cluster.secrets"))
+    return out
+
+
+_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def check_run_name(cfg: RootConfig) -> list[Finding]:
+    """The run directory is <launch.root>/<run.name>/<stage> and the version ids <run.name>-<stage>-<semver>: a
+    plain name, which cannot leave launch.root."""
+    name = cfg.run.name
+    if _RUN_NAME.match(name) and name not in (".", ".."):
+        return []
+    where = (Path(cfg.launch.root) / name).resolve()
+    leaves = not where.is_relative_to(Path(cfg.launch.root).resolve())
+    return [Finding("run.name", f"{name!r} " + (f"would put the run directory outside launch.root ({where})"
+                    if leaves else "is not a plain name"), "use letters, digits, '.', '_' or '-' (it names "
+                    "<launch.root>/<run.name> and the version ids), e.g. run.name=sealion_v4_ablation1")]
+
+
+#: Counts a run cannot have zero or fewer of, whichever stage reads them.
+COUNTS = ("stage.nodes", "model.tensor_model_parallel_size", "model.pipeline_model_parallel_size",
+          "model.context_parallel_size", "train.train_iters", "train.global_batch_size", "train.micro_batch_size",
+          "train.eval_interval", "dataset.sequence_length", "checkpoint.save_interval", "logger.log_interval",
+          "data.budget_tokens", "data_prep.workers", "data_prep.shard_bytes", "eval.n_per_language",
+          "eval.perplexity_max_length", "rl.prompts_per_step", "rl.generations_per_prompt", "rl.max_steps",
+          "rl.max_total_sequence_length", "rl.train_global_batch_size", "rl.train_micro_batch_size",
+          "rl.generation_tensor_parallel_size", "apo.max_steps", "apo.global_batch_size", "apo.micro_batch_size",
+          "apo.max_total_sequence_length", "clair.batch_size", "clair.policy_max_tokens", "clair.reviser_max_tokens")
+
+
+def check_counts(cfg: RootConfig) -> list[Finding]:
+    out = []
+    for key in COUNTS:
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if value is not None and value < 1:
+            out.append(Finding(key, f"{value} is not a count", f"use a positive whole number ({key}=1 or more)"))
     return out
 
 
@@ -333,6 +388,17 @@ def check_data_prep(cfg: RootConfig) -> list[Finding]:
     return out
 
 
+def check_merge(cfg: RootConfig) -> list[Finding]:
+    from recipes.merging import unfilled
+
+    def override(key: str) -> str:  # models[1].path -> models.1.path, as Hydra takes it
+        return key.replace("[", ".").replace("]", "")
+
+    return [Finding(f"merge.{key}", f"still the preset's placeholder {value!r}",
+                    f"set merge.{override(key)}=<model path or version id>")
+            for key, value in unfilled(cfg.merge).items()]
+
+
 ARRAY_STAGES = ("data_prep",)  # stages whose execute() splits its work across a Slurm job array
 
 
@@ -343,7 +409,7 @@ def check_array(cfg: RootConfig) -> list[Finding]:
     return []
 
 
-STAGE_RULES: dict[str, list[Rule]] = {"data_prep": [check_data_prep],
+STAGE_RULES: dict[str, list[Rule]] = {"data_prep": [check_data_prep], "merge": [check_merge],
                                       "rl": [check_tensor_parallel, check_gpus, check_rl, check_ray_on_slurm],
                                       "apo": [check_tensor_parallel, check_gpus, check_apo, check_ray_on_slurm],
                                       "eval": [check_eval]}
@@ -351,10 +417,14 @@ COMMON_RULES: list[Rule] = [check_paths, check_secrets, check_array]
 
 
 def plan(cfg: RootConfig) -> PlanReport:
-    """Every finding, plus the numbers `recipes.plan` prints."""
-    findings: list[Finding] = []
+    """Every finding, plus the numbers `recipes.plan` prints. A bad run name or a count below one is reported
+    alone: the other rules divide by the counts."""
+    findings: list[Finding] = check_run_name(cfg) + check_counts(cfg)
     par = est = None
     gpus = requested_gpus(cfg)
+    if findings:
+        return PlanReport(stage=cfg.stage.name, gpus=gpus, parallelism=None, memory=None, tokens_per_step=0, steps=0,
+                          findings=findings)
     if _is_training(cfg):
         for tier in TRAINING_TIERS:
             findings += [finding for rule in tier for finding in rule(cfg)]

@@ -61,7 +61,8 @@ TASK_STATUS_GLOB = "status.task-*.json"
 
 
 def register_version(ctx: StageContext, payload_kind: str) -> None:
-    """Record the stage's artifact as a version (parents: the upstream artifact when it has a record)."""
+    """Record the stage's artifact as a version (parents: the upstream artifact when it has a record). A rerun or
+    requeued attempt registers the same directory again: the registry keeps its version when nothing changed."""
     from recipes.versions import RECORD_FILE
 
     if not ctx.artifact_dir.is_dir():
@@ -69,9 +70,6 @@ def register_version(ctx: StageContext, payload_kind: str) -> None:
     upstream = ctx.input_dir()
     parents = [str(upstream)] if upstream and (upstream / RECORD_FILE).is_file() else []
     manifest = json.loads((ctx.run_dir / "manifest.json").read_text())
-    restarted = ctx.artifact_dir / RECORD_FILE
-    if restarted.is_file():  # a requeued attempt finished an artifact an earlier attempt had registered
-        restarted.unlink()
     vision = vision_identity_summary(ctx.artifact_dir)
     if vision:
         manifest["vision"] = vision

@@ -18,7 +18,7 @@ from recipes.versions import Registry
 from tests.evals.engine_results import write_lm_eval, write_run
 
 REPO = Path(__file__).resolve().parents[2]
-EVAL_27B = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true"]
+EVAL_27B = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true", "launch.check_paths=false"]
 
 
 def run(module, *args):

@@ -49,10 +49,14 @@ def test_array_tasks_share_the_work_and_the_last_one_merges(tmp_path):
 
     status = read_status(run_dir)
     assert status["tasks"] == 3 and status["slurm_job_id"] == "777"
-    assert (run_dir / "artifact" / "tasks" / "merged").read_text() == "1"
+    assert json.loads((run_dir / "artifact" / "tasks" / "merged").read_text())["task"] == 1
     assert prefixes(run_dir / "artifact") == expected  # every document once, the same tokens
     assert len(list((run_dir / "artifact" / "curation").glob("task-*/curation_summary.json"))) == 3
-    assert [r.stage for r in Registry(root / "registry").all()] == ["data_prep"]  # registered once
+    (record,) = Registry(root / "registry").all()
+    assert record.stage == "data_prep"  # registered once
+    keys = json.loads((run_dir / "manifest.json").read_text())["resume_keys"]  # what tokenised shards are reused on
+    curated = (run_dir / "artifact" / "curation").glob("task-*/curated/*.jsonl")
+    assert sorted(keys["inputs"]) == sorted(str(p) for p in curated) and record.manifest["resume_keys"] == keys
 
 
 def test_a_failed_task_fails_the_array(tmp_path):
