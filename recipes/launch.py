@@ -1,4 +1,4 @@
-"""From composed configs to NeMo-Run tasks and executors: render (dryrun) or submit.
+"""From composed configs to NeMo-Run tasks and Slurm executors, or local child processes: render (dryrun) or run.
 
 The launcher knows nothing about what a stage does: every job runs `python -m recipes.stage_runner --run-dir DIR`,
 which reads DIR/resolved.yaml. A run directory holds resolved.yaml, manifest.json, the rendered launch
@@ -92,17 +92,12 @@ def task(launch: StageLaunch):
 
 
 def executor(launch: StageLaunch, nemorun_home: Path):
-    """LocalExecutor for cluster.executor=local; SlurmExecutor (pyxis container when an image is set) otherwise."""
+    """The SlurmExecutor (pyxis container when an image is set); local stages run through recipes.local_job."""
     import nemo_run as run
 
     cfg = launch.cfg
     c = cfg.cluster
     env = dict(c.env)
-    if c.executor == "local":
-        ranks = torchrun_ranks(cfg)
-        if ranks:  # torchrun: one process per GPU, with the rank and rendezvous environment torch.distributed needs
-            return run.LocalExecutor(ntasks_per_node=ranks, launcher="torchrun", env_vars=env)
-        return run.LocalExecutor(ntasks_per_node=1, env_vars=env)
     gpus = gpus_per_node(cfg)
     image = c.containers.get(cfg.stage.container)
     if c.tunnel.kind == "ssh":
@@ -163,9 +158,11 @@ def submit(launches: list[StageLaunch], dryrun: bool, chain: bool = True) -> Sub
             rendered[launch.name] = _write_local_command(launch)
     if not runnable:
         return Submission(launches, rendered)
-    if runnable[0].cfg.cluster.executor == "local" and not dryrun:
+    if runnable[0].cfg.cluster.executor == "local":
+        if dryrun:  # the commands are rendered above
+            return Submission(launches, rendered)
         check_local_engines(runnable)
-        return _run_locally(runnable, launches, rendered, home)
+        return _run_locally(runnable, launches, rendered)
     # GitArchivePackager archives the repository of the working directory: the job runs the committed code.
     with contextlib.chdir(REPO_ROOT), _experiment(title, home) as exp:
         previous: str | None = None
@@ -207,7 +204,7 @@ def _raise_first_failure(launches: list[StageLaunch], settle_s: float = 30.0, re
 
     def pending(status: dict, retries: int) -> bool:
         return status["state"] in ("running", "not started") or (
-            status["state"] == "failed" and status.get("restart_count", 0) < retries)
+            status["state"] in ("failed", "stopped") and status.get("restart_count", 0) < retries)
 
     for launch in launches:
         retries = launch.cfg.cluster.retries
@@ -244,14 +241,18 @@ def check_local_engines(launches: list[StageLaunch]) -> None:
         raise preflight.PreflightError(missing)
 
 
-def _run_locally(runnable: list[StageLaunch], launches: list[StageLaunch], rendered: dict[str, Path],
-                 home: Path) -> Submission:
-    """One stage after another through LocalExecutor; the first failure stops the rest (its dependants)."""
+def _run_locally(runnable: list[StageLaunch], launches: list[StageLaunch], rendered: dict[str, Path]) -> Submission:
+    """One stage after another as a child process tree of this one (recipes.local_job, not NeMo-Run's
+    LocalExecutor, whose jobs run in sessions of their own that Ctrl-C and the launcher's death do not reach);
+    the first stage that does not succeed stops the rest (its dependants)."""
+    from recipes import local_job
+
     for launch in runnable:
-        with _experiment(f"{launch.cfg.run.name}-{launch.name}", home) as exp:
-            exp.add(task(launch), executor=executor(launch, home), name=launch.name)
-            exp.run(sequential=True, tail_logs=True)
-        _raise_first_failure([launch])
+        cmd = local_job.command(launch.run_dir, torchrun_ranks(launch.cfg))
+        status = local_job.run(cmd, launch.run_dir, dict(launch.cfg.cluster.env), launch.cfg.cluster.signal_lead_s,
+                               REPO_ROOT)
+        if status["state"] != "succeeded":
+            raise StageFailed(launch.name, launch.run_dir, status.get("error", status["state"]))
     return Submission(launches, rendered)
 
 
