@@ -272,15 +272,30 @@ def tokenize_shards(settings: TokenizeSettings, input_paths: list[str], output_d
     return [s.shard_id for s in shards], len(done)
 
 
-def check_tokenizer(name_or_dir: str) -> None:
-    """Load the tokenizer once here, so a wrong `tokenizer` stops the run with one line instead of failing in
-    every worker."""
+def looks_like_path(name_or_dir: str) -> bool:
+    """A local directory rather than a hub id ("org/name")."""
+    return os.path.exists(name_or_dir) or os.path.isabs(name_or_dir) or name_or_dir.startswith(".") \
+        or name_or_dir.count("/") != 1
+
+
+def tokenizer_problem(name_or_dir: str) -> Optional[str]:
+    """Why the tokenizer does not load here, or None when it does."""
+    if looks_like_path(name_or_dir) and not os.path.isdir(name_or_dir):
+        return "no such directory"
     try:
         load_fast_tokenizer(name_or_dir)
     except Exception as err:  # transformers raises OSError, ValueError or HFValidationError depending on the input
-        raise ValueError(f"tokenizer {name_or_dir!r} does not load ({type(err).__name__}: {str(err).splitlines()[0]}); "
-                         "set data.tokenizer (--tokenizer) to a directory holding tokenizer.json or a hub id "
-                         "reachable from here") from None
+        return f"{type(err).__name__}: {str(err).strip().splitlines()[0]}"
+    return None
+
+
+def check_tokenizer(name_or_dir: str) -> None:
+    """Load the tokenizer once here, so a wrong `tokenizer` stops the run with one line instead of failing in
+    every worker."""
+    problem = tokenizer_problem(name_or_dir)
+    if problem:
+        raise ValueError(f"tokenizer {name_or_dir!r} does not load ({problem}); set data.tokenizer (--tokenizer) to "
+                         "a directory holding tokenizer.json or a hub id reachable from here")
 
 
 def _pool_results(settings: TokenizeSettings, jobs: list[tuple[_Shard, str]]):
