@@ -87,7 +87,10 @@ def task(launch: StageLaunch):
     # NeMo-RL stages run inside a Ray cluster spanning the allocation: NeMo-Run's Ray-on-Slurm template starts
     # the head and workers, then runs the command on the head node.
     ray = launch.cfg.stage.engine == "nemo_rl" and launch.cfg.cluster.executor == "slurm"
-    return run.Script(path="recipes.stage_runner", args=["--run-dir", str(launch.run_dir)], entrypoint="python",
+    # Without a container image the job runs this Python (a venv on the shared filesystem, activated or not).
+    image = launch.cfg.cluster.containers.get(launch.cfg.stage.container)
+    return run.Script(path="recipes.stage_runner", args=["--run-dir", str(launch.run_dir)],
+                      entrypoint="python" if image else sys.executable,
                       m=True, metadata={USE_WITH_RAY_CLUSTER_KEY: True} if ray else {})
 
 

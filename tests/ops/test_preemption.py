@@ -90,3 +90,26 @@ def test_requeued_data_prep_resumes_without_losing_or_duplicating_documents(tmp_
     assert 0 < done_before < summary["shards"], "the requeue did not land mid-run"
     assert summary["shards_skipped"] >= done_before  # the second attempt redid no committed shard
     assert sequences(artifact) == expected  # same documents, same order, each exactly once
+
+
+def test_a_cancelled_job_is_recorded_stopped_with_where_it_resumes(tmp_path):
+    """scancel (and Slurm at the time limit) sends the job SIGTERM: the stage said "running" for ever."""
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, docs_per_lang=3000)
+    root = tmp_path / "slurm"
+    out = launch(*overrides(root, corpus), "cluster=slurm", "cluster.containers.cpu=null", "launch.detach=true")
+    assert out.returncode == 0, out.stderr[-3000:]
+    run_dir = root / "smoke" / "data_prep"
+    deadline = time.monotonic() + 300
+    while not committed_shards(run_dir / "artifact") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    job_id = json.loads((run_dir / "status.json").read_text())["slurm_job_id"]
+    subprocess.run(["scancel", job_id], check=True)
+    deadline = time.monotonic() + 60
+    while json.loads((run_dir / "status.json").read_text())["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "stopped", status
+    assert status["error"].startswith("stopped by SIGTERM; newest complete checkpoint: none in ")
+    assert f"log: {root / 'smoke' / '.nemo_run'}" in status["error"]  # the job's own log, found as recipes.status does
+    assert status["error"].endswith("; run the stage again to resume")
