@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 import warnings
@@ -124,6 +125,9 @@ _worker: dict = {}
 
 
 def _init_worker(settings: TokenizeSettings) -> None:
+    from recipes.parent_death import signal_on_parent_death
+
+    signal_on_parent_death(signal.SIGKILL)  # a worker whose run was killed would wait on its queue for ever
     os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one core per worker: parallelism comes from the pool
     warnings.filterwarnings("ignore", module="megatron")
     _worker["settings"] = settings

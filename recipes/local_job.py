@@ -10,7 +10,6 @@ log. If the launcher itself is killed, the kernel sends SIGTERM to the job (PR_S
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -19,10 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from recipes.parent_death import signal_on_parent_death
 from recipes.stage_runner import read_status, write_status
-
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
 
 def command(run_dir: Path, torchrun_ranks: int) -> list[str]:
     """The stage runner under this Python; under torchrun (this Python's `torch.distributed.run`) for GPU ranks."""
@@ -46,7 +43,7 @@ def run(cmd: list[str], run_dir: Path, env: dict[str, str], grace_s: float, cwd:
     # The job writes its log itself and this process follows it: a launcher that dies breaks no pipe of the job.
     with log.open("ab") as sink:
         proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT,
-                                start_new_session=True, preexec_fn=_die_with_parent)
+                                start_new_session=True, preexec_fn=signal_on_parent_death)
 
     def stop(signum, _frame):
         if not stopped:
@@ -114,9 +111,3 @@ def _signal_tree(session_leader: int, sig: signal.Signals) -> None:
         os.killpg(session_leader, sig)
     except ProcessLookupError:
         pass
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the launcher dies, however it dies."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
