@@ -335,14 +335,14 @@ def check_data_prep(cfg: RootConfig) -> list[Finding]:
 def check_tokenizer(cfg: RootConfig) -> list[Finding]:
     """data.tokenizer loads here, where it is a local directory (a hub id is fetched where the job runs); on an
     install without the `tokenizers` package (the launcher's alone) only its existence is checked."""
-    import importlib.util
-
     from data_prep.tokenize import looks_like_path, tokenizer_problem
 
     name = cfg.data.tokenizer
     if not cfg.launch.check_paths or not looks_like_path(name):
         return []
-    if importlib.util.find_spec("tokenizers") is None:
+    try:
+        import tokenizers  # noqa: F401
+    except ImportError:
         problem = None if os.path.isdir(name) else "no such directory"
     else:
         problem = tokenizer_problem(name)

@@ -24,7 +24,7 @@ from test_preemption import REPO, committed_shards, write_corpus
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("local_job") / "corpus"
-    write_corpus(directory, docs_per_lang=2500)
+    write_corpus(directory, docs_per_lang=1500)
     return directory
 
 
