@@ -21,6 +21,7 @@ from pathlib import Path
 from recipes.parent_death import signal_on_parent_death
 from recipes.stage_runner import read_status, write_status
 
+
 def command(run_dir: Path, torchrun_ranks: int) -> list[str]:
     """The stage runner under this Python; under torchrun (this Python's `torch.distributed.run`) for GPU ranks."""
     runner = ["-m", "recipes.stage_runner", "--run-dir", str(run_dir)]
