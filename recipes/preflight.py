@@ -399,6 +399,26 @@ def check_merge(cfg: RootConfig) -> list[Finding]:
             for key, value in unfilled(cfg.merge).items()]
 
 
+def check_tokenizer(cfg: RootConfig) -> list[Finding]:
+    """data.tokenizer loads here, where it is a local directory (a hub id is fetched where the job runs); on an
+    install without the `tokenizers` package (the launcher's alone) only its existence is checked."""
+    from data_prep.tokenize import looks_like_path, tokenizer_problem
+
+    name = cfg.data.tokenizer
+    if not cfg.launch.check_paths or not looks_like_path(name):
+        return []
+    try:
+        import tokenizers  # noqa: F401
+    except ImportError:
+        problem = None if os.path.isdir(name) else "no such directory"
+    else:
+        problem = tokenizer_problem(name)
+    severity = "warning" if cfg.launch.dryrun else "error"
+    return [Finding("data.tokenizer", f"{name} does not load ({problem})",
+                    "point it at a directory holding tokenizer.json (or a hub id), or set launch.check_paths=false "
+                    "if it exists only on the cluster", severity)] if problem else []
+
+
 ARRAY_STAGES = ("data_prep",)  # stages whose execute() splits its work across a Slurm job array
 
 
@@ -409,7 +429,7 @@ def check_array(cfg: RootConfig) -> list[Finding]:
     return []
 
 
-STAGE_RULES: dict[str, list[Rule]] = {"data_prep": [check_data_prep], "merge": [check_merge],
+STAGE_RULES: dict[str, list[Rule]] = {"data_prep": [check_data_prep, check_tokenizer], "merge": [check_merge],
                                       "rl": [check_tensor_parallel, check_gpus, check_rl, check_ray_on_slurm],
                                       "apo": [check_tensor_parallel, check_gpus, check_apo, check_ray_on_slurm],
                                       "eval": [check_eval]}

@@ -2,7 +2,7 @@
 
 `execute` builds the ConfigContainer (recipes/bridge_config.py): the model starts from the upstream (cpt) checkpoint
 and trains on data_prep.sft_format's packed.npy (dataset.packed_data; a conversations JSONL is packed first) with
-Megatron-Bridge's `finetune` and its GPT forward step, then exports the result to Hugging Face format (artifact
+Megatron-Bridge's `pretrain` (what its `finetune` runs) and GPT forward step, then exports the result to Hugging Face format (artifact
 `hf/`, for merge, RL and eval). It runs only in the `train` container on GPUs; it has not yet been run on a GPU in
 this repo. The container itself is built and validated on CPU by tests/bridge."""
 
@@ -34,17 +34,23 @@ def packed_data(ctx: StageContext) -> str:
 
 
 def execute(ctx: StageContext) -> None:
-    from megatron.bridge.training.finetune import finetune
     from megatron.bridge.training.gpt_step import forward_step
+    from megatron.bridge.training.pretrain import pretrain
 
     from recipes.bridge_config import (build_config_container, export_hf, stopped_early_is_not_done,
                                         use_prebuilt_dataset_helpers)
+    from recipes.exit_signal_trap import ExitSignalTrap
 
     use_prebuilt_dataset_helpers()
     cfg = dataclasses.replace(ctx.cfg, dataset=dataclasses.replace(ctx.cfg.dataset, packed_data=packed_data(ctx)))
+    container = build_config_container(cfg, ctx.run_dir, stage="sft")
+    if container.checkpoint.pretrained_checkpoint is None and container.checkpoint.load is None:
+        raise ValueError("sft starts from a checkpoint: set checkpoint.pretrained_checkpoint (or run it after cpt)")
     with stopped_early_is_not_done(cfg, ctx, "sft"):
-        finetune(build_config_container(cfg, ctx.run_dir, stage="sft"), forward_step)
-    # finetune has torn its process group down; the export loads the checkpoint in one process of its own
+        # Megatron-Bridge 0.3.1's `finetune` (training/finetune.py) is that check and then `pretrain` without
+        # callbacks; pretrain takes the exit-signal trap.
+        pretrain(container, forward_step, callbacks=[ExitSignalTrap()])
+    # pretrain has torn its process group down; the export loads the checkpoint in one process of its own
     if global_rank() == 0:
         export_hf(ctx.cfg, ctx)
 

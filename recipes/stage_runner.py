@@ -11,6 +11,7 @@ import datetime as dt
 import importlib
 import json
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     rank = global_rank()
     if rank == 0:
         write_status(run_dir, "running", started=started)
+    previous = signal.signal(signal.SIGTERM, _raise_stopped)
     try:
         ctx = load_context(run_dir)
         module = importlib.import_module(f"recipes.{ctx.cfg.stage.name}")
@@ -46,14 +48,38 @@ def main(argv: list[str] | None = None) -> int:
             if hasattr(module, "HF_EXPORT"):
                 ctx.reassemble_multimodal(ctx.artifact_dir / module.HF_EXPORT)
             register_version(ctx, module.PAYLOAD_KIND)
+    except (Stopped, KeyboardInterrupt) as err:
+        record_stopped(run_dir, rank, started, "SIGINT" if isinstance(err, KeyboardInterrupt) else str(err))
+        return 1
     except BaseException as err:
         where = f"rank {rank}: " if rank else ""
         write_status(run_dir, "failed", started=started, error=f"{where}{type(err).__name__}: {err}")
         traceback.print_exc()
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if rank == 0:
         write_status(run_dir, "succeeded", started=started)
     return 0
+
+
+class Stopped(BaseException):
+    """SIGTERM: Slurm's warning before the time limit (cluster.signal_lead_s), scancel, preemption, or the local
+    launcher stopping the stage. A BaseException, so that no `except Exception` in a stage swallows it."""
+
+
+def _raise_stopped(signum: int, _frame) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # torchrun and Slurm may signal again while the stage unwinds
+    raise Stopped(signal.Signals(signum).name)
+
+
+def record_stopped(run_dir: Path, rank: int, started: str, by: str) -> None:
+    """A stage ended by a signal before it finished: stopped, resumable, with where it resumes from."""
+    from recipes.status import resume_point
+
+    where = f"rank {rank}: " if rank else ""
+    write_status(run_dir, "stopped", started=started,
+                 error=f"{where}stopped by {by}; {resume_point(run_dir)}; run the stage again to resume")
 
 
 STATUS_FILE = "status.json"

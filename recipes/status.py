@@ -82,7 +82,7 @@ def stage_status(stage_dir: Path, ledger_job_id: Optional[str] = None, tail: int
         _apply_sacct(status)
     else:
         status.state, status.reason = own["state"], "no Slurm job id recorded (local run or not submitted)"
-    checkpoint = newest_complete(_checkpoint_dir(stage_dir))
+    checkpoint = newest_complete(checkpoint_dir(stage_dir))
     if checkpoint is not None:
         status.checkpoint, status.checkpoint_step = str(checkpoint.path), checkpoint.step
     log = newest_log(stage_dir)
@@ -142,10 +142,18 @@ def _nemo_run_job_ids(nemo_run_home: Path) -> dict[str, str]:
     return ids
 
 
-def _checkpoint_dir(stage_dir: Path) -> Path:
+def checkpoint_dir(stage_dir: Path) -> Path:
     cfg = OmegaConf.load(stage_dir / "resolved.yaml")
     save = OmegaConf.select(cfg, "checkpoint.save", default=None)
     return Path(save) if save else stage_dir / "checkpoints"
+
+
+def resume_point(stage_dir: Path) -> str:
+    """Where a stopped or dead stage resumes from and its log, for its recorded error."""
+    directory = checkpoint_dir(stage_dir)
+    checkpoint = newest_complete(directory)
+    found = f"step {checkpoint.step} in {checkpoint.path}" if checkpoint else f"none in {directory}"
+    return f"newest complete checkpoint: {found}; log: {newest_log(stage_dir) or 'none written'}"
 
 
 def _submitted_at(stage_dir: Path) -> float:

@@ -1,5 +1,6 @@
 """JSONL -> .bin/.idx round trip with the real Gemma 3 tokenizer, and kill-and-resume of a real subprocess."""
 
+import contextlib
 import json
 import os
 import signal
@@ -91,3 +92,47 @@ def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path, gemma3_dir, gemm
     expected = _expected(docs, gemma3_tokenizer, lambda d: f"{d['source']}__{d['lang']}")
     for p in summary.prefixes:
         assert _read_back(out / p.prefix) == expected[p.key]
+
+
+def _tokenize_cli(tmp_path, tokenizer, *extra):
+    return [sys.executable, "-m", "data_prep.tokenize", str(tmp_path / "in.jsonl"), "--output-dir",
+            str(tmp_path / "out"), "--tokenizer", str(tokenizer), *extra]
+
+
+@pytest.mark.parametrize("where", ["/nonexistent", "empty folder"])
+def test_a_tokenizer_that_does_not_load_stops_the_run_at_once(tmp_path, where):
+    """multiprocessing.Pool restarted the failing initializer for ever (1,400 restarts in 12 minutes)."""
+    write_corpus(tmp_path / "in.jsonl", 50)
+    tokenizer = where if where.startswith("/") else tmp_path / "no_tokenizer_here"
+    (tmp_path / "no_tokenizer_here").mkdir()
+    out = subprocess.run(_tokenize_cli(tmp_path, tokenizer, "--workers", "2", "--shard-bytes", "2000"), cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert f"tokenizer '{tokenizer}' does not load" in out.stderr
+    assert "set data.tokenizer (--tokenizer) to a directory holding tokenizer.json" in out.stderr
+    assert len(out.stderr) < 20_000  # one error, not a worker restarted again and again
+
+
+def test_a_worker_killed_by_sigkill_ends_the_run_with_the_cause(tmp_path, gemma3_dir):
+    """What the OOM killer does: the run stopped at 81/82 shards with every process idle, for ever."""
+    import psutil
+
+    write_corpus(tmp_path / "in.jsonl", 6000, seed=2)
+    proc = subprocess.Popen(_tokenize_cli(tmp_path, gemma3_dir, "--workers", "2", "--shard-bytes", "6000",
+                                          "--batch-size", "8"),
+                            cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.time() + 120
+        while not list((tmp_path / "out" / "shards").glob("*.tmp")) and time.time() < deadline:
+            time.sleep(0.05)  # a worker is writing a shard
+        workers = psutil.Process(proc.pid).children()
+        assert workers, "the pool must be running"
+        os.kill(workers[0].pid, signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode != 0
+    assert "a tokenizer worker died (killed by a signal: out of memory? see dmesg)" in stderr
+    assert "rerun to resume" in stderr

@@ -104,3 +104,15 @@ def test_recompute_and_sequence_parallel_lower_the_activation_estimate():
     assert full.activations_gib < selective.activations_gib < base.activations_gib
     no_dist = memory.estimate(cfg_of(*BIG, "optimizer.use_distributed_optimizer=false"), 128)
     assert no_dist.optimizer_gib == pytest.approx(selective.optimizer_gib * 8)
+
+
+def test_data_tokenizer_must_load(tmp_path, gemma3_dir):
+    """`data.tokenizer=/nonexistent` or a folder without a tokenizer once started data prep, whose workers then
+    failed for ever; a hub id (fetched where the job runs) is not checked here."""
+    (tmp_path / "empty").mkdir()
+    for bad, why in ((tmp_path / "nope", "no such directory"), (tmp_path / "empty", "")):
+        (finding,) = preflight.check_tokenizer(cfg_of(f"data.tokenizer={bad}", stage="data_prep"))
+        assert finding.field == "data.tokenizer" and finding.line().startswith(f"data.tokenizer: {bad} does not load (")
+        assert why in finding.message and "fix: point it at a directory holding tokenizer.json" in finding.line()
+    assert preflight.check_tokenizer(cfg_of(f"data.tokenizer={gemma3_dir}", stage="data_prep")) == []
+    assert preflight.check_tokenizer(cfg_of("data.tokenizer=google/gemma-3-27b-it", stage="data_prep")) == []

@@ -12,12 +12,18 @@ STANDALONE = ["checkpoint.pretrained_checkpoint=null"]
 
 
 def test_local_training_stage_runs_one_torchrun_process_per_gpu(tmp_path):
+    """Under this Python's torchrun (`python -m torch.distributed.run`, what the `torchrun` script runs)."""
+    import sys
+
+    from recipes import local_job
+
     cpt = launch.prepare("cpt", [f"launch.root={tmp_path}", "cluster.gpus_per_node=2", *STANDALONE])
-    executor = launch.executor(cpt, tmp_path / ".nemo_run")
-    assert (executor.launcher, executor.ntasks_per_node) == ("torchrun", 2)
+    assert local_job.command(cpt.run_dir, launch.torchrun_ranks(cpt.cfg)) == [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+        "-m", "recipes.stage_runner", "--run-dir", str(cpt.run_dir)]
     data_prep = launch.prepare("data_prep", [f"launch.root={tmp_path}", "cluster.gpus_per_node=2"])
-    executor = launch.executor(data_prep, tmp_path / ".nemo_run")
-    assert executor.launcher is None and executor.ntasks_per_node == 1
+    assert local_job.command(data_prep.run_dir, launch.torchrun_ranks(data_prep.cfg)) == [
+        sys.executable, "-m", "recipes.stage_runner", "--run-dir", str(data_prep.run_dir)]
 
 
 def test_rendered_local_commands_start_training_under_torchrun(tmp_path):

@@ -127,7 +127,23 @@ def third_party_imports(stage: str) -> set[str]:
             target = _module_file(name)
             if target is not None:
                 todo.append((target, at_import or name in own_at_import))
+            elif name.rsplit(".", 1)[0] not in SUBMITTING_SIDE:  # a function imported from a repo module runs
+                third |= _function_imports(*name.rsplit(".", 1))        # when called: its body's imports count
     return third
+
+
+@cache
+def _function_imports(module: str, function: str) -> set[str]:
+    """Third-party top-level modules imported inside `module.function` (empty where it is no function)."""
+    path = _module_file(module)
+    if path is None:
+        return set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
+            names = [alias.name for n in ast.walk(node) if isinstance(n, ast.Import) for alias in n.names]
+            names += [n.module for n in ast.walk(node) if isinstance(n, ast.ImportFrom) and n.module and not n.level]
+            return {name.split(".")[0] for name in names} - set(sys.stdlib_module_names) - OWN
+    return set()
 
 
 STAGES = {p.stem: yaml.safe_load(p.read_text())["stage"]["container"] for p in sorted((REPO / "conf" / "stage").glob("*.yaml"))}
