@@ -23,8 +23,7 @@ from evals.aggregate import TaskScore, aggregate
 from evals.answer_extraction import extract_answer
 from evals.metrics import balanced_accuracy, normalised_score
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "seahelm-global-mmlu-lite"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "data" / "seahelm-global-mmlu-lite"  # shipped: evals/data/README.md
 MODES = ("logprob", "generate")
 
 
@@ -62,7 +61,7 @@ def _task_config(settings: LocalEvalSettings) -> dict:
     path = Path(settings.data_dir) / "config.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"data_dir {settings.data_dir!r} has no config.yaml; point data_dir at the "
-                                "seahelm-global-mmlu-lite folder (shared/data)")
+                                "seahelm-global-mmlu-lite folder (evals/data)")
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
     if settings.task not in config:
         raise KeyError(f"task {settings.task!r} not in {path}; available: {sorted(config)}")

@@ -67,3 +67,15 @@ def test_bad_settings_are_named():
         run(LocalEvalSettings(modes=["sample"]), "unused", "unused")
     with pytest.raises(ValueError, match="language 'xx'"):
         load_questions(LocalEvalSettings(), "xx")
+
+
+def test_the_shipped_global_mmlu_lite_is_the_shared_copy_byte_for_byte():
+    """The smoke evaluation reads the copy shipped in evals/data (a fresh clone has no shared/); it must be SEA-HELM's
+    data as the project's shared folder holds it, every file, nothing added or dropped."""
+    from pathlib import Path
+
+    from evals.local_eval import DEFAULT_DATA_DIR
+
+    shared = Path(__file__).resolve().parents[3] / "shared" / "data" / "seahelm-global-mmlu-lite"
+    shipped = {p.name: p.read_bytes() for p in DEFAULT_DATA_DIR.iterdir()}
+    assert shipped == {p.name: p.read_bytes() for p in shared.iterdir()} and "config.yaml" in shipped
