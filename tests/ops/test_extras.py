@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 from functools import cache
-from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
@@ -36,10 +35,19 @@ sys.meta_path.insert(0, _Hidden())
 
 
 @cache
+def _installed_modules() -> dict[str, list[str]]:
+    """Top-level module -> its distributions, as a fresh interpreter sees them: once anything in this process has
+    imported setuptools, its vendored distributions (jaraco, ...) are on sys.path, and they are not installed."""
+    out = subprocess.run([sys.executable, "-c", "import json; from importlib.metadata import packages_distributions "
+                          "as p; print(json.dumps(p()))"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+@cache
 def _hidden_modules(extras: tuple[str, ...]) -> list[str]:
     """Top-level modules of installed distributions outside the requirements of `extras` (and their own)."""
     allowed = _requirements(extras)
-    return sorted(module for module, dists in packages_distributions().items()
+    return sorted(module for module, dists in _installed_modules().items()
                   if not ({_normalise(d) for d in dists} & allowed) and module.isidentifier() and module not in OWN)
 
 
@@ -66,14 +74,17 @@ def test_the_data_extra_runs_data_prep(tmp_path):
 
 STAGES = sorted(p.stem for p in (REPO / "conf" / "stage").glob("*.yaml"))
 DRY_RUN_ALL = """
-import sys
+import pathlib, sys
 from recipes.cli import stage_main
 root, cluster, stages = sys.argv[1], sys.argv[2], sys.argv[3:]
+prompts = pathlib.Path(root) / "prompts.jsonl"  # a dry run refuses inputs that do not exist
+prompts.parent.mkdir(parents=True, exist_ok=True)
+prompts.write_text('{"prompt": "Apa khabar?", "language": "ms"}\\n')
 failed = {}
 for stage in stages:
     sys.argv = [f"recipes.{stage}", f"launch.root={root}", f"cluster={cluster}", "launch.dryrun=true",
                 # what a user must set for some stages (the run's own choices, not packages)
-                "cluster.account=acct", "cluster.partition=part", "clair.prompts=prompts.jsonl"]
+                "cluster.account=acct", "cluster.partition=part", f"clair.prompts={prompts}"]
     code = stage_main(stage, stage)
     if code:
         failed[stage] = code
