@@ -1,0 +1,154 @@
+"""Mutation score of the modules whose numbers users trust, with mutmut 3 (one module and its own fast tests at a time).
+
+Why per module in a scratch copy: mutmut reads its settings from `pyproject.toml` in the directory it runs in and
+copies the tree to `mutants/` there, so each module gets a fresh copy of the working tree (tracked and untracked,
+not ignored) with a `[tool.mutmut]` section naming that module alone and its test files; the repository itself is
+never modified. mutmut forks one pytest process per mutant and runs only the tests that reach the mutated function.
+Writes `bench/results/mutation.json`: per module the mutants, killed, survived (each with its diff) and the
+explanation of each survivor judged equivalent (`EQUIVALENT` below, keyed by mutant name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RESULT = REPO / "bench" / "results" / "mutation.json"
+
+
+@dataclass(frozen=True)
+class Target:
+    module: str  # file to mutate, relative to the repository root
+    tests: tuple[str, ...]  # the fast test files (or node ids) that own it
+    skip_reason: str = ""  # non-empty: not run, and the JSON says why
+
+
+TARGETS = (
+    Target("data_prep/blend.py", ("tests/data_prep/test_blend_weights.py",)),
+    Target("data_prep/datamix.py", ("tests/data_prep/test_datamix.py",)),
+    Target("data_prep/dedup.py", ("tests/data_prep/test_curate_rules.py", "tests/data_prep/test_dedup_decisions.py")),
+    Target("evals/metrics.py", ("tests/evals/test_metrics.py", "tests/evals/test_normalised_score.py")),
+    Target("evals/aggregate.py", ("tests/evals/test_aggregate.py",)),
+    Target("recipes/memory.py", ("tests/foundation/test_preflight.py", "tests/foundation/test_memory_terms.py")),
+    Target("recipes/posttrain/rewards_math.py", ("tests/posttrain/test_rewards.py",)),
+    Target("recipes/posttrain/rl_loss.py", ("tests/posttrain/test_rl_loss.py", "tests/posttrain/test_rl_loss_masks.py")),
+    Target("recipes/posttrain/preference_loss.py",
+           ("tests/posttrain/test_preference_loss.py", "tests/posttrain/test_apo_sft_term.py")),
+    Target("recipes/merging.py", ("tests/merge/test_merging.py",),
+           skip_reason="its tests fine-tune the real Gemma 3 270M (about 20 s per fine-tune, minutes per mutant)"),
+    Target("data_prep/tokenize.py", ("tests/data_prep/test_tokenize.py",),
+           skip_reason="its tests run the tokenizer pool over the sample corpus (tens of seconds per mutant); "
+                       "its pure functions are being rewritten by #14/#22"),
+)
+
+# Lines not mutated (regexes, each statement whole): the text of error and log messages and the command line's help.
+# They carry no number a user trusts; a mutant there changes wording only. The conditions that raise stay mutated.
+MESSAGE_LINES = (r"^\s*raise \w+\(", r"^\s*log\.(debug|info|warning|error)\(", r"ArgumentParser\(",
+                 r"\.add_argument\(")
+
+# Survivors judged equivalent after reading their diff: mutant name -> why no test can tell them apart.
+EQUIVALENT: dict[str, str] = {}
+
+
+@dataclass
+class ModuleResult:
+    module: str
+    mutants: int = 0
+    killed: int = 0
+    survived: list[dict] = field(default_factory=list)
+    other: dict[str, int] = field(default_factory=dict)  # timeout, suspicious, no tests, ...
+    seconds: float = 0.0
+    skipped: str = ""
+    commit: str = ""  # last commit that touched the module when it was mutated
+
+    @property
+    def score(self) -> float:
+        return self.killed / self.mutants if self.mutants else 0.0
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True).stdout
+
+
+def _scratch_copy(target: Target, root: Path) -> Path:
+    work = root / target.module.replace("/", "_").removesuffix(".py")
+    shutil.rmtree(work, ignore_errors=True)
+    for name in _git("ls-files", "-co", "--exclude-standard", "-z").split("\0"):
+        src = REPO / name
+        if name and src.is_file():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, work / name)
+    settings = (f"\n[tool.mutmut]\nsource_paths = [\"data_prep\", \"evals\", \"recipes\"]\n"
+                f"only_mutate = [{json.dumps(target.module)}]\n"
+                f"also_copy = [\"conf/\", \"containers/\", \"slurm/\", \"bench/\", \"README.md\", \"ARCHITECTURE.md\"]\n"
+                f"pytest_add_cli_args_test_selection = {json.dumps(list(target.tests))}\n"
+                f"do_not_mutate_patterns = {json.dumps(list(MESSAGE_LINES))}\n"
+                f"pytest_add_cli_args = [\"-p\", \"no:cacheprovider\", \"-q\"]\n")
+    (work / "pyproject.toml").write_text((work / "pyproject.toml").read_text() + settings)
+    return work
+
+
+def _mutmut(work: Path, *args: str, timeout: float = 3600) -> str:
+    proc = subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=work, capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0 and args[0] == "run":
+        raise RuntimeError(f"mutmut run failed in {work}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def run_target(target: Target, root: Path) -> ModuleResult:
+    result = ModuleResult(target.module, commit=_git("log", "-1", "--format=%H", "--", target.module).strip())
+    if target.skip_reason:
+        result.skipped = target.skip_reason
+        return result
+    work = _scratch_copy(target, root)
+    start = time.monotonic()
+    _mutmut(work, "run", "--max-children", "1")
+    result.seconds = round(time.monotonic() - start, 1)
+    for line in _mutmut(work, "results", "--all", "true").splitlines():
+        match = re.match(r"\s*(\S+): (.+)$", line)
+        if not match:
+            continue
+        name, status = match.groups()
+        result.mutants += 1
+        if status == "killed":
+            result.killed += 1
+        elif status == "survived":
+            diff = _mutmut(work, "show", name).split("\n", 1)[1].strip()
+            result.survived.append({"mutant": name, "diff": diff, "equivalent": EQUIVALENT.get(name, "")})
+        else:
+            result.other[status] = result.other.get(status, 0) + 1
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="*", help="modules to run (default: all); others keep their JSON entry")
+    parser.add_argument("--scratch", default="/tmp/sealion-mutation", help="where the per-module copies go")
+    args = parser.parse_args(argv)
+    previous = {m["module"]: m for m in json.loads(RESULT.read_text())["modules"]} if RESULT.exists() else {}
+    modules = []
+    for target in TARGETS:
+        if args.only and target.module not in args.only:
+            if target.module in previous:
+                modules.append(previous[target.module])
+            continue
+        result = run_target(target, Path(args.scratch))
+        entry = asdict(result) | {"score": round(result.score, 3)}
+        modules.append(entry)
+        print(f"{target.module}: {result.killed}/{result.mutants} killed, {len(result.survived)} survived, "
+              f"{result.other or ''} {result.seconds}s {result.skipped}", flush=True)
+    RESULT.write_text(json.dumps({"tool": "mutmut 3.8.1", "modules": modules}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
