@@ -68,6 +68,7 @@ def test_language_shares_are_row_tokens_over_the_rows_sum_not_the_budget(card, t
     by_key = {e.key: e for e in summary.entries}
     assert by_key["fineweb_edu__en"].weight == pytest.approx(80 / 486.487, rel=1e-9)
     assert by_key["fineweb_edu__en"].target_tokens == pytest.approx(80 * B)
+    assert (by_key["web__ms"].lang, by_key["web__ms"].source, by_key["web__ms"].row) == ("ms", "web", "TL, TA, MS, KM, LO and MY/ALL_LANG")
     assert by_key["web__ms"].target_tokens == pytest.approx(77.5 * 20 / 40.5 * B)
     assert summary.budget_tokens == 500 * B
     assert [e.row for e in summary.entries][:2] == ["Code/StarCoder (OLMo 2 Version)", "EN/Fineweb-Edu"]
@@ -108,11 +109,15 @@ def test_missing_rows_fail_or_drop(card, tmp_path):
         compute(mix, without_th, tmp_path, BlendSettings())
     summary = compute(mix, without_th, tmp_path, BlendSettings(drop_missing=True))
     assert len(summary.dropped_rows) == 6 and summary.dropped_rows[0] == "TH/SEA-LION Pile v1"
+    assert "dropped row TH/Non-CC-TH: no prepared data" in summary.warnings
     # Dropping Thai's 42.497 B renormalises over what is left: English is 200 / (486.487 - 42.497).
     assert _by_lang(summary.entries, "weight")["en"] == pytest.approx(200 / (486.487 - 42.497), rel=1e-9)
     empty = [dict(p, tokens=0) if p["key"] == "non_cc_en__en" else p for p in prepared]
     with pytest.raises(ValueError, match="EN/Non-CC-EN"):
         compute(mix, empty, tmp_path, BlendSettings())
+    # One token is data: the row is kept, and repeated 40 B times.
+    one = [dict(p, tokens=1) if p["key"] == "non_cc_en__en" else p for p in prepared]
+    assert {e.key: e.epochs for e in compute(mix, one, tmp_path, BlendSettings()).entries}["non_cc_en__en"] == 40 * B
 
 
 def test_mapping_overrides_matching_and_rejects_unknown_rows(card, tmp_path):
@@ -135,8 +140,14 @@ def test_run_writes_megatron_blend_report_and_chart(card, tmp_path, capsys):
     tokens_json = tmp_path / "tok" / "tokens.json"
     tokens_json.parent.mkdir()
     tokens_json.write_text(json.dumps({"prefixes": prepared}))
-    summary = run(BlendSettings(), str(SEALION_V4), str(tokens_json), str(tmp_path / "out"))
+    out = tmp_path / "out" / "cpt"  # a new nested directory
+    summary = run(BlendSettings(), str(SEALION_V4), str(tokens_json), str(out))
+    # The CPT stage reads these three names from the output directory.
+    assert (summary.blend_json, summary.report_md, summary.chart_png) == tuple(
+        str(out / name) for name in ("blend.json", "blend.md", "blend.png"))
     payload = json.loads(Path(summary.blend_json).read_text())
+    assert set(payload) == {"blend", "budget_tokens", "datamix", "entries", "dropped_rows", "warnings"}
+    assert payload["warnings"] == summary.warnings
     prefixes, weights = payload["blend"]
     assert prefixes[1] == str(tmp_path / "tok" / "fineweb_edu__en") and weights[1] == pytest.approx(80 / 486.487)
     assert payload["budget_tokens"] == 500 * B and payload["datamix"] == "sealion_v4"
@@ -147,6 +158,8 @@ def test_run_writes_megatron_blend_report_and_chart(card, tmp_path, capsys):
     assert "| fineweb_edu__en | EN/Fineweb-Edu | en | 25,000,000,000 | 80,000,000,000 | 0.1644 | 3.20 |" in report
     assert "## Warnings" in report
     assert Path(summary.chart_png).read_bytes()[:4] == b"\x89PNG"
+    # Running again into the same directory rewrites it.
+    assert run(BlendSettings(), str(SEALION_V4), str(tokens_json), str(out)).blend_json == summary.blend_json
     # The command line: a 5 B smoke budget, with the dropped-row line when Thai is missing.
     tokens_json.write_text(json.dumps({"prefixes": [p for p in prepared if p["lang"] != "th"]}))
     assert main(["--datamix", str(SEALION_V4), "--tokens-json", str(tokens_json), "--output-dir",
