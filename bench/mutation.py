@@ -71,6 +71,18 @@ EQUIVALENT: dict[str, str] = {
        for n in (86, 87, 88, 100, 101, 102)},
     **{f"data_prep.blend.x_run__mutmut_{n}": "JSON indentation only: the same document for every reader"
        for n in (52, 54, 55)},
+    "data_prep.dedup.x_shingles__mutmut_8": "callers pass words = normalised_words(text): recomputing gives the same",
+    **{f"data_prep.dedup.{name}": "passes words=None, so shingles recomputes normalised_words(text): the same words"
+       for name in ("xǁDeduplicatorǁcheck__mutmut_29", "xǁDeduplicatorǁ_signature__mutmut_8",
+                    "xǁDeduplicatorǁ_signature__mutmut_13")},
+    **{f"data_prep.dedup.{name}": "'UTF-8' and 'utf-8' name the same codec"
+       for name in ("x_shingles__mutmut_47", "xǁDeduplicatorǁcheck__mutmut_12")},
+    **{f"data_prep.dedup.xǁDeduplicatorǁcheck__mutmut_{n}": "the exact-match key's length (16, 17 or 64 bytes of "
+       "BLAKE2b): equal texts still share a key, and a collision stays astronomically unlikely" for n in (7, 13)},
+    "data_prep.dedup.xǁDeduplicatorǁcheck__mutmut_10": "the exact-match key joins casefolded words with 'XX XX' "
+       "instead of ' ': casefolded words hold no 'XX', so equal keys still mean equal word lists",
+    "data_prep.dedup.xǁDeduplicatorǁ_best_match__mutmut_11": "ties between kept documents: LSH returns candidates "
+       "in set order, so the original already names whichever comes first; naming the later one is as correct",
 }
 
 

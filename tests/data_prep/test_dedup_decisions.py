@@ -77,3 +77,58 @@ def test_reused_ids_from_two_inputs_are_both_indexed():
     assert dedup.check(first) is None and dedup.check(second) is None
     # A near copy of the second "x" finds it under its disambiguated key.
     assert dedup.check(_doc("y", [8, 9, 3])).duplicate_of == "x@other:1"
+
+
+def test_shingles_are_the_overlapping_n_grams_written_out():
+    # Characters: normalised "Ab!c d" is "ab c d" (punctuation splits words); 5-grams "ab c ", "b c d".
+    assert shingles("Ab!c d", "en", "char", 5) == {b"ab c ", b"b c d"}
+    assert shingles("abcdef", "en", "char", 5) == {b"abcde", b"bcdef"}
+    assert shingles("abc", "en", "char", 5) == {b"abc"}  # shorter than n: the whole text is one shingle
+    # Words: units casefolded, a unit of punctuation alone dropped, joined by one space.
+    assert shingles("One - Two three", "en", "word", 2) == {b"one two", b"two three"}
+    assert shingles("One two", "en", "word", 5) == {b"one two"}
+    assert shingles("a b c d", "en", "word", 1) == {b"a", b"b", b"c", b"d"}
+
+
+def test_thresholds_outside_zero_to_one_or_beyond_lsh_are_refused_by_name():
+    for bad in (0.0, 1.01, 2.0):
+        with pytest.raises(ValueError, match=r"DedupSettings.threshold is .*; it must be in \(0, 1\]"):
+            DedupSettings(threshold=bad)
+    # 1.0 is a valid setting, but datasketch's MinHashLSH needs at least 2 bands, which 128 permutations cannot
+    # give above 0.98: the error names the setting before any document is read.
+    assert DedupSettings(threshold=1.0).threshold == 1.0
+    with pytest.raises(ValueError, match=r"DedupSettings.threshold=1.0 with num_perm=128: .*b < 2"):
+        Deduplicator(DedupSettings(threshold=1.0))
+    assert Deduplicator(DedupSettings(threshold=0.98)).settings.threshold == 0.98
+
+
+def test_a_similarity_equal_to_the_threshold_is_a_near_duplicate():
+    # With 64 permutations estimates are multiples of 1/64; these two documents estimate exactly 32/64 = 0.5
+    # (found by trying block orders; their true Jaccard is about 2/4).
+    a, b = _doc("a", [0, 1, 2]), _doc("b", [0, 2, 4])
+    dedup = Deduplicator(DedupSettings(threshold=0.5, num_perm=64))
+    assert dedup.check(a) is None
+    rejected = dedup.check(b)
+    assert (rejected.stage, rejected.rule, rejected.duplicate_of) == ("dedup", "near_duplicate", "a")
+    assert rejected.detail == "estimated Jaccard 0.50 >= 0.5 with a"
+    exact = Deduplicator(DedupSettings())
+    exact.check(a)
+    copy = exact.check(Document("copy", a.text, "en", "web", "t:copy"))
+    assert (copy.stage, copy.rule, copy.detail) == ("dedup", "exact_duplicate", "same normalised text as a")
+
+
+def test_similarity_is_datasketchs_minhash_estimate_with_the_settings_seed():
+    from datasketch import MinHash
+    import xxhash
+
+    a, b = _doc("a", [0, 1, 2]), _doc("b", [0, 1, 3])
+    for seed in (1, 5):
+        settings = DedupSettings(threshold=0.3, num_perm=64, seed=seed)
+        signatures = []
+        for d in (a, b):
+            m = MinHash(num_perm=64, seed=seed, hashfunc=xxhash.xxh32_intdigest)
+            m.update_batch(list(shingles(d.text, "en", "char", 5)))
+            signatures.append(m)
+        dedup = Deduplicator(settings)
+        dedup.check(a)
+        assert dedup.check(b).detail.startswith(f"estimated Jaccard {signatures[0].jaccard(signatures[1]):.2f} ")
