@@ -41,7 +41,7 @@ class Target:
 TARGETS = (
     # blend.json is what Megatron reads: compute and run; the report table and the chart are for people.
     Target("data_prep/blend.py", ("tests/data_prep/test_blend_weights.py",), ("x_compute", "x__matches", "x_run")),
-    Target("data_prep/datamix.py", ("tests/data_prep/test_datamix.py",), ("x__fields", "x_load", "x__off", "x_validate")),
+    Target("data_prep/datamix.py", ("tests/data_prep/test_datamix.py", "tests/data_prep/test_datamix_validation.py"), ("x__fields", "x_load", "x__off", "x_validate")),
     Target("data_prep/dedup.py", ("tests/data_prep/test_curate_rules.py", "tests/data_prep/test_dedup_decisions.py")),
     Target("evals/metrics.py", ("tests/evals/test_metrics.py", "tests/evals/test_normalised_score.py")),
     Target("evals/aggregate.py", ("tests/evals/test_aggregate.py",)),
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         modules.append(entry)
         print(f"{target.module}: {result.killed}/{result.mutants} killed, {len(result.survived)} survived, "
               f"{result.other or ''} {result.seconds}s {result.skipped}", flush=True)
-    RESULT.write_text(json.dumps({"tool": "mutmut 3.8.1", "modules": modules}, indent=1) + "\n")
+        RESULT.write_text(json.dumps({"tool": "mutmut 3.8.1", "modules": modules}, indent=1) + "\n")
     return 0
 
 
