@@ -45,7 +45,7 @@ TARGETS = (
     Target("data_prep/dedup.py", ("tests/data_prep/test_curate_rules.py", "tests/data_prep/test_dedup_decisions.py")),
     Target("evals/metrics.py", ("tests/evals/test_metrics.py", "tests/evals/test_normalised_score.py",
                                 "tests/evals/test_sea_rouge_tokens.py")),
-    Target("evals/aggregate.py", ("tests/evals/test_aggregate.py",)),
+    Target("evals/aggregate.py", ("tests/evals/test_aggregate.py", "tests/evals/test_bootstrap_interval.py")),
     Target("recipes/memory.py", ("tests/foundation/test_preflight.py", "tests/foundation/test_memory_terms.py")),
     Target("recipes/posttrain/rewards_math.py", ("tests/posttrain/test_rewards.py",)),
     Target("recipes/posttrain/rl_loss.py", ("tests/posttrain/test_rl_loss.py", "tests/posttrain/test_rl_loss_masks.py")),
@@ -96,6 +96,13 @@ EQUIVALENT: dict[str, str] = {
        for n in (8, 11, 16)},
     "evals.metrics.x__thai_tokens__mutmut_7": "newmm is pythainlp's default word_tokenize engine "
        "(DEFAULT_WORD_TOKENIZE_ENGINE in pythainlp 5.4)",
+    **{f"evals.aggregate.{name}": "a default of the Monte Carlo (seed 0 or 1, 1000 or 1001 resamples): any fixed "
+       "value is as valid; the tests pin that the seed is used and reproducible, not one seed's draw"
+       for name in ("x_bootstrap_ci__mutmut_1", "x_bootstrap_ci__mutmut_3", "x_aggregate__mutmut_1",
+                    "x_aggregate__mutmut_3")},
+    **{f"evals.aggregate.x_bootstrap_ci__mutmut_{n}": "dtype: the same indices are drawn from an int or a float "
+       "array, and the means and quantiles come out as the same floats" for n in (6, 8)},
+    "evals.aggregate.x_bootstrap_ci__mutmut_33": "replace=True is numpy Generator.choice's default",
     "data_prep.dedup.xǁDeduplicatorǁ_best_match__mutmut_11": "ties between kept documents: LSH returns candidates "
        "in set order, so the original already names whichever comes first; naming the later one is as correct",
 }
