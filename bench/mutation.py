@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 RESULT = REPO / "bench" / "results" / "mutation.json"
+SECONDS_FILE = "mutation-seconds"  # in a module's scratch copy: how long its run took
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ TARGETS = (
                                  "tests/foundation/test_preflight.py::test_recompute_and_sequence_parallel_lower_the_activation_estimate")),
     Target("recipes/posttrain/rewards_math.py", ("tests/posttrain/test_rewards.py",
                                                  "tests/posttrain/test_math_reward_edges.py")),
-    Target("recipes/posttrain/rl_loss.py", ("tests/posttrain/test_rl_loss.py", "tests/posttrain/test_rl_loss_masks.py")),
+    Target("recipes/posttrain/rl_loss.py", ("tests/posttrain/test_rl_loss.py", "tests/posttrain/test_rl_loss_masks.py",
+                                            "tests/posttrain/test_rl_loss_edges.py")),
     # test_preference_loss.py's TRL comparison loads the real 270M (tens of seconds per mutant): its tensor tests.
     Target("recipes/posttrain/preference_loss.py",
            ("tests/posttrain/test_preference_loss.py::test_tensor_function_matches_trl_formulas_and_apo_directions",
@@ -117,6 +120,18 @@ EQUIVALENT: dict[str, str] = {
        "hung comparison; the tests pin that the limit given is used",
     "recipes.posttrain.rewards_math.x_math_reward__mutmut_44": "math-verify's parse returns [expression, text]: "
        "index +1 and -1 are the same item",
+    **{f"recipes.posttrain.rl_loss.{name}": "sum/unsqueeze over axis +1 instead of -1 of a [batch, tokens] or "
+       "[batch] tensor: the same axis" for name in ("x__aggregate__mutmut_13", "x__aggregate__mutmut_17",
+       "x_clipped_policy_loss__mutmut_8", "x_clipped_policy_loss__mutmut_16", "xǁDrGRPOLossFnǁ__call____mutmut_57")},
+    **{f"recipes.posttrain.rl_loss.xǁDrGRPOLossFnǁ__call____mutmut_{n}": "a .to(device, float32) whose device or "
+       "dtype is dropped: NeMo-RL hands the loss its batch on the logits' device, and a bf16 or int input is "
+       "promoted to float32 exactly by the float32 log-probs it meets" for n in
+       (39, 41, 42, 43, 44, 49, 50, 51, 52, 80, 81, 82, 83, 87, 88, 89, 90, 97, 98, 99, 100)},
+    **{f"recipes.posttrain.rl_loss.x_clipped_policy_loss__mutmut_{n}": "the zero KL term's dtype or device: "
+       "float32 zeros on the loss's device either way, and adding a 0-dim zero changes no value" for n in
+       (79, 80, 82, 83)},
+    "recipes.posttrain.rl_loss.x_clipped_policy_loss__mutmut_11": "mask.to(None) keeps the mask's dtype; it only "
+       "multiplies float tensors, which promote it",
     "data_prep.dedup.xǁDeduplicatorǁ_best_match__mutmut_11": "ties between kept documents: LSH returns candidates "
        "in set order, so the original already names whichever comes first; naming the later one is as correct",
 }
@@ -163,8 +178,10 @@ def _scratch_copy(target: Target, root: Path) -> Path:
 
 
 def _mutmut(work: Path, *args: str, timeout: float = 3600) -> str:
+    # One intra-op thread: torch's OpenMP pool does not survive mutmut's fork (the children hang, read as timeouts).
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=work, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=env)
     if proc.returncode != 0 and args[0] == "run":
         raise RuntimeError(f"mutmut run failed in {work}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc.stdout
@@ -181,7 +198,8 @@ def run_target(target: Target, root: Path, report_only: bool = False) -> ModuleR
         work = _scratch_copy(target, root)
         start = time.monotonic()
         _mutmut(work, "run", "--max-children", "1", *target.patterns)
-        result.seconds = round(time.monotonic() - start, 1)
+        (work / SECONDS_FILE).write_text(f"{time.monotonic() - start:.1f}")
+    result.seconds = float((work / SECONDS_FILE).read_text())
     for line in _mutmut(work, "results", "--all", "true").splitlines():
         match = re.match(r"\s*(\S+): (.+)$", line)
         if not match:
@@ -217,8 +235,6 @@ def main(argv: list[str] | None = None) -> int:
                 modules.append(previous[target.module])
             continue
         result = run_target(target, Path(args.scratch), args.report_only)
-        if args.report_only and target.module in previous:
-            result.seconds = previous[target.module]["seconds"]
         entry = asdict(result) | {"score": round(result.score, 3)}
         modules.append(entry)
         print(f"{target.module}: {result.killed}/{result.mutants} killed, {len(result.survived)} survived, "
