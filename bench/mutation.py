@@ -60,7 +60,7 @@ TARGETS = (
     Target("recipes/posttrain/preference_loss.py",
            ("tests/posttrain/test_preference_loss.py::test_tensor_function_matches_trl_formulas_and_apo_directions",
             "tests/posttrain/test_preference_loss.py::test_sample_mask_drops_pairs_and_odd_rows_are_refused",
-            "tests/posttrain/test_apo_sft_term.py")),
+            "tests/posttrain/test_apo_sft_term.py", "tests/posttrain/test_preference_loss_class.py")),
     Target("recipes/merging.py", ("tests/merge/test_merging.py",),
            skip_reason="its tests fine-tune the real Gemma 3 270M (about 20 s per fine-tune, minutes per mutant)"),
     Target("data_prep/tokenize.py", ("tests/data_prep/test_tokenize.py",),
