@@ -97,6 +97,11 @@ def test_270m_weights_grads_optimizer_and_logits_from_the_checkpoint(gemma3_dir)
     assert est.optimizer_gib * 1024**3 == pytest.approx(12 * params, rel=1e-12)  # master + 2 Adam moments
     # Logits of the micro-batch (2 x 1024 tokens) over 262144 entries, bf16 and fp32: 2 x 1024 x 262144 x 6 bytes.
     assert est.logits_gib * 1024**3 == 2 * 1024 * 262144 * 6
+    assert est.total_gib == pytest.approx(est.weights_gib + est.grads_gib + est.optimizer_gib + est.activations_gib
+                                          + est.logits_gib + memory.FIXED_OVERHEAD_GIB)
+    # TP 2 splits the logits over the vocabulary.
+    tp2 = memory.estimate(small_cfg("model.tensor_model_parallel_size=2"), 2)
+    assert tp2.logits_gib * 1024**3 == 2 * 1024 * 262144 * 6 / 2
     # Four data-parallel GPUs with a context-parallel pair (world 8): the optimizer is sharded over DP x CP = 8
     # (DP = 8 / CP 2 = 4); each CP rank holds 512 tokens' logits.
     cp = memory.estimate(small_cfg("model.context_parallel_size=2"), 8)
@@ -109,17 +114,22 @@ def test_270m_weights_grads_optimizer_and_logits_from_the_checkpoint(gemma3_dir)
 
 def test_270m_flops_per_token_is_6n_plus_attention(gemma3_dir):
     real = _real_parameters(gemma3_dir)
-    # 18 layers in groups of 5 local + 1 global: 3 global layers (query sees s/2 keys on average) and 15 local
-    # ones (the 512-token window); 12 FLOPs per query channel per key: 12 x 1024 x (3 x 1024/2 + 15 x 512).
-    assert memory.flops_per_token(small_cfg()) == 6 * real + 12 * 1024 * (3 * 1024 / 2 + 15 * 512)
-    # A window longer than the sequence is cut to it: 256 tokens, each layer at most 256 keys.
+    # 2048 tokens. 18 layers in groups of 5 local + 1 global: 3 global layers (a query sees s/2 = 1024 keys on
+    # average) and 15 local ones (the 512-token window); 12 FLOPs per query channel per key, 1024 query channels.
+    s2048 = "dataset.sequence_length=2048"
+    assert memory.flops_per_token(small_cfg(s2048)) == 6 * real + 12 * 1024 * (3 * 1024 + 15 * 512)
+    # A window longer than the sequence is cut to it: 256 tokens, each local layer at most 256 keys.
     assert memory.flops_per_token(small_cfg("dataset.sequence_length=256")) == 6 * real + 12 * 1024 * (
         3 * 256 / 2 + 15 * 256)
-    # Pattern 2 local + 2 global over 7 layers: L L G G L L G, 3 global; 4 local.
-    seven = small_cfg("model.interleaved_attn_pattern=[2,2]", "model.num_layers=7")
+    # Pattern 2 local + 2 global over 7 layers: L L G G L L G, 3 global and 4 local.
+    seven = small_cfg(s2048, "model.interleaved_attn_pattern=[2,2]", "model.num_layers=7")
     per_layer = (real - 262144 * 640 - 640) // 18
     assert memory.flops_per_token(seven) == 6 * (7 * per_layer + 262144 * 640 + 640) + 12 * 1024 * (
-        3 * 1024 / 2 + 4 * 512)
+        3 * 1024 + 4 * 512)
+    # 1 local + 3 global over 6 layers: L G G G L G, 4 global and 2 local.
+    six = small_cfg(s2048, "model.interleaved_attn_pattern=[1,3]", "model.num_layers=6")
+    assert memory.flops_per_token(six) == 6 * (6 * per_layer + 262144 * 640 + 640) + 12 * 1024 * (
+        4 * 1024 + 2 * 512)
 
 
 @pytest.mark.parametrize("pp, first, last, stages", [
