@@ -95,6 +95,8 @@ def test_two_pairs_average_and_the_errors_name_the_loss():
     _, masked = PreferenceLossFn(config)(logits4, data4, torch.tensor(2.0), None)
     assert masked["preference_loss"] == pytest.approx(math.log(1 + math.exp(-1.25)), rel=1e-6)
     assert masked["num_valid_samples"] == 1
+    assert masked["accuracy"] == 1.0 and masked["rewards_chosen_mean"] == pytest.approx(1.0, rel=1e-6)
+    assert masked["rewards_rejected_mean"] == pytest.approx(-0.25, rel=1e-6)
     del data4["token_mask"]
     with pytest.raises(KeyError, match=r"PreferenceLossFn: the batch lacks \['token_mask'\]"):
         PreferenceLossFn(config)(logits4, data4, torch.tensor(4.0), None)
