@@ -1,4 +1,5 @@
-# RL image (rl and apo stages): NVIDIA's NeMo-RL release image (NeMo-RL, Ray, vLLM) plus this repo.
+# RL image (rl, clair and apo stages): NVIDIA's NeMo-RL release image (NeMo-RL, Ray, vLLM) plus this repo with its
+# `eval` extra (the IFEval reward's language ID and Thai segmentation, the metrics CLAIR and the rewards import).
 ARG NEMO_RL_IMAGE
 FROM ${NEMO_RL_IMAGE}
 
@@ -18,7 +19,7 @@ RUN test -f /opt/nemo-rl/examples/run_grpo_math.py \
 
 WORKDIR /opt/sealion-recipes
 COPY . .
-RUN uv pip install --python /opt/nemo_rl_venv/bin/python --no-cache -e . \
+RUN uv pip install --python /opt/nemo_rl_venv/bin/python --no-cache -e ".[eval]" \
  && python -m recipes.checkpoints --help > /dev/null
 ENV SEALION_REPO=/opt/sealion-recipes \
     SEALION_GIT_COMMIT=${GIT_COMMIT} \

@@ -68,7 +68,12 @@ class Deduplicator:
     def __init__(self, settings: DedupSettings):
         self.settings = settings
         self._exact: dict[bytes, str] = {}
-        self._lsh = MinHashLSH(threshold=settings.threshold, num_perm=settings.num_perm)
+        try:
+            self._lsh = MinHashLSH(threshold=settings.threshold, num_perm=settings.num_perm)
+        except ValueError as err:  # e.g. a threshold near 1 leaves fewer than the 2 LSH bands datasketch needs
+            raise ValueError(f"DedupSettings.threshold={settings.threshold} with num_perm={settings.num_perm}: "
+                             f"datasketch's MinHashLSH refuses it ({err}); lower the threshold (identical texts "
+                             f"are the exact rule's)") from err
         self._signatures: dict[str, MinHash] = {}
         # permutations built once, copied per document
         self._template = MinHash(num_perm=settings.num_perm, seed=settings.seed, hashfunc=xxhash.xxh32_intdigest)

@@ -25,6 +25,9 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+SMOKE = pytest.StashKey[set]()
+
+
 def pytest_collection_modifyitems(config, items):
     # tests/run.sh sets SEALION_REQUIRE_SLURM=1 after starting Slurm: then a Slurm test may not silently skip.
     # Markers, not keywords: a parameter id such as [slurm] is a keyword too.
@@ -33,11 +36,25 @@ def pytest_collection_modifyitems(config, items):
     if need_slurm and not slurm_ok and os.environ.get("SEALION_REQUIRE_SLURM") == "1":
         raise pytest.UsageError("SEALION_REQUIRE_SLURM=1 but no Slurm answers `sinfo`: start it with slurm/local/start.sh")
     cuda_ok = _cuda_available()
+    config.stash[SMOKE] = {item.nodeid for item in items if item.get_closest_marker("smoke")}
     for item in items:
         if item.get_closest_marker("slurm") and not slurm_ok:
             item.add_marker(pytest.mark.skip(reason="no local Slurm (tests/run.sh starts one)"))
         if item.get_closest_marker("gpu") and not cuda_ok:
             item.add_marker(pytest.mark.skip(reason="needs CUDA"))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """One line that counts the sweep's smoke combinations apart from the tests of behaviour."""
+    smoke = config.stash.get(SMOKE, set())
+    counts = {"behavioural": {}, "smoke": {}}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for nodeid in {r.nodeid for r in terminalreporter.stats.get(outcome, [])}:
+            kind = counts["smoke" if nodeid in smoke else "behavioural"]
+            kind[outcome] = kind.get(outcome, 0) + 1
+    parts = [f"{kind}: " + ", ".join(f"{n} {o}" for o, n in c.items()) for kind, c in counts.items() if c]
+    if parts:
+        terminalreporter.write_line("tests by kind -- " + "; ".join(parts))
 
 
 @pytest.fixture(scope="session")

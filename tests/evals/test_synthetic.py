@@ -1,4 +1,6 @@
-"""Synthetic eval-set generation against a real local OpenAI-compatible HTTP server."""
+"""Synthetic eval-set generation's filtering, retries and versioning, over real HTTP against a scripted stub: a local
+server that speaks the OpenAI chat-completions shape and replays canned replies (no model behind it). The real
+OpenAI-compatible server (`transformers serve` on the Gemma 3 fixture) is exercised by the CLAIR tests."""
 
 import json
 import threading
@@ -20,7 +22,7 @@ REPLIES = {
 }
 
 
-def _server(fail_first: int):
+def _scripted_stub(fail_first: int):
     state = {"calls": {"my": 0, "km": 0}, "failures_left": fail_first, "requests": 0}
 
     class Handler(BaseHTTPRequestHandler):
@@ -52,14 +54,14 @@ def _server(fail_first: int):
 
 
 @pytest.fixture
-def server():
-    srv, state = _server(fail_first=2)
+def stub_server():
+    srv, state = _scripted_stub(fail_first=2)
     yield f"http://127.0.0.1:{srv.server_address[1]}/v1", state
     srv.shutdown()
 
 
-def test_generates_filters_and_versions(server, tmp_path):
-    url, state = server
+def test_generates_filters_and_versions(stub_server, tmp_path):
+    url, state = stub_server
     settings = SyntheticSettings(base_url=url, samples_per_language=6, backoff_s=0.01, version="t1")
     meta = run(settings, tmp_path)
     rows = [json.loads(line) for line in (tmp_path / "synthetic-t1" / "data.jsonl").read_text().splitlines()]
@@ -75,7 +77,7 @@ def test_generates_filters_and_versions(server, tmp_path):
 
 
 def test_gives_up_after_retries(tmp_path):
-    srv, _ = _server(fail_first=100)
+    srv, _ = _scripted_stub(fail_first=100)
     try:
         settings = SyntheticSettings(base_url=f"http://127.0.0.1:{srv.server_address[1]}/v1", samples_per_language=1,
                                      max_retries=2, backoff_s=0.01)

@@ -19,6 +19,7 @@ def test_the_tree_has_the_promised_options():
     assert set(PRECISIONS) >= {"bf16", "fp8_current", "fp8_delayed", "mxfp8"}
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("stage,model,cluster", list(itertools.product(STAGES, MODELS, CLUSTERS)))
 def test_every_stage_model_cluster_composes(stage, model, cluster):
     cfg = to_object(compose(stage, [f"model={model}", f"cluster={cluster}"]))
@@ -28,6 +29,7 @@ def test_every_stage_model_cluster_composes(stage, model, cluster):
     assert cfg.model.num_layers > 0 and cfg.model.vocab_size >= 262144
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("stage,experiment", list(itertools.product(STAGES, EXPERIMENTS)))
 def test_every_experiment_composes_for_every_stage(stage, experiment):
     cfg = to_object(compose(stage, [f"experiment={experiment}", "cluster=slurm"]))

@@ -37,11 +37,14 @@ def test_merge_stage_exports_the_multimodal_model_and_records_the_vision_hash(ti
     artifact = runs / "mm" / "merge" / "artifact"
     exported = artifact / "multimodal"
     # vision tower and projector bit-identical to the source; the language model is the merged one
+    # (the same key sets first: an export without vision tensors must not pass by having nothing to compare)
     source = _parts(tiny_multimodal_dir, {"vision", "projector"})
-    assert source and all(torch.equal(t, source[key]) for key, t in _parts(exported, {"vision", "projector"}).items())
+    exported_vision = _parts(exported, {"vision", "projector"})
+    assert source and exported_vision.keys() == source.keys()
+    assert all(torch.equal(t, source[key]) for key, t in exported_vision.items())
     merged_lm = _parts(artifact, {"text"})
     exported_lm = _parts(exported, {"text"})
-    assert exported_lm.keys() == merged_lm.keys()
+    assert merged_lm and exported_lm.keys() == merged_lm.keys()
     assert all(torch.equal(exported_lm[key], merged_lm[key]) for key in merged_lm)
     base, trained = _parts(text, {"text"}), _parts(tuned, {"text"})
     key = ("text", "layers.0.mlp.down_proj.weight")

@@ -1,0 +1,312 @@
+"""Mutation score of the modules whose numbers users trust, with mutmut 3 (one module and its own fast tests at a time).
+
+Why per module in a scratch copy: mutmut reads its settings from `pyproject.toml` in the directory it runs in and
+copies the tree to `mutants/` there, so each module gets a fresh copy of the working tree (tracked and untracked,
+not ignored) with a `[tool.mutmut]` section naming that module alone and its test files; the repository itself is
+never modified. mutmut forks one pytest process per mutant and runs only the tests that reach the mutated function.
+Writes `bench/results/mutation.json`: per module the mutants, killed, survived (each with its diff) and the
+explanation of each survivor judged equivalent (`EQUIVALENT` below, keyed by mutant name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RESULT = REPO / "bench" / "results" / "mutation.json"
+SECONDS_FILE = "mutation-seconds"  # in a module's scratch copy: how long its run took
+
+
+@dataclass(frozen=True)
+class Target:
+    module: str  # file to mutate, relative to the repository root
+    tests: tuple[str, ...]  # the fast test files that own it
+    functions: tuple[str, ...] = ("*",)  # mutmut's mangled names (x_fn, x?Class?method) of the math; "*": all
+    skip_reason: str = ""  # non-empty: not run, and the JSON says why
+
+    @property
+    def patterns(self) -> list[str]:
+        dotted = self.module.removesuffix(".py").replace("/", ".")
+        return [f"{dotted}.{fn}__mutmut_*" for fn in self.functions]
+
+
+TARGETS = (
+    # blend.json is what Megatron reads: compute and run; the report table and the chart are for people.
+    Target("data_prep/blend.py", ("tests/data_prep/test_blend_weights.py",), ("x_compute", "x__matches", "x_run")),
+    Target("data_prep/datamix.py", ("tests/data_prep/test_datamix.py", "tests/data_prep/test_datamix_validation.py"), ("x__fields", "x_load", "x__off", "x_validate")),
+    Target("data_prep/dedup.py", ("tests/data_prep/test_curate_rules.py", "tests/data_prep/test_dedup_decisions.py")),
+    Target("evals/metrics.py", ("tests/evals/test_metrics.py", "tests/evals/test_normalised_score.py",
+                                "tests/evals/test_sea_rouge_tokens.py")),
+    Target("evals/aggregate.py", ("tests/evals/test_aggregate.py", "tests/evals/test_bootstrap_interval.py")),
+    # test_preflight.py composes a config per rule (about 4 s per mutant): only its two memory-model tests.
+    Target("recipes/memory.py", ("tests/foundation/test_memory_terms.py",
+                                 "tests/foundation/test_preflight.py::test_parameter_count_matches_the_real_270m_checkpoint",
+                                 "tests/foundation/test_preflight.py::test_recompute_and_sequence_parallel_lower_the_activation_estimate")),
+    Target("recipes/posttrain/rewards_math.py", ("tests/posttrain/test_rewards.py",
+                                                 "tests/posttrain/test_math_reward_edges.py")),
+    Target("recipes/posttrain/rl_loss.py", ("tests/posttrain/test_rl_loss.py", "tests/posttrain/test_rl_loss_masks.py",
+                                            "tests/posttrain/test_rl_loss_edges.py")),
+    # test_preference_loss.py's TRL comparison loads the real 270M (tens of seconds per mutant): its tensor tests.
+    Target("recipes/posttrain/preference_loss.py",
+           ("tests/posttrain/test_preference_loss.py::test_tensor_function_matches_trl_formulas_and_apo_directions",
+            "tests/posttrain/test_preference_loss.py::test_sample_mask_drops_pairs_and_odd_rows_are_refused",
+            "tests/posttrain/test_apo_sft_term.py", "tests/posttrain/test_preference_loss_class.py")),
+    Target("recipes/merging.py", ("tests/merge/test_merging.py",),
+           skip_reason="its tests fine-tune the real Gemma 3 270M (about 20 s per fine-tune, minutes per mutant)"),
+    Target("data_prep/tokenize.py", ("tests/data_prep/test_tokenize.py",),
+           skip_reason="its tests run the tokenizer pool over the sample corpus (tens of seconds per mutant); "
+                       "its pure functions are being rewritten by #14/#22"),
+)
+
+# Lines not mutated (regexes, each statement whole): the text of error and log messages and the command line's help.
+# They carry no number a user trusts; a mutant there changes wording only. The conditions that raise stay mutated.
+MESSAGE_LINES = (r"^\s*raise \w+\(", r"^\s*log\.(debug|info|warning|error)\(", r"ArgumentParser\(",
+                 r"\.add_argument\(")
+
+# Survivors judged equivalent after reading their diff: mutant name -> why no test can tell them apart.
+_PLACEHOLDER = "a placeholder that is overwritten before anything reads it: "
+EQUIVALENT: dict[str, str] = {
+    "data_prep.blend.x_compute__mutmut_53": _PLACEHOLDER + "every entry's weight is set in the loop after the targets",
+    "data_prep.blend.x_compute__mutmut_76": _PLACEHOLDER + "every entry's weight is set in the loop after the targets",
+    **{f"data_prep.blend.x_compute__mutmut_{n}": _PLACEHOLDER + "compute returns no file paths; run sets them"
+       for n in (86, 87, 88, 100, 101, 102)},
+    **{f"data_prep.blend.x_run__mutmut_{n}": "JSON indentation only: the same document for every reader"
+       for n in (52, 54, 55)},
+    "data_prep.dedup.x_shingles__mutmut_8": "callers pass words = normalised_words(text): recomputing gives the same",
+    **{f"data_prep.dedup.{name}": "passes words=None, so shingles recomputes normalised_words(text): the same words"
+       for name in ("xǁDeduplicatorǁcheck__mutmut_29", "xǁDeduplicatorǁ_signature__mutmut_8",
+                    "xǁDeduplicatorǁ_signature__mutmut_13")},
+    **{f"data_prep.dedup.{name}": "'UTF-8' and 'utf-8' name the same codec"
+       for name in ("x_shingles__mutmut_47", "xǁDeduplicatorǁcheck__mutmut_12")},
+    **{f"data_prep.dedup.xǁDeduplicatorǁcheck__mutmut_{n}": "the exact-match key's length (16, 17 or 64 bytes of "
+       "BLAKE2b): equal texts still share a key, and a collision stays astronomically unlikely" for n in (7, 13)},
+    "data_prep.dedup.xǁDeduplicatorǁcheck__mutmut_10": "the exact-match key joins casefolded words with 'XX XX' "
+       "instead of ' ': casefolded words hold no 'XX', so equal keys still mean equal word lists",
+    **{f"evals.metrics.x__is_punctuation__mutmut_{n}": "moves an ASCII range's end off a character that is "
+       "class P anyway (! / : @ [ {), so the Unicode-class test still calls it punctuation" for n in
+       (6, 7, 8, 10, 11, 12, 14, 15, 18, 19)},
+    "evals.metrics.x__is_punctuation__mutmut_13": "adds 'A' (65), which never reaches it: SeaRougeTokenizer "
+       "lower-cases the text first",
+    "evals.metrics.x__is_punctuation__mutmut_21": "adds U+007F DELETE, a control character (Cc) that _basic_tokens "
+       "drops before asking",
+    **{f"evals.metrics.x__is_cjk__mutmut_{n}": "moves a block's end onto or off an unassigned code point (class Cn: "
+       "U+2A6E0, U+FAFF, U+2FA1F, U+2FA20), which _basic_tokens drops before asking" for n in (18, 21, 25, 26)},
+    "evals.metrics.x__burmese_syllables__mutmut_36": "the backward loop only empties positions it has passed, and "
+       "the list is filtered for empty units next: None and '' are both dropped",
+    **{f"evals.metrics.x_rouge_l__mutmut_{n}": "use_stemmer only configures rouge_score's default tokenizer, "
+       "which a custom tokenizer replaces (rouge_score 0.1.2 rouge_scorer.py, RougeScorer.__init__)"
+       for n in (8, 11, 16)},
+    "evals.metrics.x__thai_tokens__mutmut_7": "newmm is pythainlp's default word_tokenize engine "
+       "(DEFAULT_WORD_TOKENIZE_ENGINE in pythainlp 5.4)",
+    **{f"evals.aggregate.{name}": "a default of the Monte Carlo (seed 0 or 1, 1000 or 1001 resamples): any fixed "
+       "value is as valid; the tests pin that the seed is used and reproducible, not one seed's draw"
+       for name in ("x_bootstrap_ci__mutmut_1", "x_bootstrap_ci__mutmut_3", "x_aggregate__mutmut_1",
+                    "x_aggregate__mutmut_3")},
+    **{f"evals.aggregate.x_bootstrap_ci__mutmut_{n}": "dtype: the same indices are drawn from an int or a float "
+       "array, and the means and quantiles come out as the same floats" for n in (6, 8)},
+    "evals.aggregate.x_bootstrap_ci__mutmut_33": "replace=True is numpy Generator.choice's default",
+    **{f"recipes.posttrain.rewards_math.x__boxed__mutmut_{n}": "math-verify 0.9.0 reads \\boxed{\\boxed{x}} and "
+       "\\boxed{$x$} as x, so boxing a gold answer that is boxed or in $...$ already parses the same"
+       for n in (2, 3, 4, 7)},
+    "recipes.posttrain.rewards_math.x_math_reward__mutmut_1": "the default time limit, 5 or 6 s: either bounds a "
+       "hung comparison; the tests pin that the limit given is used",
+    "recipes.posttrain.rewards_math.x_math_reward__mutmut_18": "the response read with math-verify's default "
+       "extraction_config, which is the same LaTeX + plain-expression pair (math_verify/parser.py, parse)",
+    "recipes.posttrain.rewards_math.x_math_reward__mutmut_44": "math-verify's parse returns [expression, text]: "
+       "index +1 and -1 are the same item",
+    **{f"recipes.posttrain.rl_loss.{name}": "sum/unsqueeze over axis +1 instead of -1 of a [batch, tokens] or "
+       "[batch] tensor: the same axis" for name in ("x__aggregate__mutmut_13", "x__aggregate__mutmut_17",
+       "x_clipped_policy_loss__mutmut_8", "x_clipped_policy_loss__mutmut_16", "xǁDrGRPOLossFnǁ__call____mutmut_57")},
+    **{f"recipes.posttrain.rl_loss.xǁDrGRPOLossFnǁ__call____mutmut_{n}": "a .to(device, float32) whose device or "
+       "dtype is dropped: NeMo-RL hands the loss its batch on the logits' device, and a bf16 or int input is "
+       "promoted to float32 exactly by the float32 log-probs it meets" for n in
+       (39, 41, 42, 43, 44, 49, 50, 51, 52, 80, 81, 82, 83, 87, 88, 89, 90, 97, 98, 99, 100)},
+    **{f"recipes.posttrain.rl_loss.x_clipped_policy_loss__mutmut_{n}": "the zero KL term's dtype or device: "
+       "float32 zeros on the loss's device either way, and adding a 0-dim zero changes no value" for n in
+       (79, 80, 82, 83)},
+    "recipes.posttrain.rl_loss.x_clipped_policy_loss__mutmut_11": "mask.to(None) keeps the mask's dtype; it only "
+       "multiplies float tensors, which promote it",
+    **{f"recipes.memory.x_estimate__mutmut_{n}": "whether the last stage also holds the output layer only matters "
+       "with PP > 1, where it always does; with PP 1 the only stage holds every layer and the embedding already"
+       for n in (10, 23, 25, 27, 28)},
+    "recipes.memory.x_estimate__mutmut_37": "fp8_weights is 0.0: adding or subtracting it is the same",
+    "recipes.memory.x_layers_per_stage__mutmut_25": "middle is only used for middle stages; with none (every stage "
+       "is first or last) all sizes are overwritten",
+    **{f"recipes.posttrain.preference_loss.{name}": "a .to(device, float32) whose device or dtype is dropped: the "
+       "batch is on the logits' device, and masks and bf16 inputs are promoted to float32 exactly by the float32 "
+       "log-probs they meet; the zero SFT loss is a float32 0-dim zero either way" for name in ["xǁPreferenceLossFnǁ__call____mutmut_" + str(n) for n in
+       (38, 40, 41, 42, 43, 48, 49, 50, 51, 72, 73, 74, 75, 106, 108)] + ["x_sequence_logprobs__mutmut_3"]},
+    **{f"recipes.posttrain.preference_loss.x_sequence_logprobs__mutmut_{n}": "sum over axis +1 instead of -1 of a "
+       "[batch, tokens] tensor: the same axis" for n in (7, 14)},
+    "data_prep.dedup.xǁDeduplicatorǁ_best_match__mutmut_11": "ties between kept documents: LSH returns candidates "
+       "in set order, so the original already names whichever comes first; naming the later one is as correct",
+}
+
+
+# Survivors that are NOT equivalent, with what is known about them: mutant name -> note.
+NOTES: dict[str, str] = {
+    "evals.metrics.x_chrf_plus_plus__mutmut_10": "word_order 3 instead of chrF++'s 2 (Popovic 2017): no independent "
+       "chrF++ value at hand to pin it",
+    "evals.metrics.x_detect_language__mutmut_6": "joins words with 'XX XX': fastText still finds the language of "
+       "every test text",
+    **{f"recipes.posttrain.rl_loss.xǁDrGRPOLossFnǁ__call____mutmut_{n}": "the metric names; #16 rewrites the "
+       "metrics (micro-batch sums), so they are pinned there" for n in range(102, 112)},
+    **{f"recipes.posttrain.rl_loss.xǁDrGRPOLossFnǁ__call____mutmut_{n}": "NeMo-RL's global token count only "
+       "enters token_mean aggregation, which no test of the class uses (Dr. GRPO's constant and GRPO's "
+       "sequence_mean do not read it)" for n in (71, 79)},
+    "recipes.posttrain.rl_loss.xǁDrGRPOLossFnǁ__call____mutmut_101": "the reference sliced [:, 2:]: on the tests' "
+       "3-token rows it broadcasts against the 2 log-probs, and the masked KL comes out the same; a longer batch "
+       "with a varying reference would tell",
+    "recipes.memory.x_layers_per_stage__mutmut_23": "true division for the middle stages: the tests' layouts "
+       "divide evenly (a layout that does not is refused by preflight's pipeline check)",
+    **{f"recipes.memory.x_flops_per_token__mutmut_{n}": "killed by test_270m_flops_per_token_is_6n_plus_attention "
+       "as rewritten after this run (at 1024 tokens a global and a local layer cost the same; now 2048)"
+       for n in (5, 6, 7, 15)},
+    **{f"recipes.posttrain.rewards_math.x_math_reward__mutmut_{n}": "math-verify's parse timeout: no input found "
+       "that hangs its parser (9^(9^(9^9)) hangs the comparison, which the tests time)" for n in (7, 16)},
+    "recipes.posttrain.rewards_math.x_math_reward__mutmut_9": "the gold answer read with math-verify's default "
+       "extractors (LaTeX and plain expressions) instead of LaTeX alone: the same for every boxed gold in the tests",
+    **{f"recipes.posttrain.preference_loss.xǁPreferenceLossFnǁ__call____mutmut_{n}": "a stride of 3 instead of 2 "
+       "over the rows: the tests' two pairs share their input ids, so the rows it picks hold the same log-probs"
+       for n in (78, 97, 117, 134)},
+    "recipes.posttrain.preference_loss.xǁPreferenceLossFnǁ__call____mutmut_140": "accuracy counting ties: no test "
+       "has a pair whose rewards are equal",
+    **{f"recipes.posttrain.preference_loss.xǁPreferenceLossFnǁ__call____mutmut_{n}": "the metric names; #16 "
+       "rewrites the metrics (micro-batch sums)" for n in (141, 142)},
+    **{f"recipes.memory.x_estimate__mutmut_{n}": "killed by the TP-2 logits and total checks added to "
+       "test_270m_weights_grads_optimizer_and_logits_from_the_checkpoint after this run" for n in (90, 100)},
+}
+
+
+@dataclass
+class ModuleResult:
+    module: str
+    functions: list[str] = field(default_factory=list)  # what was mutated (mangled names; "*": every function)
+    tests: list[str] = field(default_factory=list)  # the tests it was mutated against
+    mutants: int = 0
+    killed: int = 0
+    timeout: int = 0  # the tests hung past mutmut's limit: caught, as mutmut's own score counts them
+    survived: list[dict] = field(default_factory=list)
+    other: dict[str, int] = field(default_factory=dict)  # timeout, suspicious, no tests, ...
+    seconds: float = 0.0
+    skipped: str = ""
+    commit: str = ""  # last commit that touched the module when it was mutated
+
+    @property
+    def score(self) -> float:
+        return (self.killed + self.timeout) / self.mutants if self.mutants else 0.0
+
+    @property
+    def score_without_equivalents(self) -> float:
+        """Caught over the mutants that a test could catch at all (equivalent survivors left out)."""
+        testable = self.mutants - sum(1 for s in self.survived if s["equivalent"])
+        return (self.killed + self.timeout) / testable if testable else 0.0
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True).stdout
+
+
+def _scratch_copy(target: Target, root: Path) -> Path:
+    work = root / target.module.replace("/", "_").removesuffix(".py")
+    shutil.rmtree(work, ignore_errors=True)
+    for name in _git("ls-files", "-co", "--exclude-standard", "-z").split("\0"):
+        src = REPO / name
+        if name and src.is_file():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, work / name)
+    settings = (f"\n[tool.mutmut]\nsource_paths = [\"data_prep\", \"evals\", \"recipes\"]\n"
+                f"only_mutate = [{json.dumps(target.module)}]\n"
+                f"also_copy = [\"conf/\", \"containers/\", \"slurm/\", \"bench/\", \"README.md\", \"ARCHITECTURE.md\"]\n"
+                f"pytest_add_cli_args_test_selection = {json.dumps(list(target.tests))}\n"
+                f"do_not_mutate_patterns = {json.dumps(list(MESSAGE_LINES))}\n"
+                f"pytest_add_cli_args = [\"-p\", \"no:cacheprovider\", \"-q\"]\n")
+    (work / "pyproject.toml").write_text((work / "pyproject.toml").read_text() + settings)
+    return work
+
+
+def _mutmut(work: Path, *args: str, timeout: float = 3600) -> str:
+    # One intra-op thread: torch's OpenMP pool does not survive mutmut's fork (the children hang, read as timeouts).
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=work, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+    if proc.returncode != 0 and args[0] == "run":
+        raise RuntimeError(f"mutmut run failed in {work}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def run_target(target: Target, root: Path, report_only: bool = False) -> ModuleResult:
+    result = ModuleResult(target.module, list(target.functions), list(target.tests), commit=_git("log", "-1", "--format=%H", "--", target.module).strip())
+    if target.skip_reason:
+        result.skipped = target.skip_reason
+        return result
+    if report_only:
+        work = root / target.module.replace("/", "_").removesuffix(".py")
+    else:
+        work = _scratch_copy(target, root)
+        start = time.monotonic()
+        _mutmut(work, "run", "--max-children", "1", *target.patterns)
+        (work / SECONDS_FILE).write_text(f"{time.monotonic() - start:.1f}")
+    result.seconds = float((work / SECONDS_FILE).read_text())
+    for line in _mutmut(work, "results", "--all", "true").splitlines():
+        match = re.match(r"\s*(\S+): (.+)$", line)
+        if not match:
+            continue
+        name, status = match.groups()
+        if not any(fnmatch.fnmatch(name, p) for p in target.patterns):
+            continue
+        result.mutants += 1
+        if status == "killed":
+            result.killed += 1
+        elif status == "timeout":
+            result.timeout += 1
+        elif status == "survived":
+            diff = _mutmut(work, "show", name).split("\n", 1)[1].strip()
+            result.survived.append({"mutant": name, "diff": diff, "equivalent": EQUIVALENT.get(name, ""),
+                                    "note": NOTES.get(name, "")})
+        else:
+            result.other[status] = result.other.get(status, 0) + 1
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="*", help="modules to run (default: all); others keep their JSON entry")
+    parser.add_argument("--scratch", default="/tmp/sealion-mutation", help="where the per-module copies go")
+    parser.add_argument("--report-only", action="store_true",
+                        help="re-read the results of the last run in --scratch (e.g. after editing EQUIVALENT)")
+    args = parser.parse_args(argv)
+    previous = {m["module"]: m for m in json.loads(RESULT.read_text())["modules"]} if RESULT.exists() else {}
+    modules = []
+    for target in TARGETS:
+        if args.only and target.module not in args.only:
+            if target.module in previous:
+                modules.append(previous[target.module])
+            continue
+        result = run_target(target, Path(args.scratch), args.report_only)
+        entry = asdict(result) | {"score": round(result.score, 3),
+                                  "score_without_equivalents": round(result.score_without_equivalents, 3)}
+        modules.append(entry)
+        print(f"{target.module}: {result.killed}/{result.mutants} killed, {len(result.survived)} survived, "
+              f"{result.other or ''} {result.seconds}s {result.skipped}", flush=True)
+        _write(modules + [previous[t.module] for t in TARGETS[TARGETS.index(target) + 1:] if t.module in previous])
+    _write(modules)
+    return 0
+
+
+def _write(modules: list[dict]) -> None:
+    RESULT.write_text(json.dumps({"tool": "mutmut 3.8.1", "modules": modules}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
