@@ -100,5 +100,6 @@ def test_two_pairs_average_and_the_errors_name_the_loss():
     del data4["token_mask"]
     with pytest.raises(KeyError, match=r"PreferenceLossFn: the batch lacks \['token_mask'\]"):
         PreferenceLossFn(config)(logits4, data4, torch.tensor(4.0), None)
-    with pytest.raises(ValueError, match="PreferenceLossFn needs full-vocabulary logits"):
+    # Vocabulary-parallel logits are taken (tests/posttrain/test_vocab_parallel.py); a group needs its rank.
+    with pytest.raises(ValueError, match="vocab_parallel_group is set but vocab_parallel_rank is None"):
         PreferenceLossFn(config)(logits, data, torch.tensor(2.0), None, vocab_parallel_group=object())

@@ -72,7 +72,9 @@ def test_the_class_checks_its_batch_and_reports_its_normaliser():
             "sample_mask": torch.ones(1), "prev_logprobs": torch.zeros(1, 3),
             "reference_policy_logprobs": torch.zeros(1, 3)}
     # With the KL on, the reference is required on top of the usual keys, not instead of them.
-    with pytest.raises(KeyError, match=r"DrGRPOLossFn: the batch lacks \['advantages'\]"):
+    with pytest.raises(KeyError, match=r"DrGRPOLossFn: the batch lacks \['advantages', 'generation_logprobs'\]"):
         loss_fn(logits, data, torch.tensor(1.0), torch.tensor(2.0))
-    with pytest.raises(ValueError, match="DrGRPOLossFn needs full-vocabulary logits"):
+    # Vocabulary-parallel logits are taken (tests/posttrain/test_vocab_parallel.py); a group needs its rank.
+    data = {**data, "advantages": torch.zeros(1, 3), "generation_logprobs": torch.zeros(1, 3)}
+    with pytest.raises(ValueError, match="vocab_parallel_group is set but vocab_parallel_rank is None"):
         loss_fn(logits, data, torch.tensor(1.0), torch.tensor(2.0), vocab_parallel_group=object())

@@ -29,6 +29,7 @@ def _batch(prev_shift_second: float = 0.0, reference_shift_second: float = 0.0):
         "sample_mask": torch.tensor([1.0, 0.0]),
         "advantages": torch.tensor([[1.0, 1.0, 1.0], [-3.0, -3.0, -3.0]]),
         "prev_logprobs": prev,
+        "generation_logprobs": prev.clone(),  # what the generator saw: the same policy here
         "reference_policy_logprobs": reference,
     }
     return logits, data
