@@ -7,6 +7,7 @@ ARG LM_EVAL_VERSION
 ARG UV_VERSION
 ARG SEAHELM_COMMIT
 ARG SEAHELM_PYTHON
+ARG SEAHELM_RESOLVED_AT
 ARG LLAMA_CPP_TAG
 ARG GIT_COMMIT=unknown
 LABEL org.opencontainers.image.title="sealion-eval" \
@@ -37,11 +38,15 @@ RUN pip freeze | grep -E '^[A-Za-z0-9_.-]+==' > /tmp/image-constraints.txt \
 # SEA-HELM runs from its own checkout with `uv run` (evals/seahelm.py renders those commands) in its own
 # environment: Python 3.12 and the vLLM / transformers its pyproject pins (tool.uv.sources), exactly as
 # containers/seahelm.uv.lock resolved them (containers/lock_seahelm.sh writes it; --locked fails on a stale lock).
-# Synced now so evaluation jobs start without network access.
-COPY containers/seahelm.uv.lock /tmp/seahelm.uv.lock
+# Until that lock is committed (writing it needs network to GitHub and the PyTorch index), the build resolves the
+# pyproject itself with --exclude-newer SEAHELM_RESOLVED_AT, so every build takes the packages published by that
+# date, and keeps the lock it wrote in /opt/SEA-HELM/uv.lock (copy it out and commit it as containers/seahelm.uv.lock).
+# Synced now so evaluation jobs start without network access. (seahelm.uv.loc[k]: copied when it exists.)
+COPY containers/versions.env containers/seahelm.uv.loc[k] /tmp/seahelm/
 RUN git clone https://github.com/aisingapore/SEA-HELM.git /opt/SEA-HELM \
  && git -C /opt/SEA-HELM checkout --quiet "${SEAHELM_COMMIT}" \
- && cp /tmp/seahelm.uv.lock /opt/SEA-HELM/uv.lock \
+ && if [ -f /tmp/seahelm/seahelm.uv.lock ]; then cp /tmp/seahelm/seahelm.uv.lock /opt/SEA-HELM/uv.lock; \
+    else uv lock --python "${SEAHELM_PYTHON}" --exclude-newer "${SEAHELM_RESOLVED_AT}" --directory /opt/SEA-HELM; fi \
  && uv sync --locked --python "${SEAHELM_PYTHON}" --directory /opt/SEA-HELM
 
 WORKDIR /opt/sealion-recipes
