@@ -34,11 +34,11 @@ class ThreadGroup:
 
     def all_reduce(self, tensor: torch.Tensor, op=dist.ReduceOp.SUM, group=None) -> None:
         assert group is self, "reduced over a group other than the vocabulary's"
+        assert op in (dist.ReduceOp.SUM, dist.ReduceOp.MAX)
         self._slots[self._rank.value] = tensor.detach().clone()
         self._barrier.wait()
         stacked = torch.stack(self._slots)
         reduced = stacked.sum(0) if op == dist.ReduceOp.SUM else stacked.max(0).values
-        assert op in (dist.ReduceOp.SUM, dist.ReduceOp.MAX)
         self._barrier.wait()  # every rank has read the slots before any writes the next reduction's
         tensor.copy_(reduced)
 
