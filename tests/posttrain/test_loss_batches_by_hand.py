@@ -40,7 +40,8 @@ def test_dr_grpo_kl_reads_each_positions_reference_and_names_its_metrics():
     beta, max_length = 0.5, 4
     loss_fn = DrGRPOLossFn(DrGRPOLossConfig.dr_grpo(max_length, reference_policy_kl_penalty=beta))
     loss, metrics = loss_fn(torch.zeros(1, 5, 2), data, torch.tensor(1.0), torch.tensor(4.0))
-    # Dr. GRPO divides token sums by max_generation_length x sequences (Liu et al. 2025, eq. 3): 4 x 1.
+    # Dr. GRPO divides token sums by max_generation_length x sequences (Liu et al. 2025, "Understanding
+    # R1-Zero-Like Training"): 4 x 1.
     policy = -(4 * 1.0) / (max_length * 1)
     kl = beta * sum(_k3(d) for d in deltas[1:]) / (max_length * 1)
     assert loss.item() == pytest.approx(policy + kl, rel=1e-6)
