@@ -51,16 +51,25 @@ TARGETS = (
     # test_preflight.py composes a config per rule (about 4 s per mutant): only its two memory-model tests.
     Target("recipes/memory.py", ("tests/foundation/test_memory_terms.py",
                                  "tests/foundation/test_preflight.py::test_parameter_count_matches_the_real_270m_checkpoint",
-                                 "tests/foundation/test_preflight.py::test_recompute_and_sequence_parallel_lower_the_activation_estimate")),
+                                 "tests/foundation/test_preflight.py::test_recompute_and_sequence_parallel_lower_the_activation_estimate",
+                                 "tests/foundation/test_memory_measured.py::test_the_vocabulary_sized_terms_by_hand")),
     Target("recipes/posttrain/rewards_math.py", ("tests/posttrain/test_rewards.py",
                                                  "tests/posttrain/test_math_reward_edges.py")),
     Target("recipes/posttrain/rl_loss.py", ("tests/posttrain/test_rl_loss.py", "tests/posttrain/test_rl_loss_masks.py",
-                                            "tests/posttrain/test_rl_loss_edges.py")),
+                                            "tests/posttrain/test_rl_loss_edges.py",
+                                            "tests/posttrain/test_loss_batches_by_hand.py",
+                                            "tests/posttrain/test_vocab_shards_in_threads.py")),
     # test_preference_loss.py's TRL comparison loads the real 270M (tens of seconds per mutant): its tensor tests.
     Target("recipes/posttrain/preference_loss.py",
            ("tests/posttrain/test_preference_loss.py::test_tensor_function_matches_trl_formulas_and_apo_directions",
             "tests/posttrain/test_preference_loss.py::test_sample_mask_drops_pairs_and_odd_rows_are_refused",
-            "tests/posttrain/test_apo_sft_term.py", "tests/posttrain/test_preference_loss_class.py")),
+            "tests/posttrain/test_apo_sft_term.py", "tests/posttrain/test_preference_loss_class.py",
+            "tests/posttrain/test_loss_batches_by_hand.py", "tests/posttrain/test_vocab_shards_in_threads.py")),
+    # Its ranks as threads (test_vocab_shards_in_threads.py); test_vocab_parallel.py's two gloo processes over the
+    # real 262144-token vocabulary take about 40 s a run (about 2 h over its 156 mutants): not run per mutant.
+    Target("recipes/posttrain/vocab_parallel.py",
+           ("tests/posttrain/test_vocab_shards_in_threads.py", "tests/posttrain/test_loss_batches_by_hand.py",
+            "tests/posttrain/test_preference_loss_class.py", "tests/posttrain/test_rl_loss_masks.py")),
     Target("recipes/merging.py", ("tests/merge/test_merging.py",),
            skip_reason="its tests fine-tune the real Gemma 3 270M (about 20 s per fine-tune, minutes per mutant)"),
     Target("data_prep/tokenize.py", ("tests/data_prep/test_tokenize.py",),
@@ -115,9 +124,8 @@ EQUIVALENT: dict[str, str] = {
     **{f"evals.aggregate.x_bootstrap_ci__mutmut_{n}": "dtype: the same indices are drawn from an int or a float "
        "array, and the means and quantiles come out as the same floats" for n in (6, 8)},
     "evals.aggregate.x_bootstrap_ci__mutmut_33": "replace=True is numpy Generator.choice's default",
-    **{f"recipes.posttrain.rewards_math.x__boxed__mutmut_{n}": "math-verify 0.9.0 reads \\boxed{\\boxed{x}} and "
-       "\\boxed{$x$} as x, so boxing a gold answer that is boxed or in $...$ already parses the same"
-       for n in (2, 3, 4, 7)},
+    **{f"recipes.posttrain.rewards_math.x__boxed__mutmut_{n}": "math-verify 0.9.0 reads \\boxed{\\boxed{x}} as x, "
+       "so boxing a gold answer that is boxed already parses the same" for n in (3, 4)},
     "recipes.posttrain.rewards_math.x_math_reward__mutmut_1": "the default time limit, 5 or 6 s: either bounds a "
        "hung comparison; the tests pin that the limit given is used",
     "recipes.posttrain.rewards_math.x_math_reward__mutmut_18": "the response read with math-verify's default "
@@ -126,66 +134,54 @@ EQUIVALENT: dict[str, str] = {
        "index +1 and -1 are the same item",
     **{f"recipes.posttrain.rl_loss.{name}": "sum/unsqueeze over axis +1 instead of -1 of a [batch, tokens] or "
        "[batch] tensor: the same axis" for name in ("x__aggregate__mutmut_13", "x__aggregate__mutmut_17",
-       "x_clipped_policy_loss__mutmut_8", "x_clipped_policy_loss__mutmut_16", "xǁDrGRPOLossFnǁ__call____mutmut_57")},
-    **{f"recipes.posttrain.rl_loss.xǁDrGRPOLossFnǁ__call____mutmut_{n}": "a .to(device, float32) whose device or "
-       "dtype is dropped: NeMo-RL hands the loss its batch on the logits' device, and a bf16 or int input is "
-       "promoted to float32 exactly by the float32 log-probs it meets" for n in
-       (39, 41, 42, 43, 44, 49, 50, 51, 52, 80, 81, 82, 83, 87, 88, 89, 90, 97, 98, 99, 100)},
+       "x_clipped_policy_loss__mutmut_8", "x_clipped_policy_loss__mutmut_16", "xǁDrGRPOLossFnǁ__call____mutmut_58")},
+    **{f"recipes.posttrain.rl_loss.xǁDrGRPOLossFnǁ__call____mutmut_{n}": "a .to(device, float32) that loses only "
+       "its device (device None keeps the tensor where it is): NeMo-RL hands the loss its batch on the logits' "
+       "device; the dtype, which does matter, is pinned by test_loss_batches_by_hand.py" for n in
+       (40, 42, 44, 50, 52, 65, 67, 73, 75, 97, 99, 107, 109)},
+    **{f"recipes.posttrain.rl_loss.xǁDrGRPOLossFnǁ__call____mutmut_{n}": "generation_logprobs kept in the "
+       "batch's dtype: it only enters the token_mult_prob_error metric (a Python float), whose float64 and float32 "
+       "values differ in the seventh digit" for n in (74, 76)},
+    **{f"recipes.posttrain.rl_loss.xǁDrGRPOLossFnǁ__call____mutmut_{n}": "a mask kept in the batch's dtype: "
+       "clipped_policy_loss casts it to the log-probs' float32 first, and otherwise it only enters the "
+       "token_mult_prob_error metric (a Python float, the same to the seventh digit)" for n in (43, 45, 51, 53)},
     **{f"recipes.posttrain.rl_loss.x_clipped_policy_loss__mutmut_{n}": "the zero KL term's dtype or device: "
        "float32 zeros on the loss's device either way, and adding a 0-dim zero changes no value" for n in
        (79, 80, 82, 83)},
-    "recipes.posttrain.rl_loss.x_clipped_policy_loss__mutmut_11": "mask.to(None) keeps the mask's dtype; it only "
-       "multiplies float tensors, which promote it",
+    "recipes.posttrain.rl_loss.x_clipped_policy_loss__mutmut_11": "mask.to(None) keeps the mask's dtype; the class "
+       "passes a float32 mask, and it only multiplies float tensors",
     **{f"recipes.memory.x_estimate__mutmut_{n}": "whether the last stage also holds the output layer only matters "
        "with PP > 1, where it always does; with PP 1 the only stage holds every layer and the embedding already"
        for n in (10, 23, 25, 27, 28)},
     "recipes.memory.x_estimate__mutmut_37": "fp8_weights is 0.0: adding or subtracting it is the same",
+    "recipes.memory.x_layers_per_stage__mutmut_23": "true division for the middle stages: on every layout "
+       "preflight accepts the remainder divides evenly (it refuses the others before any estimate is shown), "
+       "and 16.0 layers weigh what 16 do",
     "recipes.memory.x_layers_per_stage__mutmut_25": "middle is only used for middle stages; with none (every stage "
        "is first or last) all sizes are overwritten",
-    **{f"recipes.posttrain.preference_loss.{name}": "a .to(device, float32) whose device or dtype is dropped: the "
-       "batch is on the logits' device, and masks and bf16 inputs are promoted to float32 exactly by the float32 "
-       "log-probs they meet; the zero SFT loss is a float32 0-dim zero either way" for name in ["xǁPreferenceLossFnǁ__call____mutmut_" + str(n) for n in
-       (38, 40, 41, 42, 43, 48, 49, 50, 51, 72, 73, 74, 75, 106, 108)] + ["x_sequence_logprobs__mutmut_3"]},
+    **{f"recipes.posttrain.preference_loss.xǁPreferenceLossFnǁ__call____mutmut_{n}": "a .to(device, float32) or "
+       "zero that loses only its device (None keeps the tensor where it is): the batch is on the logits' device; "
+       "the dtype is pinned by test_loss_batches_by_hand.py" for n in (37, 39, 41, 47, 49, 71, 73, 105, 107)},
+    **{f"recipes.posttrain.preference_loss.xǁPreferenceLossFnǁ__call____mutmut_{n}": "the token mask kept in the "
+       "batch's dtype: every use goes through sequence_logprobs, which casts it to the log-probs' float32 first"
+       for n in (40, 42)},
+    "recipes.posttrain.preference_loss.x_sequence_logprobs__mutmut_3": "mask.to(None) keeps the mask's dtype: the "
+       "class passes a float32 mask, and it only multiplies float32 log-probs",
     **{f"recipes.posttrain.preference_loss.x_sequence_logprobs__mutmut_{n}": "sum over axis +1 instead of -1 of a "
        "[batch, tokens] tensor: the same axis" for n in (7, 14)},
+    "recipes.posttrain.vocab_parallel.xǁ_SumOverShardsǁforward__mutmut_6": "op=SUM dropped: SUM is "
+       "torch.distributed.all_reduce's default op",
+    "recipes.posttrain.vocab_parallel.x_next_token_logprobs__mutmut_13": "the whole-vocabulary start 1 instead of "
+       "0: read only on a shard, and both shard branches set it first",
+    "recipes.posttrain.vocab_parallel.x_next_token_logprobs__mutmut_28": "targets.to(None) keeps them where they "
+       "are: NeMo-RL's batch is on the logits' device",
     "data_prep.dedup.xǁDeduplicatorǁ_best_match__mutmut_11": "ties between kept documents: LSH returns candidates "
        "in set order, so the original already names whichever comes first; naming the later one is as correct",
 }
 
 
 # Survivors that are NOT equivalent, with what is known about them: mutant name -> note.
-NOTES: dict[str, str] = {
-    "evals.metrics.x_chrf_plus_plus__mutmut_10": "word_order 3 instead of chrF++'s 2 (Popovic 2017): no independent "
-       "chrF++ value at hand to pin it",
-    "evals.metrics.x_detect_language__mutmut_6": "joins words with 'XX XX': fastText still finds the language of "
-       "every test text",
-    **{f"recipes.posttrain.rl_loss.xǁDrGRPOLossFnǁ__call____mutmut_{n}": "the metric names; #16 rewrites the "
-       "metrics (micro-batch sums), so they are pinned there" for n in range(102, 112)},
-    **{f"recipes.posttrain.rl_loss.xǁDrGRPOLossFnǁ__call____mutmut_{n}": "NeMo-RL's global token count only "
-       "enters token_mean aggregation, which no test of the class uses (Dr. GRPO's constant and GRPO's "
-       "sequence_mean do not read it)" for n in (71, 79)},
-    "recipes.posttrain.rl_loss.xǁDrGRPOLossFnǁ__call____mutmut_101": "the reference sliced [:, 2:]: on the tests' "
-       "3-token rows it broadcasts against the 2 log-probs, and the masked KL comes out the same; a longer batch "
-       "with a varying reference would tell",
-    "recipes.memory.x_layers_per_stage__mutmut_23": "true division for the middle stages: the tests' layouts "
-       "divide evenly (a layout that does not is refused by preflight's pipeline check)",
-    **{f"recipes.memory.x_flops_per_token__mutmut_{n}": "killed by test_270m_flops_per_token_is_6n_plus_attention "
-       "as rewritten after this run (at 1024 tokens a global and a local layer cost the same; now 2048)"
-       for n in (5, 6, 7, 15)},
-    **{f"recipes.posttrain.rewards_math.x_math_reward__mutmut_{n}": "math-verify's parse timeout: no input found "
-       "that hangs its parser (9^(9^(9^9)) hangs the comparison, which the tests time)" for n in (7, 16)},
-    "recipes.posttrain.rewards_math.x_math_reward__mutmut_9": "the gold answer read with math-verify's default "
-       "extractors (LaTeX and plain expressions) instead of LaTeX alone: the same for every boxed gold in the tests",
-    **{f"recipes.posttrain.preference_loss.xǁPreferenceLossFnǁ__call____mutmut_{n}": "a stride of 3 instead of 2 "
-       "over the rows: the tests' two pairs share their input ids, so the rows it picks hold the same log-probs"
-       for n in (78, 97, 117, 134)},
-    "recipes.posttrain.preference_loss.xǁPreferenceLossFnǁ__call____mutmut_140": "accuracy counting ties: no test "
-       "has a pair whose rewards are equal",
-    **{f"recipes.posttrain.preference_loss.xǁPreferenceLossFnǁ__call____mutmut_{n}": "the metric names; #16 "
-       "rewrites the metrics (micro-batch sums)" for n in (141, 142)},
-    **{f"recipes.memory.x_estimate__mutmut_{n}": "killed by the TP-2 logits and total checks added to "
-       "test_270m_weights_grads_optimizer_and_logits_from_the_checkpoint after this run" for n in (90, 100)},
-}
+NOTES: dict[str, str] = {}
 
 
 @dataclass

@@ -46,6 +46,17 @@ def test_chrf_plus_plus_rewards_word_order():
     assert 0.0 < shuffled < chrf_plus_plus(["saya suka makan nasi goreng!"], ref)
 
 
+def test_chrf_plus_plus_by_hand():
+    # chrF++ (Popovic 2017): character 1..6-grams with whitespace removed and word 1..2-grams; precision and recall
+    # averaged over the orders present on both sides (sacrebleu 2.6.0 metrics/chrf.py, _compute_f_score), then
+    # F-beta with beta 2. "a c b" vs "a b c": chars "acb"/"abc" match on unigrams (P = R = 1) and not on the bigrams
+    # or the trigram (0); words match on unigrams (1), not on bigrams (0). Five orders: P = R = 2/5, F = 2/5.
+    assert chrf_plus_plus(["a c b"], ["a b c"]) == pytest.approx(40.0)
+    # "a b" vs "a b c": char 1-grams P 1, R 2/3; 2-grams P 1, R 1/2; the same for words; no 3-gram in "ab".
+    # P = 1, R = 7/12, F = 5 x 7/12 / (4 + 7/12) = 7/11.
+    assert chrf_plus_plus(["a b"], ["a b c"]) == pytest.approx(100 * 7 / 11)
+
+
 def test_balanced_accuracy_hand_computed():
     # recall(A) = 2/3, recall(B) = 0 (None is a miss) -> 1/3; plain accuracy would be 1/2
     assert balanced_accuracy(["A", "A", "A", "B"], ["A", "A", "B", None]) == pytest.approx(1 / 3)

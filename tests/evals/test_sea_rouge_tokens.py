@@ -72,3 +72,9 @@ def test_malay_counts_as_indonesian_and_the_reverse():
     malay = "Kerajaan Malaysia telah mengumumkan bahawa sekolah akan dibuka semula minggu hadapan."
     assert response_in_language(malay, "ms") and response_in_language(malay, "id")
     assert not response_in_language(malay, "th")
+
+
+def test_a_short_reply_over_two_lines_is_still_read_as_malay():
+    # The detector reads one line: the lines are joined with a space, and a two-word greeting stays Malay.
+    assert response_in_language("Apa khabar?\nBaik.", "ms")
+    assert response_in_language("Apa khabar", "ms")

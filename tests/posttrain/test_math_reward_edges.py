@@ -43,3 +43,29 @@ def test_a_response_that_crashes_the_parser_scores_zero(monkeypatch):
     monkeypatch.setattr(rewards_math, "parse", parse)
     assert math_reward("crash", "4") == MathRewardResult(0.0, None)
     assert math_reward("4", "4") == MathRewardResult(1.0, "4")
+
+
+def test_every_parse_is_bounded_by_the_time_limit_given(monkeypatch):
+    # No input is known that hangs math-verify's parser itself (only its comparison, above), so the limit reaching
+    # parse is checked by recording the calls: the gold's and the response's, in the main thread and off it.
+    real_parse, limits = rewards_math.parse, []
+
+    def parse(text, **kwargs):
+        limits.append(kwargs.get("parsing_timeout"))
+        return real_parse(text, **kwargs)
+
+    monkeypatch.setattr(rewards_math, "parse", parse)
+    assert math_reward("\\boxed{3}", "3", timeout_seconds=2).reward == 1.0
+    assert limits == [2, 2]
+    worker = threading.Thread(target=lambda: math_reward("\\boxed{3}", "3", timeout_seconds=2))
+    worker.start()
+    worker.join()
+    assert limits == [2, 2, None, None]  # SIGALRM cannot fire off the main thread
+
+
+def test_a_gold_answer_is_read_as_latex_only():
+    # "$1,000" opens math mode and never closes it: as LaTeX it is nothing, and a plain-expression reader would
+    # guess 1000 (math-verify 0.9.0's ExprExtractionConfig does). A record like that is refused, not guessed.
+    with pytest.raises(rewards_math.GoldAnswerError, match="does not parse"):
+        math_reward("1000", "$1,000")
+    assert math_reward("\\boxed{1000}", "$1000$").reward == 1.0  # closed, it is LaTeX
