@@ -79,7 +79,9 @@ def test_each_stage_reads_the_artifact_it_needs(rendered):
         artifact["merge"]
     apo = yaml.safe_load((run / "apo" / "launch" / "nemo_rl.yaml").read_text())
     assert apo["policy"]["model_name"] == artifact["rl"]
-    assert apo["data"]["train"]["data_path"] == f"{artifact['clair']}/pairs.jsonl"
+    # NeMo-RL v0.5.0's flat keys: the job splits clair's pairs (apo.pairs) into its own train and held-out files
+    assert resolved["apo"]["apo"]["pairs"] == f"{artifact['clair']}/pairs.jsonl"
+    assert apo["data"]["train_data_path"] == str(run / "apo" / "data" / "train.jsonl")
     assert f"--model_name {artifact['apo']} " in (run / "eval" / "launch" / "seahelm.sh").read_text()
     assert resolved["release"]["run"]["input"] == artifact["apo"]
 
