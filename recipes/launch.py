@@ -230,7 +230,8 @@ def _record_unrecorded_end(run_dir: Path, status: dict) -> dict:
     """A Slurm job that ended without recording it (SIGKILL: the OOM killer, the kill after a cancel's or the time
     limit's grace): recorded failed here, with Slurm's word for it and where the stage resumes from."""
     from recipes.stage_runner import read_status, write_status
-    from recipes.status import resume_point, stage_status
+    from recipes.stage_dir import resume_point
+    from recipes.status import stage_status
 
     slurm = stage_status(run_dir, tail=0)
     if slurm.state in ("unknown", "PENDING", "RUNNING", "REQUEUED", "COMPLETING", "SUSPENDED"):

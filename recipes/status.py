@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
 from recipes.checkpoints import newest_complete
 from recipes.config import default_launch_root
+from recipes.stage_dir import checkpoint_dir, newest_log
 from recipes.stage_runner import read_status
 
 # Megatron's training log line, e.g.
@@ -104,15 +104,6 @@ def last_iteration(lines: list[str]) -> Optional[tuple[int, int, float]]:
     return None
 
 
-def newest_log(stage_dir: Path) -> Optional[Path]:
-    """The most recently written log of a stage: in its own directory or in NeMo-Run's job directory for it."""
-    candidates = [p for pattern in ("*.log", "logs/*.log", "*.out") for p in stage_dir.glob(pattern)]
-    nemo_run = stage_dir.parent / ".nemo_run"
-    if nemo_run.is_dir():
-        candidates += [p for p in nemo_run.rglob("log*") if p.is_file() and p.parent.name == stage_dir.name]
-    return max(candidates, key=lambda p: p.stat().st_mtime, default=None)
-
-
 def _apply_sacct(status: StageStatus) -> None:
     if shutil.which("sacct") is None:
         status.state, status.reason = "unknown", "sacct not found on PATH (run on a Slurm login node)"
@@ -140,20 +131,6 @@ def _nemo_run_job_ids(nemo_run_home: Path) -> dict[str, str]:
             if sep and len(fields) >= 2:
                 ids[Path(fields[1]).name] = job_id.strip()
     return ids
-
-
-def checkpoint_dir(stage_dir: Path) -> Path:
-    cfg = OmegaConf.load(stage_dir / "resolved.yaml")
-    save = OmegaConf.select(cfg, "checkpoint.save", default=None)
-    return Path(save) if save else stage_dir / "checkpoints"
-
-
-def resume_point(stage_dir: Path) -> str:
-    """Where a stopped or dead stage resumes from and its log, for its recorded error."""
-    directory = checkpoint_dir(stage_dir)
-    checkpoint = newest_complete(directory)
-    found = f"step {checkpoint.step} in {checkpoint.path}" if checkpoint else f"none in {directory}"
-    return f"newest complete checkpoint: {found}; log: {newest_log(stage_dir) or 'none written'}"
 
 
 def _submitted_at(stage_dir: Path) -> float:
