@@ -43,6 +43,8 @@ from typing import Optional
 import numpy as np
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
+from evals.seahelm import is_local_path
+
 GROUP_BY = ("source_lang", "input")
 
 
@@ -316,9 +318,8 @@ def tokenize_shards(settings: TokenizeSettings, input_paths: list[str], output_d
 
 
 def looks_like_path(name_or_dir: str) -> bool:
-    """A local directory rather than a hub id ("org/name")."""
-    return os.path.exists(name_or_dir) or os.path.isabs(name_or_dir) or name_or_dir.startswith(".") \
-        or name_or_dir.count("/") != 1
+    """A local directory rather than a hub id ("org/name"): one that exists here even if shaped like a hub id."""
+    return os.path.exists(name_or_dir) or is_local_path(name_or_dir)
 
 
 def tokenizer_problem(name_or_dir: str) -> Optional[str]:
