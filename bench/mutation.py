@@ -49,7 +49,7 @@ TARGETS = (
                                 "tests/evals/test_sea_rouge_tokens.py")),
     Target("evals/aggregate.py", ("tests/evals/test_aggregate.py", "tests/evals/test_bootstrap_interval.py")),
     # test_preflight.py composes a config per rule (about 4 s per mutant): only its two memory-model tests.
-    Target("recipes/memory.py", ("tests/foundation/test_memory_terms.py",
+    Target("recipes/submit/memory.py", ("tests/foundation/test_memory_terms.py",
                                  "tests/foundation/test_preflight.py::test_parameter_count_matches_the_real_270m_checkpoint",
                                  "tests/foundation/test_preflight.py::test_recompute_and_sequence_parallel_lower_the_activation_estimate",
                                  "tests/foundation/test_memory_measured.py::test_the_vocabulary_sized_terms_by_hand")),
@@ -70,7 +70,7 @@ TARGETS = (
     Target("recipes/posttrain/vocab_parallel.py",
            ("tests/posttrain/test_vocab_shards_in_threads.py", "tests/posttrain/test_loss_batches_by_hand.py",
             "tests/posttrain/test_preference_loss_class.py", "tests/posttrain/test_rl_loss_masks.py")),
-    Target("recipes/merging.py", ("tests/merge/test_merging.py",),
+    Target("recipes/engines/mergekit_merge.py", ("tests/merge/test_merging.py",),
            skip_reason="its tests fine-tune the real Gemma 3 270M (about 20 s per fine-tune, minutes per mutant)"),
     Target("data_prep/tokenize.py", ("tests/data_prep/test_tokenize.py",),
            skip_reason="its tests run the tokenizer pool over the sample corpus (tens of seconds per mutant); "
@@ -150,14 +150,14 @@ EQUIVALENT: dict[str, str] = {
        (79, 80, 82, 83)},
     "recipes.posttrain.rl_loss.x_clipped_policy_loss__mutmut_11": "mask.to(None) keeps the mask's dtype; the class "
        "passes a float32 mask, and it only multiplies float tensors",
-    **{f"recipes.memory.x_estimate__mutmut_{n}": "whether the last stage also holds the output layer only matters "
+    **{f"recipes.submit.memory.x_estimate__mutmut_{n}": "whether the last stage also holds the output layer only matters "
        "with PP > 1, where it always does; with PP 1 the only stage holds every layer and the embedding already"
        for n in (10, 23, 25, 27, 28)},
-    "recipes.memory.x_estimate__mutmut_37": "fp8_weights is 0.0: adding or subtracting it is the same",
-    "recipes.memory.x_layers_per_stage__mutmut_23": "true division for the middle stages: on every layout "
+    "recipes.submit.memory.x_estimate__mutmut_37": "fp8_weights is 0.0: adding or subtracting it is the same",
+    "recipes.submit.memory.x_layers_per_stage__mutmut_23": "true division for the middle stages: on every layout "
        "preflight accepts the remainder divides evenly (it refuses the others before any estimate is shown), "
        "and 16.0 layers weigh what 16 do",
-    "recipes.memory.x_layers_per_stage__mutmut_25": "middle is only used for middle stages; with none (every stage "
+    "recipes.submit.memory.x_layers_per_stage__mutmut_25": "middle is only used for middle stages; with none (every stage "
        "is first or last) all sizes are overwritten",
     **{f"recipes.posttrain.preference_loss.xǁPreferenceLossFnǁ__call____mutmut_{n}": "a .to(device, float32) or "
        "zero that loses only its device (None keeps the tensor where it is): the batch is on the logits' device; "

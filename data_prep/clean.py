@@ -20,7 +20,7 @@ from typing import Union
 import regex
 
 from data_prep.documents import Document, Rejection
-from data_prep.languages import CODE, language_spec
+from recipes.core.languages import CODE, language_spec
 
 STAGE = "clean"
 

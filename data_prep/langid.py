@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from data_prep.documents import Document, Rejection
-from data_prep.languages import CODE, INTERCHANGEABLE
+from recipes.core.languages import CODE, INTERCHANGEABLE
 from evals.metrics import detect_language
 
 STAGE = "langid"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from data_prep.documents import Document, Rejection
-from data_prep.languages import CODE, language_spec
+from recipes.core.languages import CODE, language_spec
 from data_prep.segment import cluster_length, units, word_count
 
 STAGE = "quality"

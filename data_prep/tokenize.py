@@ -166,7 +166,7 @@ _worker: dict = {}
 
 
 def _init_worker(settings: TokenizeSettings) -> None:
-    from recipes.parent_death import signal_on_parent_death
+    from recipes.core.parent_death import signal_on_parent_death
 
     signal_on_parent_death(signal.SIGKILL)  # a worker whose run was killed would wait on its queue for ever
     os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one core per worker: parallelism comes from the pool

@@ -1,7 +1,7 @@
 """Where a run stands: per stage, the Slurm state, restarts, newest complete checkpoint, last step/loss, log tail.
 
 A run lives in `<launch.root>/<run>/`, one directory per stage (resolved.yaml, manifest.json, status.json written
-by recipes.stage_runner) and NeMo-Run's experiment files in `<launch.root>/<run>/.nemo_run/`. The Slurm job id
+by recipes.runtime.stage_runner) and NeMo-Run's experiment files in `<launch.root>/<run>/.nemo_run/`. The Slurm job id
 of a stage comes from its status.json (written from inside the job) or, before the job has started, from
 NeMo-Run's `.nemo_run/.slurm_jobs` ledger (`<job id> = <ls term>,<local job dir>,...`, job dir named after the
 stage).
@@ -21,10 +21,10 @@ from typing import Optional
 from rich.console import Console
 from rich.table import Table
 
-from recipes.checkpoints import newest_complete
-from recipes.config import default_launch_root
-from recipes.stage_dir import checkpoint_dir, newest_log
-from recipes.stage_runner import read_status
+from recipes.artifacts.checkpoints import newest_complete
+from recipes.core.config import default_launch_root
+from recipes.artifacts.stage_dir import checkpoint_dir, newest_log
+from recipes.runtime.stage_runner import read_status
 
 # Megatron's training log line, e.g.
 # " [2026-11-22 10:00:00] iteration      120/   10000 | consumed samples:  3840 | ... | lm loss: 2.345678E+00 | ..."

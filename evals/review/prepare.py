@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evals.review.store import NewItem, Store
-from recipes.versions import Registry
+from recipes.artifacts.versions import Registry
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ import shutil
 import pytest
 
 from data_prep.curate import curate
-from recipes import preflight
-from recipes.config import CONF_DIR, ConfigError, compose, to_object
-from recipes.merging import fingerprint, load_settings, mergekit_config
-from recipes.stage import StageContext
+from recipes.submit import preflight
+from recipes.core.config import CONF_DIR, ConfigError, compose, to_object
+from recipes.engines.mergekit_merge import fingerprint, load_settings, mergekit_config
+from recipes.core.stage_context import StageContext
 from dataprep_corpus import write_corpus
 
 
@@ -36,7 +36,7 @@ def test_an_empty_directory_is_not_a_dataset_name(tmp_path):
 
 
 def test_an_empty_jsonl_says_so_not_lower_min_words(tmp_path):
-    from recipes import data_prep
+    from recipes.stages import data_prep
 
     (tmp_path / "empty.jsonl").write_text("")
     cfg = to_object(compose("data_prep", [f"launch.root={tmp_path}",

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from recipes.merging import (
+from recipes.engines.mergekit_merge import (
     IncompatibleModelsError,
     MergeModel,
     MergeSettings,

@@ -1,5 +1,5 @@
 """Issue #14, items 1 and 6: a rerun never breaks the registry; unreadable records are named and skipped;
-`recipes.versions check|repair`."""
+`recipes.artifacts.versions check|repair`."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from recipes.config import compose, to_object
-from recipes.stage import StageContext
-from recipes.stage_runner import register_version
-from recipes.versions import CorruptRecord, Registry, RegistryWarning, read_record
+from recipes.core.config import compose, to_object
+from recipes.core.stage_context import StageContext
+from recipes.runtime.stage_runner import register_version
+from recipes.artifacts.versions import CorruptRecord, Registry, RegistryWarning, read_record
 
 REPO = Path(__file__).resolve().parents[2]
 

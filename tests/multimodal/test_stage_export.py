@@ -10,8 +10,8 @@ import sys
 
 import torch
 
-from recipes import multimodal as mm
-from recipes.versions import Registry, read_record
+from recipes.artifacts import multimodal as mm
+from recipes.artifacts.versions import Registry, read_record
 from test_export import _parts, _train_one_step
 from tiny_gemma3 import REPO_ROOT
 

@@ -12,7 +12,7 @@ import pytest
 
 from rich.console import Console
 
-from recipes.checkpoints import writing_checkpoint
+from recipes.artifacts.checkpoints import writing_checkpoint
 from recipes.status import StatusSettings, collect, last_iteration, run
 
 REPO = Path(__file__).resolve().parents[2]

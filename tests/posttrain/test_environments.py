@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from recipes import nemo_rl_config
+from recipes.engines import nemo_rl_config
 from recipes.posttrain.environments import (
     ENV_NAME,
     ScorerConfig,

@@ -42,7 +42,7 @@ from typing import Any
 
 import yaml
 
-from recipes.schema import RLConfig, RootConfig
+from recipes.core.schema import RLConfig, RootConfig
 
 RENDERED_NAME = "nemo_rl.yaml"
 

@@ -1,4 +1,4 @@
-"""The one command every job runs: `python -m recipes.stage_runner --run-dir DIR`.
+"""The one command every job runs: `python -m recipes.runtime.stage_runner --run-dir DIR`.
 
 It reads DIR/resolved.yaml (written by the launcher on the submitting side), validates it against the schema
 again (the job may run a different checkout than the one that rendered it), and calls `recipes.<stage>.execute`.
@@ -18,8 +18,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from recipes.config import register_resolvers, to_object, validate
-from recipes.stage import ArrayTask, StageContext, global_rank
+from recipes.core.config import register_resolvers, to_object, validate
+from recipes.core.stage_context import ArrayTask, StageContext, global_rank
 
 
 def load_context(run_dir: Path) -> StageContext:
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_stopped)
     try:
         ctx = load_context(run_dir)
-        module = importlib.import_module(f"recipes.{ctx.cfg.stage.name}")
+        module = importlib.import_module(f"recipes.stages.{ctx.cfg.stage.name}")
         # An array task whose siblings complete the artifact returns False: only the one that completes registers.
         if module.execute(ctx) is not False and rank == 0:
             if hasattr(module, "HF_EXPORT"):
@@ -75,7 +75,7 @@ def _raise_stopped(signum: int, _frame) -> None:
 
 def record_stopped(run_dir: Path, rank: int, started: str, by: str) -> None:
     """A stage ended by a signal before it finished: stopped, resumable, with where it resumes from."""
-    from recipes.stage_dir import resume_point
+    from recipes.artifacts.stage_dir import resume_point
 
     where = f"rank {rank}: " if rank else ""
     write_status(run_dir, "stopped", started=started,
@@ -89,7 +89,7 @@ TASK_STATUS_GLOB = "status.task-*.json"
 def register_version(ctx: StageContext, payload_kind: str) -> None:
     """Record the stage's artifact as a version (parents: the upstream artifact when it has a record). A rerun or
     requeued attempt registers the same directory again: the registry keeps its version when nothing changed."""
-    from recipes.versions import RECORD_FILE
+    from recipes.artifacts.versions import RECORD_FILE
 
     if not ctx.artifact_dir.is_dir():
         return
@@ -107,7 +107,7 @@ def register_version(ctx: StageContext, payload_kind: str) -> None:
 def vision_identity_summary(artifact_dir: Path) -> dict:
     """The untouched vision tower's identity (SHA-256 over its tensors) for the version record: hf_import's
     `vision_identity.json`, or the one an exporting stage's `multimodal/` carries. Empty for a text-only model."""
-    from recipes.multimodal import IDENTITY_FILE
+    from recipes.artifacts.multimodal import IDENTITY_FILE
 
     for path in (artifact_dir / IDENTITY_FILE, artifact_dir / "multimodal" / IDENTITY_FILE):
         if path.is_file():

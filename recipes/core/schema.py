@@ -15,8 +15,8 @@ from omegaconf import MISSING
 
 from evals.lm_eval import LmEvalSettings
 from evals.seahelm import SeaHelmSettings
-from recipes.merging import MergeSettings
-from recipes.releasing import ReleaseSettings
+from recipes.engines.mergekit_merge import MergeSettings
+from recipes.artifacts.release_variants import ReleaseSettings
 
 
 @dataclass
@@ -149,7 +149,7 @@ class DatasetConfig:
     blend: Optional[str] = None  # blend.json written by data prep; None with mock=true
     mock: bool = False
     split: str = "99,1,0"
-    # CPT: evaluate each language's validation split on its own at every evaluation (recipes/language_validation.py)
+    # CPT: evaluate each language's validation split on its own at every evaluation (recipes/engines/language_validation.py)
     validation_per_language: bool = True
     packed_sequence: bool = False  # SFT: sequences packed by data_prep.sft_format
     packed_data: Optional[str] = None  # SFT: data_prep.sft_format's packed.npy (or its directory)
@@ -280,7 +280,7 @@ class EvalConfig:
 
 @dataclass
 class RLConfig:
-    """Online RL (stage rl) on NeMo-RL's GRPO, set up as Dr. GRPO by default; recipes/nemo_rl_config.py maps each
+    """Online RL (stage rl) on NeMo-RL's GRPO, set up as Dr. GRPO by default; recipes/engines/nemo_rl_config.py maps each
     field onto NeMo-RL's keys."""
 
     algorithm: str = "dr_grpo"  # dr_grpo | grpo

@@ -10,7 +10,7 @@ from typing import Optional
 
 from omegaconf import OmegaConf
 
-from recipes.checkpoints import newest_complete
+from recipes.artifacts.checkpoints import newest_complete
 
 
 def newest_log(stage_dir: Path) -> Optional[Path]:

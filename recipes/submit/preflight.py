@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from evals.seahelm import JUDGE_MODEL_TYPES, is_local_path, missing_weights
-from recipes import memory, secret_values
-from recipes.schema import RootConfig
+from recipes.submit import memory, secret_values
+from recipes.core.schema import RootConfig
 
 SECRET_HINTS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY", "APIKEY")
 
@@ -389,7 +389,7 @@ def check_data_prep(cfg: RootConfig) -> list[Finding]:
 
 
 def check_merge(cfg: RootConfig) -> list[Finding]:
-    from recipes.merging import unfilled
+    from recipes.engines.mergekit_merge import unfilled
 
     def override(key: str) -> str:  # models[1].path -> models.1.path, as Hydra takes it
         return key.replace("[", ".").replace("]", "")
@@ -421,7 +421,7 @@ def check_tokenizer(cfg: RootConfig) -> list[Finding]:
 
 # The eval stage: the model it evaluates and the judge SEA-HELM needs, checked before any GPU time is spent.
 def _is_registered(cfg: RootConfig, ref: str) -> bool:
-    from recipes.versions import Registry
+    from recipes.artifacts.versions import Registry
 
     try:
         Registry(Path(cfg.launch.root) / "registry").get(ref)

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from recipes.schema import RootConfig
+from recipes.core.schema import RootConfig
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class StageContext:
 
     def registry(self):
         """The version registry of this run's launch root, where every stage registers its artifact."""
-        from recipes.versions import Registry
+        from recipes.artifacts.versions import Registry
 
         return Registry(Path(self.cfg.launch.root) / "registry")
 
@@ -62,7 +62,7 @@ class StageContext:
         if cfg.run.input:
             return cfg.run.input
         upstream = cfg.run.upstream
-        if upstream and importlib.import_module(f"recipes.{upstream}").PAYLOAD_KIND == "hf":
+        if upstream and importlib.import_module(f"recipes.stages.{upstream}").PAYLOAD_KIND == "hf":
             return str(self.input_dir())
         return cfg.model.hf_id
 
@@ -74,8 +74,8 @@ class StageContext:
         import json
         import shutil
 
-        from recipes import multimodal
-        from recipes.hf_import import vision_dir
+        from recipes.artifacts import multimodal
+        from recipes.stages.hf_import import vision_dir
 
         model = self.cfg.model
         if not (model.multimodal and model.hf_text_checkpoint):
