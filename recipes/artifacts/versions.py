@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-PAYLOAD_KINDS = ("hf", "megatron", "indexed_dataset", "jsonl", "eval", "gguf", "release")  # release: its variants are versions of their own
+from recipes.core.stage_specs import PAYLOAD_KINDS
+
 RECORD_FILE = "version.json"
 INDEX_FILE = "index.json"
 LOCK_FILE = ".lock"

@@ -25,10 +25,10 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException, ValidationError
 
 from recipes.core.schema import RootConfig
+from recipes.core.stage_specs import STAGES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = REPO_ROOT / "conf"
-STAGES = ("hf_import", "data_prep", "cpt", "sft", "merge", "rl", "clair", "apo", "eval", "release")
 
 
 def default_launch_root() -> Path:

@@ -30,11 +30,10 @@ class RunConfig:
 
 @dataclass
 class StageConfig:
-    """What the launcher needs to know about a stage; what the stage does lives in recipes/<name>.py."""
+    """What the launcher needs to know about a stage; its code facts (engine, payload) are its StageSpec (recipes.core.stage_specs)."""
 
     name: str = MISSING
     needs_gpu: bool = False
-    engine: str = "python"  # megatron_bridge | nemo_rl | mergekit | transformers | python
     container: str = "train"  # key into cluster.containers
     nodes: int = 1
     gpus_per_node: Optional[int] = None  # None: the cluster's gpus_per_node (0 on CPU-only stages)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from recipes.core.schema import RootConfig
+from recipes.core.stage_specs import stage_spec
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class StageContext:
         if cfg.run.input:
             return cfg.run.input
         upstream = cfg.run.upstream
-        if upstream and importlib.import_module(f"recipes.stages.{upstream}").PAYLOAD_KIND == "hf":
+        if upstream and stage_spec(upstream).payload_kind == "hf":
             return str(self.input_dir())
         return cfg.model.hf_id
 

@@ -1,7 +1,7 @@
 """The one command every job runs: `python -m recipes.runtime.stage_runner --run-dir DIR`.
 
 It reads DIR/resolved.yaml (written by the launcher on the submitting side), validates it against the schema
-again (the job may run a different checkout than the one that rendered it), and calls `recipes.<stage>.execute`.
+again (the job may run a different checkout than the one that rendered it), and calls the stage's `execute` (recipes.stages.<stage>, as its StageSpec names it).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 
 from recipes.core.config import register_resolvers, to_object, validate
 from recipes.core.stage_context import ArrayTask, StageContext, global_rank
+from recipes.core.stage_specs import stage_spec
 
 
 def load_context(run_dir: Path) -> StageContext:
@@ -42,12 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_stopped)
     try:
         ctx = load_context(run_dir)
-        module = importlib.import_module(f"recipes.stages.{ctx.cfg.stage.name}")
+        spec = stage_spec(ctx.cfg.stage.name)
         # An array task whose siblings complete the artifact returns False: only the one that completes registers.
-        if module.execute(ctx) is not False and rank == 0:
-            if hasattr(module, "HF_EXPORT"):
-                ctx.reassemble_multimodal(ctx.artifact_dir / module.HF_EXPORT)
-            register_version(ctx, module.PAYLOAD_KIND)
+        if importlib.import_module(spec.module).execute(ctx) is not False and rank == 0:
+            if spec.hf_export is not None:
+                ctx.reassemble_multimodal(ctx.artifact_dir / spec.hf_export)
+            register_version(ctx, spec.payload_kind)
     except (Stopped, KeyboardInterrupt) as err:
         record_stopped(run_dir, rank, started, "SIGINT" if isinstance(err, KeyboardInterrupt) else str(err))
         return 1

@@ -12,12 +12,6 @@ from recipes.engines import nemo_rl_config
 from recipes.submit.preflight import gpus_per_node
 from recipes.core.stage_context import StageContext
 
-PAYLOAD_KIND = "hf"
-# What this stage's job imports that the launcher's Python may lack (checked before a local run).
-ENGINE_MODULES = ("nemo_rl",)
-# Where in the artifact the stage writes its Hugging Face model (the stage runner adds `multimodal/` beside it)
-HF_EXPORT = "."
-
 
 def pairs_path(ctx: StageContext) -> Path:
     return Path(ctx.cfg.apo.pairs) if ctx.cfg.apo.pairs else ctx.run_dir / "data" / "pairs.jsonl"

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from recipes.core.config import ConfigError
 from recipes.core.stage_context import StageContext
 
-PAYLOAD_KIND = "jsonl"
 SERVED_NAME = "policy"
 VLLM_PORT = 8011
 

@@ -11,10 +11,6 @@ from __future__ import annotations
 
 from recipes.core.stage_context import StageContext
 
-PAYLOAD_KIND = "megatron"
-# What this stage's job imports that the launcher's Python may lack (checked before a local run).
-ENGINE_MODULES = ("megatron.bridge", "transformer_engine")
-
 
 def execute(ctx: StageContext) -> None:
     from megatron.bridge.training.gpt_step import forward_step

@@ -22,7 +22,6 @@ from pathlib import Path
 from recipes.submit import manifest
 from recipes.core.stage_context import ArrayTask, StageContext
 
-PAYLOAD_KIND = "indexed_dataset"
 MERGE_LOCK = ".merge.lock"
 LOCK_WAIT_S = 600
 

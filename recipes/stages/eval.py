@@ -14,7 +14,6 @@ from pathlib import Path
 from recipes.core.config import ConfigError
 from recipes.core.stage_context import StageContext
 
-PAYLOAD_KIND = "eval"
 SUITES = ("local", "seahelm", "lm_eval")
 
 

@@ -13,9 +13,6 @@ from pathlib import Path
 
 from recipes.core.stage_context import StageContext
 
-PAYLOAD_KIND = "megatron"
-# What this stage's job imports that the launcher's Python may lack (checked before a local run).
-ENGINE_MODULES = ("megatron.bridge", "transformer_engine")
 TEXT, VISION = "text", "vision"
 
 

@@ -7,10 +7,6 @@ import dataclasses
 
 from recipes.core.stage_context import StageContext
 
-PAYLOAD_KIND = "hf"
-# Where in the artifact the stage writes its Hugging Face model (the stage runner adds `multimodal/` beside it)
-HF_EXPORT = "."
-
 
 def execute(ctx: StageContext) -> None:
     from recipes.engines.mergekit_merge import run

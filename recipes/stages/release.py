@@ -13,8 +13,6 @@ from pathlib import Path
 
 from recipes.core.stage_context import StageContext
 
-PAYLOAD_KIND = "release"
-
 
 def execute(ctx: StageContext) -> None:
     from recipes.artifacts.release_variants import run

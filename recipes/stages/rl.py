@@ -12,12 +12,6 @@ from recipes.engines import nemo_rl_config
 from recipes.submit.preflight import gpus_per_node
 from recipes.core.stage_context import StageContext
 
-PAYLOAD_KIND = "hf"
-# What this stage's job imports that the launcher's Python may lack (checked before a local run).
-ENGINE_MODULES = ("nemo_rl",)
-# Where in the artifact the stage writes its Hugging Face model (the stage runner adds `multimodal/` beside it)
-HF_EXPORT = "."
-
 
 def render(ctx: StageContext) -> None:
     config = nemo_rl_config.render_grpo(ctx.cfg, ctx.model_source(), ctx.run_dir, gpus_per_node(ctx.cfg))

@@ -12,12 +12,6 @@ import dataclasses
 
 from recipes.core.stage_context import StageContext, global_rank
 
-PAYLOAD_KIND = "megatron"
-# What this stage's job imports that the launcher's Python may lack (checked before a local run).
-ENGINE_MODULES = ("megatron.bridge", "transformer_engine")
-# Where in the artifact the stage writes its Hugging Face model (the stage runner adds `multimodal/` beside it)
-HF_EXPORT = "hf"
-
 
 def packed_data(ctx: StageContext) -> str:
     """dataset.packed_data as a packed.npy: a conversations JSONL ({"messages": [...]}) is packed here first with

@@ -13,7 +13,8 @@ from typing import Callable
 from omegaconf import OmegaConf
 from rich.console import Console
 
-from recipes.core.config import CONF_DIR, STAGES, ConfigError, compose
+from recipes.core.config import CONF_DIR, ConfigError, compose
+from recipes.core.stage_specs import STAGES
 from recipes.submit.launch import StageFailed, prepare, submit
 from recipes.submit.preflight import PreflightError
 

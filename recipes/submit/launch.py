@@ -26,6 +26,7 @@ from recipes.core.config import REPO_ROOT, compose, to_object
 from recipes.submit.preflight import gpus_per_node
 from recipes.core.schema import RootConfig
 from recipes.core.stage_context import StageContext
+from recipes.core.stage_specs import stage_spec
 
 
 @dataclass
@@ -72,16 +73,16 @@ def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) ->
     manifest.write(run_dir / "manifest.json", manifest.build(resolved, list(overrides), list(parents)),
                    cfg.cluster.secrets)
     # A stage whose engine reads its own config format renders it now, so a dry run shows what the job will run.
-    render = getattr(importlib.import_module(f"recipes.stages.{cfg.stage.name}"), "render", None)
-    if render:
-        render(StageContext(cfg, run_dir))
+    spec = stage_spec(cfg.stage.name)
+    if spec.renders:
+        importlib.import_module(spec.module).render(StageContext(cfg, run_dir))
     return StageLaunch(cfg=cfg, run_dir=run_dir, report=report)
 
 
 def torchrun_ranks(cfg: RootConfig) -> int:
     """GPUs a local Megatron-Bridge stage trains on, one torchrun process each; 0 for every other stage (one plain
     process) and where this machine has no GPU."""
-    return gpus_per_node(cfg) if cfg.stage.engine == "megatron_bridge" else 0
+    return gpus_per_node(cfg) if stage_spec(cfg.stage.name).engine == "megatron_bridge" else 0
 
 
 def task(launch: StageLaunch):
@@ -90,7 +91,7 @@ def task(launch: StageLaunch):
 
     # NeMo-RL stages run inside a Ray cluster spanning the allocation: NeMo-Run's Ray-on-Slurm template starts
     # the head and workers, then runs the command on the head node.
-    ray = launch.cfg.stage.engine == "nemo_rl" and launch.cfg.cluster.executor == "slurm"
+    ray = stage_spec(launch.name).engine == "nemo_rl" and launch.cfg.cluster.executor == "slurm"
     # Without a container image the job runs this Python (a venv on the shared filesystem, activated or not).
     image = launch.cfg.cluster.containers.get(launch.cfg.stage.container)
     return run.Script(path="recipes.runtime.stage_runner", args=["--run-dir", str(launch.run_dir)],
@@ -121,7 +122,7 @@ def executor(launch: StageLaunch, nemorun_home: Path):
         qos=c.qos,
         time=cfg.stage.time,
         nodes=cfg.stage.nodes,
-        ntasks_per_node=gpus if gpus and cfg.stage.engine == "megatron_bridge" else 1,
+        ntasks_per_node=gpus if gpus and stage_spec(cfg.stage.name).engine == "megatron_bridge" else 1,
         gpus_per_node=gpus or None,
         exclusive=c.exclusive or None,
         array=cfg.stage.array,
@@ -249,13 +250,12 @@ def _experiment(title: str, home: Path):
 
 
 def check_local_engines(launches: list[StageLaunch]) -> None:
-    """Before anything runs here: each stage's engine (its module's ENGINE_MODULES) must import in this Python,
+    """Before anything runs here: each stage's engine (its StageSpec's engine_modules) must import in this Python,
     which local jobs run in. On a cluster the stage's image provides it."""
     missing = []
     for launch in launches:
-        needs = getattr(importlib.import_module(f"recipes.stages.{launch.name}"), "ENGINE_MODULES", ())
-        absent = [name for name in needs if importlib.util.find_spec(name.split(".")[0]) is None
-                  or importlib.util.find_spec(name) is None]
+        absent = [name for name in stage_spec(launch.name).engine_modules
+                  if importlib.util.find_spec(name.split(".")[0]) is None or importlib.util.find_spec(name) is None]
         if absent:
             image = launch.cfg.stage.container
             missing.append(preflight.Finding(
@@ -306,7 +306,7 @@ def _write_local_command(launch: StageLaunch) -> Path:
     target = launch.run_dir / "launch" / "command.sh"
     target.parent.mkdir(exist_ok=True)
     runner = ["-m", "recipes.runtime.stage_runner", "--run-dir", str(launch.run_dir)]
-    if launch.cfg.stage.engine == "megatron_bridge":
+    if stage_spec(launch.name).engine == "megatron_bridge":
         # "gpu": torchrun counts the GPUs of the machine that runs it (rendered on a machine without one)
         ranks = torchrun_ranks(launch.cfg) or "gpu"
         cmd = ["torchrun", "--standalone", f"--nproc-per-node={ranks}", *runner]

@@ -16,6 +16,7 @@ from typing import Callable
 from evals.seahelm import JUDGE_MODEL_TYPES, is_local_path, missing_weights
 from recipes.submit import memory, secret_values
 from recipes.core.schema import RootConfig
+from recipes.core.stage_specs import SPECS, stage_spec
 
 SECRET_HINTS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY", "APIKEY")
 
@@ -61,7 +62,7 @@ def requested_gpus(cfg: RootConfig) -> int:
 
 
 def _is_training(cfg: RootConfig) -> bool:
-    return cfg.stage.engine == "megatron_bridge"
+    return stage_spec(cfg.stage.name).engine == "megatron_bridge"
 
 
 def check_tensor_parallel(cfg: RootConfig) -> list[Finding]:
@@ -468,7 +469,7 @@ def check_eval(cfg: RootConfig) -> list[Finding]:
     return [f for f in out if f]
 
 
-ARRAY_STAGES = ("data_prep",)  # stages whose execute() splits its work across a Slurm job array
+ARRAY_STAGES = tuple(name for name, spec in SPECS.items() if spec.array)
 
 
 def check_array(cfg: RootConfig) -> list[Finding]:

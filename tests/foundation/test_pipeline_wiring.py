@@ -9,7 +9,7 @@ EVAL_27B = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true", 
 
 def test_eval_after_sft_evaluates_the_sft_export(tmp_path):
     sft, ev = plan_stages([*EVAL_27B, f"launch.root={tmp_path}"])
-    export = tmp_path / "sealion_v4_27b" / "sft" / "artifact" / "hf"  # recipes/stages/sft.py's HF_EXPORT
+    export = tmp_path / "sealion_v4_27b" / "sft" / "artifact" / "hf"  # sft's StageSpec.hf_export
     assert sft.run_dir == tmp_path / "sealion_v4_27b" / "sft"
     assert ev.cfg.eval.model == str(export) and ev.cfg.run.upstream == "sft"
 
