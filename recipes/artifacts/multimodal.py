@@ -449,5 +449,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+
+def vision_dir(text_checkpoint: str | Path) -> Path:
+    """Where hf_import put the vision tower of the text checkpoint it wrote (`artifact/text` beside `vision`)."""
+    return Path(text_checkpoint).parent / "vision"
+
+
+def reassemble_trained(model, artifact_dir: Path, text_dir: Path) -> Path:
+    """For a multimodal Gemma 3 (model.multimodal, trained from hf_import's model.hf_text_checkpoint): the
+    language model in `text_dir` put back together with the vision tower hf_import set aside, checked against
+    its recorded identity, as `artifact_dir/multimodal` (Gemma3ForConditionalGeneration). Otherwise, or when
+    `text_dir` is already multimodal, `text_dir` itself."""
+    if not (model.multimodal and model.hf_text_checkpoint):
+        return text_dir
+    if "vision_config" in json.loads((text_dir / "config.json").read_text()):
+        return text_dir
+    target = artifact_dir / "multimodal"
+    shutil.rmtree(target, ignore_errors=True)  # a requeued attempt reassembles again
+    reassemble(text_dir, vision_dir(model.hf_text_checkpoint), target)
+    return target
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -37,28 +37,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from recipes.core.schema import ReleaseSettings
+
 VARIANTS = ("hf_bf16", "fp8_dynamic", "nvfp4", "gguf_q8_0", "gguf_q4_k_m")
 GGUF_TYPES = {"gguf_q8_0": "Q8_0", "gguf_q4_k_m": "Q4_K_M"}
 # The sdist whose vendored llama.cpp supplies convert_hf_to_gguf.py (same llama.cpp month as xllamacpp's runtime).
 CONVERTER_SDIST = "llama-cpp-python==0.3.36"
 SAMPLE_PROMPT = "Ibu kota Indonesia adalah"
 CONVERTER_CACHE = Path.home() / ".cache" / "sealion-recipes"
-
-
-@dataclass
-class ReleaseSettings:
-    variants: list[str] = field(default_factory=lambda: ["hf_bf16", "gguf_q8_0"])
-    name: str = "sealion"  # version names become <name>-<variant>
-    version: Optional[str] = None  # None: the registry's next version
-    quality_texts: list[str] = field(default_factory=list)  # JSONL files of {"text", "lang"}
-    max_docs_per_language: int = 4
-    max_tokens_per_doc: int = 256
-    # a llama.cpp checkout: convert_hf_to_gguf.py, and build/bin/llama-quantize if built; empty: $LLAMA_CPP_DIR,
-    # then the converter of the PyPI sdist (cached) and llama-quantize from PATH
-    llama_cpp_dir: str = ""
-    fp8_ignore: list[str] = field(default_factory=lambda: ["lm_head"])
-    nvfp4_calib_size: int = 512
-    threads: int = 2
 
 
 @dataclass

@@ -42,6 +42,11 @@ _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
+def run_registry(cfg) -> "Registry":
+    """The version registry of a run's launch root, where every stage registers its artifact."""
+    return Registry(Path(cfg.launch.root) / "registry")
+
+
 def default_registry_root() -> Path:
     """The registry the stages write: <launch.root>/registry."""
     from recipes.core.config import default_launch_root

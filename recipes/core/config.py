@@ -58,6 +58,11 @@ def _fixture_dir() -> str:
     return str(build())
 
 
+def gpus_per_node(cfg: RootConfig) -> int:
+    """The stage's GPUs per node: its own setting, else the cluster's."""
+    return cfg.stage.gpus_per_node if cfg.stage.gpus_per_node is not None else cfg.cluster.gpus_per_node
+
+
 def register_resolvers() -> None:
     resolvers = {
         "sealion.repo": lambda: str(REPO_ROOT),

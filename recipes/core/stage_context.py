@@ -48,12 +48,6 @@ class StageContext:
             return self.run_dir.parent / self.cfg.run.upstream / "artifact"
         return None
 
-    def registry(self):
-        """The version registry of this run's launch root, where every stage registers its artifact."""
-        from recipes.artifacts.versions import Registry
-
-        return Registry(Path(self.cfg.launch.root) / "registry")
-
     def model_source(self) -> str:
         """The Hugging Face model a stage works on: run.input, else the upstream stage's output when that stage
         makes a Hugging Face model, else model.hf_id. Decided from the config alone (the upstream artifact may not
@@ -65,24 +59,3 @@ class StageContext:
         if upstream and stage_spec(upstream).payload_kind == "hf":
             return str(self.input_dir())
         return cfg.model.hf_id
-
-    def reassemble_multimodal(self, text_dir: Path) -> Path:
-        """For a multimodal Gemma 3 (model.multimodal, trained from hf_import's model.hf_text_checkpoint): the
-        language model in `text_dir` put back together with the vision tower hf_import set aside, checked against
-        its recorded identity, as `artifact/multimodal` (Gemma3ForConditionalGeneration). Otherwise, or when
-        `text_dir` is already multimodal, `text_dir` itself."""
-        import json
-        import shutil
-
-        from recipes.artifacts import multimodal
-        from recipes.stages.hf_import import vision_dir
-
-        model = self.cfg.model
-        if not (model.multimodal and model.hf_text_checkpoint):
-            return text_dir
-        if "vision_config" in json.loads((text_dir / "config.json").read_text()):
-            return text_dir
-        target = self.artifact_dir / "multimodal"
-        shutil.rmtree(target, ignore_errors=True)  # a requeued attempt reassembles again
-        multimodal.reassemble(text_dir, vision_dir(model.hf_text_checkpoint), target)
-        return target

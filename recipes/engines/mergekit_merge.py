@@ -27,6 +27,8 @@ from typing import Any, Optional
 
 import yaml
 
+from recipes.core.schema import MergeModel, MergeSettings
+
 METHODS = ("linear", "task_arithmetic", "ties", "dare_ties", "slerp", "della")
 # Methods that merge task vectors (model - base) and therefore need a base model.
 _NEEDS_BASE = {"task_arithmetic", "ties", "dare_ties", "della", "slerp"}
@@ -44,32 +46,6 @@ ARCHITECTURE_FIELDS = (
     "vocab_size",
     "tie_word_embeddings",
 )
-
-
-@dataclass
-class MergeModel:
-    """One input: a directory (or anything `recipes.artifacts.versions.Registry.resolve` accepts) and its parameters."""
-
-    path: str = ""
-    weight: float = 1.0
-    density: Optional[float] = None  # fraction of task-vector entries kept (ties, dare_ties, della)
-    epsilon: Optional[float] = None  # della: spread of keep probabilities around density
-
-
-@dataclass
-class MergeSettings:
-    method: str = "task_arithmetic"
-    base_model: str = ""  # required by every method but linear
-    models: list[MergeModel] = field(default_factory=list)
-    scale: float = 1.0  # mergekit's `lambda`: multiplies the merged task vector
-    normalize: Optional[bool] = None  # divide by the sum of weights; None keeps mergekit's per-method default
-    t: float = 0.5  # slerp: 0 = base model, 1 = the other model
-    dtype: str = "float32"  # arithmetic dtype
-    out_dtype: str = "bfloat16"
-    chat_template: Optional[str] = None  # None: copied from the base (or first) model's tokenizer
-    device: str = "cpu"  # "cpu" or "cuda"
-    seed: int = 0  # DARE / DELLA draw random masks
-    out: str = ""
 
 
 @dataclass

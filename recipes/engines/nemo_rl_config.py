@@ -47,6 +47,14 @@ from recipes.core.schema import RLConfig, RootConfig
 RENDERED_NAME = "nemo_rl.yaml"
 
 
+RL_ENVIRONMENTS = ("math", "ifeval")  # reward environments wired into NeMo-RL (ifeval: recipes.posttrain.environments)
+
+
+def unknown_rl_environments(datasets: list[dict]) -> list[int]:
+    """Indices of rl.datasets entries whose env is not a reward environment."""
+    return [i for i, dataset in enumerate(datasets) if dataset.get("env") not in RL_ENVIRONMENTS]
+
+
 def _policy(cfg: RootConfig, model: str, seq_len: int, global_batch: int, micro_batch: int,
             checkpointing: bool) -> dict[str, Any]:
     m, megatron = cfg.model, cfg.rl.backend == "megatron"

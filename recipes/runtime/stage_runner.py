@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 from recipes.core.config import register_resolvers, to_object, validate
 from recipes.core.stage_context import ArrayTask, StageContext, global_rank
 from recipes.core.stage_specs import stage_spec
+from recipes.artifacts.versions import run_registry
 
 
 def load_context(run_dir: Path) -> StageContext:
@@ -47,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         # An array task whose siblings complete the artifact returns False: only the one that completes registers.
         if importlib.import_module(spec.module).execute(ctx) is not False and rank == 0:
             if spec.hf_export is not None:
-                ctx.reassemble_multimodal(ctx.artifact_dir / spec.hf_export)
+                from recipes.artifacts.multimodal import reassemble_trained  # torch: only where a model is exported
+
+                reassemble_trained(ctx.cfg.model, ctx.artifact_dir, ctx.artifact_dir / spec.hf_export)
             register_version(ctx, spec.payload_kind)
     except (Stopped, KeyboardInterrupt) as err:
         record_stopped(run_dir, rank, started, "SIGINT" if isinstance(err, KeyboardInterrupt) else str(err))
@@ -100,7 +103,7 @@ def register_version(ctx: StageContext, payload_kind: str) -> None:
     vision = vision_identity_summary(ctx.artifact_dir)
     if vision:
         manifest["vision"] = vision
-    ctx.registry().register(
+    run_registry(ctx.cfg).register(
         ctx.artifact_dir, name=f"{ctx.cfg.run.name}-{ctx.cfg.stage.name}", stage=ctx.cfg.stage.name,
         payload_kind=payload_kind, parents=parents, manifest=manifest)
 

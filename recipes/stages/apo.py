@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from recipes.engines import nemo_rl_config
-from recipes.submit.preflight import gpus_per_node
+from recipes.core.config import gpus_per_node
 from recipes.core.stage_context import StageContext
 
 

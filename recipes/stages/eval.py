@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 from recipes.core.config import ConfigError
+from recipes.artifacts.versions import run_registry
 from recipes.core.stage_context import StageContext
 
 SUITES = ("local", "seahelm", "lm_eval")
@@ -22,7 +23,7 @@ def model_to_evaluate(ctx: StageContext) -> str:
     upstream model, model.hf_id)."""
     if ctx.cfg.eval.model:
         try:
-            return str(ctx.registry().resolve(ctx.cfg.eval.model))
+            return str(run_registry(ctx.cfg).resolve(ctx.cfg.eval.model))
         except KeyError:
             return ctx.cfg.eval.model  # not a path or a version: a hub id
     return ctx.model_source()
@@ -88,7 +89,7 @@ def _record(ctx: StageContext, model: str, results: dict[str, dict]) -> None:
     from recipes.artifacts.versions import RECORD_FILE
 
     if (Path(model) / RECORD_FILE).is_file():
-        registry = ctx.registry()
+        registry = run_registry(ctx.cfg)
         record = json.loads((Path(model) / RECORD_FILE).read_text())
         for suite, scores in results.items():
             registry.add_metrics(record["id"], suite, scores)

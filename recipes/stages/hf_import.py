@@ -16,11 +16,6 @@ from recipes.core.stage_context import StageContext
 TEXT, VISION = "text", "vision"
 
 
-def vision_dir(text_checkpoint: str | Path) -> Path:
-    """Where hf_import put the vision tower of the text checkpoint it wrote."""
-    return Path(text_checkpoint).parent / VISION
-
-
 def local_copy(hf_id: str) -> Path:
     """A local directory of the checkpoint: the path itself, or a Hugging Face hub snapshot."""
     if Path(hf_id).is_dir():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from recipes.artifacts.versions import run_registry
 from recipes.core.stage_context import StageContext
 
 
@@ -12,5 +13,5 @@ def execute(ctx: StageContext) -> None:
     from recipes.engines.mergekit_merge import run
 
     settings = dataclasses.replace(ctx.cfg.merge, out=str(ctx.artifact_dir))
-    run(settings, resolve=ctx.registry().resolve)
+    run(settings, resolve=run_registry(ctx.cfg).resolve)
 

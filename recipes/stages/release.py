@@ -11,6 +11,8 @@ import dataclasses
 import glob
 from pathlib import Path
 
+from recipes.artifacts.multimodal import reassemble_trained
+from recipes.artifacts.versions import run_registry
 from recipes.core.stage_context import StageContext
 
 
@@ -19,8 +21,8 @@ def execute(ctx: StageContext) -> None:
 
     texts = sorted(path for pattern in ctx.cfg.release.quality_texts for path in glob.glob(pattern))
     settings = dataclasses.replace(ctx.cfg.release, quality_texts=texts)
-    source = ctx.reassemble_multimodal(Path(ctx.model_source()))
-    results = run(settings, str(source), ctx.artifact_dir, ctx.registry())
+    source = reassemble_trained(ctx.cfg.model, ctx.artifact_dir, Path(ctx.model_source()))
+    results = run(settings, str(source), ctx.artifact_dir, run_registry(ctx.cfg))
     for result in results:
         print(f"release {result.variant}: {result.status} -> {result.path} ({result.version_id})", flush=True)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from recipes.engines import nemo_rl_config
-from recipes.submit.preflight import gpus_per_node
+from recipes.core.config import gpus_per_node
 from recipes.core.stage_context import StageContext
 
 
@@ -21,7 +21,7 @@ def render(ctx: StageContext) -> None:
 def execute(ctx: StageContext) -> None:
     from recipes.posttrain import nemo_rl_entry
     from recipes.posttrain.holdout import split_jsonl
-    from recipes.submit.preflight import RL_ENVIRONMENTS, unknown_rl_environments
+    from recipes.engines.nemo_rl_config import RL_ENVIRONMENTS, unknown_rl_environments
 
     unknown = [ctx.cfg.rl.datasets[i]["name"] for i in unknown_rl_environments(ctx.cfg.rl.datasets)]
     if unknown:

@@ -22,8 +22,8 @@ import yaml
 from omegaconf import OmegaConf
 
 from recipes.submit import manifest, preflight, run_lock
+from recipes.core.config import gpus_per_node
 from recipes.core.config import REPO_ROOT, compose, to_object
-from recipes.submit.preflight import gpus_per_node
 from recipes.core.schema import RootConfig
 from recipes.core.stage_context import StageContext
 from recipes.core.stage_specs import stage_spec

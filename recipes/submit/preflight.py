@@ -15,7 +15,9 @@ from typing import Callable
 
 from evals.seahelm import JUDGE_MODEL_TYPES, is_local_path, missing_weights
 from recipes.submit import memory, secret_values
+from recipes.core.config import gpus_per_node
 from recipes.core.schema import RootConfig
+from recipes.engines.nemo_rl_config import RL_ENVIRONMENTS, unknown_rl_environments
 from recipes.core.stage_specs import SPECS, stage_spec
 
 SECRET_HINTS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY", "APIKEY")
@@ -51,10 +53,6 @@ class PreflightError(Exception):
     def __init__(self, findings: list[Finding]):
         self.findings = findings
         super().__init__("\n".join(f.line() for f in findings))
-
-
-def gpus_per_node(cfg: RootConfig) -> int:
-    return cfg.stage.gpus_per_node if cfg.stage.gpus_per_node is not None else cfg.cluster.gpus_per_node
 
 
 def requested_gpus(cfg: RootConfig) -> int:
@@ -321,14 +319,6 @@ TRAINING_TIERS: list[list[Rule]] = [
 ]
 
 
-RL_ENVIRONMENTS = ("math", "ifeval")  # reward environments wired into NeMo-RL (ifeval: recipes.posttrain.environments)
-
-
-def unknown_rl_environments(datasets: list[dict]) -> list[int]:
-    """Indices of rl.datasets entries whose env is not a reward environment."""
-    return [i for i, dataset in enumerate(datasets) if dataset.get("env") not in RL_ENVIRONMENTS]
-
-
 def check_rl(cfg: RootConfig) -> list[Finding]:
     """NeMo-RL's GRPO trains on every rollout of a step: prompts x generations must fill the global batch, and
     a group of one has no baseline."""
@@ -422,10 +412,10 @@ def check_tokenizer(cfg: RootConfig) -> list[Finding]:
 
 # The eval stage: the model it evaluates and the judge SEA-HELM needs, checked before any GPU time is spent.
 def _is_registered(cfg: RootConfig, ref: str) -> bool:
-    from recipes.artifacts.versions import Registry
+    from recipes.artifacts.versions import run_registry
 
     try:
-        Registry(Path(cfg.launch.root) / "registry").get(ref)
+        run_registry(cfg).get(ref)
         return True
     except KeyError:
         return False
