@@ -1,6 +1,6 @@
 """Where a stage directory keeps its checkpoints and logs, and the resume point a stopped or dead stage records.
 
-Shared by the job side (the stage runner, the local job) and the reporting side (`recipes.status`, the launcher)
+Shared by the job side (the stage runner, the local job) and the reporting side (`recipes.submit.status`, the launcher)
 without either importing the other."""
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import os
 import time
 from pathlib import Path
 
-from recipes.submit import manifest
+from recipes.artifacts import manifest
 from recipes.core.stage_context import ArrayTask, StageContext
 
 MERGE_LOCK = ".merge.lock"

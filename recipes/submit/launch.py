@@ -21,7 +21,8 @@ from pathlib import Path
 import yaml
 from omegaconf import OmegaConf
 
-from recipes.submit import manifest, preflight, run_lock
+from recipes.artifacts import manifest
+from recipes.submit import preflight, run_lock
 from recipes.core.config import gpus_per_node
 from recipes.core.config import REPO_ROOT, compose, to_object
 from recipes.core.schema import RootConfig
@@ -191,7 +192,7 @@ def submit(launches: list[StageLaunch], dryrun: bool, chain: bool = True) -> Sub
                 rendered["pipeline"] = _write_chain(runnable, rendered)
         else:
             # NeMo-Run does not follow the states of a job array's tasks: a chain with an array stage is submitted
-            # detached (its afterok dependencies still hold on the cluster); follow it with recipes.status.
+            # detached (its afterok dependencies still hold on the cluster); follow it with recipes.submit.status.
             arrays = [launch.name for launch in runnable if launch.cfg.stage.array]
             detach = first.cfg.launch.detach or bool(arrays)
             if arrays and not first.cfg.launch.detach:
@@ -232,7 +233,7 @@ def _record_unrecorded_end(run_dir: Path, status: dict) -> dict:
     limit's grace): recorded failed here, with Slurm's word for it and where the stage resumes from."""
     from recipes.runtime.stage_runner import read_status, write_status
     from recipes.artifacts.stage_dir import resume_point
-    from recipes.status import stage_status
+    from recipes.submit.status import stage_status
 
     slurm = stage_status(run_dir, tail=0)
     if slurm.state in ("unknown", "PENDING", "RUNNING", "REQUEUED", "COMPLETING", "SUSPENDED"):

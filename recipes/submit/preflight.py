@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from evals.seahelm import JUDGE_MODEL_TYPES, is_local_path, missing_weights
-from recipes.submit import memory, secret_values
+from recipes.core import secret_values
+from recipes.submit import memory
 from recipes.core.config import gpus_per_node
 from recipes.core.schema import RootConfig
 from recipes.engines.nemo_rl_config import RL_ENVIRONMENTS, unknown_rl_environments

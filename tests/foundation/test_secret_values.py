@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from recipes.submit import manifest, preflight
+from recipes.artifacts import manifest
+from recipes.submit import preflight
 from recipes.core.config import compose, to_object
 
 REPO = Path(__file__).resolve().parents[2]

@@ -25,7 +25,8 @@ LAYERS = (
     ("recipes.stages",),  # what each stage does inside its job
     ("recipes.runtime",),  # the job side: the stage runner
     ("recipes.submit",),  # the submit side: cli, launch, preflight, memory, manifest
-    ("recipes", "evals.review", "evals.report"),  # commands; the review app and the report over versions
+    # commands; the review app and the report over versions; `python -m evals.synthetic` (data_prep.synthetic's)
+    ("recipes", "evals.review", "evals.report", "evals.synthetic"),
 )
 
 

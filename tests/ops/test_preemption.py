@@ -113,7 +113,7 @@ def test_a_cancelled_job_is_recorded_stopped_with_where_it_resumes(tmp_path):
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "stopped", status
     assert status["error"].startswith("stopped by SIGTERM; newest complete checkpoint: none in ")
-    assert f"log: {root / 'smoke' / '.nemo_run'}" in status["error"]  # the job's own log, found as recipes.status does
+    assert f"log: {root / 'smoke' / '.nemo_run'}" in status["error"]  # the job's own log, found as recipes.submit.status does
     assert status["error"].endswith("; run the stage again to resume")
 
 

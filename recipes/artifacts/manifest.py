@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from recipes.submit import secret_values
+from recipes.core import secret_values
 from recipes.core.config import REPO_ROOT
 
 
@@ -38,7 +38,7 @@ def file_sha256(path: str | os.PathLike | None) -> str | None:
 
 def redact(value: Any, secret_names: list[str]) -> Any:
     """Replace any string equal to (or containing) the value of a named secret in the environment, and any value
-    that looks like a credential (`recipes.submit.secret_values`: preflight refuses those, this is the second guard)."""
+    that looks like a credential (`recipes.core.secret_values`: preflight refuses those, this is the second guard)."""
     value = secret_values.redact(value)
     secrets = {name: os.environ[name] for name in secret_names if os.environ.get(name)}
     if not secrets:
