@@ -17,6 +17,7 @@ from evals.seahelm import JUDGE_MODEL_TYPES, is_local_path, missing_weights
 from recipes.core import secret_values
 from recipes.submit import memory
 from recipes.core.config import gpus_per_node
+from recipes.core.languages import LANGID_POLICIES
 from recipes.core.schema import RootConfig
 from recipes.engines.nemo_rl_config import RL_ENVIRONMENTS, unknown_rl_environments
 from recipes.core.stage_specs import SPECS, stage_spec
@@ -368,12 +369,10 @@ def check_apo(cfg: RootConfig) -> list[Finding]:
 
 
 def check_data_prep(cfg: RootConfig) -> list[Finding]:
-    from data_prep.langid import POLICIES
-
     d, out = cfg.data_prep, []
-    if d.on_language_disagreement not in POLICIES:
+    if d.on_language_disagreement not in LANGID_POLICIES:
         out.append(Finding("data_prep.on_language_disagreement", f"unknown policy {d.on_language_disagreement!r}",
-                           f"use one of {list(POLICIES)}"))
+                           f"use one of {list(LANGID_POLICIES)}"))
     if not 0 < d.dedup_threshold <= 1:
         out.append(Finding("data_prep.dedup_threshold", f"{d.dedup_threshold} is not a Jaccard similarity",
                            "use a value in (0, 1], e.g. 0.7"))
