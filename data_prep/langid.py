@@ -25,7 +25,8 @@ class LangIdSettings:
 
     def __post_init__(self) -> None:
         if self.on_disagreement not in LANGID_POLICIES:
-            raise ValueError(f"LangIdSettings.on_disagreement is {self.on_disagreement!r}; use one of {LANGID_POLICIES}")
+            raise ValueError(f"LangIdSettings.on_disagreement is {self.on_disagreement!r}; "
+                             f"use one of {LANGID_POLICIES}")
 
 
 @dataclass

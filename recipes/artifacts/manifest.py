@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from recipes.core import secret_values
+from recipes.core.atomic import write_text_atomic
 from recipes.core.config import REPO_ROOT
 
 
@@ -86,6 +87,4 @@ def record(path: Path, key: str, value: Any) -> None:
     """Add what the job itself determined (e.g. data_prep's resume keys) to a written manifest, atomically."""
     data = json.loads(path.read_text())
     data[key] = value
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")

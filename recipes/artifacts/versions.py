@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from recipes.core.atomic import write_text_atomic
 from recipes.core.stage_specs import PAYLOAD_KINDS
 
 RECORD_FILE = "version.json"
@@ -134,10 +135,7 @@ def read_record(artifact_dir: str | os.PathLike) -> VersionRecord:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    """Whole or not at all: a unique temporary beside `path`, then an atomic rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=path.name == INDEX_FILE, default=str) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=path.name == INDEX_FILE, default=str) + "\n")
 
 
 def write_record(record: VersionRecord) -> None:

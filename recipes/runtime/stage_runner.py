@@ -19,6 +19,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from recipes.core.config import register_resolvers, to_object, validate
+from recipes.core.atomic import write_text_atomic
 from recipes.core.stage_context import ArrayTask, StageContext, global_rank
 from recipes.core.stage_specs import stage_spec
 from recipes.artifacts.versions import run_registry
@@ -131,9 +132,7 @@ def write_status(run_dir: Path, state: str, **extra: str) -> None:
     if task.count > 1:
         status.update(array_task=task.index, array_task_count=task.count)
         name = TASK_STATUS_GLOB.replace("*", f"{task.index:04d}")
-    tmp = run_dir / f".{name}.tmp"
-    tmp.write_text(json.dumps(status, indent=2) + "\n")
-    tmp.replace(run_dir / name)
+    write_text_atomic(run_dir / name, json.dumps(status, indent=2) + "\n")
 
 
 def read_status(run_dir: Path) -> dict:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from recipes.artifacts import manifest
+from recipes.core.atomic import write_text_atomic
 from recipes.core.stage_context import ArrayTask, StageContext
 
 MERGE_LOCK = ".merge.lock"
@@ -69,10 +70,9 @@ def execute(ctx: StageContext) -> bool:
     shard_ids, skipped = tokenize.tokenize_shards(settings, inputs, str(out)) if inputs else ([], 0)
     tasks_dir = out / "tasks"
     tasks_dir.mkdir(parents=True, exist_ok=True)
-    record, tmp = tasks_dir / f"task-{task.index:04d}.json", tasks_dir / f"task-{task.index:04d}.tmp"
-    tmp.write_text(json.dumps({"launch": launch_key(ctx), "shard_ids": shard_ids, "skipped": skipped,
-                               "resume_keys": tokenize.resume_keys(settings, inputs)}))
-    tmp.replace(record)
+    write_text_atomic(tasks_dir / f"task-{task.index:04d}.json",
+                      json.dumps({"launch": launch_key(ctx), "shard_ids": shard_ids, "skipped": skipped,
+                                  "resume_keys": tokenize.resume_keys(settings, inputs)}))
     return _merge_if_last(ctx, task, settings)
 
 
