@@ -185,8 +185,8 @@ def compare_resumed(resumed: dict[int, dict], reference: dict[int, dict], after:
 # --- the disk each check needs ----------------------------------------------------------------------------------
 
 def small_parameters() -> int:
-    from recipes.submit import memory
     from recipes.core.config import compose, to_object
+    from recipes.submit import memory
 
     return memory.total_parameters(to_object(compose("cpt", [*SMALL, "model.hf_id=unused", "data.tokenizer=unused"])))
 

@@ -25,9 +25,9 @@ from typing import Iterable, Optional
 
 from rich.progress import Progress
 
-from recipes.core.languages import LANGUAGE_NAMES
 from evals.metrics import response_in_language
 from evals.openai_client import EndpointError, EndpointSettings, complete, open_client
+from recipes.core.languages import LANGUAGE_NAMES
 
 POLICY_BACKENDS = ("transformers", "openai")
 FILTER_REASONS = ("empty_revision", "identical", "wrong_language")

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from data_prep.documents import Document, Rejection
-from recipes.core.languages import CODE, INTERCHANGEABLE, LANGID_POLICIES
 from evals.metrics import detect_language
+from recipes.core.languages import CODE, INTERCHANGEABLE, LANGID_POLICIES
 
 STAGE = "langid"
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sys
 
-from recipes.submit.cli import report_launch, run_command
 from recipes.core.config import ConfigError, compose
 from recipes.core.stage_specs import stage_spec
+from recipes.submit.cli import report_launch, run_command
 from recipes.submit.launch import StageLaunch, prepare, submit
 
 

@@ -31,7 +31,8 @@ class GenerationSettings:
 def read_prompts(path: str | Path) -> list[Prompt]:
     """The CLAIR prompt format, so one prompt set serves both: JSONL lines of `id`, `lang` and `prompt` (or
     `messages` of a single user turn: a reviewer judges one prompt)."""
-    from data_prep.clair import ClairError, read_prompts as read_clair_prompts
+    from data_prep.clair import ClairError
+    from data_prep.clair import read_prompts as read_clair_prompts
 
     try:
         rows = read_clair_prompts(path)

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from recipes.core.config import register_resolvers, to_object, validate
+from recipes.artifacts.versions import run_registry
 from recipes.core.atomic import write_text_atomic
+from recipes.core.config import register_resolvers, to_object, validate
 from recipes.core.stage_context import ArrayTask, StageContext, global_rank
 from recipes.core.stage_specs import stage_spec
-from recipes.artifacts.versions import run_registry
 
 
 def load_context(run_dir: Path) -> StageContext:

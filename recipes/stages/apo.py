@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recipes.engines import nemo_rl_config
 from recipes.core.config import gpus_per_node
 from recipes.core.stage_context import StageContext
+from recipes.engines import nemo_rl_config
 
 
 def pairs_path(ctx: StageContext) -> Path:

@@ -8,7 +8,6 @@ validated on CPU by tests/bridge."""
 
 from __future__ import annotations
 
-
 from recipes.core.stage_context import StageContext
 
 
@@ -17,7 +16,7 @@ def execute(ctx: StageContext) -> None:
     from megatron.bridge.training.pretrain import pretrain
 
     from recipes.engines.bridge_config import (blend_json_path, build_config_container, check_validation_split,
-                                        stopped_early_is_not_done, use_prebuilt_dataset_helpers)
+                                               stopped_early_is_not_done, use_prebuilt_dataset_helpers)
     from recipes.engines.exit_signal_trap import ExitSignalTrap
     from recipes.engines.language_validation import LanguageValidation, language_blends
 

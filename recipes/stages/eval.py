@@ -11,8 +11,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from recipes.core.config import ConfigError
 from recipes.artifacts.versions import run_registry
+from recipes.core.config import ConfigError
 from recipes.core.stage_context import StageContext
 
 SUITES = ("local", "seahelm", "lm_eval")

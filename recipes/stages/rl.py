@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recipes.engines import nemo_rl_config
 from recipes.core.config import gpus_per_node
 from recipes.core.stage_context import StageContext
+from recipes.engines import nemo_rl_config
 
 
 def render(ctx: StageContext) -> None:
@@ -19,9 +19,9 @@ def render(ctx: StageContext) -> None:
 
 
 def execute(ctx: StageContext) -> None:
+    from recipes.engines.nemo_rl_config import RL_ENVIRONMENTS, unknown_rl_environments
     from recipes.posttrain import nemo_rl_entry
     from recipes.posttrain.holdout import split_jsonl
-    from recipes.engines.nemo_rl_config import RL_ENVIRONMENTS, unknown_rl_environments
 
     unknown = [ctx.cfg.rl.datasets[i]["name"] for i in unknown_rl_environments(ctx.cfg.rl.datasets)]
     if unknown:

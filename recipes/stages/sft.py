@@ -30,7 +30,7 @@ def execute(ctx: StageContext) -> None:
     from megatron.bridge.training.pretrain import pretrain
 
     from recipes.engines.bridge_config import (build_config_container, export_hf, stopped_early_is_not_done,
-                                        use_prebuilt_dataset_helpers)
+                                               use_prebuilt_dataset_helpers)
     from recipes.engines.exit_signal_trap import ExitSignalTrap
 
     use_prebuilt_dataset_helpers()

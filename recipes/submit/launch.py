@@ -22,12 +22,11 @@ import yaml
 from omegaconf import OmegaConf
 
 from recipes.artifacts import manifest
-from recipes.submit import preflight, run_lock
-from recipes.core.config import gpus_per_node
-from recipes.core.config import REPO_ROOT, compose, to_object
+from recipes.core.config import REPO_ROOT, compose, gpus_per_node, to_object
 from recipes.core.schema import RootConfig
 from recipes.core.stage_context import StageContext
 from recipes.core.stage_specs import stage_spec
+from recipes.submit import preflight, run_lock
 
 
 @dataclass
@@ -231,8 +230,8 @@ def _raise_first_failure(launches: list[StageLaunch], settle_s: float = 30.0, re
 def _record_unrecorded_end(run_dir: Path, status: dict) -> dict:
     """A Slurm job that ended without recording it (SIGKILL: the OOM killer, the kill after a cancel's or the time
     limit's grace): recorded failed here, with Slurm's word for it and where the stage resumes from."""
-    from recipes.runtime.stage_runner import read_status, write_status
     from recipes.artifacts.stage_dir import resume_point
+    from recipes.runtime.stage_runner import read_status, write_status
     from recipes.submit.status import stage_status
 
     slurm = stage_status(run_dir, tail=0)

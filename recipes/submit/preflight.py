@@ -15,12 +15,12 @@ from typing import Callable
 
 from evals.seahelm import JUDGE_MODEL_TYPES, is_local_path, missing_weights
 from recipes.core import secret_values
-from recipes.submit import memory
 from recipes.core.config import gpus_per_node
 from recipes.core.languages import LANGID_POLICIES
 from recipes.core.schema import RootConfig
-from recipes.engines.nemo_rl_config import RL_ENVIRONMENTS, unknown_rl_environments
 from recipes.core.stage_specs import SPECS, stage_spec
+from recipes.engines.nemo_rl_config import RL_ENVIRONMENTS, unknown_rl_environments
+from recipes.submit import memory
 
 SECRET_HINTS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY", "APIKEY")
 

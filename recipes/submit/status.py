@@ -22,8 +22,8 @@ from rich.console import Console
 from rich.table import Table
 
 from recipes.artifacts.checkpoints import newest_complete
-from recipes.core.config import default_launch_root
 from recipes.artifacts.stage_dir import checkpoint_dir, newest_log
+from recipes.core.config import default_launch_root
 from recipes.runtime.stage_runner import read_status
 
 # Megatron's training log line, e.g.

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from recipes.engines.bridge_config import BridgeConfigError, build_config_container
 from recipes.core.config import compose, to_object
+from recipes.engines.bridge_config import BridgeConfigError, build_config_container
 
 CARD_27B = ["experiment=sealion_v4_27b", "cluster=slurm"]
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from recipes.engines.bridge_config import build_config_container
 from recipes.core.config import compose, to_object
+from recipes.engines.bridge_config import build_config_container
 
 # the module subclasses Megatron-Bridge's Callback: collected but skipped in the main venv
 language_validation = pytest.importorskip("recipes.engines.language_validation", reason="needs Megatron-Bridge (.venv-bridge)")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from recipes.submit import launch
-
-from recipes.runtime import stage_runner
 from recipes.artifacts.versions import RECORD_FILE, Registry
+from recipes.runtime import stage_runner
+from recipes.submit import launch
 
 # the smoke cpt launched on its own, not after its pipeline's hf_import (whose checkpoint it starts from)
 STANDALONE = ["checkpoint.pretrained_checkpoint=null"]

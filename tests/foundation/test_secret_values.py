@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from recipes.artifacts import manifest
-from recipes.submit import preflight
 from recipes.core.config import compose, to_object
+from recipes.submit import preflight
 
 REPO = Path(__file__).resolve().parents[2]
 # A W&B API key is 40 hex digits; a Hugging Face token hf_ + 34 letters; an arbitrary service's key 48 URL-safe

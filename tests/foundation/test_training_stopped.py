@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 
-from recipes.submit import launch
-
-from recipes.runtime import stage_runner
-from recipes.engines.bridge_config import TrainingStopped, save_dir, stopped_early_is_not_done
 from recipes.artifacts.checkpoints import MEGATRON_TRACKER
 from recipes.core.stage_context import StageContext
+from recipes.engines.bridge_config import TrainingStopped, save_dir, stopped_early_is_not_done
+from recipes.runtime import stage_runner
+from recipes.submit import launch
 
 # the smoke cpt launched on its own, not after its pipeline's hf_import (whose checkpoint it starts from)
 STANDALONE = ["checkpoint.pretrained_checkpoint=null"]

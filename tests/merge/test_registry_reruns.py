@@ -4,18 +4,18 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from recipes.artifacts.versions import CorruptRecord, Registry, RegistryWarning, read_record
 from recipes.core.config import compose, to_object
 from recipes.core.stage_context import StageContext
 from recipes.runtime.stage_runner import register_version
-from recipes.artifacts.versions import CorruptRecord, Registry, RegistryWarning, read_record
 
 REPO = Path(__file__).resolve().parents[2]
 

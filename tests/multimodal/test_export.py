@@ -9,9 +9,9 @@ import sys
 import pytest
 import torch
 from safetensors.torch import load_file
+from tiny_gemma3 import REPO_ROOT, save_tiny
 
 from recipes.artifacts import multimodal as mm
-from tiny_gemma3 import REPO_ROOT, save_tiny
 
 
 def _parts(ckpt_dir, parts):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from recipes.artifacts.checkpoints import (MARKER, complete_checkpoints, keep_last_n, megatron_latest_iteration,
-                                 newest_complete, writing_checkpoint)
+                                           newest_complete, writing_checkpoint)
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from rich.console import Console
 
 from recipes.artifacts.checkpoints import writing_checkpoint
