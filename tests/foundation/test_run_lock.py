@@ -65,7 +65,7 @@ def test_a_second_launcher_into_a_live_run_directory_is_refused(tmp_path):
     assert second.returncode == 2, second.stdout + second.stderr
     (line,) = second.stderr.strip().splitlines()
     assert line.startswith(f"error: run.name: {run_dir} is in use by pid {first.pid} on ")
-    assert "recipes/stages/data_prep.py" in line and "fix: wait for that run to end" in line
+    assert "recipes/data_prep.py" in line and "fix: wait for that run to end" in line
     assert first.returncode == 1 and json.loads((run_dir / "status.json").read_text())["state"] == "failed"
 
 
