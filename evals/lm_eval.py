@@ -8,9 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from evals.aggregate import TaskScore, aggregate
 from recipes.core.schema import LmEvalSettings

@@ -47,9 +47,9 @@ def read_prompts(path: str | Path) -> list[Prompt]:
 
 
 def generate(model_dir: str | Path, prompts: list[Prompt], settings: GenerationSettings) -> list[str]:
-    from evals.local_eval import LocalEvalSettings, _Model
+    from evals.local_eval import LocalEvalSettings, LoadedModel
 
-    model = _Model(str(model_dir), LocalEvalSettings(dtype=settings.dtype, device=settings.device))
+    model = LoadedModel(str(model_dir), LocalEvalSettings(dtype=settings.dtype, device=settings.device))
     return [model.generate(p.prompt, settings.max_new_tokens).strip() for p in prompts]
 
 

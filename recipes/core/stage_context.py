@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from recipes.core.run_layout import StageDir
 from recipes.core.schema import RootConfig
 from recipes.core.stage_specs import stage_spec
 
@@ -37,15 +38,15 @@ class StageContext:
 
     @property
     def artifact_dir(self) -> Path:
-        """Where the stage writes its payload; `version.json` sits beside it."""
-        return self.run_dir / "artifact"
+        """Where the stage writes its payload; `version.json` sits in it."""
+        return StageDir(self.run_dir).artifact
 
     def input_dir(self) -> Path | None:
         """The upstream artifact: run.input (a path) or the artifact of the pipeline's previous stage."""
         if self.cfg.run.input:
             return Path(self.cfg.run.input)
         if self.cfg.run.upstream:
-            return self.run_dir.parent / self.cfg.run.upstream / "artifact"
+            return StageDir(self.run_dir.parent / self.cfg.run.upstream).artifact
         return None
 
     def model_source(self) -> str:

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from recipes.core.parent_death import signal_on_parent_death
+from recipes.core.run_layout import StageDir
 from recipes.runtime.stage_runner import read_status, write_status
 
 
@@ -32,7 +33,7 @@ def command(run_dir: Path, torchrun_ranks: int) -> list[str]:
 
 
 def log_path(run_dir: Path) -> Path:
-    return run_dir / "logs" / "stage.log"
+    return StageDir(run_dir).logs / "stage.log"
 
 
 def run(cmd: list[str], run_dir: Path, env: dict[str, str], grace_s: float, cwd: Path) -> dict:

@@ -21,13 +21,14 @@ from omegaconf import OmegaConf
 from recipes.artifacts.versions import run_registry
 from recipes.core.atomic import write_text_atomic
 from recipes.core.config import register_resolvers, to_object, validate
+from recipes.core.run_layout import StageDir
 from recipes.core.stage_context import ArrayTask, StageContext, global_rank
 from recipes.core.stage_specs import stage_spec
 
 
 def load_context(run_dir: Path) -> StageContext:
     register_resolvers()
-    cfg = to_object(validate(OmegaConf.load(run_dir / "resolved.yaml")))
+    cfg = to_object(validate(OmegaConf.load(StageDir(run_dir).resolved)))
     return StageContext(cfg=cfg, run_dir=run_dir)
 
 
@@ -87,10 +88,6 @@ def record_stopped(run_dir: Path, rank: int, started: str, by: str) -> None:
                  error=f"{where}stopped by {by}; {resume_point(run_dir)}; run the stage again to resume")
 
 
-STATUS_FILE = "status.json"
-TASK_STATUS_GLOB = "status.task-*.json"
-
-
 def register_version(ctx: StageContext, payload_kind: str) -> None:
     """Record the stage's artifact as a version (parents: the upstream artifact when it has a record). A rerun or
     requeued attempt registers the same directory again: the registry keeps its version when nothing changed."""
@@ -100,7 +97,7 @@ def register_version(ctx: StageContext, payload_kind: str) -> None:
         return
     upstream = ctx.input_dir()
     parents = [str(upstream)] if upstream and (upstream / RECORD_FILE).is_file() else []
-    manifest = json.loads((ctx.run_dir / "manifest.json").read_text())
+    manifest = json.loads(StageDir(ctx.run_dir).manifest.read_text())
     vision = vision_identity_summary(ctx.artifact_dir)
     if vision:
         manifest["vision"] = vision
@@ -128,23 +125,23 @@ def write_status(run_dir: Path, state: str, **extra: str) -> None:
     task = ArrayTask.from_environment()
     status = {"state": state, "updated": _now(), "restart_count": int(os.environ.get("SLURM_RESTART_COUNT", 0)),
               "slurm_job_id": os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID"), **extra}
-    name = STATUS_FILE
+    path = StageDir(run_dir).status
     if task.count > 1:
         status.update(array_task=task.index, array_task_count=task.count)
-        name = TASK_STATUS_GLOB.replace("*", f"{task.index:04d}")
-    write_text_atomic(run_dir / name, json.dumps(status, indent=2) + "\n")
+        path = StageDir(run_dir).task_status(task.index)
+    write_text_atomic(path, json.dumps(status, indent=2) + "\n")
 
 
 def read_status(run_dir: Path) -> dict:
     """The stage's state; for a job array, all tasks together: failed if one failed, succeeded when all did."""
-    tasks = [json.loads(p.read_text()) for p in sorted(run_dir.glob(TASK_STATUS_GLOB))]
+    tasks = [json.loads(p.read_text()) for p in StageDir(run_dir).task_statuses()]
     if tasks:
         failed = [t for t in tasks if t["state"] == "failed"]
         done = len(tasks) == tasks[0]["array_task_count"] and all(t["state"] == "succeeded" for t in tasks)
         state = "failed" if failed else "succeeded" if done else "running"
         return {**(failed[0] if failed else tasks[-1]), "state": state, "tasks": len(tasks),
                 "restart_count": max(t["restart_count"] for t in tasks)}
-    path = run_dir / STATUS_FILE
+    path = StageDir(run_dir).status
     return json.loads(path.read_text()) if path.exists() else {"state": "not started"}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from recipes.core.config import gpus_per_node
+from recipes.core.run_layout import StageDir
 from recipes.core.stage_context import StageContext
 from recipes.engines import nemo_rl_config
 
@@ -33,5 +34,5 @@ def execute(ctx: StageContext) -> None:
     apo = ctx.cfg.apo
     split_jsonl([pairs], nemo_rl_config.train_data_path(ctx.run_dir), nemo_rl_config.val_data_path(ctx.run_dir),
                 held_out=apo.val_pairs, min_train=apo.global_batch_size, seed=ctx.cfg.run.seed, field="apo.val_pairs")
-    nemo_rl_entry.run("dpo", ctx.run_dir / "launch" / nemo_rl_config.RENDERED_NAME, ctx.artifact_dir)
+    nemo_rl_entry.run("dpo", StageDir(ctx.run_dir).launch / nemo_rl_config.RENDERED_NAME, ctx.artifact_dir)
 

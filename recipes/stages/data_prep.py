@@ -21,6 +21,7 @@ from pathlib import Path
 
 from recipes.artifacts import manifest
 from recipes.core.atomic import write_text_atomic
+from recipes.core.run_layout import StageDir
 from recipes.core.stage_context import ArrayTask, StageContext
 
 MERGE_LOCK = ".merge.lock"
@@ -78,8 +79,8 @@ def execute(ctx: StageContext) -> bool:
 
 def launch_key(ctx: StageContext) -> str:
     """Which launch a task belongs to: its resolved config and the manifest's creation time."""
-    created = json.loads((ctx.run_dir / "manifest.json").read_text())["created"]
-    return hashlib.sha256((ctx.run_dir / "resolved.yaml").read_bytes() + created.encode()).hexdigest()[:16]
+    created = json.loads(StageDir(ctx.run_dir).manifest.read_text())["created"]
+    return hashlib.sha256(StageDir(ctx.run_dir).resolved.read_bytes() + created.encode()).hexdigest()[:16]
 
 
 def _merge_if_last(ctx: StageContext, task: ArrayTask, settings) -> bool:
@@ -100,7 +101,7 @@ def _merge_if_last(ctx: StageContext, task: ArrayTask, settings) -> bool:
                                       drop_missing=knobs.drop_missing),
                   ctx.cfg.data.datamix, tokenized.tokens_json, str(out))
         keys = [p["resume_keys"] for p in parts]
-        manifest.record(ctx.run_dir / "manifest.json", "resume_keys",
+        manifest.record(StageDir(ctx.run_dir).manifest, "resume_keys",
                         {**keys[0], "inputs": {k: v for part in keys for k, v in part["inputs"].items()}})
         merged.write_text(json.dumps({"launch": launch, "task": task.index}))
     return True

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from recipes.artifacts.versions import run_registry
 from recipes.core.config import ConfigError
+from recipes.core.run_layout import StageDir
 from recipes.core.stage_context import StageContext
 
 SUITES = ("local", "seahelm", "lm_eval")
@@ -30,7 +31,7 @@ def model_to_evaluate(ctx: StageContext) -> str:
 
 
 def _scripts(ctx: StageContext) -> dict[str, Path]:
-    return {suite: ctx.run_dir / "launch" / f"{suite}.sh" for suite in ("seahelm", "lm_eval")
+    return {suite: StageDir(ctx.run_dir).launch / f"{suite}.sh" for suite in ("seahelm", "lm_eval")
             if suite in ctx.cfg.eval.suites}
 
 

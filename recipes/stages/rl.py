@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from recipes.core.config import gpus_per_node
+from recipes.core.run_layout import StageDir
 from recipes.core.stage_context import StageContext
 from recipes.engines import nemo_rl_config
 
@@ -30,5 +31,5 @@ def execute(ctx: StageContext) -> None:
     split_jsonl([Path(dataset["path"]) for dataset in rl.datasets], nemo_rl_config.train_data_path(ctx.run_dir),
                 nemo_rl_config.val_data_path(ctx.run_dir), held_out=rl.val_prompts, min_train=rl.prompts_per_step,
                 seed=ctx.cfg.run.seed, field="rl.val_prompts")
-    nemo_rl_entry.run("grpo", ctx.run_dir / "launch" / nemo_rl_config.RENDERED_NAME, ctx.artifact_dir)
+    nemo_rl_entry.run("grpo", StageDir(ctx.run_dir).launch / nemo_rl_config.RENDERED_NAME, ctx.artifact_dir)
 

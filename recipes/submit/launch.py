@@ -23,6 +23,7 @@ from omegaconf import OmegaConf
 
 from recipes.artifacts import manifest
 from recipes.core.config import REPO_ROOT, compose, gpus_per_node, to_object
+from recipes.core.run_layout import StageDir
 from recipes.core.schema import RootConfig
 from recipes.core.stage_context import StageContext
 from recipes.core.stage_specs import stage_spec
@@ -69,8 +70,8 @@ def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) ->
                                                           "launch under another run.name or launch.root")]) from None
     resolved = OmegaConf.to_container(raw, resolve=True)
     resolved = manifest.redact(resolved, cfg.cluster.secrets)
-    (run_dir / "resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-    manifest.write(run_dir / "manifest.json", manifest.build(resolved, list(overrides), list(parents)),
+    StageDir(run_dir).resolved.write_text(yaml.safe_dump(resolved, sort_keys=False))
+    manifest.write(StageDir(run_dir).manifest, manifest.build(resolved, list(overrides), list(parents)),
                    cfg.cluster.secrets)
     # A stage whose engine reads its own config format renders it now, so a dry run shows what the job will run.
     spec = stage_spec(cfg.stage.name)
@@ -183,7 +184,7 @@ def submit(launches: list[StageLaunch], dryrun: bool, chain: bool = True) -> Sub
             for launch in runnable:
                 sbatch = exp_dir / f"{launch.name}_sbatch.sh"
                 if sbatch.exists():
-                    target = launch.run_dir / "launch" / "sbatch.sh"
+                    target = StageDir(launch.run_dir).launch / "sbatch.sh"
                     target.parent.mkdir(exist_ok=True)
                     shutil.copyfile(sbatch, target)
                     rendered[launch.name] = target
@@ -303,7 +304,7 @@ def _write_chain(launches: list[StageLaunch], rendered: dict[str, Path]) -> Path
 
 
 def _write_local_command(launch: StageLaunch) -> Path:
-    target = launch.run_dir / "launch" / "command.sh"
+    target = StageDir(launch.run_dir).launch / "command.sh"
     target.parent.mkdir(exist_ok=True)
     runner = ["-m", "recipes.runtime.stage_runner", "--run-dir", str(launch.run_dir)]
     if stage_spec(launch.name).engine == "megatron_bridge":

@@ -24,6 +24,7 @@ from rich.table import Table
 from recipes.artifacts.checkpoints import newest_complete
 from recipes.artifacts.stage_dir import checkpoint_dir, newest_log
 from recipes.core.config import default_launch_root
+from recipes.core.run_layout import StageDir
 from recipes.runtime.stage_runner import read_status
 
 # Megatron's training log line, e.g.
@@ -69,7 +70,7 @@ def resolve_run_dir(run: str, root: Optional[str] = None) -> Path:
 
 def collect(run_dir: Path, tail: int = 5) -> list[StageStatus]:
     """The status of every stage directory (one holding resolved.yaml) under `run_dir`, in submission order."""
-    stage_dirs = [d for d in Path(run_dir).iterdir() if (d / "resolved.yaml").is_file()]
+    stage_dirs = [d for d in Path(run_dir).iterdir() if StageDir(d).resolved.is_file()]
     ledger = _nemo_run_job_ids(Path(run_dir) / ".nemo_run")
     return [stage_status(d, ledger.get(d.name), tail) for d in sorted(stage_dirs, key=_submitted_at)]
 
@@ -134,8 +135,8 @@ def _nemo_run_job_ids(nemo_run_home: Path) -> dict[str, str]:
 
 
 def _submitted_at(stage_dir: Path) -> float:
-    manifest = stage_dir / "manifest.json"
-    return (manifest if manifest.exists() else stage_dir / "resolved.yaml").stat().st_mtime
+    layout = StageDir(stage_dir)
+    return (layout.manifest if layout.manifest.exists() else layout.resolved).stat().st_mtime
 
 
 def render(statuses: list[StageStatus], title: str) -> Table:

@@ -43,7 +43,7 @@ def test_only_rank_zero_records_and_registers(tmp_path, monkeypatch):
     monkeypatch.setenv("RANK", "1")
     assert stage_runner.main(["--run-dir", str(run.run_dir)]) == 0
     assert (run.run_dir / "artifact" / "blend.json").is_file()  # rank 1 did the work
-    assert not (run.run_dir / stage_runner.STATUS_FILE).exists()
+    assert not (run.run_dir / "status.json").exists()
     assert not (run.run_dir / "artifact" / RECORD_FILE).exists()
     assert Registry(tmp_path / "registry").all() == []
 
@@ -54,7 +54,7 @@ def test_a_failing_rank_says_which_it_is(tmp_path, monkeypatch):
     monkeypatch.setenv("SLURM_PROCID", "3")
     monkeypatch.delenv("RANK", raising=False)
     assert stage_runner.main(["--run-dir", str(run.run_dir)]) == 1
-    status = json.loads((run.run_dir / stage_runner.STATUS_FILE).read_text())
+    status = json.loads((run.run_dir / "status.json").read_text())
     assert status["state"] == "failed"
     assert status["error"].startswith("rank 3: ") and "train_iterz" in status["error"]
 

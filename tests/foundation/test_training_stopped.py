@@ -39,7 +39,7 @@ def test_the_stage_runner_records_a_stopped_run_as_failed(tmp_path, monkeypatch)
 
     monkeypatch.setattr("recipes.stages.cpt.execute", execute)  # Bridge's pretrain needs a GPU; its exit is reproduced
     assert stage_runner.main(["--run-dir", str(run.run_dir)]) == 1
-    status = json.loads((run.run_dir / stage_runner.STATUS_FILE).read_text())
+    status = json.loads((run.run_dir / "status.json").read_text())
     assert status["state"] == "failed" and status["error"].startswith("TrainingStopped: cpt stopped before")
     assert "newest checkpoint: none yet in" in status["error"]
     assert not (run.run_dir / "artifact" / "version.json").exists()
