@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file
 from tokenizers import Tokenizer, models, pre_tokenizers
 
+from recipes import merging
 from recipes.merging import (
     ARCHITECTURE_FIELDS,
     METHODS,
@@ -46,6 +47,12 @@ def _tiny_model(out: Path, seed: int, vocab: dict[str, int] = VOCAB) -> Path:
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="tok0").save_pretrained(out)
     return out
+
+
+@pytest.fixture(autouse=True)
+def no_cached_vocabularies(monkeypatch):
+    """Each test parses its tokenizers: the module caches vocabularies by file content across calls."""
+    monkeypatch.setattr(merging, "_VOCABS", {})
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +86,7 @@ def test_task_arithmetic_weights_and_lambda_and_no_density():
 @pytest.mark.parametrize("method", ["ties", "dare_ties", "della"])
 def test_sparsifying_methods_carry_density_and_only_della_carries_epsilon(method):
     settings = MergeSettings(method=method, base_model="B", normalize=False, dtype="bfloat16", out_dtype="float16",
+                             scale=0.7,
                              out="o", models=[MergeModel("A", weight=0.6, density=0.4, epsilon=0.1),
                                               MergeModel("C", weight=0.4, density=0.9)])
     first = {"weight": 0.6, "density": 0.4} | ({"epsilon": 0.1} if method == "della" else {})
@@ -86,7 +94,7 @@ def test_sparsifying_methods_carry_density_and_only_della_carries_epsilon(method
         "merge_method": method, "dtype": "bfloat16", "out_dtype": "float16", "base_model": "B",
         "models": [{"model": "A", "parameters": first},
                    {"model": "C", "parameters": {"weight": 0.4, "density": 0.9}}],
-        "parameters": {"normalize": False}}  # scale 1.0: mergekit's default lambda, not written
+        "parameters": {"lambda": 0.7, "normalize": False}}
 
 
 def test_linear_needs_no_base_and_takes_normalize_but_not_lambda():
@@ -110,6 +118,7 @@ def test_references_are_resolved_to_strings():
     settings = MergeSettings(method="task_arithmetic", base_model="v:base", models=[MergeModel("v:a")], out="o")
     config = mergekit_config(settings, resolve=lambda ref: Path("/models") / ref.removeprefix("v:"))
     assert config["base_model"] == "/models/base" and config["models"][0]["model"] == "/models/a"
+    assert "parameters" not in config  # scale 1.0 is mergekit's default lambda: not written
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -145,7 +154,8 @@ def _settings(method="ties", **kw) -> MergeSettings:
     (_settings(method="slerp", models=[MergeModel("A"), MergeModel("C")]), "exactly one model"),
     (_settings(models=[MergeModel("A", density=0.5), MergeModel("C")]), r"needs density .*\['C'\]"),
     (_settings(out=""), "out is empty"),
-    (_settings(base_model="???base"), "base_model='\\?\\?\\?base'"),
+    (_settings(base_model="???base", models=[MergeModel("???a", density=0.5)]),
+     "base_model='\\?\\?\\?base', models\\[0\\].path='\\?\\?\\?a'; set them"),
 ], ids=["method", "models", "slerp-two", "density", "out", "placeholder"])
 def test_bad_settings_are_refused_naming_the_field(settings, message):
     with pytest.raises(ValueError, match=message):
@@ -200,10 +210,13 @@ def test_a_multimodal_config_is_read_from_its_text_config(tmp_path, tiny):
     assert print_.multimodal and print_.architecture["hidden_size"] == 12
     assert print_.architecture["architectures"] == ["Gemma3ForConditionalGeneration"]
     assert print_.architecture["model_type"] == "gemma3_text"
-    with pytest.raises(IncompatibleModelsError, match="multimodal inputs .* mixed with text-only inputs"):
+    text_only = f"multimodal inputs \\['{mm}'\\] mixed with text-only inputs \\['{tiny['base']}'\\]"
+    with pytest.raises(IncompatibleModelsError, match=text_only):
         check_compatible([tiny["base"], mm])
-    with pytest.raises(IncompatibleModelsError, match="multimodal inputs .* mixed with text-only inputs"):
+    with pytest.raises(IncompatibleModelsError, match=text_only):
         check_compatible([mm, tiny["base"]])
+    mm_too = shutil.copytree(mm, tmp_path / "mm_too")
+    assert [p.multimodal for p in check_compatible([mm, mm_too])] == [True, True]
 
 
 @pytest.mark.parametrize("field", ARCHITECTURE_FIELDS)
@@ -221,6 +234,12 @@ def test_a_vocabulary_differing_only_in_ids_is_refused_and_a_reformatted_file_is
     tok.save(str(swapped / "tokenizer.json"))
     with pytest.raises(IncompatibleModelsError, match=f"vocabularies differ \\(16 tokens in {tiny['base']}, 16 in"):
         check_compatible([tiny["base"], swapped])
+    added = shutil.copytree(tiny["a"], tmp_path / "added")
+    tok = Tokenizer.from_file(str(added / "tokenizer.json"))
+    tok.add_tokens(["<extra>"])  # id 16: only in the added tokens
+    tok.save(str(added / "tokenizer.json"))
+    with pytest.raises(IncompatibleModelsError, match=f"vocabularies differ \\(16 tokens in {tiny['base']}, 17 in"):
+        check_compatible([tiny["base"], added])
     reformatted = shutil.copytree(tiny["a"], tmp_path / "reformatted")
     Tokenizer.from_file(str(reformatted / "tokenizer.json")).save(str(reformatted / "tokenizer.json"), pretty=False)
     assert (reformatted / "tokenizer.json").read_bytes() != (tiny["a"] / "tokenizer.json").read_bytes()
