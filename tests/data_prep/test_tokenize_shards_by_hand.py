@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,7 @@ def worker(monkeypatch, tokenizer):
 # ---- names and keys ------------------------------------------------------------------------------------------
 
 def test_safe_keeps_letters_digits_dot_dash_underscore_and_collapses_the_rest():
-    assert tk._safe("web__id") == "web__id"
+    assert tk._safe("Web__ID") == "Web__ID"
     assert tk._safe("a b/c:d") == "a_b_c_d"
     assert tk._safe("wiki  //th.v2-x") == "wiki_th.v2-x"
     assert tk._safe("ภาษาไทย") == "_"
@@ -113,6 +114,10 @@ def test_resume_keys_hash_each_input_and_see_a_same_size_rewrite(tmp_path):
     path.write_bytes(b'{"text": "bbb"}\n')  # same size; a later modification time
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     assert tk.file_sha256(str(path)) == hashlib.sha256(b'{"text": "bbb"}\n').hexdigest()
+    stat = path.stat()
+    path.write_bytes(b'{"text": "cccc"}\n')  # a longer rewrite within the file system's timestamp resolution
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert tk.file_sha256(str(path)) == hashlib.sha256(b'{"text": "cccc"}\n').hexdigest()
 
 
 def test_shards_cover_each_input_in_byte_ranges_named_by_path_content_and_settings(tmp_path):
@@ -134,6 +139,7 @@ def test_shards_cover_each_input_in_byte_ranges_named_by_path_content_and_settin
     assert tk.plan_shards([str(a)], 40, key="k2")[0].shard_id != ids[0]
     a.write_bytes(b"z" * 100)
     assert tk.plan_shards([str(a)], 40, key="k1")[0].shard_id != ids[0]
+    assert [(s.start, s.end) for s in tk.plan_shards([str(empty)], 1)] == [(0, 0)]  # an empty input: one shard
     for suffix in (".gz", ".zst", ".bz2", ".xz"):
         with pytest.raises(ValueError, match=f"input .*a.jsonl{suffix}: compressed input is not supported"):
             tk.plan_shards([str(tmp_path / f"a.jsonl{suffix}")], 40)
@@ -225,6 +231,39 @@ def test_a_bad_line_is_named_by_its_byte_offset(tmp_path, worker):
     with pytest.raises(ValueError, match=f"bad.jsonl \\(byte {starts[2]}\\): field 'text' is missing"):
         tk._tokenize_shard(_shard_of(path, start=starts[2], sid="s2"), str(tmp_path / "out"))
     assert not (tmp_path / "out" / "shards" / "s2").exists()  # nothing committed
+    _write(path, [json.dumps(DOCS[0]), json.dumps({"text": "x", "lang": "id"})])
+    with pytest.raises(ValueError, match=f"bad.jsonl \\(byte {starts[1]}\\): field 'source' is missing"):
+        tk._tokenize_shard(_shard_of(path, sid="s3"), str(tmp_path / "out"))
+
+
+def test_a_small_vocabulary_is_stored_in_uint16_and_a_killed_runs_leftover_is_replaced(tmp_path, monkeypatch):
+    """A 6-token word-level tokenizer: ids by hand, and megatron-core's optimal dtype for under 65,500 tokens
+    (indexed_dataset.py, DType.optimal_dtype, megatron-core 0.16.1) halves the bytes of Gemma 3's int32."""
+    import numpy as np
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tok = Tokenizer(models.WordLevel({"<unk>": 0, "<eos>": 1, "<bos>": 2, "satu": 3, "dua": 4, "tiga": 5},
+                                     unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    settings = TokenizeSettings(tokenizer="unused")
+    monkeypatch.setitem(tk._worker, "settings", settings)
+    monkeypatch.setitem(tk._worker, "tokenizer", tok)
+    path = tmp_path / "in.jsonl"
+    starts = _jsonl(path, [{"text": t, "source": "s", "lang": "id"} for t in ("satu dua tiga", "tiga empat", "dua")])
+    out = tmp_path / "out"
+    leftover = out / "shards" / "second.tmp"
+    leftover.mkdir(parents=True)
+    (leftover / "s__id.bin").write_bytes(b"junk from a killed run")
+    assert tk._tokenize_shard(_shard_of(path, 0, starts[1], "first"), str(out)) == {"shard_id": "first",
+                                                                                      "bytes": starts[1]}
+    assert tk._tokenize_shard(_shard_of(path, starts[1], None, "second"), str(out)) == {
+        "shard_id": "second", "bytes": path.stat().st_size - starts[1]}
+    assert IndexedDataset(str(out / "shards" / "second" / "s__id")).index.dtype == np.uint16
+    (prefix,) = tk.merge(settings, ["first", "second"], str(out)).prefixes
+    assert IndexedDataset(str(out / "s__id")).index.dtype == np.uint16
+    assert _read_back(out / "s__id") == [[3, 4, 5, 1], [5, 0, 1], [4, 1]]  # "empat" is unknown: id 0
+    assert (prefix.documents, prefix.tokens) == (3, 9)
 
 
 # ---- merged prefixes and tokens.json ---------------------------------------------------------------------------
@@ -251,6 +290,7 @@ def test_merge_joins_the_shards_in_order_into_one_prefix_per_key(tmp_path, worke
         ("web__id", "web__id", "web", "id", 2), ("web__th", "web__th", "web", "th", 1),
         ("web__zh", "web__zh", "web", "zh", 1), ("wiki__vi", "wiki__vi", "wiki", "vi", 1)]
     assert summary.prefixes[0].tokens == sum(map(len, web_id))
+    assert (summary.output_dir, summary.tokens_json) == (str(out), str(out / "tokens.json"))
     total = sum(len(_ids(tokenizer, d["text"])) + 1 for d in DOCS)
     assert (summary.documents, summary.tokens, summary.shards, summary.shards_skipped) == (5, total, 2, 1)
     written = json.loads(Path(summary.tokens_json).read_text())
@@ -265,7 +305,9 @@ def test_merge_by_input_marks_several_languages_mixed_and_one_language_by_name(t
                                                                                 gemma3_dir):
     settings = TokenizeSettings(tokenizer=str(gemma3_dir), group_by="input")
     out, shard_ids, _ = _tokenized_in_shards(tmp_path, worker, settings)
-    (prefix,) = tk.merge(settings, shard_ids, str(out)).prefixes
+    summary = tk.merge(settings, shard_ids, str(out), began=time.perf_counter() - 100)
+    assert 100 <= summary.seconds < 200 and summary.shards_skipped == 0  # timed from the run's start
+    (prefix,) = summary.prefixes
     assert (prefix.key, prefix.lang, prefix.documents) == ("in", "mixed", 5)
     assert _read_back(out / "in") == [_ids(tokenizer, d["text"]) + [1] for d in DOCS]
     one = tmp_path / "one"
@@ -295,6 +337,30 @@ def test_committed_shards_are_skipped_without_a_pool(tmp_path, worker, gemma3_di
     assert ids == [s.shard_id for s in planned] and skipped == len(planned)
 
 
+def _in_process_pool(settings, jobs):
+    """_pool_results without processes: each job through _tokenize_shard here, with the settings given."""
+    tk._worker["settings"] = settings
+    return (tk._tokenize_shard(*job) for job in jobs)
+
+
+def test_uncommitted_shards_are_tokenised_into_a_new_output_dir(tmp_path, worker, gemma3_dir, monkeypatch):
+    path = tmp_path / "in.jsonl"
+    _jsonl(path)
+    worker()
+    monkeypatch.setattr(tk, "_pool_results", _in_process_pool)
+    settings = TokenizeSettings(tokenizer=str(gemma3_dir), shard_bytes=100, workers=1, batch_size=1)
+    out = tmp_path / "new" / "out"
+    ids, skipped = tk.tokenize_shards(settings, [str(path)], str(out))
+    assert len(ids) == -(-path.stat().st_size // 100) and skipped == 0
+    assert sorted(p.name for p in out.iterdir()) == ["shards"] and sorted(ids) == sorted(
+        p.name for p in (out / "shards").iterdir())
+    assert tk.merge(settings, ids, str(out)).documents == len(DOCS)
+    blank = tmp_path / "blank.jsonl"
+    blank.write_bytes(b"\n\n")
+    tiny = TokenizeSettings(tokenizer=str(gemma3_dir), shard_bytes=1, workers=1, batch_size=1)
+    assert tk.tokenize_shards(tiny, [str(blank)], str(out))[1] == 0  # the smallest valid settings run
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"tokenizer": ""}, "tokenizer is empty"), ({"group_by": "lang"}, "group_by='lang'"),
     ({"workers": 0}, "must all be >= 1"), ({"shard_bytes": 0}, "must all be >= 1"),
@@ -318,7 +384,19 @@ def test_paths_and_hub_ids(tmp_path, monkeypatch):
     assert tk.looks_like_path("./missing") and tk.looks_like_path("/missing/tok")
 
 
+def test_a_hub_id_goes_to_transformers(monkeypatch):
+    import transformers
+
+    class Loaded:
+        backend_tokenizer = "rust tokenizer"
+    asked = []
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda name: asked.append(name) or Loaded())
+    assert tk.load_fast_tokenizer("org/tok") == "rust tokenizer" and asked == ["org/tok"]
+
+
 def test_tokenizer_problem_names_why_and_none_when_it_loads(tmp_path, gemma3_dir, tokenizer):
+    from tokenizers import Tokenizer
+
     assert tk.tokenizer_problem(str(tmp_path / "missing")) == "no such directory"
     (tmp_path / "file").write_text("x")
     assert tk.tokenizer_problem(str(tmp_path / "file")) == "no such directory"
@@ -328,8 +406,10 @@ def test_tokenizer_problem_names_why_and_none_when_it_loads(tmp_path, gemma3_dir
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "tokenizer.json").write_text("{not json")
+    with pytest.raises(Exception) as raised:
+        Tokenizer.from_file(str(broken / "tokenizer.json"))
     problem = tk.tokenizer_problem(str(broken))
-    assert problem.startswith("Exception: ") and "\n" not in problem
+    assert problem == f"Exception: {str(raised.value).strip().splitlines()[0]}" and len(problem) > 20
     with pytest.raises(ValueError, match=f"tokenizer '{broken}' does not load \\(Exception: "):
         tk.check_tokenizer(str(broken))
     tk.check_tokenizer(str(gemma3_dir))
