@@ -78,9 +78,10 @@ TARGETS = (
            ("x__vocab_fingerprint", "x_fingerprint", "x__check_weight_headers", "x_check_compatible", "x__validate",
             "x_unfilled", "x_mergekit_config", "x_input_dirs")),
     # In-process shards and merges (test_tokenize.py's pool runs take tens of seconds per mutant); not mutated: the
-    # process pool's plumbing (_pool_results, _work, _init_worker), run (the two phases in a row) and the CLI.
+    # process pool's plumbing (_pool_results, _work, _init_worker), run (the two phases in a row) and the CLI;
+    # mutmut leaves decorated functions alone (the lru_cache'd _file_sha256: file_sha256's cache key is mutated).
     Target("data_prep/tokenize.py", ("tests/data_prep/test_tokenize_shards_by_hand.py",),
-           ("x__safe", "x__file_sha256", "x_file_sha256", "x_tokenizer_sha256", "x_settings_key", "x_resume_keys",
+           ("x__safe", "x_file_sha256", "x_tokenizer_sha256", "x_settings_key", "x_resume_keys",
             "x_plan_shards", "x__read_lines", "x_load_fast_tokenizer", "x__key_of", "x__tokenize_shard", "x__merge",
             "x_tokenize_shards", "x_looks_like_path", "x_tokenizer_problem", "x_check_tokenizer", "x_merge")),
 )
