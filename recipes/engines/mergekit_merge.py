@@ -183,10 +183,10 @@ def mergekit_config(settings: MergeSettings, resolve=lambda ref: ref) -> dict[st
         models.append({"model": location(m.path), "parameters": params})
     config: dict[str, Any] = {"merge_method": settings.method, "dtype": settings.dtype, "out_dtype": settings.out_dtype}
     global_params: dict[str, Any] = {}
-    if settings.method == "slerp":
-        global_params["t"] = settings.t
+    if settings.method == "slerp":  # mergekit 0.1.5's slerp wants both inputs listed and the base named
+        global_params["t"] = settings.t  # (merge_methods/slerp.py: min_inputs=2, base=BasePolicy.REQUIRED)
         models.insert(0, {"model": location(settings.base_model)})
-    elif settings.base_model:
+    if settings.base_model:
         config["base_model"] = location(settings.base_model)
     if settings.method in {"task_arithmetic", "ties", "dare_ties", "della"} and settings.scale != 1.0:
         global_params["lambda"] = settings.scale
