@@ -30,8 +30,8 @@ sys.path.insert(0, str(REPO))
 
 from data_prep.dedup import DedupSettings, Deduplicator  # noqa: E402
 from data_prep.documents import Document  # noqa: E402
-from data_prep.languages import CODE, language_spec  # noqa: E402
 from data_prep.segment import units  # noqa: E402
+from recipes.core.languages import CODE, language_spec  # noqa: E402
 
 SAMPLE = REPO / "data_prep" / "sample_corpus"
 RESULT = REPO / "bench" / "results" / "dedup_throughput.json"

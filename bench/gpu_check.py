@@ -185,8 +185,8 @@ def compare_resumed(resumed: dict[int, dict], reference: dict[int, dict], after:
 # --- the disk each check needs ----------------------------------------------------------------------------------
 
 def small_parameters() -> int:
-    from recipes import memory
-    from recipes.config import compose, to_object
+    from recipes.core.config import compose, to_object
+    from recipes.submit import memory
 
     return memory.total_parameters(to_object(compose("cpt", [*SMALL, "model.hf_id=unused", "data.tokenizer=unused"])))
 
@@ -330,7 +330,7 @@ def megatron_logits_worker(model_dir: Path, out: Path) -> None:
     parallel_state.initialize_model_parallel(1, 1)
     model_parallel_cuda_manual_seed(0)
     provider = AutoBridge.from_hf_pretrained(str(model_dir)).to_megatron_provider(load_weights=True)
-    provider.attention_backend = AttnBackend.auto  # flash-attn may be absent (recipes/bridge_config.py)
+    provider.attention_backend = AttnBackend.auto  # flash-attn may be absent (recipes/engines/bridge_config.py)
     provider.finalize()
     model = provider.provide_distributed_model(wrap_with_ddp=False)[0]
     model.eval()
@@ -404,7 +404,7 @@ def run_until(cmd: list[str], ws: Workspace, log_name: str, stop: Callable[[], b
 
 
 def check_preemption(ws: Workspace) -> dict:
-    from recipes.checkpoints import megatron_latest_iteration
+    from recipes.artifacts.checkpoints import megatron_latest_iteration
 
     model = small_model(ws)
     iters = [f"train.train_iters={PREEMPT_ITERS}"]
@@ -448,7 +448,7 @@ def check_preemption(ws: Workspace) -> dict:
 def preempt_during_save(ws: Workspace, model: Path) -> dict:
     """SIGTERM while iteration 10's checkpoint is being written (its directory exists, the tracker still names 5);
     the rerun must start from a complete checkpoint and finish."""
-    from recipes.checkpoints import megatron_latest_iteration
+    from recipes.artifacts.checkpoints import megatron_latest_iteration
 
     cmd, run_dir = rendered_command(ws, model, "during_save", ["train.train_iters=15", "checkpoint.save_interval=5"])
     saved = run_dir / "artifact" / "megatron"

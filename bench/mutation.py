@@ -49,7 +49,7 @@ TARGETS = (
                                 "tests/evals/test_sea_rouge_tokens.py")),
     Target("evals/aggregate.py", ("tests/evals/test_aggregate.py", "tests/evals/test_bootstrap_interval.py")),
     # test_preflight.py composes a config per rule (about 4 s per mutant): only its two memory-model tests.
-    Target("recipes/memory.py", ("tests/foundation/test_memory_terms.py",
+    Target("recipes/submit/memory.py", ("tests/foundation/test_memory_terms.py",
                                  "tests/foundation/test_preflight.py::test_parameter_count_matches_the_real_270m_checkpoint",
                                  "tests/foundation/test_preflight.py::test_recompute_and_sequence_parallel_lower_the_activation_estimate",
                                  "tests/foundation/test_memory_measured.py::test_the_vocabulary_sized_terms_by_hand")),
@@ -70,11 +70,20 @@ TARGETS = (
     Target("recipes/posttrain/vocab_parallel.py",
            ("tests/posttrain/test_vocab_shards_in_threads.py", "tests/posttrain/test_loss_batches_by_hand.py",
             "tests/posttrain/test_preference_loss_class.py", "tests/posttrain/test_rl_loss_masks.py")),
-    Target("recipes/merging.py", ("tests/merge/test_merging.py",),
-           skip_reason="its tests fine-tune the real Gemma 3 270M (about 20 s per fine-tune, minutes per mutant)"),
-    Target("data_prep/tokenize.py", ("tests/data_prep/test_tokenize.py",),
-           skip_reason="its tests run the tokenizer pool over the sample corpus (tens of seconds per mutant); "
-                       "its pure functions are being rewritten by #14/#22"),
+    Target("recipes/posttrain/rewards_ifeval.py", ("tests/posttrain/test_rewards.py",
+                                                   "tests/posttrain/test_ifeval_constraints_by_hand.py")),
+    # The document mergekit reads and the input checks, against tiny model directories (test_merging.py fine-tunes
+    # the real 270M: minutes per mutant); not the multimodal split/reassemble plumbing, the CLI or load_settings.
+    Target("recipes/engines/mergekit_merge.py", ("tests/merge/test_merge_config_by_hand.py",),
+           ("x__vocab_fingerprint", "x_fingerprint", "x__check_weight_headers", "x_check_compatible", "x__validate",
+            "x_unfilled", "x_mergekit_config", "x_input_dirs")),
+    # In-process shards and merges (test_tokenize.py's pool runs take tens of seconds per mutant); not mutated: the
+    # process pool's plumbing (_pool_results, _work, _init_worker), run (the two phases in a row) and the CLI;
+    # mutmut leaves decorated functions alone (the lru_cache'd _file_sha256: file_sha256's cache key is mutated).
+    Target("data_prep/tokenize.py", ("tests/data_prep/test_tokenize_shards_by_hand.py",),
+           ("x__safe", "x_file_sha256", "x_tokenizer_sha256", "x_settings_key", "x_resume_keys",
+            "x_plan_shards", "x__read_lines", "x_load_fast_tokenizer", "x__key_of", "x__tokenize_shard", "x__merge",
+            "x_tokenize_shards", "x_looks_like_path", "x_tokenizer_problem", "x_check_tokenizer", "x_merge")),
 )
 
 # Lines not mutated (regexes, each statement whole): the text of error and log messages and the command line's help.
@@ -150,14 +159,14 @@ EQUIVALENT: dict[str, str] = {
        (79, 80, 82, 83)},
     "recipes.posttrain.rl_loss.x_clipped_policy_loss__mutmut_11": "mask.to(None) keeps the mask's dtype; the class "
        "passes a float32 mask, and it only multiplies float tensors",
-    **{f"recipes.memory.x_estimate__mutmut_{n}": "whether the last stage also holds the output layer only matters "
+    **{f"recipes.submit.memory.x_estimate__mutmut_{n}": "whether the last stage also holds the output layer only matters "
        "with PP > 1, where it always does; with PP 1 the only stage holds every layer and the embedding already"
        for n in (10, 23, 25, 27, 28)},
-    "recipes.memory.x_estimate__mutmut_37": "fp8_weights is 0.0: adding or subtracting it is the same",
-    "recipes.memory.x_layers_per_stage__mutmut_23": "true division for the middle stages: on every layout "
+    "recipes.submit.memory.x_estimate__mutmut_37": "fp8_weights is 0.0: adding or subtracting it is the same",
+    "recipes.submit.memory.x_layers_per_stage__mutmut_23": "true division for the middle stages: on every layout "
        "preflight accepts the remainder divides evenly (it refuses the others before any estimate is shown), "
        "and 16.0 layers weigh what 16 do",
-    "recipes.memory.x_layers_per_stage__mutmut_25": "middle is only used for middle stages; with none (every stage "
+    "recipes.submit.memory.x_layers_per_stage__mutmut_25": "middle is only used for middle stages; with none (every stage "
        "is first or last) all sizes are overwritten",
     **{f"recipes.posttrain.preference_loss.xǁPreferenceLossFnǁ__call____mutmut_{n}": "a .to(device, float32) or "
        "zero that loses only its device (None keeps the tensor where it is): the batch is on the logits' device; "
@@ -175,6 +184,26 @@ EQUIVALENT: dict[str, str] = {
        "0: read only on a shard, and both shard branches set it first",
     "recipes.posttrain.vocab_parallel.x_next_token_logprobs__mutmut_28": "targets.to(None) keeps them where they "
        "are: NeMo-RL's batch is on the logits' device",
+    **{f"recipes.engines.mergekit_merge.x__vocab_fingerprint__mutmut_{n}": "the vocabulary's (token, id) pairs "
+       "sorted by token instead of id: tokens are unique, so either is one canonical order of the same pairs; equal vocabularies "
+       "still hash alike and different ones apart" for n in (13, 15)},
+    **{f"data_prep.tokenize.x_settings_key__mutmut_{n}": "the names or order of the hashed settings: any fixed "
+       "names in any fixed order give a key that changes exactly when a setting that shapes the shards does"
+       for n in (2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 17, 19, 20)},
+    "data_prep.tokenize.x_plan_shards__mutmut_1": "the default key, '' or 'XXXX': it only salts the shard names; "
+       "tokenize_shards always passes settings_key",
+    "data_prep.tokenize.x_plan_shards__mutmut_22": "10 or 11 hex digits of the SHA-1 in a shard's name: a "
+       "collision stays astronomically unlikely either way",
+    **{f"data_prep.tokenize.x__tokenize_shard__mutmut_{n}": "the ids' numpy dtype before IndexedDatasetBuilder."
+       "add_document, which casts them to the builder's dtype (megatron-core 0.16.1 indexed_dataset.py)"
+       for n in (44, 46)},
+    "data_prep.tokenize.x__tokenize_shard__mutmut_106": "flush at batch_size or batch_size + 1 documents: the "
+       "batch size changes the speed, never the ids or their order",
+    **{f"data_prep.tokenize.x_tokenize_shards__mutmut_{n}": "the progress bar's columns, label or total: display "
+       "only" for n in (46, 47, 48, 49, 51, 52, 54, 55, 57, 58, 59, 61, 70)},
+    "data_prep.tokenize.x_merge__mutmut_17": "_merge does not read its settings argument",
+    **{f"data_prep.tokenize.x_merge__mutmut_{n}": "tokens.json's indentation: the same document for every reader"
+       for n in (49, 51, 52)},
     "data_prep.dedup.xǁDeduplicatorǁ_best_match__mutmut_11": "ties between kept documents: LSH returns candidates "
        "in set order, so the original already names whichever comes first; naming the later one is as correct",
 }

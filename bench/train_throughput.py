@@ -5,16 +5,16 @@ per optimizer step). Three measurements run one after the other, each in a fresh
 torch.distributed state cannot leak from one into the next:
 
 1. peak: the bf16 matmul peak of this GPU (8192^3 torch.matmul, best of several timed runs);
-2. recipe: the cpt recipe's own ConfigContainer (recipes.bridge_config) on Megatron-Bridge's `pretrain` under
+2. recipe: the cpt recipe's own ConfigContainer (recipes.engines.bridge_config) on Megatron-Bridge's `pretrain` under
    `torchrun --nproc-per-node 1`, on mock data (no data prep), no checkpoint saves, no evaluation, with a Callback
    that times each training step between CUDA synchronisations and records the peak GPU memory;
 3. baseline: transformers' Gemma3ForCausalLM with the same shapes (built from the same composed config), bf16
    parameters, SDPA attention, fused torch AdamW, gradient clipping 1.0, the same 8 micro-batches of random tokens.
 
 A step is the 8 micro-batches' forward and backward plus the optimizer step. Both sides count the same model FLOPs
-per token (recipes.memory.flops_per_token: 6N plus attention, local layers seeing `window` keys, recompute not
+per token (recipes.submit.memory.flops_per_token: 6N plus attention, local layers seeing `window` keys, recompute not
 counted), so TFLOP/s per GPU, MFU (against the measured bf16 peak) and the speed-up compare like with like. The
-recipe's peak memory is compared with preflight's estimate (recipes.memory.estimate, one GPU).
+recipe's peak memory is compared with preflight's estimate (recipes.submit.memory.estimate, one GPU).
 
     python -m bench.train_throughput [--precision bf16|fp8_current|fp8_delayed] [--steps 10] [--warmup 3]
 
@@ -39,7 +39,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT = REPO / "bench" / "results" / "train_throughput.json"
@@ -57,7 +57,7 @@ PROJECTED_LAYERS = 62  # Gemma 3 27B
 @dataclass(frozen=True)
 class Variant:
     """A named training-speed setting: a precision preset and config overrides with Megatron-core's names (the
-    schema's model.* / optimizer.* speed levers, recipes/bridge_config.py)."""
+    schema's model.* / optimizer.* speed levers, recipes/engines/bridge_config.py)."""
 
     precision: str
     overrides: tuple[str, ...] = ()
@@ -110,7 +110,7 @@ def proxy_overrides(precision: str, iters: int) -> list[str]:
 
 def proxy_config(precision: str, warmup: int, steps: int, extra: list[str] = ()):
     """The composed, typed proxy config (RootConfig) both sides train; `extra` overrides are for tests."""
-    from recipes.config import compose, to_object
+    from recipes.core.config import compose, to_object
 
     if precision not in PRECISIONS:
         raise BenchError(f"--precision: {precision!r} is not one of {', '.join(PRECISIONS)}")
@@ -132,7 +132,7 @@ class Workload:
 
     @classmethod
     def of(cls, cfg) -> "Workload":
-        from recipes import memory
+        from recipes.submit import memory
 
         return cls(tokens_per_step=cfg.train.global_batch_size * cfg.dataset.sequence_length,
                    flops_per_token=memory.flops_per_token(cfg),
@@ -251,7 +251,7 @@ def bench_container(cfg, run_dir: Path):
     no tokenizer files are needed, and the tokenizer does no work inside a training step."""
     from megatron.bridge.training.tokenizers.config import TokenizerConfig
 
-    from recipes.bridge_config import build_config_container
+    from recipes.engines.bridge_config import build_config_container
 
     container = build_config_container(cfg, run_dir, stage="cpt")
     container.tokenizer = TokenizerConfig(tokenizer_type="NullTokenizer", vocab_size=cfg.model.vocab_size)
@@ -267,7 +267,7 @@ def run_recipe(precision: str, warmup: int, steps: int, extra: list[str] = ()) -
     from megatron.bridge.training.gpt_step import forward_step
     from megatron.bridge.training.pretrain import pretrain
 
-    from recipes.bridge_config import use_prebuilt_dataset_helpers
+    from recipes.engines.bridge_config import use_prebuilt_dataset_helpers
 
     use_prebuilt_dataset_helpers()
     cfg = proxy_config(precision, warmup, steps, extra)

@@ -23,7 +23,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends git ca-certificates cmake build-essential \
  && rm -rf /var/lib/apt/lists/*
 
-# The release stage's GGUF variants (recipes/releasing.py): llama.cpp's converter from this checkout and its
+# The release stage's GGUF variants (recipes/artifacts/release_variants.py): llama.cpp's converter from this checkout and its
 # llama-quantize for Q4_K_M, found through LLAMA_CPP_DIR. CPU-only and portable (no -march=native).
 RUN git clone --depth 1 --branch "${LLAMA_CPP_TAG}" https://github.com/ggml-org/llama.cpp.git /opt/llama.cpp \
  && cmake -S /opt/llama.cpp -B /opt/llama.cpp/build -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \

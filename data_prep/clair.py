@@ -27,17 +27,13 @@ from rich.progress import Progress
 
 from evals.metrics import response_in_language
 from evals.openai_client import EndpointError, EndpointSettings, complete, open_client
+from recipes.core.languages import LANGUAGE_NAMES
 
 POLICY_BACKENDS = ("transformers", "openai")
 FILTER_REASONS = ("empty_revision", "identical", "wrong_language")
 
 # The reviser prompt is written in English (strong revisers follow English instructions best) and names the
-# target language, so the revision stays in the language of the request.
-LANGUAGE_NAMES = {
-    "en": "English", "zh": "Chinese", "vi": "Vietnamese", "id": "Indonesian", "th": "Thai", "tl": "Tagalog (Filipino)",
-    "ta": "Tamil", "ms": "Malay", "km": "Khmer", "lo": "Lao", "my": "Burmese (Myanmar)",
-}
-
+# target language (recipes.core.languages.LANGUAGE_NAMES), so the revision stays in the language of the request.
 REVISION_TEMPLATE = (
     "Below is a request and an answer to it. Minimally revise the answer to make it better and correct: fix what "
     "is wrong, add what is missing, and keep everything that is already good exactly as it is. Do not rewrite it "

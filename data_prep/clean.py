@@ -13,14 +13,14 @@
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Union
 
 import regex
 
 from data_prep.documents import Document, Rejection
-from data_prep.languages import CODE, language_spec
+from recipes.core.languages import CODE, language_spec
 
 STAGE = "clean"
 

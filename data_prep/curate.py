@@ -26,8 +26,9 @@ from data_prep.curation_output import CurationSummary, CurationWriter
 from data_prep.dedup import SHINGLES, DedupSettings, Deduplicator
 from data_prep.documents import Document, Quarantined, Rejection
 from data_prep.ingest import IngestSettings, read_sources, resolve_inputs
-from data_prep.langid import POLICIES, LangIdSettings, LangIdTally, identify
+from data_prep.langid import LangIdSettings, LangIdTally, identify
 from data_prep.quality import QualitySettings, check_quality
+from recipes.core.languages import LANGID_POLICIES
 
 
 @dataclass
@@ -119,7 +120,7 @@ def parse_args(argv: Optional[list[str]]) -> tuple[argparse.Namespace, CurationS
     p.add_argument("--default-source", help="source name for every record (else its field, else the input name)")
     p.add_argument("--hf-split", default="train", help="split of Hugging Face datasets")
     p.add_argument("--min-script-fraction", type=float, default=CleanSettings.min_script_fraction)
-    p.add_argument("--on-language-disagreement", choices=POLICIES, default="keep")
+    p.add_argument("--on-language-disagreement", choices=LANGID_POLICIES, default="keep")
     p.add_argument("--min-words", type=float, default=QualitySettings.min_words)
     p.add_argument("--quality", type=_quality_override, action="append", default=[], metavar="NAME=VALUE",
                    help="override a QualitySettings threshold ('none' turns the rule off); repeatable")

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, Iterator, Optional, Union
 from rich.progress import Progress
 
 from data_prep.documents import Document, Quarantined
-from data_prep.languages import LANGUAGES, normalise_code
+from recipes.core.languages import LANGUAGES, normalise_code
 
 HF_PREFIX = "hf:"
 JSONL_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst")

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from data_prep.documents import Document, Rejection
-from data_prep.languages import CODE, INTERCHANGEABLE
 from evals.metrics import detect_language
+from recipes.core.languages import CODE, INTERCHANGEABLE, LANGID_POLICIES
 
 STAGE = "langid"
-POLICIES = ("keep", "drop")
 
 
 @dataclass
@@ -25,8 +24,9 @@ class LangIdSettings:
     on_disagreement: str = "keep"  # "keep" (record detected_lang and count) or "drop"
 
     def __post_init__(self) -> None:
-        if self.on_disagreement not in POLICIES:
-            raise ValueError(f"LangIdSettings.on_disagreement is {self.on_disagreement!r}; use one of {POLICIES}")
+        if self.on_disagreement not in LANGID_POLICIES:
+            raise ValueError(f"LangIdSettings.on_disagreement is {self.on_disagreement!r}; "
+                             f"use one of {LANGID_POLICIES}")
 
 
 @dataclass

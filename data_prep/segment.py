@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import regex
 
-from data_prep.languages import language_spec
+from recipes.core.languages import language_spec
 
 _CLUSTER = regex.compile(r"\X")
 _HAS_LETTER_OR_DIGIT = regex.compile(r"[\p{L}\p{N}]")

@@ -44,6 +44,7 @@ import numpy as np
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from evals.seahelm import is_local_path
+from recipes.core.atomic import write_text_atomic
 
 GROUP_BY = ("source_lang", "input")
 
@@ -166,7 +167,7 @@ _worker: dict = {}
 
 
 def _init_worker(settings: TokenizeSettings) -> None:
-    from recipes.parent_death import signal_on_parent_death
+    from recipes.core.parent_death import signal_on_parent_death
 
     signal_on_parent_death(signal.SIGKILL)  # a worker whose run was killed would wait on its queue for ever
     os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one core per worker: parallelism comes from the pool
@@ -377,8 +378,7 @@ def merge(settings: TokenizeSettings, shard_ids: list[str], output_dir: str, sha
                "append_eos": settings.append_eos, "add_bos": settings.add_bos, "group_by": settings.group_by,
                "shards": len(shard_ids), "shards_skipped": shards_skipped,
                "prefixes": [asdict(p) for p in prefixes]}
-    (out / "tokens.json.tmp").write_text(json.dumps(payload, indent=2))
-    os.replace(out / "tokens.json.tmp", tokens_json)
+    write_text_atomic(tokens_json, json.dumps(payload, indent=2))
     return TokenizeSummary(str(out), str(tokens_json), prefixes, len(shard_ids), shards_skipped,
                            sum(p.documents for p in prefixes), sum(p.tokens for p in prefixes),
                            time.perf_counter() - began)

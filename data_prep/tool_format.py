@@ -9,7 +9,7 @@ Records are JSON objects (one per JSONL line) in the OpenAI-style shape most too
      "response_schema": {...json schema...}}          # optional: a structured-output request
 
 Why it is shaped this way:
-  - Rendering and loss masks both come from ``recipes.chat_template.CHAT_TEMPLATE`` through
+  - Rendering and loss masks both come from ``recipes.core.chat_template.CHAT_TEMPLATE`` through
     ``apply_chat_template(return_assistant_tokens_mask=True)``, so the loss covers exactly the model turns
     (tool calls included, tool outputs and prompts excluded) and SFT, RL and APO see the same text as inference.
     ``data_prep.sft_format.tokenize_conversation`` (the general formatter) accepts only system/user/assistant
@@ -34,7 +34,7 @@ from typing import Any
 import jsonschema
 from rich.progress import track
 
-from recipes.chat_template import CHAT_TEMPLATE
+from recipes.core.chat_template import CHAT_TEMPLATE
 
 SCHEMA_INSTRUCTION = "Answer with one JSON object, and nothing else, that conforms to this JSON schema:\n"
 MODES = ("sft", "rl", "apo")

@@ -8,11 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from evals.aggregate import TaskScore, aggregate
+from recipes.core.schema import LmEvalSettings
 
 # Headline metric per leaderboard group, as the Open LLM Leaderboard reports it.
 LEADERBOARD_METRICS = {
@@ -23,23 +22,6 @@ LEADERBOARD_METRICS = {
     "leaderboard_mmlu_pro": "acc,none",
     "leaderboard_musr": "acc_norm,none",
 }
-
-
-@dataclass
-class LmEvalSettings:
-    backend: str = "vllm"  # "vllm" on the cluster, "hf" for local runs
-    tasks: list[str] = field(default_factory=lambda: ["leaderboard"])
-    tensor_parallel_size: int = 1
-    data_parallel_size: int = 1
-    dtype: str = "bfloat16"
-    gpu_memory_utilization: float = 0.85
-    max_model_len: Optional[int] = 8192
-    batch_size: str = "auto"
-    apply_chat_template: bool = True
-    fewshot_as_multiturn: bool = True
-    limit: Optional[int] = None
-    seed: int = 1234
-    log_samples: bool = True
 
 
 def render_command(settings: LmEvalSettings, model_path: str, output_dir: str) -> str:

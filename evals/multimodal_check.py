@@ -17,7 +17,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from recipes.chat_template import ToolCallParseError, parse_tool_calls
+from recipes.core.chat_template import ToolCallParseError, parse_tool_calls
 
 WEATHER_TOOL = {"type": "function", "function": {
     "name": "get_weather", "description": "Current weather for a city.",

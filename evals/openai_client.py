@@ -20,7 +20,7 @@ class EndpointError(RuntimeError):
 
 
 class ChatSettings(Protocol):
-    """What `complete` reads; `EndpointSettings` and `evals.synthetic.SyntheticSettings` both provide it."""
+    """What `complete` reads; `EndpointSettings` and `data_prep.synthetic.SyntheticSettings` both provide it."""
 
     base_url: str
     model: str

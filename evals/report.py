@@ -23,7 +23,7 @@ RESULT_NAMES = ("results.json", "perplexity.json")
 
 
 # The suites of the eval stage's results.json, each under its own key ({"model", "seahelm": {... "aggregate"},
-# "lm_eval": {... "aggregate", "tasks"}, "local_eval": <aggregate>, "perplexity"}, recipes/eval.py); a file with a
+# "lm_eval": {... "aggregate", "tasks"}, "local_eval": <aggregate>, "perplexity"}, recipes/stages/eval.py); a file with a
 # top-level "aggregate" (local_eval's own results.json, older files) is one suite named by its "source".
 NESTED_SUITES = ("seahelm", "lm_eval")
 LM_EVAL_NOTE = ("lm-eval: raw accuracies and exact-match rates x100 of each leaderboard group's headline metric, "

@@ -17,18 +17,16 @@ import math
 import re
 import shlex
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import yaml
 
 from evals.aggregate import TaskScore, aggregate, per_seed_levels
+from recipes.core.schema import SEAHELM_COMMIT, JudgeSettings, SeaHelmSettings
 
 SEAHELM_REPO = "https://github.com/aisingapore/SEA-HELM.git"
-SEAHELM_COMMIT = "6844e6c5cae439a413281df31271d388fcbad12f"
-
-
 @dataclass(frozen=True)
 class SeaHelmTask:
     competency: str
@@ -76,39 +74,6 @@ METRICX_TASK_CONFIG = "seahelm_tasks/nlg/translation/config.yaml"
 METRICX_TOKENIZER = "google/mt5-xl"
 JUDGE_MODEL_TYPES = ("vllm", "litellm")  # local vLLM on the node, or an OpenAI-compatible endpoint (via LiteLLM)
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-@dataclass
-class JudgeSettings:
-    """The LLM judge of SEA-HELM's judged tasks. `vllm` (SEA-HELM's own choice): `model_name` is served on the
-    node, a hub id (staged into `SeaHelmSettings.hf_home`) or a local path. `litellm`: an OpenAI-compatible
-    endpoint at `base_url`, its key read from the variable `api_key_env` (list it in cluster.secrets)."""
-
-    model_name: str = "openai/gpt-oss-120b"
-    model_type: str = "vllm"
-    base_url: Optional[str] = None
-    api_key_env: Optional[str] = None
-
-
-@dataclass
-class SeaHelmSettings:
-    repo_dir: str = "/opt/SEA-HELM"
-    commit: str = SEAHELM_COMMIT
-    tasks: list[str] = field(default_factory=lambda: ["seahelm"])
-    skip_tasks: list[str] = field(default_factory=list)
-    model_type: str = "vllm"
-    tensor_parallel_size: int = 1
-    model_args: dict[str, str] = field(default_factory=lambda: {"enable_prefix_caching": "True"})
-    is_base_model: bool = False
-    is_reasoning_model: bool = False
-    runs: list[int] = field(default_factory=lambda: list(range(8)))
-    seed: int = 25008113  # run n uses seed + n: SEA-HELM asks for a distinct seed per run (its --run help)
-    limit: Optional[int] = None
-    judge: JudgeSettings = field(default_factory=JudgeSettings)
-    metricx_model: str = "google/metricx-24-hybrid-xxl-v2p6-bfloat16"
-    # Hugging Face cache holding the judge, MetricX and its tokenizer (`python -m evals.seahelm stage-weights`);
-    # set, the runs are offline (HF_HUB_OFFLINE=1). None: the node downloads them.
-    hf_home: Optional[str] = None
 
 
 def seeds(settings: SeaHelmSettings) -> dict[int, int]:

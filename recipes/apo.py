@@ -1,48 +1,10 @@
-"""Stage apo: on-policy alignment with APO (anchored preference optimisation) on CLAIR revision pairs, as NeMo-RL
-DPO with the APO loss (recipes.posttrain.preference_loss), in the `rl` container.
+"""Stage apo: anchored preference optimisation on CLAIR pairs on NeMo-RL.
 
-The pairs come from `python -m data_prep.clair` run with the rl stage's model as the policy (apo.pairs); the job
-holds `apo.val_pairs` of them out for NeMo-RL's validation."""
-
-from __future__ import annotations
+The command only: what the job does is recipes.stages.apo."""
 
 import sys
-from pathlib import Path
 
-from recipes import nemo_rl_config
-from recipes.cli import stage_main
-from recipes.preflight import gpus_per_node
-from recipes.stage import StageContext
-
-PAYLOAD_KIND = "hf"
-# What this stage's job imports that the launcher's Python may lack (checked before a local run).
-ENGINE_MODULES = ("nemo_rl",)
-# Where in the artifact the stage writes its Hugging Face model (the stage runner adds `multimodal/` beside it)
-HF_EXPORT = "."
-
-
-def pairs_path(ctx: StageContext) -> Path:
-    return Path(ctx.cfg.apo.pairs) if ctx.cfg.apo.pairs else ctx.run_dir / "data" / "pairs.jsonl"
-
-
-def render(ctx: StageContext) -> None:
-    config = nemo_rl_config.render_apo(ctx.cfg, ctx.model_source(), ctx.run_dir, gpus_per_node(ctx.cfg))
-    nemo_rl_config.write(config, ctx.run_dir)
-
-
-def execute(ctx: StageContext) -> None:
-    from recipes.posttrain import nemo_rl_entry
-    from recipes.posttrain.holdout import split_jsonl
-
-    pairs = pairs_path(ctx)
-    if not pairs.is_file():
-        raise FileNotFoundError(f"apo.pairs: no preference pairs at {pairs}; generate them with "
-                                "`python -m data_prep.clair` from the rl model and set apo.pairs=<pairs.jsonl>")
-    apo = ctx.cfg.apo
-    split_jsonl([pairs], nemo_rl_config.train_data_path(ctx.run_dir), nemo_rl_config.val_data_path(ctx.run_dir),
-                held_out=apo.val_pairs, min_train=apo.global_batch_size, seed=ctx.cfg.run.seed, field="apo.val_pairs")
-    nemo_rl_entry.run("dpo", ctx.run_dir / "launch" / nemo_rl_config.RENDERED_NAME, ctx.artifact_dir)
-
+from recipes.submit.cli import stage_main
 
 if __name__ == "__main__":
     sys.exit(stage_main("apo", __doc__.splitlines()[0]))

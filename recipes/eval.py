@@ -1,101 +1,10 @@
-"""Stage eval: the suites in eval.suites on one model. `local`: the quick SEA evaluation (Global MMLU Lite,
-log-probability or generation, normalised scores with confidence intervals) and per-language perplexity, on CPU or
-GPU. `seahelm` and `lm_eval`: the official SEA-HELM and the English suite with vLLM in the eval container, their
-scripts rendered at launch into launch/. Results go into the artifact and, when the evaluated model is a
-registered version, into its version record."""
+"""Stage eval: the suites in eval.suites (local, SEA-HELM, lm-eval) on one model.
 
-from __future__ import annotations
+The command only: what the job does is recipes.stages.eval."""
 
-import glob
-import json
-import subprocess
 import sys
-from pathlib import Path
 
-from recipes.cli import stage_main
-from recipes.config import ConfigError
-from recipes.stage import StageContext
-
-PAYLOAD_KIND = "eval"
-SUITES = ("local", "seahelm", "lm_eval")
-
-
-def model_to_evaluate(ctx: StageContext) -> str:
-    """eval.model (a path, a registered version, or a hub id), else the stage's model source (run.input, the
-    upstream model, model.hf_id)."""
-    if ctx.cfg.eval.model:
-        try:
-            return str(ctx.registry().resolve(ctx.cfg.eval.model))
-        except KeyError:
-            return ctx.cfg.eval.model  # not a path or a version: a hub id
-    return ctx.model_source()
-
-
-def _scripts(ctx: StageContext) -> dict[str, Path]:
-    return {suite: ctx.run_dir / "launch" / f"{suite}.sh" for suite in ("seahelm", "lm_eval")
-            if suite in ctx.cfg.eval.suites}
-
-
-def render(ctx: StageContext) -> None:
-    from evals import lm_eval, seahelm
-
-    unknown = sorted(set(ctx.cfg.eval.suites) - set(SUITES))
-    if unknown:
-        raise ConfigError(f"eval.suites: unknown {unknown}; choose from {list(SUITES)}")
-    model, scripts = model_to_evaluate(ctx), _scripts(ctx)
-    if "seahelm" in scripts:
-        try:
-            seahelm.run(ctx.cfg.eval.seahelm, model, str(ctx.artifact_dir / "seahelm"), scripts["seahelm"])
-        except ValueError as err:
-            raise ConfigError(f"eval.model: {err}; set eval.model to an absolute path, a registered version or a "
-                              "hub id (org/name)") from err
-    if "lm_eval" in scripts:
-        lm_eval.run(ctx.cfg.eval.lm_eval, model, str(ctx.artifact_dir / "lm_eval"), scripts["lm_eval"])
-
-
-def execute(ctx: StageContext) -> None:
-    from evals import lm_eval, seahelm
-
-    model = model_to_evaluate(ctx)
-    print(f"evaluating {model}: {', '.join(ctx.cfg.eval.suites)}", flush=True)
-    results: dict[str, dict] = {}
-    if "local" in ctx.cfg.eval.suites:
-        results.update(_local(ctx, model))
-    parsers = {"seahelm": lambda out: seahelm.parse_results(out, seahelm.seeds(ctx.cfg.eval.seahelm)),
-               "lm_eval": lm_eval.parse_results}
-    for suite, script in _scripts(ctx).items():
-        subprocess.run(["bash", str(script)], check=True)
-        results[suite] = parsers[suite](ctx.artifact_dir / suite)
-    ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
-    (ctx.artifact_dir / "results.json").write_text(json.dumps({"model": model, **results}, indent=2, default=str)
-                                                   + "\n")
-    _record(ctx, model, results)
-
-
-def _local(ctx: StageContext, model: str) -> dict[str, dict]:
-    from evals import local_eval, perplexity
-
-    cfg, out = ctx.cfg.eval, ctx.artifact_dir
-    results = local_eval.run(local_eval.LocalEvalSettings(languages=list(cfg.languages),
-                                                          n_per_language=cfg.n_per_language, seeds=list(cfg.seeds),
-                                                          modes=list(cfg.modes)), model, out / "local")
-    pattern = cfg.perplexity_data or [s["path"] for s in ctx.cfg.data.sources]
-    documents = sorted(p for pat in ([pattern] if isinstance(pattern, str) else pattern) for p in glob.glob(pat))
-    ppl = perplexity.run(perplexity.PerplexitySettings(max_length=cfg.perplexity_max_length), model, documents,
-                         out / "perplexity")
-    return {"local_eval": results["aggregate"], "perplexity": ppl["perplexity"]}
-
-
-def _record(ctx: StageContext, model: str, results: dict[str, dict]) -> None:
-    """Scores into the evaluated model's version record, when it has one."""
-    from recipes.versions import RECORD_FILE
-
-    if (Path(model) / RECORD_FILE).is_file():
-        registry = ctx.registry()
-        record = json.loads((Path(model) / RECORD_FILE).read_text())
-        for suite, scores in results.items():
-            registry.add_metrics(record["id"], suite, scores)
-
+from recipes.submit.cli import stage_main
 
 if __name__ == "__main__":
     sys.exit(stage_main("eval", __doc__.splitlines()[0]))

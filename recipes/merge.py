@@ -1,25 +1,10 @@
-"""Stage merge: merge Hugging Face checkpoints with mergekit (recipes.merging) from the `merge` config section;
-model references may be paths or version ids. The tokenizer and chat template are carried over."""
+"""Stage merge: merge Hugging Face checkpoints with mergekit.
 
-from __future__ import annotations
+The command only: what the job does is recipes.stages.merge."""
 
-import dataclasses
 import sys
 
-from recipes.cli import stage_main
-from recipes.stage import StageContext
-
-PAYLOAD_KIND = "hf"
-# Where in the artifact the stage writes its Hugging Face model (the stage runner adds `multimodal/` beside it)
-HF_EXPORT = "."
-
-
-def execute(ctx: StageContext) -> None:
-    from recipes.merging import run
-
-    settings = dataclasses.replace(ctx.cfg.merge, out=str(ctx.artifact_dir))
-    run(settings, resolve=ctx.registry().resolve)
-
+from recipes.submit.cli import stage_main
 
 if __name__ == "__main__":
     sys.exit(stage_main("merge", __doc__.splitlines()[0]))

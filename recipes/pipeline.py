@@ -9,12 +9,12 @@ With no overrides this is the smoke experiment on this machine: the real Gemma 3
 
 from __future__ import annotations
 
-import importlib
 import sys
 
-from recipes.cli import report_launch, run_command
-from recipes.config import ConfigError, compose
-from recipes.launch import StageLaunch, prepare, submit
+from recipes.core.config import ConfigError, compose
+from recipes.core.stage_specs import stage_spec
+from recipes.submit.cli import report_launch, run_command
+from recipes.submit.launch import StageLaunch, prepare, submit
 
 
 def plan_stages(overrides: list[str]) -> list[StageLaunch]:
@@ -42,10 +42,10 @@ def evaluate_upstream_export(upstream: StageLaunch) -> list[str]:
     """An eval after a Megatron stage evaluates the Hugging Face model that stage exports (sft's `artifact/hf`),
     not model.hf_id: the stage's own model source sees a Megatron payload upstream and falls back to the hub id.
     After a stage whose artifact is the Hugging Face model (merge, rl, apo) that model source already finds it."""
-    module = importlib.import_module(f"recipes.{upstream.name}")
-    if module.PAYLOAD_KIND != "megatron" or not hasattr(module, "HF_EXPORT"):
+    spec = stage_spec(upstream.name)
+    if spec.payload_kind != "megatron" or spec.hf_export is None:
         return []
-    return [f"eval.model={upstream.run_dir / 'artifact' / module.HF_EXPORT}"]
+    return [f"eval.model={upstream.run_dir / 'artifact' / spec.hf_export}"]
 
 
 def main(argv: list[str] | None = None) -> int:

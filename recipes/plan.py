@@ -10,10 +10,10 @@ import sys
 
 from rich.table import Table
 
-from recipes import memory, preflight
-from recipes.cli import console, run_command
-from recipes.config import compose, to_object
-from recipes.schema import RootConfig
+from recipes.core.config import compose, to_object
+from recipes.core.schema import RootConfig
+from recipes.submit import memory, preflight
+from recipes.submit.cli import console, run_command
 
 
 def gpu_hours(cfg: RootConfig, report: preflight.PlanReport) -> float | None:

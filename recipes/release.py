@@ -1,33 +1,10 @@
-"""Stage release: the release variants of the stage's model (run.input, the upstream model, or model.hf_id) with
-recipes.releasing: HF BF16 first, then the variants in release.variants, each perplexity-checked against BF16 on
-release.quality_texts (JSONL globs of {"text", "lang"})
-and registered as a version of its own. For a multimodal Gemma 3 the released model is the full
-Gemma3ForConditionalGeneration: the trained language model reassembled with the vision tower hf_import set aside
-(model.hf_text_checkpoint), checked against its recorded identity."""
+"""Stage release: the release variants of the stage's model (HF BF16, GGUF, quantised).
 
-from __future__ import annotations
+The command only: what the job does is recipes.stages.release."""
 
-import dataclasses
-import glob
 import sys
-from pathlib import Path
 
-from recipes.cli import stage_main
-from recipes.stage import StageContext
-
-PAYLOAD_KIND = "release"
-
-
-def execute(ctx: StageContext) -> None:
-    from recipes.releasing import run
-
-    texts = sorted(path for pattern in ctx.cfg.release.quality_texts for path in glob.glob(pattern))
-    settings = dataclasses.replace(ctx.cfg.release, quality_texts=texts)
-    source = ctx.reassemble_multimodal(Path(ctx.model_source()))
-    results = run(settings, str(source), ctx.artifact_dir, ctx.registry())
-    for result in results:
-        print(f"release {result.variant}: {result.status} -> {result.path} ({result.version_id})", flush=True)
-
+from recipes.submit.cli import stage_main
 
 if __name__ == "__main__":
     sys.exit(stage_main("release", __doc__.splitlines()[0]))

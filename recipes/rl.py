@@ -1,45 +1,10 @@
-"""Stage rl: online RL with Dr. GRPO (the card's "DRGPPO") on NeMo-RL, in a Ray cluster inside the Slurm allocation.
+"""Stage rl: online RL with Dr. GRPO on NeMo-RL.
 
-At launch the composed config is rendered as NeMo-RL's own config (`launch/nemo_rl.yaml`, recipes.nemo_rl_config);
-the job concatenates rl.datasets into the training file, less `rl.val_prompts` held-out prompts for validation, and
-runs NeMo-RL's GRPO with the Dr. GRPO loss (recipes.posttrain.nemo_rl_entry) in the `rl` container."""
-
-from __future__ import annotations
+The command only: what the job does is recipes.stages.rl."""
 
 import sys
-from pathlib import Path
 
-from recipes import nemo_rl_config
-from recipes.cli import stage_main
-from recipes.preflight import gpus_per_node
-from recipes.stage import StageContext
-
-PAYLOAD_KIND = "hf"
-# What this stage's job imports that the launcher's Python may lack (checked before a local run).
-ENGINE_MODULES = ("nemo_rl",)
-# Where in the artifact the stage writes its Hugging Face model (the stage runner adds `multimodal/` beside it)
-HF_EXPORT = "."
-
-
-def render(ctx: StageContext) -> None:
-    config = nemo_rl_config.render_grpo(ctx.cfg, ctx.model_source(), ctx.run_dir, gpus_per_node(ctx.cfg))
-    nemo_rl_config.write(config, ctx.run_dir)
-
-
-def execute(ctx: StageContext) -> None:
-    from recipes.posttrain import nemo_rl_entry
-    from recipes.posttrain.holdout import split_jsonl
-    from recipes.preflight import RL_ENVIRONMENTS, unknown_rl_environments
-
-    unknown = [ctx.cfg.rl.datasets[i]["name"] for i in unknown_rl_environments(ctx.cfg.rl.datasets)]
-    if unknown:
-        raise ValueError(f"rl.datasets {unknown}: unknown reward environment; use one of {sorted(RL_ENVIRONMENTS)}")
-    rl = ctx.cfg.rl
-    split_jsonl([Path(dataset["path"]) for dataset in rl.datasets], nemo_rl_config.train_data_path(ctx.run_dir),
-                nemo_rl_config.val_data_path(ctx.run_dir), held_out=rl.val_prompts, min_train=rl.prompts_per_step,
-                seed=ctx.cfg.run.seed, field="rl.val_prompts")
-    nemo_rl_entry.run("grpo", ctx.run_dir / "launch" / nemo_rl_config.RENDERED_NAME, ctx.artifact_dir)
-
+from recipes.submit.cli import stage_main
 
 if __name__ == "__main__":
     sys.exit(stage_main("rl", __doc__.splitlines()[0]))

@@ -23,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 # setsid: the job leads its own process group, so cleanup can end it with its children.
-setsid python -c 'from recipes.releasing import fetch_gguf_converter; print(fetch_gguf_converter())' \
+setsid python -c 'from recipes.artifacts.release_variants import fetch_gguf_converter; print(fetch_gguf_converter())' \
   >"$logs/gguf_converter.log" 2>&1 &
 converter_pid=$!
 

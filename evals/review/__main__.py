@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"SQLAlchemy database URL (default {DEFAULT_DB}; e.g. postgresql://host/review)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare", help="generate both versions' responses to a prompt set and store the items")
-    p.add_argument("--a", required=True, help="version id of the baseline (recipes.versions: name-1.0.0)")
+    p.add_argument("--a", required=True, help="version id of the baseline (recipes.artifacts.versions: name-1.0.0)")
     p.add_argument("--b", required=True, help="version id of the candidate")
     p.add_argument("--prompts", required=True, help='JSONL file, one {"id", "lang", "prompt"} per line (the CLAIR prompt format)')
     p.add_argument("--registry", default=None, help="registry root (default: the stages' registry)")
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from evals.review.store import Store
-    from recipes.versions import Registry
+    from recipes.artifacts.versions import Registry
 
     try:
         store = Store(args.db)

@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 from evals.review.report_section import ALL, SUITE, language_order  # noqa: E402
 from evals.review.stats import WinRate, verdict_agreement, win_rate_b  # noqa: E402
 from evals.review.store import CHOICES, CRITERIA, Store  # noqa: E402
-from recipes.versions import Registry  # noqa: E402
+from recipes.artifacts.versions import Registry  # noqa: E402
 
 
 @dataclass(frozen=True)

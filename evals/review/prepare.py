@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evals.review.store import NewItem, Store
-from recipes.versions import Registry
+from recipes.artifacts.versions import Registry
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,8 @@ class GenerationSettings:
 def read_prompts(path: str | Path) -> list[Prompt]:
     """The CLAIR prompt format, so one prompt set serves both: JSONL lines of `id`, `lang` and `prompt` (or
     `messages` of a single user turn: a reviewer judges one prompt)."""
-    from data_prep.clair import ClairError, read_prompts as read_clair_prompts
+    from data_prep.clair import ClairError
+    from data_prep.clair import read_prompts as read_clair_prompts
 
     try:
         rows = read_clair_prompts(path)
@@ -46,9 +47,9 @@ def read_prompts(path: str | Path) -> list[Prompt]:
 
 
 def generate(model_dir: str | Path, prompts: list[Prompt], settings: GenerationSettings) -> list[str]:
-    from evals.local_eval import LocalEvalSettings, _Model
+    from evals.local_eval import LocalEvalSettings, LoadedModel
 
-    model = _Model(str(model_dir), LocalEvalSettings(dtype=settings.dtype, device=settings.device))
+    model = LoadedModel(str(model_dir), LocalEvalSettings(dtype=settings.dtype, device=settings.device))
     return [model.generate(p.prompt, settings.max_new_tokens).strip() for p in prompts]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from recipes.versions import Registry, default_registry_root
+from recipes.artifacts.versions import Registry, default_registry_root
 
 SUITE = "native_review"  # the suite `python -m evals.review export` writes
 ALL = "all"  # its pooled row over every language

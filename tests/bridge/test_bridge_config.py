@@ -1,4 +1,4 @@
-"""recipes.bridge_config builds real Megatron-Bridge 0.3.1 ConfigContainers from composed configs (CPU only)."""
+"""recipes.engines.bridge_config builds real Megatron-Bridge 0.3.1 ConfigContainers from composed configs (CPU only)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from recipes.bridge_config import BridgeConfigError, build_config_container
-from recipes.config import compose, to_object
+from recipes.core.config import compose, to_object
+from recipes.engines.bridge_config import BridgeConfigError, build_config_container
 
 CARD_27B = ["experiment=sealion_v4_27b", "cluster=slurm"]
 

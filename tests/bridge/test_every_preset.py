@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import torch
 
-from recipes.bridge_config import build_config_container
-from recipes.config import compose, to_object
-from recipes.preflight import requested_gpus
-from recipes.schema import RootConfig
+from recipes.core.config import compose, to_object
+from recipes.core.schema import RootConfig
+from recipes.engines.bridge_config import build_config_container
+from recipes.submit.preflight import requested_gpus
 
 MODELS = ("gemma3_270m", "gemma3_1b", "gemma3_4b", "gemma3_12b", "gemma3_27b")
 PRECISIONS = ("bf16", "fp8_current", "fp8_delayed", "mxfp8")

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from bench import gpu_check as gc
-from recipes.bridge_config import build_config_container
-from recipes.config import compose, to_object
-from recipes.launch import run_dir_of
+from recipes.core.config import compose, to_object
+from recipes.engines.bridge_config import build_config_container
+from recipes.submit.launch import run_dir_of
 
 
 def _validated(stage, overrides, monkeypatch):

@@ -1,4 +1,4 @@
-"""Per-language validation (recipes/language_validation.py) against Megatron-Bridge 0.3.1 and megatron-core on CPU,
+"""Per-language validation (recipes/engines/language_validation.py) against Megatron-Bridge 0.3.1 and megatron-core on CPU,
 over the smoke data prep artifact (the sample corpus in 12 languages, real Gemma 3 tokens). The callback's
 evaluation itself needs a model on a GPU and is not run here."""
 
@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from recipes.bridge_config import build_config_container
-from recipes.config import compose, to_object
+from recipes.core.config import compose, to_object
+from recipes.engines.bridge_config import build_config_container
 
 # the module subclasses Megatron-Bridge's Callback: collected but skipped in the main venv
-language_validation = pytest.importorskip("recipes.language_validation", reason="needs Megatron-Bridge (.venv-bridge)")
+language_validation = pytest.importorskip("recipes.engines.language_validation", reason="needs Megatron-Bridge (.venv-bridge)")
 language_blends = language_validation.language_blends
 language_validation_sets = language_validation.language_validation_sets
 tagged_forward_step = language_validation.tagged_forward_step
@@ -77,7 +77,7 @@ def test_a_language_without_a_validation_sequence_is_refused_before_building(smo
 
 
 def test_a_blend_part_without_validation_documents_is_refused_at_job_start(smoke_data):
-    from recipes.bridge_config import BridgeConfigError, check_validation_split, read_blend
+    from recipes.engines.bridge_config import BridgeConfigError, check_validation_split, read_blend
 
     fixture, blend = smoke_data
     prefixes = read_blend(blend)[0]

@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from recipes.clair import SERVED_NAME, VLLM_PORT, settings
-from recipes.config import compose, to_object
-from recipes.stage import StageContext
+from recipes.core.config import compose, to_object
+from recipes.core.stage_context import StageContext
+from recipes.stages.clair import SERVED_NAME, VLLM_PORT, settings
 
 REPO = Path(__file__).resolve().parents[2]
 

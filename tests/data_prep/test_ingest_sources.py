@@ -11,7 +11,7 @@ import zstandard
 
 from data_prep.documents import Document, Quarantined
 from data_prep.ingest import IngestSettings, read_sources, resolve_inputs
-from data_prep.languages import normalise_code
+from recipes.core.languages import normalise_code
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data_prep" / "sample_corpus"

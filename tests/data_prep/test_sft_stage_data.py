@@ -3,9 +3,9 @@ template, before building the training config; a packed.npy passes through."""
 
 import numpy as np
 
-from recipes.config import compose, to_object
-from recipes.sft import packed_data
-from recipes.stage import StageContext
+from recipes.core.config import compose, to_object
+from recipes.core.stage_context import StageContext
+from recipes.stages.sft import packed_data
 
 
 def _ctx(tmp_path, *overrides):

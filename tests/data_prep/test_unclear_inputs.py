@@ -6,13 +6,13 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from dataprep_corpus import write_corpus
 
 from data_prep.curate import curate
-from recipes import preflight
-from recipes.config import CONF_DIR, ConfigError, compose, to_object
-from recipes.merging import fingerprint, load_settings, mergekit_config
-from recipes.stage import StageContext
-from dataprep_corpus import write_corpus
+from recipes.core.config import CONF_DIR, ConfigError, compose, to_object
+from recipes.core.stage_context import StageContext
+from recipes.engines.mergekit_merge import fingerprint, load_settings, mergekit_config
+from recipes.submit import preflight
 
 
 def test_an_empty_parquet_is_named_and_a_failed_rerun_leaves_no_stale_summary(tmp_path):
@@ -36,7 +36,7 @@ def test_an_empty_directory_is_not_a_dataset_name(tmp_path):
 
 
 def test_an_empty_jsonl_says_so_not_lower_min_words(tmp_path):
-    from recipes import data_prep
+    from recipes.stages import data_prep
 
     (tmp_path / "empty.jsonl").write_text("")
     cfg = to_object(compose("data_prep", [f"launch.root={tmp_path}",

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from evals.report import load_versions
-from recipes import eval as eval_stage
-from recipes.config import compose, to_object
-from recipes.eval import model_to_evaluate
-from recipes.stage import StageContext
-from recipes.versions import Registry
+from recipes.artifacts.versions import Registry
+from recipes.core.config import compose, to_object
+from recipes.core.stage_context import StageContext
+from recipes.stages import eval as eval_stage
+from recipes.stages.eval import model_to_evaluate
 from tests.evals.engine_results import write_lm_eval, write_run
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from evals.answer_extraction import extract_answer
-from evals.local_eval import LocalEvalSettings, _Model, load_questions, run
+from evals.local_eval import LocalEvalSettings, LoadedModel, load_questions, run
 from evals.metrics import balanced_accuracy
 
 LANGS = ["id", "vi", "ms", "tl", "my"]
@@ -20,7 +20,7 @@ def _threads():
 def test_logprob_scoring_matches_full_sequence_scoring(gemma3_dir):
     # Burmese labels tokenise unevenly (ဃ takes two tokens), which exercises the cached multi-token path.
     settings = LocalEvalSettings()
-    model = _Model(gemma3_dir, settings)
+    model = LoadedModel(gemma3_dir, settings)
     question = load_questions(settings, "my")[0]
     fast = model.label_logprobs(question)
     context = model.context(question.prompt) + question.answer_tag

@@ -51,7 +51,7 @@ def test_report_for_two_versions(tmp_path):
 
 
 def test_report_of_the_eval_stage_results_shows_every_suite(tmp_path):
-    """results.json as recipes/eval.py writes it: each suite nested under its name."""
+    """results.json as recipes/stages/eval.py writes it: each suite nested under its name."""
     model = "/lustre/models/sealion-v4-27b-apo"
     for run in range(2):
         write_run(tmp_path / "seahelm", model, run)

@@ -10,10 +10,10 @@ import shlex
 import pytest
 import yaml
 
-from evals.seahelm import (JUDGED_TASK_CONFIGS, METRICX_TASK_CONFIG, JudgeSettings, SeaHelmSettings,
-                           configure_judges, main, render_commands, weights_to_stage)
-from recipes import preflight
-from recipes.config import compose, to_object
+from evals.seahelm import (JUDGED_TASK_CONFIGS, METRICX_TASK_CONFIG, JudgeSettings, SeaHelmSettings, configure_judges,
+                           main, render_commands, weights_to_stage)
+from recipes.core.config import compose, to_object
+from recipes.submit import preflight
 
 # The judge blocks as they stand at SEA-HELM 6844e6c (e.g. seahelm_tasks/multi_turn/mt_bench_judge/config.yaml,
 # seahelm_tasks/nlg/translation/config.yaml), other keys trimmed; ${...} interpolations are OmegaConf's.

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from evals.synthetic import SyntheticGenerationError, SyntheticSettings, run
+from data_prep.synthetic import SyntheticGenerationError, SyntheticSettings, run
 
 MY_1 = "မြန်မာနိုင်ငံ၏ မြို့တော်မှာ နေပြည်တော် ဖြစ်သည်။ ရန်ကုန်မှာ အကြီးဆုံးမြို့ ဖြစ်သည်။"
 MY_2 = "ဧရာဝတီမြစ်သည် မြန်မာနိုင်ငံ၏ အရှည်ဆုံးမြစ် ဖြစ်ပြီး လယ်ယာစိုက်ပျိုးရေးအတွက် အရေးကြီးသည်။"

@@ -47,7 +47,7 @@ def test_dryrun_renders_27b_cpt_sbatch_without_secrets(tmp_path):
     assert "#SBATCH --signal=TERM@120" in sbatch
     assert "#SBATCH --kill-on-invalid-dep=yes" in sbatch
     assert "--container-image /shared/images/sealion-train.sqsh" in sbatch
-    assert f"python -m recipes.stage_runner --run-dir {run_dir}" in sbatch
+    assert f"python -m recipes.runtime.stage_runner --run-dir {run_dir}" in sbatch
     assert "# secrets passed by name from the submitting environment: HF_TOKEN WANDB_API_KEY" in sbatch
     for path in tmp_path.rglob("*"):
         if path.is_file():

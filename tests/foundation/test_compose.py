@@ -4,7 +4,8 @@ import itertools
 
 import pytest
 
-from recipes.config import CONF_DIR, STAGES, ConfigError, compose, to_object
+from recipes.core.config import CONF_DIR, ConfigError, compose, to_object
+from recipes.core.stage_specs import STAGES
 
 MODELS = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
 CLUSTERS = sorted(p.stem for p in (CONF_DIR / "cluster").glob("*.yaml"))

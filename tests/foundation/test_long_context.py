@@ -3,8 +3,8 @@
 import pytest
 from omegaconf import OmegaConf
 
-from recipes import memory, preflight
-from recipes.config import CONF_DIR, compose, to_object
+from recipes.core.config import CONF_DIR, compose, to_object
+from recipes.submit import memory, preflight
 
 BIG = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.check_paths=false"]
 EIGHT_K_TOKENS_PER_STEP = 1024 * 8192  # the 8k regime (experiment_stage/sealion_v4_27b_cpt.yaml)

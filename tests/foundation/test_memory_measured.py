@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from recipes import memory
-from recipes.config import compose, to_object
+from recipes.core.config import compose, to_object
+from recipes.submit import memory
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 GIB = 1024**3

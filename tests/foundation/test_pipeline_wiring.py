@@ -9,7 +9,7 @@ EVAL_27B = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true", 
 
 def test_eval_after_sft_evaluates_the_sft_export(tmp_path):
     sft, ev = plan_stages([*EVAL_27B, f"launch.root={tmp_path}"])
-    export = tmp_path / "sealion_v4_27b" / "sft" / "artifact" / "hf"  # recipes/sft.py's HF_EXPORT
+    export = tmp_path / "sealion_v4_27b" / "sft" / "artifact" / "hf"  # sft's StageSpec.hf_export
     assert sft.run_dir == tmp_path / "sealion_v4_27b" / "sft"
     assert ev.cfg.eval.model == str(export) and ev.cfg.run.upstream == "sft"
 
@@ -27,8 +27,8 @@ def test_eval_after_a_hugging_face_stage_is_left_to_the_stage(tmp_path):
 
 def test_preflight_accepts_the_sft_export_the_pipeline_will_write(tmp_path):
     """Not a dry run, paths checked: sft's hf/ does not exist yet, but sft runs before eval in this pipeline."""
-    from recipes import preflight
-    from recipes.config import compose, to_object
+    from recipes.core.config import compose, to_object
+    from recipes.submit import preflight
 
     export = tmp_path / "sealion_v4_27b" / "sft" / "artifact" / "hf"
     overrides = ["experiment=sealion_v4_27b", f"launch.root={tmp_path}", "pipeline.stages=[sft,eval]",

@@ -6,8 +6,8 @@ import math
 import pytest
 from safetensors import safe_open
 
-from recipes import memory, preflight
-from recipes.config import compose, to_object
+from recipes.core.config import compose, to_object
+from recipes.submit import memory, preflight
 
 BIG = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.check_paths=false"]
 
@@ -116,3 +116,12 @@ def test_data_tokenizer_must_load(tmp_path, gemma3_dir):
         assert why in finding.message and "fix: point it at a directory holding tokenizer.json" in finding.line()
     assert preflight.check_tokenizer(cfg_of(f"data.tokenizer={gemma3_dir}", stage="data_prep")) == []
     assert preflight.check_tokenizer(cfg_of("data.tokenizer=google/gemma-3-27b-it", stage="data_prep")) == []
+
+
+def test_stage_rules_name_registered_stages_only():
+    """A rule set under a stage name the registry lacks (a typo, a renamed stage) would never run."""
+    from recipes.core.stage_specs import SPECS
+    from recipes.submit.preflight import STAGE_RULES
+
+    assert set(STAGE_RULES) <= set(SPECS)
+    assert {"data_prep", "merge", "rl", "apo", "eval"} <= set(STAGE_RULES)  # the stages with checks of their own

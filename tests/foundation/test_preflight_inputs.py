@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from recipes import preflight
-from recipes.config import compose, to_object
+from recipes.core.config import compose, to_object
+from recipes.submit import preflight
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from recipes import launch, stage_runner
-from recipes.versions import RECORD_FILE, Registry
+from recipes.artifacts.versions import RECORD_FILE, Registry
+from recipes.runtime import stage_runner
+from recipes.submit import launch
 
 # the smoke cpt launched on its own, not after its pipeline's hf_import (whose checkpoint it starts from)
 STANDALONE = ["checkpoint.pretrained_checkpoint=null"]
@@ -15,15 +16,15 @@ def test_local_training_stage_runs_one_torchrun_process_per_gpu(tmp_path):
     """Under this Python's torchrun (`python -m torch.distributed.run`, what the `torchrun` script runs)."""
     import sys
 
-    from recipes import local_job
+    from recipes.runtime import local_job
 
     cpt = launch.prepare("cpt", [f"launch.root={tmp_path}", "cluster.gpus_per_node=2", *STANDALONE])
     assert local_job.command(cpt.run_dir, launch.torchrun_ranks(cpt.cfg)) == [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-        "-m", "recipes.stage_runner", "--run-dir", str(cpt.run_dir)]
+        "-m", "recipes.runtime.stage_runner", "--run-dir", str(cpt.run_dir)]
     data_prep = launch.prepare("data_prep", [f"launch.root={tmp_path}", "cluster.gpus_per_node=2"])
     assert local_job.command(data_prep.run_dir, launch.torchrun_ranks(data_prep.cfg)) == [
-        sys.executable, "-m", "recipes.stage_runner", "--run-dir", str(data_prep.run_dir)]
+        sys.executable, "-m", "recipes.runtime.stage_runner", "--run-dir", str(data_prep.run_dir)]
 
 
 def test_rendered_local_commands_start_training_under_torchrun(tmp_path):
@@ -32,9 +33,9 @@ def test_rendered_local_commands_start_training_under_torchrun(tmp_path):
                 for stage in ("cpt", "eval")]
     commands = {x.name: x for x in launches}
     cpt = launch._write_local_command(commands["cpt"]).read_text().splitlines()[-1]
-    assert cpt == f"torchrun --standalone --nproc-per-node=gpu -m recipes.stage_runner --run-dir {commands['cpt'].run_dir}"
+    assert cpt == f"torchrun --standalone --nproc-per-node=gpu -m recipes.runtime.stage_runner --run-dir {commands['cpt'].run_dir}"
     evaluation = launch._write_local_command(commands["eval"]).read_text().splitlines()[-1]
-    assert evaluation == f"python -m recipes.stage_runner --run-dir {commands['eval'].run_dir}"
+    assert evaluation == f"python -m recipes.runtime.stage_runner --run-dir {commands['eval'].run_dir}"
 
 
 def test_only_rank_zero_records_and_registers(tmp_path, monkeypatch):
@@ -42,7 +43,7 @@ def test_only_rank_zero_records_and_registers(tmp_path, monkeypatch):
     monkeypatch.setenv("RANK", "1")
     assert stage_runner.main(["--run-dir", str(run.run_dir)]) == 0
     assert (run.run_dir / "artifact" / "blend.json").is_file()  # rank 1 did the work
-    assert not (run.run_dir / stage_runner.STATUS_FILE).exists()
+    assert not (run.run_dir / "status.json").exists()
     assert not (run.run_dir / "artifact" / RECORD_FILE).exists()
     assert Registry(tmp_path / "registry").all() == []
 
@@ -53,7 +54,7 @@ def test_a_failing_rank_says_which_it_is(tmp_path, monkeypatch):
     monkeypatch.setenv("SLURM_PROCID", "3")
     monkeypatch.delenv("RANK", raising=False)
     assert stage_runner.main(["--run-dir", str(run.run_dir)]) == 1
-    status = json.loads((run.run_dir / stage_runner.STATUS_FILE).read_text())
+    status = json.loads((run.run_dir / "status.json").read_text())
     assert status["state"] == "failed"
     assert status["error"].startswith("rank 3: ") and "train_iterz" in status["error"]
 

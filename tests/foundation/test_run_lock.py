@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from recipes import run_lock
+from recipes.submit import run_lock
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "COLUMNS": "250"}

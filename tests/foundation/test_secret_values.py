@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from recipes import manifest, preflight
-from recipes.config import compose, to_object
+from recipes.artifacts import manifest
+from recipes.core.config import compose, to_object
+from recipes.submit import preflight
 
 REPO = Path(__file__).resolve().parents[2]
 # A W&B API key is 40 hex digits; a Hugging Face token hf_ + 34 letters; an arbitrary service's key 48 URL-safe

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 
-from recipes import launch, stage_runner
-from recipes.bridge_config import TrainingStopped, save_dir, stopped_early_is_not_done
-from recipes.checkpoints import MEGATRON_TRACKER
-from recipes.stage import StageContext
+from recipes.artifacts.checkpoints import MEGATRON_TRACKER
+from recipes.core.stage_context import StageContext
+from recipes.engines.bridge_config import TrainingStopped, save_dir, stopped_early_is_not_done
+from recipes.runtime import stage_runner
+from recipes.submit import launch
 
 # the smoke cpt launched on its own, not after its pipeline's hf_import (whose checkpoint it starts from)
 STANDALONE = ["checkpoint.pretrained_checkpoint=null"]
@@ -36,9 +37,9 @@ def test_the_stage_runner_records_a_stopped_run_as_failed(tmp_path, monkeypatch)
         with stopped_early_is_not_done(ctx.cfg, ctx, "cpt"):
             raise SystemExit(0)
 
-    monkeypatch.setattr("recipes.cpt.execute", execute)  # Bridge's pretrain needs a GPU; its exit is reproduced
+    monkeypatch.setattr("recipes.stages.cpt.execute", execute)  # Bridge's pretrain needs a GPU; its exit is reproduced
     assert stage_runner.main(["--run-dir", str(run.run_dir)]) == 1
-    status = json.loads((run.run_dir / stage_runner.STATUS_FILE).read_text())
+    status = json.loads((run.run_dir / "status.json").read_text())
     assert status["state"] == "failed" and status["error"].startswith("TrainingStopped: cpt stopped before")
     assert "newest checkpoint: none yet in" in status["error"]
     assert not (run.run_dir / "artifact" / "version.json").exists()

@@ -1,5 +1,5 @@
 """Hugging Face -> Megatron -> Hugging Face on the real Gemma 3 270M: the hf_import stage (Megatron-Bridge's
-AutoBridge.import_ckpt, run by the launcher) and the export every Megatron stage ends with (recipes.bridge_config.
+AutoBridge.import_ckpt, run by the launcher) and the export every Megatron stage ends with (recipes.engines.bridge_config.
 export_hf) give back the same weights, bit for bit, and the same logits.
 
 Needs CUDA and the `train` container (Megatron-Bridge builds the model with Transformer Engine layers), and the
@@ -20,9 +20,9 @@ import torch
 pytestmark = pytest.mark.gpu
 pytest.importorskip("megatron.bridge", reason="needs Megatron-Bridge (the train container)")
 
-from recipes.bridge_config import export_hf  # noqa: E402
+from recipes.engines.bridge_config import export_hf  # noqa: E402
 from recipes.gemma3_fixture import fixture_dir  # noqa: E402
-from recipes.stage_runner import load_context  # noqa: E402
+from recipes.runtime.stage_runner import load_context  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TEXT = "Jakarta adalah ibu kota Indonesia. กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย. Hà Nội là thủ đô của Việt Nam."

@@ -10,15 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from recipes.merging import (
-    IncompatibleModelsError,
-    MergeModel,
-    MergeSettings,
-    check_compatible,
-    load_settings,
-    mergekit_config,
-    run,
-)
+from recipes.engines.mergekit_merge import (IncompatibleModelsError, MergeModel, MergeSettings, check_compatible,
+                                            load_settings, mergekit_config, run)
 
 REPO = Path(__file__).resolve().parents[2]
 PROBES = ["model.layers.0.mlp.down_proj.weight", "model.layers.5.self_attn.q_proj.weight"]

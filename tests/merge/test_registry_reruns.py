@@ -1,21 +1,21 @@
 """Issue #14, items 1 and 6: a rerun never breaks the registry; unreadable records are named and skipped;
-`recipes.versions check|repair`."""
+`recipes.artifacts.versions check|repair`."""
 
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from recipes.config import compose, to_object
-from recipes.stage import StageContext
-from recipes.stage_runner import register_version
-from recipes.versions import CorruptRecord, Registry, RegistryWarning, read_record
+from recipes.artifacts.versions import CorruptRecord, Registry, RegistryWarning, read_record, run_registry
+from recipes.core.config import compose, to_object
+from recipes.core.stage_context import StageContext
+from recipes.runtime.stage_runner import register_version
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,7 +40,7 @@ def test_a_rerun_registers_again_and_leaves_the_registry_whole(tmp_path):
     ctx = stage_run(tmp_path)
     register_version(ctx, "indexed_dataset")
     register_version(ctx, "indexed_dataset")  # unchanged: the same version (today: FileNotFoundError)
-    registry = ctx.registry()
+    registry = run_registry(ctx.cfg)
     assert [r.id for r in registry.all()] == ["smoke-data_prep-0.1.0"]
     changed = stage_run(tmp_path, "data_prep.min_words=30")
     register_version(changed, "indexed_dataset")  # another setting: the next version replaces the old one

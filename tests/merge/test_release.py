@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from recipes.releasing import ReleaseSettings, run
-from recipes.versions import Registry
+from recipes.artifacts.release_variants import ReleaseSettings, run
+from recipes.artifacts.versions import Registry
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data" / "seahelm-global-mmlu-lite"
@@ -74,7 +74,7 @@ def test_gguf_q8_0_round_trip_in_llama_cpp_and_q4_k_m_rendered(registered_source
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from recipes.releasing import SAMPLE_PROMPT, gguf_greedy, llama_cpp_server
+    from recipes.artifacts.release_variants import SAMPLE_PROMPT, gguf_greedy, llama_cpp_server
 
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no llama-quantize: Q4_K_M is rendered
     reg, source = registered_source

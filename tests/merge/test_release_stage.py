@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from recipes.versions import Registry
+from recipes.artifacts.versions import Registry
 
 REPO = Path(__file__).resolve().parents[2]
 

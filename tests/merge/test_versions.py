@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from recipes.versions import Registry, read_record
+from recipes.artifacts.versions import Registry, read_record
 
 REPO = Path(__file__).resolve().parents[2]
 

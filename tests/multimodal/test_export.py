@@ -9,9 +9,9 @@ import sys
 import pytest
 import torch
 from safetensors.torch import load_file
-
-from recipes import multimodal as mm
 from tiny_gemma3 import REPO_ROOT, save_tiny
+
+from recipes.artifacts import multimodal as mm
 
 
 def _parts(ckpt_dir, parts):
@@ -69,7 +69,7 @@ def test_reassembled_checkpoint_loads_and_runs_with_an_image(exported):
     from PIL import Image
     from transformers import AutoProcessor, Gemma3ForConditionalGeneration
 
-    from recipes.chat_template import CHAT_TEMPLATE
+    from recipes.core.chat_template import CHAT_TEMPLATE
 
     work, _, _ = exported
     model, info = Gemma3ForConditionalGeneration.from_pretrained(work / "out", output_loading_info=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from recipes import multimodal as mm
-from recipes.merging import IncompatibleModelsError, MergeModel, MergeSettings, run
+from recipes.artifacts import multimodal as mm
+from recipes.engines.mergekit_merge import IncompatibleModelsError, MergeModel, MergeSettings, run
 
 VISION = {"vision", "projector"}
 

@@ -9,11 +9,11 @@ import subprocess
 import sys
 
 import torch
-
-from recipes import multimodal as mm
-from recipes.versions import Registry, read_record
 from test_export import _parts, _train_one_step
 from tiny_gemma3 import REPO_ROOT
+
+from recipes.artifacts import multimodal as mm
+from recipes.artifacts.versions import Registry, read_record
 
 
 def test_merge_stage_exports_the_multimodal_model_and_records_the_vision_hash(tiny_multimodal_dir, tmp_path):

@@ -9,8 +9,8 @@ import sys
 import pytest
 from tiny_gemma3 import REPO_ROOT
 
-from data_prep.tool_format import (RecordError, format_preference, format_rl_prompt, format_sft, render_with_mask)
-from recipes.chat_template import ToolCallParseError, parse_tool_calls
+from data_prep.tool_format import RecordError, format_preference, format_rl_prompt, format_sft, render_with_mask
+from recipes.core.chat_template import ToolCallParseError, parse_tool_calls
 
 TOOLS = [{"type": "function", "function": {
     "name": "book_ferry", "description": "Book a ferry ticket.",

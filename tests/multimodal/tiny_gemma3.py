@@ -50,7 +50,7 @@ def save_tiny(out: Path, gemma3_dir, seed: int, vision_hidden: int = 32, text_hi
     """Save a tiny model + processor; ``hub_layout`` renames to google's names (vision_tower.vision_model.*)."""
     from transformers import Gemma3ForConditionalGeneration, Gemma3ImageProcessor, Gemma3Processor
 
-    from recipes.chat_template import CHAT_TEMPLATE
+    from recipes.core.chat_template import CHAT_TEMPLATE
 
     torch.manual_seed(seed)
     model = Gemma3ForConditionalGeneration(tiny_config(vision_hidden, text_hidden))

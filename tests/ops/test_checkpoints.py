@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from recipes.checkpoints import (MARKER, complete_checkpoints, keep_last_n, megatron_latest_iteration,
-                                 newest_complete, writing_checkpoint)
+from recipes.artifacts.checkpoints import (MARKER, complete_checkpoints, keep_last_n, megatron_latest_iteration,
+                                           newest_complete, writing_checkpoint)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,7 +64,7 @@ def test_half_written_checkpoints_are_never_chosen(tmp_path):
 
 def test_killed_writer_process_leaves_only_temp_dir(tmp_path):
     script = (
-        "import sys, time; from pathlib import Path; from recipes.checkpoints import writing_checkpoint\n"
+        "import sys, time; from pathlib import Path; from recipes.artifacts.checkpoints import writing_checkpoint\n"
         "with writing_checkpoint(Path(sys.argv[1]), 'step_0000003', step=3, consumed_samples=96) as tmp:\n"
         "    (tmp / 'shard0.bin').write_bytes(b'x' * 1000); print('writing', flush=True); time.sleep(60)\n"
     )

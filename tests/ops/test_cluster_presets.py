@@ -2,7 +2,7 @@
 
 import pytest
 
-from recipes.config import compose, to_object
+from recipes.core.config import compose, to_object
 
 
 def _cluster(name: str, monkeypatch):

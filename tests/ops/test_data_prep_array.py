@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from recipes.versions import Registry
+from recipes.artifacts.versions import Registry
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = f"{REPO}/data_prep/sample_corpus/*.jsonl"
@@ -36,12 +36,12 @@ def test_array_tasks_share_the_work_and_the_last_one_merges(tmp_path):
     rendered = launch("recipes.data_prep", f"launch.root={root}", "launch.dryrun=true", "stage.array=0-2", *COMMON)
     assert rendered.returncode == 0, rendered.stderr[-2000:]
     run_dir = root / "smoke" / "data_prep"
-    from recipes.stage_runner import read_status
+    from recipes.runtime.stage_runner import read_status
 
     for i, task in enumerate([2, 0, 1]):  # the order Slurm happens to finish them in
         env = {"SLURM_ARRAY_TASK_ID": str(task), "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "0",
                "SLURM_ARRAY_JOB_ID": "777", "SLURM_JOB_ID": str(800 + task)}
-        out = launch("recipes.stage_runner", "--run-dir", str(run_dir), env=env)
+        out = launch("recipes.runtime.stage_runner", "--run-dir", str(run_dir), env=env)
         assert out.returncode == 0, out.stderr[-2000:]
         merged = (run_dir / "artifact" / "tokens.json").exists()
         assert merged == (i == 2), "only the last task to finish merges"
@@ -65,10 +65,10 @@ def test_a_failed_task_fails_the_array(tmp_path):
                   *COMMON).returncode == 0
     run_dir = root / "smoke" / "data_prep"
     (run_dir / "resolved.yaml").write_text("not: [valid")
-    out = launch("recipes.stage_runner", "--run-dir", str(run_dir),
+    out = launch("recipes.runtime.stage_runner", "--run-dir", str(run_dir),
                  env={"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "2"})
     assert out.returncode == 1
-    from recipes.stage_runner import read_status
+    from recipes.runtime.stage_runner import read_status
 
     status = read_status(run_dir)
     assert status["state"] == "failed" and status["array_task"] == 1
@@ -76,7 +76,7 @@ def test_a_failed_task_fails_the_array(tmp_path):
 
 @pytest.mark.slurm
 def test_data_prep_array_on_slurm(tmp_path):
-    from recipes.stage_runner import read_status
+    from recipes.runtime.stage_runner import read_status
 
     out = launch("recipes.data_prep", f"launch.root={tmp_path}", "cluster=slurm", "cluster.containers.cpu=null",
                  "cluster.exclusive=false", "launch.detach=false", "stage.array=0-2", *COMMON)

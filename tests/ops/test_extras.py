@@ -75,7 +75,7 @@ def test_the_data_extra_runs_data_prep(tmp_path):
 STAGES = sorted(p.stem for p in (REPO / "conf" / "stage").glob("*.yaml"))
 DRY_RUN_ALL = """
 import pathlib, sys
-from recipes.cli import stage_main
+from recipes.submit.cli import stage_main
 root, cluster, stages = sys.argv[1], sys.argv[2], sys.argv[3:]
 prompts = pathlib.Path(root) / "prompts.jsonl"  # a dry run refuses inputs that do not exist
 prompts.parent.mkdir(parents=True, exist_ok=True)

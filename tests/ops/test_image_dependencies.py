@@ -118,7 +118,8 @@ def third_party_imports(stage: str) -> set[str]:
     (their function bodies' imports count); a repo module reached only by an import at module level (a settings
     dataclass, a constant) counts only for what importing it imports."""
     seen: set[tuple[Path, bool]] = set()
-    todo = [(REPO / "recipes" / f"{stage}.py", False), (REPO / "recipes" / "stage_runner.py", False)]
+    todo = [(REPO / "recipes" / "stages" / f"{stage}.py", False),
+            (REPO / "recipes" / "runtime" / "stage_runner.py", False)]
     third: set[str] = set()
     while todo:
         path, at_import = todo.pop()

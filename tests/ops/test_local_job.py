@@ -100,7 +100,7 @@ def test_a_job_killed_by_sigkill_is_recorded_failed_with_the_signal(tmp_path, co
     run_dir = tmp_path / "smoke" / "data_prep"
     proc = start(tmp_path, corpus, wrong_python_first)
     wait_for_shards(run_dir / "artifact", proc)
-    (runner,) = [p for p in psutil.Process(proc.pid).children() if "recipes.stage_runner" in p.cmdline()]
+    (runner,) = [p for p in psutil.Process(proc.pid).children() if "recipes.runtime.stage_runner" in p.cmdline()]
     runner.send_signal(signal.SIGKILL)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 1

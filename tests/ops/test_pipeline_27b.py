@@ -57,7 +57,7 @@ def test_pipeline_renders_on_each_preset(rendered, cluster):
         assert re.search(rf"--container-image[= ]/images/sealion-{IMAGE[stage]}\.sqsh", sbatch), stage
         assert "#SBATCH --signal=TERM@" in sbatch and "#SBATCH --kill-on-invalid-dep=yes" in sbatch
         assert f"{tmp_path}:{tmp_path}" in sbatch  # the run directories are mounted into the container
-        assert f"python -m recipes.stage_runner --run-dir {run / stage}" in sbatch
+        assert f"python -m recipes.runtime.stage_runner --run-dir {run / stage}" in sbatch
     cpt = (run / "cpt" / "launch" / "sbatch.sh").read_text()
     assert f"export {FABRIC[cluster]}" in cpt
     assert "#SBATCH --nodes=16" in cpt and "#SBATCH --ntasks-per-node=8" in cpt

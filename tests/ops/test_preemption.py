@@ -113,7 +113,7 @@ def test_a_cancelled_job_is_recorded_stopped_with_where_it_resumes(tmp_path):
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "stopped", status
     assert status["error"].startswith("stopped by SIGTERM; newest complete checkpoint: none in ")
-    assert f"log: {root / 'smoke' / '.nemo_run'}" in status["error"]  # the job's own log, found as recipes.status does
+    assert f"log: {root / 'smoke' / '.nemo_run'}" in status["error"]  # the job's own log, found as recipes.submit.status does
     assert status["error"].endswith("; run the stage again to resume")
 
 
@@ -136,7 +136,7 @@ def test_a_job_killed_by_sigkill_is_recorded_failed_by_the_launcher(tmp_path):
             cmdline = proc.cmdline()
         except psutil.Error:  # ended, a zombie, or not ours to read
             return False
-        return bool(cmdline) and cmdline[0] == sys.executable and "recipes.stage_runner" in cmdline \
+        return bool(cmdline) and cmdline[0] == sys.executable and "recipes.runtime.stage_runner" in cmdline \
             and str(run_dir) in cmdline
 
     (runner,) = [p for p in psutil.process_iter() if is_runner(p) and not is_runner(p.parent())]

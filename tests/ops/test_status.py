@@ -1,4 +1,4 @@
-"""recipes.status on a run directory built like the launcher and NeMo-Run build it (no Slurm needed)."""
+"""recipes.submit.status on a run directory built like the launcher and NeMo-Run build it (no Slurm needed)."""
 
 import json
 import os
@@ -9,11 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from rich.console import Console
 
-from recipes.checkpoints import writing_checkpoint
-from recipes.status import StatusSettings, collect, last_iteration, run
+from recipes.artifacts.checkpoints import writing_checkpoint
+from recipes.submit.status import StatusSettings, collect, last_iteration, run
 
 REPO = Path(__file__).resolve().parents[2]
 

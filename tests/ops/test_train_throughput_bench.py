@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from bench import train_throughput as bench
-from recipes import memory
+from recipes.submit import memory
 
 REPO = Path(__file__).resolve().parents[2]
 # The proxy's model cut to a CPU size: 7 layers make the [5, 1] pattern put one global layer among six local ones.

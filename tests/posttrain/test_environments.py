@@ -6,21 +6,10 @@ import json
 import pytest
 import torch
 
-from recipes import nemo_rl_config
-from recipes.posttrain.environments import (
-    ENV_NAME,
-    ScorerConfig,
-    SeaRewardScorer,
-    assistant_text,
-    rollout_metrics,
-)
-from recipes.posttrain.ifeval_spec import (
-    SUPPORTED_INSTRUCTIONS,
-    IFEvalSpec,
-    IFEvalSpecError,
-    build_constraint,
-    build_spec,
-)
+from recipes.engines import nemo_rl_config
+from recipes.posttrain.environments import ENV_NAME, ScorerConfig, SeaRewardScorer, assistant_text, rollout_metrics
+from recipes.posttrain.ifeval_spec import (SUPPORTED_INSTRUCTIONS, IFEvalSpec, IFEvalSpecError, build_constraint,
+                                           build_spec)
 
 # One everyday sentence per language, plus a word in it and a short phrase.
 TEXT = {

@@ -17,8 +17,8 @@ import torch
 import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from recipes import nemo_rl_config
-from recipes.config import compose, to_object
+from recipes.core.config import compose, to_object
+from recipes.engines import nemo_rl_config
 from recipes.posttrain.nemo_rl_entry import grpo_loss, preference_loss
 
 # examples/configs/grpo_math_1B.yaml @ v0.5.0: the keys the checks below touch, with their values there.

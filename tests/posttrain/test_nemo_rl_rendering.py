@@ -76,7 +76,7 @@ def test_sbatch_starts_a_ray_cluster_in_the_rl_container(rendered, stage, nodes)
     assert f"#SBATCH --nodes={nodes}" in sbatch
     assert "ray start --head" in sbatch  # NeMo-Run's Ray-on-Slurm template: head, then workers
     assert "/shared/images/sealion-rl.sqsh" in sbatch
-    assert f"python -m recipes.stage_runner --run-dir {rendered / stage}" in sbatch
+    assert f"python -m recipes.runtime.stage_runner --run-dir {rendered / stage}" in sbatch
 
 
 @pytest.mark.parametrize("override,field", [

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from recipes.chat_template import CHAT_TEMPLATE
+from recipes.core.chat_template import CHAT_TEMPLATE
 from recipes.posttrain.nemo_rl_compat import LossType
 from recipes.posttrain.preference_loss import PreferenceLossConfig, PreferenceLossFn, preference_loss
 

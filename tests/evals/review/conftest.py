@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from recipes.versions import Registry
+from recipes.artifacts.versions import Registry
 
 REPO = Path(__file__).resolve().parents[3]
 PROMPTS = [

@@ -1,7 +1,7 @@
-"""The one command every job runs: `python -m recipes.stage_runner --run-dir DIR`.
+"""The one command every job runs: `python -m recipes.runtime.stage_runner --run-dir DIR`.
 
 It reads DIR/resolved.yaml (written by the launcher on the submitting side), validates it against the schema
-again (the job may run a different checkout than the one that rendered it), and calls `recipes.<stage>.execute`.
+again (the job may run a different checkout than the one that rendered it), and calls the stage's `execute` (recipes.stages.<stage>, as its StageSpec names it).
 """
 
 from __future__ import annotations
@@ -18,13 +18,17 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from recipes.config import register_resolvers, to_object, validate
-from recipes.stage import ArrayTask, StageContext, global_rank
+from recipes.artifacts.versions import run_registry
+from recipes.core.atomic import write_text_atomic
+from recipes.core.config import register_resolvers, to_object, validate
+from recipes.core.run_layout import StageDir
+from recipes.core.stage_context import ArrayTask, StageContext, global_rank
+from recipes.core.stage_specs import stage_spec
 
 
 def load_context(run_dir: Path) -> StageContext:
     register_resolvers()
-    cfg = to_object(validate(OmegaConf.load(run_dir / "resolved.yaml")))
+    cfg = to_object(validate(OmegaConf.load(StageDir(run_dir).resolved)))
     return StageContext(cfg=cfg, run_dir=run_dir)
 
 
@@ -42,12 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_stopped)
     try:
         ctx = load_context(run_dir)
-        module = importlib.import_module(f"recipes.{ctx.cfg.stage.name}")
+        spec = stage_spec(ctx.cfg.stage.name)
         # An array task whose siblings complete the artifact returns False: only the one that completes registers.
-        if module.execute(ctx) is not False and rank == 0:
-            if hasattr(module, "HF_EXPORT"):
-                ctx.reassemble_multimodal(ctx.artifact_dir / module.HF_EXPORT)
-            register_version(ctx, module.PAYLOAD_KIND)
+        if importlib.import_module(spec.module).execute(ctx) is not False and rank == 0:
+            if spec.hf_export is not None:
+                from recipes.artifacts.multimodal import reassemble_trained  # torch: only where a model is exported
+
+                reassemble_trained(ctx.cfg.model, ctx.artifact_dir, ctx.artifact_dir / spec.hf_export)
+            register_version(ctx, spec.payload_kind)
     except (Stopped, KeyboardInterrupt) as err:
         record_stopped(run_dir, rank, started, "SIGINT" if isinstance(err, KeyboardInterrupt) else str(err))
         return 1
@@ -75,31 +81,27 @@ def _raise_stopped(signum: int, _frame) -> None:
 
 def record_stopped(run_dir: Path, rank: int, started: str, by: str) -> None:
     """A stage ended by a signal before it finished: stopped, resumable, with where it resumes from."""
-    from recipes.stage_dir import resume_point
+    from recipes.artifacts.stage_dir import resume_point
 
     where = f"rank {rank}: " if rank else ""
     write_status(run_dir, "stopped", started=started,
                  error=f"{where}stopped by {by}; {resume_point(run_dir)}; run the stage again to resume")
 
 
-STATUS_FILE = "status.json"
-TASK_STATUS_GLOB = "status.task-*.json"
-
-
 def register_version(ctx: StageContext, payload_kind: str) -> None:
     """Record the stage's artifact as a version (parents: the upstream artifact when it has a record). A rerun or
     requeued attempt registers the same directory again: the registry keeps its version when nothing changed."""
-    from recipes.versions import RECORD_FILE
+    from recipes.artifacts.versions import RECORD_FILE
 
     if not ctx.artifact_dir.is_dir():
         return
     upstream = ctx.input_dir()
     parents = [str(upstream)] if upstream and (upstream / RECORD_FILE).is_file() else []
-    manifest = json.loads((ctx.run_dir / "manifest.json").read_text())
+    manifest = json.loads(StageDir(ctx.run_dir).manifest.read_text())
     vision = vision_identity_summary(ctx.artifact_dir)
     if vision:
         manifest["vision"] = vision
-    ctx.registry().register(
+    run_registry(ctx.cfg).register(
         ctx.artifact_dir, name=f"{ctx.cfg.run.name}-{ctx.cfg.stage.name}", stage=ctx.cfg.stage.name,
         payload_kind=payload_kind, parents=parents, manifest=manifest)
 
@@ -107,7 +109,7 @@ def register_version(ctx: StageContext, payload_kind: str) -> None:
 def vision_identity_summary(artifact_dir: Path) -> dict:
     """The untouched vision tower's identity (SHA-256 over its tensors) for the version record: hf_import's
     `vision_identity.json`, or the one an exporting stage's `multimodal/` carries. Empty for a text-only model."""
-    from recipes.multimodal import IDENTITY_FILE
+    from recipes.artifacts.multimodal import IDENTITY_FILE
 
     for path in (artifact_dir / IDENTITY_FILE, artifact_dir / "multimodal" / IDENTITY_FILE):
         if path.is_file():
@@ -123,25 +125,23 @@ def write_status(run_dir: Path, state: str, **extra: str) -> None:
     task = ArrayTask.from_environment()
     status = {"state": state, "updated": _now(), "restart_count": int(os.environ.get("SLURM_RESTART_COUNT", 0)),
               "slurm_job_id": os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID"), **extra}
-    name = STATUS_FILE
+    path = StageDir(run_dir).status
     if task.count > 1:
         status.update(array_task=task.index, array_task_count=task.count)
-        name = TASK_STATUS_GLOB.replace("*", f"{task.index:04d}")
-    tmp = run_dir / f".{name}.tmp"
-    tmp.write_text(json.dumps(status, indent=2) + "\n")
-    tmp.replace(run_dir / name)
+        path = StageDir(run_dir).task_status(task.index)
+    write_text_atomic(path, json.dumps(status, indent=2) + "\n")
 
 
 def read_status(run_dir: Path) -> dict:
     """The stage's state; for a job array, all tasks together: failed if one failed, succeeded when all did."""
-    tasks = [json.loads(p.read_text()) for p in sorted(run_dir.glob(TASK_STATUS_GLOB))]
+    tasks = [json.loads(p.read_text()) for p in StageDir(run_dir).task_statuses()]
     if tasks:
         failed = [t for t in tasks if t["state"] == "failed"]
         done = len(tasks) == tasks[0]["array_task_count"] and all(t["state"] == "succeeded" for t in tasks)
         state = "failed" if failed else "succeeded" if done else "running"
         return {**(failed[0] if failed else tasks[-1]), "state": state, "tasks": len(tasks),
                 "restart_count": max(t["restart_count"] for t in tasks)}
-    path = run_dir / STATUS_FILE
+    path = StageDir(run_dir).status
     return json.loads(path.read_text()) if path.exists() else {"state": "not started"}
 
 

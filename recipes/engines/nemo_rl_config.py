@@ -42,9 +42,18 @@ from typing import Any
 
 import yaml
 
-from recipes.schema import RLConfig, RootConfig
+from recipes.core.run_layout import StageDir
+from recipes.core.schema import RLConfig, RootConfig
 
 RENDERED_NAME = "nemo_rl.yaml"
+
+
+RL_ENVIRONMENTS = ("math", "ifeval")  # reward environments wired into NeMo-RL (ifeval: recipes.posttrain.environments)
+
+
+def unknown_rl_environments(datasets: list[dict]) -> list[int]:
+    """Indices of rl.datasets entries whose env is not a reward environment."""
+    return [i for i, dataset in enumerate(datasets) if dataset.get("env") not in RL_ENVIRONMENTS]
 
 
 def _policy(cfg: RootConfig, model: str, seq_len: int, global_batch: int, micro_batch: int,
@@ -71,8 +80,8 @@ def _policy(cfg: RootConfig, model: str, seq_len: int, global_batch: int, micro_
 
 def _common(cfg: RootConfig, run_dir: Path, gpus_per_node: int) -> dict[str, Any]:
     return {
-        "checkpointing": {"enabled": True, "checkpoint_dir": str(run_dir / "checkpoints")},
-        "logger": {"log_dir": str(run_dir / "logs"), "tensorboard_enabled": True,
+        "checkpointing": {"enabled": True, "checkpoint_dir": str(StageDir(run_dir).checkpoints)},
+        "logger": {"log_dir": str(StageDir(run_dir).logs), "tensorboard_enabled": True,
                    "wandb_enabled": bool(cfg.logger.wandb_project),
                    "wandb": {"project": cfg.logger.wandb_project or "", "name": cfg.run.name}},
         "cluster": {"gpus_per_node": gpus_per_node, "num_nodes": cfg.stage.nodes},
@@ -180,7 +189,7 @@ def val_data_path(run_dir: Path) -> Path:
 
 
 def write(config: dict[str, Any], run_dir: Path) -> Path:
-    target = run_dir / "launch" / RENDERED_NAME
+    target = StageDir(run_dir).launch / RENDERED_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     return target

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from recipes.schema import RootConfig
-from recipes.stage import StageContext
+from recipes.core.schema import RootConfig
+from recipes.core.stage_context import StageContext
 
 if TYPE_CHECKING:
     from megatron.bridge.training.config import ConfigContainer
@@ -330,7 +330,7 @@ def stopped_early_is_not_done(cfg: RootConfig, ctx: StageContext, stage: Stage):
     try:
         yield
     except SystemExit as stop:
-        from recipes.checkpoints import megatron_latest_iteration
+        from recipes.artifacts.checkpoints import megatron_latest_iteration
 
         saved = save_dir(cfg, ctx)
         iteration = megatron_latest_iteration(saved)

@@ -13,9 +13,10 @@ from typing import Callable
 from omegaconf import OmegaConf
 from rich.console import Console
 
-from recipes.config import CONF_DIR, STAGES, ConfigError, compose
-from recipes.launch import StageFailed, prepare, submit
-from recipes.preflight import PreflightError
+from recipes.core.config import CONF_DIR, ConfigError, compose
+from recipes.core.stage_specs import STAGES
+from recipes.submit.launch import StageFailed, prepare, submit
+from recipes.submit.preflight import PreflightError
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 console = Console(highlight=False)

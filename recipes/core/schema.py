@@ -13,10 +13,100 @@ from typing import Any, Optional
 
 from omegaconf import MISSING
 
-from evals.lm_eval import LmEvalSettings
-from evals.seahelm import SeaHelmSettings
-from recipes.merging import MergeSettings
-from recipes.releasing import ReleaseSettings
+# The pinned SEA-HELM commit the eval image checks out (containers/versions.env says the same).
+SEAHELM_COMMIT = "6844e6c5cae439a413281df31271d388fcbad12f"
+
+
+@dataclass
+class LmEvalSettings:
+    backend: str = "vllm"  # "vllm" on the cluster, "hf" for local runs
+    tasks: list[str] = field(default_factory=lambda: ["leaderboard"])
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
+    dtype: str = "bfloat16"
+    gpu_memory_utilization: float = 0.85
+    max_model_len: Optional[int] = 8192
+    batch_size: str = "auto"
+    apply_chat_template: bool = True
+    fewshot_as_multiturn: bool = True
+    limit: Optional[int] = None
+    seed: int = 1234
+    log_samples: bool = True
+
+
+@dataclass
+class JudgeSettings:
+    """The LLM judge of SEA-HELM's judged tasks. `vllm` (SEA-HELM's own choice): `model_name` is served on the
+    node, a hub id (staged into `SeaHelmSettings.hf_home`) or a local path. `litellm`: an OpenAI-compatible
+    endpoint at `base_url`, its key read from the variable `api_key_env` (list it in cluster.secrets)."""
+
+    model_name: str = "openai/gpt-oss-120b"
+    model_type: str = "vllm"
+    base_url: Optional[str] = None
+    api_key_env: Optional[str] = None
+
+
+@dataclass
+class SeaHelmSettings:
+    repo_dir: str = "/opt/SEA-HELM"
+    commit: str = SEAHELM_COMMIT
+    tasks: list[str] = field(default_factory=lambda: ["seahelm"])
+    skip_tasks: list[str] = field(default_factory=list)
+    model_type: str = "vllm"
+    tensor_parallel_size: int = 1
+    model_args: dict[str, str] = field(default_factory=lambda: {"enable_prefix_caching": "True"})
+    is_base_model: bool = False
+    is_reasoning_model: bool = False
+    runs: list[int] = field(default_factory=lambda: list(range(8)))
+    seed: int = 25008113  # run n uses seed + n: SEA-HELM asks for a distinct seed per run (its --run help)
+    limit: Optional[int] = None
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
+    metricx_model: str = "google/metricx-24-hybrid-xxl-v2p6-bfloat16"
+    # Hugging Face cache holding the judge, MetricX and its tokenizer (`python -m evals.seahelm stage-weights`);
+    # set, the runs are offline (HF_HUB_OFFLINE=1). None: the node downloads them.
+    hf_home: Optional[str] = None
+
+
+@dataclass
+class MergeModel:
+    """One input: a directory (or anything `recipes.artifacts.versions.Registry.resolve` accepts) and its parameters."""
+
+    path: str = ""
+    weight: float = 1.0
+    density: Optional[float] = None  # fraction of task-vector entries kept (ties, dare_ties, della)
+    epsilon: Optional[float] = None  # della: spread of keep probabilities around density
+
+
+@dataclass
+class MergeSettings:
+    method: str = "task_arithmetic"
+    base_model: str = ""  # required by every method but linear
+    models: list[MergeModel] = field(default_factory=list)
+    scale: float = 1.0  # mergekit's `lambda`: multiplies the merged task vector
+    normalize: Optional[bool] = None  # divide by the sum of weights; None keeps mergekit's per-method default
+    t: float = 0.5  # slerp: 0 = base model, 1 = the other model
+    dtype: str = "float32"  # arithmetic dtype
+    out_dtype: str = "bfloat16"
+    chat_template: Optional[str] = None  # None: copied from the base (or first) model's tokenizer
+    device: str = "cpu"  # "cpu" or "cuda"
+    seed: int = 0  # DARE / DELLA draw random masks
+    out: str = ""
+
+
+@dataclass
+class ReleaseSettings:
+    variants: list[str] = field(default_factory=lambda: ["hf_bf16", "gguf_q8_0"])
+    name: str = "sealion"  # version names become <name>-<variant>
+    version: Optional[str] = None  # None: the registry's next version
+    quality_texts: list[str] = field(default_factory=list)  # JSONL files of {"text", "lang"}
+    max_docs_per_language: int = 4
+    max_tokens_per_doc: int = 256
+    # a llama.cpp checkout: convert_hf_to_gguf.py, and build/bin/llama-quantize if built; empty: $LLAMA_CPP_DIR,
+    # then the converter of the PyPI sdist (cached) and llama-quantize from PATH
+    llama_cpp_dir: str = ""
+    fp8_ignore: list[str] = field(default_factory=lambda: ["lm_head"])
+    nvfp4_calib_size: int = 512
+    threads: int = 2
 
 
 @dataclass
@@ -30,11 +120,10 @@ class RunConfig:
 
 @dataclass
 class StageConfig:
-    """What the launcher needs to know about a stage; what the stage does lives in recipes/<name>.py."""
+    """What the launcher needs to know about a stage; its code facts (engine, payload) are its StageSpec (recipes.core.stage_specs)."""
 
     name: str = MISSING
     needs_gpu: bool = False
-    engine: str = "python"  # megatron_bridge | nemo_rl | mergekit | transformers | python
     container: str = "train"  # key into cluster.containers
     nodes: int = 1
     gpus_per_node: Optional[int] = None  # None: the cluster's gpus_per_node (0 on CPU-only stages)
@@ -149,7 +238,7 @@ class DatasetConfig:
     blend: Optional[str] = None  # blend.json written by data prep; None with mock=true
     mock: bool = False
     split: str = "99,1,0"
-    # CPT: evaluate each language's validation split on its own at every evaluation (recipes/language_validation.py)
+    # CPT: evaluate each language's validation split on its own at every evaluation (recipes/engines/language_validation.py)
     validation_per_language: bool = True
     packed_sequence: bool = False  # SFT: sequences packed by data_prep.sft_format
     packed_data: Optional[str] = None  # SFT: data_prep.sft_format's packed.npy (or its directory)
@@ -280,7 +369,7 @@ class EvalConfig:
 
 @dataclass
 class RLConfig:
-    """Online RL (stage rl) on NeMo-RL's GRPO, set up as Dr. GRPO by default; recipes/nemo_rl_config.py maps each
+    """Online RL (stage rl) on NeMo-RL's GRPO, set up as Dr. GRPO by default; recipes/engines/nemo_rl_config.py maps each
     field onto NeMo-RL's keys."""
 
     algorithm: str = "dr_grpo"  # dr_grpo | grpo

@@ -1,7 +1,7 @@
 """Compose the Hydra tree in `conf/` into one validated config, with one-line errors that name the field.
 
 Composition uses Hydra's compose API (the same path for a single stage and for each stage of the pipeline), then
-merges the result onto the typed schema (`recipes.schema.RootConfig`): unknown keys, wrong types and required
+merges the result onto the typed schema (`recipes.core.schema.RootConfig`): unknown keys, wrong types and required
 values left unset (`???`) all fail here, before any preflight or launch.
 """
 
@@ -24,11 +24,11 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException, ValidationError
 
-from recipes.schema import RootConfig
+from recipes.core.schema import RootConfig
+from recipes.core.stage_specs import STAGES
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = REPO_ROOT / "conf"
-STAGES = ("hf_import", "data_prep", "cpt", "sft", "merge", "rl", "clair", "apo", "eval", "release")
 
 
 def default_launch_root() -> Path:
@@ -56,6 +56,11 @@ def _fixture_dir() -> str:
     from recipes.gemma3_fixture import build
 
     return str(build())
+
+
+def gpus_per_node(cfg: RootConfig) -> int:
+    """The stage's GPUs per node: its own setting, else the cluster's."""
+    return cfg.stage.gpus_per_node if cfg.stage.gpus_per_node is not None else cfg.cluster.gpus_per_node
 
 
 def register_resolvers() -> None:

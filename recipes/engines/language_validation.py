@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from megatron.bridge.training.callbacks import Callback
 
-from recipes.bridge_config import validation_tokens
+from recipes.engines.bridge_config import validation_tokens
 
 
 def language_blends(blend_json: str | Path) -> dict[str, list[str]]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recipes.schema import RootConfig
+from recipes.core.schema import RootConfig
 
 GIB = 1024**3
 #: CUDA context, NCCL buffers and Transformer Engine's workspaces (outside the caching allocator): 2.8 GiB measured

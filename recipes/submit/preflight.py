@@ -14,8 +14,13 @@ from pathlib import Path
 from typing import Callable
 
 from evals.seahelm import JUDGE_MODEL_TYPES, is_local_path, missing_weights
-from recipes import memory, secret_values
-from recipes.schema import RootConfig
+from recipes.core import secret_values
+from recipes.core.config import gpus_per_node
+from recipes.core.languages import LANGID_POLICIES
+from recipes.core.schema import RootConfig
+from recipes.core.stage_specs import SPECS, stage_spec
+from recipes.engines.nemo_rl_config import RL_ENVIRONMENTS, unknown_rl_environments
+from recipes.submit import memory
 
 SECRET_HINTS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY", "APIKEY")
 
@@ -52,16 +57,12 @@ class PreflightError(Exception):
         super().__init__("\n".join(f.line() for f in findings))
 
 
-def gpus_per_node(cfg: RootConfig) -> int:
-    return cfg.stage.gpus_per_node if cfg.stage.gpus_per_node is not None else cfg.cluster.gpus_per_node
-
-
 def requested_gpus(cfg: RootConfig) -> int:
     return cfg.stage.nodes * gpus_per_node(cfg)
 
 
 def _is_training(cfg: RootConfig) -> bool:
-    return cfg.stage.engine == "megatron_bridge"
+    return stage_spec(cfg.stage.name).engine == "megatron_bridge"
 
 
 def check_tensor_parallel(cfg: RootConfig) -> list[Finding]:
@@ -320,14 +321,6 @@ TRAINING_TIERS: list[list[Rule]] = [
 ]
 
 
-RL_ENVIRONMENTS = ("math", "ifeval")  # reward environments wired into NeMo-RL (ifeval: recipes.posttrain.environments)
-
-
-def unknown_rl_environments(datasets: list[dict]) -> list[int]:
-    """Indices of rl.datasets entries whose env is not a reward environment."""
-    return [i for i, dataset in enumerate(datasets) if dataset.get("env") not in RL_ENVIRONMENTS]
-
-
 def check_rl(cfg: RootConfig) -> list[Finding]:
     """NeMo-RL's GRPO trains on every rollout of a step: prompts x generations must fill the global batch, and
     a group of one has no baseline."""
@@ -376,12 +369,10 @@ def check_apo(cfg: RootConfig) -> list[Finding]:
 
 
 def check_data_prep(cfg: RootConfig) -> list[Finding]:
-    from data_prep.langid import POLICIES
-
     d, out = cfg.data_prep, []
-    if d.on_language_disagreement not in POLICIES:
+    if d.on_language_disagreement not in LANGID_POLICIES:
         out.append(Finding("data_prep.on_language_disagreement", f"unknown policy {d.on_language_disagreement!r}",
-                           f"use one of {list(POLICIES)}"))
+                           f"use one of {list(LANGID_POLICIES)}"))
     if not 0 < d.dedup_threshold <= 1:
         out.append(Finding("data_prep.dedup_threshold", f"{d.dedup_threshold} is not a Jaccard similarity",
                            "use a value in (0, 1], e.g. 0.7"))
@@ -389,7 +380,7 @@ def check_data_prep(cfg: RootConfig) -> list[Finding]:
 
 
 def check_merge(cfg: RootConfig) -> list[Finding]:
-    from recipes.merging import unfilled
+    from recipes.engines.mergekit_merge import unfilled
 
     def override(key: str) -> str:  # models[1].path -> models.1.path, as Hydra takes it
         return key.replace("[", ".").replace("]", "")
@@ -421,10 +412,10 @@ def check_tokenizer(cfg: RootConfig) -> list[Finding]:
 
 # The eval stage: the model it evaluates and the judge SEA-HELM needs, checked before any GPU time is spent.
 def _is_registered(cfg: RootConfig, ref: str) -> bool:
-    from recipes.versions import Registry
+    from recipes.artifacts.versions import run_registry
 
     try:
-        Registry(Path(cfg.launch.root) / "registry").get(ref)
+        run_registry(cfg).get(ref)
         return True
     except KeyError:
         return False
@@ -468,7 +459,7 @@ def check_eval(cfg: RootConfig) -> list[Finding]:
     return [f for f in out if f]
 
 
-ARRAY_STAGES = ("data_prep",)  # stages whose execute() splits its work across a Slurm job array
+ARRAY_STAGES = tuple(name for name, spec in SPECS.items() if spec.array)
 
 
 def check_array(cfg: RootConfig) -> list[Finding]:

@@ -1,6 +1,8 @@
-"""The languages curation accepts, the script each is written in, and how its words are counted.
+"""The languages this repo knows: the script each is written in, how its words are counted, its name, which
+languages a detector confuses, and what language ID does when it disagrees with a declared label.
 
-One table so that the script check, the word counter and the shingler agree on what a language is.
+One table so that curation (script check, word counter, shingler, language ID), the CLAIR prompts, the RL rewards
+and the eval metrics agree on what a language is.
 """
 
 from __future__ import annotations
@@ -41,8 +43,23 @@ LANGUAGES: dict[str, LanguageSpec] = {
 CODE = "code"
 
 # Languages a language-ID model confuses with each other often enough that disagreement is not evidence of a
-# mislabel (Indonesian and Malay share most of their vocabulary). Counted, but treated as agreement.
+# mislabel (Indonesian and Malay share most of their vocabulary; SEA-IFEval accepts either for the other).
+# Counted, but treated as agreement.
 INTERCHANGEABLE: dict[str, frozenset[str]] = {"id": frozenset({"ms"}), "ms": frozenset({"id"})}
+# What curation does with a document whose detected language differs from its declared one (data_prep.on_language_
+# disagreement): keep it (recorded and counted) or drop it.
+LANGID_POLICIES = ("keep", "drop")
+
+# English names, for prompts that name the target language (the CLAIR reviser is instructed in English).
+LANGUAGE_NAMES = {
+    "en": "English", "zh": "Chinese", "vi": "Vietnamese", "id": "Indonesian", "th": "Thai", "tl": "Tagalog (Filipino)",
+    "ta": "Tamil", "ms": "Malay", "km": "Khmer", "lo": "Lao", "my": "Burmese (Myanmar)",
+}
+
+
+def same_language(detected: str, expected: str) -> bool:
+    """The detected language is the expected one, or one a detector cannot tell from it (Indonesian/Malay)."""
+    return detected == expected or detected in INTERCHANGEABLE.get(expected, ())
 
 
 # How hub datasets name the same languages: ISO 639-3 (FineWeb-2's `tha_Thai`, with its script suffix dropped),

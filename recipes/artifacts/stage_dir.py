@@ -1,6 +1,6 @@
 """Where a stage directory keeps its checkpoints and logs, and the resume point a stopped or dead stage records.
 
-Shared by the job side (the stage runner, the local job) and the reporting side (`recipes.status`, the launcher)
+Shared by the job side (the stage runner, the local job) and the reporting side (`recipes.submit.status`, the launcher)
 without either importing the other."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from typing import Optional
 
 from omegaconf import OmegaConf
 
-from recipes.checkpoints import newest_complete
+from recipes.artifacts.checkpoints import newest_complete
+from recipes.core.run_layout import StageDir
 
 
 def newest_log(stage_dir: Path) -> Optional[Path]:
@@ -23,9 +24,9 @@ def newest_log(stage_dir: Path) -> Optional[Path]:
 
 
 def checkpoint_dir(stage_dir: Path) -> Path:
-    cfg = OmegaConf.load(stage_dir / "resolved.yaml")
+    cfg = OmegaConf.load(StageDir(stage_dir).resolved)
     save = OmegaConf.select(cfg, "checkpoint.save", default=None)
-    return Path(save) if save else stage_dir / "checkpoints"
+    return Path(save) if save else StageDir(stage_dir).checkpoints
 
 
 def resume_point(stage_dir: Path) -> str:

@@ -12,8 +12,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from recipes import secret_values
-from recipes.config import REPO_ROOT
+from recipes.core import secret_values
+from recipes.core.atomic import write_text_atomic
+from recipes.core.config import REPO_ROOT
 
 
 def git_state(repo: Path = REPO_ROOT) -> dict[str, Any]:
@@ -38,7 +39,7 @@ def file_sha256(path: str | os.PathLike | None) -> str | None:
 
 def redact(value: Any, secret_names: list[str]) -> Any:
     """Replace any string equal to (or containing) the value of a named secret in the environment, and any value
-    that looks like a credential (`recipes.secret_values`: preflight refuses those, this is the second guard)."""
+    that looks like a credential (`recipes.core.secret_values`: preflight refuses those, this is the second guard)."""
     value = secret_values.redact(value)
     secrets = {name: os.environ[name] for name in secret_names if os.environ.get(name)}
     if not secrets:
@@ -86,6 +87,4 @@ def record(path: Path, key: str, value: Any) -> None:
     """Add what the job itself determined (e.g. data_prep's resume keys) to a written manifest, atomically."""
     data = json.loads(path.read_text())
     data[key] = value
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from recipes.schema import RootConfig
+from recipes.core.run_layout import StageDir
+from recipes.core.schema import RootConfig
+from recipes.core.stage_specs import stage_spec
 
 
 @dataclass(frozen=True)
@@ -37,22 +38,16 @@ class StageContext:
 
     @property
     def artifact_dir(self) -> Path:
-        """Where the stage writes its payload; `version.json` sits beside it."""
-        return self.run_dir / "artifact"
+        """Where the stage writes its payload; `version.json` sits in it."""
+        return StageDir(self.run_dir).artifact
 
     def input_dir(self) -> Path | None:
         """The upstream artifact: run.input (a path) or the artifact of the pipeline's previous stage."""
         if self.cfg.run.input:
             return Path(self.cfg.run.input)
         if self.cfg.run.upstream:
-            return self.run_dir.parent / self.cfg.run.upstream / "artifact"
+            return StageDir(self.run_dir.parent / self.cfg.run.upstream).artifact
         return None
-
-    def registry(self):
-        """The version registry of this run's launch root, where every stage registers its artifact."""
-        from recipes.versions import Registry
-
-        return Registry(Path(self.cfg.launch.root) / "registry")
 
     def model_source(self) -> str:
         """The Hugging Face model a stage works on: run.input, else the upstream stage's output when that stage
@@ -62,27 +57,6 @@ class StageContext:
         if cfg.run.input:
             return cfg.run.input
         upstream = cfg.run.upstream
-        if upstream and importlib.import_module(f"recipes.{upstream}").PAYLOAD_KIND == "hf":
+        if upstream and stage_spec(upstream).payload_kind == "hf":
             return str(self.input_dir())
         return cfg.model.hf_id
-
-    def reassemble_multimodal(self, text_dir: Path) -> Path:
-        """For a multimodal Gemma 3 (model.multimodal, trained from hf_import's model.hf_text_checkpoint): the
-        language model in `text_dir` put back together with the vision tower hf_import set aside, checked against
-        its recorded identity, as `artifact/multimodal` (Gemma3ForConditionalGeneration). Otherwise, or when
-        `text_dir` is already multimodal, `text_dir` itself."""
-        import json
-        import shutil
-
-        from recipes import multimodal
-        from recipes.hf_import import vision_dir
-
-        model = self.cfg.model
-        if not (model.multimodal and model.hf_text_checkpoint):
-            return text_dir
-        if "vision_config" in json.loads((text_dir / "config.json").read_text()):
-            return text_dir
-        target = self.artifact_dir / "multimodal"
-        shutil.rmtree(target, ignore_errors=True)  # a requeued attempt reassembles again
-        multimodal.reassemble(text_dir, vision_dir(model.hf_text_checkpoint), target)
-        return target

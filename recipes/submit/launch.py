@@ -1,6 +1,6 @@
 """From composed configs to NeMo-Run tasks and Slurm executors, or local child processes: render (dryrun) or run.
 
-The launcher knows nothing about what a stage does: every job runs `python -m recipes.stage_runner --run-dir DIR`,
+The launcher knows nothing about what a stage does: every job runs `python -m recipes.runtime.stage_runner --run-dir DIR`,
 which reads DIR/resolved.yaml. A run directory holds resolved.yaml, manifest.json, the rendered launch
 (sbatch script or local command), NeMo-Run's experiment files and, once the stage ran, its artifact.
 """
@@ -21,11 +21,13 @@ from pathlib import Path
 import yaml
 from omegaconf import OmegaConf
 
-from recipes import manifest, preflight, run_lock
-from recipes.config import REPO_ROOT, compose, to_object
-from recipes.preflight import gpus_per_node
-from recipes.schema import RootConfig
-from recipes.stage import StageContext
+from recipes.artifacts import manifest
+from recipes.core.config import REPO_ROOT, compose, gpus_per_node, to_object
+from recipes.core.run_layout import StageDir
+from recipes.core.schema import RootConfig
+from recipes.core.stage_context import StageContext
+from recipes.core.stage_specs import stage_spec
+from recipes.submit import preflight, run_lock
 
 
 @dataclass
@@ -68,20 +70,20 @@ def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) ->
                                                           "launch under another run.name or launch.root")]) from None
     resolved = OmegaConf.to_container(raw, resolve=True)
     resolved = manifest.redact(resolved, cfg.cluster.secrets)
-    (run_dir / "resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-    manifest.write(run_dir / "manifest.json", manifest.build(resolved, list(overrides), list(parents)),
+    StageDir(run_dir).resolved.write_text(yaml.safe_dump(resolved, sort_keys=False))
+    manifest.write(StageDir(run_dir).manifest, manifest.build(resolved, list(overrides), list(parents)),
                    cfg.cluster.secrets)
     # A stage whose engine reads its own config format renders it now, so a dry run shows what the job will run.
-    render = getattr(importlib.import_module(f"recipes.{cfg.stage.name}"), "render", None)
-    if render:
-        render(StageContext(cfg, run_dir))
+    spec = stage_spec(cfg.stage.name)
+    if spec.renders:
+        importlib.import_module(spec.module).render(StageContext(cfg, run_dir))
     return StageLaunch(cfg=cfg, run_dir=run_dir, report=report)
 
 
 def torchrun_ranks(cfg: RootConfig) -> int:
     """GPUs a local Megatron-Bridge stage trains on, one torchrun process each; 0 for every other stage (one plain
     process) and where this machine has no GPU."""
-    return gpus_per_node(cfg) if cfg.stage.engine == "megatron_bridge" else 0
+    return gpus_per_node(cfg) if stage_spec(cfg.stage.name).engine == "megatron_bridge" else 0
 
 
 def task(launch: StageLaunch):
@@ -90,16 +92,16 @@ def task(launch: StageLaunch):
 
     # NeMo-RL stages run inside a Ray cluster spanning the allocation: NeMo-Run's Ray-on-Slurm template starts
     # the head and workers, then runs the command on the head node.
-    ray = launch.cfg.stage.engine == "nemo_rl" and launch.cfg.cluster.executor == "slurm"
+    ray = stage_spec(launch.name).engine == "nemo_rl" and launch.cfg.cluster.executor == "slurm"
     # Without a container image the job runs this Python (a venv on the shared filesystem, activated or not).
     image = launch.cfg.cluster.containers.get(launch.cfg.stage.container)
-    return run.Script(path="recipes.stage_runner", args=["--run-dir", str(launch.run_dir)],
+    return run.Script(path="recipes.runtime.stage_runner", args=["--run-dir", str(launch.run_dir)],
                       entrypoint="python" if image else sys.executable,
                       m=True, metadata={USE_WITH_RAY_CLUSTER_KEY: True} if ray else {})
 
 
 def executor(launch: StageLaunch, nemorun_home: Path):
-    """The SlurmExecutor (pyxis container when an image is set); local stages run through recipes.local_job."""
+    """The SlurmExecutor (pyxis container when an image is set); local stages run through recipes.runtime.local_job."""
     import nemo_run as run
 
     cfg = launch.cfg
@@ -121,7 +123,7 @@ def executor(launch: StageLaunch, nemorun_home: Path):
         qos=c.qos,
         time=cfg.stage.time,
         nodes=cfg.stage.nodes,
-        ntasks_per_node=gpus if gpus and cfg.stage.engine == "megatron_bridge" else 1,
+        ntasks_per_node=gpus if gpus and stage_spec(cfg.stage.name).engine == "megatron_bridge" else 1,
         gpus_per_node=gpus or None,
         exclusive=c.exclusive or None,
         array=cfg.stage.array,
@@ -182,7 +184,7 @@ def submit(launches: list[StageLaunch], dryrun: bool, chain: bool = True) -> Sub
             for launch in runnable:
                 sbatch = exp_dir / f"{launch.name}_sbatch.sh"
                 if sbatch.exists():
-                    target = launch.run_dir / "launch" / "sbatch.sh"
+                    target = StageDir(launch.run_dir).launch / "sbatch.sh"
                     target.parent.mkdir(exist_ok=True)
                     shutil.copyfile(sbatch, target)
                     rendered[launch.name] = target
@@ -190,7 +192,7 @@ def submit(launches: list[StageLaunch], dryrun: bool, chain: bool = True) -> Sub
                 rendered["pipeline"] = _write_chain(runnable, rendered)
         else:
             # NeMo-Run does not follow the states of a job array's tasks: a chain with an array stage is submitted
-            # detached (its afterok dependencies still hold on the cluster); follow it with recipes.status.
+            # detached (its afterok dependencies still hold on the cluster); follow it with recipes.submit.status.
             arrays = [launch.name for launch in runnable if launch.cfg.stage.array]
             detach = first.cfg.launch.detach or bool(arrays)
             if arrays and not first.cfg.launch.detach:
@@ -207,7 +209,7 @@ def _raise_first_failure(launches: list[StageLaunch], settle_s: float = 30.0, re
     NeMo-Run may report a job finished before its record is visible here, and reports the first failed attempt
     of a job that Slurm then requeues (cluster.retries): wait for a final state, longer while retries remain.
     A stage cancelled before it started has no record ("not started")."""
-    from recipes.stage_runner import read_status
+    from recipes.runtime.stage_runner import read_status
 
     def pending(status: dict, retries: int) -> bool:
         return status["state"] in ("running", "not started") or (
@@ -229,9 +231,9 @@ def _raise_first_failure(launches: list[StageLaunch], settle_s: float = 30.0, re
 def _record_unrecorded_end(run_dir: Path, status: dict) -> dict:
     """A Slurm job that ended without recording it (SIGKILL: the OOM killer, the kill after a cancel's or the time
     limit's grace): recorded failed here, with Slurm's word for it and where the stage resumes from."""
-    from recipes.stage_runner import read_status, write_status
-    from recipes.stage_dir import resume_point
-    from recipes.status import stage_status
+    from recipes.artifacts.stage_dir import resume_point
+    from recipes.runtime.stage_runner import read_status, write_status
+    from recipes.submit.status import stage_status
 
     slurm = stage_status(run_dir, tail=0)
     if slurm.state in ("unknown", "PENDING", "RUNNING", "REQUEUED", "COMPLETING", "SUSPENDED"):
@@ -249,13 +251,12 @@ def _experiment(title: str, home: Path):
 
 
 def check_local_engines(launches: list[StageLaunch]) -> None:
-    """Before anything runs here: each stage's engine (its module's ENGINE_MODULES) must import in this Python,
+    """Before anything runs here: each stage's engine (its StageSpec's engine_modules) must import in this Python,
     which local jobs run in. On a cluster the stage's image provides it."""
     missing = []
     for launch in launches:
-        needs = getattr(importlib.import_module(f"recipes.{launch.name}"), "ENGINE_MODULES", ())
-        absent = [name for name in needs if importlib.util.find_spec(name.split(".")[0]) is None
-                  or importlib.util.find_spec(name) is None]
+        absent = [name for name in stage_spec(launch.name).engine_modules
+                  if importlib.util.find_spec(name.split(".")[0]) is None or importlib.util.find_spec(name) is None]
         if absent:
             image = launch.cfg.stage.container
             missing.append(preflight.Finding(
@@ -267,10 +268,10 @@ def check_local_engines(launches: list[StageLaunch]) -> None:
 
 
 def _run_locally(runnable: list[StageLaunch], launches: list[StageLaunch], rendered: dict[str, Path]) -> Submission:
-    """One stage after another as a child process tree of this one (recipes.local_job, not NeMo-Run's
+    """One stage after another as a child process tree of this one (recipes.runtime.local_job, not NeMo-Run's
     LocalExecutor, whose jobs run in sessions of their own that Ctrl-C and the launcher's death do not reach);
     the first stage that does not succeed stops the rest (its dependants)."""
-    from recipes import local_job
+    from recipes.runtime import local_job
 
     for launch in runnable:
         cmd = local_job.command(launch.run_dir, torchrun_ranks(launch.cfg))
@@ -288,7 +289,7 @@ class StageFailed(Exception):
 
 def _write_chain(launches: list[StageLaunch], rendered: dict[str, Path]) -> Path:
     """The dependency chain NeMo-Run would submit, as a script: each sbatch afterok the previous one."""
-    lines = ["#!/usr/bin/env bash", "# Rendered by recipes.launch (dryrun): submits the stages in order, each "
+    lines = ["#!/usr/bin/env bash", "# Rendered by recipes.submit.launch (dryrun): submits the stages in order, each "
              "after the previous one succeeded.", "set -euo pipefail"]
     previous = None
     for launch in launches:
@@ -303,15 +304,15 @@ def _write_chain(launches: list[StageLaunch], rendered: dict[str, Path]) -> Path
 
 
 def _write_local_command(launch: StageLaunch) -> Path:
-    target = launch.run_dir / "launch" / "command.sh"
+    target = StageDir(launch.run_dir).launch / "command.sh"
     target.parent.mkdir(exist_ok=True)
-    runner = ["-m", "recipes.stage_runner", "--run-dir", str(launch.run_dir)]
-    if launch.cfg.stage.engine == "megatron_bridge":
+    runner = ["-m", "recipes.runtime.stage_runner", "--run-dir", str(launch.run_dir)]
+    if stage_spec(launch.name).engine == "megatron_bridge":
         # "gpu": torchrun counts the GPUs of the machine that runs it (rendered on a machine without one)
         ranks = torchrun_ranks(launch.cfg) or "gpu"
         cmd = ["torchrun", "--standalone", f"--nproc-per-node={ranks}", *runner]
     else:
         cmd = ["python", *runner]
-    target.write_text("#!/usr/bin/env bash\n# Rendered by recipes.launch: run this stage on a machine that has "
+    target.write_text("#!/usr/bin/env bash\n# Rendered by recipes.submit.launch: run this stage on a machine that has "
                       "what it needs.\nset -euo pipefail\n" + shlex.join(cmd) + "\n")
     return target

@@ -18,13 +18,14 @@ import threading
 import time
 from pathlib import Path
 
-from recipes.parent_death import signal_on_parent_death
-from recipes.stage_runner import read_status, write_status
+from recipes.core.parent_death import signal_on_parent_death
+from recipes.core.run_layout import StageDir
+from recipes.runtime.stage_runner import read_status, write_status
 
 
 def command(run_dir: Path, torchrun_ranks: int) -> list[str]:
     """The stage runner under this Python; under torchrun (this Python's `torch.distributed.run`) for GPU ranks."""
-    runner = ["-m", "recipes.stage_runner", "--run-dir", str(run_dir)]
+    runner = ["-m", "recipes.runtime.stage_runner", "--run-dir", str(run_dir)]
     if torchrun_ranks:
         return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={torchrun_ranks}",
                 *runner]
@@ -32,7 +33,7 @@ def command(run_dir: Path, torchrun_ranks: int) -> list[str]:
 
 
 def log_path(run_dir: Path) -> Path:
-    return run_dir / "logs" / "stage.log"
+    return StageDir(run_dir).logs / "stage.log"
 
 
 def run(cmd: list[str], run_dir: Path, env: dict[str, str], grace_s: float, cwd: Path) -> dict:
@@ -89,7 +90,7 @@ def _follow(log: Path, offset: int, ended: threading.Event) -> None:
 def record_end(run_dir: Path, returncode: int, stopped_by: str | None) -> dict:
     """The stage's status, completed where the job could not write its own end (a signal killed it, or it was
     stopped before it started)."""
-    from recipes.stage_dir import resume_point
+    from recipes.artifacts.stage_dir import resume_point
 
     status = read_status(run_dir)
     if status["state"] not in ("running", "not started"):

@@ -1,0 +1,1 @@
+"""What stages leave behind: version records, checkpoints, the multimodal split, release variants."""

@@ -1,0 +1,1 @@
+"""The job side: the stage runner a job starts, its status records."""

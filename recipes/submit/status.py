@@ -1,0 +1,177 @@
+"""Where a run stands: per stage, the Slurm state, restarts, newest complete checkpoint, last step/loss, log tail.
+
+A run lives in `<launch.root>/<run>/`, one directory per stage (resolved.yaml, manifest.json, status.json written
+by recipes.runtime.stage_runner) and NeMo-Run's experiment files in `<launch.root>/<run>/.nemo_run/`. The Slurm job id
+of a stage comes from its status.json (written from inside the job) or, before the job has started, from
+NeMo-Run's `.nemo_run/.slurm_jobs` ledger (`<job id> = <ls term>,<local job dir>,...`, job dir named after the
+stage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from rich.console import Console
+from rich.table import Table
+
+from recipes.artifacts.checkpoints import newest_complete
+from recipes.artifacts.stage_dir import checkpoint_dir, newest_log
+from recipes.core.config import default_launch_root
+from recipes.core.run_layout import StageDir
+from recipes.runtime.stage_runner import read_status
+
+# Megatron's training log line, e.g.
+# " [2026-11-22 10:00:00] iteration      120/   10000 | consumed samples:  3840 | ... | lm loss: 2.345678E+00 | ..."
+_ITERATION = re.compile(r"iteration\s+(\d+)/\s*(\d+)\s*\|.*?lm loss:\s*([-+0-9.eE]+|nan|inf)")
+# sacct (22.05) has no restart-count field; with --duplicates every requeue of a job is one more row, oldest first.
+SACCT_FORMAT = "JobID,State,Elapsed,ExitCode"
+
+
+@dataclass
+class StatusSettings:
+    run: str = ""  # a run directory, or a run name under root
+    root: Optional[str] = None  # None: $SEALION_RUNS, else <repo>/runs (launch.root's default)
+    tail: int = 5  # log lines shown per stage
+
+
+@dataclass
+class StageStatus:
+    stage: str
+    state: str = "unknown"
+    reason: str = ""  # why the state is what it is when it does not come from Slurm
+    job_id: Optional[str] = None
+    restarts: int = 0
+    checkpoint: Optional[str] = None
+    checkpoint_step: Optional[int] = None
+    step: Optional[int] = None
+    train_iters: Optional[int] = None
+    loss: Optional[float] = None
+    log: Optional[str] = None
+    log_tail: list[str] = field(default_factory=list)
+
+
+def resolve_run_dir(run: str, root: Optional[str] = None) -> Path:
+    path = Path(run)
+    if path.is_dir():
+        return path
+    base = Path(root) if root else default_launch_root()
+    if (base / run).is_dir():
+        return base / run
+    raise FileNotFoundError(f"run {run!r}: neither a directory nor a run under {base} "
+                            f"(pass the run directory, or --root / SEALION_RUNS = launch.root)")
+
+
+def collect(run_dir: Path, tail: int = 5) -> list[StageStatus]:
+    """The status of every stage directory (one holding resolved.yaml) under `run_dir`, in submission order."""
+    stage_dirs = [d for d in Path(run_dir).iterdir() if StageDir(d).resolved.is_file()]
+    ledger = _nemo_run_job_ids(Path(run_dir) / ".nemo_run")
+    return [stage_status(d, ledger.get(d.name), tail) for d in sorted(stage_dirs, key=_submitted_at)]
+
+
+def stage_status(stage_dir: Path, ledger_job_id: Optional[str] = None, tail: int = 5) -> StageStatus:
+    own = read_status(stage_dir)
+    status = StageStatus(stage=stage_dir.name, restarts=int(own.get("restart_count", 0)))
+    status.job_id = own.get("slurm_job_id") or ledger_job_id
+    if status.job_id:
+        _apply_sacct(status)
+    else:
+        status.state, status.reason = own["state"], "no Slurm job id recorded (local run or not submitted)"
+    checkpoint = newest_complete(checkpoint_dir(stage_dir))
+    if checkpoint is not None:
+        status.checkpoint, status.checkpoint_step = str(checkpoint.path), checkpoint.step
+    log = newest_log(stage_dir)
+    if log is not None:
+        lines = log.read_text(errors="replace").splitlines()
+        status.log, status.log_tail = str(log), lines[-tail:] if tail else []
+        last = last_iteration(lines)
+        if last is not None:
+            status.step, status.train_iters, status.loss = last
+    return status
+
+
+def last_iteration(lines: list[str]) -> Optional[tuple[int, int, float]]:
+    """(step, train iters, lm loss) of the last Megatron iteration line, or None."""
+    for line in reversed(lines):
+        match = _ITERATION.search(line)
+        if match:
+            return int(match.group(1)), int(match.group(2)), float(match.group(3))
+    return None
+
+
+def _apply_sacct(status: StageStatus) -> None:
+    if shutil.which("sacct") is None:
+        status.state, status.reason = "unknown", "sacct not found on PATH (run on a Slurm login node)"
+        return
+    result = subprocess.run(["sacct", "-j", status.job_id, "-X", "--duplicates", "--noheader", "--parsable2",
+                             f"--format={SACCT_FORMAT}"], capture_output=True, text=True)
+    rows = [line.split("|") for line in result.stdout.splitlines() if line.strip()]
+    if result.returncode != 0 or not rows:
+        status.state = "unknown"
+        status.reason = f"sacct -j {status.job_id}: {result.stderr.strip() or 'no record (purged or other cluster)'}"
+        return
+    row = dict(zip(SACCT_FORMAT.split(","), rows[-1]))
+    status.state, status.reason = row["State"], f"elapsed {row['Elapsed']}, exit {row['ExitCode']}"
+    status.restarts = max(status.restarts, len(rows) - 1)
+
+
+def _nemo_run_job_ids(nemo_run_home: Path) -> dict[str, str]:
+    """Stage name -> the Slurm job id NeMo-Run recorded when it submitted it (the latest submission wins)."""
+    ledger = nemo_run_home / ".slurm_jobs"
+    ids: dict[str, str] = {}
+    if ledger.is_file():
+        for line in ledger.read_text().splitlines():
+            job_id, sep, rest = line.partition(" = ")
+            fields = rest.split(",")
+            if sep and len(fields) >= 2:
+                ids[Path(fields[1]).name] = job_id.strip()
+    return ids
+
+
+def _submitted_at(stage_dir: Path) -> float:
+    layout = StageDir(stage_dir)
+    return (layout.manifest if layout.manifest.exists() else layout.resolved).stat().st_mtime
+
+
+def render(statuses: list[StageStatus], title: str) -> Table:
+    table = Table(title=title, show_lines=True)
+    for column in ("stage", "state", "job", "restarts", "checkpoint", "step", "loss", "log tail"):
+        table.add_column(column, overflow="fold")
+    for s in statuses:
+        state = f"{s.state}\n[dim]{s.reason}[/dim]" if s.reason else s.state
+        step = f"{s.step}/{s.train_iters}" if s.step is not None else "-"
+        checkpoint = f"step {s.checkpoint_step}\n[dim]{s.checkpoint}[/dim]" if s.checkpoint else "-"
+        table.add_row(s.stage, state, s.job_id or "-", str(s.restarts), checkpoint, step,
+                      f"{s.loss:.4f}" if s.loss is not None else "-", "\n".join(s.log_tail) or "-")
+    return table
+
+
+def run(settings: StatusSettings, console: Optional[Console] = None) -> list[StageStatus]:
+    run_dir = resolve_run_dir(settings.run, settings.root)
+    statuses = collect(run_dir, settings.tail)
+    (console or Console()).print(render(statuses, title=f"run {run_dir.name} ({run_dir})"))
+    return statuses
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m recipes.status", description=__doc__.split("\n")[0])
+    parser.add_argument("run", help="run directory (<launch.root>/<run.name>) or run name")
+    parser.add_argument("--root", default=None, help="launch.root (default: $SEALION_RUNS, else <repo>/runs)")
+    parser.add_argument("--tail", type=int, default=5, help="log lines to show per stage (default 5)")
+    args = parser.parse_args(argv)
+    try:
+        run(StatusSettings(run=args.run, root=args.root, tail=args.tail))
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
