@@ -28,7 +28,7 @@ from recipes.schema import RootConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO_ROOT / "conf"
-STAGES = ("hf_import", "data_prep", "cpt", "sft", "merge", "rl", "clair", "apo", "eval", "release")
+STAGES = ("hf_import", "data_prep", "cpt", "sft", "merge", "rl", "select", "clair", "apo", "eval", "release")
 
 
 def default_launch_root() -> Path:

@@ -33,7 +33,8 @@ def plan_stages(overrides: list[str]) -> list[StageLaunch]:
             wiring += evaluate_upstream_export(upstream)
         launch = prepare(stage, overrides + wiring, parents=[upstream.name] if upstream else [])
         launches.append(launch)
-        if launch.runs_here:
+        keeps_model = getattr(importlib.import_module(f"recipes.{stage}"), "KEEPS_UPSTREAM_MODEL", False)
+        if launch.runs_here and not keeps_model:  # after select, clair answers with the model select read
             upstream = launch
     return launches
 
