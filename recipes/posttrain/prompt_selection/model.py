@@ -12,7 +12,9 @@ def lora_model(settings: SelectionSettings):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch.manual_seed(settings.seed)  # LoRA's A matrices are drawn at construction
-    base = AutoModelForCausalLM.from_pretrained(settings.model, dtype=torch.float32)
+    # eager attention: transformers recommends it for training Gemma 3, and torch's CPU flash-attention backward
+    # took 3.9 of 11.4 s of one 24-token gradient of the 270M (measured)
+    base = AutoModelForCausalLM.from_pretrained(settings.model, dtype=torch.float32, attn_implementation="eager")
     config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
                         target_modules=list(settings.lora_target_modules), task_type="CAUSAL_LM")
     return get_peft_model(base, config), AutoTokenizer.from_pretrained(settings.model)
