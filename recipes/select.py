@@ -16,7 +16,6 @@ from recipes.cli import stage_main
 from recipes.stage import ArrayTask, StageContext
 
 PAYLOAD_KIND = "jsonl"
-SELECTED = "selected.jsonl"  # recipes.posttrain.prompt_selection.run.SELECTED, named here without importing torch
 FEATURE_BYTES = 4  # float32 per projected coordinate
 WARMUP_POLL_S = 30
 # Its artifact is data, not a model: the pipeline gives the next stage (clair) this stage's own upstream model.

@@ -142,3 +142,13 @@ def test_a_killed_shard_job_restarts_to_identical_features(selection, tmp_path):
         assert np.array_equal(np.load(tmp_path / name), np.load(out / name))
     assert not list((tmp_path / "features").rglob("*.tmp")) and not (tmp_path / shard_path(
         Path("features"), shards(len(pool), settings)[1], pool, checkpoints[0], settings)).exists()
+
+
+def test_clair_reads_the_selection(selection):
+    """selected.jsonl is what clair.prompts takes: data_prep.clair's own reader accepts it whole."""
+    from data_prep.clair import read_prompts as clair_prompts
+
+    out, *_ = selection
+    prompts = clair_prompts(out / run.SELECTED)
+    assert sorted(p.id for p in prompts) == ["id-math-1", "id-math-2", "id-math-3", "id-math-4"]
+    assert all(p.lang == "id" and p.messages[0]["role"] == "user" for p in prompts)

@@ -110,11 +110,11 @@ def save_atomic(path: Path, array) -> None:
 
 
 def candidate_shards(root: Path, pool: list[Prompt], checkpoints: list[Checkpoint], settings: SelectionSettings,
-                     task_index: int = 0, task_count: int = 1, model: FeatureModel | None = None) -> list[Path]:
+                     task_index: int = 0, task_count: int = 1) -> list[Path]:
     """Write the candidate features of this task's shards (every task_count-th) that are not written yet; returns the
     paths of all this task's shard files. The model is loaded only when a shard is missing."""
     mine = shards(len(pool), settings)[task_index::task_count]
-    paths = []
+    paths, model = [], None
     for checkpoint in checkpoints:
         todo = [(s, shard_path(root, s, pool, checkpoint, settings)) for s in mine]
         missing = [(s, path) for s, path in todo if not path.exists()]

@@ -50,4 +50,4 @@ def select(out: Path, pool: list[Prompt], targets: dict[str, str], settings: Sel
         for i, prompt in enumerate(pool):
             handle.write(json.dumps({"id": prompt.id, "lang": prompt.lang,
                                      **{name: float(v[i]) for name, v in score.items()}}) + "\n")
-    return write(out, pool, score, chosen, settings.extra.get("histogram_bins", 40))
+    return write(out, pool, score, chosen)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,8 @@ class SelectionSettings:
     select_fraction: float = 0.05
     shard_size: int = 1024  # candidates per feature shard: the unit of resume and of an array task's work
     seed: int = 0
-    extra: dict = field(default_factory=dict, compare=False)  # not part of the features' key (e.g. report bins)
 
     def key(self, *parts: str) -> str:
-        """A content key of these settings (minus `extra`) and `parts`: what names a checkpoint set or a shard."""
-        data = {k: v for k, v in asdict(self).items() if k != "extra"}
-        blob = json.dumps([data, *parts], sort_keys=True, default=list)
+        """A content key of these settings and `parts`: what names a checkpoint set or a shard."""
+        blob = json.dumps([asdict(self), *parts], sort_keys=True, default=list)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
