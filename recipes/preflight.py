@@ -496,7 +496,7 @@ def check_select(cfg: RootConfig) -> list[Finding]:
         return [Finding("select.candidates", "no candidate pool", "set select.candidates=<JSONL/Parquet of {id, "
                         "prompt or messages, lang}>")]
     if not s.targets:
-        return [Finding("select.targets", "no target set", "set select.targets={name: <JSONL of target prompts>}")]
+        return [Finding("select.targets", "no target set", "add one: +select.targets.<name>=<JSONL of target prompts>")]
     if s.candidate_gradient not in ("adam", "sgd"):
         return [Finding("select.candidate_gradient", f"unknown gradient {s.candidate_gradient!r}",
                         "set select.candidate_gradient=adam (LESS) or sgd")]

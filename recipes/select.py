@@ -4,8 +4,7 @@ selected.jsonl (the union over targets, {id, prompt or messages, lang, targets}:
 selected/<target>.jsonl with scores, scores.jsonl, report.json and scores.png.
 
 As a Slurm job array (stage.array, one GPU per task) every task writes every count-th feature shard after the
-warm-up (task 0 trains it, the others wait for it); the task that finds every shard
-written scores and selects. Shards are written atomically and keyed on their inputs, so a requeued task resumes."""
+warm-up (task 0 trains it, the others wait for it); the task that finds every shard written scores and selects. Shards are written atomically and keyed on their inputs, so a requeued task resumes."""
 
 from __future__ import annotations
 
@@ -30,8 +29,9 @@ def settings(ctx: StageContext):
                              lora_alpha=s.lora_alpha, lora_dropout=s.lora_dropout,
                              lora_target_modules=tuple(s.lora_target_modules), warmup_fraction=s.warmup_fraction,
                              checkpoints=s.checkpoints, lr=s.lr, warmup_ratio=s.warmup_ratio,
-                             batch_size=s.batch_size, candidate_gradient=s.candidate_gradient, proj_dim=s.proj_dim, select_fraction=s.select_fraction,
-                             shard_size=s.shard_size, seed=s.seed)
+                             batch_size=s.batch_size, candidate_gradient=s.candidate_gradient,
+                             proj_dim=s.proj_dim, select_fraction=s.select_fraction, shard_size=s.shard_size,
+                             seed=s.seed)
 
 
 def wait_for_warmup(out, pool, knobs, task: ArrayTask) -> None:
