@@ -51,8 +51,9 @@ def feature_model(selection):
 
 def test_the_known_part_of_the_pool_ranks_first(selection):
     """The 4 Indonesian arithmetic problems of the 16 candidates share the target set's language and task type.
-    Measured: precision 4/4 at the selected 25% (plain candidate gradients, as conf/select/cpu.yaml); the same
-    run with Adam-preconditioned candidates scored 1/4, chance level, after a 2-step warm-up."""
+    Measured: precision 4/4 at the selected 25% (plain candidate gradients, as conf/select/cpu.yaml); a probe with
+    Adam-preconditioned candidates (checkpoint 1 alone, 48 tokens) put 1 of the 4 first: chance, after a 2-step
+    warm-up."""
     out, *_ = selection
     chosen = [json.loads(line)["id"] for line in (out / "selected" / "id_math.jsonl").read_text().splitlines()]
     assert sorted(chosen) == ["id-math-1", "id-math-2", "id-math-3", "id-math-4"]

@@ -63,8 +63,9 @@ class FeatureModel:
         import torch
         from peft import set_peft_model_state_dict
 
-        set_peft_model_state_dict(self.model, torch.load(checkpoint.path / "adapter.pt"))
-        state = torch.load(checkpoint.path / STATE_FILE)
+        where = next(self.model.parameters()).device
+        set_peft_model_state_dict(self.model, torch.load(checkpoint.path / "adapter.pt", map_location=where))
+        state = torch.load(checkpoint.path / STATE_FILE, map_location=where)
         self.moments = (torch.cat([state[n]["exp_avg"].reshape(-1) for n, _ in self.params]),
                         torch.cat([state[n]["exp_avg_sq"].reshape(-1) for n, _ in self.params]))
 
