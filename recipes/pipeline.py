@@ -33,7 +33,7 @@ def plan_stages(overrides: list[str]) -> list[StageLaunch]:
             wiring += evaluate_upstream_export(upstream)
         launch = prepare(stage, overrides + wiring, parents=[upstream.name] if upstream else [])
         launches.append(launch)
-        if launch.runs_here:
+        if launch.runs_here and not stage_spec(stage).keeps_upstream_model:  # after select, clair answers with the model select read
             upstream = launch
     return launches
 

@@ -430,6 +430,30 @@ class ClairConfig:
 
 
 @dataclass
+class SelectConfig:
+    """Gradient-based prompt selection (stage select, LESS: recipes/posttrain/prompt_selection/). Defaults are the
+    paper's (conf/select/less.yaml); conf/select/cpu.yaml is the small preset the smoke experiment uses."""
+
+    candidates: Optional[str] = None  # JSONL/Parquet of {id, prompt or messages, lang}: the pool to choose from
+    targets: dict[str, str] = field(default_factory=dict)  # target set name -> JSONL/Parquet of the same rows
+    max_tokens: int = 2048
+    lora_r: int = 128
+    lora_alpha: int = 512
+    lora_dropout: float = 0.1
+    lora_target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    warmup_fraction: float = 0.05
+    checkpoints: int = 4
+    lr: float = 2.0e-5
+    warmup_ratio: float = 0.03
+    batch_size: int = 32
+    candidate_gradient: str = "adam"  # adam (the paper) | sgd (a warm-up too short for AdamW's moments)
+    proj_dim: int = 8192
+    select_fraction: float = 0.05
+    shard_size: int = 1024  # candidates per feature shard (the unit of resume; array tasks take every count-th)
+    seed: int = 0
+
+
+@dataclass
 class PipelineConfig:
     stages: list[str] = field(default_factory=list)  # in dependency order
 
@@ -458,4 +482,5 @@ class RootConfig:
     rl: RLConfig = field(default_factory=RLConfig)
     clair: ClairConfig = field(default_factory=ClairConfig)
     apo: APOConfig = field(default_factory=APOConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
     release: ReleaseSettings = field(default_factory=ReleaseSettings)

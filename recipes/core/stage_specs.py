@@ -27,6 +27,8 @@ class StageSpec:
     hf_export: Optional[str] = None
     renders: bool = False  # the stage module has render(ctx), called at launch so a dry run shows the engine config
     array: bool = False  # execute() splits its work across a Slurm job array (stage.array)
+    # Its artifact is data, not a model: the pipeline gives the next stage this stage's own upstream model (select).
+    keeps_upstream_model: bool = False
 
     def __post_init__(self):
         if self.payload_kind not in PAYLOAD_KINDS:
@@ -46,6 +48,8 @@ SPECS: dict[str, StageSpec] = {spec.name: spec for spec in (
     StageSpec("sft", "megatron_bridge", "megatron", engine_modules=_MEGATRON, hf_export="hf"),
     StageSpec("merge", "mergekit", "hf", hf_export="."),
     StageSpec("rl", "nemo_rl", "hf", engine_modules=("nemo_rl",), hf_export=".", renders=True),
+    StageSpec("select", "transformers", "jsonl", engine_modules=("torch", "transformers", "peft"), array=True,
+              keeps_upstream_model=True),
     StageSpec("clair", "python", "jsonl", renders=True),
     StageSpec("apo", "nemo_rl", "hf", engine_modules=("nemo_rl",), hf_export=".", renders=True),
     StageSpec("eval", "transformers", "eval", renders=True),

@@ -89,7 +89,7 @@ def _merge_if_last(ctx: StageContext, task: ArrayTask, settings) -> bool:
 
     out, knobs, launch = ctx.artifact_dir, ctx.cfg.data_prep, launch_key(ctx)
     merged = out / "tasks" / "merged"
-    with _merge_lock(out / MERGE_LOCK, task):
+    with array_lock(out / MERGE_LOCK, task):
         parts = [part for part in (json.loads(p.read_text()) for p in sorted((out / "tasks").glob("task-*.json")))
                  if part.get("launch") == launch]
         done = merged.exists() and json.loads(merged.read_text()).get("launch") == launch
@@ -108,7 +108,7 @@ def _merge_if_last(ctx: StageContext, task: ArrayTask, settings) -> bool:
 
 
 @contextlib.contextmanager
-def _merge_lock(path: Path, task: ArrayTask):
+def array_lock(path: Path, task: ArrayTask):
     """An exclusive lock file naming its task; a requeued task takes back its own lock (its holder was killed)."""
     owner, deadline = str(task.index), time.monotonic() + LOCK_WAIT_S
     while True:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import shutil
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -243,6 +244,9 @@ def check_paths(cfg: RootConfig) -> list[Finding]:
              "model.hf_text_checkpoint": cfg.model.hf_text_checkpoint if stage in ("sft", "release") else None,
              "clair.prompts": cfg.clair.prompts if stage == "clair" else None,
              "apo.pairs": cfg.apo.pairs if stage == "apo" else None,
+             "select.candidates": cfg.select.candidates if stage == "select" else None,
+             **{f"select.targets.{name}": path for name, path in (cfg.select.targets.items() if stage == "select"
+                                                                 else [])},
              "run.input": cfg.run.input if cfg.run.input and os.sep in cfg.run.input else None}
     out = [_missing_path(cfg, key, value, f"{value} does not exist", f"create it first or point {key} elsewhere")
            for key, value in paths.items() if value and not os.path.exists(value)]
@@ -459,6 +463,49 @@ def check_eval(cfg: RootConfig) -> list[Finding]:
     return [f for f in out if f]
 
 
+def _pool_rows(path: str) -> int:
+    """Rows of a candidate pool: Parquet metadata, else non-blank JSONL lines."""
+    if path.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    with open(path, "rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def feature_bytes(cfg: RootConfig, candidates: int) -> int:
+    """LESS's candidate feature storage: candidates x projection dimension x checkpoints x float32."""
+    from recipes.posttrain.prompt_selection.settings import FEATURE_BYTES
+
+    return candidates * cfg.select.proj_dim * cfg.select.checkpoints * FEATURE_BYTES
+
+
+def check_select(cfg: RootConfig) -> list[Finding]:
+    """The pool and targets are set, and the pool's gradient features fit the run directory's free space."""
+    s = cfg.select
+    if not s.candidates:
+        return [Finding("select.candidates", "no candidate pool", "set select.candidates=<JSONL/Parquet of {id, "
+                        "prompt or messages, lang}>")]
+    if not s.targets:
+        return [Finding("select.targets", "no target set", "add one: +select.targets.<name>=<JSONL of target prompts>")]
+    if s.candidate_gradient not in ("adam", "sgd"):
+        return [Finding("select.candidate_gradient", f"unknown gradient {s.candidate_gradient!r}",
+                        "set select.candidate_gradient=adam (LESS) or sgd")]
+    if not os.path.isfile(s.candidates):
+        return []  # check_paths names a missing pool
+    need = feature_bytes(cfg, _pool_rows(s.candidates))
+    where = Path(cfg.launch.root).resolve()
+    while not where.exists():
+        where = where.parent
+    free = shutil.disk_usage(where).free
+    if need > free:
+        return [Finding("select.proj_dim", f"the candidate features need {need / 2**30:.1f} GiB (candidates x "
+                           f"{s.proj_dim} dims x {s.checkpoints} checkpoints x 4 bytes) but {where} has "
+                           f"{free / 2**30:.1f} GiB free", "lower select.proj_dim, split select.candidates, or "
+                           "point launch.root at a larger file system")]
+    return []
+
+
 ARRAY_STAGES = tuple(name for name, spec in SPECS.items() if spec.array)
 
 
@@ -470,6 +517,7 @@ def check_array(cfg: RootConfig) -> list[Finding]:
 
 
 STAGE_RULES: dict[str, list[Rule]] = {"data_prep": [check_data_prep, check_tokenizer], "merge": [check_merge],
+                                      "select": [check_select],
                                       "rl": [check_tensor_parallel, check_gpus, check_rl, check_ray_on_slurm],
                                       "apo": [check_tensor_parallel, check_gpus, check_apo, check_ray_on_slurm],
                                       "eval": [check_eval]}

@@ -1,0 +1,37 @@
+"""A seeded Rademacher random projection in torch (Johnson-Lindenstrauss), as LESS uses through TRAK.
+
+LESS projects with trak's CudaProjector (fast_jl kernels, CUDA only) or BasicProjector
+(less/data_selection/collect_grad_reps.py at 1e4afda, `get_trak_projector`): entries +-1/sqrt(k), seed 0. Here
+the matrix is generated block by block from a generator seeded with (seed, block), so it is never held whole
+(11.8M LoRA parameters x 8192 would be 97G entries) and is the same on every machine of a kind (CPU, or CUDA:
+their generators differ), so a shard job restarted on another node projects identically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BLOCK_ROWS = 16384  # gradient coordinates per generated block of the matrix
+
+
+@dataclass(frozen=True)
+class RademacherProjector:
+    grad_dim: int
+    proj_dim: int
+    seed: int = 0
+
+    def project(self, grads):
+        """(batch, grad_dim) float tensor -> (batch, proj_dim) float32: grads @ R, R_ij = +-1/sqrt(proj_dim)."""
+        import torch
+
+        if grads.shape[-1] != self.grad_dim:
+            raise ValueError(f"gradient has {grads.shape[-1]} entries; the projector was built for {self.grad_dim}")
+        grads = grads.to(torch.float32)
+        out = torch.zeros(grads.shape[0], self.proj_dim, dtype=torch.float32, device=grads.device)
+        generator = torch.Generator(device=grads.device)  # CUDA draws other signs than the CPU: one device per run
+        for block, start in enumerate(range(0, self.grad_dim, BLOCK_ROWS)):
+            stop = min(start + BLOCK_ROWS, self.grad_dim)
+            generator.manual_seed(self.seed * 1_000_003 + block)
+            signs = torch.randint(0, 2, (stop - start, self.proj_dim), generator=generator, dtype=torch.int8,
+                                  device=grads.device)
+            out += grads[:, start:stop] @ (signs.to(torch.float32) * 2 - 1)
+        return (out / self.proj_dim ** 0.5).cpu()

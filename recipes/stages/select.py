@@ -1,0 +1,59 @@
+"""Stage select: gradient-based prompt selection (LESS, Xia et al. 2024) of select.candidates for each of
+select.targets, with the stage's model (run.input, the upstream model, or model.hf_id). The artifact holds
+selected.jsonl (the union over targets, {id, prompt or messages, lang, targets}: what clair.prompts reads),
+selected/<target>.jsonl with scores, scores.jsonl, report.json and scores.png.
+
+As a Slurm job array (stage.array, one GPU per task) every task writes every count-th feature shard after the
+warm-up (task 0 trains it, the others wait for it); the task that finds every shard written scores and selects. Shards are written atomically and keyed on their inputs, so a requeued task resumes."""
+
+from __future__ import annotations
+
+import time
+
+from recipes.core.stage_context import ArrayTask, StageContext
+
+WARMUP_POLL_S = 30
+
+
+def settings(ctx: StageContext):
+    from recipes.posttrain.prompt_selection.settings import SelectionSettings
+
+    s = ctx.cfg.select
+    return SelectionSettings(model=ctx.model_source(), max_tokens=s.max_tokens, lora_r=s.lora_r,
+                             lora_alpha=s.lora_alpha, lora_dropout=s.lora_dropout,
+                             lora_target_modules=tuple(s.lora_target_modules), warmup_fraction=s.warmup_fraction,
+                             checkpoints=s.checkpoints, lr=s.lr, warmup_ratio=s.warmup_ratio,
+                             batch_size=s.batch_size, candidate_gradient=s.candidate_gradient,
+                             proj_dim=s.proj_dim, select_fraction=s.select_fraction, shard_size=s.shard_size,
+                             seed=s.seed)
+
+
+def wait_for_warmup(out, pool, knobs, task: ArrayTask) -> None:
+    """Array task 0 trains the warm-up; the others wait for its checkpoints (bounded by the job's time limit)."""
+    from recipes.posttrain.prompt_selection.warmup import load_checkpoints, warmup
+
+    if task.index == 0:
+        warmup(out / "warmup", pool, knobs)
+        return
+    while load_checkpoints(out / "warmup", pool, knobs) is None:
+        time.sleep(WARMUP_POLL_S)
+
+
+def execute(ctx: StageContext) -> bool:
+    from recipes.posttrain.prompt_selection.pool import read_prompts
+    from recipes.posttrain.prompt_selection.run import compute_features, select
+    from recipes.stages.data_prep import array_lock  # the array's lock file (data_prep's merge uses it too)
+
+    task, out = ArrayTask.from_environment(), ctx.artifact_dir
+    out.mkdir(parents=True, exist_ok=True)
+    pool, knobs = read_prompts(ctx.cfg.select.candidates), settings(ctx)
+    wait_for_warmup(out, pool, knobs, task)
+    if not compute_features(out, pool, knobs, task.index, task.count):
+        return False  # a sibling still writes its shards; the last one to finish selects
+    with array_lock(out / ".select.lock", task):
+        summary = select(out, pool, dict(ctx.cfg.select.targets), knobs)
+    for name, target in summary["targets"].items():
+        langs = ", ".join(f"{lang} {n}" for lang, n in target["by_language"].items())
+        print(f"select: {name}: {target['selected']} of {summary['pool']['size']} ({langs})", flush=True)
+    return True
+
