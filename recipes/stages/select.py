@@ -23,7 +23,7 @@ def settings(ctx: StageContext):
     from recipes.posttrain.prompt_selection.settings import SelectionSettings
 
     s = ctx.cfg.select
-    return SelectionSettings(model=ctx.model_source(), max_tokens=s.max_tokens, lora_r=s.lora_r,
+    return SelectionSettings(model=s.model or ctx.model_source(), max_tokens=s.max_tokens, lora_r=s.lora_r,
                              lora_alpha=s.lora_alpha, lora_dropout=s.lora_dropout,
                              lora_target_modules=tuple(s.lora_target_modules), warmup_fraction=s.warmup_fraction,
                              checkpoints=s.checkpoints, lr=s.lr, warmup_ratio=s.warmup_ratio,

@@ -90,3 +90,15 @@ def test_a_waiting_array_task_stops_when_the_warm_up_failed(tmp_path, monkeypatc
     (tmp_path / select.WARMUP_FAILED).write_text("OutOfMemoryError: CUDA out of memory\n")
     with pytest.raises(RuntimeError, match="warm-up failed .OutOfMemoryError"):
         select.wait_for_warmup(tmp_path, pool, SelectionSettings(model="m"), ArrayTask(1, 4))
+
+
+def test_a_model_whose_float32_weights_exceed_one_gpu_is_refused(tmp_path):
+    """Gemma 3 27B: about 27e9 parameters x 4 bytes = 100 GiB, more than one 80 GiB GPU (cluster=slurm); the 4B's
+    16 GiB fit."""
+    cluster = ["cluster=slurm", "cluster.account=a", "cluster.partition=p"]
+    big = select_cfg(tmp_path, *cluster, "model=gemma3_27b")
+    (finding,) = [f for f in preflight.check_select(big) if f.field == "select.model"]
+    assert "float32" in finding.message and "select.model=google/gemma-3-4b-it" in finding.fix
+    for fits in (["model=gemma3_4b"], ["model=gemma3_27b", "select.model=google/gemma-3-4b-it"]):
+        findings = preflight.check_select(select_cfg(tmp_path, *cluster, *fits))
+        assert not [f for f in findings if f.field == "select.model"]
