@@ -8,6 +8,7 @@ machine skews it less. Writes bench/results/select_throughput.json with the mach
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -57,14 +58,17 @@ def measure(name: str, knobs: dict) -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python bench/select_throughput.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "select_throughput.json",
+                        help="where the figures go (default: %(default)s)")
+    args = parser.parse_args()
     torch.manual_seed(0)
     results = {"machine": {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
                            "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                            "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")},
                "runs": [measure(name, knobs) for name, knobs in PRESETS.items()],
                "less_feature_bytes_per_candidate": LESS_FEATURE_BYTES}
-    out = REPO / "bench" / "results" / "select_throughput.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
 
 

@@ -94,7 +94,3 @@ def main(argv: Optional[list[str]] = None) -> None:
     settings = SyntheticSettings(base_url=args.base_url, model=args.model, languages=args.languages,
                                  samples_per_language=args.samples_per_language, version=args.version)
     print(json.dumps(run(settings, args.output_root), indent=2, ensure_ascii=False))
-
-
-if __name__ == "__main__":
-    main()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from recipes.core.config import ConfigError, compose
+from recipes.core.run_layout import StageDir
 from recipes.core.stage_specs import stage_spec
 from recipes.submit.cli import report_launch, run_command
 from recipes.submit.launch import StageLaunch, prepare, submit
@@ -25,15 +26,20 @@ def plan_stages(overrides: list[str]) -> list[StageLaunch]:
         raise ConfigError("pipeline.stages: empty; set it in the experiment or pass pipeline.stages=[...]")
     launches: list[StageLaunch] = []
     upstream: StageLaunch | None = None
+    data_stage: StageLaunch | None = None  # a stage whose artifact is data for the next one (select), not its model
     user_input = any(o.startswith("run.input=") for o in overrides)
     user_eval_model = any(o.startswith("eval.model=") for o in overrides)
     for stage in stages:
         wiring = [f"run.upstream={upstream.name}"] if upstream and not user_input else []
         if stage == "eval" and upstream and not (user_input or user_eval_model):
             wiring += evaluate_upstream_export(upstream)
-        launch = prepare(stage, overrides + wiring, parents=[upstream.name] if upstream else [])
+        parents = ([upstream.name] if upstream else []) + ([data_stage.name] if data_stage else [])
+        launch = prepare(stage, overrides + wiring, parents=parents)
         launches.append(launch)
-        if launch.runs_here and not stage_spec(stage).keeps_upstream_model:  # after select, clair answers with the model select read
+        data_stage = None
+        if launch.runs_here and stage_spec(stage).keeps_upstream_model:
+            data_stage = launch  # after select, clair answers with the model select read, and names select a parent
+        elif launch.runs_here:
             upstream = launch
     return launches
 
@@ -45,7 +51,7 @@ def evaluate_upstream_export(upstream: StageLaunch) -> list[str]:
     spec = stage_spec(upstream.name)
     if spec.payload_kind != "megatron" or spec.hf_export is None:
         return []
-    return [f"eval.model={upstream.run_dir / 'artifact' / spec.hf_export}"]
+    return [f"eval.model={StageDir(upstream.run_dir).artifact / spec.hf_export}"]
 
 
 def main(argv: list[str] | None = None) -> int:

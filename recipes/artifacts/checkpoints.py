@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import sys
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -175,7 +174,3 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 1
     print(json.dumps({**asdict(newest), "path": str(newest.path), "files": len(newest.files)}, indent=2))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -468,7 +468,3 @@ def reassemble_trained(model, artifact_dir: Path, text_dir: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)  # a requeued attempt reassembles again
     reassemble(text_dir, vision_dir(model.hf_text_checkpoint), target)
     return target
-
-
-if __name__ == "__main__":
-    sys.exit(main())

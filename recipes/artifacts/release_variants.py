@@ -382,7 +382,3 @@ def main(argv: list[str] | None = None) -> int:
                       json.dumps({k: round(v, 3) for k, v in r.perplexity_ratio_vs_bf16.items()}))
     Console().print(table)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -208,7 +208,7 @@ class Registry:
             index = json.loads(self._index_path.read_text())
         except json.JSONDecodeError as err:
             raise CorruptRecord(f"{self._index_path}: not valid JSON ({err}); rebuild it with `python -m "
-                                f"recipes.artifacts.versions --root {self.root} repair`") from None
+                                f"recipes.versions --root {self.root} repair`") from None
         if not isinstance(index, dict):
             raise CorruptRecord(f"{self._index_path}: not an object of id -> artifact directory; rebuild it with "
                                 f"`python -m recipes.versions --root {self.root} repair`")
@@ -589,7 +589,3 @@ def main(argv: list[str] | None = None) -> int:
                       soft_wrap=True)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

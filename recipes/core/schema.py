@@ -436,6 +436,9 @@ class SelectConfig:
 
     candidates: Optional[str] = None  # JSONL/Parquet of {id, prompt or messages, lang}: the pool to choose from
     targets: dict[str, str] = field(default_factory=dict)  # target set name -> JSONL/Parquet of the same rows
+    # The model whose gradients select (a HF directory or hub id); null: the stage's own (run.input, the upstream
+    # model, model.hf_id). A smaller one of the family selects for a larger (LESS-T, the paper's transfer setting).
+    model: Optional[str] = None
     max_tokens: int = 2048
     lora_r: int = 128
     lora_alpha: int = 512

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +29,32 @@ class ArrayTask:
         return cls(int(os.environ.get("SLURM_ARRAY_TASK_ID", first)) - first, count)
 
 
+@contextlib.contextmanager
+def array_lock(path: Path, task: ArrayTask, wait_s: float):
+    """An exclusive lock file naming its task, for the one task of a job array that finishes the work; a requeued
+    task takes back its own lock (its holder was killed). Waits up to `wait_s` for another holder."""
+    owner, deadline = str(task.index), time.monotonic() + wait_s
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            os.write(fd, owner.encode())
+            os.close(fd)
+            break
+        except FileExistsError:
+            with contextlib.suppress(FileNotFoundError):  # released between the two calls: try again
+                holder = path.read_text()
+                if holder == owner:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{path} held by array task {holder} for {wait_s:.0f} s; if that task is "
+                                       "gone, delete the file and requeue") from None
+        time.sleep(1)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
 def global_rank() -> int:
     """This process's rank in a multi-process job (torchrun's RANK, srun's SLURM_PROCID); 0 in a single process.
     Rank 0 alone records the stage's outcome: every rank of a training job runs the same stage code."""
@@ -35,6 +65,13 @@ def global_rank() -> int:
 class StageContext:
     cfg: RootConfig
     run_dir: Path
+
+    def launch_key(self) -> str:
+        """Which launch a job array's task belongs to (its resolved config and the manifest's creation time): a
+        record left by an earlier launch into the same directory is not this one's."""
+        layout = StageDir(self.run_dir)
+        created = json.loads(layout.manifest.read_text())["created"]
+        return hashlib.sha256(layout.resolved.read_bytes() + created.encode()).hexdigest()[:16]
 
     @property
     def artifact_dir(self) -> Path:

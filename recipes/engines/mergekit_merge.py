@@ -313,7 +313,3 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(run(settings))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -33,7 +33,8 @@ def load_context(run_dir: Path) -> StageContext:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m recipes.runtime.stage_runner", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", type=Path, required=True, help="run directory holding resolved.yaml")
     args = parser.parse_args(argv)
     run_dir = args.run_dir.resolve()

@@ -11,18 +11,13 @@ tasks as done; the keys that tokenised shards are reused on go into manifest.jso
 
 from __future__ import annotations
 
-import contextlib
 import glob
-import hashlib
 import json
-import os
-import time
-from pathlib import Path
 
 from recipes.artifacts import manifest
 from recipes.core.atomic import write_text_atomic
 from recipes.core.run_layout import StageDir
-from recipes.core.stage_context import ArrayTask, StageContext
+from recipes.core.stage_context import ArrayTask, StageContext, array_lock
 
 MERGE_LOCK = ".merge.lock"
 LOCK_WAIT_S = 600
@@ -72,24 +67,18 @@ def execute(ctx: StageContext) -> bool:
     tasks_dir = out / "tasks"
     tasks_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(tasks_dir / f"task-{task.index:04d}.json",
-                      json.dumps({"launch": launch_key(ctx), "shard_ids": shard_ids, "skipped": skipped,
+                      json.dumps({"launch": ctx.launch_key(), "shard_ids": shard_ids, "skipped": skipped,
                                   "resume_keys": tokenize.resume_keys(settings, inputs)}))
     return _merge_if_last(ctx, task, settings)
-
-
-def launch_key(ctx: StageContext) -> str:
-    """Which launch a task belongs to: its resolved config and the manifest's creation time."""
-    created = json.loads(StageDir(ctx.run_dir).manifest.read_text())["created"]
-    return hashlib.sha256(StageDir(ctx.run_dir).resolved.read_bytes() + created.encode()).hexdigest()[:16]
 
 
 def _merge_if_last(ctx: StageContext, task: ArrayTask, settings) -> bool:
     """Merge and blend once every task has committed its shards; True when this task did it."""
     from data_prep import blend, tokenize
 
-    out, knobs, launch = ctx.artifact_dir, ctx.cfg.data_prep, launch_key(ctx)
+    out, knobs, launch = ctx.artifact_dir, ctx.cfg.data_prep, ctx.launch_key()
     merged = out / "tasks" / "merged"
-    with array_lock(out / MERGE_LOCK, task):
+    with array_lock(out / MERGE_LOCK, task, LOCK_WAIT_S):
         parts = [part for part in (json.loads(p.read_text()) for p in sorted((out / "tasks").glob("task-*.json")))
                  if part.get("launch") == launch]
         done = merged.exists() and json.loads(merged.read_text()).get("launch") == launch
@@ -105,29 +94,4 @@ def _merge_if_last(ctx: StageContext, task: ArrayTask, settings) -> bool:
                         {**keys[0], "inputs": {k: v for part in keys for k, v in part["inputs"].items()}})
         merged.write_text(json.dumps({"launch": launch, "task": task.index}))
     return True
-
-
-@contextlib.contextmanager
-def array_lock(path: Path, task: ArrayTask):
-    """An exclusive lock file naming its task; a requeued task takes back its own lock (its holder was killed)."""
-    owner, deadline = str(task.index), time.monotonic() + LOCK_WAIT_S
-    while True:
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            os.write(fd, owner.encode())
-            os.close(fd)
-            break
-        except FileExistsError:
-            with contextlib.suppress(FileNotFoundError):  # released between the two calls: try again
-                holder = path.read_text()
-                if holder == owner:
-                    break
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{path} held by array task {holder} for {LOCK_WAIT_S} s; if that task is "
-                                       "gone, delete the file and requeue") from None
-        time.sleep(1)
-    try:
-        yield
-    finally:
-        path.unlink(missing_ok=True)
 

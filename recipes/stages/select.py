@@ -8,18 +8,22 @@ warm-up (task 0 trains it, the others wait for it); the task that finds every sh
 
 from __future__ import annotations
 
+import json
 import time
 
-from recipes.core.stage_context import ArrayTask, StageContext
+from recipes.core.atomic import write_text_atomic
+from recipes.core.stage_context import ArrayTask, StageContext, array_lock
 
 WARMUP_POLL_S = 30
+WARMUP_FAILED = "warmup.failed"  # array task 0 writes why; the waiting tasks stop on it
+SELECTED_MARKER = ".selected"  # which launch selected: a later task of the same launch does not select again
 
 
 def settings(ctx: StageContext):
     from recipes.posttrain.prompt_selection.settings import SelectionSettings
 
     s = ctx.cfg.select
-    return SelectionSettings(model=ctx.model_source(), max_tokens=s.max_tokens, lora_r=s.lora_r,
+    return SelectionSettings(model=s.model or ctx.model_source(), max_tokens=s.max_tokens, lora_r=s.lora_r,
                              lora_alpha=s.lora_alpha, lora_dropout=s.lora_dropout,
                              lora_target_modules=tuple(s.lora_target_modules), warmup_fraction=s.warmup_fraction,
                              checkpoints=s.checkpoints, lr=s.lr, warmup_ratio=s.warmup_ratio,
@@ -29,20 +33,29 @@ def settings(ctx: StageContext):
 
 
 def wait_for_warmup(out, pool, knobs, task: ArrayTask) -> None:
-    """Array task 0 trains the warm-up; the others wait for its checkpoints (bounded by the job's time limit)."""
+    """Array task 0 trains the warm-up; the others wait for its checkpoints, and fail with it if it fails (rather
+    than hold their GPUs until the job's time limit)."""
     from recipes.posttrain.prompt_selection.warmup import load_checkpoints, warmup
 
+    failed = out / WARMUP_FAILED
     if task.index == 0:
-        warmup(out / "warmup", pool, knobs)
+        failed.unlink(missing_ok=True)
+        try:
+            warmup(out / "warmup", pool, knobs)
+        except BaseException as err:
+            write_text_atomic(failed, f"{type(err).__name__}: {err}\n")
+            raise
         return
     while load_checkpoints(out / "warmup", pool, knobs) is None:
+        if failed.exists():
+            raise RuntimeError(f"select: array task 0's warm-up failed ({failed.read_text().strip()}); see its log, "
+                               "then rerun the stage")
         time.sleep(WARMUP_POLL_S)
 
 
 def execute(ctx: StageContext) -> bool:
     from recipes.posttrain.prompt_selection.pool import read_prompts
     from recipes.posttrain.prompt_selection.run import compute_features, select
-    from recipes.stages.data_prep import array_lock  # the array's lock file (data_prep's merge uses it too)
 
     task, out = ArrayTask.from_environment(), ctx.artifact_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -50,8 +63,14 @@ def execute(ctx: StageContext) -> bool:
     wait_for_warmup(out, pool, knobs, task)
     if not compute_features(out, pool, knobs, task.index, task.count):
         return False  # a sibling still writes its shards; the last one to finish selects
-    with array_lock(out / ".select.lock", task):
+    # Every task that finds all shards written gets here; the first one through the lock selects, the rest see
+    # its marker. No time-out: scoring a large pool may take longer than any fixed wait.
+    done, launch = out / SELECTED_MARKER, ctx.launch_key()
+    with array_lock(out / ".select.lock", task, wait_s=float("inf")):
+        if task.count > 1 and done.exists() and json.loads(done.read_text()).get("launch") == launch:
+            return False
         summary = select(out, pool, dict(ctx.cfg.select.targets), knobs)
+        write_text_atomic(done, json.dumps({"launch": launch, "task": task.index}))
     for name, target in summary["targets"].items():
         langs = ", ".join(f"{lang} {n}" for lang, n in target["by_language"].items())
         print(f"select: {name}: {target['selected']} of {summary['pool']['size']} ({langs})", flush=True)

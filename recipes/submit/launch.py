@@ -192,7 +192,7 @@ def submit(launches: list[StageLaunch], dryrun: bool, chain: bool = True) -> Sub
                 rendered["pipeline"] = _write_chain(runnable, rendered)
         else:
             # NeMo-Run does not follow the states of a job array's tasks: a chain with an array stage is submitted
-            # detached (its afterok dependencies still hold on the cluster); follow it with recipes.submit.status.
+            # detached (its afterok dependencies still hold on the cluster); follow it with `python -m recipes.status`.
             arrays = [launch.name for launch in runnable if launch.cfg.stage.array]
             detach = first.cfg.launch.detach or bool(arrays)
             if arrays and not first.cfg.launch.detach:

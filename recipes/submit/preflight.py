@@ -488,9 +488,25 @@ def check_select(cfg: RootConfig) -> list[Finding]:
                         "prompt or messages, lang}>")]
     if not s.targets:
         return [Finding("select.targets", "no target set", "add one: +select.targets.<name>=<JSONL of target prompts>")]
+    out = []
     if s.candidate_gradient not in ("adam", "sgd"):
-        return [Finding("select.candidate_gradient", f"unknown gradient {s.candidate_gradient!r}",
-                        "set select.candidate_gradient=adam (LESS) or sgd")]
+        out.append(Finding("select.candidate_gradient", f"unknown gradient {s.candidate_gradient!r}",
+                           "set select.candidate_gradient=adam (LESS) or sgd"))
+    out += [Finding(f"select.{name}", f"{value} is not in (0, 1]", f"set select.{name} to a share, e.g. 0.05")
+            for name, value in (("select_fraction", s.select_fraction), ("warmup_fraction", s.warmup_fraction))
+            if not 0 < value <= 1]
+    out += [Finding(f"select.{name}", f"{value} is below 1", f"set select.{name} to a positive count")
+            for name in ("proj_dim", "checkpoints", "max_tokens", "lora_r", "batch_size", "shard_size")
+            if (value := getattr(s, name)) < 1]
+    gpu_gib = cfg.cluster.gpu_memory_gib
+    weights_gib = memory.total_parameters(cfg) * 4 / 2**30  # prompt_selection/model.py loads float32
+    if gpu_gib and not s.model and weights_gib > gpu_gib:
+        out.append(Finding("select.model", f"select would hold {cfg.model.name}'s weights in float32 "
+                           f"({weights_gib:.0f} GiB) on one {gpu_gib:.0f} GiB GPU", "select with a smaller model of "
+                           "the family (LESS transfers a small model's selection to larger ones): "
+                           "select.model=google/gemma-3-4b-it"))
+    if out:
+        return out
     if not os.path.isfile(s.candidates):
         return []  # check_paths names a missing pool
     need = feature_bytes(cfg, _pool_rows(s.candidates))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+
+import pytest
 
 from recipes.core.config import compose, to_object
 from recipes.pipeline import plan_stages
@@ -59,3 +62,43 @@ def test_clair_after_select_reads_its_selection_and_keeps_the_model(tmp_path):
     by_name = {launch.name: launch for launch in launches}
     assert by_name["select"].cfg.run.upstream == "data_prep"
     assert by_name["clair"].cfg.run.upstream == "data_prep"
+    # lineage: clair was made from data_prep's model and select's prompts; select from data_prep alone
+    parents = {name: json.loads((launch.run_dir / "manifest.json").read_text())["parents"]
+               for name, launch in by_name.items()}
+    assert parents["select"] == ["data_prep"] and parents["clair"] == ["data_prep", "select"]
+
+
+def test_bad_select_numbers_are_all_named_at_once(tmp_path):
+    cfg = select_cfg(tmp_path, "select.select_fraction=1.5", "select.warmup_fraction=0", "select.proj_dim=0",
+                     "select.checkpoints=0")
+    findings = preflight.check_select(cfg)
+    assert {f.field for f in findings} == {"select.select_fraction", "select.warmup_fraction", "select.proj_dim",
+                                          "select.checkpoints"}
+    assert all(f.fix for f in findings)
+
+
+def test_a_waiting_array_task_stops_when_the_warm_up_failed(tmp_path, monkeypatch):
+    """Task 0 trains the warm-up; when it fails, the other tasks stop on its marker instead of polling until the
+    job's time limit, and say why."""
+    from recipes.core.stage_context import ArrayTask
+    from recipes.posttrain.prompt_selection.pool import Prompt
+    from recipes.posttrain.prompt_selection.settings import SelectionSettings
+    from recipes.stages import select
+
+    monkeypatch.setattr(select, "WARMUP_POLL_S", 0.01)
+    pool = [Prompt("a", [{"role": "user", "content": "x"}], "id", "id")]
+    (tmp_path / select.WARMUP_FAILED).write_text("OutOfMemoryError: CUDA out of memory\n")
+    with pytest.raises(RuntimeError, match="warm-up failed .OutOfMemoryError"):
+        select.wait_for_warmup(tmp_path, pool, SelectionSettings(model="m"), ArrayTask(1, 4))
+
+
+def test_a_model_whose_float32_weights_exceed_one_gpu_is_refused(tmp_path):
+    """Gemma 3 27B: about 27e9 parameters x 4 bytes = 100 GiB, more than one 80 GiB GPU (cluster=slurm); the 4B's
+    16 GiB fit."""
+    cluster = ["cluster=slurm", "cluster.account=a", "cluster.partition=p"]
+    big = select_cfg(tmp_path, *cluster, "model=gemma3_27b")
+    (finding,) = [f for f in preflight.check_select(big) if f.field == "select.model"]
+    assert "float32" in finding.message and "select.model=google/gemma-3-4b-it" in finding.fix
+    for fits in (["model=gemma3_4b"], ["model=gemma3_27b", "select.model=google/gemma-3-4b-it"]):
+        findings = preflight.check_select(select_cfg(tmp_path, *cluster, *fits))
+        assert not [f for f in findings if f.field == "select.model"]

@@ -14,9 +14,10 @@ shards only and a restart computes exactly the missing ones."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from recipes.core.atomic import open_atomic
 
 from .pool import Prompt
 from .projection import RademacherProjector
@@ -102,12 +103,8 @@ def save_atomic(path: Path, array) -> None:
     import numpy as np
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    with tmp.open("wb") as handle:
+    with open_atomic(path) as handle:
         np.save(handle, array)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def candidate_shards(root: Path, pool: list[Prompt], checkpoints: list[Checkpoint], settings: SelectionSettings,

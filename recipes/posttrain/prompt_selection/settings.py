@@ -34,7 +34,13 @@ class SelectionSettings:
     shard_size: int = 1024  # candidates per feature shard: the unit of resume and of an array task's work
     seed: int = 0
 
+    def __post_init__(self):
+        if self.candidate_gradient not in ("adam", "sgd"):
+            raise ValueError(f"select.candidate_gradient={self.candidate_gradient!r}: use adam (LESS) or sgd")
+
     def key(self, *parts: str) -> str:
-        """A content key of these settings and `parts`: what names a checkpoint set or a shard."""
-        blob = json.dumps([asdict(self), *parts], sort_keys=True, default=list)
+        """A content key of these settings and `parts`: what names a checkpoint set or a shard. The selected share
+        is left out: it changes what is picked from the scores, not the warm-up or the features."""
+        knobs = {k: v for k, v in asdict(self).items() if k != "select_fraction"}
+        blob = json.dumps([knobs, *parts], sort_keys=True, default=list)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

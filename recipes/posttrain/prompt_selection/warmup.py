@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
+
+from recipes.core.atomic import write_text_atomic
 
 from .model import example_loss, lora_model, lora_parameters
 from .pool import Prompt
@@ -93,7 +94,5 @@ def warmup(root: Path, pool: list[Prompt], settings: SelectionSettings) -> list[
         torch.save({name: {"exp_avg": state[p]["exp_avg"], "exp_avg_sq": state[p]["exp_avg_sq"]}
                     for name, p in params}, directory / STATE_FILE)
         meta = {"epoch": epoch, "mean_lr": sum(rates) / len(rates)}
-        tmp = directory / (META_FILE + ".tmp")
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, directory / META_FILE)
+        write_text_atomic(directory / META_FILE, json.dumps(meta))  # last: its presence marks the checkpoint whole
     return load_checkpoints(root, pool, settings)
