@@ -72,7 +72,7 @@ def test_a_second_launcher_into_a_live_run_directory_is_refused(tmp_path):
 def test_a_dead_holder_keeps_no_lock_and_its_temporaries_go(tmp_path):
     run_dir = tmp_path / "run" / "stage"
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
-                               "from recipes import run_lock; run_lock.hold(Path(sys.argv[1])); print(1, flush=True); "
+                               "from recipes.submit import run_lock; run_lock.hold(Path(sys.argv[1])); print(1, flush=True); "
                                "time.sleep(300)", str(run_dir)], cwd=REPO, env=ENV, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "1"
