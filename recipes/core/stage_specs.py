@@ -29,6 +29,8 @@ class StageSpec:
     array: bool = False  # execute() splits its work across a Slurm job array (stage.array)
     # Its artifact is data, not a model: the pipeline gives the next stage this stage's own upstream model (select).
     keeps_upstream_model: bool = False
+    # Config keys naming files the stage reads (a path, or a mapping of names to paths): preflight checks they exist.
+    input_paths: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.payload_kind not in PAYLOAD_KINDS:
@@ -41,19 +43,22 @@ class StageSpec:
 
 
 _MEGATRON = ("megatron.bridge", "transformer_engine")
+_TRAINING_INPUTS = ("checkpoint.pretrained_checkpoint", "dataset.blend")
 SPECS: dict[str, StageSpec] = {spec.name: spec for spec in (
     StageSpec("hf_import", "python", "megatron", engine_modules=_MEGATRON),
-    StageSpec("data_prep", "python", "indexed_dataset", array=True),
-    StageSpec("cpt", "megatron_bridge", "megatron", engine_modules=_MEGATRON),
-    StageSpec("sft", "megatron_bridge", "megatron", engine_modules=_MEGATRON, hf_export="hf"),
+    StageSpec("data_prep", "python", "indexed_dataset", array=True),  # data.sources: globs, checked by preflight
+    StageSpec("cpt", "megatron_bridge", "megatron", engine_modules=_MEGATRON, input_paths=_TRAINING_INPUTS),
+    StageSpec("sft", "megatron_bridge", "megatron", engine_modules=_MEGATRON, hf_export="hf",
+              input_paths=(*_TRAINING_INPUTS, "dataset.packed_data", "model.hf_text_checkpoint")),
     StageSpec("merge", "mergekit", "hf", hf_export="."),
     StageSpec("rl", "nemo_rl", "hf", engine_modules=("nemo_rl",), hf_export=".", renders=True),
     StageSpec("select", "transformers", "jsonl", engine_modules=("torch", "transformers", "peft"), array=True,
-              keeps_upstream_model=True),
-    StageSpec("clair", "python", "jsonl", renders=True),
-    StageSpec("apo", "nemo_rl", "hf", engine_modules=("nemo_rl",), hf_export=".", renders=True),
+              keeps_upstream_model=True, input_paths=("select.candidates", "select.targets")),
+    StageSpec("clair", "python", "jsonl", renders=True, input_paths=("clair.prompts",)),
+    StageSpec("apo", "nemo_rl", "hf", engine_modules=("nemo_rl",), hf_export=".", renders=True,
+              input_paths=("apo.pairs",)),
     StageSpec("eval", "transformers", "eval", renders=True),
-    StageSpec("release", "python", "release"),
+    StageSpec("release", "python", "release", input_paths=("model.hf_text_checkpoint",)),
 )}
 STAGES = tuple(SPECS)  # in pipeline order
 

@@ -234,20 +234,20 @@ def _missing_path(cfg: RootConfig, key: str, value: str, what: str, fix: str) ->
     return Finding(key, what, fix)
 
 
+def _paths_at(cfg: RootConfig, key: str) -> list[tuple[str, str | None]]:
+    """(key, path) of a config key the stage spec names as an input: one path, or a mapping of names to paths."""
+    section, name = key.split(".")
+    value = getattr(getattr(cfg, section), name)
+    if isinstance(value, dict):
+        return [(f"{key}.{item}", path) for item, path in value.items()]
+    return [(key, value)]
+
+
 def check_paths(cfg: RootConfig) -> list[Finding]:
     if not cfg.launch.check_paths:
         return []
-    stage = cfg.stage.name
-    paths = {"checkpoint.pretrained_checkpoint": cfg.checkpoint.pretrained_checkpoint if _is_training(cfg) else None,
-             "dataset.blend": cfg.dataset.blend if _is_training(cfg) else None,
-             "dataset.packed_data": cfg.dataset.packed_data if stage == "sft" else None,
-             "model.hf_text_checkpoint": cfg.model.hf_text_checkpoint if stage in ("sft", "release") else None,
-             "clair.prompts": cfg.clair.prompts if stage == "clair" else None,
-             "apo.pairs": cfg.apo.pairs if stage == "apo" else None,
-             "select.candidates": cfg.select.candidates if stage == "select" else None,
-             **{f"select.targets.{name}": path for name, path in (cfg.select.targets.items() if stage == "select"
-                                                                 else [])},
-             "run.input": cfg.run.input if cfg.run.input and os.sep in cfg.run.input else None}
+    paths = {key: value for name in stage_spec(cfg.stage.name).input_paths for key, value in _paths_at(cfg, name)}
+    paths["run.input"] = cfg.run.input if cfg.run.input and os.sep in cfg.run.input else None
     out = [_missing_path(cfg, key, value, f"{value} does not exist", f"create it first or point {key} elsewhere")
            for key, value in paths.items() if value and not os.path.exists(value)]
     if cfg.stage.name == "data_prep":
