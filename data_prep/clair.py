@@ -27,6 +27,7 @@ from rich.progress import Progress
 
 from evals.metrics import response_in_language
 from evals.openai_client import EndpointError, EndpointSettings, complete, open_client
+from recipes.core.jsonl import jsonl_rows
 from recipes.core.languages import LANGUAGE_NAMES
 
 POLICY_BACKENDS = ("transformers", "openai")
@@ -89,14 +90,8 @@ def settings_hash(settings: ClairSettings) -> str:
 def read_prompts(path: str | Path) -> list[Prompt]:
     """JSONL rows {id, prompt (a string) or messages (ending with a user turn), lang}; errors name the line."""
     prompts, seen = [], set()
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for n, row in jsonl_rows(path, ClairError):
         where = f"{path}:{n}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ClairError(f"{where}: not valid JSON ({err})") from None
         record_id = row.get("id")
         if not isinstance(record_id, (str, int)) or str(record_id) in seen:
             raise ClairError(f"{where}: 'id' must be a unique string or integer; got {record_id!r}")

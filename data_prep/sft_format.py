@@ -27,6 +27,8 @@ from typing import Optional
 import numpy as np
 from rich.progress import track
 
+from recipes.core.jsonl import jsonl_rows
+
 ROLES = ("system", "user", "assistant")
 PACKINGS = ("ffd", "greedy", "none")
 OVERFLOWS = ("drop", "truncate")
@@ -149,14 +151,7 @@ def _load_tokenizer(settings: SFTFormatSettings):
 
 
 def _read_jsonl(path: str) -> list[dict]:
-    rows = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{n}: not valid JSON ({err})") from None
-    return rows
+    return [row for _, row in jsonl_rows(path)]
 
 
 def run(settings: SFTFormatSettings, input_path: str, output_dir: str) -> SFTFormatSummary:

@@ -22,6 +22,7 @@ from rich.progress import Progress
 from evals.aggregate import TaskScore, aggregate
 from evals.answer_extraction import extract_answer
 from evals.metrics import balanced_accuracy, normalised_score
+from recipes.core.jsonl import jsonl_rows
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "data" / "seahelm-global-mmlu-lite"  # shipped: evals/data/README.md
 MODES = ("logprob", "generate")
@@ -77,7 +78,7 @@ def load_questions(settings: LocalEvalSettings, language: str) -> list[Question]
     template = spec["prompt_template"]
     tag = template["answer_tag"]
     path = Path(settings.data_dir) / Path(spec["example_filepath"]).name
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [row for _, row in jsonl_rows(path)]
     labels = tuple(sorted({row["label"] for row in rows}))
     preamble = template["preamble"].format(answer_tag=tag)
     return [

@@ -17,6 +17,8 @@ from typing import Optional
 import torch
 from rich.progress import Progress
 
+from recipes.core.jsonl import jsonl_rows
+
 
 @dataclass
 class PerplexitySettings:
@@ -40,10 +42,7 @@ def read_documents(paths: list[str | Path]) -> list[Document]:
     """Documents from JSONL files; every line needs non-empty "text" and "lang"."""
     docs = []
     for path in paths:
-        for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
+        for n, row in jsonl_rows(path):
             if not row.get("text") or not row.get("lang"):
                 raise ValueError(f"{path}:{n}: each line needs non-empty 'text' and 'lang' fields")
             docs.append(Document(row["text"], row["lang"]))

@@ -5,10 +5,11 @@ A row with `prompt` is one user turn; a row with `messages` is a conversation (r
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from recipes.core.jsonl import jsonl_rows
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,7 @@ def _rows(path: Path) -> list[dict[str, Any]]:
         import pyarrow.parquet as pq
 
         return pq.read_table(path).to_pylist()
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise PoolError(f"{path}:{number}: not JSON ({err.msg}); write one JSON object per line") from None
-    return rows
+    return [row for _, row in jsonl_rows(path, PoolError)]
 
 
 def read_prompts(path: str | Path) -> list[Prompt]:
