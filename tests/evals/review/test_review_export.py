@@ -10,7 +10,7 @@ import matplotlib.image as mpimg
 import pytest
 
 from evals.aggregate import TaskScore, aggregate
-from evals.review.store import Item, Store
+from evals.review.store import Item, Judgement, Store
 from recipes.report import main as report_main
 
 VERSION_A, VERSION_B = "review-sft-0.1.0", "review-sft-0.2.0"
@@ -28,7 +28,7 @@ def test_export_into_records_and_report(prepared_db, review_registry, review_cli
     for reviewer, item, choice, fluency in ((r1, th[0], "b", "b"), (r2, th[0], "b", None), (r1, th[1], "tie", "a"),
                                             (r2, th[1], "a", None), (r3, my[0], "b", None),
                                             (r3, my[1], "both_bad", None)):
-        assert store.record(reviewer, item, True, choice, {**none, "fluency": fluency}, "")
+        assert store.record(reviewer, item, True, Judgement(choice, {**none, "fluency": fluency}))
 
     done = review_cli("--db", f"sqlite:///{db}", "export", "--output-dir", str(tmp_path / "out"),
                       "--registry", str(review_registry.root))

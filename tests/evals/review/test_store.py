@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from evals.review.store import Item, NewItem, Store
+from evals.review.store import Item, Judgement, NewItem, Store
 
 
 def test_left_right_order_is_random_per_item_and_survives_a_restart(tmp_path):
@@ -33,8 +33,8 @@ def test_admin_progress_counts_items_judged_once_and_twice(tmp_path):
         th = s.scalars(select(Item).where(Item.language == "th").order_by(Item.id)).all()
     none = dict.fromkeys(("fluency", "cultural_fit", "correctness", "instruction_following"))
     for reviewer, item in ((r1, th[0]), (r2, th[0]), (r1, th[1])):
-        assert store.record(reviewer, item, True, "tie", none, "")
-    assert not store.record(r1, th[0], False, "a", none, "")  # the first verdict stands
+        assert store.record(reviewer, item, True, Judgement("tie", none))
+    assert not store.record(r1, th[0], False, Judgement("a", none))  # the first verdict stands
     # th: 3 items, 2 reviewers (the admin is none), 3 verdicts, 2 items judged, 1 of them twice; my: untouched.
     assert [tuple(vars(p).values()) for p in store.language_progress()] == [("my", 3, 0, 0, 0, 0),
                                                                              ("th", 3, 2, 3, 2, 1)]
