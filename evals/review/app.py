@@ -224,6 +224,7 @@ def create_app(store: Store, settings: AppSettings = AppSettings()) -> FastAPI:
         check_origin(request)
         item = item_of(item_id)
         check_language(reviewer, item.language)
+        comment = comment.replace("\r\n", "\n")  # a browser posts a textarea's line breaks as CRLF
         given = {"fluency": fluency, "cultural_fit": cultural_fit, "correctness": correctness,
                  "instruction_following": instruction_following}  # the keys of CRITERIA
         values = {"choice": choice, "comment": comment, "harmful_left": bool(harmful_left),

@@ -82,7 +82,7 @@ def record_scores(results: list[LanguageResult], opponent: str, for_b: bool) -> 
     return {"opponent": opponent, "languages": languages}
 
 
-def plot(results: list[LanguageResult], version_a: str, version_b: str, path: Path) -> Path:
+def chart(results: list[LanguageResult], version_a: str, version_b: str) -> plt.Figure:
     """Win rate of b per language, overall and per criterion, with the 95% intervals; 50% is a draw. The legend
     sits below the axes (never over a bar) and the title wraps (never cut)."""
     series = {"overall": [r.overall for r in results]}
@@ -98,10 +98,15 @@ def plot(results: list[LanguageResult], version_a: str, version_b: str, path: Pa
     ax.axhline(50, color="black", linewidth=0.8, linestyle="--")
     ax.set_xticks(x, [r.language for r in results])
     ax.set_ylim(0, 100)
-    ax.set_ylabel(f"win rate of {version_b} (%)")
+    ax.set_ylabel("win rate (%); 50 is a draw")
     title = f"Native-speaker review: {version_b} vs {version_a}, win rate of {version_b} (95% bootstrap CI)"
     ax.set_title("\n".join(textwrap.wrap(title, width=int(fig.get_figwidth() * 11))), fontsize=11)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=8, frameon=False)
+    return fig
+
+
+def plot(results: list[LanguageResult], version_a: str, version_b: str, path: Path) -> Path:
+    fig = chart(results, version_a, version_b)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

@@ -38,3 +38,26 @@ def test_admin_progress_counts_items_judged_once_and_twice(tmp_path):
     # th: 3 items, 2 reviewers (the admin is none), 3 verdicts, 2 items judged, 1 of them twice; my: untouched.
     assert [tuple(vars(p).values()) for p in store.language_progress()] == [("my", 3, 0, 0, 0, 0),
                                                                              ("th", 3, 2, 3, 2, 1)]
+
+
+def test_each_reviewer_gets_items_in_their_own_random_order(tmp_path):
+    url = f"sqlite:///{tmp_path / 'review.db'}"
+    store = Store(url)
+    store.set_comparison("m-0.1.0", "m-0.2.0")
+    store.add_items([NewItem("th", str(i), f"prompt {i}", "a", "b") for i in range(30)])
+    first, second = (store.reviewer(store.add_reviewer(name, ["th"])) for name in ("r1", "r2"))
+    none = dict.fromkeys(("fluency", "cultural_fit", "correctness", "instruction_following"))
+
+    def walk(reviewer) -> list[int]:
+        order = []
+        while (item := store.next_item(reviewer, "th")) is not None:
+            order.append(item.id)
+            store.record(reviewer, item, True, Judgement("tie", none))
+        return order
+
+    ids = sorted(store.prompt_keys())
+    one, two = walk(first), walk(second)
+    assert sorted(one) == sorted(two) == list(range(1, 31)) and len(ids) == 30
+    assert one != two and one != sorted(one)  # not the table's order, and not the same for both
+    restarted = Store(url)
+    assert sorted(range(1, 31), key=lambda i: restarted.order_key(first, i)) == one  # fixed across restarts
