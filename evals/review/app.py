@@ -241,9 +241,9 @@ def create_app(store: Store, settings: AppSettings = AppSettings()) -> FastAPI:
         elif "\x00" in comment:
             status, error = 422, "comment holds a NUL character: remove it."
         else:
-            bad = [(name, side) for name, side in given.items() if side and side not in CRITERION_FIELDS]
+            bad = [f"{name}={side!r}" for name, side in given.items() if side and side not in CRITERION_FIELDS]
             if bad:
-                status, error = 422, f"{bad[0][0]}={bad[0][1]!r}: pick left, right, same or both bad, or leave it empty."
+                status, error = 422, f"{bad[0]}: pick left, right, same or both bad, or leave it empty."
         if error:  # the same form again, with what the reviewer typed
             return review_page(request, reviewer, item, status, error, values, edit=edit == "1")
         left_is_a = store.left_is_a(reviewer, item)

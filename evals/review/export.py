@@ -1,5 +1,6 @@
 """Turn the stored verdicts into numbers: win rates per language and criterion with bootstrap intervals, Fleiss'
-kappa over every rater of the items judged at least twice, a PNG, `review.json`, and a `native_review` suite in both versions' records."""
+kappa over every rater of the items judged at least twice, a PNG, `review.json`, and a `native_review` suite in
+both versions' records."""
 
 from __future__ import annotations
 

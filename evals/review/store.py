@@ -18,7 +18,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Optional
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event, func, select
+from sqlalchemy import (Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event,
+                        func, inspect, select)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -171,8 +172,18 @@ class Store:
             # WAL: readers do not block the writer, so a page view never waits for another reviewer's submit.
             event.listen(self.engine, "connect", lambda conn, _: conn.execute("PRAGMA journal_mode=WAL"))
         Base.metadata.create_all(self.engine)
+        self._check_columns(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._key: Optional[bytes] = None
+
+    def _check_columns(self, url: str) -> None:
+        """A database made by an older version of this module lacks columns (create_all adds tables, not columns)."""
+        found = inspect(self.engine)
+        for table in Base.metadata.sorted_tables:
+            missing = {c.name for c in table.columns} - {c["name"] for c in found.get_columns(table.name)}
+            if missing:
+                raise ValueError(f"{url}: table {table.name} lacks {sorted(missing)} (made by an older evals.review): "
+                                 "export its verdicts with that version, then start a new --db")
 
     def comparison(self) -> Comparison:
         with self.sessions() as s:

@@ -153,7 +153,7 @@ def test_cross_site_form_and_missing_csrf_token_are_refused(app, browser):
         def log_message(self, *args):
             pass
 
-    attacker = http.server.HTTPServer(("127.0.0.1", 0), Attacker)
+    attacker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Attacker)  # a preconnect must not block it
     threading.Thread(target=attacker.serve_forever, daemon=True).start()
     try:
         login(browser, server, tokens["victim"])

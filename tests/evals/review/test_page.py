@@ -29,7 +29,8 @@ ITEMS = {  # language: (prompt, a numbered list over three lines, the other answ
     "ta": ("பொங்கல் பண்டிகை என்றால் என்ன?", "1. போகி\n2. தைப் பொங்கல்\n3. மாட்டுப் பொங்கல்",
            "பொங்கல் தமிழர்களின் அறுவடைத் திருநாள்."),
     "zh": ("新加坡的国菜是什么？", "1. 海南鸡饭\n2. 辣椒螃蟹\n3. 叻沙", "新加坡没有官方国菜。"),
-    "vi": ("Phở là gì?", "1. Bánh phở\n2. Nước dùng xương bò\n3. Thịt bò tái", "Phở là món ăn truyền thống của Việt Nam."),
+    "vi": ("Phở là gì?", "1. Bánh phở\n2. Nước dùng xương bò\n3. Thịt bò tái",
+           "Phở là món ăn truyền thống của Việt Nam."),
 }
 # The families of Debian's font packages that tests/browser_env.sh installs, and Noto's, by script.
 FONTS = {"th": {"Loma", "Noto Sans Thai"}, "my": {"Padauk", "Noto Sans Myanmar"},
@@ -92,8 +93,8 @@ def style(driver, css: str, prop: str) -> str:
 def overflow(driver) -> list[str]:
     """Elements reaching past the right edge of the viewport, and the page's own horizontal scroll."""
     return driver.execute_script("""
-        const width = document.documentElement.clientWidth, wide = [];
-        if (document.documentElement.scrollWidth > width) wide.push('page scrollWidth ' + document.documentElement.scrollWidth);
+        const page = document.documentElement, width = page.clientWidth, wide = [];
+        if (page.scrollWidth > width) wide.push('page scrollWidth ' + page.scrollWidth);
         for (const e of document.querySelectorAll('body *')) {
           const r = e.getBoundingClientRect();
           if (r.width && r.right > width + 0.5) wide.push(e.tagName + '#' + e.id + ' right ' + r.right);

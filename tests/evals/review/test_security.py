@@ -115,7 +115,7 @@ def test_a_cross_site_page_cannot_log_the_victim_in_as_the_attacker(guarded, bro
         def log_message(self, *args):
             pass
 
-    attacker = http.server.HTTPServer(("127.0.0.1", 0), Attacker)
+    attacker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Attacker)  # a preconnect must not block it
     threading.Thread(target=attacker.serve_forever, daemon=True).start()
     try:
         login(browser, server, tokens["victim"])

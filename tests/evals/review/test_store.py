@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from evals.review.store import Item, Judgement, NewItem, Store
@@ -61,3 +62,14 @@ def test_each_reviewer_gets_items_in_their_own_random_order(tmp_path):
     assert one != two and one != sorted(one)  # not the table's order, and not the same for both
     restarted = Store(url)
     assert sorted(range(1, 31), key=lambda i: restarted.order_key(first, i)) == one  # fixed across restarts
+
+
+def test_a_database_from_an_older_version_is_named_not_half_used(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    Store(f"sqlite:///{db}")
+    with sqlite3.connect(db) as conn:  # the reviewers table as it was before `revoked`
+        conn.execute("ALTER TABLE reviewers DROP COLUMN revoked")
+    with pytest.raises(ValueError, match=r"table reviewers lacks \['revoked'\] \(made by an older evals.review\)"):
+        Store(f"sqlite:///{db}")
