@@ -31,8 +31,7 @@ from evals.review.store import ABSTAIN, CRITERIA, MAX_COMMENT, Item, Judgement, 
 COOKIE = "review_token"
 LOGIN_COOKIE = "review_login"  # the login form's CSRF token, bound to this browser
 SIDES = {"left": True, "right": False}  # the form's side -> whether it means response a when a is on the left
-CHOICE_FIELDS = ("left", "right", "tie", "both_bad")
-CRITERION_FIELDS = ("left", "right", "tie", "both_bad")
+ANSWERS = ("left", "right", "tie", "both_bad")  # the overall choice and each criterion's, as the form names them
 POLICY = ("default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
           "base-uri 'none'; frame-ancestors 'none'")
 _ITEM_ID = re.compile(r"[0-9]{1,9}", re.ASCII)
@@ -234,14 +233,14 @@ def create_app(store: Store, settings: AppSettings = AppSettings()) -> FastAPI:
             status, error = 403, "Missing or wrong form token (csrf): submit again (your answers are kept below)."
         elif action not in ("judge", *ABSTAIN):
             status, error = 422, f"action={action!r}: use the page's buttons (judge, skip, cannot_judge)."
-        elif action == "judge" and choice not in CHOICE_FIELDS:
+        elif action == "judge" and choice not in ANSWERS:
             status, error = 422, f"choice={choice!r}: pick one of left, right, tie, both_bad."
         elif len(comment) > MAX_COMMENT:
             status, error = 422, f"comment is {len(comment)} characters: shorten it to {MAX_COMMENT} at most."
         elif "\x00" in comment:
             status, error = 422, "comment holds a NUL character: remove it."
         else:
-            bad = [f"{name}={side!r}" for name, side in given.items() if side and side not in CRITERION_FIELDS]
+            bad = [f"{name}={side!r}" for name, side in given.items() if side and side not in ANSWERS]
             if bad:
                 status, error = 422, f"{bad[0]}: pick left, right, same or both bad, or leave it empty."
         if error:  # the same form again, with what the reviewer typed
