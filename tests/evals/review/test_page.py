@@ -91,13 +91,16 @@ def style(driver, css: str, prop: str) -> str:
 
 
 def overflow(driver) -> list[str]:
-    """Elements reaching past the right edge of the viewport, and the page's own horizontal scroll."""
+    """Elements reaching past the right edge of the viewport, text running out of its box, and the page's own
+    horizontal scroll."""
     return driver.execute_script("""
         const page = document.documentElement, width = page.clientWidth, wide = [];
         if (page.scrollWidth > width) wide.push('page scrollWidth ' + page.scrollWidth);
         for (const e of document.querySelectorAll('body *')) {
           const r = e.getBoundingClientRect();
           if (r.width && r.right > width + 0.5) wide.push(e.tagName + '#' + e.id + ' right ' + r.right);
+          if (e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX == 'visible')
+            wide.push(e.tagName + '#' + e.id + ' text ' + e.scrollWidth + ' in ' + e.clientWidth);
         }
         return wide;""")
 
