@@ -21,13 +21,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-new-tokens", type=int, default=256)
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="float32")
-    p = sub.add_parser("reviewer", help="add a reviewer (or the admin) and print their access token")
+    reviewer = sub.add_parser("reviewer", help="add, list or revoke reviewers").add_subparsers(dest="action",
+                                                                                              required=True)
+    p = reviewer.add_parser("add", help="add a reviewer (or the admin) and print their access token")
     p.add_argument("name")
     p.add_argument("--languages", default="", help="comma-separated language codes, e.g. th,my")
     p.add_argument("--admin", action="store_true", help="sees the progress page instead of items")
+    reviewer.add_parser("list", help="every reviewer: languages, verdicts, active or revoked")
+    p = reviewer.add_parser("revoke", help="stop a reviewer's token from logging in (their verdicts stay)")
+    p.add_argument("name")
     p = sub.add_parser("serve", help="run the review web app")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--session-hours", type=float, default=12.0, help="how long a login lasts (default 12)")
+    p.add_argument("--secure-cookie", action="store_true",
+                   help="mark the login cookie Secure: set it when reviewers reach the app over HTTPS")
     p = sub.add_parser("export", help="win rates, kappa and a PNG into DIR, and into both versions' records")
     p.add_argument("--output-dir", required=True)
     p.add_argument("--registry", default=None, help="registry root (default: the stages' registry)")
@@ -46,16 +54,26 @@ def main(argv: list[str] | None = None) -> int:
             n = prepare(store, Registry(args.registry), args.a, args.b, args.prompts,
                         GenerationSettings(args.max_new_tokens, args.device, args.dtype))
             print(f"stored {n} items in {args.db}")
-        elif args.command == "reviewer":
+        elif args.command == "reviewer" and args.action == "add":
             languages = [code.strip() for code in args.languages.split(",") if code.strip()]
             print(store.add_reviewer(args.name, languages, admin=args.admin))
+        elif args.command == "reviewer" and args.action == "list":
+            for r in store.reviewer_progress():
+                role = "admin" if r.admin else f"{r.languages}: {r.judged} of {r.items} judged"
+                print(f"{r.name}\t{role}\t{'revoked' if r.revoked else 'active'}")
+        elif args.command == "reviewer":
+            store.revoke(args.name)
+            print(f"revoked {args.name}: their token no longer logs in; their verdicts stay")
         elif args.command == "serve":
             import uvicorn
 
-            from evals.review.app import create_app
+            from evals.review.app import AppSettings, create_app
 
+            if args.session_hours <= 0:
+                raise ValueError(f"--session-hours={args.session_hours}: give a positive number of hours")
             store.comparison()  # refuse to serve an unprepared database
-            uvicorn.run(create_app(store), host=args.host, port=args.port, log_level="warning")
+            settings = AppSettings(session_hours=args.session_hours, secure_cookie=args.secure_cookie)
+            uvicorn.run(create_app(store, settings), host=args.host, port=args.port, log_level="warning")
         elif args.command == "export":
             from evals.review.export import export
 

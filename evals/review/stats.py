@@ -45,15 +45,16 @@ def win_rate_b(choices_per_item: list[list[str]], resamples: int = 2000, seed: i
 
 
 def fleiss_kappa(counts: np.ndarray) -> Optional[float]:
-    """Fleiss (1971) kappa of an items x categories matrix of rating counts, the same number of raters per item.
-    None when chance agreement is already perfect (every rating in one category), where kappa is undefined."""
+    """Fleiss (1971) kappa of an items x categories matrix of rating counts. Items may have different numbers of
+    raters (>= 2 each): each item's agreement P_i is taken over its own n_i raters, P-bar is their mean and the
+    category shares pool every rating; with equal n_i this is Fleiss' formula exactly. None when chance agreement
+    is already perfect (every rating in one category), where kappa is undefined."""
     counts = np.asarray(counts, dtype=float)
     raters = counts.sum(axis=1)
-    if counts.shape[0] == 0 or np.any(raters != raters[0]) or raters[0] < 2:
-        raise ValueError("fleiss_kappa needs at least one item and the same number (>= 2) of ratings per item")
-    n = raters[0]
+    if counts.shape[0] == 0 or np.any(raters < 2):
+        raise ValueError("fleiss_kappa needs at least one item and >= 2 ratings on every item")
     p_category = counts.sum(axis=0) / counts.sum()
-    p_item = ((counts**2).sum(axis=1) - n) / (n * (n - 1))
+    p_item = ((counts**2).sum(axis=1) - raters) / (raters * (raters - 1))
     p_bar, p_chance = p_item.mean(), float((p_category**2).sum())
     if p_chance == 1.0:
         return None
@@ -61,9 +62,10 @@ def fleiss_kappa(counts: np.ndarray) -> Optional[float]:
 
 
 def verdict_agreement(choices_per_item: list[list[str]], categories: tuple[str, ...]) -> tuple[Optional[float], int]:
-    """Fleiss' kappa over the items judged at least twice (their first two verdicts), and how many items that is."""
-    doubly = [choices[:2] for choices in choices_per_item if len(choices) >= 2]
-    if not doubly:
+    """Fleiss' kappa over every verdict of the items judged at least twice (all their raters), and how many items
+    that is."""
+    judged = [choices for choices in choices_per_item if len(choices) >= 2]
+    if not judged:
         return None, 0
-    counts = np.array([[pair.count(c) for c in categories] for pair in doubly])
-    return fleiss_kappa(counts), len(doubly)
+    counts = np.array([[choices.count(c) for c in categories] for choices in judged])
+    return fleiss_kappa(counts), len(judged)

@@ -2,9 +2,10 @@
 
 A verdict is stored once and only once: `(item_id, reviewer_id)` is unique and each verdict is inserted in its own
 transaction, so a form submitted twice (a double click, a resubmit after a server restart, two tabs) keeps the
-first and reports the second as already recorded. Verdicts are stored in version terms (`a`, `b`): the left/right
-order a reviewer saw is derived from a secret kept in the database, so it survives restarts and never reaches the
-browser as a version name.
+first and reports the second as already recorded; only the edit form (which says so) replaces a verdict. Verdicts
+are stored in version terms (`a`, `b`): the left/right order a reviewer saw, and the order in which their items
+come, are derived from a secret kept in the database, so they survive restarts and never reach the browser as a
+version name.
 """
 
 from __future__ import annotations
@@ -17,18 +18,37 @@ import secrets
 from dataclasses import dataclass
 from typing import Optional
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event, func, select
+from sqlalchemy import (Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event,
+                        func, inspect, select)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 CHOICES = ("a", "b", "tie", "both_bad")  # the overall verdict, in version terms
+# No verdict: a skipped item is offered again on the "done" page, one the reviewer cannot judge is not; neither counts
+# in the statistics.
+ABSTAIN = ("skip", "cannot_judge")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    label: str
+    definition: str  # shown on the review page, so every reviewer judges the same thing
+
+
 CRITERIA = {
-    "fluency": "Fluency and naturalness",
-    "cultural_fit": "Cultural and local fit",
-    "correctness": "Correctness",
-    "instruction_following": "Following the instruction",
+    "fluency": Criterion("Fluency and naturalness",
+                         "Reads as a native speaker would write it: grammar, spelling, word choice, the right script "
+                         "and register; no words from another language where a native word exists."),
+    "cultural_fit": Criterion("Cultural and local fit",
+                              "Fits the culture and place of the language: local names, customs, food, units, "
+                              "politeness; nothing wrong or offensive about them."),
+    "correctness": Criterion("Correctness",
+                             "The facts, numbers and reasoning are right; nothing made up."),
+    "instruction_following": Criterion("Following the instruction",
+                                       "Does what the prompt asks, all of it, in the asked form, length and "
+                                       "language."),
 }
-CRITERION_CHOICES = ("a", "b", "tie")  # which response is better on one criterion
+CRITERION_CHOICES = ("a", "b", "tie", "both_bad")  # which response is better on one criterion
 MAX_COMMENT = 2000
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
@@ -65,6 +85,7 @@ class Reviewer(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     languages: Mapped[str] = mapped_column(String(200))  # comma-separated codes
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)  # its token no longer logs in
 
     @property
     def language_list(self) -> list[str]:
@@ -83,8 +104,22 @@ class Verdict(Base):
     cultural_fit: Mapped[Optional[str]] = mapped_column(String(4))
     correctness: Mapped[Optional[str]] = mapped_column(String(4))
     instruction_following: Mapped[Optional[str]] = mapped_column(String(4))
+    harmful_a: Mapped[bool] = mapped_column(Boolean, default=False)  # the reviewer flagged a response as harmful
+    harmful_b: Mapped[bool] = mapped_column(Boolean, default=False)
     comment: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    edited: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One reviewer's verdict on one item, in version terms."""
+
+    choice: str  # CHOICES or ABSTAIN
+    criteria: dict[str, Optional[str]]  # CRITERIA name -> CRITERION_CHOICES or None
+    harmful_a: bool = False
+    harmful_b: bool = False
+    comment: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,6 +141,18 @@ class LanguageProgress:
     reviewed_twice: int
 
 
+@dataclass(frozen=True)
+class ReviewerProgress:
+    name: str
+    languages: str
+    admin: bool
+    revoked: bool
+    judged: int  # verdicts, abstentions included
+    abstained: int  # skip or cannot_judge
+    items: int  # items in the reviewer's languages
+    last: Optional[dt.datetime]
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -125,7 +172,18 @@ class Store:
             # WAL: readers do not block the writer, so a page view never waits for another reviewer's submit.
             event.listen(self.engine, "connect", lambda conn, _: conn.execute("PRAGMA journal_mode=WAL"))
         Base.metadata.create_all(self.engine)
+        self._check_columns(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._key: Optional[bytes] = None
+
+    def _check_columns(self, url: str) -> None:
+        """A database made by an older version of this module lacks columns (create_all adds tables, not columns)."""
+        found = inspect(self.engine)
+        for table in Base.metadata.sorted_tables:
+            missing = {c.name for c in table.columns} - {c["name"] for c in found.get_columns(table.name)}
+            if missing:
+                raise ValueError(f"{url}: table {table.name} lacks {sorted(missing)} (made by an older evals.review): "
+                                 "export its verdicts with that version, then start a new --db")
 
     def comparison(self) -> Comparison:
         with self.sessions() as s:
@@ -162,24 +220,41 @@ class Store:
         hash is stored."""
         if not admin:
             check_languages(languages)
+        if not name.strip():
+            raise ValueError("the reviewer's name is empty: give a name, e.g. `reviewer add somchai --languages th`")
         token = secrets.token_urlsafe(24)
-        with self.sessions.begin() as s:
-            s.add(Reviewer(name=name, token_sha256=token_hash(token), languages=",".join(languages), admin=admin))
+        try:
+            with self.sessions.begin() as s:
+                s.add(Reviewer(name=name, token_sha256=token_hash(token), languages=",".join(languages), admin=admin))
+        except IntegrityError:
+            raise ValueError(f"a reviewer named {name!r} exists already: choose another name (`reviewer list` shows "
+                             "them), or `reviewer revoke` the old one first") from None
         return token
+
+    def revoke(self, name: str) -> None:
+        """Stop a reviewer's token from logging in (a leaked token); their verdicts stay."""
+        with self.sessions.begin() as s:
+            found = s.scalars(select(Reviewer).where(Reviewer.name == name)).first()
+            if found is None:
+                raise LookupError(f"no reviewer named {name!r}: `reviewer list` shows them")
+            found.revoked = True
+            found.name = f"{name} (revoked {found.id})"  # frees the name for a new token
 
     def reviewer(self, token: Optional[str]) -> Optional[Reviewer]:
         if not token:
             return None
         with self.sessions() as s:
-            return s.scalars(select(Reviewer).where(Reviewer.token_sha256 == token_hash(token))).first()
+            return s.scalars(select(Reviewer).where(Reviewer.token_sha256 == token_hash(token),
+                                                    Reviewer.revoked.is_(False))).first()
 
     def item(self, item_id: int) -> Optional[Item]:
         with self.sessions() as s:
             return s.get(Item, item_id)
 
     def _secret(self, purpose: str, message: str) -> bytes:
-        key = self.comparison().secret.encode()
-        return hmac.new(key, f"{purpose}:{message}".encode(), hashlib.sha256).digest()
+        if self._key is None:  # set once by `prepare`, never changed: read it once
+            self._key = self.comparison().secret.encode()
+        return hmac.new(self._key, f"{purpose}:{message}".encode(), hashlib.sha256).digest()
 
     def left_is_a(self, reviewer: Reviewer, item: Item) -> bool:
         """The random side of response a for this reviewer and item, fixed across page loads and restarts."""
@@ -188,12 +263,28 @@ class Store:
     def csrf_token(self, reviewer: Reviewer) -> str:
         return self._secret("csrf", reviewer.token_sha256).hex()
 
+    def order_key(self, reviewer: Reviewer, item_id: int) -> bytes:
+        """Each reviewer's own random order of the items (against order and fatigue effects), fixed across restarts."""
+        return self._secret("item-order", f"{reviewer.id}:{item_id}")
+
     def next_item(self, reviewer: Reviewer, language: str) -> Optional[Item]:
-        """The first item in `language` this reviewer has not judged yet."""
+        """The next item in `language` this reviewer has not judged yet, in their own order."""
         mine = select(Verdict.item_id).where(Verdict.reviewer_id == reviewer.id)
         with self.sessions() as s:
-            return s.scalars(select(Item).where(Item.language == language, Item.id.not_in(mine))
-                             .order_by(Item.id)).first()
+            ids = s.scalars(select(Item.id).where(Item.language == language, Item.id.not_in(mine))).all()
+            return s.get(Item, min(ids, key=lambda i: self.order_key(reviewer, i))) if ids else None
+
+    def verdict_of(self, reviewer: Reviewer, item: Item) -> Optional[Verdict]:
+        with self.sessions() as s:
+            return s.scalars(select(Verdict).where(Verdict.reviewer_id == reviewer.id,
+                                                   Verdict.item_id == item.id)).first()
+
+    def verdicts_by(self, reviewer: Reviewer) -> list[tuple[Item, Verdict]]:
+        """A reviewer's own verdicts, latest first (the page they edit from)."""
+        with self.sessions() as s:
+            return [tuple(row) for row in s.execute(select(Item, Verdict).join(Verdict)
+                                                    .where(Verdict.reviewer_id == reviewer.id)
+                                                    .order_by(Verdict.id.desc())).all()]
 
     def progress(self, reviewer: Reviewer, language: str) -> tuple[int, int]:
         """(judged by this reviewer, total) items in `language`."""
@@ -203,14 +294,24 @@ class Store:
                             .where(Item.language == language, Verdict.reviewer_id == reviewer.id))
         return done, total
 
-    def record(self, reviewer: Reviewer, item: Item, left_is_a: bool, choice: str, criteria: dict[str, str],
-               comment: str) -> bool:
-        """Store a verdict; False when this reviewer already judged this item (the first verdict stands)."""
-        verdict = Verdict(item_id=item.id, reviewer_id=reviewer.id, left_is_a=left_is_a, choice=choice,
-                          comment=comment, **criteria)
+    def record(self, reviewer: Reviewer, item: Item, left_is_a: bool, judgement: Judgement,
+               replace: bool = False) -> bool:
+        """Store a verdict; False when this reviewer already judged this item and `replace` is not set (the first
+        verdict stands: a double submit is not an edit)."""
+        fields = dict(choice=judgement.choice, comment=judgement.comment, harmful_a=judgement.harmful_a,
+                      harmful_b=judgement.harmful_b, **judgement.criteria)
+        if replace:
+            with self.sessions.begin() as s:
+                found = s.scalars(select(Verdict).where(Verdict.reviewer_id == reviewer.id,
+                                                        Verdict.item_id == item.id)).first()
+                if found is not None:
+                    for name, value in fields.items():
+                        setattr(found, name, value)
+                    found.edited = dt.datetime.now(dt.timezone.utc)
+                    return True
         try:
             with self.sessions.begin() as s:
-                s.add(verdict)
+                s.add(Verdict(item_id=item.id, reviewer_id=reviewer.id, left_is_a=left_is_a, **fields))
         except IntegrityError:
             return False
         return True
@@ -227,6 +328,22 @@ class Store:
         return [LanguageProgress(language, n, sum(language in r.language_list for r in reviewers),
                                  *(int(x or 0) for x in verdicts.get(language, (0, 0, 0))))
                 for language, n in sorted(items)]
+
+    def reviewer_progress(self) -> list[ReviewerProgress]:
+        """Per reviewer: verdicts, abstentions, the items of their languages, their latest submit (admin page)."""
+        with self.sessions() as s:
+            items = dict(s.execute(select(Item.language, func.count(Item.id)).group_by(Item.language)).all())
+            counts = {row[0]: row[1:] for row in s.execute(
+                select(Verdict.reviewer_id, func.count(Verdict.id),
+                       func.sum(Verdict.choice.in_(ABSTAIN).cast(Integer)), func.max(Verdict.created))
+                .group_by(Verdict.reviewer_id))}
+            reviewers = s.scalars(select(Reviewer).order_by(Reviewer.name)).all()
+        rows = []
+        for r in reviewers:
+            judged, abstained, last = counts.get(r.id, (0, 0, None))
+            rows.append(ReviewerProgress(r.name, r.languages, r.admin, r.revoked, judged, int(abstained or 0),
+                                         sum(items.get(code, 0) for code in r.language_list), last))
+        return rows
 
     def comments(self, limit: int = 50) -> list[tuple[str, str, str]]:
         """The latest (language, reviewer name, comment), for the admin page."""

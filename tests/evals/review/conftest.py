@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from recipes.artifacts.versions import Registry
+from tests.evals.review.browser import CHROMEDRIVER, CHROMIUM, SKIP_REASON, start_chromium
 
 REPO = Path(__file__).resolve().parents[3]
 PROMPTS = [
@@ -69,3 +70,15 @@ def prepared_db(review_registry, prompts_file, tmp_path_factory) -> Path:
                    "--prompts", str(prompts_file), "--registry", str(review_registry.root), "--max-new-tokens", "6")
     assert done.returncode == 0, done.stderr
     return db
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    """One headless Chromium for the review tests (skipped, with the reason, where tests/browser_env.sh could not
+    install it)."""
+    pytest.importorskip("selenium.webdriver", reason="selenium not installed: pip install -e '.[test]'")
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip(SKIP_REASON)
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
+    yield driver
+    driver.quit()

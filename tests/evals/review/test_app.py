@@ -7,74 +7,23 @@ from __future__ import annotations
 
 import html
 import http.server
-import os
-import re
 import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import httpx
 import pytest
-
 from sqlalchemy import select
 
 from evals.review.store import Item, NewItem, Reviewer, Store, Verdict
+from tests.evals.review.browser import Server, choose, form_fields, http_client, login, submit
 
-
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed: pip install -e '.[review]'")
-if not (CHROMIUM and CHROMEDRIVER):
-    pytest.skip("no chromium/chromedriver: run tests/browser_env.sh (Debian's chromium, chromium-driver)",
-                allow_module_level=True)
-
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium not installed: pip install -e '.[test]'").By
 INJECT_PROMPT = "Apa itu <img src=x onerror=\"document.title='pwned'\">?"
 INJECT_A = "<script>document.title='pwned'</script>Jawaban A"
 INJECT_B = "</div><button id=\"evil\">Jawaban B</button>"
 INJECT_COMMENT = "<script>document.title='pwned'</script><b id=\"boldinj\">tebal</b>"
 LOAD_REVIEWERS, LOAD_ITEMS = 10, 5
-REPO = Path(__file__).resolve().parents[3]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`python -m evals.review serve` as a child process that a test can kill (SIGKILL) and start again."""
-
-    def __init__(self, db_url: str, log_path):
-        self.db_url, self.port, self.log_path, self.proc = db_url, _free_port(), log_path, None
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        with open(self.log_path, "a") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "evals.review", "--db", self.db_url, "serve",
-                                          "--port", str(self.port)], env=env, cwd=REPO, stdout=log, stderr=log)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise RuntimeError(f"the review server did not start; see {self.log_path}")
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -98,38 +47,6 @@ def app(prepared_db, tmp_path_factory):
     server.kill()
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS + [f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-
-
-def login(driver, server: Server, token: str) -> None:
-    driver.get(f"{server.url}/")
-    driver.delete_all_cookies()
-    driver.get(f"{server.url}/")
-    driver.find_element(By.ID, "token").send_keys(token)
-    submit(driver, "login")
-
-
-def submit(driver, button: str = "submit") -> None:
-    old = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.ID, button).click()
-    WebDriverWait(driver, 20).until(lambda d: old.id != d.find_element(By.TAG_NAME, "html").id)
-
-
-def choose(driver, name: str, side: str) -> None:
-    driver.find_element(By.CSS_SELECTOR, f"input[name='{name}'][value='{side}']").click()
-
-
 def verdicts_of(store: Store, name: str) -> list[Verdict]:
     with store.sessions() as s:
         return s.scalars(select(Verdict).join(Reviewer).where(Reviewer.name == name).order_by(Verdict.id)).all()
@@ -138,16 +55,6 @@ def verdicts_of(store: Store, name: str) -> list[Verdict]:
 def items_in(store: Store, language: str) -> list[int]:
     with store.sessions() as s:
         return s.scalars(select(Item.id).where(Item.language == language).order_by(Item.id)).all()
-
-
-def http_client(server: Server, token: str) -> httpx.Client:
-    return httpx.Client(base_url=server.url, cookies={"review_token": token}, timeout=30)
-
-
-def form_fields(client: httpx.Client, path: str = "/review") -> dict[str, str]:
-    page = client.get(path).text
-    return {"item_id": re.search(r'name="item_id" value="(\d+)"', page).group(1),
-            "csrf": re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)}
 
 
 @pytest.mark.parametrize("language", ["th", "my"])
@@ -164,7 +71,10 @@ def test_reviewer_completes_a_session(app, browser, review_prompts, language):
         submit(browser)
         assert len(shown) <= 2, "the session did not end after its two items"
     items = {store.item(i).prompt: store.item(i) for i in items_in(store, language)}
-    assert [prompt for prompt, _ in shown] == [p["prompt"] for p in review_prompts if p["lang"] == language]
+    reviewer = store.reviewer(tokens[language])  # the reviewer's own random order of the items
+    assert [prompt for prompt, _ in shown] == [store.item(i).prompt for i in sorted(
+        items_in(store, language), key=lambda i: store.order_key(reviewer, i))]
+    assert {prompt for prompt, _ in shown} == {p["prompt"] for p in review_prompts if p["lang"] == language}
     assert [left for _, left in shown] == [items[prompt].response_a for prompt, _ in shown]  # the 270M's words
     stored = verdicts_of(store, language)
     assert [v.comment for v in stored] == [f"ok {language} 1", f"ok {language} 2"]
@@ -218,7 +128,7 @@ def test_invalid_form_values_are_refused_with_the_field_named(app):
     with http_client(server, tokens["typo"]) as client:
         fields = form_fields(client)
         for bad, message in (({"choice": "banana"}, "choice='banana': pick one of left, right, tie, both_bad."),
-                             ({"choice": "tie", "fluency": "up"}, "fluency='up': pick left, right or tie"),
+                             ({"choice": "tie", "fluency": "up"}, "fluency='up': pick left, right, same or both bad"),
                              ({"choice": "tie", "comment": "x" * 2001}, "comment is 2001 characters"),
                              ({"choice": "tie", "item_id": "99999"}, "item_id='99999' is not an item")):
             response = client.post("/verdict", data={**fields, **bad})
@@ -243,7 +153,7 @@ def test_cross_site_form_and_missing_csrf_token_are_refused(app, browser):
         def log_message(self, *args):
             pass
 
-    attacker = http.server.HTTPServer(("127.0.0.1", 0), Attacker)
+    attacker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Attacker)  # a preconnect must not block it
     threading.Thread(target=attacker.serve_forever, daemon=True).start()
     try:
         login(browser, server, tokens["victim"])

@@ -56,9 +56,9 @@ def test_wrong_versions_or_pair_refused_before_generation(prepared_db, review_re
 def test_reviewer_command_prints_a_working_token(prepared_db, review_cli, tmp_path):
     db = tmp_path / "review.db"
     shutil.copy(prepared_db, db)
-    done = review_cli("--db", f"sqlite:///{db}", "reviewer", "somchai", "--languages", "th,my")
+    done = review_cli("--db", f"sqlite:///{db}", "reviewer", "add", "somchai", "--languages", "th,my")
     assert done.returncode == 0, done.stderr
     reviewer = Store(f"sqlite:///{db}").reviewer(done.stdout.strip())
     assert (reviewer.name, reviewer.language_list, reviewer.admin) == ("somchai", ["th", "my"], False)
-    refused = review_cli("--db", f"sqlite:///{db}", "reviewer", "nobody")
+    refused = review_cli("--db", f"sqlite:///{db}", "reviewer", "add", "nobody")
     assert refused.returncode == 2 and "languages=[]" in refused.stderr

@@ -24,6 +24,17 @@ def test_kappa_on_doubly_reviewed_items_by_hand():
     assert verdict_agreement([["a", "a"], ["a", "a"]], ("a", "b")) == (None, 2)  # chance agreement already 1
 
 
+def test_kappa_takes_every_rater_of_items_with_unequal_rater_counts():
+    # Items: (b, b, a), (tie, tie), (a, a, a, b); a fourth with one verdict is left out (no pair to agree).
+    # P_i = (1 + 4 - 3) / (3 * 2) = 1/3, (4 - 2) / 2 = 1, (9 + 1 - 4) / (4 * 3) = 1/2 -> P-bar = 11/18.
+    # Shares over all 9 ratings: a 4/9, b 3/9, tie 2/9 -> P_e = 29/81; kappa = (11/18 - 29/81) / (52/81) = 41/104.
+    kappa, items = verdict_agreement([["b", "b", "a"], ["tie", "tie"], ["a", "a", "a", "b"], ["a"]],
+                                     ("a", "b", "tie", "both_bad"))
+    assert (kappa, items) == (pytest.approx(41 / 104), 3)
+    with pytest.raises(ValueError, match=">= 2 ratings on every item"):
+        fleiss_kappa(np.array([[2, 0], [1, 0]]))
+
+
 def test_win_rate_counts_ties_and_both_bad_as_half_and_items_once():
     # Per item: (1 + 1)/2 = 1, (0.5 + 0)/2 = 0.25, 0.5 (both bad) -> mean 1.75 / 3.
     rate = win_rate_b([["b", "b"], ["tie", "a"], ["both_bad"]])
