@@ -36,7 +36,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 else
   echo "tests/run.sh: not root with apt-get: the slurm-marked tests will be skipped" >&2
 fi
-# Chromium + chromedriver for the review app's browser tests (after Slurm's apt-get: apt holds one lock).
+# Chromium, chromedriver and the fonts of every script for the review app's browser tests (after Slurm's apt-get: apt holds one lock).
 bash tests/browser_env.sh
 
 # The download's failure fails the script (set -e does not see a background job), with its log.
