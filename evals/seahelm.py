@@ -130,7 +130,8 @@ def render_commands(settings: SeaHelmSettings, model_path: str, output_dir: str)
                "--judge-type", judge.model_type, "--metricx-model", settings.metricx_model]
     if judge.base_url:
         prepare += ["--judge-base-url", judge.base_url]
-    head = f"$(git -C {shlex.quote(repo)} rev-parse HEAD)"
+    # safe.directory: the image's files belong to root, the job's user is another (git refuses them otherwise)
+    head = f"$(git -c safe.directory='*' -C {shlex.quote(repo)} rev-parse HEAD)"
     lines = [
         f'test "{head}" = {settings.commit} || {{ echo "{repo} is SEA-HELM {head}, not {settings.commit}: use the '
         'eval image built for it" >&2; exit 1; }',

@@ -16,7 +16,8 @@ def test_seahelm_commands_for_27b():
     settings = SeaHelmSettings(tensor_parallel_size=4, runs=[0, 1])
     lines = render_commands(settings, MODEL, "/lustre/evals/v4-27b")
     # the image's SEA-HELM must be the pinned commit; nothing is checked out or written there
-    assert lines[0].startswith('test "$(git -C /opt/SEA-HELM rev-parse HEAD)" = ' + SEAHELM_COMMIT + " ||")
+    assert lines[0].startswith('test "$(git -c safe.directory=\'*\' -C /opt/SEA-HELM rev-parse HEAD)" = '
+                               + SEAHELM_COMMIT + " ||")
     assert not any("checkout --quiet" in line or "git clone" in line for line in lines)
     prepare = shlex.split(lines[1])
     assert prepare[:6] == ["python", "-m", "evals.seahelm", "prepare-checkout", "/opt/SEA-HELM",
