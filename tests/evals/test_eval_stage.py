@@ -123,3 +123,19 @@ def test_a_registered_version_is_keyed_by_its_id_other_weights_by_their_hash(tmp
     record = Registry(tmp_path / "registry").register(first, name="sealion-v4-27b-apo", stage="apo",
                                                       payload_kind="hf")
     assert eval_stage.seahelm_model_key(str(first)) == record.id
+
+
+def test_local_eval_without_held_out_data_scores_a_cap_of_the_training_documents(tmp_path, gemma3_dir):
+    """No eval.perplexity_data: perplexity over the first eval.perplexity_max_documents documents of each language of
+    the training data, the figure used / available in results.json for the report."""
+    corpus = tmp_path / "train.jsonl"
+    corpus.write_text("".join(json.dumps({"text": f"Dokumen nomor {i} tentang kota Jakarta.", "lang": "id"}) + "\n"
+                              for i in range(5)), encoding="utf-8")
+    cfg = to_object(compose("eval", [f"launch.root={tmp_path}", f"eval.model={gemma3_dir}", "eval.suites=[local]",
+                                     "eval.languages=[id]", "eval.n_per_language=1", "eval.perplexity_max_documents=2",
+                                     f"data.sources=[{{path: '{corpus}'}}]"]))
+    ctx = StageContext(cfg, tmp_path / "run")
+    eval_stage.execute(ctx)
+    results = json.loads((ctx.artifact_dir / "results.json").read_text())
+    assert results["perplexity_documents"] == {"id": {"used": 2, "available": 5}}
+    assert results["perplexity"]["id"] > 1
