@@ -269,7 +269,8 @@ def write_report(versions: list[VersionResults], output_dir: str | Path, title: 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     plots = [p for p in (
-        _grouped_bars(versions, "languages", "Score per language (seahelm: ± s.e.; others: 95% CI over seeds)", out / "languages.png"),
+        _grouped_bars(versions, "languages", "Score per language (seahelm: ± s.e.; others: 95% CI over seeds)",
+                      out / "languages.png"),
         _grouped_bars(versions, "competencies", "Score per language / competency", out / "competencies.png"),
         _perplexity_curves(versions, out / "perplexity.png"),
     ) if p is not None]

@@ -344,7 +344,10 @@ def parse_results(output_dir: str | Path, run_seeds: Optional[dict[int, int]] = 
     for run_number, f in sorted(newest.items()):
         run_dir = f.parent.parent
         metrics = json.loads(f.read_text(encoding="utf-8"))
-        problems = run_problems(run_dir, metrics, run_config(run_dir))
+        try:
+            problems = run_problems(run_dir, metrics, run_config(run_dir))
+        except FileNotFoundError as err:  # no saved config: the run's task list is unknown
+            problems = [str(err)]
         if problems:
             incomplete[run_number] = problems
             continue
@@ -446,7 +449,8 @@ def missing_datasets(settings: SeaHelmSettings) -> list[str]:
         return [f"{DATASETS_MANIFEST} (no datasets staged)"]
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     wanted = {"commit": settings.commit, "tasks": settings.tasks, "skip_tasks": settings.skip_tasks}
-    stale = [f"{key}={manifest.get(key)!r}, not {value!r}" for key, value in wanted.items() if manifest.get(key) != value]
+    stale = [f"{key}={manifest.get(key)!r}, not {value!r}" for key, value in wanted.items()
+             if manifest.get(key) != value]
     if stale:
         return [f"{DATASETS_MANIFEST} (staged for {', '.join(stale)})"]
     cache = manifest_path.parent / "datasets"

@@ -25,7 +25,8 @@ SEAHELM_SET_DATASETS = [
 
 
 def _digest(folder):
-    return hashlib.sha256(b"".join(p.read_bytes() for p in sorted((folder / "seahelm_tasks").rglob("*.yaml")))).hexdigest()
+    files = sorted((folder / "seahelm_tasks").rglob("*.yaml"))
+    return hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()
 
 
 def test_the_seahelm_sets_datasets_come_from_its_task_configs():
