@@ -1,7 +1,9 @@
 """lm-evaluation-harness Open LLM Leaderboard v2 tasks (the `leaderboard` group: BBH, GPQA, IFEval, MATH-Hard,
 MMLU-Pro, MuSR): render the `lm_eval` command (vLLM on the cluster, HF transformers locally) and parse its
 `results_<timestamp>.json` into our results dict (English "general" competency, one score per task, 0..100: the
-headline metric's raw accuracy or exact-match rate x100, not the Open LLM Leaderboard's normalised scores)."""
+headline metric's raw accuracy or exact-match rate x100; IFEval the mean of its prompt- and instruction-level strict
+accuracies, as the Open LLM Leaderboard v2 scores it. The others are NOT the leaderboard's chance-normalised
+scores: the report labels the suite raw everywhere it appears)."""
 
 from __future__ import annotations
 
@@ -13,14 +15,15 @@ from pathlib import Path
 from evals.aggregate import TaskScore, aggregate
 from recipes.core.schema import LmEvalSettings
 
-# Headline metric per leaderboard group, as the Open LLM Leaderboard reports it.
-LEADERBOARD_METRICS = {
-    "leaderboard_bbh": "acc_norm,none",
-    "leaderboard_gpqa": "acc_norm,none",
-    "leaderboard_ifeval": "prompt_level_strict_acc,none",
-    "leaderboard_math_hard": "exact_match,none",
-    "leaderboard_mmlu_pro": "acc,none",
-    "leaderboard_musr": "acc_norm,none",
+# Headline metric(s) per leaderboard group (several: their mean). IFEval: the Open LLM Leaderboard v2 averages the
+# two strict accuracies (Llama-2-7b's published 25.19 = (0.1848 + 0.3189) / 2 x 100).
+LEADERBOARD_METRICS: dict[str, tuple[str, ...]] = {
+    "leaderboard_bbh": ("acc_norm,none",),
+    "leaderboard_gpqa": ("acc_norm,none",),
+    "leaderboard_ifeval": ("prompt_level_strict_acc,none", "inst_level_strict_acc,none"),
+    "leaderboard_math_hard": ("exact_match,none",),
+    "leaderboard_mmlu_pro": ("acc,none",),
+    "leaderboard_musr": ("acc_norm,none",),
 }
 
 
@@ -63,21 +66,22 @@ def run(settings: LmEvalSettings, model_path: str, output_dir: str, script: str 
 
 
 def parse_results(output_dir: str | Path) -> dict:
-    """Collect the newest `results_*.json` under `output_dir`: group headline scores (x100) per task."""
+    """Collect the newest `results_*.json` under `output_dir`: group headline scores (x100, raw) per task."""
     files = sorted(Path(output_dir).glob("**/results_*.json"))
     if not files:
         raise FileNotFoundError(f"no lm-eval results (results_*.json) under {output_dir}")
     data = json.loads(files[-1].read_text(encoding="utf-8"))
     sections = {**data.get("results", {}), **data.get("groups", {})}
     scores, tasks = [], {}
-    for task, metric in LEADERBOARD_METRICS.items():
-        if task in sections and metric in sections[task]:
-            value = 100.0 * float(sections[task][metric])
+    for task, metrics in LEADERBOARD_METRICS.items():
+        if task in sections and all(m in sections[task] for m in metrics):
+            value = 100.0 * sum(float(sections[task][m]) for m in metrics) / len(metrics)
             tasks[task] = value
             scores.append(TaskScore(task, "general", "en", value))
     if not scores:
         raise ValueError(f"{files[-1]} has none of the leaderboard groups {sorted(LEADERBOARD_METRICS)}")
-    return {"source": "lm_eval", "file": str(files[-1]), "model": data.get("model_name"), "tasks": tasks,
+    return {"source": "lm_eval", "scores": "raw", "file": str(files[-1]), "model": data.get("model_name"),
+            "tasks": tasks,
             "aggregate": aggregate(scores)}
 
 

@@ -12,7 +12,7 @@ import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import torch
 from rich.progress import Progress
@@ -38,20 +38,23 @@ class Document:
     lang: str
 
 
-def read_documents(paths: list[str | Path]) -> list[Document]:
-    """Documents from JSONL files; every line needs non-empty "text" and "lang"."""
-    docs = []
+def iter_documents(paths: list[str | Path]) -> Iterator[Document]:
+    """Documents from JSONL files, in order; every line needs non-empty "text" and "lang"."""
     for path in paths:
         for n, row in jsonl_rows(path):
             if not row.get("text") or not row.get("lang"):
                 raise ValueError(f"{path}:{n}: each line needs non-empty 'text' and 'lang' fields")
-            docs.append(Document(row["text"], row["lang"]))
+            yield Document(row["text"], row["lang"])
+
+
+def read_documents(paths: list[str | Path]) -> list[Document]:
+    """Every document of the JSONL files (iter_documents), at least one."""
+    docs = list(iter_documents(paths))
     if not docs:
         raise ValueError(f"no documents in {[str(p) for p in paths]}; expected JSONL lines with 'text' and 'lang'")
     return docs
 
 
-@torch.no_grad()
 def document_logprob(model, input_ids: list[int], max_length: int, stride: int, device: str) -> tuple[float, int]:
     """(sum of log-probs, number of predicted tokens) for one tokenised document, sliding window of `max_length`."""
     ids = torch.tensor([input_ids], device=device)
@@ -79,11 +82,14 @@ def run(settings: PerplexitySettings, model_path: str | Path, documents: list[st
 
     if settings.stride < 1 or settings.stride > settings.max_length:
         raise ValueError(f"stride={settings.stride} must be between 1 and max_length={settings.max_length}")
-    docs = read_documents(documents)
     per_lang: dict[str, list[Document]] = defaultdict(list)
-    for doc in docs:
+    available: dict[str, int] = defaultdict(int)  # every document of the files, scored or not
+    for doc in iter_documents(documents):
+        available[doc.lang] += 1
         if settings.max_docs_per_language is None or len(per_lang[doc.lang]) < settings.max_docs_per_language:
             per_lang[doc.lang].append(doc)
+    if not per_lang:
+        raise ValueError(f"no documents in {[str(p) for p in documents]}; expected JSONL lines with 'text' and 'lang'")
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, settings.dtype))
     model.to(settings.device).eval()
@@ -108,6 +114,7 @@ def run(settings: PerplexitySettings, model_path: str | Path, documents: list[st
         "mean_logprob": mean_lp,
         "tokens": dict(counts),
         "documents": {lang: len(v) for lang, v in per_lang.items()},
+        "documents_available": dict(available),
     }
     if output_dir is not None:
         out = Path(output_dir)

@@ -1,21 +1,27 @@
 """The official SEA-HELM evaluation (aisingapore/SEA-HELM) on the cluster: render its command, parse its results.
 
-SEA-HELM runs from a checkout of its repository at a pinned commit inside the eval container
-(`uv run src/seahelm_evaluation.py --tasks seahelm --model_type vllm ...`, see its docs/cli.md). Each run writes
-`<output_dir>/<model basename>/run_<n>/results/<model basename>_seahelm_results_<datetime>.json` shaped
-`{lang: {competency: {task: {metric: value}, group: float, "total": float}, "total": float}, "total": float}`:
-the float entries are written by its last step, src/aggregate_metrics.py. Its LLM judges (`mt-bench-judge`,
-`kalahi-judge`, `syntax-criteria`: openai/gpt-oss-120b, served with vLLM on the node) and MetricX (translation) are
-named in their task configs; `configure-judges` rewrites those configs to our settings before the runs.
+SEA-HELM runs in the eval image from /opt/SEA-HELM at the pinned commit, in its own locked uv environment
+(`uv run --frozen --no-sync`, never re-resolved), from a working copy of it in the job's output (prepare_checkout:
+the judged task configs rewritten there, never in the image). Each run writes, under `<output_dir>/<model key>`,
+`<model basename>/run_<n>/results/<model basename>_seahelm_results_<datetime>.json` shaped
+`{lang: {competency: {task: {metric: value}, group: float, "total": float}, "total": float}, "total": float}`
+(the float entries by its last step, src/aggregate_metrics.py; a task that raised gets `{metric: 0, "error": ...}`),
+its item scores under `run_<n>/inferences/` and its config under `run_<n>/configs/`. The cross-run scores are the
+leaderboard's (evals/seahelm_leaderboard.py, from the item scores); a run with a failed task is never scored.
+Its LLM judges (`mt-bench-judge`, `kalahi-judge`, `syntax-criteria`: openai/gpt-oss-120b, served with vLLM on the
+node) and MetricX (translation) are named in their task configs, which prepare_checkout points at our settings.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
+import os
 import re
 import shlex
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +30,9 @@ from typing import Optional
 import yaml
 
 from evals.aggregate import TaskScore, aggregate, per_seed_levels
+from evals.seahelm_leaderboard import inference_file, item_scores, leaderboard_scores, load_runs, run_config
 from recipes.core.schema import SEAHELM_COMMIT, JudgeSettings, SeaHelmSettings
 
-SEAHELM_REPO = "https://github.com/aisingapore/SEA-HELM.git"
 @dataclass(frozen=True)
 class SeaHelmTask:
     competency: str
@@ -74,11 +80,18 @@ METRICX_TASK_CONFIG = "seahelm_tasks/nlg/translation/config.yaml"
 METRICX_TOKENIZER = "google/mt5-xl"
 JUDGE_MODEL_TYPES = ("vllm", "litellm")  # local vLLM on the node, or an OpenAI-compatible endpoint (via LiteLLM)
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+TASKS_DIR = "seahelm_tasks"
+CHECKOUT = "checkout"  # <output_dir>/checkout: the job's working copy of the image's SEA-HELM (prepare_checkout)
+OUT = "@OUT@"  # stands for the model-keyed output folder ("$out") in the rendered runs
 
 
 def seeds(settings: SeaHelmSettings) -> dict[int, int]:
-    """Run number -> its seed."""
-    return {run: settings.seed + run for run in settings.runs}
+    """Run number -> its seed: SEA-HELM's own list (run_evaluation.slurm picks seeds[run] for array task `run`)."""
+    unseeded = [run for run in settings.runs if not 0 <= run < len(settings.seeds)]
+    if unseeded:
+        raise ValueError(f"eval.seahelm.runs {unseeded} have no seed: eval.seahelm.seeds holds {len(settings.seeds)}"
+                         " (run n uses seeds[n])")
+    return {run: settings.seeds[run] for run in settings.runs}
 
 
 def is_local_path(model: str) -> bool:
@@ -94,38 +107,50 @@ def weights_to_stage(settings: SeaHelmSettings, model: Optional[str] = None) -> 
 
 
 def render_commands(settings: SeaHelmSettings, model_path: str, output_dir: str) -> list[str]:
-    """Shell lines that check out the pinned SEA-HELM, point its judge/MetricX configs at ours, and run every run."""
-    # `uv run --directory` runs inside the SEA-HELM checkout, so relative paths would land there. A hub id
-    # (org/name) is loaded by vLLM from the hub or HF_HOME.
+    """Shell lines that check the image's SEA-HELM is the pinned commit, lay out this job's working copy of it (its
+    judged task configs pointed at our judge), key the output to the model's content and run every run.
+
+    The image's /opt/SEA-HELM is never written: SEA-HELM reads its task configs relative to its working directory,
+    so the runs start in `<output_dir>/checkout` (links to the image's files, the four judged configs rewritten),
+    with `uv run --frozen --no-sync --project <repo_dir>`: the image's locked environment, never re-resolved.
+    Results go to `<output_dir>/<model key>/`: SEA-HELM reuses the inferences it finds there (a requeued run
+    resumes), and another model (another version, other weights) gets another key, so it starts clean."""
+    # A hub id (org/name) is loaded by vLLM from the hub or HF_HOME; a path must not depend on the working directory.
     paths = {"output_dir": output_dir,
              **({"model_path": model_path} if settings.model_type == "vllm" and is_local_path(model_path) else {})}
     for name, path in paths.items():
         if not Path(path).is_absolute():
             raise ValueError(f"{name}={path!r} must be an absolute path or a hub id (SEA-HELM runs from its own "
-                             "checkout)")
-    repo = shlex.quote(settings.repo_dir)
+                             "directory)")
+    run_seeds = seeds(settings)
+    repo, work = settings.repo_dir, str(Path(output_dir) / CHECKOUT)
     model_args = {**settings.model_args, "tensor_parallel_size": str(settings.tensor_parallel_size)}
     judge = settings.judge
-    configure = ["python", "-m", "evals.seahelm", "configure-judges", settings.repo_dir, "--judge-model",
-                 judge.model_name, "--judge-type", judge.model_type, "--metricx-model", settings.metricx_model]
+    prepare = ["python", "-m", "evals.seahelm", "prepare-checkout", repo, work, "--judge-model", judge.model_name,
+               "--judge-type", judge.model_type, "--metricx-model", settings.metricx_model]
     if judge.base_url:
-        configure += ["--judge-base-url", judge.base_url]
+        prepare += ["--judge-base-url", judge.base_url]
+    # safe.directory: the image's files belong to root, the job's user is another (git refuses them otherwise)
+    head = f"$(git -c safe.directory='*' -C {shlex.quote(repo)} rev-parse HEAD)"
     lines = [
-        f"test -d {repo}/.git || git clone {SEAHELM_REPO} {repo}",
-        f"git -C {repo} fetch --quiet origin {settings.commit} || true",
-        f"git -C {repo} checkout --quiet {settings.commit}",
-        shlex.join(configure),
+        f'test "{head}" = {settings.commit} || {{ echo "{repo} is SEA-HELM {head}, not {settings.commit}: use the '
+        'eval image built for it" >&2; exit 1; }',
+        shlex.join(prepare),
+        # The key: the version id or the weights' hash (`python -m evals.seahelm model-key`); the stage passes it.
+        f'key="${{SEAHELM_MODEL_KEY:-$({shlex.join(["python", "-m", "evals.seahelm", "model-key", model_path])})}}"',
+        f'out={shlex.quote(output_dir)}/"$key"',
     ]
     if judge.model_type == "litellm" and judge.api_key_env:
         # LiteLLM's OpenAI provider reads OPENAI_API_KEY; the key stays in the environment, never in a file.
         lines.append(f'export OPENAI_API_KEY="${{{judge.api_key_env}:?{judge.api_key_env} is unset (judge key)}}"')
     if settings.hf_home:
-        lines.append(f"export HF_HOME={shlex.quote(settings.hf_home)} HF_HUB_OFFLINE=1")
-    for run_number, seed in seeds(settings).items():
-        args = ["uv", "run", "--directory", settings.repo_dir, "src/seahelm_evaluation.py"]
+        lines.append(f"export HF_HOME={shlex.quote(settings.hf_home)} HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1")
+    for run_number, seed in run_seeds.items():
+        args = ["uv", "run", "--frozen", "--no-sync", "--project", repo, "--directory", work,
+                "src/seahelm_evaluation.py"]
         for task in settings.tasks:
             args += ["--tasks", task]
-        args += ["--output_dir", output_dir, "--model_type", settings.model_type, "--model_name", model_path,
+        args += ["--output_dir", OUT, "--model_type", settings.model_type, "--model_name", model_path,
                  "--model_args", ",".join(f"{k}={v}" for k, v in model_args.items()),
                  "--run", str(run_number), "--seed", str(seed)]
         if settings.skip_tasks:
@@ -136,20 +161,34 @@ def render_commands(settings: SeaHelmSettings, model_path: str, output_dir: str)
             args.append("--is_base_model")
         if settings.is_reasoning_model:
             args.append("--is_reasoning_model")
-        lines.append(shlex.join(args))
+        lines.append(shlex.join(args).replace(OUT, '"$out"'))
     return lines
 
 
-def configure_judges(repo_dir: str | Path, judge: JudgeSettings, metricx_model: str) -> list[Path]:
-    """Rewrite the judge of each judged task config (and MetricX in the translation config) in the checkout.
-    A `litellm` judge gets SEA-HELM's LiteLLM init args (api_provider, base_url; the key from the environment)."""
+def _unlinked(path: Path) -> Path:
+    """`path` as a file of its own (a link into the image is removed first, so writing never reaches the image)."""
+    if path.is_symlink():
+        path.unlink()
+    return path
+
+
+def prepare_checkout(repo_dir: str | Path, work_dir: str | Path, judge: JudgeSettings, metricx_model: str) -> Path:
+    """The job's working copy of SEA-HELM: links to the image's files (`seahelm_tasks` as a tree of links), then the
+    judged task configs written as files of their own, pointing at our judge and MetricX. Rebuilt on every start."""
     if judge.model_type not in JUDGE_MODEL_TYPES:
         raise ValueError(f"judge model_type={judge.model_type!r}: use one of {list(JUDGE_MODEL_TYPES)}")
     if judge.model_type == "litellm" and not judge.base_url:
         raise ValueError("a litellm judge needs base_url (the OpenAI-compatible endpoint, e.g. http://host:8000/v1)")
-    written = []
+    repo, work = Path(repo_dir).resolve(), Path(work_dir)
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    for entry in repo.iterdir():
+        if entry.name != TASKS_DIR:
+            (work / entry.name).symlink_to(entry)
+    shutil.copytree(repo / TASKS_DIR, work / TASKS_DIR, copy_function=os.symlink)
     for rel in (*JUDGED_TASK_CONFIGS, METRICX_TASK_CONFIG):
-        path = Path(repo_dir) / rel
+        path = work / rel
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
         for task in config.values():
             if not isinstance(task, dict) or "judge" not in task:
@@ -161,9 +200,31 @@ def configure_judges(repo_dir: str | Path, judge: JudgeSettings, metricx_model: 
             task["judge"]["judge_model_type"] = judge.model_type
             if judge.model_type == "litellm":
                 task["judge"]["judge_init_args"] = {"api_provider": "openai", "base_url": judge.base_url}
-        path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
-        written.append(path)
-    return written
+        _unlinked(path).write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return work
+
+
+WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt", "*.pth")
+
+
+def model_key(model: str) -> str:
+    """What names a model's SEA-HELM output when it is no registered version (the stage keys those by version id):
+    `sha256-<16 hex>` of its weight files (names and bytes, in name order), or `hub-<org>--<name>` for a hub id."""
+    path = Path(model)
+    if path.is_dir():
+        files = sorted(f for pattern in WEIGHT_FILES for f in path.glob(pattern))
+        if not files:
+            raise FileNotFoundError(f"{model}: no weight files ({', '.join(WEIGHT_FILES)}) to key the evaluation by")
+        digest = hashlib.sha256()
+        for f in files:
+            digest.update(f.name.encode() + b"\0")
+            with f.open("rb") as handle:
+                while chunk := handle.read(1 << 24):
+                    digest.update(chunk)
+        return f"sha256-{digest.hexdigest()[:16]}"
+    if is_local_path(model):
+        raise FileNotFoundError(f"{model}: no such model folder")
+    return "hub-" + model.replace("/", "--")
 
 
 def run(settings: SeaHelmSettings, model_path: str, output_dir: str, script: str | Path | None = None) -> dict:
@@ -174,7 +235,7 @@ def run(settings: SeaHelmSettings, model_path: str, output_dir: str, script: str
     script.parent.mkdir(parents=True, exist_ok=True)
     script.write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + "\n".join(commands) + "\n", encoding="utf-8")
     script.chmod(0o755)
-    return {"script": str(script), "commands": commands, "results_glob": f"{output_dir}/**/run_*/results/*.json"}
+    return {"script": str(script), "commands": commands}
 
 
 def _lindsea(tasks: dict) -> Optional[float]:
@@ -240,53 +301,134 @@ def _disagreements(metrics: dict, levels: dict, where: str) -> list[str]:
             if value is not None and (ours.get(key) is None or not math.isclose(value, ours[key], abs_tol=1e-6))]
 
 
+def run_problems(run_dir: Path, metrics: dict, config: dict) -> list[str]:
+    """Why one run cannot be scored: a task of its config (less skip_task) with SEA-HELM's `"error"` entry, without
+    its metric, absent from the results, or without item scores; no overall "total" (SEA-HELM writes it last)."""
+    problems = []
+    skipped = set(config["run_args"].get("skip_task") or [])
+    for task, task_config in config["tasks"].items():
+        if task in skipped:
+            continue
+        for lang in task_config["languages"]:
+            where = f"{lang}/{task}"
+            result = metrics.get(lang, {}).get(task_config["competency"], {}).get(task)
+            if not isinstance(result, dict):
+                problems.append(f"{where}: no result (the run stopped before it)")
+            elif "error" in result:
+                problems.append(f"{where}: SEA-HELM error {result['error']!r} (its log: {run_dir / 'logs'})")
+            elif task_config["metric"] not in result and "subcategories" not in result:
+                problems.append(f"{where}: no {task_config['metric']} in the results")
+            elif not item_scores(inference_file(run_dir, task, lang, task_config), task, lang).values:
+                problems.append(f"{where}: no item scores in {inference_file(run_dir, task, lang, task_config)}")
+    if not isinstance(metrics.get("total"), (int, float)):
+        problems.append("no overall total (SEA-HELM writes it last: the run did not finish)")
+    return problems
+
+
 def parse_results(output_dir: str | Path, run_seeds: Optional[dict[int, int]] = None) -> dict:
-    """Collect every `run_*/results/*_seahelm_results_*.json` under `output_dir` (the newest file of a run) into our
-    results dict: per-run scores grouped as SEA-HELM groups them, summarised over runs. A run whose file has no
-    overall "total" did not finish (SEA-HELM writes it last) and is listed, not scored; a run whose totals differ
-    from ours is listed under "disagreements"."""
-    files = sorted(Path(output_dir).glob("**/run_*/results/*_seahelm_results_*.json"))
+    """One model's SEA-HELM runs under `output_dir` (`<model>/run_<n>/`, the newest results file of each) as our
+    results dict. "aggregate": the leaderboard's scores over the complete runs (evals/seahelm_leaderboard.py);
+    "run_totals": SEA-HELM's per-run totals and their summary over runs. A run in `run_seeds` (run -> seed) with a
+    failed, missing or unscored task, or no results at all, is listed under "incomplete_runs" with the reasons and
+    never scored; "aggregate" is None when no run is complete."""
+    files = sorted(Path(output_dir).glob("*/run_*/results/*_seahelm_results_*.json"))
     if not files:
-        raise FileNotFoundError(f"no SEA-HELM results (run_*/results/*_seahelm_results_*.json) under {output_dir}")
-    newest: dict[Path, Path] = {}
+        raise FileNotFoundError(f"no SEA-HELM results (<model>/run_*/results/*_seahelm_results_*.json) under "
+                                f"{output_dir}")
+    newest: dict[int, Path] = {}
     for f in files:  # sorted, so later timestamps overwrite earlier ones
-        newest[f.parent.parent] = f
-    scores, skipped, incomplete, disagreements, totals = [], set(), [], [], {}
-    for run_dir, f in sorted(newest.items()):
-        run_number = int(run_dir.name.removeprefix("run_"))
+        newest[int(f.parent.parent.name.removeprefix("run_"))] = f
+    incomplete: dict[int, list[str]] = {run: ["no results file (the run did not start)"]
+                                        for run in sorted(set(run_seeds or {}) - set(newest))}
+    scores, skipped, disagreements, totals, complete = [], set(), [], {}, []
+    for run_number, f in sorted(newest.items()):
+        run_dir = f.parent.parent
         metrics = json.loads(f.read_text(encoding="utf-8"))
-        if not isinstance(metrics.get("total"), (int, float)):
-            incomplete.append(str(f))
+        try:
+            problems = run_problems(run_dir, metrics, run_config(run_dir))
+        except FileNotFoundError as err:  # no saved config: the run's task list is unknown
+            problems = [str(err)]
+        if problems:
+            incomplete[run_number] = problems
             continue
         run_rows, run_skipped = run_scores(metrics, run_number)
         scores += run_rows
         skipped.update(run_skipped)
         totals[run_number] = float(metrics["total"])
         disagreements += _disagreements(metrics, per_seed_levels(run_rows)[run_number], str(f))
-    if not scores:
-        raise ValueError(f"no finished SEA-HELM run under {output_dir} (no overall 'total' in {incomplete})")
+        complete.append(run_number)
+    for run_number, problems in sorted(incomplete.items()):
+        print(f"warning: SEA-HELM run {run_number} is incomplete, not scored: {'; '.join(problems)}", file=sys.stderr)
     for line in disagreements:
         print(f"warning: {line}", file=sys.stderr)
+    leaderboard = None
+    if complete:
+        model_dir = newest[complete[0]].parent.parent.parent
+        leaderboard = leaderboard_scores(*load_runs(model_dir, complete))
     return {"source": "seahelm", "commit": SEAHELM_COMMIT, "files": [str(f) for f in newest.values()],
-            "seeds": {run: (run_seeds or {}).get(run) for run in totals}, "seahelm_totals": totals,
-            "aggregate": aggregate(scores), "skipped": sorted(skipped), "incomplete_runs": incomplete,
-            "disagreements": disagreements}
+            "seeds": {run: (run_seeds or {}).get(run) for run in complete}, "runs": complete,
+            "aggregate": leaderboard,
+            "run_totals": {"seahelm_totals": totals, "aggregate": aggregate(scores) if scores else None},
+            "incomplete_runs": {str(run): problems for run, problems in sorted(incomplete.items())},
+            "skipped": sorted(skipped), "disagreements": disagreements}
 
 
 # Checkpoint copies vLLM and transformers do not load (gpt-oss's original/ and metal/ folders, TF and Flax weights).
 UNUSED_WEIGHTS = ["original/*", "metal/*", "*.msgpack", "*.h5", "tf_model*", "flax_model*"]
+# What stage-weights staged for the datasets, in the cache it staged them into: preflight reads it.
+DATASETS_MANIFEST = "seahelm-datasets.json"
 
 
-def stage_weights(settings: SeaHelmSettings, hf_home: str | Path, model: Optional[str] = None) -> list[str]:
-    """Download what weights_to_stage lists into the Hugging Face cache `hf_home` (on a node with network; the eval
-    jobs then run offline with SeaHelmSettings.hf_home pointing there). Of MetricX's tokenizer, only its files."""
+def task_datasets(repo_dir: str | Path, task_sets: list[str], skip_tasks: list[str] = ()) -> list[str]:
+    """Hub datasets the task sets load: every `filepath` / `example_filepath` of their tasks' languages in
+    `seahelm_tasks/**/config.yaml` (merged and resolved as SEA-HELM merges them) that is a hub id, not a file of
+    the checkout. An aggregation group named in seahelm_tasks/task_config.yaml stands for its member tasks."""
+    from omegaconf import OmegaConf
+
+    repo = Path(repo_dir)
+    files = sorted((repo / TASKS_DIR).glob("**/config.yaml"))
+    if not files:
+        raise FileNotFoundError(f"{repo}: no {TASKS_DIR}/**/config.yaml; pass a SEA-HELM checkout at {SEAHELM_COMMIT}")
+    configs = OmegaConf.to_container(OmegaConf.merge(*(OmegaConf.load(f) for f in files)), resolve=True)
+    task_sets_file = yaml.safe_load((repo / TASKS_DIR / "task_config.yaml").read_text(encoding="utf-8"))
+    members: dict[str, list[str]] = {}
+    for task, config in configs.items():
+        if config.get("aggregation_group"):
+            members.setdefault(config["aggregation_group"], []).append(task)
+    datasets = set()
+    for task_set in task_sets:
+        if task_set not in task_sets_file:
+            raise ValueError(f"task set {task_set!r} is not in {TASKS_DIR}/task_config.yaml")
+        for lang, tasks in task_sets_file[task_set].items():
+            for task in (t for name in tasks for t in members.get(name, [name]) if t not in skip_tasks):
+                language = configs[task]["languages"][lang]
+                datasets.update(path for key in ("filepath", "example_filepath") if (path := language.get(key))
+                                and HUB_ID.match(path) and not (repo / path).exists())
+    return sorted(datasets)
+
+
+def stage_weights(settings: SeaHelmSettings, hf_home: str | Path, model: Optional[str] = None,
+                  seahelm_dir: Optional[str | Path] = None) -> list[str]:
+    """Download into the Hugging Face cache `hf_home` what the runs load (on a node with network; the jobs then run
+    offline with SeaHelmSettings.hf_home pointing there): the weights of weights_to_stage (of MetricX's tokenizer,
+    only its files) and, with a SEA-HELM checkout, every dataset of task_datasets, each of its configs loaded once
+    with `datasets` so that offline `load_dataset` finds it prepared. Writes the datasets manifest preflight reads."""
+    import datasets as hf_datasets
     from huggingface_hub import snapshot_download
 
     ids = weights_to_stage(settings, model)
     for repo_id in ids:
         tokenizer_only = {"allow_patterns": ["*.json", "*.model"]} if repo_id == METRICX_TOKENIZER else {}
         snapshot_download(repo_id, cache_dir=Path(hf_home) / "hub", ignore_patterns=UNUSED_WEIGHTS, **tokenizer_only)
-    return ids
+    names = task_datasets(seahelm_dir or settings.repo_dir, settings.tasks, settings.skip_tasks)
+    cache = str(Path(hf_home) / "datasets")
+    for name in names:
+        for config in hf_datasets.get_dataset_config_names(name):
+            hf_datasets.load_dataset(name, config, cache_dir=cache)
+    (Path(hf_home) / DATASETS_MANIFEST).write_text(json.dumps(
+        {"commit": settings.commit, "tasks": settings.tasks, "skip_tasks": settings.skip_tasks, "datasets": names},
+        indent=2) + "\n", encoding="utf-8")
+    return ids + names
 
 
 def missing_weights(settings: SeaHelmSettings, model: Optional[str] = None) -> list[str]:
@@ -298,6 +440,32 @@ def missing_weights(settings: SeaHelmSettings, model: Optional[str] = None) -> l
             if not isinstance(try_to_load_from_cache(m, "config.json", cache_dir=cache), str)]
 
 
+def missing_datasets(settings: SeaHelmSettings) -> list[str]:
+    """What the datasets cache at settings.hf_home lacks for these runs: the manifest itself (or one written for
+    another commit or task set), or a listed dataset with no prepared config (where `datasets` looks offline:
+    `<hf_home>/datasets/<org>___<name in snake case>/<config>/<version>/<hash>/`)."""
+    manifest_path = Path(str(settings.hf_home)) / DATASETS_MANIFEST
+    if not manifest_path.is_file():
+        return [f"{DATASETS_MANIFEST} (no datasets staged)"]
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    wanted = {"commit": settings.commit, "tasks": settings.tasks, "skip_tasks": settings.skip_tasks}
+    stale = [f"{key}={manifest.get(key)!r}, not {value!r}" for key, value in wanted.items()
+             if manifest.get(key) != value]
+    if stale:
+        return [f"{DATASETS_MANIFEST} (staged for {', '.join(stale)})"]
+    cache = manifest_path.parent / "datasets"
+    return [name for name in manifest["datasets"]
+            if not any(p.is_dir() for p in (cache / _cached_dataset_dir(name)).glob("*/*/*"))]
+
+
+def _cached_dataset_dir(name: str) -> str:
+    """`datasets`' cache folder of a hub dataset (CachedDatasetModuleFactory's: `org___<name in snake case>`)."""
+    from datasets.naming import camelcase_to_snakecase
+
+    org, _, dataset = name.rpartition("/")
+    return "___".join([*([org] if org else []), camelcase_to_snakecase(dataset)])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m evals.seahelm", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -307,18 +475,25 @@ def main(argv: list[str] | None = None) -> None:
     render.add_argument("--tensor-parallel-size", type=int, default=1)
     render.add_argument("--runs", type=int, default=8, help="number of evaluation runs (SEA-HELM uses 8)")
     render.add_argument("--base-model", action="store_true")
-    parse = sub.add_parser("parse", help="collect SEA-HELM result files into one results JSON")
-    parse.add_argument("output_dir")
-    configure = sub.add_parser("configure-judges", help="point the checkout's judged task configs at our judge")
-    configure.add_argument("repo_dir")
-    configure.add_argument("--judge-model", default=JudgeSettings.model_name)
-    configure.add_argument("--judge-type", choices=JUDGE_MODEL_TYPES, default=JudgeSettings.model_type)
-    configure.add_argument("--judge-base-url")
-    configure.add_argument("--metricx-model", default=SeaHelmSettings.metricx_model)
-    stage = sub.add_parser("stage-weights", help="download the judge and MetricX weights for offline nodes")
+    parse = sub.add_parser("parse", help="collect one model's SEA-HELM result files into one results JSON")
+    parse.add_argument("output_dir", help="<eval output>/<model key>")
+    prepare = sub.add_parser("prepare-checkout", help="this job's working copy of the image's SEA-HELM, its judged "
+                             "task configs pointed at our judge")
+    prepare.add_argument("repo_dir")
+    prepare.add_argument("work_dir")
+    prepare.add_argument("--judge-model", default=JudgeSettings.model_name)
+    prepare.add_argument("--judge-type", choices=JUDGE_MODEL_TYPES, default=JudgeSettings.model_type)
+    prepare.add_argument("--judge-base-url")
+    prepare.add_argument("--metricx-model", default=SeaHelmSettings.metricx_model)
+    key = sub.add_parser("model-key", help="print the key that names a model's SEA-HELM output")
+    key.add_argument("model")
+    stage = sub.add_parser("stage-weights", help="download the weights and the task set's datasets for offline "
+                           "nodes")
     stage.add_argument("hf_home")
     stage.add_argument("--judge-model", default=JudgeSettings.model_name)
     stage.add_argument("--model", help="the evaluated model too, when it is a hub id")
+    stage.add_argument("--seahelm-dir", default=SeaHelmSettings.repo_dir,
+                       help=f"a SEA-HELM checkout at {SEAHELM_COMMIT[:7]} (its task configs list the datasets)")
     args = parser.parse_args(argv)
     if args.command == "render":
         settings = SeaHelmSettings(tensor_parallel_size=args.tensor_parallel_size, runs=list(range(args.runs)),
@@ -326,13 +501,14 @@ def main(argv: list[str] | None = None) -> None:
         print("\n".join(render_commands(settings, args.model_path, args.output_dir)))
     elif args.command == "parse":
         print(json.dumps(parse_results(args.output_dir), indent=2))
-    elif args.command == "configure-judges":
+    elif args.command == "prepare-checkout":
         judge = JudgeSettings(model_name=args.judge_model, model_type=args.judge_type, base_url=args.judge_base_url)
-        for path in configure_judges(args.repo_dir, judge, args.metricx_model):
-            print(f"configured {path}")
+        print(f"prepared {prepare_checkout(args.repo_dir, args.work_dir, judge, args.metricx_model)}")
+    elif args.command == "model-key":
+        print(model_key(args.model))
     else:
         staged = stage_weights(SeaHelmSettings(judge=JudgeSettings(model_name=args.judge_model)), args.hf_home,
-                               args.model)
+                               args.model, args.seahelm_dir)
         print(f"staged {', '.join(staged)} in {args.hf_home}; set eval.seahelm.hf_home={args.hf_home}")
 
 

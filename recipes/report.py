@@ -1,25 +1,52 @@
-"""`python -m recipes.report RESULTS [RESULTS ...] --output-dir DIR`: compare evaluation results of model versions
-in a Markdown + HTML report with PNG plots. Each RESULTS is a results JSON or a folder holding results.json /
-perplexity.json."""
+"""`python -m recipes.report SOURCE [SOURCE ...] --output-dir DIR`: compare evaluation results of model versions
+in a Markdown + HTML report with PNG plots. Each SOURCE is a results JSON, a folder holding results.json /
+perplexity.json, or a registered version id (its record's evaluation metrics, from the run registry)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Optional
 
-from evals.report import run
+from evals.report import ReportInputError, run
+from recipes.artifacts.versions import CorruptRecord, Registry
 
 
-def main(argv: list[str] | None = None, resolver: Optional[Callable[[str], Path]] = None) -> int:
-    """`resolver` turns a version id into its results folder (the version registry provides one)."""
+def registry_resolver(root: Optional[str] = None) -> Callable[[str], dict]:
+    """A version id -> its results: the suites the eval stage recorded in its version record, labelled by the id.
+    The registry (`root`, default <launch.root>/registry) is opened at the first id."""
+
+    def resolve(version_id: str) -> dict:
+        registry = Registry(root, create=False)
+        try:
+            record = registry.get(version_id)
+        except KeyError:
+            raise ReportInputError(f"{version_id}: no such file or folder, and no version {version_id!r} in the "
+                                   f"registry {registry.root}; pass a results path, or a version id `python -m "
+                                   "recipes.versions list` shows (--registry for another registry)") from None
+        if not record.metrics:
+            raise ReportInputError(f"{version_id}: the version has no evaluation results in its record "
+                                   f"({record.artifact}); run the eval stage on it (eval.model={version_id})")
+        return {"version": record.id, **{suite: entry["scores"] for suite, entry in record.metrics.items()}}
+
+    return resolve
+
+
+def main(argv: list[str] | None = None, resolver: Optional[Callable[[str], dict]] = None) -> int:
+    """`resolver` turns a version id into its results (default: the run registry's records)."""
     parser = argparse.ArgumentParser(prog="python -m recipes.report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", nargs="+", help="results JSON files or folders, one or more per version")
+    parser.add_argument("results", nargs="+", help="results JSON files or folders, or version ids")
     parser.add_argument("--output-dir", default="report", help="where report.md, report.html and PNGs go")
     parser.add_argument("--title", default="Evaluation report")
+    parser.add_argument("--registry", help="the version registry (default: <launch.root>/registry)")
     args = parser.parse_args(argv)
-    written = run(args.results, args.output_dir, resolver, args.title)
+    try:
+        written = run(args.results, args.output_dir,
+                      resolver or registry_resolver(args.registry), args.title)
+    except (ReportInputError, CorruptRecord, FileNotFoundError) as err:
+        print(f"recipes.report: {err}", file=sys.stderr)
+        return 2
     print(f"wrote {written['markdown']}, {written['html']} and {len(written['plots'])} plots")
     return 0
 

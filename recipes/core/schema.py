@@ -15,6 +15,7 @@ from omegaconf import MISSING
 
 # The pinned SEA-HELM commit the eval image checks out (containers/versions.env says the same).
 SEAHELM_COMMIT = "6844e6c5cae439a413281df31271d388fcbad12f"
+SEAHELM_SEEDS = (25008113, 42008474, 15226423, 28126671, 19128282, 39305000, 17765035, 23194592)
 
 
 @dataclass
@@ -58,12 +59,13 @@ class SeaHelmSettings:
     is_base_model: bool = False
     is_reasoning_model: bool = False
     runs: list[int] = field(default_factory=lambda: list(range(8)))
-    seed: int = 25008113  # run n uses seed + n: SEA-HELM asks for a distinct seed per run (its --run help)
+    # run n uses seeds[n]: SEA-HELM's own list (run_evaluation.slurm), so every run matches a leaderboard run
+    seeds: list[int] = field(default_factory=lambda: list(SEAHELM_SEEDS))
     limit: Optional[int] = None
     judge: JudgeSettings = field(default_factory=JudgeSettings)
     metricx_model: str = "google/metricx-24-hybrid-xxl-v2p6-bfloat16"
-    # Hugging Face cache holding the judge, MetricX and its tokenizer (`python -m evals.seahelm stage-weights`);
-    # set, the runs are offline (HF_HUB_OFFLINE=1). None: the node downloads them.
+    # Hugging Face cache holding the judge, MetricX, its tokenizer and the task set's datasets (`python -m
+    # evals.seahelm stage-weights`); set, the runs are offline (HF_HUB_OFFLINE=1). None: the node downloads them.
     hf_home: Optional[str] = None
 
 
@@ -362,6 +364,8 @@ class EvalConfig:
     modes: list[str] = field(default_factory=lambda: ["logprob"])
     perplexity_data: Optional[str] = None  # JSONL glob of held-out {"text","lang"} docs; None: the data sources
     perplexity_max_length: int = 512
+    # Documents scored per language (the first ones of the files); the report shows used / available. None: all.
+    perplexity_max_documents: Optional[int] = 200
     suites: list[str] = field(default_factory=lambda: ["local"])  # local | seahelm | lm_eval
     seahelm: SeaHelmSettings = field(default_factory=SeaHelmSettings)  # the official SEA-HELM, vLLM, on a cluster
     lm_eval: LmEvalSettings = field(default_factory=LmEvalSettings)  # the English suite (lm-evaluation-harness)

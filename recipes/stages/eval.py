@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -52,6 +53,16 @@ def render(ctx: StageContext) -> None:
         lm_eval.run(ctx.cfg.eval.lm_eval, model, str(ctx.artifact_dir / "lm_eval"), scripts["lm_eval"])
 
 
+def seahelm_model_key(model: str) -> str:
+    """The key naming the model's SEA-HELM output: its version id when it is a registered version, else its
+    weights' hash (evals.seahelm.model_key), so SEA-HELM's cache is reused only for the same model."""
+    from evals import seahelm
+    from recipes.artifacts.versions import RECORD_FILE
+
+    record = Path(model) / RECORD_FILE
+    return str(json.loads(record.read_text())["id"]) if record.is_file() else seahelm.model_key(model)
+
+
 def execute(ctx: StageContext) -> None:
     from evals import lm_eval, seahelm
 
@@ -60,11 +71,15 @@ def execute(ctx: StageContext) -> None:
     results: dict[str, dict] = {}
     if "local" in ctx.cfg.eval.suites:
         results.update(_local(ctx, model))
-    parsers = {"seahelm": lambda out: seahelm.parse_results(out, seahelm.seeds(ctx.cfg.eval.seahelm)),
-               "lm_eval": lm_eval.parse_results}
-    for suite, script in _scripts(ctx).items():
-        subprocess.run(["bash", str(script)], check=True)
-        results[suite] = parsers[suite](ctx.artifact_dir / suite)
+    scripts = _scripts(ctx)
+    if "seahelm" in scripts:
+        key = seahelm_model_key(model)
+        subprocess.run(["bash", str(scripts["seahelm"])], check=True, env={**os.environ, "SEAHELM_MODEL_KEY": key})
+        results["seahelm"] = {"model_key": key, **seahelm.parse_results(ctx.artifact_dir / "seahelm" / key,
+                                                                         seahelm.seeds(ctx.cfg.eval.seahelm))}
+    if "lm_eval" in scripts:
+        subprocess.run(["bash", str(scripts["lm_eval"])], check=True)
+        results["lm_eval"] = lm_eval.parse_results(ctx.artifact_dir / "lm_eval")
     ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
     (ctx.artifact_dir / "results.json").write_text(json.dumps({"model": model, **results}, indent=2, default=str)
                                                    + "\n")
@@ -80,9 +95,13 @@ def _local(ctx: StageContext, model: str) -> dict[str, dict]:
                                                           modes=list(cfg.modes)), model, out / "local")
     pattern = cfg.perplexity_data or [s["path"] for s in ctx.cfg.data.sources]
     documents = sorted(p for pat in ([pattern] if isinstance(pattern, str) else pattern) for p in glob.glob(pat))
-    ppl = perplexity.run(perplexity.PerplexitySettings(max_length=cfg.perplexity_max_length), model, documents,
-                         out / "perplexity")
-    return {"local_eval": results["aggregate"], "perplexity": ppl["perplexity"]}
+    ppl = perplexity.run(perplexity.PerplexitySettings(max_length=cfg.perplexity_max_length,
+                                                       max_docs_per_language=cfg.perplexity_max_documents),
+                         model, documents, out / "perplexity")
+    return {"local_eval": results["aggregate"], "perplexity": ppl["perplexity"],
+            "perplexity_documents": {lang: {"used": ppl["documents"][lang], "available": available}
+                                     for lang, available in ppl["documents_available"].items()
+                                     if lang in ppl["documents"]}}
 
 
 def _record(ctx: StageContext, model: str, results: dict[str, dict]) -> None:

@@ -436,6 +436,8 @@ def check_eval(cfg: RootConfig) -> list[Finding]:
                                  "or a hub id"))
     if "seahelm" not in cfg.eval.suites:
         return [f for f in out if f]
+    from evals.seahelm import seeds
+
     settings = cfg.eval.seahelm
     judge = settings.judge
     if judge.model_type not in JUDGE_MODEL_TYPES:
@@ -452,13 +454,23 @@ def check_eval(cfg: RootConfig) -> list[Finding]:
         elif key and key not in os.environ:
             out.append(Finding("eval.seahelm.judge.api_key_env", f"{key} is unset in this environment",
                                f"export {key} before launching", severity))
+    try:
+        seeds(settings)
+    except ValueError as err:
+        out.append(Finding("eval.seahelm.runs", str(err), "keep eval.seahelm.runs within 0..7 (SEA-HELM's 8 seeds) "
+                           "or list a seed per run in eval.seahelm.seeds"))
     if settings.hf_home:
+        from evals.seahelm import missing_datasets
+
         hub_model = model if model and not is_local_path(model) and not _is_registered(cfg, model) else None
-        missing = missing_weights(settings, hub_model) if os.path.isdir(settings.hf_home) else ["all"]
+        staged = os.path.isdir(settings.hf_home)
+        missing = (missing_weights(settings, hub_model) + missing_datasets(settings)) if staged else ["all"]
         if missing:
             out.append(Finding("eval.seahelm.hf_home", f"{settings.hf_home} lacks {', '.join(missing)} (the runs "
-                               "are offline)", f"run `python -m evals.seahelm stage-weights {settings.hf_home}"
-                               + (f" --model {hub_model}" if hub_model else "") + "` on a node with network, or set "
+                               "are offline: weights and the task set's datasets must be staged)",
+                               f"run `python -m evals.seahelm stage-weights {settings.hf_home}"
+                               + (f" --model {hub_model}" if hub_model else "") + " --seahelm-dir <SEA-HELM checkout "
+                               f"at {settings.commit[:7]}>` on a node with network, or set "
                                "eval.seahelm.hf_home=null", severity))
     return [f for f in out if f]
 

@@ -28,6 +28,8 @@ import copy
 import json
 from pathlib import Path
 
+import yaml
+
 # (lang, competency, task, metric, group, value at run 0); the subset of the `seahelm` set for id, th, ta, tl.
 ROWS = [
     ("id", "nlu", "sentiment", "normalized_accuracy", None, 70.0),
@@ -131,14 +133,55 @@ def sea_helm_aggregate(metrics: dict) -> dict:
     return metrics
 
 
+def run_config() -> dict:
+    """The run config SEA-HELM saves (configs/<model>_run_config_<datetime>.yaml), the keys parsing reads: each
+    task's competency, metric, aggregation group and languages; run_args.skip_task."""
+    tasks: dict = {}
+    for lang, comp, task, metric, group, _ in ROWS:
+        entry = tasks.setdefault(task, {"competency": comp, "metric": metric, "languages": {}})
+        entry["languages"][lang] = {"filepath": "aisingapore/example"}
+        if group:
+            entry["aggregation_group"] = group
+    for lang, pragmatic in PRAGMATICS.items():
+        for task in pragmatic:
+            entry = tasks.setdefault(task, {"competency": "linguistic-diagnostics", "metric": "normalized_accuracy",
+                                            "aggregation_group": "pragmatics", "languages": {}})
+            entry["languages"][lang] = {"filepath": "aisingapore/Linguistic-Diagnostics-Pragmatics"}
+    return {"tasks": tasks, "run_args": {"skip_task": []}}
+
+
+def item_rows(task: str, lang: str, run: int) -> list[dict]:
+    """Inference rows with per-item scores: 10 items at the task's score / 100; pragmatics: 1 per correct answer."""
+    for row_lang, _, row_task, metric, _, value in ROWS:
+        if (row_lang, row_task) == (lang, task):
+            # IFEval rows name their instruction's subcategory (the leaderboard drops one for th and my)
+            extra = {"metadata": {"subcategory": "keywords:existence"}} if task == "if-eval" else {}
+            return [{"id": i, "individual_scores": {metric: (value + run) / 100}, **extra} for i in range(10)]
+    counts = task_metrics(run)[lang]["linguistic-diagnostics"][task]["subcategories"]
+    return [{"id": f"{phenomenon}-{i}", "individual_scores": {"normalized_accuracy": int(i < correct)}}
+            for phenomenon, (correct, total) in counts.items() for i in range(total)]
+
+
 def write_run(output_dir: Path, model: str, run: int, finished: bool = True) -> Path:
-    """One run's results file at SEA-HELM's path; unfinished: only the task metrics (no totals yet)."""
+    """One run at SEA-HELM's paths: its config, its inference files, its results file; unfinished: only the task
+    metrics (no totals yet)."""
     metrics = task_metrics(run)
     if finished:
         metrics = sea_helm_aggregate(metrics)
-    results = output_dir / Path(model).name / f"run_{run}" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    path = results / f"{Path(model).name}_seahelm_results_2026-11-2{run}T10:00:00.123456.json"
+    name = Path(model).name
+    run_dir = output_dir / name / f"run_{run}"
+    stamp = f"2026-11-2{run}T10:00:00.123456"
+    config = run_config()
+    (run_dir / "configs").mkdir(parents=True, exist_ok=True)
+    (run_dir / "configs" / f"{name}_run_config_{stamp}.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    for task, task_config in config["tasks"].items():
+        for lang in task_config["languages"]:
+            folder = run_dir / "inferences" / lang / task_config.get("aggregation_group", task)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{name}_{task}_{lang}.jsonl").write_text(
+                "".join(json.dumps(row) + "\n" for row in item_rows(task, lang, run)), encoding="utf-8")
+    (run_dir / "results").mkdir(parents=True, exist_ok=True)
+    path = run_dir / "results" / f"{name}_seahelm_results_{stamp}.json"
     path.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     return path
 

@@ -35,7 +35,7 @@ def test_27b_eval_renders_seahelm_and_lm_eval_on_one_gpu_node(tmp_path):
     seahelm = (launch / "seahelm.sh").read_text()
     assert seahelm.count("src/seahelm_evaluation.py") == 8  # SEA-HELM's 8 runs
     assert f"--model_name {model}" in seahelm and "tensor_parallel_size=4" in seahelm
-    assert f"--output_dir {results / 'seahelm'}" in seahelm
+    assert f'out={results / "seahelm"}/"$key"' in seahelm and '--output_dir "$out"' in seahelm
     lm_eval = (launch / "lm_eval.sh").read_text()
     assert f"pretrained={model},tensor_parallel_size=4,data_parallel_size=2" in lm_eval
     assert "--tasks leaderboard" in lm_eval and f"--output_path {results / 'lm_eval'}" in lm_eval
@@ -87,20 +87,55 @@ def test_smoke_eval_after_data_prep_evaluates_the_base_model(tmp_path):
 
 def test_execute_writes_every_suite_with_the_seeds_of_the_runs(tmp_path, monkeypatch):
     """The job: the rendered scripts run (here: SEA-HELM's and lm-eval's outputs are already there), each suite is
-    parsed into results.json under its name, with the seed of each SEA-HELM run, and the report reads them."""
+    parsed into results.json under its name, SEA-HELM's from the folder of the model's key with SEA-HELM's seed of
+    each run, and the report reads them."""
     model = "google/gemma-3-27b-it"
     cfg = to_object(compose("eval", [f"launch.root={tmp_path}", f"eval.model={model}", "eval.suites=[seahelm,lm_eval]",
-                                     "eval.seahelm.runs=[0,1]", "eval.seahelm.seed=7"]))
+                                     "eval.seahelm.runs=[0,1]"]))
     ctx = StageContext(cfg, tmp_path / "run")
     eval_stage.render(ctx)
     for run in (0, 1):
-        write_run(ctx.artifact_dir / "seahelm", model, run)
+        write_run(ctx.artifact_dir / "seahelm" / "hub-google--gemma-3-27b-it", model, run)
+        write_run(ctx.artifact_dir / "seahelm" / "sha256-0123456789abcdef", model, run)  # another model's runs
     write_lm_eval(ctx.artifact_dir / "lm_eval", model)
     ran = []
-    monkeypatch.setattr(eval_stage.subprocess, "run", lambda argv, check: ran.append(argv))
+    monkeypatch.setattr(eval_stage.subprocess, "run", lambda argv, check, env=None: ran.append((argv, env)))
     eval_stage.execute(ctx)
-    assert [Path(argv[1]).name for argv in ran] == ["seahelm.sh", "lm_eval.sh"]
+    assert [Path(argv[1]).name for argv, _ in ran] == ["seahelm.sh", "lm_eval.sh"]
+    assert ran[0][1]["SEAHELM_MODEL_KEY"] == "hub-google--gemma-3-27b-it"
     results = json.loads((ctx.artifact_dir / "results.json").read_text())
-    assert results["model"] == model and results["seahelm"]["seeds"] == {"0": 7, "1": 8}
+    assert results["model"] == model and results["seahelm"]["seeds"] == {"0": 25008113, "1": 42008474}
+    assert results["seahelm"]["model_key"] == "hub-google--gemma-3-27b-it"
+    assert all("/hub-google--gemma-3-27b-it/" in f for f in results["seahelm"]["files"])
     [version] = load_versions([str(ctx.artifact_dir)])
-    assert set(version.sea_average) == {"seahelm"} and "lm_eval/en" in version.languages
+    assert set(version.sea_average) == {"seahelm"} and "lm_eval (raw)/en" in version.languages
+
+
+def test_a_registered_version_is_keyed_by_its_id_other_weights_by_their_hash(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder, weights in ((first, b"\x00" * 64), (second, b"\x01" * 64)):
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(weights)
+    key = eval_stage.seahelm_model_key(str(first))
+    assert key.startswith("sha256-") and key != eval_stage.seahelm_model_key(str(second))
+    (second / "model.safetensors").write_bytes(b"\x00" * 64)  # retrained to the same bytes: the same key
+    assert eval_stage.seahelm_model_key(str(second)) == key
+    record = Registry(tmp_path / "registry").register(first, name="sealion-v4-27b-apo", stage="apo",
+                                                      payload_kind="hf")
+    assert eval_stage.seahelm_model_key(str(first)) == record.id
+
+
+def test_local_eval_without_held_out_data_scores_a_cap_of_the_training_documents(tmp_path, gemma3_dir):
+    """No eval.perplexity_data: perplexity over the first eval.perplexity_max_documents documents of each language of
+    the training data, the figure used / available in results.json for the report."""
+    corpus = tmp_path / "train.jsonl"
+    corpus.write_text("".join(json.dumps({"text": f"Dokumen nomor {i} tentang kota Jakarta.", "lang": "id"}) + "\n"
+                              for i in range(5)), encoding="utf-8")
+    cfg = to_object(compose("eval", [f"launch.root={tmp_path}", f"eval.model={gemma3_dir}", "eval.suites=[local]",
+                                     "eval.languages=[id]", "eval.n_per_language=1", "eval.perplexity_max_documents=2",
+                                     f"data.sources=[{{path: '{corpus}'}}]"]))
+    ctx = StageContext(cfg, tmp_path / "run")
+    eval_stage.execute(ctx)
+    results = json.loads((ctx.artifact_dir / "results.json").read_text())
+    assert results["perplexity_documents"] == {"id": {"used": 2, "available": 5}}
+    assert results["perplexity"]["id"] > 1

@@ -59,3 +59,12 @@ def test_bad_input_named(tmp_path, gemma3_dir):
     bad.write_text(json.dumps({"text": "no language"}) + "\n")
     with pytest.raises(ValueError, match="'lang'"):
         run(PerplexitySettings(), gemma3_dir, [bad])
+
+
+def test_a_cap_scores_the_first_documents_of_each_language_and_counts_all(gemma3_dir, docs_file):
+    """The eval stage's default (eval.perplexity_max_documents) when the training data stands in for held-out
+    documents: the report shows used / available per language."""
+    torch.set_num_threads(2)
+    results = run(PerplexitySettings(max_length=64, stride=32, max_docs_per_language=1), gemma3_dir, [docs_file])
+    assert results["documents"] == {"id": 1, "vi": 1, "th": 1, "my": 1, "en": 1}
+    assert results["documents_available"] == {"id": 1, "vi": 1, "th": 1, "my": 1, "en": 2}

@@ -15,26 +15,40 @@ MODEL = "/lustre/models/sea-lion-v4-27b-it/hf"
 def test_seahelm_commands_for_27b():
     settings = SeaHelmSettings(tensor_parallel_size=4, runs=[0, 1])
     lines = render_commands(settings, MODEL, "/lustre/evals/v4-27b")
-    assert f"checkout --quiet {SEAHELM_COMMIT}" in lines[2]
-    assert shlex.split(lines[3])[:4] == ["python", "-m", "evals.seahelm", "configure-judges"]
+    # the image's SEA-HELM must be the pinned commit; nothing is checked out or written there
+    assert lines[0].startswith('test "$(git -c safe.directory=\'*\' -C /opt/SEA-HELM rev-parse HEAD)" = '
+                               + SEAHELM_COMMIT + " ||")
+    assert not any("checkout --quiet" in line or "git clone" in line for line in lines)
+    prepare = shlex.split(lines[1])
+    assert prepare[:6] == ["python", "-m", "evals.seahelm", "prepare-checkout", "/opt/SEA-HELM",
+                           "/lustre/evals/v4-27b/checkout"]
+    # the output is keyed to the model (the stage passes the key; run by hand, the weights' hash)
+    assert lines[2] == f'key="${{SEAHELM_MODEL_KEY:-$(python -m evals.seahelm model-key {MODEL})}}"'
+    assert lines[3] == 'out=/lustre/evals/v4-27b/"$key"'
     assert "OPENAI_API_KEY" not in "\n".join(lines)  # SEA-HELM's judge is local vLLM: no key needed
-    runs = [shlex.split(line) for line in lines if "seahelm_evaluation.py" in line]
+    runs = [line for line in lines if "seahelm_evaluation.py" in line]
     assert len(runs) == 2
-    argv = runs[1]
-    assert argv[:5] == ["uv", "run", "--directory", "/opt/SEA-HELM", "src/seahelm_evaluation.py"]
-    opts = dict(zip(argv[5::2], argv[6::2]))
+    argv = shlex.split(runs[1].replace('"$out"', "OUT"))
+    assert argv[:10] == ["uv", "run", "--frozen", "--no-sync", "--project", "/opt/SEA-HELM", "--directory",
+                         "/lustre/evals/v4-27b/checkout", "src/seahelm_evaluation.py", "--tasks"]
+    assert ' --output_dir "$out" ' in runs[1]  # the shell expands the keyed folder
+    opts = dict(zip(argv[9::2], argv[10::2]))
     assert opts["--tasks"] == "seahelm" and opts["--model_type"] == "vllm"
-    assert opts["--model_name"] == MODEL and opts["--output_dir"] == "/lustre/evals/v4-27b"
+    assert opts["--model_name"] == MODEL and opts["--output_dir"] == "OUT"
     assert "tensor_parallel_size=4" in opts["--model_args"].split(",")
-    assert opts["--run"] == "1"
-    assert "--is_base_model" not in argv
+    assert opts["--run"] == "1" and opts["--seed"] == "42008474"
+    assert "--is_base_model" not in argv and "--rerun_cached_results" not in argv  # a requeue resumes
 
 
-def test_each_run_has_its_own_seed():
-    lines = render_commands(SeaHelmSettings(seed=100), MODEL, "/out")
+def test_each_run_has_sea_helms_seed():
+    """run_evaluation.slurm's list: array task n runs run n with seeds[n]."""
+    lines = render_commands(SeaHelmSettings(), MODEL, "/out")
     argvs = [shlex.split(line) for line in lines if "seahelm_evaluation.py" in line]
-    pairs = [(a[a.index("--run") + 1], a[a.index("--seed") + 1]) for a in argvs]
-    assert pairs == [(str(r), str(100 + r)) for r in range(8)]
+    pairs = [(int(a[a.index("--run") + 1]), int(a[a.index("--seed") + 1])) for a in argvs]
+    assert pairs == list(enumerate([25008113, 42008474, 15226423, 28126671, 19128282, 39305000, 17765035,
+                                    23194592]))
+    with pytest.raises(ValueError, match=r"runs \[8\] have no seed"):
+        render_commands(SeaHelmSettings(runs=[0, 8]), MODEL, "/out")
 
 
 def test_a_hub_id_is_evaluated_as_is():
@@ -49,10 +63,10 @@ def test_an_endpoint_judge_gets_its_key_by_name_only():
                           api_key_env="JUDGE_KEY")
     lines = render_commands(SeaHelmSettings(runs=[0], judge=judge, hf_home="/lustre/hf"), MODEL, "/out")
     assert 'export OPENAI_API_KEY="${JUDGE_KEY:?JUDGE_KEY is unset (judge key)}"' in lines
-    assert "export HF_HOME=/lustre/hf HF_HUB_OFFLINE=1" in lines
-    configure = shlex.split(lines[3])
-    assert configure[configure.index("--judge-type") + 1] == "litellm"
-    assert configure[configure.index("--judge-base-url") + 1] == "http://judge:8000/v1"
+    assert "export HF_HOME=/lustre/hf HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1" in lines
+    prepare = shlex.split(lines[1])
+    assert prepare[prepare.index("--judge-type") + 1] == "litellm"
+    assert prepare[prepare.index("--judge-base-url") + 1] == "http://judge:8000/v1"
 
 
 def test_lm_eval_commands():
@@ -70,10 +84,12 @@ def test_lm_eval_commands():
 def test_lm_eval_parse(tmp_path):
     write_lm_eval(tmp_path, MODEL)
     parsed = parse_lm_eval(tmp_path)
-    assert parsed["tasks"]["leaderboard_ifeval"] == pytest.approx(75.0)
+    # IFEval as the Open LLM Leaderboard scores it: the mean of the prompt- and instruction-level strict accuracy
+    assert parsed["tasks"]["leaderboard_ifeval"] == pytest.approx((75.0 + 80.0) / 2)
+    assert parsed["scores"] == "raw"
     assert parsed["tasks"]["leaderboard_bbh"] == pytest.approx(60.0)
     assert len(parsed["tasks"]) == 6
-    assert parsed["aggregate"]["languages"]["en"]["mean"] == pytest.approx((75 + 50 + 60 + 35 + 20 + 45) / 6)
+    assert parsed["aggregate"]["languages"]["en"]["mean"] == pytest.approx((77.5 + 50 + 60 + 35 + 20 + 45) / 6)
 
 
 def test_seahelm_rejects_relative_paths():

@@ -41,12 +41,12 @@ def test_id_run_0_by_hand():
     assert metrics["id"]["total"] == pytest.approx(59.25)
 
 
-def test_parse_scores_as_sea_helm_does(three_runs):
+def test_parse_keeps_sea_helms_per_run_totals(three_runs):
     out, files = three_runs
     parsed = parse_results(out, {0: 11, 1: 12, 2: 13})
     runs = [json.loads(f.read_text()) for f in files]
-    agg = parsed["aggregate"]
-    assert agg["n_seeds"] == 3 and parsed["disagreements"] == [] and parsed["incomplete_runs"] == []
+    agg = parsed["run_totals"]["aggregate"]
+    assert agg["n_seeds"] == 3 and parsed["disagreements"] == [] and parsed["incomplete_runs"] == {}
     mean = lambda values: sum(values) / len(values)  # noqa: E731
     # SEA-HELM's own numbers (written by its aggregation into each file), averaged over the runs.
     assert agg["sea_average"]["mean"] == pytest.approx(mean([r["total"] for r in runs]))
@@ -61,19 +61,71 @@ def test_parse_scores_as_sea_helm_does(three_runs):
     assert agg["competencies"]["id"]["instruction-following"]["mean"] == pytest.approx(86.0)
     assert agg["tasks"]["translations"]["th"]["mean"] == pytest.approx(78.0)  # (70+84)/2 + 1
     assert "translation-en-xx" not in agg["tasks"] and "syntax-criteria" not in agg["tasks"]
-    assert parsed["seahelm_totals"] == {r: pytest.approx(runs[r]["total"]) for r in range(3)}
-    assert parsed["seeds"] == {0: 11, 1: 12, 2: 13}
+    assert parsed["run_totals"]["seahelm_totals"] == {r: pytest.approx(runs[r]["total"]) for r in range(3)}
+    assert parsed["seeds"] == {0: 11, 1: 12, 2: 13} and parsed["runs"] == [0, 1, 2]
     assert parsed["skipped"] == []
+
+
+def test_the_leaderboard_score_is_the_item_level_one(three_runs):
+    """Every item of a task scores the task's score of its run (+1 per run); a bootstrap picks each item's run, so
+    each task's leaderboard mean lies within its runs' scores, and syntax-criteria counts in LINDSEA (the
+    leaderboard's linguistic diagnostics: mp-r, syntax-criteria and the pragmatics group), unlike the per-run
+    totals. The exact numbers are SEA-HELM's own notebook's: tests/seahelm."""
+    out, _ = three_runs
+    board = parse_results(out, {0: 11, 1: 12, 2: 13})["aggregate"]
+    assert board["n_bootstraps"] == 30 and board["bootstrap_seed"] == 94370244
+    assert 62.0 <= board["tasks"]["mt-bench-judge"]["id"]["mean"] <= 64.0
+    assert board["tasks"]["mt-bench-judge"]["id"]["stderr"] > 0
+    lindsea = board["competencies"]["id"]["linguistic-diagnostics"]["mean"]
+    members = [board["tasks"]["mp-r"]["id"]["mean"], board["tasks"]["syntax-criteria"]["id"]["mean"],
+               board["groups"]["pragmatics"]["id"]["mean"]]
+    assert lindsea == pytest.approx(sum(members) / 3)
+    assert board["sea_average"]["mean"] == pytest.approx(
+        sum(board["languages"][lang]["mean"] for lang in ("id", "th", "ta", "tl")) / 4)
+
+
+def _rewrite(path, change):
+    metrics = json.loads(path.read_text())
+    change(metrics)
+    path.write_text(json.dumps(metrics))
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda m: m["th"]["nlu"]["sentiment"].update({"normalized_accuracy": 0, "error": "Failed to run evaluation "
+                                                                                      "for task"}),
+     "th/sentiment: SEA-HELM error 'Failed to run evaluation for task'"),
+    (lambda m: m["th"]["nlu"]["sentiment"].pop("normalized_accuracy"), "th/sentiment: no normalized_accuracy"),
+    (lambda m: m["th"]["nlu"].pop("sentiment"), "th/sentiment: no result"),
+])
+def test_a_failed_task_makes_its_run_incomplete_never_scored(tmp_path, change, reason):
+    for run in range(2):
+        write_run(tmp_path, MODEL, run)
+    _rewrite(next((tmp_path / "sealion-v4-27b-apo" / "run_1" / "results").glob("*.json")), change)
+    parsed = parse_results(tmp_path, {0: 11, 1: 12})
+    assert list(parsed["incomplete_runs"]) == ["1"] and parsed["incomplete_runs"]["1"][0].startswith(reason)
+    assert parsed["runs"] == [0] and list(parsed["run_totals"]["seahelm_totals"]) == [0]
+
+
+def test_a_run_without_item_scores_or_results_is_incomplete(tmp_path):
+    write_run(tmp_path, MODEL, 0)
+    write_run(tmp_path, MODEL, 1)
+    (tmp_path / "sealion-v4-27b-apo" / "run_1" / "inferences" / "tl" / "kalahi-judge"
+     / "sealion-v4-27b-apo_kalahi-judge_tl.jsonl").unlink()
+    parsed = parse_results(tmp_path, {0: 11, 1: 12, 2: 13})
+    assert parsed["incomplete_runs"]["1"][0].startswith("tl/kalahi-judge: no item scores in ")
+    assert parsed["incomplete_runs"]["2"] == ["no results file (the run did not start)"]
+    assert parsed["runs"] == [0]
 
 
 def test_an_unfinished_run_is_listed_not_scored(tmp_path):
     write_run(tmp_path, MODEL, 0)
-    unfinished = write_run(tmp_path, MODEL, 1, finished=False)
+    write_run(tmp_path, MODEL, 1, finished=False)
     parsed = parse_results(tmp_path)
-    assert parsed["incomplete_runs"] == [str(unfinished)] and parsed["aggregate"]["n_seeds"] == 1
+    assert parsed["incomplete_runs"] == {"1": ["no overall total (SEA-HELM writes it last: the run did not finish)"]}
+    assert parsed["run_totals"]["aggregate"]["n_seeds"] == 1
     write_run(tmp_path / "only", MODEL, 0, finished=False)
-    with pytest.raises(ValueError, match="no finished SEA-HELM run"):
-        parse_results(tmp_path / "only")
+    nothing = parse_results(tmp_path / "only")
+    assert nothing["aggregate"] is None and nothing["runs"] == [] and list(nothing["incomplete_runs"]) == ["0"]
 
 
 def test_the_newest_file_of_a_run_wins_and_disagreements_are_reported(tmp_path, capsys):
