@@ -195,10 +195,15 @@ def main(argv: list[str] | None = None) -> int:
         for name, text in base_texts().items():
             (LOCKS / f"{name}.base.txt").write_text(text)
     stale, names = [], args.images or list(images())
+    # NeMo-RL's lock is the one base recorded from its source: hold the committed export to it where it is at hand.
+    if args.check and "rl" in names and (ENGINES / f"nemo-rl-{versions()['NEMO_RL_REF']}.tar.gz").is_file():
+        if rl_base() != (LOCKS / "rl.base.txt").read_text():
+            stale.append("rl.base")
+            print("lock_images.py: rl.base.txt is not NeMo-RL's uv.lock export: run with --bases", file=sys.stderr)
     with ThreadPoolExecutor() as pool:  # uv waits on the network, not the CPU: resolve the images side by side
         texts = dict(zip(names, pool.map(lambda name: lock_text(images()[name]), names)))
         # A cache older than the cut-off may lack a release: what differs from the lock is resolved again online.
-        differ = [n for n in names if texts[n] != ((LOCKS / f"{n}.txt").read_text() if (LOCKS / f"{n}.txt").is_file() else "")]
+        differ = [n for n in names if not (LOCKS / f"{n}.txt").is_file() or texts[n] != (LOCKS / f"{n}.txt").read_text()]
         texts |= dict(zip(differ, pool.map(lambda name: lock_text(images()[name], cached=False), differ)))
     for name in names:
         text, path = texts[name], LOCKS / f"{name}.txt"
