@@ -176,8 +176,9 @@ def base_texts() -> dict[str, str]:
             f"# Stand-in for {v['NEMO_IMAGE']}'s packages (torch, Transformer Engine, megatron-core, transformers and\n"
             "# what they need), which cannot be read here (no access to nvcr.io): Megatron-Bridge's requirements as\n"
             "# PyPI resolved them for Python 3.12. The build prints where the image differs (containers/check_image.py)\n"
-            "# and fails on any conflict; replace this file with the image's `pip freeze` when one is at hand:\n"
-            "#   docker run --rm --entrypoint pip $NEMO_IMAGE freeze --exclude-editable > containers/locks/train.base.txt\n")),
+            "# and fails on any conflict; replace this file with the image's `pip freeze` when one is at hand\n"
+            "# (`docker run --rm --entrypoint pip $NEMO_IMAGE freeze --exclude-editable`), NVIDIA's own builds (torch\n"
+            "# 2.x.0a0+<commit>, Transformer Engine) written as the PyPI release they stand for, which uv can resolve.\n")),
     }
 
 
