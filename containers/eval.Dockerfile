@@ -28,7 +28,8 @@ RUN git clone --depth 1 --branch "${LLAMA_CPP_TAG}" https://github.com/ggml-org/
  && cmake --build /opt/llama.cpp/build --target llama-quantize -j "$(nproc)"
 
 WORKDIR /opt/sealion-recipes
-COPY . .
+# The locks and checks first, the whole tree last: a source change does not rebuild lm-eval's and SEA-HELM's layers.
+COPY containers/ containers/
 # uv (pinned), then lm-eval's vLLM backend on the image's vLLM in a venv of its own that sees the image's packages
 # (--system-site-packages): lm-eval's [math] extra pins antlr4-python3-runtime 4.11, the stage runner's hydra-core
 # 4.9. Only its command is put on PATH. Both locks were resolved in CI against the base (eval.base.txt); --no-deps
@@ -59,6 +60,7 @@ RUN if [ ! -f /tmp/seahelm/seahelm.uv.lock ]; then \
 
 # The job side with the eval extra (xllamacpp, sacrebleu, ...) as containers/locks/eval.txt resolved it against the
 # base: vLLM's torch and transformers stay as built.
+COPY . .
 RUN pip install --no-cache-dir --no-deps -r containers/locks/eval.txt \
  && pip install --no-cache-dir --no-deps -e . \
  && python containers/check_image.py eval /tmp/pip-check.before \
