@@ -69,7 +69,7 @@ def images() -> dict[str, Image]:
 
 
 def uv(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["uv", *args], capture_output=True, text=True)
+    return subprocess.run(["uv", *args], capture_output=True, text=True, cwd=REPO)  # paths in locks: relative
 
 
 def pins(text: str) -> dict[str, str]:
