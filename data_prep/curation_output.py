@@ -105,6 +105,7 @@ def finish(output_dir: str | Path, removals: dict[int, Rejection]) -> CurationSu
     root = Path(output_dir)
     screened = json.loads((root / SCREENED).read_text(encoding="utf-8"))
     summary = CurationSummary(**screened["summary"])
+    (root / CURATED_DIR).mkdir(exist_ok=True)
     for old in (root / CURATED_DIR).glob("*.jsonl"):
         old.unlink()
     curated: dict[str, IO[str]] = {}
