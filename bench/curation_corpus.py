@@ -1,7 +1,7 @@
 """A seeded multilingual corpus with injected duplicates, and the truth to score a deduplicator against.
 
 Base documents are per-language first-order Markov walks over the sample corpus's units (Thai words by
-pythainlp, grapheme clusters for Khmer, Lao, Burmese, Chinese), 60-300 units, with numbers at 8% of units so that
+pythainlp, grapheme clusters for Khmer, Lao, Burmese, Chinese), 60-300 units, with numbers at 15% of units so that
 walks over about a hundred words per language do not overlap by themselves. Copies of earlier documents are then
 injected: exact, case/space (upper-cased, spacing and punctuation changed: the same normalised text), and near
 (1, 3, 5, 10 or 20% of units replaced or deleted). Copies go into a random file, most of them not their
@@ -24,7 +24,7 @@ from data_prep.segment import units
 from recipes.core.languages import CODE, language_spec
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data_prep" / "sample_corpus"
-NUMBER_RATE = 0.08
+NUMBER_RATE = 0.15
 EDIT_FRACTIONS = (0.01, 0.03, 0.05, 0.10, 0.20)
 TRUTH = "truth.json"
 
@@ -74,7 +74,7 @@ def _walk(rng: random.Random, vocabulary: list[str], following: dict[str, list[s
     out = [rng.choice(vocabulary)]
     while len(out) < length:
         if rng.random() < NUMBER_RATE:
-            out.append(str(rng.choice((rng.randint(2, 999), rng.randint(1950, 2026), f"{rng.randint(1, 99)}%"))))
+            out.append(str(rng.choice((rng.randint(2, 99_999), rng.randint(1950, 2026), f"{rng.randint(1, 99)}%"))))
         successors = following.get(out[-1])
         out.append(rng.choice(successors) if successors else rng.choice(vocabulary))
     return out
