@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from datasketch.lsh import _optimal_param
+from datasketch import MinHashLSH
 
 from data_prep.dedup import DedupSettings, Deduplicator, minhash_values, normalised_words
 from data_prep.documents import Document, Rejection
@@ -76,7 +76,8 @@ def exact_key(words: list[str]) -> bytes:
 
 def lsh_bands(settings: DedupSettings) -> tuple[int, int]:
     """(bands, rows per band): datasketch MinHashLSH's choice for the threshold, as the Deduplicator uses it."""
-    return _optimal_param(settings.threshold, settings.num_perm, 0.5, 0.5)
+    lsh = MinHashLSH(threshold=settings.threshold, num_perm=settings.num_perm)
+    return lsh.b, lsh.r
 
 
 def deduplicate(shard_dirs: list[Path], settings: DedupSettings, dedup_dir: Path) -> dict[str, list[Removal]]:

@@ -125,7 +125,8 @@ def _deduplicate_if_last(ctx: StageContext, task: ArrayTask) -> None:
     from data_prep import curate, global_dedup
 
     records = _records(ctx)
-    with array_lock(ctx.artifact_dir / DEDUP_LOCK, task, LOCK_WAIT_S):
+    # no time-out: a sibling that screened at the same moment waits out a global dedup of any size
+    with array_lock(ctx.artifact_dir / DEDUP_LOCK, task, wait_s=float("inf")):
         if (records / "deduplicated").exists() or len(list(records.glob("screened-*"))) < task.count:
             return
         shards = [_shard_dir(ctx, i, task.count) for i in range(task.count)]
