@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -45,7 +44,15 @@ def machine() -> dict:
 
 
 def _peak_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not carried over from the parent by exec)."""
+    status = Path("/proc/self/status").read_text()
+    return round(int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024, 1)
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (datatrove's executor starts a manager process)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 class Steps:
@@ -56,11 +63,11 @@ class Steps:
         self.docs: dict[str, int] = {}
 
     def time(self, name: str, fn, *args, **kwargs):
-        start = time.process_time()
+        start = _cpu()
         try:
             return fn(*args, **kwargs)
         finally:
-            self.cpu[name] += time.process_time() - start
+            self.cpu[name] += _cpu() - start
 
     def report(self) -> dict:
         return {name: {"cpu_s": round(cpu, 3), "documents": self.docs.get(name),
@@ -88,13 +95,13 @@ def run_screen(work: Path) -> dict:
     settings = _settings()
     settings.dedup.near = False  # signatures are each engine's own step below
     inputs = records = 0
-    start = time.process_time()
+    start = _cpu()
     for number, path in enumerate(files):
         summary = curate.screen([str(path)], work / SCREENED / path.stem, settings, positions=[number],
                                 show_progress=False)
         inputs += summary.input_records
         records += json.loads((work / SCREENED / path.stem / "screened.json").read_text())["candidates"]
-    total = time.process_time() - start
+    total = _cpu() - start
     steps.cpu["read_and_write"] = total - sum(steps.cpu.values())
     steps.docs.update(clean_document=inputs, identify=inputs, check_quality=inputs, read_and_write=inputs)
     return {"input_documents": inputs, "candidates": records, "cpu_s": round(total, 3),
