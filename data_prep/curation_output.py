@@ -101,8 +101,11 @@ class CurationWriter:
 
 def finish(output_dir: str | Path, removals: dict[int, Rejection]) -> CurationSummary:
     """The filter step: candidates.jsonl minus `removals` (by line) into curated/, the removals into
-    rejected.jsonl, and curation_summary.json. Rerunnable: it starts again from what `CurationWriter` left."""
+    rejected.jsonl, and curation_summary.json. Rerunnable: it starts again from what `CurationWriter` left, or
+    returns the summary of a finished run."""
     root = Path(output_dir)
+    if (root / SUMMARY).exists() and not (root / CANDIDATES).exists():  # done: killed between its last two steps
+        return CurationSummary(**json.loads((root / SUMMARY).read_text(encoding="utf-8")))
     screened = json.loads((root / SCREENED).read_text(encoding="utf-8"))
     summary = CurationSummary(**screened["summary"])
     (root / CURATED_DIR).mkdir(exist_ok=True)

@@ -121,5 +121,6 @@ def test_filtering_again_writes_the_same_files_and_the_counts_add_up(corpus, tmp
     assert again == first and first.balanced() and first.rejected_by_stage["dedup"]
     assert CurationSummary(**json.loads((shard / SUMMARY).read_text())) == first
     assert not (shard / CANDIDATES).exists()
+    assert finish(shard, removals) == first  # finished: a requeue that comes after the last step changes nothing
     kept = sum(len(p.read_text().splitlines()) for p in (shard / "curated").glob("*.jsonl"))
     assert kept == first.kept == len(candidates.splitlines()) - len(removals)
