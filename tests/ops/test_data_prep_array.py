@@ -38,14 +38,18 @@ def test_array_tasks_share_the_work_and_the_last_one_merges(tmp_path):
     run_dir = root / "smoke" / "data_prep"
     from recipes.runtime.stage_runner import read_status
 
-    for i, task in enumerate([2, 0, 1]):  # the order Slurm happens to finish them in
+    screened = run_dir / "artifact" / "curation" / "task-0002" / "screened.json"
+    for i, task in enumerate([2, 2, 0, 1]):  # the order Slurm happens to finish them in; task 2 requeued once
         env = {"SLURM_ARRAY_TASK_ID": str(task), "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "0",
-               "SLURM_ARRAY_JOB_ID": "777", "SLURM_JOB_ID": str(800 + task)}
+               "SLURM_ARRAY_JOB_ID": "777", "SLURM_JOB_ID": str(800 + task), "SLURM_RESTART_COUNT": str(int(i == 1))}
         out = launch("recipes.runtime.stage_runner", "--run-dir", str(run_dir), env=env)
         assert out.returncode == 0, out.stderr[-2000:]
+        if i == 0:
+            first_screening = screened.stat().st_mtime_ns
         merged = (run_dir / "artifact" / "tokens.json").exists()
-        assert merged == (i == 2), "only the last task to finish merges"
-        assert read_status(run_dir)["state"] == ("succeeded" if i == 2 else "running")
+        assert merged == (i == 3), "only the last task to finish merges"
+        assert read_status(run_dir)["state"] == ("succeeded" if i == 3 else "running")
+    assert screened.stat().st_mtime_ns == first_screening  # the requeued task 2 did not screen its shard again
 
     status = read_status(run_dir)
     assert status["tasks"] == 3 and status["slurm_job_id"] == "777"
