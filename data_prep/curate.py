@@ -71,9 +71,10 @@ def screen(inputs: list[str | dict], shard: Path, settings: CurationSettings,
     signatures = global_dedup.SignatureWriter(settings.dedup)
     progress = Progress(TextColumn("curate {task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), disable=not show_progress)
+    resolved = [resolve_inputs([spec]) for spec in inputs]  # every missing input named before any is read
     with progress:
-        for position, spec in zip(positions or range(len(inputs)), inputs):
-            for file_number, source in enumerate(resolve_inputs([spec])):
+        for position, sources in zip(positions or range(len(inputs)), resolved):
+            for file_number, source in enumerate(sources):
                 for record, item in enumerate(read_sources([source], settings.ingest, progress)):
                     summary.input_records += 1
                     if isinstance(item, Quarantined):

@@ -63,6 +63,11 @@ def shingles(text: str, lang: str, shingle: str, ngram: int, words: list[str] | 
     return {g.encode("utf-8") for g in grams}
 
 
+def exact_key(words: list[str]) -> bytes:
+    """What the exact rule compares: a hash of the normalised words."""
+    return hashlib.blake2b(" ".join(words).encode("utf-8"), digest_size=16).digest()
+
+
 def minhash_values(doc: Document, settings: DedupSettings, words: list[str] | None = None) -> np.ndarray:
     """The document's MinHash values (uint32 x num_perm): datasketch's, seeded, over xxh32 shingle hashes."""
     signature = _template(settings.num_perm, settings.seed).copy()
@@ -94,7 +99,7 @@ class Deduplicator:
     def check(self, doc: Document) -> Optional[Rejection]:
         """None if `doc` is new (and now indexed), else a Rejection naming the kept document it duplicates."""
         words = normalised_words(doc.text)
-        key = hashlib.blake2b(" ".join(words).encode("utf-8"), digest_size=16).digest()
+        key = exact_key(words)
         values = minhash_values(doc, self.settings, words) if self.settings.near else None
         return self.check_signature(doc.id, doc.origin, key, values)
 

@@ -17,7 +17,6 @@ documents (4 bytes x num_perm each), and the index of the shared ones only.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from datasketch import MinHashLSH
 
-from data_prep.dedup import DedupSettings, Deduplicator, minhash_values, normalised_words
+from data_prep.dedup import DedupSettings, Deduplicator, exact_key, minhash_values, normalised_words
 from data_prep.documents import Document, Rejection
 
 SIGNATURES = "signatures.npz"
@@ -68,10 +67,6 @@ class SignatureWriter:
                  order=np.array(self._order, dtype=np.int64).reshape(n, 3),
                  ids=np.array(self._ids, dtype=str), origins=np.array(self._origins, dtype=str))
         partial.replace(path)  # a shard's signatures are whole or absent
-
-
-def exact_key(words: list[str]) -> bytes:
-    return hashlib.blake2b(" ".join(words).encode("utf-8"), digest_size=16).digest()
 
 
 def lsh_bands(settings: DedupSettings) -> tuple[int, int]:
