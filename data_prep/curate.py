@@ -7,6 +7,8 @@ and the script check before quality, since the quality rules count words the lan
 junk never enters the index and a good copy is not removed in favour of a bad one that was seen first.
 Nothing is dropped without a count: every input record ends up kept, quarantined or rejected (see
 `CurationSummary.balanced`), and `curated/` is what `python -m data_prep.tokenize` reads.
+The steps before dedup run per shard (`screen`); dedup is global over every shard (`data_prep.global_dedup`),
+then each shard is filtered (`curation_output.finish`). `curate` does the three for one shard.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import sys
 import time
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Optional
 
 from rich.console import Console
@@ -22,13 +25,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from data_prep.clean import CleanSettings, clean_document
-from data_prep.curation_output import CurationSummary, CurationWriter
-from data_prep.dedup import SHINGLES, DedupSettings, Deduplicator
+from data_prep import global_dedup
+from data_prep.curation_output import CurationSummary, CurationWriter, finish
+from data_prep.dedup import SHINGLES, DedupSettings
 from data_prep.documents import Document, Quarantined, Rejection
 from data_prep.ingest import IngestSettings, read_sources, resolve_inputs
 from data_prep.langid import LangIdSettings, LangIdTally, identify
 from data_prep.quality import QualitySettings, check_quality
 from recipes.core.languages import LANGID_POLICIES
+
+DEDUP_DIR = "dedup"  # global_dedup's decisions (removed.json)
 
 
 @dataclass
@@ -42,41 +48,59 @@ class CurationSettings:
 
 def curate(inputs: list[str | dict], output_dir: str, settings: Optional[CurationSettings] = None,
            show_progress: bool = True) -> CurationSummary:
+    """Every step for one shard: screen, dedup over this shard alone, filter."""
     settings = settings or CurationSettings()
-    sources = resolve_inputs(inputs)
+    start = time.monotonic()
+    shard = Path(output_dir)
+    screen(inputs, shard, settings, show_progress=show_progress)
+    removals = global_dedup.deduplicate([shard], settings.dedup, shard / DEDUP_DIR)[shard.name]
+    summary = finish(shard, {r.index: r.rejection for r in removals})
+    summary.seconds = round(time.monotonic() - start, 3)
+    return summary
+
+
+def screen(inputs: list[str | dict], shard: Path, settings: CurationSettings,
+           positions: Optional[list[int]] = None, show_progress: bool = True) -> CurationSummary:
+    """Ingest, clean, language ID and quality for one shard's inputs; the survivors become dedup candidates with
+    their signatures. `positions`: each input's place in the whole run's input list (default: this list's), so
+    that global dedup keeps the first copy in the run's input order, however the inputs are split."""
     start = time.monotonic()
     summary = CurationSummary()
     tally = LangIdTally()
-    deduplicator = Deduplicator(settings.dedup)
-    writer = CurationWriter(output_dir)
+    writer = CurationWriter(shard)
+    signatures = global_dedup.SignatureWriter(settings.dedup)
     progress = Progress(TextColumn("curate {task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), disable=not show_progress)
+    resolved = [resolve_inputs([spec]) for spec in inputs]  # every missing input named before any is read
     with progress:
-        for item in read_sources(sources, settings.ingest, progress):
-            summary.input_records += 1
-            if isinstance(item, Quarantined):
-                writer.quarantine(item)
-                continue
-            outcome = _curate_document(item, settings, tally, deduplicator)
-            if isinstance(outcome, Rejection):
-                writer.reject(item, outcome)
-            else:
-                writer.keep(outcome)
+        for position, sources in zip(positions or range(len(inputs)), resolved):
+            for file_number, source in enumerate(sources):
+                for record, item in enumerate(read_sources([source], settings.ingest, progress)):
+                    summary.input_records += 1
+                    if isinstance(item, Quarantined):
+                        writer.quarantine(item)
+                        continue
+                    outcome = _screen_document(item, settings, tally)
+                    if isinstance(outcome, Rejection):
+                        writer.reject(item, outcome)
+                    else:
+                        writer.candidate(outcome)
+                        signatures.add(outcome, (position, file_number, record))
     summary.language_disagreements = dict(tally.disagreements.most_common())
     summary.language_interchangeable = dict(tally.interchangeable.most_common())
     summary.seconds = round(time.monotonic() - start, 3)
+    signatures.save(shard)
     return writer.close(summary)
 
 
-def _curate_document(doc: Document, settings: CurationSettings, tally: LangIdTally,
-                     deduplicator: Deduplicator) -> Document | Rejection:
+def _screen_document(doc: Document, settings: CurationSettings, tally: LangIdTally) -> Document | Rejection:
     cleaned = clean_document(doc, settings.clean)
     if isinstance(cleaned, Rejection):
         return cleaned
     identified = identify(cleaned, settings.langid, tally)
     if isinstance(identified, Rejection):
         return identified
-    return check_quality(identified, settings.quality) or deduplicator.check(identified) or identified
+    return check_quality(identified, settings.quality) or identified
 
 
 def summary_table(summary: CurationSummary) -> Table:

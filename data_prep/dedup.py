@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Optional
@@ -20,7 +21,7 @@ from typing import Optional
 import numpy as np
 import regex
 import xxhash
-from datasketch import MinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from data_prep.documents import Document, Rejection
 from data_prep.segment import units
@@ -62,8 +63,27 @@ def shingles(text: str, lang: str, shingle: str, ngram: int, words: list[str] | 
     return {g.encode("utf-8") for g in grams}
 
 
+def exact_key(words: list[str]) -> bytes:
+    """What the exact rule compares: a hash of the normalised words."""
+    return hashlib.blake2b(" ".join(words).encode("utf-8"), digest_size=16).digest()
+
+
+def minhash_values(doc: Document, settings: DedupSettings, words: list[str] | None = None) -> np.ndarray:
+    """The document's MinHash values (uint32 x num_perm): datasketch's, seeded, over xxh32 shingle hashes."""
+    signature = _template(settings.num_perm, settings.seed).copy()
+    signature.update_batch(list(shingles(doc.text, doc.lang, settings.shingle, settings.ngram, words)))
+    return signature.hashvalues
+
+
+@functools.lru_cache(maxsize=4)
+def _template(num_perm: int, seed: int) -> MinHash:
+    """Permutations built once per setting, copied per document."""
+    return MinHash(num_perm=num_perm, seed=seed, hashfunc=xxhash.xxh32_intdigest)
+
+
 class Deduplicator:
-    """Stateful over one run: call `check` on documents in input order."""
+    """Stateful over one run: call `check` (or `check_signature`, with what `data_prep.global_dedup` stored) on
+    documents in input order."""
 
     def __init__(self, settings: DedupSettings):
         self.settings = settings
@@ -74,42 +94,42 @@ class Deduplicator:
             raise ValueError(f"DedupSettings.threshold={settings.threshold} with num_perm={settings.num_perm}: "
                              f"datasketch's MinHashLSH refuses it ({err}); lower the threshold (identical texts "
                              f"are the exact rule's)") from err
-        self._signatures: dict[str, MinHash] = {}
-        # permutations built once, copied per document
-        self._template = MinHash(num_perm=settings.num_perm, seed=settings.seed, hashfunc=xxhash.xxh32_intdigest)
+        self._signatures: dict[str, np.ndarray] = {}
 
     def check(self, doc: Document) -> Optional[Rejection]:
         """None if `doc` is new (and now indexed), else a Rejection naming the kept document it duplicates."""
         words = normalised_words(doc.text)
-        key = hashlib.blake2b(" ".join(words).encode("utf-8"), digest_size=16).digest()
+        key = exact_key(words)
+        values = minhash_values(doc, self.settings, words) if self.settings.near else None
+        return self.check_signature(doc.id, doc.origin, key, values)
+
+    def check_signature(self, doc_id: str, origin: str, key: bytes,
+                        values: Optional[np.ndarray]) -> Optional[Rejection]:
+        """`check` on a document's exact key and MinHash values (None when near-dedup is off)."""
         if self.settings.exact and key in self._exact:
             first = self._exact[key]
             return Rejection(STAGE, "exact_duplicate", f"same normalised text as {first}", duplicate_of=first)
         if self.settings.near:
-            signature = self._signature(doc, words)
+            signature = LeanMinHash(seed=self.settings.seed, hashvalues=values,
+                                    scheme=_template(self.settings.num_perm, self.settings.seed).scheme)
             match = self._best_match(signature)
             if match is not None:
                 first, similarity = match
                 return Rejection(STAGE, "near_duplicate", f"estimated Jaccard {similarity:.2f} >= "
                                                           f"{self.settings.threshold} with {first}", duplicate_of=first)
             # LSH keys must be unique; ids usually are, the origin disambiguates when two inputs reuse one
-            index_key = doc.id if doc.id not in self._signatures else f"{doc.id}@{doc.origin}"
+            index_key = doc_id if doc_id not in self._signatures else f"{doc_id}@{origin}"
             self._lsh.insert(index_key, signature)
-            self._signatures[index_key] = signature
+            self._signatures[index_key] = signature.hashvalues
         if self.settings.exact:
-            self._exact[key] = doc.id
+            self._exact[key] = doc_id
         return None
 
-    def _signature(self, doc: Document, words: list[str]) -> MinHash:
-        signature = self._template.copy()
-        signature.update_batch(list(shingles(doc.text, doc.lang, self.settings.shingle, self.settings.ngram, words)))
-        return signature
-
-    def _best_match(self, signature: MinHash) -> Optional[tuple[str, float]]:
+    def _best_match(self, signature: LeanMinHash) -> Optional[tuple[str, float]]:
         """The most similar indexed (kept) document at or above the threshold."""
         best: Optional[tuple[str, float]] = None
         for key in self._lsh.query(signature):
-            similarity = float(np.mean(self._signatures[key].hashvalues == signature.hashvalues))
+            similarity = float(np.mean(self._signatures[key] == signature.hashvalues))
             if similarity >= self.settings.threshold and (best is None or similarity > best[1]):
                 best = (key, similarity)
         return best

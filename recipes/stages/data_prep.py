@@ -3,16 +3,27 @@ quarantine) -> Gemma 3 tokens in Megatron .bin/.idx (data_prep.tokenize) -> the 
 (data_prep.blend). The artifact holds curation/ (with its summary and quarantine), the prefixes, tokens.json,
 blend.json and its report.
 
-As a Slurm job array (stage.array, e.g. "0-63%16") every task takes every count-th input file: it curates them
-(near-duplicates are found within a task's files, as FineWeb deduplicates per crawl) and commits their token
-shards; the task that finds all its siblings done merges the shards and writes the blend, under a lock file.
-Task records and the merge marker carry the launch they belong to, so a rerun never counts an earlier launch's
-tasks as done; the keys that tokenised shards are reused on go into manifest.json (`resume_keys`)."""
+As a Slurm job array (stage.array, e.g. "0-63%32") the input files are split into as many shards as tasks (every
+count-th file), and curation runs in data_prep.global_dedup's four steps, so that duplicates are found across the
+whole run (every source, every shard), as one process reading all inputs in order would find them:
+  1. screen (per shard, task i does shard i): clean, language ID, quality, MinHash signatures;
+  2+3. buckets and clusters (global): the task that finds every shard screened, under a lock;
+  4. filter and tokenise (per shard): every task alive once the clusters exist takes unclaimed shards.
+A task that finishes screening while a sibling has not started yet (a throttled array: 64 tasks, 32 at a time)
+does not wait for the clusters, which would hold the slot the sibling needs: it ends, and the tasks still running
+filter and tokenise its shard. The task that finds every shard tokenised merges the shards and writes the blend.
+Every record (screened, started, claimed, task-NNNN.json, merged) carries the launch it belongs to, so a rerun never
+counts an earlier launch's work as done, and each step resumes: a requeued task skips what its shard already did
+and takes back its own claims. The keys tokenised shards are reused on go into manifest.json (`resume_keys`)."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
+import os
+import time
+from pathlib import Path
 
 from recipes.artifacts import manifest
 from recipes.core.atomic import write_text_atomic
@@ -20,56 +31,165 @@ from recipes.core.run_layout import StageDir
 from recipes.core.stage_context import ArrayTask, StageContext, array_lock
 
 MERGE_LOCK = ".merge.lock"
+DEDUP_LOCK = ".dedup.lock"
 LOCK_WAIT_S = 600
+POLL_S = 1.0
 
 
-def assigned_sources(sources: list[dict], task: ArrayTask) -> list[dict]:
-    """This task's inputs: every data.sources entry expanded into one entry per file (a hub dataset or directory
-    stays one entry), then every count-th one."""
+def assigned_sources(sources: list[dict], task: ArrayTask) -> list[tuple[int, dict]]:
+    """This task's inputs with their places in the run's input list: every data.sources entry expanded into one
+    entry per file (a hub dataset or directory stays one entry), then every count-th one."""
     entries = []
     for source in sources:
         files = sorted(glob.glob(str(source["path"])))
         entries += [{**source, "path": f} for f in files] if files else [dict(source)]
-    return entries[task.index::task.count]
+    return list(enumerate(entries))[task.index::task.count]
 
 
 def execute(ctx: StageContext) -> bool:
-    from rich.console import Console
+    from data_prep import tokenize
 
-    from data_prep import curate, tokenize
+    cfg, knobs, task = ctx.cfg, ctx.cfg.data_prep, ArrayTask.from_environment()
+    out = ctx.artifact_dir
+    settings = tokenize.TokenizeSettings(tokenizer=cfg.data.tokenizer, workers=knobs.workers,
+                                         shard_bytes=knobs.shard_bytes)
+    records = _records(ctx)
+    _mark(records / f"started-{task.index:04d}", task)
+    if not knobs.curate:  # tokenise the sources as they are: JSONL with id, text, lang, source per record
+        _tokenize_shard(ctx, settings, task.index, [s["path"] for _, s in assigned_sources(_sources(ctx), task)])
+        return _merge_if_last(ctx, task, settings)
+    _screen(ctx, task)
+    _deduplicate_if_last(ctx, task)
+    started = len(list(records.glob("started-*")))
+    if not (records / "deduplicated").exists() and started < task.count:
+        return False  # a sibling has not started: leave the slot to it; the tasks still running finish this shard
+    _wait_for(records / "deduplicated", ctx.run_dir, task)
+    # this task's own shard first (a requeued task takes back its claim), then any shard nobody took
+    for shard in [task.index, *(i for i in range(task.count) if i != task.index)]:
+        if _claim(records / f"claimed-{shard:04d}", task):
+            _filter_and_tokenize(ctx, settings, ArrayTask(shard, task.count))
+    return _merge_if_last(ctx, task, settings)
+
+
+def _sources(ctx: StageContext) -> list[dict]:
+    return [dict(s) for s in ctx.cfg.data.sources]
+
+
+def _records(ctx: StageContext) -> Path:
+    """This launch's coordination records (an earlier launch's sit in another directory)."""
+    path = ctx.artifact_dir / "tasks" / f"launch-{ctx.launch_key()}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _mark(path: Path, task: ArrayTask) -> None:
+    write_text_atomic(path, str(task.index))
+
+
+def _shard_dir(ctx: StageContext, shard: int, count: int) -> Path:
+    curation = ctx.artifact_dir / "curation"
+    return curation if count == 1 else curation / f"task-{shard:04d}"
+
+
+def _curation_settings(ctx: StageContext):
+    from data_prep import curate
     from data_prep.dedup import DedupSettings
     from data_prep.langid import LangIdSettings
     from data_prep.quality import QualitySettings
 
-    cfg, knobs, task = ctx.cfg, ctx.cfg.data_prep, ArrayTask.from_environment()
+    knobs = ctx.cfg.data_prep
+    return curate.CurationSettings(langid=LangIdSettings(on_disagreement=knobs.on_language_disagreement),
+                                   quality=QualitySettings(min_words=knobs.min_words),
+                                   dedup=DedupSettings(threshold=knobs.dedup_threshold))
+
+
+def _screen(ctx: StageContext, task: ArrayTask) -> None:
+    """Step 1 for this task's shard, unless this launch screened it already."""
+    from data_prep import curate
+
+    done = _records(ctx) / f"screened-{task.index:04d}"
+    if done.exists():
+        return
+    assigned = assigned_sources(_sources(ctx), task)
+    # Each data.sources entry declares its source name and language for the records it matches.
+    summary = curate.screen([s for _, s in assigned], _shard_dir(ctx, task.index, task.count),
+                            _curation_settings(ctx), positions=[i for i, _ in assigned])
+    if not summary.input_records and task.count == 1:
+        raise ValueError(f"data_prep: data.sources hold no record ({', '.join(s['path'] for _, s in assigned)} "
+                         "are empty); point data.sources at the corpus files")
+    _mark(done, task)
+
+
+def _deduplicate_if_last(ctx: StageContext, task: ArrayTask) -> None:
+    """Steps 2 and 3 over every shard, by the task that finds them all screened."""
+    from data_prep import curate, global_dedup
+
+    records = _records(ctx)
+    # no time-out: a sibling that screened at the same moment waits out a global dedup of any size
+    with array_lock(ctx.artifact_dir / DEDUP_LOCK, task, wait_s=float("inf")):
+        if (records / "deduplicated").exists() or len(list(records.glob("screened-*"))) < task.count:
+            return
+        shards = [_shard_dir(ctx, i, task.count) for i in range(task.count)]
+        global_dedup.deduplicate(shards, _curation_settings(ctx).dedup,
+                                 ctx.artifact_dir / "curation" / curate.DEDUP_DIR)
+        _mark(records / "deduplicated", task)
+
+
+def _wait_for(path: Path, run_dir: Path, task: ArrayTask) -> None:
+    """Until `path` exists; a sibling's failure (its status record) stops the wait with its error."""
+    while not path.exists():
+        for status in StageDir(run_dir).task_statuses():
+            record = json.loads(status.read_text())
+            if record.get("state") == "failed" and record.get("array_task") != task.index:
+                raise RuntimeError(f"data_prep: array task {record.get('array_task')} failed "
+                                   f"({record.get('error')}); the global dedup it screens for cannot run")
+        time.sleep(POLL_S)
+
+
+def _claim(path: Path, task: ArrayTask) -> bool:
+    """Take a shard for steps 4 (exclusive file creation); a task's own earlier claim is its own again."""
+    with contextlib.suppress(FileExistsError):
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        os.write(fd, str(task.index).encode())
+        os.close(fd)
+        return True
+    return path.read_text() == str(task.index) and not (path.parent / f"{path.name}.done").exists()
+
+
+def _filter_and_tokenize(ctx: StageContext, settings, shard: ArrayTask) -> None:
+    """Step 4 for one shard (numbered as the task that screened it): its survivors into curated/, then into
+    token shards."""
+    from rich.console import Console
+
+    from data_prep import curate, global_dedup
+    from data_prep.curation_output import CURATED_DIR, SUMMARY, finish
+
+    count = shard.count
+    shard_dir = _shard_dir(ctx, shard.index, count)
+    records = _records(ctx)
+    filtered = records / f"filtered-{shard.index:04d}"
+    if not filtered.exists():
+        finish(shard_dir, global_dedup.load_removals(ctx.artifact_dir / "curation" / curate.DEDUP_DIR,
+                                                       shard_dir.name))
+        _mark(filtered, shard)
+    summary = curate.CurationSummary(**json.loads((shard_dir / SUMMARY).read_text()))
+    Console().print(curate.summary_table(summary))
+    inputs = sorted(glob.glob(str(shard_dir / CURATED_DIR / "*.jsonl")))
+    if not inputs and count == 1:
+        raise ValueError(f"data_prep: curation kept no document of {summary.input_records} (see {shard_dir}); "
+                         "lower data_prep.min_words or set data_prep.curate=false")
+    _tokenize_shard(ctx, settings, shard.index, inputs)
+    _mark(records / f"claimed-{shard.index:04d}.done", shard)
+
+
+def _tokenize_shard(ctx: StageContext, settings, shard: int, inputs: list[str]) -> None:
+    from data_prep import tokenize
+
     out = ctx.artifact_dir
-    sources = assigned_sources([dict(s) for s in cfg.data.sources], task)
-    if knobs.curate:
-        settings = curate.CurationSettings(langid=LangIdSettings(on_disagreement=knobs.on_language_disagreement),
-                                           quality=QualitySettings(min_words=knobs.min_words),
-                                           dedup=DedupSettings(threshold=knobs.dedup_threshold))
-        curated = out / "curation" if task.count == 1 else out / "curation" / f"task-{task.index:04d}"
-        # Each data.sources entry declares its source name and language for the records it matches.
-        summary = curate.curate(sources, str(curated), settings)
-        Console().print(curate.summary_table(summary))
-        inputs = sorted(glob.glob(str(curated / "curated" / "*.jsonl")))
-        if not summary.input_records and task.count == 1:
-            raise ValueError(f"data_prep: data.sources hold no record ({', '.join(s['path'] for s in sources)} "
-                             "are empty); point data.sources at the corpus files")
-        if not inputs and task.count == 1:
-            raise ValueError(f"data_prep: curation kept no document of {summary.input_records} (see {curated}); "
-                             "lower data_prep.min_words or set data_prep.curate=false")
-    else:  # tokenise the sources as they are: JSONL with id, text, lang, source per record
-        inputs = [s["path"] for s in sources]
-    settings = tokenize.TokenizeSettings(tokenizer=cfg.data.tokenizer, workers=knobs.workers,
-                                         shard_bytes=knobs.shard_bytes)
     shard_ids, skipped = tokenize.tokenize_shards(settings, inputs, str(out)) if inputs else ([], 0)
-    tasks_dir = out / "tasks"
-    tasks_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(tasks_dir / f"task-{task.index:04d}.json",
+    write_text_atomic(out / "tasks" / f"task-{shard:04d}.json",
                       json.dumps({"launch": ctx.launch_key(), "shard_ids": shard_ids, "skipped": skipped,
                                   "resume_keys": tokenize.resume_keys(settings, inputs)}))
-    return _merge_if_last(ctx, task, settings)
 
 
 def _merge_if_last(ctx: StageContext, task: ArrayTask, settings) -> bool:

@@ -41,8 +41,12 @@ def test_an_empty_jsonl_says_so_not_lower_min_words(tmp_path):
     (tmp_path / "empty.jsonl").write_text("")
     cfg = to_object(compose("data_prep", [f"launch.root={tmp_path}",
                                           f"data.sources=[{{path: '{tmp_path}/empty.jsonl', lang: id}}]"]))
+    run = tmp_path / "run"  # what the launcher writes before the job: the stage's records carry the launch key
+    run.mkdir()
+    (run / "resolved.yaml").write_text("{}")
+    (run / "manifest.json").write_text('{"created": "2026-12-04T00:00:00+00:00"}')
     with pytest.raises(ValueError, match=f"data.sources hold no record \\({tmp_path}/empty.jsonl are empty\\)"):
-        data_prep.execute(StageContext(cfg, tmp_path / "run"))
+        data_prep.execute(StageContext(cfg, run))
 
 
 def test_a_truncated_safetensors_merge_input_is_named(tmp_path, gemma3_dir):

@@ -38,18 +38,27 @@ def test_array_tasks_share_the_work_and_the_last_one_merges(tmp_path):
     run_dir = root / "smoke" / "data_prep"
     from recipes.runtime.stage_runner import read_status
 
-    for i, task in enumerate([2, 0, 1]):  # the order Slurm happens to finish them in
+    screened = run_dir / "artifact" / "curation" / "task-0002" / "screened.json"
+    for i, task in enumerate([2, 2, 0, 1]):  # the order Slurm happens to finish them in; task 2 requeued once
         env = {"SLURM_ARRAY_TASK_ID": str(task), "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "0",
-               "SLURM_ARRAY_JOB_ID": "777", "SLURM_JOB_ID": str(800 + task)}
+               "SLURM_ARRAY_JOB_ID": "777", "SLURM_JOB_ID": str(800 + task), "SLURM_RESTART_COUNT": str(int(i == 1))}
         out = launch("recipes.runtime.stage_runner", "--run-dir", str(run_dir), env=env)
         assert out.returncode == 0, out.stderr[-2000:]
+        if i == 0:
+            first_screening = screened.stat().st_mtime_ns
         merged = (run_dir / "artifact" / "tokens.json").exists()
-        assert merged == (i == 2), "only the last task to finish merges"
-        assert read_status(run_dir)["state"] == ("succeeded" if i == 2 else "running")
+        assert merged == (i == 3), "only the last task to finish merges"
+        assert read_status(run_dir)["state"] == ("succeeded" if i == 3 else "running")
+    assert screened.stat().st_mtime_ns == first_screening  # the requeued task 2 did not screen its shard again
 
     status = read_status(run_dir)
     assert status["tasks"] == 3 and status["slurm_job_id"] == "777"
     assert json.loads((run_dir / "artifact" / "tasks" / "merged").read_text())["task"] == 1
+    # tasks 2 and 0 found a sibling not started and ended after screening; task 1 deduplicated, filtered and
+    # tokenised every shard
+    (records,) = (run_dir / "artifact" / "tasks").glob("launch-*")
+    assert [p.read_text() for p in sorted(records.glob("claimed-????"))] == ["1", "1", "1"]
+    assert (records / "deduplicated").read_text() == "1"
     assert prefixes(run_dir / "artifact") == expected  # every document once, the same tokens
     assert len(list((run_dir / "artifact" / "curation").glob("task-*/curation_summary.json"))) == 3
     (record,) = Registry(root / "registry").all()
@@ -74,12 +83,27 @@ def test_a_failed_task_fails_the_array(tmp_path):
     assert status["state"] == "failed" and status["array_task"] == 1
 
 
+def write_copies(path: Path) -> None:
+    """Copies of two sample documents in a file of their own: the 13th input, so array task 0 of 3 screens it while
+    the originals (en.jsonl, vi.jsonl: inputs 1 and 10) go to task 1."""
+    docs = {d["id"]: d for f in ("en", "vi") for d in map(json.loads, (REPO / "data_prep" / "sample_corpus" /
+                                                                        f"{f}.jsonl").read_text().splitlines())}
+    copies = [{**docs["en-000"], "id": "en-copy", "text": docs["en-000"]["text"].upper() + " !"},
+              {**docs["vi-000"], "id": "vi-near", "text": docs["vi-000"]["text"].replace("mới", "tới", 1)}]
+    path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in copies), encoding="utf-8")
+
+
 @pytest.mark.slurm
 def test_data_prep_array_on_slurm(tmp_path):
+    """The four dedup steps on the local Slurm: three tasks at once, two at a time (a throttled array), and the
+    copies in task 0's file are removed in favour of their originals in task 1's."""
     from recipes.runtime.stage_runner import read_status
 
+    write_copies(tmp_path / "copies.jsonl")
+    sources = f"data.sources=[{{path: '{SAMPLE}'}}, {{path: '{tmp_path / 'copies.jsonl'}'}}]"
     out = launch("recipes.data_prep", f"launch.root={tmp_path}", "cluster=slurm", "cluster.containers.cpu=null",
-                 "cluster.exclusive=false", "launch.detach=false", "stage.array=0-2", *COMMON)
+                 "cluster.exclusive=false", "launch.detach=false", "stage.array=0-2%2", "data_prep.min_words=10",
+                 sources)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "note: data_prep run as a Slurm job array: submitted detached" in out.stdout
     run_dir = tmp_path / "smoke" / "data_prep"
@@ -91,7 +115,14 @@ def test_data_prep_array_on_slurm(tmp_path):
     tasks = [json.loads(p.read_text()) for p in sorted(run_dir.glob("status.task-*.json"))]
     assert [t["array_task"] for t in tasks] == [0, 1, 2] and {t["state"] for t in tasks} == {"succeeded"}
     assert len({t["slurm_job_id"] for t in tasks}) == 1  # the array's job id
-    assert sum(d for d, _ in prefixes(run_dir / "artifact").values()) == 48
+    assert sum(d for d, _ in prefixes(run_dir / "artifact").values()) == 48  # 50 inputs less the 2 copies
+    curation = run_dir / "artifact" / "curation"
+    rejected = {r["id"]: r for r in map(json.loads, (curation / "task-0000" / "rejected.jsonl").read_text().splitlines())}
+    assert (rejected["en-copy"]["rule"], rejected["en-copy"]["duplicate_of"]) == ("exact_duplicate", "en-000")
+    assert (rejected["vi-near"]["rule"], rejected["vi-near"]["duplicate_of"]) == ("near_duplicate", "vi-000")
+    summaries = [json.loads(p.read_text()) for p in sorted(curation.glob("task-*/curation_summary.json"))]
+    assert sum(s["input_records"] for s in summaries) == 50 and all(
+        s["input_records"] == s["kept"] + s["quarantined"] + s["rejected"] for s in summaries)
 
 
 def test_only_array_stages_take_an_array(tmp_path):
