@@ -8,6 +8,7 @@ which reads DIR/resolved.yaml. A run directory holds resolved.yaml, manifest.jso
 from __future__ import annotations
 
 import contextlib
+import glob
 import importlib
 import importlib.util
 import os
@@ -55,6 +56,7 @@ def run_dir_of(cfg: RootConfig) -> Path:
 def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) -> StageLaunch:
     """Compose, preflight, and write resolved.yaml + manifest.json. Raises ConfigError / PreflightError."""
     raw = compose(stage, overrides)
+    resolve_source_paths(raw)
     cfg = to_object(raw)
     local_gpu_stage_without_gpu = (cfg.cluster.executor == "local" and cfg.stage.needs_gpu
                                    and cfg.cluster.gpus_per_node == 0)
@@ -68,6 +70,9 @@ def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) ->
     except run_lock.RunDirBusy as err:
         raise preflight.PreflightError([preflight.Finding("run.name", str(err), "wait for that run to end, or "
                                                           "launch under another run.name or launch.root")]) from None
+    from recipes.submit.status import settle_abandoned
+
+    settle_abandoned(run_dir, "a new launch took its run lock, which no launcher held")  # the last attempt's end
     resolved = OmegaConf.to_container(raw, resolve=True)
     resolved = manifest.redact(resolved, cfg.cluster.secrets)
     StageDir(run_dir).resolved.write_text(yaml.safe_dump(resolved, sort_keys=False))
@@ -78,6 +83,16 @@ def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) ->
     if spec.renders:
         importlib.import_module(spec.module).render(StageContext(cfg, run_dir))
     return StageLaunch(cfg=cfg, run_dir=run_dir, report=report)
+
+
+def resolve_source_paths(raw) -> None:
+    """Relative data.sources paths made absolute from where the launcher runs, once, at submission: the job runs
+    from the repository root (or on another node), where a relative path would name something else. A path that
+    matches nothing here (a hub dataset id, a path only the cluster has) is left as it is, for check_paths."""
+    for source in raw.data.sources:
+        path = str(source.get("path") or "")
+        if path and not os.path.isabs(path) and not path.startswith("~") and glob.glob(path):
+            source.path = os.path.abspath(path)
 
 
 def torchrun_ranks(cfg: RootConfig) -> int:

@@ -25,7 +25,8 @@ from recipes.artifacts.checkpoints import newest_complete
 from recipes.artifacts.stage_dir import checkpoint_dir, newest_log
 from recipes.core.config import default_launch_root
 from recipes.core.run_layout import StageDir
-from recipes.runtime.stage_runner import read_status
+from recipes.runtime.stage_runner import UnreadableStatus, read_status, write_status
+from recipes.submit import run_lock
 
 # Megatron's training log line, e.g.
 # " [2026-11-22 10:00:00] iteration      120/   10000 | consumed samples:  3840 | ... | lm loss: 2.345678E+00 | ..."
@@ -68,15 +69,37 @@ def resolve_run_dir(run: str, root: Optional[str] = None) -> Path:
                             f"(pass the run directory, or --root / SEALION_RUNS = launch.root)")
 
 
+def settle_abandoned(stage_dir: Path, evidence: str | None = None) -> dict:
+    """The stage's status; a local attempt still recorded `running` whose launcher is gone (its run lock is free:
+    the launcher and its job were killed together, a node crash) is recorded `failed` here, with the evidence and
+    where it resumes from. Slurm jobs (a job id recorded) are left to sacct."""
+    status = read_status(stage_dir)
+    if status["state"] != "running" or status.get("slurm_job_id") or status.get("tasks"):
+        return status
+    evidence = evidence or run_lock.holder_gone(stage_dir)
+    if evidence is None:
+        return status  # a live launcher holds it: running indeed
+    from recipes.artifacts.stage_dir import resume_point
+
+    write_status(stage_dir, "failed", started=status.get("started", ""),
+                 error=f"the attempt started {status.get('started', '?')} ended without recording its end; {evidence}; "
+                       f"{resume_point(stage_dir)}; run the stage again to resume")
+    return read_status(stage_dir)
+
+
 def collect(run_dir: Path, tail: int = 5) -> list[StageStatus]:
-    """The status of every stage directory (one holding resolved.yaml) under `run_dir`, in submission order."""
-    stage_dirs = [d for d in Path(run_dir).iterdir() if StageDir(d).resolved.is_file()]
-    ledger = _nemo_run_job_ids(Path(run_dir) / ".nemo_run")
+    """The status of every stage directory (one holding resolved.yaml) under `run_dir`, in submission order; `run_dir`
+    may be one stage's directory."""
+    run_dir = Path(run_dir)
+    if StageDir(run_dir).resolved.is_file():
+        return [stage_status(run_dir, _nemo_run_job_ids(run_dir.parent / ".nemo_run").get(run_dir.name), tail)]
+    stage_dirs = [d for d in run_dir.iterdir() if StageDir(d).resolved.is_file()]
+    ledger = _nemo_run_job_ids(run_dir / ".nemo_run")
     return [stage_status(d, ledger.get(d.name), tail) for d in sorted(stage_dirs, key=_submitted_at)]
 
 
 def stage_status(stage_dir: Path, ledger_job_id: Optional[str] = None, tail: int = 5) -> StageStatus:
-    own = read_status(stage_dir)
+    own = settle_abandoned(stage_dir)
     status = StageStatus(stage=stage_dir.name, restarts=int(own.get("restart_count", 0)))
     status.job_id = own.get("slurm_job_id") or ledger_job_id
     if status.job_id:
@@ -161,13 +184,13 @@ def run(settings: StatusSettings, console: Optional[Console] = None) -> list[Sta
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m recipes.status", description=__doc__.split("\n")[0])
-    parser.add_argument("run", help="run directory (<launch.root>/<run.name>) or run name")
+    parser.add_argument("run", help="run directory (<launch.root>/<run.name>), one stage's directory, or run name")
     parser.add_argument("--root", default=None, help="launch.root (default: $SEALION_RUNS, else <repo>/runs)")
     parser.add_argument("--tail", type=int, default=5, help="log lines to show per stage (default 5)")
     args = parser.parse_args(argv)
     try:
         run(StatusSettings(run=args.run, root=args.root, tail=args.tail))
-    except FileNotFoundError as err:
+    except (FileNotFoundError, UnreadableStatus) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -103,3 +103,113 @@ def test_the_run_lock_stores_and_prints_the_command_redacted(tmp_path, monkeypat
     # A lock written by an older launcher, raw argv: the refusal a second launcher prints is redacted all the same.
     old = json.dumps({"pid": 1, "host": "h", "started": "t", "argv": ["x", f"k={HEX40}"]}).encode()
     assert HEX40 not in run_lock._describe(old) and "pid 1 on h" in run_lock._describe(old)
+
+
+# 2. Version identity -------------------------------------------------------------------------------------------
+
+def registered(root: Path) -> dict[str, str]:
+    return json.loads((root / "registry" / "index.json").read_text())
+
+
+def test_a_rerun_that_changed_nothing_keeps_every_version_id(tmp_path):
+    """data_prep and eval, the smoke pipeline's stages that run on a CPU, each launched twice into one root: the
+    second run's own report (shards skipped, seconds, launch key) differs, the payload does not."""
+    docs = tmp_path / "heldout.jsonl"
+    docs.write_text("".join(json.dumps({"text": f"Ini kalimat nomor {i} dalam bahasa Indonesia.", "lang": "id"}) + "\n"
+                            for i in range(2)))
+    stages = [("recipes.data_prep", []),
+              ("recipes.eval", ["eval.languages=[id]", "eval.n_per_language=1", f"eval.perplexity_data={docs}"])]
+    first = {}
+    for module, args in stages:
+        out = launch(module, f"launch.root={tmp_path}", *args, timeout=600)
+        assert out.returncode == 0, out.stderr[-3000:]
+        first = registered(tmp_path)
+    assert sorted(first) == ["smoke-data_prep-0.1.0", "smoke-eval-0.1.0"]
+    skipped_before = json.loads((tmp_path / "smoke/data_prep/artifact/tokens.json").read_text())["shards_skipped"]
+    for module, args in stages:
+        out = launch(module, f"launch.root={tmp_path}", *args, timeout=600)
+        assert out.returncode == 0, out.stderr[-3000:]
+    # the rerun did report differently about itself ...
+    assert json.loads((tmp_path / "smoke/data_prep/artifact/tokens.json").read_text())["shards_skipped"] > skipped_before
+    assert registered(tmp_path) == first  # ... and kept every id
+    check = launch("recipes.versions", "--root", str(tmp_path / "registry"), "check")
+    assert check.returncode == 0 and "0 problem(s)" in check.stdout, check.stdout
+
+
+# 3. A stage whose launcher and job are gone is never "running" -------------------------------------------------
+
+def test_a_stage_killed_with_its_launcher_is_recorded_failed_by_the_next_reader(tmp_path):
+    import psutil
+
+    fifo = tmp_path / "input.jsonl"
+    os.mkfifo(fifo)  # the job waits on it: the stage is running for as long as the test needs
+    launcher = subprocess.Popen([sys.executable, "-m", "recipes.data_prep", f"launch.root={tmp_path}",
+                                 f"data.sources=[{{path: '{fifo}'}}]"], cwd=REPO, env=ENV,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stage_dir = tmp_path / "smoke" / "data_prep"
+    try:
+        deadline = time.monotonic() + 120
+        while not (stage_dir / "status.json").exists() or \
+                json.loads((stage_dir / "status.json").read_text())["state"] != "running":
+            assert launcher.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        tree = [launcher, *psutil.Process(launcher.pid).children(recursive=True)]
+        for proc in tree:  # a node crash: launcher and job die together, nothing records the end
+            os.kill(proc.pid, signal.SIGKILL)
+        launcher.wait(timeout=30)
+        psutil.wait_procs([p for p in tree[1:]], timeout=30)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert json.loads((stage_dir / "status.json").read_text())["state"] == "running"  # what the crash left
+    out = launch("recipes.status", str(stage_dir), "--tail", "0")  # the stage's own directory: its row
+    assert out.returncode == 0, out.stderr
+    status = json.loads((stage_dir / "status.json").read_text())
+    assert status["state"] == "failed" and "is gone" in status["error"]
+    assert f"pid {launcher.pid}" in status["error"] and "data_prep" in out.stdout and "failed" in out.stdout
+
+
+def test_a_full_disk_is_one_line_naming_the_path_and_its_free_space(tmp_path, monkeypatch, capsys):
+    from recipes.runtime import stage_runner
+    from recipes.stages import data_prep as data_prep_stage
+    from recipes.submit.launch import prepare
+
+    stage_dir = prepare("data_prep", [f"launch.root={tmp_path}", "launch.dryrun=true"]).run_dir
+
+    def fill_the_disk(ctx):  # /dev/full answers every write with ENOSPC, as a full file system does
+        (ctx.artifact_dir).mkdir(parents=True, exist_ok=True)
+        (ctx.artifact_dir / "tokens.bin").symlink_to("/dev/full")
+        with open(ctx.artifact_dir / "tokens.bin", "wb") as sink:
+            sink.write(b"\0" * 65536)
+            sink.flush()
+
+    monkeypatch.setattr(data_prep_stage, "execute", fill_the_disk)
+    assert stage_runner.main(["--run-dir", str(stage_dir)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0], err
+    assert "No space left on device" in err[0] and str(stage_dir) in err[0] and " free there" in err[0]
+    status = json.loads((stage_dir / "status.json").read_text())
+    assert status["state"] == "failed" and status["error"] == err[0].removeprefix("error: ")
+
+
+# 5. Damaged or missing files: one line naming the file and the repair ------------------------------------------
+
+@pytest.mark.parametrize("damage", ["", '{"state": "runn'], ids=["empty", "truncated"])
+def test_status_on_a_damaged_status_file_names_it_and_the_repair(tmp_path, capsys, damage):
+    from recipes.submit import status
+    from recipes.submit.launch import prepare
+
+    stage_dir = prepare("data_prep", [f"launch.root={tmp_path}", "launch.dryrun=true"]).run_dir
+    (stage_dir / "status.json").write_text(damage)
+    assert status.main([str(stage_dir.parent)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(stage_dir / "status.json") in err[0] and "delete it" in err[0], err
+
+
+def test_status_of_one_stage_directory_shows_that_stage(tmp_path, capsys):
+    from recipes.submit import status
+    from recipes.submit.launch import prepare
+
+    stage_dir = prepare("data_prep", [f"launch.root={tmp_path}", "launch.dryrun=true"]).run_dir
+    shown = status.collect(stage_dir)
+    assert [(s.stage, s.state) for s in shown] == [("data_prep", "not started")]
