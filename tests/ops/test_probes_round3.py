@@ -213,3 +213,134 @@ def test_status_of_one_stage_directory_shows_that_stage(tmp_path, capsys):
     stage_dir = prepare("data_prep", [f"launch.root={tmp_path}", "launch.dryrun=true"]).run_dir
     shown = status.collect(stage_dir)
     assert [(s.stage, s.state) for s in shown] == [("data_prep", "not started")]
+
+
+# 4. Accepted but wrong: refused before work starts, with the field and the fix ------------------------------------
+
+def findings(stage: str, *overrides: str) -> dict[str, str]:
+    report = preflight.plan(to_object(compose(stage, list(overrides))))
+    return {f.field: f.line() for f in report.errors}
+
+
+def test_a_model_config_unlike_the_checkpoint_it_loads_is_refused():
+    """The smoke experiment loads the 270M fixture; model=gemma3_4b would build a 4B architecture over it."""
+    found = findings("cpt", "model=gemma3_4b")
+    assert "num_layers=34 but num_hidden_layers=18" in found["model"] and "model=..." in found["model"]
+    assert "model" not in findings("cpt")  # the smoke's own model matches its checkpoint
+
+
+@pytest.mark.parametrize("override, field, fix", [
+    ("optimizer.lr=-0.1", "optimizer.lr", "optimizer.lr=1e-5"),
+    ("optimizer.lr=0", "optimizer.lr", "optimizer.lr=1e-5"),
+    ("stage.time=99:99:99", "stage.time", "stage.time=04:00:00"),
+    ("stage.time=1-25:00:00", "stage.time", "stage.time=04:00:00"),
+    ("launch.root=/etc/passwd", "launch.root", "point launch.root at a directory"),
+])
+def test_values_no_run_can_use_are_refused(override, field, fix):
+    found = findings("cpt", override)
+    assert field in found and fix in found[field], found
+
+
+@pytest.mark.parametrize("override", ["stage.time=48:00:00", "stage.time=2-00:00:00", "stage.time=90",
+                                      "optimizer.lr=3e-4"])
+def test_values_slurm_and_training_take_are_accepted(override):
+    assert override.partition("=")[0] not in findings("cpt", override)
+
+
+def test_a_file_as_launch_root_is_one_line_from_the_command(tmp_path):
+    out = launch("recipes.data_prep", "launch.dryrun=true", "launch.root=/etc/passwd")
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert out.stderr.strip().splitlines() == [
+        "error: launch.root: /etc/passwd is a file, not a directory; fix: point launch.root at a directory (run "
+        "directories go to <launch.root>/<run.name>/<stage>), e.g. launch.root=$HOME/runs"]
+
+
+def test_a_relative_source_path_is_resolved_at_submission(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "en.jsonl").write_text((REPO / "data_prep/sample_corpus/en.jsonl").read_text())
+    out = subprocess.run([sys.executable, "-m", "recipes.data_prep", "launch.dryrun=true", f"launch.root={tmp_path}",
+                          "data.sources=[{path: 'corpus/*.jsonl', lang: en}]", "data_prep.drop_missing=true"],
+                         cwd=tmp_path, env={**ENV, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    import yaml
+
+    resolved = yaml.safe_load((tmp_path / "smoke/data_prep/resolved.yaml").read_text())
+    assert resolved["data"]["sources"][0]["path"] == f"{corpus}/*.jsonl"  # what the job, run elsewhere, will see
+
+
+def test_datamix_rows_without_a_declared_source_are_refused_before_curation():
+    sources = "data.sources=[{path: '" + str(REPO / "data_prep/sample_corpus/en.jsonl") + "', lang: en}]"
+    found = findings("data_prep", sources)
+    assert "data.sources" in found and "'SEA/id'" in found["data.sources"] and "drop_missing" in found["data.sources"]
+    assert "data.sources" not in findings("data_prep", sources, "data_prep.drop_missing=true")
+
+
+def test_a_hub_tokenizer_offline_and_not_cached_is_refused_at_preflight(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", "/nonexistent-hf-home")  # nothing cached
+    found = findings("data_prep", "data.tokenizer=google/gemma-3-270m", "launch.dryrun=true")
+    assert "data.tokenizer" in found and "not in this machine's Hugging Face cache" in found["data.tokenizer"]
+
+
+def test_an_unreadable_registry_is_refused_at_preflight(tmp_path):
+    (tmp_path / "registry").mkdir()
+    (tmp_path / "registry" / "index.json").write_text('{"smoke-data_prep-0.1.0": ')
+    found = findings("data_prep", f"launch.root={tmp_path}")
+    assert "repair" in found["launch.root"] and str(tmp_path / "registry" / "index.json") in found["launch.root"]
+
+
+def test_versions_pointed_at_a_launch_root_says_where_the_registry_is(tmp_path):
+    (tmp_path / "registry").mkdir()
+    (tmp_path / "registry" / "index.json").write_text("{}")
+    (tmp_path / "smoke").mkdir()
+    out = launch("recipes.versions", "--root", str(tmp_path), "check")
+    assert out.returncode == 2 and f"--root {tmp_path / 'registry'}" in out.stdout, out.stdout
+
+
+def test_a_non_ascii_run_name_unquoted_explains_itself(tmp_path):
+    out = launch("recipes.data_prep", "launch.dryrun=true", f"launch.root={tmp_path}", "run.name=ทดสอบ")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "run.name:" in out.stderr and "LexerNoViableAltException" not in out.stderr
+    assert "run.name=sealion_th_test" in out.stderr
+
+
+# 6. A stopped tokenizer pool: each worker finishes or drops its shard, none takes a new one -----------------------
+
+def test_a_stopped_pool_finishes_its_shards_and_starts_no_new_one(tmp_path):
+    """One worker, many small shards of one input, processed in order: SIGTERM mid-run (to the launcher, which
+    stops the job's whole process group, workers included) must leave a prefix of committed shards and no
+    half-written one. A worker that inherited the stage's handler abandoned its shard (a `.tmp` left, a gap) and
+    then tokenised the queued one."""
+    texts = [json.loads(line)["text"] for line in (REPO / "data_prep/sample_corpus/en.jsonl").read_text().splitlines()]
+    corpus = tmp_path / "web.jsonl"
+    with corpus.open("w") as f:
+        for i in range(6000):
+            f.write(json.dumps({"id": str(i), "text": f"{i}. " + " ".join(texts[(i + k) % len(texts)] for k in range(4)),
+                                "lang": "en", "source": "web"}) + "\n")
+    launcher = subprocess.Popen([sys.executable, "-m", "recipes.data_prep", f"launch.root={tmp_path}",
+                                 f"data.sources=[{{path: '{corpus}'}}]", "data_prep.curate=false",
+                                 "data_prep.workers=1", "data_prep.shard_bytes=16384", "data_prep.drop_missing=true"],
+                                cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shards = tmp_path / "smoke" / "data_prep" / "artifact" / "shards"
+
+    def committed() -> list[int]:
+        return sorted(int(p.name.rsplit("-", 1)[1]) for p in shards.iterdir()
+                      if p.is_dir() and not p.name.endswith(".tmp")) if shards.is_dir() else []
+
+    try:
+        deadline = time.monotonic() + 240
+        while len(committed()) < 3:
+            assert launcher.poll() is None and time.monotonic() < deadline, "the stage ended before the stop"
+            time.sleep(0.05)
+        launcher.send_signal(signal.SIGTERM)
+        launcher.wait(timeout=200)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    status = json.loads((shards.parent.parent / "status.json").read_text())
+    assert status["state"] == "stopped", status
+    done = committed()
+    total = -(-corpus.stat().st_size // 16384)
+    assert done == list(range(len(done))) and len(done) < total, (done, total)  # a prefix: no shard skipped
+    assert [p.name for p in shards.iterdir() if p.name.endswith(".tmp")] == []  # none left half-written
