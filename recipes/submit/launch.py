@@ -237,26 +237,13 @@ def _raise_first_failure(launches: list[StageLaunch], settle_s: float = 30.0, re
         while pending(status, retries) and time.monotonic() < deadline:
             time.sleep(0.5)
             status = read_status(launch.run_dir)
-        if status["state"] == "running":
-            status = _record_unrecorded_end(launch.run_dir, status)
+        if status["state"] == "running":  # a job that ended without recording it: recorded here, from sacct
+            from recipes.submit.status import stage_status
+
+            stage_status(launch.run_dir, tail=0)
+            status = read_status(launch.run_dir)
         if status["state"] != "succeeded":
             raise StageFailed(launch.name, launch.run_dir, status.get("error", status["state"]))
-
-
-def _record_unrecorded_end(run_dir: Path, status: dict) -> dict:
-    """A Slurm job that ended without recording it (SIGKILL: the OOM killer, the kill after a cancel's or the time
-    limit's grace): recorded failed here, with Slurm's word for it and where the stage resumes from."""
-    from recipes.artifacts.stage_dir import resume_point
-    from recipes.runtime.stage_runner import read_status, write_status
-    from recipes.submit.status import stage_status
-
-    slurm = stage_status(run_dir, tail=0)
-    if slurm.state in ("unknown", "PENDING", "RUNNING", "REQUEUED", "COMPLETING", "SUSPENDED"):
-        return status  # no sacct, or the job lives on: nothing to record for it
-    write_status(run_dir, "failed", started=status.get("started", ""), slurm_job_id=slurm.job_id,
-                 restart_count=slurm.restarts, error=f"the job ended without recording its end (Slurm: {slurm.state}, {slurm.reason}); "
-                       f"{resume_point(run_dir)}")
-    return read_status(run_dir)
 
 
 def _experiment(title: str, home: Path):

@@ -104,6 +104,8 @@ def stage_status(stage_dir: Path, ledger_job_id: Optional[str] = None, tail: int
     status.job_id = own.get("slurm_job_id") or ledger_job_id
     if status.job_id:
         _apply_sacct(status)
+        if own["state"] == "running" and not own.get("tasks") and status.state not in _LIVE:
+            _record_unrecorded_end(stage_dir, own, status)
     else:
         status.state, status.reason = own["state"], "no Slurm job id recorded (local run or not submitted)"
     checkpoint = newest_complete(checkpoint_dir(stage_dir))
@@ -117,6 +119,20 @@ def stage_status(stage_dir: Path, ledger_job_id: Optional[str] = None, tail: int
         if last is not None:
             status.step, status.train_iters, status.loss = last
     return status
+
+
+#: Slurm states of a job that may still record its own end (and "unknown": no sacct to ask).
+_LIVE = ("unknown", "PENDING", "RUNNING", "REQUEUED", "COMPLETING", "SUSPENDED")
+
+
+def _record_unrecorded_end(stage_dir: Path, own: dict, slurm: StageStatus) -> None:
+    """A Slurm job that ended without recording it (SIGKILL: the OOM killer, the kill after a cancel's or the time
+    limit's grace, a node lost): recorded failed, with Slurm's word for it and where the stage resumes from."""
+    from recipes.artifacts.stage_dir import resume_point
+
+    write_status(stage_dir, "failed", started=own.get("started", ""), slurm_job_id=slurm.job_id,
+                 restart_count=slurm.restarts, error=f"the job ended without recording its end (Slurm: {slurm.state}, "
+                                                     f"{slurm.reason}); {resume_point(stage_dir)}")
 
 
 def last_iteration(lines: list[str]) -> Optional[tuple[int, int, float]]:
