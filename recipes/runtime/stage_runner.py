@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fcntl
 import importlib
 import json
 import os
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     # Every rank of a multi-process (torchrun, srun) job runs the stage; rank 0 alone reports and registers it,
     # and any rank that fails says so.
     rank = global_rank()
+    hold_job_lock(run_dir)
     if rank == 0:
         write_status(run_dir, "running", started=started)
     previous = signal.signal(signal.SIGTERM, _raise_stopped)
@@ -77,6 +79,34 @@ def main(argv: list[str] | None = None) -> int:
     if rank == 0:
         write_status(run_dir, "succeeded", started=started)
     return 0
+
+
+JOB_LOCK = ".job.lock"
+_job_lock: list[int] = []  # the open descriptor: kept while this process (and its forked workers) live
+
+
+def hold_job_lock(run_dir: Path) -> None:
+    """A shared flock on <run dir>/.job.lock for as long as this job lives (every rank and array task shares it):
+    the kernel drops it when the job dies, however it dies, so a reader can tell a live attempt from a dead one
+    that could not record its end, with or without the launcher that started it."""
+    fd = os.open(run_dir / JOB_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    _job_lock.append(fd)
+
+
+def job_alive(run_dir: Path) -> bool:
+    """Whether a job of this run directory holds its job lock now."""
+    try:
+        fd = os.open(Path(run_dir) / JOB_LOCK, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 class Stopped(BaseException):

@@ -54,15 +54,17 @@ def hold(run_dir: Path) -> None:
 
 
 def holder_gone(run_dir: Path) -> str | None:
-    """Evidence that no launcher holds `run_dir` (its lock is free; the holder it names, if any), or None while
-    one does. A launcher that died of SIGKILL or with its node releases the lock with its process."""
+    """Evidence that neither a launcher nor a job holds `run_dir` (both locks free; the holder the run lock names,
+    if any), or None while one does. A launcher that died of SIGKILL or with its node releases the lock with its process."""
+    from recipes.runtime.stage_runner import JOB_LOCK, job_alive
+
     path = Path(run_dir) / LOCK_FILE
-    if Path(run_dir).resolve() in _held:
-        return None
+    if Path(run_dir).resolve() in _held or job_alive(run_dir):
+        return None  # a launcher, or a job started without one (a rendered command.sh), lives
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
-        return f"no launcher holds {run_dir} (it has no {LOCK_FILE})"
+        return f"no launcher holds {run_dir} (it has no {LOCK_FILE}) and no job holds {JOB_LOCK}"
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -70,7 +72,7 @@ def holder_gone(run_dir: Path) -> str | None:
     else:
         raw = os.read(fd, 4096)
         holder = _describe(raw) if raw.strip() else "unnamed"
-        return f"its launcher ({holder}) is gone: {path} is free"
+        return f"its launcher ({holder}) is gone: {path} is free, and no job holds {JOB_LOCK}"
     finally:
         os.close(fd)
 

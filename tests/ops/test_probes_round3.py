@@ -344,3 +344,29 @@ def test_a_stopped_pool_finishes_its_shards_and_starts_no_new_one(tmp_path):
     total = -(-corpus.stat().st_size // 16384)
     assert done == list(range(len(done))) and len(done) < total, (done, total)  # a prefix: no shard skipped
     assert [p.name for p in shards.iterdir() if p.name.endswith(".tmp")] == []  # none left half-written
+
+
+def test_a_job_started_without_a_launcher_is_running_while_it_lives(tmp_path):
+    """A rendered command.sh run by hand holds no run lock: its job lock tells the reader it lives, and its death
+    (SIGKILL: nothing records it) is recorded once it is gone."""
+    from recipes.submit.status import stage_status
+
+    fifo = tmp_path / "input.jsonl"
+    os.mkfifo(fifo)  # the job waits on it
+    rendered = launch("recipes.data_prep", f"launch.root={tmp_path}", "launch.dryrun=true",
+                      f"data.sources=[{{path: '{fifo}'}}]")
+    assert rendered.returncode == 0, rendered.stderr[-2000:]
+    stage_dir = tmp_path / "smoke" / "data_prep"
+    job = subprocess.Popen([sys.executable, "-m", "recipes.runtime.stage_runner", "--run-dir", str(stage_dir)],
+                           cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (stage_dir / "status.json").exists():
+            assert job.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        assert stage_status(stage_dir, tail=0).state == "running"
+    finally:
+        job.kill()
+        job.wait(timeout=30)
+    assert stage_status(stage_dir, tail=0).state == "failed"
+    assert "no job holds .job.lock" in json.loads((stage_dir / "status.json").read_text())["error"]
