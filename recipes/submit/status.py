@@ -194,6 +194,11 @@ def render(statuses: list[StageStatus], title: str) -> Table:
 def run(settings: StatusSettings, console: Optional[Console] = None) -> list[StageStatus]:
     run_dir = resolve_run_dir(settings.run, settings.root)
     statuses = collect(run_dir, settings.tail)
+    if not statuses:
+        runs = sorted(d.name for d in run_dir.iterdir() if any(StageDir(s).resolved.is_file() for s in d.glob("*")))
+        raise FileNotFoundError(f"{run_dir} holds no stage directory (one with resolved.yaml): pass a run directory, "
+                                f"<launch.root>/<run.name>" + (f", e.g. {run_dir / runs[0]}" if runs else "")
+                                + ", or one stage's directory")
     (console or Console()).print(render(statuses, title=f"run {run_dir.name} ({run_dir})"))
     return statuses
 

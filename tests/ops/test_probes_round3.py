@@ -370,3 +370,13 @@ def test_a_job_started_without_a_launcher_is_running_while_it_lives(tmp_path):
         job.wait(timeout=30)
     assert stage_status(stage_dir, tail=0).state == "failed"
     assert "no job holds .job.lock" in json.loads((stage_dir / "status.json").read_text())["error"]
+
+
+def test_status_of_a_launch_root_says_which_directory_to_pass(tmp_path, capsys):
+    from recipes.submit import status
+    from recipes.submit.launch import prepare
+
+    prepare("data_prep", [f"launch.root={tmp_path}", "launch.dryrun=true"])
+    assert status.main([str(tmp_path)]) == 2  # the launch root, not a run: once an empty table
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"e.g. {tmp_path / 'smoke'}" in err[0], err
