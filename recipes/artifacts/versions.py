@@ -9,7 +9,8 @@ across machines, and unique because `register` refuses a (name, version) pair th
 
 Registering is idempotent and atomic (under a lock on the registry): registering an artifact directory again (a
 rerun or requeue of its stage) reuses its version when its content key (the manifest less who/when, the payload's
-file names, small files' content less what the run reports about itself, large files' sizes) is unchanged, and otherwise makes the next version and retires the one the directory held.
+file names, small files' content less what the run reports about itself, large files' sizes) is unchanged, and
+otherwise makes the next version and retires the one the directory held.
 A record that cannot be read is skipped with a warning naming it, never fatal for the registry as a whole;
 `python -m recipes.versions check|repair` finds and fixes such entries.
 """

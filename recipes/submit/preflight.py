@@ -650,7 +650,8 @@ def check_array(cfg: RootConfig) -> list[Finding]:
     return []
 
 
-STAGE_RULES: dict[str, list[Rule]] = {"data_prep": [check_data_prep, check_tokenizer, check_datamix_rows], "merge": [check_merge],
+STAGE_RULES: dict[str, list[Rule]] = {"data_prep": [check_data_prep, check_tokenizer, check_datamix_rows],
+                                      "merge": [check_merge],
                                       "select": [check_select],
                                       "rl": [check_tensor_parallel, check_gpus, check_rl, check_ray_on_slurm],
                                       "apo": [check_tensor_parallel, check_gpus, check_apo, check_ray_on_slurm],

@@ -55,7 +55,8 @@ def hold(run_dir: Path) -> None:
 
 def holder_gone(run_dir: Path) -> str | None:
     """Evidence that neither a launcher nor a job holds `run_dir` (both locks free; the holder the run lock names,
-    if any), or None while one does. A launcher that died of SIGKILL or with its node releases the lock with its process."""
+    if any), or None while one does. A launcher that died of SIGKILL or with its node releases the lock with its
+    process."""
     from recipes.runtime.stage_runner import JOB_LOCK, job_alive
 
     path = Path(run_dir) / LOCK_FILE

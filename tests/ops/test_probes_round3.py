@@ -130,7 +130,8 @@ def test_a_rerun_that_changed_nothing_keeps_every_version_id(tmp_path):
         out = launch(module, f"launch.root={tmp_path}", *args, timeout=600)
         assert out.returncode == 0, out.stderr[-3000:]
     # the rerun did report differently about itself ...
-    assert json.loads((tmp_path / "smoke/data_prep/artifact/tokens.json").read_text())["shards_skipped"] > skipped_before
+    tokens = json.loads((tmp_path / "smoke/data_prep/artifact/tokens.json").read_text())
+    assert tokens["shards_skipped"] > skipped_before
     assert registered(tmp_path) == first  # ... and kept every id
     check = launch("recipes.versions", "--root", str(tmp_path / "registry"), "check")
     assert check.returncode == 0 and "0 problem(s)" in check.stdout, check.stdout
@@ -261,7 +262,8 @@ def test_a_relative_source_path_is_resolved_at_submission(tmp_path):
     (corpus / "en.jsonl").write_text((REPO / "data_prep/sample_corpus/en.jsonl").read_text())
     out = subprocess.run([sys.executable, "-m", "recipes.data_prep", "launch.dryrun=true", f"launch.root={tmp_path}",
                           "data.sources=[{path: 'corpus/*.jsonl', lang: en}]", "data_prep.drop_missing=true"],
-                         cwd=tmp_path, env={**ENV, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
+                         cwd=tmp_path, env={**ENV, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+                         timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     import yaml
 
@@ -316,8 +318,8 @@ def test_a_stopped_pool_finishes_its_shards_and_starts_no_new_one(tmp_path):
     corpus = tmp_path / "web.jsonl"
     with corpus.open("w") as f:
         for i in range(6000):
-            f.write(json.dumps({"id": str(i), "text": f"{i}. " + " ".join(texts[(i + k) % len(texts)] for k in range(4)),
-                                "lang": "en", "source": "web"}) + "\n")
+            text = f"{i}. " + " ".join(texts[(i + k) % len(texts)] for k in range(4))
+            f.write(json.dumps({"id": str(i), "text": text, "lang": "en", "source": "web"}) + "\n")
     launcher = subprocess.Popen([sys.executable, "-m", "recipes.data_prep", f"launch.root={tmp_path}",
                                  f"data.sources=[{{path: '{corpus}'}}]", "data_prep.curate=false",
                                  "data_prep.workers=1", "data_prep.shard_bytes=16384", "data_prep.drop_missing=true"],
