@@ -11,6 +11,7 @@ Choices, and why:
   - Resumable: a shard is written into `shards/<id>.tmp/` and committed by renaming the directory to
     `shards/<id>/` (atomic); a rerun skips committed shards and rewrites uncommitted ones, so a killed job loses
     no document and duplicates none. Kill the whole process group: an orphaned worker could still commit a shard.
+    A stop (SIGTERM, SIGINT) lets each worker finish the shard it holds, and no worker starts another.
     A shard's id carries a key of everything that determines it (`resume_keys`: the input's path and SHA-256,
     the tokenizer.json's SHA-256, the settings that shape the output), so a changed input or setting makes new
     shards instead of reusing old ones; the cost is one extra read of each input per run.
@@ -170,10 +171,19 @@ def _init_worker(settings: TokenizeSettings) -> None:
     from recipes.core.parent_death import signal_on_parent_death
 
     signal_on_parent_death(signal.SIGKILL)  # a worker whose run was killed would wait on its queue for ever
+    # A stop (SIGTERM from Slurm or the launcher, SIGINT) reaches the whole process group. A forked worker would
+    # inherit the stage's handler and abandon its shard mid-way, then run the queued ones: instead it finishes the
+    # shard it holds (committed, not redone) and takes no new one (`_work`), while the stage unwinds.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _stop_worker)
     os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one core per worker: parallelism comes from the pool
     warnings.filterwarnings("ignore", module="megatron")
     _worker["settings"] = settings
     _worker["tokenizer"] = load_fast_tokenizer(settings.tokenizer)
+
+
+def _stop_worker(signum: int, _frame) -> None:
+    _worker["stopping"] = signal.Signals(signum).name
 
 
 def load_fast_tokenizer(name_or_dir: str):
@@ -385,6 +395,8 @@ def merge(settings: TokenizeSettings, shard_ids: list[str], output_dir: str, sha
 
 
 def _work(args: tuple[_Shard, str]) -> dict:
+    if _worker.get("stopping"):  # queued before the stop: left for the rerun, which resumes from the committed ones
+        return {"shard_id": args[0].shard_id, "bytes": 0, "dropped": _worker["stopping"]}
     return _tokenize_shard(*args)
 
 

@@ -9,7 +9,8 @@ across machines, and unique because `register` refuses a (name, version) pair th
 
 Registering is idempotent and atomic (under a lock on the registry): registering an artifact directory again (a
 rerun or requeue of its stage) reuses its version when its content key (the manifest less who/when, the payload's
-file names and sizes) is unchanged, and otherwise makes the next version and retires the one the directory held.
+file names, small files' content less what the run reports about itself, large files' sizes) is unchanged, and
+otherwise makes the next version and retires the one the directory held.
 A record that cannot be read is skipped with a warning naming it, never fatal for the registry as a whole;
 `python -m recipes.versions check|repair` finds and fixes such entries.
 """
@@ -142,10 +143,40 @@ def write_record(record: VersionRecord) -> None:
     _write_json(Path(record.artifact) / RECORD_FILE, record.to_dict())
 
 
+#: Keys by which a stage's own JSON files report on the run that wrote them (how long it took, which launch, how
+#: much an earlier attempt had done), not on the payload: left out of the content key, so that a rerun that
+#: changed nothing keeps its version.
+RUN_REPORT_KEYS = frozenset({"seconds", "elapsed", "started", "updated", "created", "launch", "skipped",
+                             "shards_skipped", "host", "pid"})
+#: Files up to this size are keyed by their content; larger ones (tensors, token shards) by their size.
+CONTENT_HASHED_BYTES = 1 << 20
+
+
+def _without_run_reports(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _without_run_reports(v) for k, v in data.items() if k not in RUN_REPORT_KEYS}
+    if isinstance(data, list):
+        return [_without_run_reports(v) for v in data]
+    return data
+
+
+def _file_identity(path: Path) -> str:
+    """A large file's size; a small file's SHA-256, of its JSON less RUN_REPORT_KEYS when it is JSON."""
+    size = path.stat().st_size
+    if size > CONTENT_HASHED_BYTES:
+        return f"size:{size}"
+    raw = path.read_bytes()
+    if path.suffix == ".json" or not path.suffix:
+        with contextlib.suppress(ValueError):
+            raw = json.dumps(_without_run_reports(json.loads(raw)), sort_keys=True).encode()
+    return hashlib.sha256(raw).hexdigest()
+
+
 def content_key(artifact_dir: Path, manifest: dict[str, Any], parents: list[str]) -> str:
     """SHA-256 over what the artifact was made from (the manifest less who and when, the parents) and what it
-    holds (each payload file's relative path and size: cheap for checkpoints of hundreds of GB)."""
-    files = sorted((str(p.relative_to(artifact_dir)), p.stat().st_size) for p in artifact_dir.rglob("*")
+    holds (each payload file's relative path and `_file_identity`: sizes only for the large files, cheap for
+    checkpoints of hundreds of GB; what a run says about itself is not part of it)."""
+    files = sorted((str(p.relative_to(artifact_dir)), _file_identity(p)) for p in artifact_dir.rglob("*")
                    if p.is_file() and p.name != RECORD_FILE)
     made_from = {k: v for k, v in manifest.items() if k not in _VOLATILE_MANIFEST_KEYS}
     blob = json.dumps({"manifest": made_from, "parents": parents, "files": files}, sort_keys=True, default=str)
@@ -198,6 +229,12 @@ class Registry:
         if not create and not self.root.is_dir():
             raise FileNotFoundError(f"registry {self.root} does not exist: check --root (stages create "
                                     "<launch.root>/registry when they register their first artifact)")
+        if not create and not (self.root / INDEX_FILE).is_file() and any(
+                p.name != LOCK_FILE for p in self.root.iterdir()):
+            hint = (f"--root {self.root / 'registry'} (this is a launch root; its registry is registry/)"
+                    if (self.root / "registry").is_dir() else "--root <launch.root>/registry")
+            raise FileNotFoundError(f"{self.root} is not a version registry (it has no {INDEX_FILE} but other "
+                                    f"files): pass {hint}")
         self.root.mkdir(parents=True, exist_ok=True)
         self._index_path = self.root / INDEX_FILE
 

@@ -325,6 +325,9 @@ class LaunchConfig:
     check_paths: bool = True  # preflight checks that input paths exist (off when they live only on the cluster)
     memory_headroom: float = 0.1  # preflight fails when the estimate exceeds (1 - headroom) x GPU memory
     assumed_mfu: float = 0.4  # for `recipes.plan` GPU-hour estimates
+    # Exact strings that look like credentials but are not (a digest recipes.core.secret_values does not
+    # recognise): preflight accepts them and redaction leaves them in the written files.
+    not_secrets: list[str] = field(default_factory=list)
 
 
 @dataclass

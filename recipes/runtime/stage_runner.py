@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fcntl
 import importlib
 import json
 import os
@@ -24,6 +25,7 @@ from recipes.core.config import register_resolvers, to_object, validate
 from recipes.core.run_layout import StageDir
 from recipes.core.stage_context import ArrayTask, StageContext, global_rank
 from recipes.core.stage_specs import stage_spec
+from recipes.runtime import os_errors
 
 
 def load_context(run_dir: Path) -> StageContext:
@@ -42,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     # Every rank of a multi-process (torchrun, srun) job runs the stage; rank 0 alone reports and registers it,
     # and any rank that fails says so.
     rank = global_rank()
+    hold_job_lock(run_dir)
     if rank == 0:
         write_status(run_dir, "running", started=started)
     previous = signal.signal(signal.SIGTERM, _raise_stopped)
@@ -58,6 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     except (Stopped, KeyboardInterrupt) as err:
         record_stopped(run_dir, rank, started, "SIGINT" if isinstance(err, KeyboardInterrupt) else str(err))
         return 1
+    except OSError as err:  # a full disk, a path that vanished: one line naming the path and the free space
+        line = f"{f'rank {rank}: ' if rank else ''}{os_errors.describe(err, run_dir)}"
+        print(f"error: {line}", file=sys.stderr, flush=True)
+        try:
+            write_status(run_dir, "failed", started=started, error=line)
+        except OSError:  # the status cannot be written either (the same full disk): the next reader records it
+            pass
+        return 1
     except BaseException as err:
         where = f"rank {rank}: " if rank else ""
         write_status(run_dir, "failed", started=started, error=f"{where}{type(err).__name__}: {err}")
@@ -68,6 +79,34 @@ def main(argv: list[str] | None = None) -> int:
     if rank == 0:
         write_status(run_dir, "succeeded", started=started)
     return 0
+
+
+JOB_LOCK = ".job.lock"
+_job_lock: list[int] = []  # the open descriptor: kept while this process (and its forked workers) live
+
+
+def hold_job_lock(run_dir: Path) -> None:
+    """A shared flock on <run dir>/.job.lock for as long as this job lives (every rank and array task shares it):
+    the kernel drops it when the job dies, however it dies, so a reader can tell a live attempt from a dead one
+    that could not record its end, with or without the launcher that started it."""
+    fd = os.open(run_dir / JOB_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    _job_lock.append(fd)
+
+
+def job_alive(run_dir: Path) -> bool:
+    """Whether a job of this run directory holds its job lock now."""
+    try:
+        fd = os.open(Path(run_dir) / JOB_LOCK, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 class Stopped(BaseException):
@@ -133,9 +172,25 @@ def write_status(run_dir: Path, state: str, **extra: str) -> None:
     write_text_atomic(path, json.dumps(status, indent=2) + "\n")
 
 
+class UnreadableStatus(ValueError):
+    """A status record that is not the JSON object the job writes; the message names the file and the repair."""
+
+
+def _load_status(path: Path) -> dict:
+    try:
+        status = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        status = err
+    if not isinstance(status, dict) or not isinstance(status.get("state"), str):
+        why = f"not valid JSON ({status})" if isinstance(status, Exception) else "holds no state"
+        raise UnreadableStatus(f"{path}: {why}, e.g. truncated by a full disk; fix: delete it and run the stage "
+                               "again (it resumes from its committed work)")
+    return status
+
+
 def read_status(run_dir: Path) -> dict:
     """The stage's state; for a job array, all tasks together: failed if one failed, succeeded when all did."""
-    tasks = [json.loads(p.read_text()) for p in StageDir(run_dir).task_statuses()]
+    tasks = [_load_status(p) for p in StageDir(run_dir).task_statuses()]
     if tasks:
         failed = [t for t in tasks if t["state"] == "failed"]
         done = len(tasks) == tasks[0]["array_task_count"] and all(t["state"] == "succeeded" for t in tasks)
@@ -143,7 +198,7 @@ def read_status(run_dir: Path) -> dict:
         return {**(failed[0] if failed else tasks[-1]), "state": state, "tasks": len(tasks),
                 "restart_count": max(t["restart_count"] for t in tasks)}
     path = StageDir(run_dir).status
-    return json.loads(path.read_text()) if path.exists() else {"state": "not started"}
+    return _load_status(path) if path.exists() else {"state": "not started"}
 
 
 def _now() -> str:

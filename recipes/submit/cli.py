@@ -15,6 +15,8 @@ from rich.console import Console
 
 from recipes.core.config import CONF_DIR, ConfigError, compose
 from recipes.core.stage_specs import STAGES
+from recipes.runtime import os_errors
+from recipes.runtime.stage_runner import UnreadableStatus
 from recipes.submit.launch import StageFailed, prepare, submit
 from recipes.submit.preflight import PreflightError
 
@@ -84,12 +86,33 @@ def run_command(prog: str, summary: str, stage: str | None, action: Callable[[li
             return 0
         return action(overrides)
     except (ConfigError, PreflightError) as err:
-        for line in str(err).splitlines():
+        for line in [unquoted_override(str(err), overrides)] if "token recognition error" in str(err) else \
+                str(err).splitlines():
             err_console.print(f"error: {line}", markup=False)
         return 2
     except StageFailed as err:
         err_console.print(f"error: {err}", markup=False)
         return 1
+    except UnreadableStatus as err:
+        err_console.print(f"error: {err}", markup=False)
+        return 2
+    except OSError as err:  # a full disk, launch.root on a read-only or missing mount: one line, not a traceback
+        err_console.print(f"error: {os_errors.describe(err)}", markup=False)
+        return 2
+
+
+def unquoted_override(message: str, overrides: list[str]) -> str:
+    """Hydra's lexer error for an override holding characters its grammar does not take unquoted (non-ASCII
+    letters, spaces, brackets): which override, and how to quote it."""
+    bad = next((o for o in overrides if not o.isascii() or any(c in o.partition("=")[2] for c in " ()[]{}'\",")),
+               None)
+    if bad is None:
+        return message.replace("\n", " ")
+    key, _, value = bad.partition("=")
+    what = f"{key}: the value {value!r} has characters Hydra's override grammar does not take unquoted"
+    if key.lstrip("+~") == "run.name":  # quoted, it is still no run name: it names directories and version ids
+        return f"{what}; fix: use ASCII letters, digits, '.', '_' or '-' in run.name, e.g. run.name=sealion_th_test"
+    return f"{what}; fix: quote the value inside the argument, e.g. \"{key}='{value}'\""
 
 
 def stage_main(stage: str, summary: str) -> int:

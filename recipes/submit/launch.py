@@ -8,6 +8,7 @@ which reads DIR/resolved.yaml. A run directory holds resolved.yaml, manifest.jso
 from __future__ import annotations
 
 import contextlib
+import glob
 import importlib
 import importlib.util
 import os
@@ -55,6 +56,7 @@ def run_dir_of(cfg: RootConfig) -> Path:
 def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) -> StageLaunch:
     """Compose, preflight, and write resolved.yaml + manifest.json. Raises ConfigError / PreflightError."""
     raw = compose(stage, overrides)
+    resolve_source_paths(raw)
     cfg = to_object(raw)
     local_gpu_stage_without_gpu = (cfg.cluster.executor == "local" and cfg.stage.needs_gpu
                                    and cfg.cluster.gpus_per_node == 0)
@@ -68,6 +70,9 @@ def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) ->
     except run_lock.RunDirBusy as err:
         raise preflight.PreflightError([preflight.Finding("run.name", str(err), "wait for that run to end, or "
                                                           "launch under another run.name or launch.root")]) from None
+    from recipes.submit.status import settle_abandoned
+
+    settle_abandoned(run_dir, "a new launch took its run lock, which no launcher held")  # the last attempt's end
     resolved = OmegaConf.to_container(raw, resolve=True)
     resolved = manifest.redact(resolved, cfg.cluster.secrets)
     StageDir(run_dir).resolved.write_text(yaml.safe_dump(resolved, sort_keys=False))
@@ -78,6 +83,16 @@ def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) ->
     if spec.renders:
         importlib.import_module(spec.module).render(StageContext(cfg, run_dir))
     return StageLaunch(cfg=cfg, run_dir=run_dir, report=report)
+
+
+def resolve_source_paths(raw) -> None:
+    """Relative data.sources paths made absolute from where the launcher runs, once, at submission: the job runs
+    from the repository root (or on another node), where a relative path would name something else. A path that
+    matches nothing here (a hub dataset id, a path only the cluster has) is left as it is, for check_paths."""
+    for source in raw.data.sources:
+        path = str(source.get("path") or "")
+        if path and not os.path.isabs(path) and not path.startswith("~") and glob.glob(path):
+            source.path = os.path.abspath(path)
 
 
 def torchrun_ranks(cfg: RootConfig) -> int:
@@ -233,26 +248,13 @@ def _raise_first_failure(launches: list[StageLaunch], settle_s: float = 30.0, re
         while pending(status, retries) and time.monotonic() < deadline:
             time.sleep(0.5)
             status = read_status(launch.run_dir)
-        if status["state"] == "running":
-            status = _record_unrecorded_end(launch.run_dir, status)
+        if status["state"] == "running":  # a job that ended without recording it: recorded here, from sacct
+            from recipes.submit.status import stage_status
+
+            stage_status(launch.run_dir, tail=0)
+            status = read_status(launch.run_dir)
         if status["state"] != "succeeded":
             raise StageFailed(launch.name, launch.run_dir, status.get("error", status["state"]))
-
-
-def _record_unrecorded_end(run_dir: Path, status: dict) -> dict:
-    """A Slurm job that ended without recording it (SIGKILL: the OOM killer, the kill after a cancel's or the time
-    limit's grace): recorded failed here, with Slurm's word for it and where the stage resumes from."""
-    from recipes.artifacts.stage_dir import resume_point
-    from recipes.runtime.stage_runner import read_status, write_status
-    from recipes.submit.status import stage_status
-
-    slurm = stage_status(run_dir, tail=0)
-    if slurm.state in ("unknown", "PENDING", "RUNNING", "REQUEUED", "COMPLETING", "SUSPENDED"):
-        return status  # no sacct, or the job lives on: nothing to record for it
-    write_status(run_dir, "failed", started=status.get("started", ""), slurm_job_id=slurm.job_id,
-                 restart_count=slurm.restarts, error=f"the job ended without recording its end (Slurm: {slurm.state}, {slurm.reason}); "
-                       f"{resume_point(run_dir)}")
-    return read_status(run_dir)
 
 
 def _experiment(title: str, home: Path):

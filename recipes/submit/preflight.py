@@ -7,6 +7,7 @@ Rules are pure functions of the typed config (and, for paths and secrets, of the
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import shutil
@@ -315,6 +316,111 @@ def check_counts(cfg: RootConfig) -> list[Finding]:
     return out
 
 
+# Slurm's --time: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS.
+_SLURM_TIME = re.compile(r"^(?:(\d+)-)?(\d+(?::\d+){0,2})$")
+
+
+def _slurm_time_ok(value: str) -> bool:
+    match = _SLURM_TIME.match(value.strip())
+    if not match:
+        return False
+    parts = [int(p) for p in match.group(2).split(":")]
+    if match.group(1) is not None:  # D-HH[:MM[:SS]]
+        return parts[0] < 24 and all(p < 60 for p in parts[1:])
+    return len(parts) == 1 or all(p < 60 for p in parts[1:])  # minutes, MM:SS or HH:MM:SS
+
+
+def check_values(cfg: RootConfig) -> list[Finding]:
+    """Values the schema's types accept that no run can use."""
+    out, o = [], cfg.optimizer
+    if not o.lr > 0:
+        out.append(Finding("optimizer.lr", f"{o.lr} is not a learning rate (it must be above 0)",
+                           "set optimizer.lr to a small positive number, e.g. optimizer.lr=1e-5"))
+    elif not 0 <= o.min_lr <= o.lr:
+        out.append(Finding("optimizer.min_lr", f"{o.min_lr} is not in [0, optimizer.lr={o.lr}]",
+                           f"set optimizer.min_lr between 0 and {o.lr}, e.g. a tenth of it"))
+    if not _slurm_time_ok(cfg.stage.time):
+        out.append(Finding("stage.time", f"{cfg.stage.time!r} is not a Slurm time limit (minutes and seconds run "
+                           "to 59)", "write HH:MM:SS or D-HH:MM:SS, e.g. stage.time=04:00:00 or "
+                           "stage.time=2-00:00:00"))
+    return out
+
+
+def check_launch_root(cfg: RootConfig) -> list[Finding]:
+    """launch.root is a directory (or can become one): run directories and the registry go under it."""
+    root = Path(cfg.launch.root)
+    blocker = next((p for p in (root, *root.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        return [Finding("launch.root", f"{blocker} is a file, not a directory", "point launch.root at a directory "
+                        "(run directories go to <launch.root>/<run.name>/<stage>), e.g. launch.root=$HOME/runs")]
+    return []
+
+
+#: ModelConfig field -> the Hugging Face config.json key that holds the same number.
+_HF_ARCHITECTURE = {"num_layers": "num_hidden_layers", "hidden_size": "hidden_size",
+                    "ffn_hidden_size": "intermediate_size", "num_attention_heads": "num_attention_heads",
+                    "num_query_groups": "num_key_value_heads", "kv_channels": "head_dim"}
+
+
+def check_architecture(cfg: RootConfig) -> list[Finding]:
+    """The model config (model=...) describes the checkpoint it loads: a local checkpoint's config.json (its
+    text_config for a multimodal one) must agree, or Megatron builds one architecture over another's weights."""
+    checkpoint = cfg.model.hf_text_checkpoint or cfg.model.hf_id
+    config_json = Path(checkpoint) / "config.json"
+    if not cfg.launch.check_paths or not config_json.is_file():
+        return []
+    try:
+        hf = json.loads(config_json.read_text())
+    except (OSError, ValueError) as err:
+        return [Finding("model.hf_id", f"{config_json} does not read ({err})", "restore the checkpoint's config.json")]
+    hf = hf.get("text_config", hf)
+    differ = [f"{key}={getattr(cfg.model, key)} but {hf_key}={hf[hf_key]}" for key, hf_key in _HF_ARCHITECTURE.items()
+              if hf_key in hf and hf[hf_key] != getattr(cfg.model, key)]
+    if not differ:
+        return []
+    return [Finding("model", f"model={cfg.model.name} does not describe the checkpoint it loads, {checkpoint} "
+                    f"({config_json}: {'; '.join(differ)})", "choose the model config of that checkpoint (model=...) "
+                    "or point model.hf_id at a checkpoint of this size")]
+
+
+def check_registry(cfg: RootConfig) -> list[Finding]:
+    """The run's registry (<launch.root>/registry) reads, before any work that would register into it."""
+    from recipes.artifacts.versions import INDEX_FILE, CorruptRecord, Registry
+
+    root = Path(cfg.launch.root) / "registry"
+    if not (root / INDEX_FILE).is_file():
+        return []
+    try:
+        Registry(root, create=False)._index()
+    except (CorruptRecord, OSError) as err:
+        return [Finding("launch.root", f"the version registry does not read: {err}",
+                        f"python -m recipes.versions --root {root} repair")]
+    return []
+
+
+def check_datamix_rows(cfg: RootConfig) -> list[Finding]:
+    """data_prep: every datamix row has a language that data.sources declare, when every source declares its
+    language (otherwise the records name it, known only once they are read)."""
+    from data_prep import datamix
+
+    if not os.path.isfile(cfg.data.datamix):
+        return []
+    declared = [s.get("lang") for s in cfg.data.sources]
+    if not declared or not all(isinstance(lang, str) and lang for lang in declared):
+        return []
+    try:
+        mix = datamix.load(cfg.data.datamix)
+    except (ValueError, TypeError, OSError) as err:
+        return [Finding("data.datamix", str(err), "fix the datamix file")]
+    empty = [r.key for r in mix.rows if not set(r.languages) & set(declared)]
+    if not empty:
+        return []
+    severity = "warning" if cfg.data_prep.drop_missing else "error"
+    return [Finding("data.sources", f"datamix rows {empty} have no source: data.sources declare only languages "
+                    f"{sorted(set(declared))}", "add the sources of those languages to data.sources, or set "
+                    "data_prep.drop_missing=true to drop those rows", severity)]
+
+
 Rule = Callable[[RootConfig], list[Finding]]
 #: Training rules in tiers: a tier runs only when the tiers before it passed, so one mistake (a TP that does not
 #: divide the heads) is reported once, not again as each consequence (GPUs not a multiple of TP x PP x CP).
@@ -400,6 +506,12 @@ def check_tokenizer(cfg: RootConfig) -> list[Finding]:
     from data_prep.tokenize import looks_like_path, tokenizer_problem
 
     name = cfg.data.tokenizer
+    if cfg.launch.check_paths and not looks_like_path(name) and _offline(cfg) and cfg.cluster.executor == "local":
+        problem = tokenizer_problem(name)  # a hub id offline: it loads only from this machine's cache
+        return [Finding("data.tokenizer", f"the hub tokenizer {name} is not in this machine's Hugging Face cache and "
+                        f"HF_HUB_OFFLINE is set ({problem})", "fetch it once online (python -c \"from transformers "
+                        f"import AutoTokenizer; AutoTokenizer.from_pretrained('{name}')\") or point data.tokenizer at "
+                        "a directory holding tokenizer.json")] if problem else []
     if not cfg.launch.check_paths or not looks_like_path(name):
         return []
     try:
@@ -412,6 +524,12 @@ def check_tokenizer(cfg: RootConfig) -> list[Finding]:
     return [Finding("data.tokenizer", f"{name} does not load ({problem})",
                     "point it at a directory holding tokenizer.json (or a hub id), or set launch.check_paths=false "
                     "if it exists only on the cluster", severity)] if problem else []
+
+
+def _offline(cfg: RootConfig) -> bool:
+    """The job runs with the Hugging Face hub switched off (cluster.env or this environment)."""
+    env = {**os.environ, **cfg.cluster.env}
+    return any(env.get(k, "").lower() in ("1", "true", "yes") for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 # The eval stage: the model it evaluates and the judge SEA-HELM needs, checked before any GPU time is spent.
@@ -544,18 +662,20 @@ def check_array(cfg: RootConfig) -> list[Finding]:
     return []
 
 
-STAGE_RULES: dict[str, list[Rule]] = {"data_prep": [check_data_prep, check_tokenizer], "merge": [check_merge],
+STAGE_RULES: dict[str, list[Rule]] = {"data_prep": [check_data_prep, check_tokenizer, check_datamix_rows],
+                                      "merge": [check_merge],
                                       "select": [check_select],
                                       "rl": [check_tensor_parallel, check_gpus, check_rl, check_ray_on_slurm],
                                       "apo": [check_tensor_parallel, check_gpus, check_apo, check_ray_on_slurm],
                                       "eval": [check_eval]}
-COMMON_RULES: list[Rule] = [check_paths, check_secrets, check_array]
+COMMON_RULES: list[Rule] = [check_paths, check_secrets, check_array, check_values, check_architecture,
+                            check_registry]
 
 
 def plan(cfg: RootConfig) -> PlanReport:
     """Every finding, plus the numbers `recipes.plan` prints. A bad run name or a count below one is reported
     alone: the other rules divide by the counts."""
-    findings: list[Finding] = check_run_name(cfg) + check_counts(cfg)
+    findings: list[Finding] = check_run_name(cfg) + check_counts(cfg) + check_launch_root(cfg)
     par = est = None
     gpus = requested_gpus(cfg)
     if findings:

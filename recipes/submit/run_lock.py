@@ -4,7 +4,8 @@ Two launches into one run directory (the same launch.root, run.name and stage) w
 resolved.yaml and race on the same shards and records. The launcher takes an exclusive `flock` on
 `<run dir>/.run.lock` before it writes anything there and holds it until its process ends; the kernel releases it
 when the holder dies, however it dies, so a killed launcher never keeps it. The lock file names its holder (pid,
-host, start, command) for the error the second launcher gets.
+host, start, command) for the error the second launcher gets; the command is stored redacted
+(`recipes.core.secret_values`), as every other file a launch writes, and redacted again when printed.
 
 A launcher that holds the lock is the only one writing the directory, so any temporary left there (`*.tmp`, a
 shard's `<id>.tmp/`, `<prefix>.tmp.bin`) belongs to a dead run: it is removed before the new run writes.
@@ -20,6 +21,8 @@ import shutil
 import socket
 import sys
 from pathlib import Path
+
+from recipes.core import secret_values
 
 LOCK_FILE = ".run.lock"
 _held: dict[Path, int] = {}  # run dir -> the open lock file descriptor, kept open while this process lives
@@ -42,7 +45,7 @@ def hold(run_dir: Path) -> None:
         holder = _describe(os.read(fd, 4096))
         os.close(fd)
         raise RunDirBusy(f"{run_dir} is in use by {holder}") from None
-    holder = {"pid": os.getpid(), "host": socket.gethostname(), "argv": sys.argv,
+    holder = {"pid": os.getpid(), "host": socket.gethostname(), "argv": secret_values.redact(list(sys.argv)),
               "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(holder).encode(), 0)
@@ -50,11 +53,36 @@ def hold(run_dir: Path) -> None:
     remove_temporaries(run_dir)
 
 
+def holder_gone(run_dir: Path) -> str | None:
+    """Evidence that neither a launcher nor a job holds `run_dir` (both locks free; the holder the run lock names,
+    if any), or None while one does. A launcher that died of SIGKILL or with its node releases the lock with its
+    process."""
+    from recipes.runtime.stage_runner import JOB_LOCK, job_alive
+
+    path = Path(run_dir) / LOCK_FILE
+    if Path(run_dir).resolve() in _held or job_alive(run_dir):
+        return None  # a launcher, or a job started without one (a rendered command.sh), lives
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return f"no launcher holds {run_dir} (it has no {LOCK_FILE}) and no job holds {JOB_LOCK}"
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return None
+    else:
+        raw = os.read(fd, 4096)
+        holder = _describe(raw) if raw.strip() else "unnamed"
+        return f"its launcher ({holder}) is gone: {path} is free, and no job holds {JOB_LOCK}"
+    finally:
+        os.close(fd)
+
+
 def _describe(raw: bytes) -> str:
     try:
         holder = json.loads(raw)
         return (f"pid {holder['pid']} on {holder['host']} since {holder['started']} "
-                f"({' '.join(holder['argv'])})")
+                f"({' '.join(secret_values.redact([str(a) for a in holder['argv']]))})")
     except (ValueError, KeyError, TypeError):
         return "another launcher that is starting"
 

@@ -25,7 +25,8 @@ from recipes.artifacts.checkpoints import newest_complete
 from recipes.artifacts.stage_dir import checkpoint_dir, newest_log
 from recipes.core.config import default_launch_root
 from recipes.core.run_layout import StageDir
-from recipes.runtime.stage_runner import read_status
+from recipes.runtime.stage_runner import UnreadableStatus, read_status, write_status
+from recipes.submit import run_lock
 
 # Megatron's training log line, e.g.
 # " [2026-11-22 10:00:00] iteration      120/   10000 | consumed samples:  3840 | ... | lm loss: 2.345678E+00 | ..."
@@ -68,19 +69,43 @@ def resolve_run_dir(run: str, root: Optional[str] = None) -> Path:
                             f"(pass the run directory, or --root / SEALION_RUNS = launch.root)")
 
 
+def settle_abandoned(stage_dir: Path, evidence: str | None = None) -> dict:
+    """The stage's status; a local attempt still recorded `running` whose launcher is gone (its run lock is free:
+    the launcher and its job were killed together, a node crash) is recorded `failed` here, with the evidence and
+    where it resumes from. Slurm jobs (a job id recorded) are left to sacct."""
+    status = read_status(stage_dir)
+    if status["state"] != "running" or status.get("slurm_job_id") or status.get("tasks"):
+        return status
+    evidence = evidence or run_lock.holder_gone(stage_dir)
+    if evidence is None:
+        return status  # a live launcher holds it: running indeed
+    from recipes.artifacts.stage_dir import resume_point
+
+    write_status(stage_dir, "failed", started=status.get("started", ""),
+                 error=f"the attempt started {status.get('started', '?')} ended without recording its end; {evidence}; "
+                       f"{resume_point(stage_dir)}; run the stage again to resume")
+    return read_status(stage_dir)
+
+
 def collect(run_dir: Path, tail: int = 5) -> list[StageStatus]:
-    """The status of every stage directory (one holding resolved.yaml) under `run_dir`, in submission order."""
-    stage_dirs = [d for d in Path(run_dir).iterdir() if StageDir(d).resolved.is_file()]
-    ledger = _nemo_run_job_ids(Path(run_dir) / ".nemo_run")
+    """The status of every stage directory (one holding resolved.yaml) under `run_dir`, in submission order; `run_dir`
+    may be one stage's directory."""
+    run_dir = Path(run_dir)
+    if StageDir(run_dir).resolved.is_file():
+        return [stage_status(run_dir, _nemo_run_job_ids(run_dir.parent / ".nemo_run").get(run_dir.name), tail)]
+    stage_dirs = [d for d in run_dir.iterdir() if StageDir(d).resolved.is_file()]
+    ledger = _nemo_run_job_ids(run_dir / ".nemo_run")
     return [stage_status(d, ledger.get(d.name), tail) for d in sorted(stage_dirs, key=_submitted_at)]
 
 
 def stage_status(stage_dir: Path, ledger_job_id: Optional[str] = None, tail: int = 5) -> StageStatus:
-    own = read_status(stage_dir)
+    own = settle_abandoned(stage_dir)
     status = StageStatus(stage=stage_dir.name, restarts=int(own.get("restart_count", 0)))
     status.job_id = own.get("slurm_job_id") or ledger_job_id
     if status.job_id:
         _apply_sacct(status)
+        if own["state"] == "running" and not own.get("tasks") and status.state not in _LIVE:
+            _record_unrecorded_end(stage_dir, own, status)
     else:
         status.state, status.reason = own["state"], "no Slurm job id recorded (local run or not submitted)"
     checkpoint = newest_complete(checkpoint_dir(stage_dir))
@@ -94,6 +119,20 @@ def stage_status(stage_dir: Path, ledger_job_id: Optional[str] = None, tail: int
         if last is not None:
             status.step, status.train_iters, status.loss = last
     return status
+
+
+#: Slurm states of a job that may still record its own end (and "unknown": no sacct to ask).
+_LIVE = ("unknown", "PENDING", "RUNNING", "REQUEUED", "COMPLETING", "SUSPENDED")
+
+
+def _record_unrecorded_end(stage_dir: Path, own: dict, slurm: StageStatus) -> None:
+    """A Slurm job that ended without recording it (SIGKILL: the OOM killer, the kill after a cancel's or the time
+    limit's grace, a node lost): recorded failed, with Slurm's word for it and where the stage resumes from."""
+    from recipes.artifacts.stage_dir import resume_point
+
+    write_status(stage_dir, "failed", started=own.get("started", ""), slurm_job_id=slurm.job_id,
+                 restart_count=slurm.restarts, error=f"the job ended without recording its end (Slurm: {slurm.state}, "
+                                                     f"{slurm.reason}); {resume_point(stage_dir)}")
 
 
 def last_iteration(lines: list[str]) -> Optional[tuple[int, int, float]]:
@@ -155,19 +194,24 @@ def render(statuses: list[StageStatus], title: str) -> Table:
 def run(settings: StatusSettings, console: Optional[Console] = None) -> list[StageStatus]:
     run_dir = resolve_run_dir(settings.run, settings.root)
     statuses = collect(run_dir, settings.tail)
+    if not statuses:
+        runs = sorted(d.name for d in run_dir.iterdir() if any(StageDir(s).resolved.is_file() for s in d.glob("*")))
+        raise FileNotFoundError(f"{run_dir} holds no stage directory (one with resolved.yaml): pass a run directory, "
+                                f"<launch.root>/<run.name>" + (f", e.g. {run_dir / runs[0]}" if runs else "")
+                                + ", or one stage's directory")
     (console or Console()).print(render(statuses, title=f"run {run_dir.name} ({run_dir})"))
     return statuses
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m recipes.status", description=__doc__.split("\n")[0])
-    parser.add_argument("run", help="run directory (<launch.root>/<run.name>) or run name")
+    parser.add_argument("run", help="run directory (<launch.root>/<run.name>), one stage's directory, or run name")
     parser.add_argument("--root", default=None, help="launch.root (default: $SEALION_RUNS, else <repo>/runs)")
     parser.add_argument("--tail", type=int, default=5, help="log lines to show per stage (default 5)")
     args = parser.parse_args(argv)
     try:
         run(StatusSettings(run=args.run, root=args.root, tail=args.tail))
-    except FileNotFoundError as err:
+    except (FileNotFoundError, UnreadableStatus) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
