@@ -1,7 +1,7 @@
 """A stage's run directory, `<launch.root>/<run.name>/<stage>/`, and the files in it, named once.
 
 The launcher writes `resolved.yaml` and `manifest.json`, renders what the job runs into `launch/`; the job writes
-`status.json` (one `status.task-NNNN.json` per array task), `logs/`, `checkpoints/` and the payload in `artifact/`,
+`status.json` (one `status.task-NNNN.json` per array task), an array's coordination records in `tasks/`, `logs/`, `checkpoints/` and the payload in `artifact/`,
 which version records point at. The submit side, the job side and `recipes.status` all read the same names here.
 """
 
@@ -39,6 +39,12 @@ class StageDir:
     def artifact(self) -> Path:
         """The stage's payload; `version.json` sits in it."""
         return self.path / "artifact"
+
+    @property
+    def array_records(self) -> Path:
+        """A job array's coordination records (per-task shard lists, which task screened, claimed or merged, per
+        launch): run state, not payload, so outside `artifact/` and out of its version's content key."""
+        return self.path / "tasks"
 
     @property
     def launch(self) -> Path:

@@ -77,7 +77,7 @@ def _sources(ctx: StageContext) -> list[dict]:
 
 def _records(ctx: StageContext) -> Path:
     """This launch's coordination records (an earlier launch's sit in another directory)."""
-    path = ctx.artifact_dir / "tasks" / f"launch-{ctx.launch_key()}"
+    path = StageDir(ctx.run_dir).array_records / f"launch-{ctx.launch_key()}"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -187,7 +187,9 @@ def _tokenize_shard(ctx: StageContext, settings, shard: int, inputs: list[str]) 
 
     out = ctx.artifact_dir
     shard_ids, skipped = tokenize.tokenize_shards(settings, inputs, str(out)) if inputs else ([], 0)
-    write_text_atomic(out / "tasks" / f"task-{shard:04d}.json",
+    records = StageDir(ctx.run_dir).array_records
+    records.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(records / f"task-{shard:04d}.json",
                       json.dumps({"launch": ctx.launch_key(), "shard_ids": shard_ids, "skipped": skipped,
                                   "resume_keys": tokenize.resume_keys(settings, inputs)}))
 
@@ -197,9 +199,10 @@ def _merge_if_last(ctx: StageContext, task: ArrayTask, settings) -> bool:
     from data_prep import blend, tokenize
 
     out, knobs, launch = ctx.artifact_dir, ctx.cfg.data_prep, ctx.launch_key()
-    merged = out / "tasks" / "merged"
+    records = StageDir(ctx.run_dir).array_records
+    merged = records / "merged"
     with array_lock(out / MERGE_LOCK, task, LOCK_WAIT_S):
-        parts = [part for part in (json.loads(p.read_text()) for p in sorted((out / "tasks").glob("task-*.json")))
+        parts = [part for part in (json.loads(p.read_text()) for p in sorted(records.glob("task-*.json")))
                  if part.get("launch") == launch]
         done = merged.exists() and json.loads(merged.read_text()).get("launch") == launch
         if len(parts) < task.count or (done and task.count > 1):

@@ -53,10 +53,10 @@ def test_array_tasks_share_the_work_and_the_last_one_merges(tmp_path):
 
     status = read_status(run_dir)
     assert status["tasks"] == 3 and status["slurm_job_id"] == "777"
-    assert json.loads((run_dir / "artifact" / "tasks" / "merged").read_text())["task"] == 1
+    assert json.loads((run_dir / "tasks" / "merged").read_text())["task"] == 1
     # tasks 2 and 0 found a sibling not started and ended after screening; task 1 deduplicated, filtered and
     # tokenised every shard
-    (records,) = (run_dir / "artifact" / "tasks").glob("launch-*")
+    (records,) = (run_dir / "tasks").glob("launch-*")
     assert [p.read_text() for p in sorted(records.glob("claimed-????"))] == ["1", "1", "1"]
     assert (records / "deduplicated").read_text() == "1"
     assert prefixes(run_dir / "artifact") == expected  # every document once, the same tokens
