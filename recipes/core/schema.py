@@ -392,6 +392,7 @@ class RLConfig:
     temperature: float = 1.0
     datasets: list[dict[str, Any]] = field(default_factory=list)  # {name, path (JSONL in NeMo-RL's format), env}
     val_prompts: int = 256  # prompts held out of rl.datasets for NeMo-RL's validation (0: no validation)
+    val_period: int = 10  # validate every this many steps (NeMo-RL's grpo.val_period)
 
 
 @dataclass

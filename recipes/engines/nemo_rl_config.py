@@ -37,6 +37,7 @@ holds the facts of its base configs and entry scripts this file relies on.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,8 @@ def render_grpo(cfg: RootConfig, model: str, run_dir: Path, gpus_per_node: int) 
     if not rl.val_prompts:
         return _without_validation(config, "grpo")
     config["data"]["val_data_path"] = str(val_data_path(run_dir))
-    config["grpo"].update({"max_val_samples": rl.val_prompts, "val_batch_size": rl.val_prompts})
+    config["grpo"].update({"max_val_samples": rl.val_prompts, "val_batch_size": rl.val_prompts,
+                           "val_period": rl.val_period})
     return config
 
 
@@ -178,6 +180,42 @@ def render_apo(cfg: RootConfig, model: str, run_dir: Path, gpus_per_node: int) -
     config["data"]["val_data_path"] = str(val_data_path(run_dir))
     config["dpo"]["val_batches"] = 0  # 0: every held-out pair, not the base's first val_batches batches
     return config
+
+
+def stage_input(cfg: RootConfig, run_dir: Path, path: str) -> str:
+    """`path` as the job will read it; called at launch. A job in a container (Slurm with pyxis runs it with
+    `--no-container-mount-home`) sees only launch.root and cluster.container_mounts, so a local file or model
+    directory elsewhere (the smoke model under HOME, the bundled sample data in the checkout) is copied into the
+    run's inputs/ now; `job_input` finds it there. Hub ids and visible paths pass unchanged."""
+    source = Path(path)
+    if not source.exists() or not cfg.cluster.containers.get(cfg.stage.container) or _mounted(cfg, source):
+        return path
+    target = staged_path(run_dir, path)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, partial)
+        partial.rename(target)  # a copy cut short is never taken for the input
+    return str(target)
+
+
+def job_input(run_dir: Path, path: str) -> str:
+    """Inside the job: the copy `stage_input` made at launch, else the path itself."""
+    staged = staged_path(run_dir, path)
+    return str(staged) if staged.exists() else path
+
+
+def staged_path(run_dir: Path, path: str) -> Path:
+    return run_dir / "inputs" / Path(path).name
+
+
+def _mounted(cfg: RootConfig, path: Path) -> bool:
+    """Under launch.root or a `host:container` mount of the same path (launch mounts launch.root at itself)."""
+    roots = [cfg.launch.root] + [m.split(":")[0] for m in cfg.cluster.container_mounts
+                                 if m.split(":")[0] == (m.split(":") + [""])[1]]
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(Path(root).resolve()) for root in roots)
 
 
 def train_data_path(run_dir: Path) -> Path:
