@@ -29,6 +29,7 @@ import ray
 import torch
 from nemo_rl.algorithms.interfaces import LossType
 from nemo_rl.distributed.batched_data_dict import BatchedDataDict
+from nemo_rl.utils import native_checkpoint
 from transformers import AutoModelForCausalLM, GenerationConfig
 
 
@@ -161,13 +162,22 @@ class CpuPolicy:
 
     def save_checkpoint(self, weights_path: str, optimizer_path: str | None = None,
                         tokenizer_path: str | None = None, checkpointing_cfg: dict | None = None) -> None:
-        """The DTensor v2 worker's layout with `model_save_format: safetensors, save_consolidated: true`: a Hugging
-        Face model in weights/model/consolidated/ (what recipes.posttrain.nemo_rl_entry.export_hf reads)."""
+        """As lm_policy.Policy and its workers save: the v1 DTensor worker through NeMo-RL's own
+        `native_checkpoint.save_checkpoint` (torch DCP), the v2 worker with `model_save_format: safetensors,
+        save_consolidated: true` as a Hugging Face model in weights/model/consolidated/ (Automodel's layout; its
+        sharded files beside it are not written here)."""
         CALLS.append("save_checkpoint")
-        v2 = self.cfg["dtensor_cfg"].get("_v2")
-        if not (v2 and checkpointing_cfg and checkpointing_cfg.get("model_save_format") == "safetensors"
-                and checkpointing_cfg.get("save_consolidated")):
-            raise NotImplementedError("the CPU policy writes only the v2 worker's consolidated safetensors layout")
+        checkpointing_cfg = checkpointing_cfg or {}
+        if not self.cfg["dtensor_cfg"].get("_v2", False):
+            if checkpointing_cfg.get("model_save_format") is not None:  # lm_policy.Policy.save_checkpoint's check
+                raise ValueError("model_save_format must be None or omitted if using DTensorPolicyWorker (_v2=False).")
+            native_checkpoint.save_checkpoint(
+                model=self.model, weights_path=weights_path, optimizer=self.optimizer if optimizer_path else None,
+                optimizer_path=optimizer_path, tokenizer=self.tokenizer if tokenizer_path else None,
+                tokenizer_path=tokenizer_path)
+            return
+        if not (checkpointing_cfg.get("model_save_format") == "safetensors" and checkpointing_cfg.get("save_consolidated")):
+            raise NotImplementedError("the CPU policy writes the v2 worker's consolidated safetensors layout only")
         self.model.save_pretrained(Path(weights_path) / "model" / "consolidated")
         if optimizer_path:
             Path(optimizer_path).mkdir(parents=True, exist_ok=True)

@@ -71,6 +71,17 @@ def test_rl_job_runs_grpo_train(tmp_path, tiny_gemma3, nemo_rl_home, ray_cluster
 
     run_job(run_dir, nemo_rl_home, "nemo_rl.algorithms.grpo", generation=True)
 
+    # Math and IFEval prompts in one run: the math rows carry NeMo-RL's own math prompt (its cot.txt), the
+    # IFEval rows none.
+    rows = [json.loads(line) for name in ("train", "val") for line in (run_dir / "data" / f"{name}.jsonl").open()]
+    first_line = (nemo_rl_home / "examples" / "prompts" / "cot.txt").read_text().format("").splitlines()[0]
+    assert "boxed" in first_line
+    for row in rows:
+        if row["task_name"] == "math":
+            assert row["input"].startswith(first_line), row
+        else:
+            assert "boxed" not in row["input"], row
+
     calls = cpu_workers.CALLS
     # Two steps, each: sample, score, log-probs, one optimizer step; validation (sampling) after the second.
     assert calls.count("train") == 2
