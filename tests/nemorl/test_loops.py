@@ -29,7 +29,7 @@ import cpu_workers
 from conftest import LAUNCHER, REPO
 
 # Short sequences keep CPU sampling (up to max_total_sequence_length tokens per prompt and answer) to seconds.
-SEQUENCE = "80"
+SEQUENCE = "64"
 
 
 def render(stage: str, root: Path, model: Path, base: Path, *overrides: str) -> Path:
