@@ -248,8 +248,8 @@ def staged_path(run_dir: Path, path: str) -> Path:
 
 def _mounted(cfg: RootConfig, path: Path) -> bool:
     """Under launch.root or a `host:container` mount of the same path (launch mounts launch.root at itself)."""
-    roots = [cfg.launch.root] + [m.split(":")[0] for m in cfg.cluster.container_mounts
-                                 if m.split(":")[0] == (m.split(":") + [""])[1]]
+    mounts = [(mount.split(":") + [""])[:2] for mount in cfg.cluster.container_mounts]  # host[:container[:opts]]
+    roots = [cfg.launch.root] + [host for host, container in mounts if host == container]
     resolved = path.resolve()
     return any(resolved.is_relative_to(Path(root).resolve()) for root in roots)
 
