@@ -44,8 +44,10 @@ def rendered(stage: str, tmp_path: Path, base: Path) -> OmegaConf:
 
 @pytest.fixture(scope="module")
 def mul_resolver():
-    if not OmegaConf.has_resolver("mul"):  # NeMo-RL's entry scripts register it; the configs use it
-        OmegaConf.register_new_resolver("mul", lambda a, b: a * b)
+    """NeMo-RL's entry scripts register `mul` (the configs use it) and fail if it is there already: removed after."""
+    OmegaConf.register_new_resolver("mul", lambda a, b: a * b)
+    yield
+    OmegaConf.clear_resolver("mul")
 
 
 def test_27b_rl_layout_is_nemo_rls_gemma3_27b_recipe(tmp_path, nemo_rl_home, mul_resolver):
