@@ -33,7 +33,8 @@ v0.5.0's flat `data.dataset_name: BinaryPreferenceDataset` / `data.train_data_pa
 layout is v0.6.0's).
 
 The targeted release is NeMo-RL v0.5.0 (containers/rl.Dockerfile); tests/posttrain/test_nemo_rl_conformance.py
-holds the facts of its base configs and entry scripts this file relies on.
+holds the facts of its base configs and entry scripts this file relies on, and tests/nemorl runs the rendered
+jobs through v0.5.0's own loops (GPU workers replaced by CPU ones) and holds the 27B layout to its Gemma 3 recipe.
 """
 
 from __future__ import annotations
