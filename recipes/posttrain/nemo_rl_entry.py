@@ -115,6 +115,12 @@ def export_hf(checkpoint_dir: str, artifact_dir: Path) -> None:
 
 
 def _convert(script: str, weights_flag: str, step: Path, weights: Path, artifact_dir: Path) -> None:
+    """NeMo-RL's converter refuses an existing output directory (native_checkpoint.convert_dcp_to_hf raises
+    FileExistsError), and the artifact directory exists: convert beside it, then move the files in."""
+    converted = artifact_dir.with_name(artifact_dir.name + ".converting")
+    shutil.rmtree(converted, ignore_errors=True)  # a conversion cut short by a requeue
     subprocess.run([sys.executable, str(NEMO_RL_HOME / "examples" / "converters" / script), "--config",
-                    str(step / "config.yaml"), weights_flag, str(weights), "--hf-ckpt-path", str(artifact_dir)],
+                    str(step / "config.yaml"), weights_flag, str(weights), "--hf-ckpt-path", str(converted)],
                    check=True)
+    shutil.copytree(converted, artifact_dir, dirs_exist_ok=True)
+    shutil.rmtree(converted)

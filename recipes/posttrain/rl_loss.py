@@ -212,9 +212,14 @@ class DrGRPOLossFn:
     (position t concerns token t, so they are sliced [:, 1:] to meet the next-token log-probs), `sample_mask` is
     [B]. The logits may be vocabulary-parallel (recipes.posttrain.vocab_parallel).
 
-    Metrics are normalised by the global counts, so NeMo-RL's sum over micro-batches (`grpo.py` at v0.5.0, the
-    `np.sum` over `all_mb_metrics`) gives whole-batch values; `token_mult_prob_error` is the one `grpo.py` reads
-    after each step (the mean of exp|generation - training log-prob|, 1 when vLLM and the trainer agree)."""
+    The metrics are those of NeMo-RL's `ClippedPGLossFn` (v0.5.0), which `grpo_train` logs, and some of which
+    it reads by name after every step (`gen_kl_error`, `token_mult_prob_error`; tests/nemorl runs that loop).
+    They are normalised by the global counts, so NeMo-RL's sum over micro-batches (the `np.sum` over
+    `all_mb_metrics`; min/max for the `_min`/`_max` keys, whose empty value is inf as there) gives whole-batch
+    values. The mismatch metrics compare the generation's log-probs with the trainer's before the update:
+    `token_mult_prob_error` the mean exp|difference| (1 when vLLM and the trainer agree), `gen_kl_error`
+    KL(gen || train) and `policy_kl_error` KL(train || gen) by the k3 estimator, `js_divergence_error` their
+    Jensen-Shannon divergence (k3 against the mixture)."""
 
     def __init__(self, config: DrGRPOLossConfig):
         self.config = config
@@ -253,13 +258,49 @@ class DrGRPOLossFn:
             num_sequences=global_valid_seqs,
             num_tokens=global_valid_toks,
         )
+        with torch.no_grad():
+            mismatch = mismatch_metrics(generation_logprobs, prev_logprobs, logprobs.detach(), mask,
+                                        global_valid_toks)
+            ratio = torch.exp(logprobs.detach() - prev_logprobs)
+            ratio_clamped = ratio.clamp(1.0 - self.config.ratio_clip_min, 1.0 + self.config.ratio_clip_max)
         return output.loss, {
             "loss": output.loss.item(),
             "policy_loss": output.policy_loss.item(),
             "kl_penalty": output.kl_penalty.item(),
             "clip_fraction": output.clip_fraction,
             "probs_ratio": output.mean_ratio,
-            "token_mult_prob_error": float(
-                (torch.exp((generation_logprobs - prev_logprobs).abs()) * mask).sum() / global_valid_toks),
+            "probs_ratio_clamped": float((ratio_clamped * mask).sum() / global_valid_toks),
+            **_masked_extremes("probs_ratio", ratio, mask),
+            **_masked_extremes("probs_ratio_clamped", ratio_clamped, mask),
+            **mismatch,
             "num_valid_samples": sample_mask.sum().item(),
         }
+
+
+def _masked_extremes(name: str, values: torch.Tensor, mask: torch.Tensor) -> dict[str, float]:
+    """`<name>_min` / `<name>_max` over the masked-in tokens; inf / -inf when there are none (NeMo-RL's reduction
+    over micro-batches skips those)."""
+    picked = values[mask.bool()]
+    if picked.numel() == 0:
+        return {f"{name}_min": float("inf"), f"{name}_max": float("-inf")}
+    return {f"{name}_min": picked.min().item(), f"{name}_max": picked.max().item()}
+
+
+def mismatch_metrics(generation_logprobs: torch.Tensor, prev_logprobs: torch.Tensor, logprobs: torch.Tensor,
+                     mask: torch.Tensor, num_tokens: torch.Tensor | float) -> dict[str, float]:
+    """How far the generation engine's token log-probs are from the trainer's, token means over `num_tokens`."""
+
+    def mean(per_token: torch.Tensor) -> float:
+        return float((per_token * mask).sum() / num_tokens)
+
+    log_mixture = torch.log(0.5 * torch.exp(prev_logprobs) + 0.5 * torch.exp(generation_logprobs))
+    return {
+        "token_mult_prob_error": mean(torch.exp((generation_logprobs - prev_logprobs).abs())),
+        "gen_kl_error": mean(k3_kl(generation_logprobs, prev_logprobs)),
+        "policy_kl_error": mean(k3_kl(prev_logprobs, generation_logprobs)),
+        "js_divergence_error": mean(0.5 * k3_kl(log_mixture, prev_logprobs)
+                                    + 0.5 * k3_kl(log_mixture, generation_logprobs)),
+        # E_gen[pi_train / pi_gen], 1 on policy; and the entropy estimate -E_gen[(pi / pi_gen) log pi].
+        "sampling_importance_ratio": mean(torch.exp(prev_logprobs - generation_logprobs)),
+        "approx_entropy": mean(-torch.exp(logprobs - generation_logprobs) * logprobs),
+    }

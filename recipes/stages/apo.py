@@ -15,11 +15,16 @@ from recipes.engines import nemo_rl_config
 
 
 def pairs_path(ctx: StageContext) -> Path:
-    return Path(ctx.cfg.apo.pairs) if ctx.cfg.apo.pairs else ctx.run_dir / "data" / "pairs.jsonl"
+    if ctx.cfg.apo.pairs:
+        return Path(nemo_rl_config.job_input(ctx.run_dir, ctx.cfg.apo.pairs))
+    return ctx.run_dir / "data" / "pairs.jsonl"
 
 
 def render(ctx: StageContext) -> None:
-    config = nemo_rl_config.render_apo(ctx.cfg, ctx.model_source(), ctx.run_dir, gpus_per_node(ctx.cfg))
+    if ctx.cfg.apo.pairs:
+        nemo_rl_config.stage_input(ctx.cfg, ctx.run_dir, ctx.cfg.apo.pairs)
+    model = nemo_rl_config.stage_input(ctx.cfg, ctx.run_dir, ctx.model_source())
+    config = nemo_rl_config.render_apo(ctx.cfg, model, ctx.run_dir, gpus_per_node(ctx.cfg))
     nemo_rl_config.write(config, ctx.run_dir)
 
 

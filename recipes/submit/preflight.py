@@ -459,7 +459,29 @@ def check_rl(cfg: RootConfig) -> list[Finding]:
     elif rl.backend == "dtensor" and cfg.model.pipeline_model_parallel_size > 1:
         out.append(Finding("model.pipeline_model_parallel_size", "NeMo-RL's DTensor backend has no pipeline "
                            "parallelism", "set model.pipeline_model_parallel_size=1 or rl.backend=megatron"))
+    if not rl.datasets:
+        out.append(Finding("rl.datasets", "empty: the job would have no prompts to train on",
+                           "list {name, path, env} entries, each a JSONL written by `python -m data_prep.rl_data "
+                           "<deepmath|nemotron_if> <hf_id or files> <path>` (sealion_v4_27b_rl lists the card's two)"))
+    else:
+        out += _held_out_leaves_a_step("rl.val_prompts", rl.val_prompts, [d.get("path") for d in rl.datasets],
+                                       rl.prompts_per_step, "prompts")
     return out
+
+
+def _held_out_leaves_a_step(key: str, held_out: int, paths: list, per_step: int, what: str) -> list[Finding]:
+    """The job holds `held_out` rows of `paths` out for validation (recipes.posttrain.holdout): where the files
+    are already there, at least one step's rows must remain (the job would stop on it after the queue wait)."""
+    if not all(path and os.path.isfile(path) for path in paths):
+        return []  # check_paths names a missing file
+    rows = 0
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            rows += sum(1 for line in f if line.strip())
+    if rows - held_out >= per_step:
+        return []
+    return [Finding(key, f"{held_out} of the {rows} {what} held out for validation leave {rows - held_out}, "
+                    f"fewer than one step's {per_step}", f"lower {key} or add {what}")]
 
 
 def check_ray_on_slurm(cfg: RootConfig) -> list[Finding]:
@@ -473,9 +495,12 @@ def check_ray_on_slurm(cfg: RootConfig) -> list[Finding]:
 
 
 def check_apo(cfg: RootConfig) -> list[Finding]:
-    if cfg.apo.loss not in ("apo_zero", "apo_down", "sigmoid"):
-        return [Finding("apo.loss", f"unknown loss {cfg.apo.loss!r}", "use apo_zero, apo_down or sigmoid")]
-    return []
+    apo = cfg.apo
+    if apo.loss not in ("apo_zero", "apo_down", "sigmoid"):
+        return [Finding("apo.loss", f"unknown loss {apo.loss!r}", "use apo_zero, apo_down or sigmoid")]
+    if apo.pairs is None:
+        return []  # the upstream clair stage's pairs.jsonl, written by the job before this one
+    return _held_out_leaves_a_step("apo.val_pairs", apo.val_pairs, [apo.pairs], apo.global_batch_size, "pairs")
 
 
 def check_data_prep(cfg: RootConfig) -> list[Finding]:

@@ -113,3 +113,38 @@ def test_preference_loss_stays_float32_whatever_dtype_a_batch_field_arrives_in(k
     expected, _ = loss_fn(logits, data, torch.tensor(4.0), None)
     loss, _ = loss_fn(logits, {**data, key: data[key].double()}, torch.tensor(4.0), None)
     assert loss.dtype == torch.float32 and loss.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_dr_grpo_generation_mismatch_metrics_by_hand():
+    # Four response tokens; the generation engine's log-prob differs from the trainer's (prev) by e_t on each:
+    # generation = -log 2 + e_t, prev = -log 2. NeMo-RL's ClippedPGLossFn reports gen_kl_error = k3 with
+    # log(prev / gen) = -e_t, policy_kl_error = k3 with log(gen / prev) = e_t, sampling_importance_ratio =
+    # exp(prev - gen); grpo_train prints gen_kl_error after every step. Token means over global_valid_toks = 4.
+    errors = [WILD, 0.1, -0.2, 0.3, -0.4]
+    data = {
+        "input_ids": torch.tensor([[0, 1, 0, 1, 1]]),
+        "token_mask": torch.tensor([[0, 1, 1, 1, 1]]),
+        "sample_mask": torch.tensor([1.0]),
+        "advantages": torch.ones(1, 5),
+        "prev_logprobs": torch.full((1, 5), -LOG2),
+        "generation_logprobs": torch.tensor([[-LOG2 + e for e in errors]]),
+    }
+    _, metrics = DrGRPOLossFn(DrGRPOLossConfig.dr_grpo(4))(torch.zeros(1, 5, 2), data, torch.tensor(1.0),
+                                                            torch.tensor(4.0))
+    used = errors[1:]
+    assert metrics["gen_kl_error"] == pytest.approx(sum(_k3(-e) for e in used) / 4, rel=1e-5)
+    assert metrics["policy_kl_error"] == pytest.approx(sum(_k3(e) for e in used) / 4, rel=1e-5)
+    assert metrics["token_mult_prob_error"] == pytest.approx(sum(math.exp(abs(e)) for e in used) / 4, rel=1e-5)
+    assert metrics["sampling_importance_ratio"] == pytest.approx(sum(math.exp(-e) for e in used) / 4, rel=1e-5)
+    # The trainer's distribution is uniform (-log 2): the entropy estimate is E_gen[(pi / pi_gen) log 2].
+    assert metrics["approx_entropy"] == pytest.approx(sum(math.exp(-e) * LOG2 for e in used) / 4, rel=1e-5)
+    # JS divergence of two distributions over the sampled token: k3 of each against their mixture.
+    def js(e: float) -> float:
+        p, g = 0.5, 0.5 * math.exp(e)
+        m = 0.5 * (p + g)
+        return 0.5 * _k3(math.log(p / m)) + 0.5 * _k3(math.log(g / m))
+    assert metrics["js_divergence_error"] == pytest.approx(sum(js(e) for e in used) / 4, rel=1e-5)
+    # On-policy ratio 1 on every token: min = max = clamped = 1.
+    for key in ("probs_ratio_min", "probs_ratio_max", "probs_ratio_clamped_min", "probs_ratio_clamped_max",
+                "probs_ratio_clamped"):
+        assert metrics[key] == pytest.approx(1.0), key

@@ -56,9 +56,10 @@ RESPONSE_DATASET_KEYS = {"val_data_path", "input_key", "output_key", "train_spli
 # `BinaryPreferenceDataset`; the nested `data.train.{dataset_name,data_path}` layout is v0.6.0's.
 BINARY_PREFERENCE_KEYS = {"val_data_path", "prompt_key", "chosen_key", "rejected_key", "train_split", "val_split"}
 # Loss metrics v0.5.0 reads by name: the DTensor v2 worker `num_valid_samples` from every micro-batch
-# (dtensor_policy_worker_v2.py ~l.864), GRPO `token_mult_prob_error` after each step (grpo.py ~l.1569), DPO's
+# (dtensor_policy_worker_v2.py ~l.864), GRPO `token_mult_prob_error` and `gen_kl_error` after each step (grpo.py
+# ~l.1569, ~l.1611; a list like this one missed the latter: tests/nemorl runs the loops themselves), DPO's
 # validation every key of DPOValMetrics but the two counts the worker adds (dpo.py ~l.91-100 and ~l.405-413).
-GRPO_METRICS_READ = {"num_valid_samples", "token_mult_prob_error"}
+GRPO_METRICS_READ = {"num_valid_samples", "token_mult_prob_error", "gen_kl_error"}
 DPO_METRICS_READ = {"loss", "sft_loss", "preference_loss", "accuracy", "rewards_chosen_mean", "rewards_rejected_mean",
                     "num_valid_samples"}
 # examples/prompts/cot.txt exists in the v0.5.0 checkout; TaskDataSpec opens prompt_file relative to the cwd.
@@ -134,10 +135,10 @@ def test_grpo_run_reads_what_it_needs(checkout, tmp_path, overrides, env):
     # Dr. GRPO over the base's stock GRPO
     assert grpo["normalize_rewards"] is False and grpo["use_leave_one_out_baseline"] is False
     assert config["loss_fn"]["reference_policy_kl_penalty"] == 0.0
-    # lm_policy.py save_checkpoint: the v2 worker writes safetensors; consolidated is the Hugging Face export
+    # lm_policy.py save_checkpoint: the v1 worker of NeMo-RL's Gemma 3 27B recipe writes torch DCP and refuses a
+    # model_save_format (grpo_math_1B.yaml sets safetensors for its v2 worker)
     policy = config["policy"]
-    assert policy["dtensor_cfg"]["_v2"] and config["checkpointing"]["model_save_format"] == "safetensors"
-    assert config["checkpointing"]["save_consolidated"] is True
+    assert policy["dtensor_cfg"]["_v2"] is False and config["checkpointing"]["model_save_format"] is None
     assert policy["dtensor_cfg"]["tensor_parallel_size"] == 8 and policy["dtensor_cfg"]["context_parallel_size"] == 1
 
 
