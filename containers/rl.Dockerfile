@@ -30,7 +30,8 @@ RUN /opt/nemo_rl_venv/bin/python -m pip check > /tmp/pip-check.before 2>&1 || tr
 # driver there, so `recipes` must come from that copy and `nemo_rl` from the venv (not from /opt/nemo-rl's cwd).
 RUN mkdir -p /nemo_run/code && cp -r recipes data_prep evals conf pyproject.toml /nemo_run/code/
 WORKDIR /nemo_run/code
-RUN python -c "import recipes, nemo_rl, ray, recipes.posttrain.nemo_rl_entry, recipes.posttrain.environments; \
+RUN python -c "import recipes, nemo_rl.algorithms.grpo, nemo_rl.algorithms.dpo, ray, recipes.runtime.stage_runner, \
+recipes.posttrain.nemo_rl_entry, recipes.posttrain.environments, nemo_rl; \
 assert recipes.__file__.startswith('/nemo_run/code/'), recipes.__file__; print('nemo_rl from', nemo_rl.__file__)" \
  && rm -rf /nemo_run/code/*
 WORKDIR /opt/sealion-recipes
