@@ -50,8 +50,10 @@ def mean_cosine(features) -> float:
     return float((cos.sum() - n) / (n * (n - 1)))
 
 
-def compare(knobs, pool, targets, root: Path) -> dict:
-    checkpoints = warmup(root / "warmup", pool, knobs)
+def compare(knobs, pool, targets, root: Path, warm: Path, last_only: bool) -> dict:
+    checkpoints = warmup(warm, pool, knobs)
+    if last_only:  # on a starved machine: the warm-up's last checkpoint alone is scored
+        checkpoints = checkpoints[-1:]
     model = FeatureModel(knobs)
     files = {"adam": [], "sgd": []}
     target_features = defaultdict(list)
@@ -70,7 +72,8 @@ def compare(knobs, pool, targets, root: Path) -> dict:
     out = {}
     for kind, paths in files.items():
         score = scores([paths], checkpoints, sets)
-        hits = {name: sum(pool[i].row["group"] == name for i in top(score[name], GROUP / len(pool))) for name in targets}
+        hits = {name: sum(pool[i].row["group"] == name for i in top(score[name], GROUP / len(pool)))
+                for name in targets}
         out[kind] = {"hits_in_top7": hits, "total_hits": sum(hits.values()),
                      "mean_pairwise_cosine_last_checkpoint": round(mean_cosine(np.load(paths[-1])), 3)}
     return out
@@ -79,6 +82,9 @@ def compare(knobs, pool, targets, root: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python bench/select_adam_vs_sgd.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "select_adam_vs_sgd.json")
+    parser.add_argument("--only", choices=list(WARMUPS), help="run this warm-up length alone")
+    parser.add_argument("--warmup-dir", type=Path, help="keep (and reuse) the warm-up checkpoints here")
+    parser.add_argument("--last-checkpoint-only", action="store_true", help="score at the last checkpoint alone")
     args = parser.parse_args()
     cfg = to_object(compose("select", [f"select.model={build()}"]))  # the smoke experiment's select=cpu
     preset = settings(StageContext(cfg, Path("unused")))
@@ -88,12 +94,16 @@ def main() -> None:
         targets[prompt.row["group"]].append(prompt)
     runs = {}
     for name, change in WARMUPS.items():
+        if args.only and name != args.only:
+            continue
         knobs = replace(preset, **change)
         steps = -(-round(knobs.warmup_fraction * len(pool)) // knobs.batch_size) * knobs.checkpoints
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as root:
+            warm = args.warmup_dir or Path(root) / "warmup"
             runs[name] = {**change, "optimizer_steps": steps, "lr": knobs.lr, "max_grad_norm": knobs.max_grad_norm,
-                          **compare(knobs, pool, dict(targets), Path(root)),
+                          "scored_checkpoints": "last" if args.last_checkpoint_only else "all",
+                          **compare(knobs, pool, dict(targets), Path(root), warm, args.last_checkpoint_only),
                           "wall_s": round(time.perf_counter() - start)}
         results = {"machine": {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
                                "cores": os.cpu_count(), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")},

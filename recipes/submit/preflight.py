@@ -514,7 +514,8 @@ def check_select(cfg: RootConfig) -> list[Finding]:
         out.append(Finding("select.proj_dim", f"{s.proj_dim} is not a multiple of {NONZEROS} (the sparse "
                            "projection's chunks)", "set select.proj_dim to e.g. 8192 (LESS) or 256"))
     if s.max_grad_norm < 0:
-        out.append(Finding("select.max_grad_norm", f"{s.max_grad_norm} is negative", "set 1.0 (LESS) or 0 (no clipping)"))
+        out.append(Finding("select.max_grad_norm", f"{s.max_grad_norm} is negative",
+                           "set 1.0 (LESS) or 0 (no clipping)"))
     gpu_gib = cfg.cluster.gpu_memory_gib
     weights_gib = memory.total_parameters(cfg) * 4 / 2**30  # prompt_selection/model.py loads float32
     if gpu_gib and not s.model and weights_gib > gpu_gib:

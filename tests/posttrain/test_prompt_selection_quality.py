@@ -36,8 +36,8 @@ def picks(tmp_path_factory):
         targets[prompt.row["group"]].append(prompt)
     assert run.compute_features(out, pool, knobs)
     run.select(out, pool, dict(targets), knobs)
-    return {group: [json.loads(line)["group"] for line in (out / "selected" / f"{group}.jsonl").read_text().splitlines()]
-            for group in targets}
+    return {group: [json.loads(line)["group"] for line in (out / "selected" / f"{group}.jsonl").read_text()
+                    .splitlines()] for group in targets}
 
 
 def test_every_target_set_finds_its_group_far_above_chance(picks):

@@ -66,7 +66,8 @@ def read_prompts(path: str | Path) -> list[Prompt]:
         key, where = str(row["id"]), f"{where} (id {row['id']!r})"
         if row["lang"] not in LANGUAGES:
             raise PoolError(f"{where}: lang {row['lang']!r} is not one of the project's languages "
-                            f"({', '.join(LANGUAGES)}; recipes/core/languages.py); fix the code or add the language there")
+                            f"({', '.join(LANGUAGES)}; recipes/core/languages.py); fix the code or add the "
+                            "language there")
         messages = _messages(row, where)
         if key in seen:
             raise PoolError(f"{where}: id {key!r} repeats (ids compare as strings); ids must be unique in a file")

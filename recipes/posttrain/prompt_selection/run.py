@@ -30,7 +30,8 @@ def select(out: Path, pool: list[Prompt], targets: dict[str, list[Prompt]], sett
     the report into `out`."""
     checkpoints = warmup(out / "warmup", pool, settings)
     model = FeatureModel(settings)
-    sets = [TargetSet(name, prompts, target_features(model, prompts, checkpoints)) for name, prompts in targets.items()]
+    sets = [TargetSet(name, prompts, target_features(model, prompts, checkpoints))
+            for name, prompts in targets.items()]
     files = [[shard_path(out / "features", s, pool, c, settings) for c in checkpoints]
              for s in shards(len(pool), settings)]
     score = scores(files, checkpoints, sets)
