@@ -42,8 +42,8 @@ def picks(tmp_path_factory):
 
 def test_every_target_set_finds_its_group_far_above_chance(picks):
     """At least 3 of the top 7 from the target's own group for every one of the 8 sets (3.4x chance), and at least
-    half of all 56 picks."""
+    32 of all 56 picks (4.6x chance). Measured 2026-12-04: 7, 7, 5, 7, 5, 7, 4, 6 (48 of 56)."""
     assert len(picks) == 8 and all(len(chosen) == GROUP for chosen in picks.values())
     hits = {group: chosen.count(group) for group, chosen in picks.items()}
     assert all(n >= 3 for n in hits.values()), hits
-    assert sum(hits.values()) >= 28, hits
+    assert sum(hits.values()) >= 32, hits
