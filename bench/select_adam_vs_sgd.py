@@ -38,9 +38,9 @@ from recipes.stages.select import settings
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "posttrain" / "select_quality"
 GROUP = 7
-# warm-up lengths: the CPU preset's (2 epochs of a quarter of the pool: 4 steps) and longer ones
+# warm-up lengths: the CPU preset's (2 epochs of a quarter of the pool: 8 steps) and longer ones
 WARMUPS = {"long_21_steps": dict(warmup_fraction=0.5, checkpoints=3),
-           "preset_4_steps": dict(warmup_fraction=0.25, checkpoints=2)}
+           "preset_8_steps": dict(warmup_fraction=0.25, checkpoints=2)}
 
 
 def mean_cosine(features) -> float:
