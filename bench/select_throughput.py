@@ -26,10 +26,10 @@ from recipes.posttrain.prompt_selection.settings import FEATURE_BYTES
 REPO = Path(__file__).resolve().parent.parent
 PRESETS = {
     "cpu": dict(max_tokens=32, lora_r=4, lora_alpha=16, lora_target_modules=("q_proj", "v_proj"), proj_dim=256,
-                checkpoints=2, candidate_gradient="sgd"),
+                checkpoints=2, candidate_gradient="sgd", bf16=False),
 }
-# LESS's own numbers (r=128 on q/k/v/o: 11.8M LoRA parameters of the 270M, 8192 dims) are not run here: the torch
-# projector draws grad_dim x proj_dim signs per batch (97G for 16 candidates); their storage is computed.
+# LESS's own LoRA (r=128 on q/k/v/o: 11.8M parameters of the 270M) and 8192 dims: the projection's time is
+# bench/select_projection.py's; their storage is computed here.
 LESS_FEATURE_BYTES = 8192 * 4 * FEATURE_BYTES
 CANDIDATES = 8
 

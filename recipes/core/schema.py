@@ -461,6 +461,8 @@ class SelectConfig:
     lr: float = 2.0e-5
     warmup_ratio: float = 0.03
     batch_size: int = 32
+    max_grad_norm: float = 1.0  # warm-up gradient clipping (the HF Trainer's default, which LESS keeps); 0: off
+    bf16: bool = True  # bfloat16 autocast, as LESS (--bf16 True); the CPU preset turns it off
     candidate_gradient: str = "adam"  # adam (the paper) | sgd (a warm-up too short for AdamW's moments)
     proj_dim: int = 8192
     select_fraction: float = 0.05

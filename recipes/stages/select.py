@@ -27,7 +27,8 @@ def settings(ctx: StageContext):
                              lora_alpha=s.lora_alpha, lora_dropout=s.lora_dropout,
                              lora_target_modules=tuple(s.lora_target_modules), warmup_fraction=s.warmup_fraction,
                              checkpoints=s.checkpoints, lr=s.lr, warmup_ratio=s.warmup_ratio,
-                             batch_size=s.batch_size, candidate_gradient=s.candidate_gradient,
+                             batch_size=s.batch_size, max_grad_norm=s.max_grad_norm, bf16=s.bf16,
+                             candidate_gradient=s.candidate_gradient,
                              proj_dim=s.proj_dim, select_fraction=s.select_fraction, shard_size=s.shard_size,
                              seed=s.seed)
 
@@ -54,12 +55,23 @@ def wait_for_warmup(out, pool, knobs, task: ArrayTask) -> None:
 
 
 def execute(ctx: StageContext) -> bool:
+    from transformers import AutoTokenizer
+
     from recipes.posttrain.prompt_selection.pool import read_prompts
     from recipes.posttrain.prompt_selection.run import compute_features, select
+    from recipes.posttrain.prompt_selection.tokens import truncated
 
     task, out = ArrayTask.from_environment(), ctx.artifact_dir
     out.mkdir(parents=True, exist_ok=True)
+    # every file is read (and refused, naming the row) before the warm-up: a bad target row costs seconds, not hours
     pool, knobs = read_prompts(ctx.cfg.select.candidates), settings(ctx)
+    targets = {name: read_prompts(path) for name, path in ctx.cfg.select.targets.items()}
+    if task.index == 0:
+        tokenizer = AutoTokenizer.from_pretrained(knobs.model)
+        for name, prompts in {"candidates": pool, **targets}.items():
+            if cut := truncated(tokenizer, prompts, knobs.max_tokens):
+                print(f"select: {cut} of {len(prompts)} {name} rows are longer than select.max_tokens="
+                      f"{knobs.max_tokens} tokens and are cut to it", flush=True)
     wait_for_warmup(out, pool, knobs, task)
     if not compute_features(out, pool, knobs, task.index, task.count):
         return False  # a sibling still writes its shards; the last one to finish selects
@@ -69,7 +81,7 @@ def execute(ctx: StageContext) -> bool:
     with array_lock(out / ".select.lock", task, wait_s=float("inf")):
         if task.count > 1 and done.exists() and json.loads(done.read_text()).get("launch") == launch:
             return False
-        summary = select(out, pool, dict(ctx.cfg.select.targets), knobs)
+        summary = select(out, pool, targets, knobs)
         write_text_atomic(done, json.dumps({"launch": launch, "task": task.index}))
     for name, target in summary["targets"].items():
         langs = ", ".join(f"{lang} {n}" for lang, n in target["by_language"].items())

@@ -636,7 +636,13 @@ def feature_bytes(cfg: RootConfig, candidates: int) -> int:
 
 
 def check_select(cfg: RootConfig) -> list[Finding]:
-    """The pool and targets are set, and the pool's gradient features fit the run directory's free space."""
+    """The pool and targets are set and readable row by row (ids, languages, texts; rows over select.max_tokens
+    counted), the smoke preset's sample target does not stand beside the user's, and the pool's gradient features
+    fit the run directory's free space."""
+    from recipes.core.config import REPO_ROOT
+    from recipes.posttrain.prompt_selection.inputs import check_inputs
+    from recipes.posttrain.prompt_selection.projection import NONZEROS
+
     s = cfg.select
     if not s.candidates:
         return [Finding("select.candidates", "no candidate pool", "set select.candidates=<JSONL/Parquet of {id, "
@@ -644,6 +650,12 @@ def check_select(cfg: RootConfig) -> list[Finding]:
     if not s.targets:
         return [Finding("select.targets", "no target set", "add one: +select.targets.<name>=<JSONL of target prompts>")]
     out = []
+    sample = (REPO_ROOT / "data_prep" / "sample_select").resolve()
+    samples = [name for name, path in s.targets.items() if Path(path).resolve().parent == sample]
+    if samples and len(samples) < len(s.targets):
+        out += [Finding(f"select.targets.{name}", "the preset's sample target is still set beside yours (Hydra adds "
+                        "+select.targets.<name> to the preset's targets): its picks would go into selected.jsonl",
+                        f"drop it: ~select.targets.{name}") for name in samples]
     if s.candidate_gradient not in ("adam", "sgd"):
         out.append(Finding("select.candidate_gradient", f"unknown gradient {s.candidate_gradient!r}",
                            "set select.candidate_gradient=adam (LESS) or sgd"))
@@ -653,6 +665,12 @@ def check_select(cfg: RootConfig) -> list[Finding]:
     out += [Finding(f"select.{name}", f"{value} is below 1", f"set select.{name} to a positive count")
             for name in ("proj_dim", "checkpoints", "max_tokens", "lora_r", "batch_size", "shard_size")
             if (value := getattr(s, name)) < 1]
+    if s.proj_dim >= 1 and s.proj_dim % NONZEROS:
+        out.append(Finding("select.proj_dim", f"{s.proj_dim} is not a multiple of {NONZEROS} (the sparse "
+                           "projection's chunks)", "set select.proj_dim to e.g. 8192 (LESS) or 256"))
+    if s.max_grad_norm < 0:
+        out.append(Finding("select.max_grad_norm", f"{s.max_grad_norm} is negative",
+                           "set 1.0 (LESS) or 0 (no clipping)"))
     gpu_gib = cfg.cluster.gpu_memory_gib
     weights_gib = memory.total_parameters(cfg) * 4 / 2**30  # prompt_selection/model.py loads float32
     if gpu_gib and not s.model and weights_gib > gpu_gib:
@@ -662,19 +680,22 @@ def check_select(cfg: RootConfig) -> list[Finding]:
                            "select.model=google/gemma-3-4b-it"))
     if out:
         return out
-    if not os.path.isfile(s.candidates):
-        return []  # check_paths names a missing pool
+    files = {"select.candidates": s.candidates, **{f"select.targets.{name}": path for name, path in s.targets.items()}}
+    out = [Finding(p.field, p.message, p.fix, p.severity)
+           for p in check_inputs(files, s.max_tokens, s.model or cfg.run.input or cfg.model.hf_id)]
+    if not os.path.isfile(s.candidates) or any(f.severity == "error" for f in out):
+        return out  # check_paths names a missing pool
     need = feature_bytes(cfg, _pool_rows(s.candidates))
     where = Path(cfg.launch.root).resolve()
     while not where.exists():
         where = where.parent
     free = shutil.disk_usage(where).free
     if need > free:
-        return [Finding("select.proj_dim", f"the candidate features need {need / 2**30:.1f} GiB (candidates x "
+        out.append(Finding("select.proj_dim", f"the candidate features need {need / 2**30:.1f} GiB (candidates x "
                            f"{s.proj_dim} dims x {s.checkpoints} checkpoints x 4 bytes) but {where} has "
                            f"{free / 2**30:.1f} GiB free", "lower select.proj_dim, split select.candidates, or "
-                           "point launch.root at a larger file system")]
-    return []
+                           "point launch.root at a larger file system"))
+    return out
 
 
 ARRAY_STAGES = tuple(name for name, spec in SPECS.items() if spec.array)

@@ -18,10 +18,15 @@ def select_cfg(tmp_path, *overrides):
     return to_object(compose("select", [f"launch.root={tmp_path}", *overrides]))
 
 
+def errors(cfg):
+    """check_select's errors (the smoke preset's rows over its 32 tokens are also counted, as warnings)."""
+    return [f for f in preflight.check_select(cfg) if f.severity == "error"]
+
+
 def test_the_smoke_preset_passes_preflight(tmp_path):
     cfg = select_cfg(tmp_path)
     assert (cfg.select.proj_dim, cfg.select.checkpoints, cfg.select.candidate_gradient) == (256, 2, "sgd")
-    assert preflight.check_select(cfg) == [] and preflight.check_paths(cfg) == []
+    assert errors(cfg) == [] and preflight.check_paths(cfg) == []
 
 
 def test_the_paper_defaults():
@@ -38,18 +43,18 @@ def test_feature_storage_that_does_not_fit_is_refused(tmp_path):
     assert CPU_POOL_ROWS * dim * 2 * 4 > free
     cfg = select_cfg(tmp_path, f"select.proj_dim={dim}")
     assert preflight.feature_bytes(cfg, CPU_POOL_ROWS) == CPU_POOL_ROWS * dim * 2 * 4
-    [finding] = preflight.check_select(cfg)
+    [finding] = errors(cfg)
     assert finding.field == "select.proj_dim" and "16384.0 GiB" in finding.message and "launch.root" in finding.fix
     fits = select_cfg(tmp_path, f"select.proj_dim={free // (CPU_POOL_ROWS * 2 * 4) // 2}")
-    assert preflight.check_select(fits) == []
+    assert errors(fits) == []
 
 
 def test_missing_pool_and_target_are_named(tmp_path):
     cfg = select_cfg(tmp_path, f"select.candidates={tmp_path}/none.jsonl", f"+select.targets.x={tmp_path}/t.jsonl")
     assert {f.field for f in preflight.check_paths(cfg)} == {"select.candidates", "select.targets.x"}
-    assert [f.field for f in preflight.check_select(select_cfg(tmp_path, "select.candidates=null"))] == \
+    assert [f.field for f in errors(select_cfg(tmp_path, "select.candidates=null"))] == \
         ["select.candidates"]
-    assert [f.field for f in preflight.check_select(select_cfg(tmp_path, "select.candidate_gradient=sign"))] == \
+    assert [f.field for f in errors(select_cfg(tmp_path, "select.candidate_gradient=sign"))] == \
         ["select.candidate_gradient"]
 
 
@@ -102,3 +107,65 @@ def test_a_model_whose_float32_weights_exceed_one_gpu_is_refused(tmp_path):
     for fits in (["model=gemma3_4b"], ["model=gemma3_27b", "select.model=google/gemma-3-4b-it"]):
         findings = preflight.check_select(select_cfg(tmp_path, *cluster, *fits))
         assert not [f for f in findings if f.field == "select.model"]
+
+
+def _jsonl(path, rows):
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    return path
+
+
+GOOD = {"id": "a", "lang": "id", "prompt": "Berapa 2 + 2?"}
+
+
+@pytest.mark.parametrize("bad, says", [
+    ({"id": "b", "lang": "id"}, "row 2 (id 'b'): needs 'prompt' or 'messages'"),
+    ({"id": "b", "lang": "xx", "prompt": "?"}, "lang 'xx' is not one of the project's languages"),
+    ({"id": "b", "lang": "id", "messages": [{"role": "user"}]}, "messages[0] needs a 'role' and a non-empty 'content'"),
+    ({"id": 7, "lang": "id", "prompt": "?"}, "id '7' repeats (ids compare as strings)"),
+])
+def test_a_bad_target_row_is_named_at_launch(tmp_path, bad, says):
+    """Before any GPU time: preflight reads the target file as the stage does (it used to be read only after the
+    warm-up and every candidate feature)."""
+    first = {**GOOD, "id": "7"} if bad.get("id") == 7 else GOOD
+    target = _jsonl(tmp_path / "t.jsonl", [first, bad])
+    cfg = select_cfg(tmp_path, "~select.targets.id_math", f"+select.targets.x={target}")
+    [finding] = errors(cfg)
+    assert finding.field == "select.targets.x" and says in finding.message, finding
+
+
+def test_the_sample_target_beside_the_users_is_refused(tmp_path):
+    """`+select.targets.x=` adds to the smoke preset's targets (Hydra merges it): preflight says how to drop the
+    sample's, whose picks would otherwise go into selected.jsonl for CLAIR."""
+    target = _jsonl(tmp_path / "t.jsonl", [GOOD])
+    [finding] = errors(select_cfg(tmp_path, f"+select.targets.x={target}"))
+    assert finding.field == "select.targets.id_math" and finding.fix == "drop it: ~select.targets.id_math"
+    replaced = select_cfg(tmp_path, "~select.targets.id_math", f"+select.targets.x={target}")
+    assert dict(replaced.select.targets) == {"x": str(target)}
+    assert errors(replaced) == []
+
+
+def test_rows_over_max_tokens_are_counted_not_refused(tmp_path):
+    """With the real Gemma 3 tokenizer (the fixture, the smoke model): one of two pool rows is longer than 12
+    tokens; preflight warns with the count, and the stage's encoding cuts it to 12 and keeps answer tokens even
+    where the conversation's context alone is longer."""
+    from transformers import AutoTokenizer
+
+    from recipes.gemma3_fixture import build
+    from recipes.posttrain.prompt_selection.pool import read_prompts
+    from recipes.posttrain.prompt_selection.tokens import IGNORE, encode
+
+    long_chat = {"id": "b", "lang": "en", "messages": [
+        {"role": "user", "content": "Please explain, in as much detail as you can manage, how rain forms. " * 3},
+        {"role": "assistant", "content": "Water vapour cools and condenses."}]}
+    pool, target = _jsonl(tmp_path / "pool.jsonl", [GOOD, long_chat]), _jsonl(tmp_path / "t.jsonl", [GOOD])
+    findings = preflight.check_select(select_cfg(tmp_path, f"select.candidates={pool}", "select.max_tokens=12",
+                                                 "~select.targets.id_math", f"+select.targets.x={target}"))
+    assert [(f.field, f.severity) for f in findings] == [("select.candidates", "warning")]
+    assert findings[0].message.startswith("1 of 2 rows are longer than 12 tokens")
+    ids, labels = encode(AutoTokenizer.from_pretrained(build()), read_prompts(pool)[1], 12)
+    assert len(ids) == 12 and 0 < sum(label != IGNORE for label in labels) < 12
+
+
+def test_a_projection_that_does_not_split_into_chunks_is_refused(tmp_path):
+    [finding] = errors(select_cfg(tmp_path, "select.proj_dim=258"))
+    assert finding.field == "select.proj_dim" and "multiple of 4" in finding.message

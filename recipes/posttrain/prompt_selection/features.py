@@ -4,7 +4,8 @@ As LESS's collect_grads (less/data_selection/collect_grad_reps.py at 1e4afda): o
 candidate's gradient g is preconditioned with the checkpoint's AdamW moments as one more Adam step would see it,
 m' = b1*m + (1-b1)*g, v' = b2*v + (1-b2)*g^2, feature = m' / sqrt(v' + eps) (`obtain_gradients_with_adam`);
 a target example's feature is its plain gradient (`obtain_gradients`, gradient_type sgd). Both are projected by
-the same seeded Rademacher matrix. Dropout is off (eval mode), so a feature depends only on the example, the
+the same seeded sparse projection (projection.py). The coordinates are the LoRA parameters the warm-up trained
+(those with AdamW moments: a parameter that never got a gradient is skipped, as LESS skips `p.grad is None`). Dropout is off (eval mode), so a feature depends only on the example, the
 checkpoint and the seed.
 
 Candidate features are written per (shard, checkpoint) as features/ckpt-<epoch>/shard-<index>-<key>.npy, the key
@@ -20,7 +21,7 @@ from pathlib import Path
 from recipes.core.atomic import open_atomic
 
 from .pool import Prompt
-from .projection import RademacherProjector
+from .projection import SparseProjector
 from .settings import SelectionSettings
 from .tokens import encode
 from .warmup import STATE_FILE, Checkpoint
@@ -55,10 +56,16 @@ class FeatureModel:
         self.settings = settings
         self.model, self.tokenizer = lora_model(settings)
         self.model.eval()
-        self.params = lora_parameters(self.model)
-        grad_dim = sum(p.numel() for _, p in self.params)
-        self.projector = RademacherProjector(grad_dim, settings.proj_dim, settings.seed)
-        self.moments = None
+        self.all_params = lora_parameters(self.model)
+        self.projector, self.moments = None, None
+        self.use(self.all_params)
+
+    def use(self, params) -> None:
+        """Take `params` as the feature coordinates (the projector is drawn again only when their count changes)."""
+        self.params = params
+        grad_dim = sum(p.numel() for _, p in params)
+        if self.projector is None or self.projector.grad_dim != grad_dim:
+            self.projector = SparseProjector(grad_dim, self.settings.proj_dim, self.settings.seed)
 
     def load(self, checkpoint: Checkpoint) -> None:
         import torch
@@ -67,34 +74,44 @@ class FeatureModel:
         where = next(self.model.parameters()).device
         set_peft_model_state_dict(self.model, torch.load(checkpoint.path / "adapter.pt", map_location=where))
         state = torch.load(checkpoint.path / STATE_FILE, map_location=where)
+        trained = [(name, p) for name, p in self.all_params if name in state]
+        if not trained:
+            raise ValueError(f"{checkpoint.path}: no LoRA parameter got a gradient in the warm-up; check "
+                             "select.lora_target_modules against the model's language model")
+        self.use(trained)
         self.moments = (torch.cat([state[n]["exp_avg"].reshape(-1) for n, _ in self.params]),
                         torch.cat([state[n]["exp_avg_sq"].reshape(-1) for n, _ in self.params]))
 
-    def gradient(self, prompt: Prompt, adam: bool):
-        """The flat LoRA gradient of one example; Adam-preconditioned when `adam`."""
+    def gradient(self, prompt: Prompt):
+        """The flat LoRA gradient of one example (zero where this example reaches no trained parameter)."""
         import torch
 
         from .model import example_loss
 
         self.model.zero_grad(set_to_none=True)
         ids, labels = encode(self.tokenizer, prompt, self.settings.max_tokens)
-        example_loss(self.model, ids, labels).backward()
-        grad = torch.cat([p.grad.reshape(-1) for _, p in self.params])
-        if not adam:
-            return grad
+        example_loss(self.model, ids, labels, self.settings.bf16).backward()
+        return torch.cat([(torch.zeros_like(p) if p.grad is None else p.grad).reshape(-1) for _, p in self.params])
+
+    def precondition(self, grad):
+        """The gradient as one more AdamW step from the loaded checkpoint's moments would scale it."""
+        import torch
+
         s, (m, v) = self.settings, self.moments
         m_next = s.adam_beta1 * m + (1 - s.adam_beta1) * grad
         v_next = s.adam_beta2 * v + (1 - s.adam_beta2) * grad ** 2
         return m_next / torch.sqrt(v_next + s.adam_eps)
 
     def features(self, prompts: list[Prompt], adam: bool):
-        """(len(prompts), proj_dim) float32 numpy array of projected gradients at the loaded checkpoint."""
+        """(len(prompts), proj_dim) float32 numpy array of projected gradients at the loaded checkpoint,
+        Adam-preconditioned when `adam`."""
         import numpy as np
         import torch
 
         out = []
         for start in range(0, len(prompts), PROJECT_BATCH):
-            grads = torch.stack([self.gradient(p, adam) for p in prompts[start:start + PROJECT_BATCH]])
+            grads = [self.gradient(p) for p in prompts[start:start + PROJECT_BATCH]]
+            grads = torch.stack([self.precondition(g) for g in grads] if adam else grads)
             out.append(self.projector.project(grads).numpy())
         return np.concatenate(out) if out else np.zeros((0, self.settings.proj_dim), np.float32)
 

@@ -1,4 +1,5 @@
-"""The model the features come from: transformers' causal LM in float32 with a PEFT LoRA adapter on it."""
+"""The model the features come from: transformers' causal LM in float32 with a PEFT LoRA adapter on its language
+model's modules."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from .settings import SelectionSettings
 
 
 def lora_model(settings: SelectionSettings):
-    """(peft model, tokenizer); float32 so that gradients on CPU are reproducible bit for bit."""
+    """(peft model, tokenizer); float32 weights so that gradients on CPU are reproducible bit for bit (bf16 is
+    autocast in example_loss, as the HF Trainer's --bf16 that LESS trains with)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -17,8 +19,21 @@ def lora_model(settings: SelectionSettings):
     base = AutoModelForCausalLM.from_pretrained(settings.model, dtype=torch.float32, attn_implementation="eager")
     base.to(device())
     config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                        target_modules=list(settings.lora_target_modules), task_type="CAUSAL_LM")
+                        target_modules=language_model_modules(base, settings), task_type="CAUSAL_LM")
     return get_peft_model(base, config), AutoTokenizer.from_pretrained(settings.model)
+
+
+def language_model_modules(base, settings: SelectionSettings) -> list[str]:
+    """The full names of the lora_target_modules inside the language model. For model_type gemma3 (the 4B and up)
+    AutoModelForCausalLM builds Gemma3ForConditionalGeneration, whose SigLIP vision tower has q/k/v projections too:
+    text-only prompts give adapters there no gradient, and their features would be constant coordinates."""
+    inside = {id(module) for module in base.get_decoder().modules()}
+    names = [name for name, module in base.named_modules()
+             if id(module) in inside and name.rsplit(".", 1)[-1] in settings.lora_target_modules]
+    if not names:
+        raise ValueError(f"select.lora_target_modules={list(settings.lora_target_modules)}: none is a module of "
+                         f"{settings.model}'s language model; name its attention projections (q_proj, v_proj, ...)")
+    return names
 
 
 def device() -> str:
@@ -36,10 +51,12 @@ def lora_parameters(model) -> list[tuple[str, object]]:
     return params
 
 
-def example_loss(model, ids: list[int], labels: list[int]):
-    """The mean token loss of one example (batch of one, as LESS collects gradients)."""
+def example_loss(model, ids: list[int], labels: list[int], bf16: bool):
+    """The mean token loss of one example (batch of one, as LESS collects gradients), autocast to bfloat16 when
+    `bf16`."""
     import torch
 
     where = next(model.parameters()).device
-    out = model(input_ids=torch.tensor([ids], device=where), labels=torch.tensor([labels], device=where))
-    return out.loss
+    with torch.autocast(device_type=where.type, dtype=torch.bfloat16, enabled=bf16):
+        out = model(input_ids=torch.tensor([ids], device=where), labels=torch.tensor([labels], device=where))
+    return out.loss.float()

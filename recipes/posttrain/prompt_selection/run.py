@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from .features import FeatureModel, candidate_shards, shard_path, shards, target_features
-from .pool import Prompt, read_prompts
+from .pool import Prompt
 from .report import write
 from .scoring import TargetSet, scores, top
 from .settings import SelectionSettings
@@ -25,14 +25,13 @@ def compute_features(out: Path, pool: list[Prompt], settings: SelectionSettings,
                for s in shards(len(pool), settings) for c in checkpoints)
 
 
-def select(out: Path, pool: list[Prompt], targets: dict[str, str], settings: SelectionSettings) -> dict:
-    """Score every candidate against every target set and write the selection and the report into `out`."""
+def select(out: Path, pool: list[Prompt], targets: dict[str, list[Prompt]], settings: SelectionSettings) -> dict:
+    """Score every candidate against every target set (read at launch: read_prompts) and write the selection and
+    the report into `out`."""
     checkpoints = warmup(out / "warmup", pool, settings)
     model = FeatureModel(settings)
-    sets = []
-    for name, path in targets.items():
-        prompts = read_prompts(path)
-        sets.append(TargetSet(name, prompts, target_features(model, prompts, checkpoints)))
+    sets = [TargetSet(name, prompts, target_features(model, prompts, checkpoints))
+            for name, prompts in targets.items()]
     files = [[shard_path(out / "features", s, pool, c, settings) for c in checkpoints]
              for s in shards(len(pool), settings)]
     score = scores(files, checkpoints, sets)

@@ -23,6 +23,8 @@ class SelectionSettings:
     lr: float = 2e-5
     warmup_ratio: float = 0.03  # of the steps, linear warm-up, then linear decay to 0
     batch_size: int = 32  # examples per optimizer step (LESS: 1 per device x 32 accumulation)
+    max_grad_norm: float = 1.0  # the warm-up's gradient clipping (the HF Trainer's default, which LESS keeps); 0: off
+    bf16: bool = True  # bfloat16 autocast (LESS: --bf16 True); off in the CPU preset, for bit-reproducible features
     # adam: LESS's Adam-preconditioned candidate gradients (the paper); sgd: plain ones (collect_grad_reps.py's
     # gradient_type sgd), for a warm-up too short to estimate AdamW's moments (the CPU preset: see the README)
     candidate_gradient: str = "adam"

@@ -1,7 +1,8 @@
 """The LESS warm-up: LoRA training on a random `warmup_fraction` of the pool for `checkpoints` epochs, saving the
 adapter, AdamW's first and second moments and the epoch's mean learning rate at the end of each epoch
 (less/train/train.py and less/scripts/train/warmup_lora_train.sh at 1e4afda: AdamW, linear schedule with 3% warm-up,
-weight decay 0, save_strategy epoch). The moments precondition the candidates' gradients; the mean learning rate
+weight decay 0, save_strategy epoch, bf16, and the HF Trainer's gradient clipping to norm 1.0). A parameter that never
+got a gradient has no AdamW moments and is left out of the saved state (LESS's collect_grads skips it too). The moments precondition the candidates' gradients; the mean learning rate
 of epoch i is the checkpoint's weight (the paper's eq. 2, eta-bar_i)."""
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def warmup(root: Path, pool: list[Prompt], settings: SelectionSettings) -> list[
                 group["lr"] = rate
             optimizer.zero_grad()
             for ids, labels in batch:  # gradient accumulation, each loss scaled as the HF Trainer does
-                (example_loss(model, ids, labels) / len(batch)).backward()
+                (example_loss(model, ids, labels, settings.bf16) / len(batch)).backward()
+            if settings.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_([p for _, p in params], settings.max_grad_norm)
             optimizer.step()
             rates.append(rate)
             step += 1
@@ -92,7 +95,7 @@ def warmup(root: Path, pool: list[Prompt], settings: SelectionSettings) -> list[
         torch.save(get_peft_model_state_dict(model), directory / "adapter.pt")
         state = optimizer.state
         torch.save({name: {"exp_avg": state[p]["exp_avg"], "exp_avg_sq": state[p]["exp_avg_sq"]}
-                    for name, p in params}, directory / STATE_FILE)
+                    for name, p in params if p in state}, directory / STATE_FILE)
         meta = {"epoch": epoch, "mean_lr": sum(rates) / len(rates)}
         write_text_atomic(directory / META_FILE, json.dumps(meta))  # last: its presence marks the checkpoint whole
     return load_checkpoints(root, pool, settings)
