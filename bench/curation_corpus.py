@@ -52,7 +52,8 @@ class Truth:
         return cls(**json.loads(path.read_text(encoding="utf-8")))
 
 
-def _chains() -> dict[str, tuple[list[str], dict[str, list[str]]]]:
+def sample_chains() -> dict[str, tuple[list[str], dict[str, list[str]]]]:
+    """Per language: (all units, unit -> the units that follow it in the bundled sample corpus)."""
     chains = {}
     for path in sorted(SAMPLE.glob("*.jsonl")):
         docs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
@@ -92,7 +93,7 @@ def _case_space(text: str, rng: random.Random) -> str:
 def generate(out_dir: Path, spec: CorpusSpec) -> Truth:
     """Write `spec.files` JSONL files (id, text, lang, source) into `out_dir`, and truth.json beside them."""
     rng = random.Random(spec.seed)
-    chains = _chains()
+    chains = sample_chains()
     langs = sorted(chains)
     truth = Truth()
     base: list[tuple[str, list[str], str]] = []

@@ -20,7 +20,6 @@ import platform
 import random
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 from rich.progress import track
@@ -28,33 +27,13 @@ from rich.progress import track
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.curation_corpus import sample_chains  # noqa: E402
 from data_prep.dedup import DedupSettings, Deduplicator  # noqa: E402
 from data_prep.documents import Document  # noqa: E402
-from data_prep.segment import units  # noqa: E402
-from recipes.core.languages import CODE, language_spec  # noqa: E402
+from recipes.core.languages import language_spec  # noqa: E402
 
-SAMPLE = REPO / "data_prep" / "sample_corpus"
 RESULT = REPO / "bench" / "results" / "dedup_throughput.json"
 NUMBER_RATE = 0.08  # numbers per unit: without them, walks over ~100 words per language overlap too much
-
-
-def _chains() -> dict[str, tuple[list[str], dict[str, list[str]]]]:
-    """Per language: (all units, unit -> the units that follow it in the sample corpus)."""
-    chains = {}
-    for path in sorted(SAMPLE.glob("*.jsonl")):
-        docs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-        lang = docs[0]["lang"]
-        if lang == CODE:
-            continue
-        following: dict[str, list[str]] = defaultdict(list)
-        vocabulary = []
-        for doc in docs:
-            seq = units(doc["text"], lang)
-            vocabulary += seq
-            for a, b in zip(seq, seq[1:]):
-                following[a].append(b)
-        chains[lang] = (vocabulary, dict(following))
-    return chains
 
 
 def _walk(rng: random.Random, vocabulary: list[str], following: dict[str, list[str]], length: int) -> list[str]:
@@ -80,7 +59,7 @@ def _join(seq: list[str], lang: str) -> str:
 def build_corpus(n_docs: int, near_fraction: float, edit_fraction: float, seed: int):
     """Documents in order, and the ids of the injected near-duplicates."""
     rng = random.Random(seed)
-    chains = _chains()
+    chains = sample_chains()
     langs = sorted(chains)
     docs: list[Document] = []
     base: list[tuple[list[str], str]] = []
