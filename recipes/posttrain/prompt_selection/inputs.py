@@ -19,8 +19,9 @@ class Problem:
 
 def check_inputs(files: dict[str, str], max_tokens: int, tokenizer_dir: str | None) -> list[Problem]:
     """`files`: config key -> JSONL/Parquet path (missing files are check_paths' to name). Rows are counted against
-    max_tokens with the tokenizer in `tokenizer_dir` when it is a local directory (a hub id is not fetched at
-    launch; the stage prints the count then)."""
+    max_tokens with the tokenizer in `tokenizer_dir` when it is a local directory and transformers is installed
+    (a hub id is not fetched at launch, and a launcher-only install has no tokenizer: the stage prints the count
+    then)."""
     out, read = [], {}
     for key, path in files.items():
         if not Path(path).is_file():
@@ -30,14 +31,23 @@ def check_inputs(files: dict[str, str], max_tokens: int, tokenizer_dir: str | No
         except PoolError as err:
             out.append(Problem(key, str(err), "fix that row (the message names it); the stage reads the file the same "
                                "way"))
-    if read and tokenizer_dir and Path(tokenizer_dir, "tokenizer_config.json").is_file():
-        from transformers import AutoTokenizer
-
+    tokenizer = _local_tokenizer(tokenizer_dir) if read else None
+    if tokenizer is not None:
         from .tokens import truncated
 
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
         for key, prompts in read.items():
             if cut := truncated(tokenizer, prompts, max_tokens):
                 out.append(Problem(key, f"{cut} of {len(prompts)} rows are longer than {max_tokens} tokens and are "
                                    "cut to them", "nothing, or raise select.max_tokens", "warning"))
     return out
+
+
+def _local_tokenizer(tokenizer_dir: str | None):
+    """The tokenizer in a local directory, or None: a hub id, or a launcher-only install without transformers."""
+    if not tokenizer_dir or not Path(tokenizer_dir, "tokenizer_config.json").is_file():
+        return None
+    try:
+        from transformers import AutoTokenizer
+    except ImportError:
+        return None
+    return AutoTokenizer.from_pretrained(tokenizer_dir)
