@@ -7,7 +7,8 @@ Key names alone (`HF_TOKEN`) miss `WANDB_KEY=<40 hex>` or `MY_HF_AUTH=hf_...`, s
     it is a digest: labelled one (`sha256:...`, `sha1-...`), the value of a key named `commit`, `revision`,
     `sha256`, `digest` or `hash` (a git commit is 40 hex digits too), or one part of a path or name, joined to
     it by `/`, `-`, `_` or `.` (a hub snapshot `.../snapshots/<commit>`, `run-<sha256>`, `<sha256>.jsonl`);
-  - a 32+ character base64 word, standard (`+`, `/`) or URL-safe (`-`, `_`), with at least two each of upper
+  - a 32+ character base64 word, standard (`+`, `/`) or URL-safe (`-`, `_`), not a path (a slashed word with a
+    plain lowercase segment such as `runs` or `hf_import`), with at least two each of upper
     case, lower case and digits that changes between character classes as often as random characters do
     (about 6 times in 10; names and paths change once per word: `Gemma3ContinuedPretraining` 4 times in 26).
 
@@ -27,6 +28,7 @@ _HEX = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{32,}(?![0-9A-Za-z])")
 _DIGEST_LABEL = re.compile(r"(sha\d*|md5|blake2[bs]?|xxh\d*)[:-]$", re.IGNORECASE)
 _NAME_JOINERS = "/-_."  # a hex run joined by one of these to more of the word is part of a path or a name
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{32,}={0,2}")
+_PATH_WORD = re.compile(r"[a-z]{3,}(?:[_-][a-z0-9]+)*")  # a plain path segment: runs, hf_import, sealion-recipes
 _DIGEST_KEY = re.compile(r"(commit|revision|sha\d*|digest|hash)$", re.IGNORECASE)
 _OVERRIDE = re.compile(r"^[+~]*([\w.]+)=")  # a Hydra override, `eval.seahelm.commit=<hex>`: judged by its key
 _CLASS_CHANGES = 0.4  # per character; random base64 ~0.6
@@ -41,6 +43,12 @@ def _random_looking(word: str) -> bool:
     enough = all(sum(1 for c in word if cls(c) == k) >= 2 for k in (0, 1, 2))
     changes = sum(cls(a) != cls(b) for a, b in zip(word, word[1:]))
     return enough and changes / len(word) > _CLASS_CHANGES
+
+
+def _path(word: str) -> bool:
+    """A slashed word with a plain lowercase segment is a path, not base64: a random temporary directory in it
+    (`/tmp/tmpXy7Qa9Lk2P/runs/smoke/...`) must not make the whole path look random."""
+    return "/" in word and any(_PATH_WORD.fullmatch(part) for part in word.split("/"))
 
 
 def _part_of_name(text: str, start: int, end: int) -> bool:
@@ -64,7 +72,7 @@ def secrets_in(text: str, key: str = "", allowed: Iterable[str] = ()) -> list[st
     found = [m.group(0) for m in _PREFIXED.finditer(text)]
     if not _DIGEST_KEY.search(key):
         found += list(_hex_secrets(text))
-    found += [m.group(0) for m in _BASE64.finditer(text) if _random_looking(m.group(0))]
+    found += [m.group(0) for m in _BASE64.finditer(text) if _random_looking(m.group(0)) and not _path(m.group(0))]
     return found
 
 

@@ -56,8 +56,13 @@ def test_a_key_inside_a_url_and_slashed_base64_are_credentials():
 
 
 @pytest.mark.parametrize("override", [f"model.hf_id={SNAPSHOT}", f"run.name=cpt-{SHA256}",
-                                      f"data.datamix=/data/mixes/{SHA256}.yaml"],
-                         ids=["hub-snapshot", "run-name", "file-name"])
+                                      f"data.datamix=/data/mixes/{SHA256}.yaml",
+                                      # a random temporary directory in a path (mktemp's; the README's job on a
+                                      # fresh HOME was refused once for `/tmp/tmp.w7DeLl4k0g/runs/...`)
+                                      "checkpoint.pretrained_checkpoint=/tmp/tmp.w7DeLl4k0g/runs/smoke/hf_import/"
+                                      "artifact/megatron",
+                                      "checkpoint.pretrained_checkpoint=/tmp/tmpXy7Qa9Lk2P/runs/smoke/hf_import/artifact"],
+                         ids=["hub-snapshot", "run-name", "file-name", "mktemp-dir", "tempfile-dir"])
 def test_a_hub_snapshot_and_a_content_hash_in_a_path_or_name_are_not_credentials(override):
     cfg = to_object(compose("cpt", ["experiment=sealion_v4_27b", "cluster=slurm", override]))
     assert preflight.check_secrets(cfg) == []
