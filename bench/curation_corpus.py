@@ -131,7 +131,8 @@ def generate(out_dir: Path, spec: CorpusSpec) -> Truth:
     out_dir.mkdir(parents=True, exist_ok=True)
     for number, docs in enumerate(files):
         (out_dir / f"part-{number:03d}.jsonl").write_text(
-            "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+            "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8"
+        )
     truth.save(out_dir / TRUTH)
     return truth
 
@@ -153,9 +154,15 @@ class Score:
         return self.correct / self.removed if self.removed else 1.0
 
     def as_dict(self) -> dict:
-        return {"copies": self.copies, "removed": self.removed, "correct": self.correct,
-                "recall": round(self.recall, 4), "precision": round(self.precision, 4),
-                "cross_file_found": self.cross_file, "recall_by_kind": self.recall_by_kind}
+        return {
+            "copies": self.copies,
+            "removed": self.removed,
+            "correct": self.correct,
+            "recall": round(self.recall, 4),
+            "precision": round(self.precision, 4),
+            "cross_file_found": self.cross_file,
+            "recall_by_kind": self.recall_by_kind,
+        }
 
 
 def score(truth: Truth, candidates: set[str], kept_for: dict[str, str]) -> Score:
@@ -171,8 +178,13 @@ def score(truth: Truth, candidates: set[str], kept_for: dict[str, str]) -> Score
         if doc_id in truth.kind and truth.family[doc_id] in candidates:
             by_kind[truth.kind[doc_id]][1] += 1
             by_kind[truth.kind[doc_id]][0] += doc_id in correct or kept_for.get(truth.family[doc_id]) == doc_id
-    return Score(copies, len(kept_for), len(correct), cross,
-                 {k: round(found / total, 4) for k, (found, total) in sorted(by_kind.items())})
+    return Score(
+        copies,
+        len(kept_for),
+        len(correct),
+        cross,
+        {k: round(found / total, 4) for k, (found, total) in sorted(by_kind.items())},
+    )
 
 
 def main(argv=None) -> int:

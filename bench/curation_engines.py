@@ -38,9 +38,13 @@ SCREENED = "screened"
 
 
 def machine() -> dict:
-    return {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def _peak_mb() -> float:
@@ -70,9 +74,14 @@ class Steps:
             self.cpu[name] += _cpu() - start
 
     def report(self) -> dict:
-        return {name: {"cpu_s": round(cpu, 3), "documents": self.docs.get(name),
-                       "docs_per_cpu_s": round(self.docs[name] / cpu, 1) if self.docs.get(name) and cpu else None}
-                for name, cpu in self.cpu.items()}
+        return {
+            name: {
+                "cpu_s": round(cpu, 3),
+                "documents": self.docs.get(name),
+                "docs_per_cpu_s": round(self.docs[name] / cpu, 1) if self.docs.get(name) and cpu else None,
+            }
+            for name, cpu in self.cpu.items()
+        }
 
 
 def _settings():
@@ -97,15 +106,22 @@ def run_screen(work: Path) -> dict:
     inputs = records = 0
     start = _cpu()
     for number, path in enumerate(files):
-        summary = curate.screen([str(path)], work / SCREENED / path.stem, settings, positions=[number],
-                                show_progress=False)
+        summary = curate.screen(
+            [str(path)], work / SCREENED / path.stem, settings, positions=[number], show_progress=False
+        )
         inputs += summary.input_records
         records += json.loads((work / SCREENED / path.stem / "screened.json").read_text())["candidates"]
     total = _cpu() - start
     steps.cpu["read_and_write"] = total - sum(steps.cpu.values())
     steps.docs.update(clean_document=inputs, identify=inputs, check_quality=inputs, read_and_write=inputs)
-    return {"input_documents": inputs, "candidates": records, "cpu_s": round(total, 3),
-            "docs_per_cpu_s": round(inputs / total, 1), "steps": steps.report(), "peak_rss_mb": _peak_mb()}
+    return {
+        "input_documents": inputs,
+        "candidates": records,
+        "cpu_s": round(total, 3),
+        "docs_per_cpu_s": round(inputs / total, 1),
+        "steps": steps.report(),
+        "peak_rss_mb": _peak_mb(),
+    }
 
 
 def _shard_files(work: Path, tasks: int) -> list[list[Path]]:
@@ -144,15 +160,23 @@ def run_project(work: Path, tasks: int) -> dict:
                 ids[shard.name].append(doc.id)
                 candidates.write(json.dumps(doc.__dict__, ensure_ascii=False) + "\n")
         steps.time("signatures", writer.save, shard)
-        screened = {"summary": {"input_records": len(ids[shard.name])}, "candidates": len(ids[shard.name]),
-                    "rejected_bytes": 0}
+        screened = {
+            "summary": {"input_records": len(ids[shard.name])},
+            "candidates": len(ids[shard.name]),
+            "rejected_bytes": 0,
+        }
         (shard / "screened.json").write_text(json.dumps(screened))
         (shard / "rejected.jsonl").write_text("")
         shards.append(shard)
     n = sum(len(v) for v in ids.values())
     loaded = [np.load(s / global_dedup.SIGNATURES) for s in shards]
-    steps.time("buckets", global_dedup.shared_documents, np.concatenate([s["exact"] for s in loaded]),
-               np.concatenate([s["minhash"] for s in loaded]), settings)
+    steps.time(
+        "buckets",
+        global_dedup.shared_documents,
+        np.concatenate([s["exact"] for s in loaded]),
+        np.concatenate([s["minhash"] for s in loaded]),
+        settings,
+    )
     removals = steps.time("clusters", global_dedup.deduplicate, shards, settings, out / "dedup")
     steps.cpu["clusters"] -= steps.cpu["buckets"]  # deduplicate runs the buckets step too
     for shard in shards:
@@ -181,8 +205,13 @@ def run_project_per_task(work: Path, tasks: int) -> dict:
 def run_datatrove(work: Path, tasks: int) -> dict:
     """datatrove's MinhashDedupSignature/Buckets/Cluster/Filter with the project's shingles, tasks as given."""
     from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
-                                                  MinhashDedupFilter, MinhashDedupSignature)
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
     from datatrove.utils.hashing import HashConfig
@@ -209,10 +238,19 @@ def run_datatrove(work: Path, tasks: int) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     # 14 bands of 8 as datatrove's default; 32-bit hashes like the project's; its own normalisation off (the
     # project's shingles normalise), so both engines hash the same shingles
-    config = MinhashConfig(n_grams=1, num_buckets=14, hashes_per_bucket=8, hash_config=HashConfig(precision=32),
-                           norm_config=TextNormConfig(lowercase=False, norm_whitespace=False,
-                                                      remove_punctuation=False, norm_unicode_diacritics=False,
-                                                      norm_numbers=False))
+    config = MinhashConfig(
+        n_grams=1,
+        num_buckets=14,
+        hashes_per_bucket=8,
+        hash_config=HashConfig(precision=32),
+        norm_config=TextNormConfig(
+            lowercase=False,
+            norm_whitespace=False,
+            remove_punctuation=False,
+            norm_unicode_diacritics=False,
+            norm_numbers=False,
+        ),
+    )
 
     def reader():
         return JsonlReader(str(work / SCREENED), glob_pattern="*/candidates.jsonl")
@@ -221,18 +259,33 @@ def run_datatrove(work: Path, tasks: int) -> dict:
     signature = MinhashDedupSignature(output_folder=str(out / "signatures"), config=config, language=ProjectShingles())
     steps = Steps()
     stages = {
-        "signatures": LocalPipelineExecutor([reader(), signature], tasks=tasks, workers=1,
-                                            logging_dir=str(out / "logs" / "signatures")),
-        "buckets": LocalPipelineExecutor([MinhashDedupBuckets(str(out / "signatures"), str(out / "buckets"),
-                                                              config=config)],
-                                         tasks=config.num_buckets, workers=1, logging_dir=str(out / "logs/buckets")),
-        "clusters": LocalPipelineExecutor([MinhashDedupCluster(str(out / "buckets"), str(out / "remove"),
-                                                               config=config, save_cluster_id=True)],
-                                          tasks=1, workers=1, logging_dir=str(out / "logs" / "clusters")),
-        "filter": LocalPipelineExecutor([reader(), MinhashDedupFilter(str(out / "remove"), load_cluster_ids=True,
-                                                                      exclusion_writer=JsonlWriter(str(out / "removed"))),
-                                         JsonlWriter(str(out / "kept"))],
-                                        tasks=tasks, workers=1, logging_dir=str(out / "logs" / "filter")),
+        "signatures": LocalPipelineExecutor(
+            [reader(), signature], tasks=tasks, workers=1, logging_dir=str(out / "logs" / "signatures")
+        ),
+        "buckets": LocalPipelineExecutor(
+            [MinhashDedupBuckets(str(out / "signatures"), str(out / "buckets"), config=config)],
+            tasks=config.num_buckets,
+            workers=1,
+            logging_dir=str(out / "logs/buckets"),
+        ),
+        "clusters": LocalPipelineExecutor(
+            [MinhashDedupCluster(str(out / "buckets"), str(out / "remove"), config=config, save_cluster_id=True)],
+            tasks=1,
+            workers=1,
+            logging_dir=str(out / "logs" / "clusters"),
+        ),
+        "filter": LocalPipelineExecutor(
+            [
+                reader(),
+                MinhashDedupFilter(
+                    str(out / "remove"), load_cluster_ids=True, exclusion_writer=JsonlWriter(str(out / "removed"))
+                ),
+                JsonlWriter(str(out / "kept")),
+            ],
+            tasks=tasks,
+            workers=1,
+            logging_dir=str(out / "logs" / "filter"),
+        ),
     }
     for name, executor in stages.items():
         steps.time(name, executor.run)
@@ -258,8 +311,12 @@ def _gz_lines(path: Path):
             yield json.loads(line)
 
 
-RUNNERS = {"screen": run_screen, "project": run_project, "project_per_task": run_project_per_task,
-           "datatrove": run_datatrove}
+RUNNERS = {
+    "screen": run_screen,
+    "project": run_project,
+    "project_per_task": run_project_per_task,
+    "datatrove": run_datatrove,
+}
 
 
 def _child(python: str, work: Path, engine: str, tasks: int | None = None) -> dict:
@@ -309,9 +366,13 @@ def main(argv=None) -> int:
     ratio = engines["datatrove"]["1"]["dedup_cpu_s"] / engines["project"]["1"]["dedup_cpu_s"]
     result = {
         "machine": machine(),
-        "corpus": {**spec.__dict__, "copies": len(truth.kind), "kinds": sorted(set(truth.kind.values())),
-                   "copies_in_another_file": sum(truth.file[d] != truth.file[truth.family[d]] for d in truth.kind),
-                   "megabytes": round(sum(p.stat().st_size for p in (args.work / "corpus").glob("*.jsonl")) / 1e6, 2)},
+        "corpus": {
+            **spec.__dict__,
+            "copies": len(truth.kind),
+            "kinds": sorted(set(truth.kind.values())),
+            "copies_in_another_file": sum(truth.file[d] != truth.file[truth.family[d]] for d in truth.kind),
+            "megabytes": round(sum(p.stat().st_size for p in (args.work / "corpus").glob("*.jsonl")) / 1e6, 2),
+        },
         "screen": screen,
         "engines": engines,
         "datatrove_dedup_cpu_vs_project": round(ratio, 2),

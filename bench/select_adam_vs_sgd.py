@@ -39,8 +39,10 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "posttrain" / "select_quality"
 GROUP = 7
 # warm-up lengths: the CPU preset's (2 epochs of a quarter of the pool: 8 steps) and longer ones
-WARMUPS = {"long_21_steps": dict(warmup_fraction=0.5, checkpoints=3),
-           "preset_8_steps": dict(warmup_fraction=0.25, checkpoints=2)}
+WARMUPS = {
+    "long_21_steps": dict(warmup_fraction=0.5, checkpoints=3),
+    "preset_8_steps": dict(warmup_fraction=0.25, checkpoints=2),
+}
 
 
 def mean_cosine(features) -> float:
@@ -66,16 +68,21 @@ def compare(knobs, pool, targets, root: Path, warm: Path, last_only: bool) -> di
             np.save(path, model.projector.project(stacked).numpy())
             files[kind].append(path)
         for name, prompts in targets.items():
-            target_features[name].append(model.projector.project(torch.stack([model.gradient(p) for p in prompts]))
-                                         .numpy())
+            target_features[name].append(
+                model.projector.project(torch.stack([model.gradient(p) for p in prompts])).numpy()
+            )
     sets = [TargetSet(name, prompts, target_features[name]) for name, prompts in targets.items()]
     out = {}
     for kind, paths in files.items():
         score = scores([paths], checkpoints, sets)
-        hits = {name: sum(pool[i].row["group"] == name for i in top(score[name], GROUP / len(pool)))
-                for name in targets}
-        out[kind] = {"hits_in_top7": hits, "total_hits": sum(hits.values()),
-                     "mean_pairwise_cosine_last_checkpoint": round(mean_cosine(np.load(paths[-1])), 3)}
+        hits = {
+            name: sum(pool[i].row["group"] == name for i in top(score[name], GROUP / len(pool))) for name in targets
+        }
+        out[kind] = {
+            "hits_in_top7": hits,
+            "total_hits": sum(hits.values()),
+            "mean_pairwise_cosine_last_checkpoint": round(mean_cosine(np.load(paths[-1])), 3),
+        }
     return out
 
 
@@ -101,13 +108,26 @@ def main() -> None:
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as root:
             warm = args.warmup_dir or Path(root) / "warmup"
-            runs[name] = {**change, "optimizer_steps": steps, "lr": knobs.lr, "max_grad_norm": knobs.max_grad_norm,
-                          "scored_checkpoints": "last" if args.last_checkpoint_only else "all",
-                          **compare(knobs, pool, dict(targets), Path(root), warm, args.last_checkpoint_only),
-                          "wall_s": round(time.perf_counter() - start)}
-        results = {"machine": {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
-                               "cores": os.cpu_count(), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")},
-                   "chance_hits_per_target": GROUP * GROUP / len(pool), "runs": runs}
+            runs[name] = {
+                **change,
+                "optimizer_steps": steps,
+                "lr": knobs.lr,
+                "max_grad_norm": knobs.max_grad_norm,
+                "scored_checkpoints": "last" if args.last_checkpoint_only else "all",
+                **compare(knobs, pool, dict(targets), Path(root), warm, args.last_checkpoint_only),
+                "wall_s": round(time.perf_counter() - start),
+            }
+        results = {
+            "machine": {
+                "host": platform.node(),
+                "cpu": platform.processor() or platform.machine(),
+                "cores": os.cpu_count(),
+                "torch": torch.__version__,
+                "date": time.strftime("%Y-%m-%d"),
+            },
+            "chance_hits_per_target": GROUP * GROUP / len(pool),
+            "runs": runs,
+        }
         args.out.write_text(json.dumps(results, indent=2) + "\n")  # after each run: a long bench keeps what it did
         print(name, json.dumps(runs[name]), flush=True)
 

@@ -74,20 +74,39 @@ def main() -> None:
     per_coordinate = {"old": old_s * old_blocks / PROJECT_BATCH / grad_dim, "new": new_s / PROJECT_BATCH / grad_dim}
     dim_4b = lora_size_4b()
     results = {
-        "machine": {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
-                    "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "device": "cpu", "date": time.strftime("%Y-%m-%d")},
-        "grad_dim_270m": grad_dim, "proj_dim": PROJ_DIM, "batch": PROJECT_BATCH,
-        "old": {"block_rows": OLD_BLOCK_ROWS, "blocks": old_blocks, "s_per_block": round(old_s, 3),
-                "s_per_batch": round(old_s * old_blocks, 1),
-                "s_per_candidate": round(old_s * old_blocks / PROJECT_BATCH, 2)},
-        "new": {"block_rows": BLOCK_ROWS, "blocks": new_blocks, "draw_once_s": round(draw_s, 2),
-                "s_per_block": round(new_s / new_blocks, 4), "s_per_batch": round(new_s, 2),
-                "s_per_candidate": round(new_s / PROJECT_BATCH, 3)},
+        "machine": {
+            "host": platform.node(),
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "device": "cpu",
+            "date": time.strftime("%Y-%m-%d"),
+        },
+        "grad_dim_270m": grad_dim,
+        "proj_dim": PROJ_DIM,
+        "batch": PROJECT_BATCH,
+        "old": {
+            "block_rows": OLD_BLOCK_ROWS,
+            "blocks": old_blocks,
+            "s_per_block": round(old_s, 3),
+            "s_per_batch": round(old_s * old_blocks, 1),
+            "s_per_candidate": round(old_s * old_blocks / PROJECT_BATCH, 2),
+        },
+        "new": {
+            "block_rows": BLOCK_ROWS,
+            "blocks": new_blocks,
+            "draw_once_s": round(draw_s, 2),
+            "s_per_block": round(new_s / new_blocks, 4),
+            "s_per_batch": round(new_s, 2),
+            "s_per_candidate": round(new_s / PROJECT_BATCH, 3),
+        },
         "speedup_per_candidate": round(per_coordinate["old"] / per_coordinate["new"], 1),
-        "gemma3_4b_estimate": {"grad_dim": dim_4b,
-                               "old_s_per_candidate": round(per_coordinate["old"] * dim_4b, 1),
-                               "new_s_per_candidate": round(per_coordinate["new"] * dim_4b, 2)},
+        "gemma3_4b_estimate": {
+            "grad_dim": dim_4b,
+            "old_s_per_candidate": round(per_coordinate["old"] * dim_4b, 1),
+            "new_s_per_candidate": round(per_coordinate["new"] * dim_4b, 2),
+        },
     }
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

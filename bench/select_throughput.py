@@ -25,8 +25,16 @@ from recipes.posttrain.prompt_selection.settings import FEATURE_BYTES
 
 REPO = Path(__file__).resolve().parent.parent
 PRESETS = {
-    "cpu": dict(max_tokens=32, lora_r=4, lora_alpha=16, lora_target_modules=("q_proj", "v_proj"), proj_dim=256,
-                checkpoints=2, candidate_gradient="sgd", bf16=False),
+    "cpu": dict(
+        max_tokens=32,
+        lora_r=4,
+        lora_alpha=16,
+        lora_target_modules=("q_proj", "v_proj"),
+        proj_dim=256,
+        checkpoints=2,
+        candidate_gradient="sgd",
+        bf16=False,
+    ),
 }
 # LESS's own LoRA (r=128 on q/k/v/o: 11.8M parameters of the 270M) and 8192 dims: the projection's time is
 # bench/select_projection.py's; their storage is computed here.
@@ -50,24 +58,42 @@ def measure(name: str, knobs: dict) -> dict:
     wall, cpu = time.perf_counter(), cpu_seconds()
     model.features(pool, adam=settings.candidate_gradient == "adam")
     wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
-    return {"preset": name, "lora_parameters": model.projector.grad_dim, "proj_dim": settings.proj_dim,
-            "checkpoints": settings.checkpoints, "candidates": len(pool), "max_tokens": settings.max_tokens,
-            "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-            "candidates_per_s_per_core_per_checkpoint": round(len(pool) / cpu, 3),
-            "feature_bytes_per_candidate": settings.proj_dim * settings.checkpoints * FEATURE_BYTES}
+    return {
+        "preset": name,
+        "lora_parameters": model.projector.grad_dim,
+        "proj_dim": settings.proj_dim,
+        "checkpoints": settings.checkpoints,
+        "candidates": len(pool),
+        "max_tokens": settings.max_tokens,
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "candidates_per_s_per_core_per_checkpoint": round(len(pool) / cpu, 3),
+        "feature_bytes_per_candidate": settings.proj_dim * settings.checkpoints * FEATURE_BYTES,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python bench/select_throughput.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "select_throughput.json",
-                        help="where the figures go (default: %(default)s)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / "bench" / "results" / "select_throughput.json",
+        help="where the figures go (default: %(default)s)",
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
-    results = {"machine": {"host": platform.node(), "cpu": platform.processor() or platform.machine(),
-                           "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                           "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")},
-               "runs": [measure(name, knobs) for name, knobs in PRESETS.items()],
-               "less_feature_bytes_per_candidate": LESS_FEATURE_BYTES}
+    results = {
+        "machine": {
+            "host": platform.node(),
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "date": time.strftime("%Y-%m-%d"),
+        },
+        "runs": [measure(name, knobs) for name, knobs in PRESETS.items()],
+        "less_feature_bytes_per_candidate": LESS_FEATURE_BYTES,
+    }
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
 

@@ -44,9 +44,13 @@ def write_input(path: Path, n_docs: int, seed: int = 0) -> None:
         for i in range(n_docs):
             lang = rng.choice(sorted(WORDS))
             words = WORDS[lang].split()
-            text = " ".join(rng.choice(words) + (str(rng.randint(0, 999)) if rng.random() < 0.1 else "")
-                            for _ in range(rng.randint(50, 600)))
-            f.write(json.dumps({"id": str(i), "text": text, "lang": lang, "source": "bench"}, ensure_ascii=False) + "\n")
+            text = " ".join(
+                rng.choice(words) + (str(rng.randint(0, 999)) if rng.random() < 0.1 else "")
+                for _ in range(rng.randint(50, 600))
+            )
+            f.write(
+                json.dumps({"id": str(i), "text": text, "lang": lang, "source": "bench"}, ensure_ascii=False) + "\n"
+            )
 
 
 def _timed(cmd: list[str], env: dict) -> dict:
@@ -73,7 +77,9 @@ _tok = {}
 def _mlm_init(tokenizer_dir: str) -> None:
     from megatron.core.tokenizers import MegatronTokenizer
 
-    _tok["t"] = MegatronTokenizer.from_pretrained(tokenizer_path=tokenizer_dir, metadata_path={"library": "huggingface"})
+    _tok["t"] = MegatronTokenizer.from_pretrained(
+        tokenizer_path=tokenizer_dir, metadata_path={"library": "huggingface"}
+    )
 
 
 def _mlm_encode(line: str):
@@ -92,6 +98,8 @@ def megatron_style(input_path: str, output_prefix: str, tokenizer_dir: str, work
         for ids, lens, _ in pool.imap(_mlm_encode, fin, 32):
             builder.add_document(ids, lens)
     builder.finalize(f"{output_prefix}.idx")
+
+
 # -------------------------------------------------------------------------------------------------------------
 
 
@@ -113,28 +121,67 @@ def main() -> int:
         args.tokenizer = str(build())
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     tmp = Path(tempfile.mkdtemp(prefix="tokbench-"))
-    results = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                           "python": platform.python_version(), "platform": platform.platform()},
-               "tokenizer": args.tokenizer, "workers": args.workers, "docs": args.docs, "runs": {}}
+    results = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "tokenizer": args.tokenizer,
+        "workers": args.workers,
+        "docs": args.docs,
+        "runs": {},
+    }
     for size, n in (("tiny", 20), ("full", args.docs)):
         write_input(tmp / f"{size}.jsonl", n)
     results["input_bytes"] = (tmp / "full.jsonl").stat().st_size
 
     def ours(size):
         out = tmp / f"ours-{size}"
-        r = _timed([sys.executable, "-m", "data_prep.tokenize", str(tmp / f"{size}.jsonl"), "--output-dir", str(out),
-                    "--tokenizer", args.tokenizer, "--workers", str(args.workers), "--shard-bytes", str(2 << 20)], env)
-        r["tokens"] = sum(p["tokens"] for p in json.loads((out / "tokens.json").read_text())["prefixes"]) if r["rc"] == 0 else 0
+        r = _timed(
+            [
+                sys.executable,
+                "-m",
+                "data_prep.tokenize",
+                str(tmp / f"{size}.jsonl"),
+                "--output-dir",
+                str(out),
+                "--tokenizer",
+                args.tokenizer,
+                "--workers",
+                str(args.workers),
+                "--shard-bytes",
+                str(2 << 20),
+            ],
+            env,
+        )
+        r["tokens"] = (
+            sum(p["tokens"] for p in json.loads((out / "tokens.json").read_text())["prefixes"]) if r["rc"] == 0 else 0
+        )
         return r
 
     def megatron(size):
         prefix = tmp / f"mlm-{size}"
         if args.megatron_lm and results.get("megatron_lm_mode") != "reproduced":
-            r = _timed([sys.executable, str(Path(args.megatron_lm) / "tools" / "preprocess_data.py"),
-                        "--input", str(tmp / f"{size}.jsonl"), "--output-prefix", str(prefix),
-                        "--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model", args.tokenizer,
-                        "--workers", str(args.workers), "--append-eod"],
-                       {**env, "PYTHONPATH": args.megatron_lm})
+            r = _timed(
+                [
+                    sys.executable,
+                    str(Path(args.megatron_lm) / "tools" / "preprocess_data.py"),
+                    "--input",
+                    str(tmp / f"{size}.jsonl"),
+                    "--output-prefix",
+                    str(prefix),
+                    "--tokenizer-type",
+                    "HuggingFaceTokenizer",
+                    "--tokenizer-model",
+                    args.tokenizer,
+                    "--workers",
+                    str(args.workers),
+                    "--append-eod",
+                ],
+                {**env, "PYTHONPATH": args.megatron_lm},
+            )
             if r["rc"] == 0:
                 results["megatron_lm_mode"] = "preprocess_data.py"
                 r["tokens"] = _count_tokens(Path(f"{prefix}_text_document"))
@@ -142,8 +189,19 @@ def main() -> int:
             results["megatron_lm_mode"] = "reproduced"
             results["megatron_lm_error"] = r["stderr_tail"].strip().splitlines()[-1]
         results.setdefault("megatron_lm_mode", "reproduced")
-        r = _timed([sys.executable, __file__, "--workers", str(args.workers), "--megatron-style",
-                    str(tmp / f"{size}.jsonl"), str(prefix), args.tokenizer], env)
+        r = _timed(
+            [
+                sys.executable,
+                __file__,
+                "--workers",
+                str(args.workers),
+                "--megatron-style",
+                str(tmp / f"{size}.jsonl"),
+                str(prefix),
+                args.tokenizer,
+            ],
+            env,
+        )
         r["tokens"] = _count_tokens(prefix) if r["rc"] == 0 else 0
         return r
 
@@ -156,9 +214,13 @@ def main() -> int:
             results["runs"][f"{name}/{size}"] = r
     for name in ("megatron_lm", "data_prep"):
         full, tiny = results["runs"][f"{name}/full"], results["runs"][f"{name}/tiny"]
-        results[name] = {"tokens": full["tokens"], "wall_s": full["wall_s"], "cpu_s": full["cpu_s"],
-                         "tokens_per_s_per_core": full["tokens"] / full["cpu_s"],
-                         "steady_tokens_per_s_per_core": (full["tokens"] - tiny["tokens"]) / (full["cpu_s"] - tiny["cpu_s"])}
+        results[name] = {
+            "tokens": full["tokens"],
+            "wall_s": full["wall_s"],
+            "cpu_s": full["cpu_s"],
+            "tokens_per_s_per_core": full["tokens"] / full["cpu_s"],
+            "steady_tokens_per_s_per_core": (full["tokens"] - tiny["tokens"]) / (full["cpu_s"] - tiny["cpu_s"]),
+        }
     if results["data_prep"]["tokens"] != results["megatron_lm"]["tokens"]:
         raise SystemExit(f"token counts differ: {results['data_prep']['tokens']} vs {results['megatron_lm']['tokens']}")
     for key in ("tokens_per_s_per_core", "steady_tokens_per_s_per_core"):

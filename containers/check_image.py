@@ -41,16 +41,27 @@ def base_drift(image: str) -> list[str]:
 def main(image: str, before: Path) -> int:
     drift = base_drift(image)
     if drift:
-        print(f"check_image.py: the base differs from {image}.base.txt in {len(drift)} packages (the lock was "
-              "resolved against that file; pip's check below decides whether it matters):", *drift, sep="\n  ")
+        print(
+            f"check_image.py: the base differs from {image}.base.txt in {len(drift)} packages (the lock was "
+            "resolved against that file; pip's check below decides whether it matters):",
+            *drift,
+            sep="\n  ",
+        )
     known = set(before.read_text().splitlines())
     check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
     new = [line for line in check.stdout.splitlines() if line not in known and "No broken requirements" not in line]
     if new:
-        print(f"check_image.py: installing containers/locks/{image}.txt broke the image's requirements:",
-              *new, sep="\n  ", file=sys.stderr)
-        print(f"fix: make containers/locks/{image}.base.txt the image's own `pip freeze`, rerun "
-              "`python containers/lock_images.py` and commit containers/locks/", file=sys.stderr)
+        print(
+            f"check_image.py: installing containers/locks/{image}.txt broke the image's requirements:",
+            *new,
+            sep="\n  ",
+            file=sys.stderr,
+        )
+        print(
+            f"fix: make containers/locks/{image}.base.txt the image's own `pip freeze`, rerun "
+            "`python containers/lock_images.py` and commit containers/locks/",
+            file=sys.stderr,
+        )
         return 1
     print(f"check_image.py: {image}: no new conflicts")
     return 0

@@ -16,7 +16,6 @@ import logging
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from data_prep.datamix import ANY_SOURCE, Datamix, DatamixRow, load, validate
 
@@ -25,7 +24,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class BlendSettings:
-    budget_tokens: Optional[int] = None  # override the datamix budget (smoke runs); row targets scale with it
+    budget_tokens: int | None = None  # override the datamix budget (smoke runs); row targets scale with it
     max_epochs: float = 4.0  # warn when a prefix must be repeated more often than this
     drop_missing: bool = False  # drop (and report) datamix rows without prepared data instead of failing
     mapping: dict[str, list[str]] = field(default_factory=dict)  # row key "group/label" -> prepared keys
@@ -68,14 +67,18 @@ def compute(mix: Datamix, prepared: list[dict], prepared_root: Path, settings: B
     warnings = [f"datamix {mix.name}: {p.message}" for p in validate(mix)]
     unknown = set(settings.mapping) - {r.key for r in mix.rows}
     if unknown:
-        raise ValueError(f"BlendSettings.mapping names rows {sorted(unknown)} that the datamix lacks; "
-                         f"row keys are {[r.key for r in mix.rows]}")
+        raise ValueError(
+            f"BlendSettings.mapping names rows {sorted(unknown)} that the datamix lacks; "
+            f"row keys are {[r.key for r in mix.rows]}"
+        )
     entries, dropped, used = [], [], set()
     for row in mix.rows:
         matched = [p for p in prepared if _matches(row, p, settings.mapping) and p["tokens"] > 0]
         if not matched:
-            msg = (f"datamix row {row.key} (languages {row.languages}, source {row.source!r}) has no prepared data "
-                   f"in tokens.json; tokenise it, map it with BlendSettings.mapping, or set drop_missing")
+            msg = (
+                f"datamix row {row.key} (languages {row.languages}, source {row.source!r}) has no prepared data "
+                f"in tokens.json; tokenise it, map it with BlendSettings.mapping, or set drop_missing"
+            )
             if not settings.drop_missing:
                 raise ValueError(msg)
             dropped.append(row.key)
@@ -84,30 +87,52 @@ def compute(mix: Datamix, prepared: list[dict], prepared_root: Path, settings: B
         available = sum(p["tokens"] for p in matched)
         for p in matched:
             if p["key"] in used:
-                raise ValueError(f"prepared prefix {p['key']} matches more than one datamix row (again in {row.key}); "
-                                 f"disambiguate with BlendSettings.mapping")
+                raise ValueError(
+                    f"prepared prefix {p['key']} matches more than one datamix row (again in {row.key}); "
+                    f"disambiguate with BlendSettings.mapping"
+                )
             used.add(p["key"])
             target = row.tokens * scale * p["tokens"] / available
-            entries.append(BlendEntry(str((prepared_root / p["prefix"]).resolve()), p["key"], row.key, p["lang"],
-                                      p["source"], p["tokens"], target, 0.0, target / p["tokens"]))
+            entries.append(
+                BlendEntry(
+                    str((prepared_root / p["prefix"]).resolve()),
+                    p["key"],
+                    row.key,
+                    p["lang"],
+                    p["source"],
+                    p["tokens"],
+                    target,
+                    0.0,
+                    target / p["tokens"],
+                )
+            )
     total = sum(e.target_tokens for e in entries)
     for e in entries:
         e.weight = e.target_tokens / total
         if e.epochs > settings.max_epochs:
-            warnings.append(f"{e.key} ({e.row}): {e.epochs:.2f} epochs over its {e.available_tokens:,} tokens "
-                            f"exceeds max_epochs={settings.max_epochs}")
+            warnings.append(
+                f"{e.key} ({e.row}): {e.epochs:.2f} epochs over its {e.available_tokens:,} tokens "
+                f"exceeds max_epochs={settings.max_epochs}"
+            )
     for w in warnings:
         log.warning(w)
     return BlendSummary("", "", "", budget, entries, dropped, warnings)
 
 
 def _report(summary: BlendSummary, mix: Datamix) -> str:
-    lines = [f"# Blend for datamix `{mix.name}`", "", f"Budget: {summary.budget_tokens:,} tokens.", "",
-             "| prefix | row | lang | available tokens | target tokens | weight | epochs |",
-             "|---|---|---|---:|---:|---:|---:|"]
+    lines = [
+        f"# Blend for datamix `{mix.name}`",
+        "",
+        f"Budget: {summary.budget_tokens:,} tokens.",
+        "",
+        "| prefix | row | lang | available tokens | target tokens | weight | epochs |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
     for e in summary.entries:
-        lines.append(f"| {e.key} | {e.row} | {e.lang} | {e.available_tokens:,} | {e.target_tokens:,.0f} | "
-                     f"{e.weight:.4f} | {e.epochs:.2f} |")
+        lines.append(
+            f"| {e.key} | {e.row} | {e.lang} | {e.available_tokens:,} | {e.target_tokens:,.0f} | "
+            f"{e.weight:.4f} | {e.epochs:.2f} |"
+        )
     if summary.dropped_rows:
         lines += ["", "Dropped rows (no prepared data): " + ", ".join(summary.dropped_rows)]
     if summary.warnings:
@@ -144,18 +169,24 @@ def run(settings: BlendSettings, datamix_path: str, tokens_json: str, output_dir
     summary = compute(mix, prepared, Path(tokens_json).parent, settings)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    summary.blend_json, summary.report_md, summary.chart_png = (str(out / n) for n in ("blend.json", "blend.md", "blend.png"))
-    payload = {"blend": [[e.prefix for e in summary.entries], [e.weight for e in summary.entries]],
-               "budget_tokens": summary.budget_tokens, "datamix": mix.name,
-               "entries": [asdict(e) for e in summary.entries], "dropped_rows": summary.dropped_rows,
-               "warnings": summary.warnings}
+    summary.blend_json, summary.report_md, summary.chart_png = (
+        str(out / n) for n in ("blend.json", "blend.md", "blend.png")
+    )
+    payload = {
+        "blend": [[e.prefix for e in summary.entries], [e.weight for e in summary.entries]],
+        "budget_tokens": summary.budget_tokens,
+        "datamix": mix.name,
+        "entries": [asdict(e) for e in summary.entries],
+        "dropped_rows": summary.dropped_rows,
+        "warnings": summary.warnings,
+    }
     Path(summary.blend_json).write_text(json.dumps(payload, indent=2))
     Path(summary.report_md).write_text(_report(summary, mix))
     _chart(summary, Path(summary.chart_png))
     return summary
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m data_prep.blend", description=__doc__.split("\n")[0])
     parser.add_argument("--datamix", required=True, help="datamix YAML, e.g. conf/data/datamix/smoke.yaml")
     parser.add_argument("--tokens-json", required=True, help="tokens.json written by data_prep.tokenize")
@@ -165,7 +196,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--drop-missing", action="store_true", help="drop rows without data instead of failing")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    settings = BlendSettings(budget_tokens=args.budget_tokens, max_epochs=args.max_epochs, drop_missing=args.drop_missing)
+    settings = BlendSettings(
+        budget_tokens=args.budget_tokens, max_epochs=args.max_epochs, drop_missing=args.drop_missing
+    )
     summary = run(settings, args.datamix, args.tokens_json, args.output_dir)
     print(Path(summary.report_md).read_text())
     return 0

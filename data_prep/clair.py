@@ -19,9 +19,9 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional
 
 from rich.progress import Progress
 
@@ -52,9 +52,12 @@ class ClairError(RuntimeError):
 class ClairSettings:
     policy_backend: str = "transformers"  # "transformers": in-process generate; "openai": an endpoint
     # The policy: a model directory for transformers; for openai its endpoint and served model name.
-    policy: EndpointSettings = field(default_factory=lambda: EndpointSettings(model="", temperature=0.0, max_tokens=1024))
-    reviser: EndpointSettings = field(default_factory=lambda: EndpointSettings(model="reviser", temperature=0.0,
-                                                                               max_tokens=2048))
+    policy: EndpointSettings = field(
+        default_factory=lambda: EndpointSettings(model="", temperature=0.0, max_tokens=1024)
+    )
+    reviser: EndpointSettings = field(
+        default_factory=lambda: EndpointSettings(model="reviser", temperature=0.0, max_tokens=2048)
+    )
     batch_size: int = 8  # prompts per transformers `generate` call
     seed: int = 0  # sampling seed of the policy (used when policy.temperature > 0)
 
@@ -80,9 +83,14 @@ def settings_hash(settings: ClairSettings) -> str:
     """Hash of what decides the outputs (models, sampling, reviser prompt), not of where they run: a rerun may use
     another endpoint URL, but never mixes answers made with other settings into one directory."""
     content = {
-        "policy_backend": settings.policy_backend, "seed": settings.seed, "revision_template": REVISION_TEMPLATE,
-        **{f"{role}_{key}": getattr(getattr(settings, role), key)
-           for role in ("policy", "reviser") for key in ("model", "temperature", "max_tokens")},
+        "policy_backend": settings.policy_backend,
+        "seed": settings.seed,
+        "revision_template": REVISION_TEMPLATE,
+        **{
+            f"{role}_{key}": getattr(getattr(settings, role), key)
+            for role in ("policy", "reviser")
+            for key in ("model", "temperature", "max_tokens")
+        },
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -100,8 +108,12 @@ def read_prompts(path: str | Path) -> list[Prompt]:
         messages = row.get("messages")
         if messages is None and isinstance(row.get("prompt"), str) and row["prompt"].strip():
             messages = [{"role": "user", "content": row["prompt"]}]
-        if (not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages)
-                or messages[-1].get("role") != "user"):
+        if (
+            not isinstance(messages, list)
+            or not messages
+            or not all(isinstance(m, dict) for m in messages)
+            or messages[-1].get("role") != "user"
+        ):
             raise ClairError(f"{where}: give a non-empty 'prompt' string or 'messages' ending with a 'user' turn")
         seen.add(str(record_id))
         prompts.append(Prompt(str(record_id), messages, row["lang"]))
@@ -119,8 +131,9 @@ def _load_rows(path: Path) -> dict[str, dict]:
             row = json.loads(line)
         except json.JSONDecodeError:
             if line.endswith("\n") or good_end + len(line) != len(text):
-                raise ClairError(f"{path}: a corrupt line in the middle of the file ({line[:80]!r}); delete it to redo "
-                                 "that record") from None
+                raise ClairError(
+                    f"{path}: a corrupt line in the middle of the file ({line[:80]!r}); delete it to redo that record"
+                ) from None
             break
         rows[row["id"]] = row
         good_end += len(line)
@@ -136,7 +149,7 @@ def _append(path: Path, row: dict) -> None:
 
 def _batches(items: list, size: int) -> Iterable[list]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def hash_index(record_id: str) -> int:
@@ -157,12 +170,17 @@ def _generate_transformers(settings: ClairSettings, pending: list[Prompt], path:
     set_seed(settings.seed)
     bar = progress.add_task("policy answers", total=len(pending))
     for batch in _batches(pending, settings.batch_size):
-        inputs = tokenizer.apply_chat_template([p.messages for p in batch], add_generation_prompt=True, padding=True,
-                                               return_tensors="pt", return_dict=True).to(model.device)
+        inputs = tokenizer.apply_chat_template(
+            [p.messages for p in batch], add_generation_prompt=True, padding=True, return_tensors="pt", return_dict=True
+        ).to(model.device)
         with torch.no_grad():
-            out = model.generate(**inputs, max_new_tokens=settings.policy.max_tokens, do_sample=sampled,
-                                 **({"temperature": settings.policy.temperature} if sampled else {}))
-        answers = tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+            out = model.generate(
+                **inputs,
+                max_new_tokens=settings.policy.max_tokens,
+                do_sample=sampled,
+                **({"temperature": settings.policy.temperature} if sampled else {}),
+            )
+        answers = tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
         for prompt, answer in zip(batch, answers):
             _append(path, {"id": prompt.id, "rejected": answer.strip()})
         progress.advance(bar, len(batch))
@@ -188,18 +206,26 @@ def revision_request(prompt: Prompt, answer: str) -> str:
     return REVISION_TEMPLATE.format(language=LANGUAGE_NAMES[prompt.lang], request=request, answer=answer)
 
 
-def _revise(settings: ClairSettings, pending: list[Prompt], rejected: dict[str, dict], path: Path,
-            progress: Progress) -> None:
+def _revise(
+    settings: ClairSettings, pending: list[Prompt], rejected: dict[str, dict], path: Path, progress: Progress
+) -> None:
     bar = progress.add_task("revisions", total=len(pending))
     with open_client(settings.reviser) as client:
         for prompt in pending:
             revision = complete(client, settings.reviser, revision_request(prompt, rejected[prompt.id]["rejected"]))
-            _append(path, {"id": prompt.id, "revision": revision.strip(), "endpoint": settings.reviser.base_url,
-                           "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            _append(
+                path,
+                {
+                    "id": prompt.id,
+                    "revision": revision.strip(),
+                    "endpoint": settings.reviser.base_url,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                },
+            )
             progress.advance(bar)
 
 
-def filter_reason(prompt: Prompt, rejected: str, revision: str) -> Optional[str]:
+def filter_reason(prompt: Prompt, rejected: str, revision: str) -> str | None:
     """Why a pair is dropped, or None to keep it."""
     if not revision.strip():
         return "empty_revision"
@@ -217,8 +243,10 @@ def _check_settings(settings: ClairSettings, out: Path) -> str:
     if recorded.exists():
         previous = json.loads(recorded.read_text())["settings_hash"]
         if previous != digest:
-            raise ClairError(f"{out} holds answers made with other settings (hash {previous}, now {digest}); "
-                             "use a new output directory or the original settings")
+            raise ClairError(
+                f"{out} holds answers made with other settings (hash {previous}, now {digest}); "
+                "use a new output directory or the original settings"
+            )
     else:
         public = asdict(settings)
         for role in ("policy", "reviser"):
@@ -246,8 +274,10 @@ def run(settings: ClairSettings, prompts_path: str | Path, output_dir: str | Pat
             try:
                 generate(settings, pending, rejected_path, progress)
             except EndpointError as err:
-                raise ClairError(f"policy endpoint: {err}; {_saved(rejected_path, prompts)} are saved in "
-                                 f"{rejected_path}; rerun the same command to resume") from err
+                raise ClairError(
+                    f"policy endpoint: {err}; {_saved(rejected_path, prompts)} are saved in "
+                    f"{rejected_path}; rerun the same command to resume"
+                ) from err
             rejected = _load_rows(rejected_path)
         revised = _load_rows(revised_path)
         pending = [p for p in prompts if p.id not in revised]
@@ -255,8 +285,10 @@ def run(settings: ClairSettings, prompts_path: str | Path, output_dir: str | Pat
             try:
                 _revise(settings, pending, rejected, revised_path, progress)
             except EndpointError as err:
-                raise ClairError(f"reviser endpoint: {err}; {_saved(revised_path, prompts)} are saved in "
-                                 f"{revised_path}; rerun the same command to resume") from err
+                raise ClairError(
+                    f"reviser endpoint: {err}; {_saved(revised_path, prompts)} are saved in "
+                    f"{revised_path}; rerun the same command to resume"
+                ) from err
             revised = _load_rows(revised_path)
     return _write_pairs(settings, prompts, rejected, revised, out, digest)
 
@@ -265,8 +297,14 @@ def _saved(path: Path, prompts: list[Prompt]) -> str:
     return f"{len(_load_rows(path))} of {len(prompts)} answers"
 
 
-def _write_pairs(settings: ClairSettings, prompts: list[Prompt], rejected: dict[str, dict], revised: dict[str, dict],
-                 out: Path, digest: str) -> ClairSummary:
+def _write_pairs(
+    settings: ClairSettings,
+    prompts: list[Prompt],
+    rejected: dict[str, dict],
+    revised: dict[str, dict],
+    out: Path,
+    digest: str,
+) -> ClairSummary:
     summary = ClairSummary(str(out / "pairs.jsonl"), prompts=len(prompts), settings_hash=digest)
     policy = f"{settings.policy_backend}:{settings.policy.model}"
     with (out / "pairs.jsonl").open("w", encoding="utf-8") as f:
@@ -278,16 +316,32 @@ def _write_pairs(settings: ClairSettings, prompts: list[Prompt], rejected: dict[
                 continue
             summary.pairs += 1
             summary.pairs_per_language[prompt.lang] = summary.pairs_per_language.get(prompt.lang, 0) + 1
-            provenance = {"policy": policy, "reviser": settings.reviser.model, "endpoint": revision["endpoint"],
-                          "created": revision["created"], "settings_hash": digest}
-            f.write(json.dumps({"id": prompt.id, "prompt": prompt.messages, "chosen": revision["revision"],
-                                "rejected": answer, "lang": prompt.lang, "provenance": provenance},
-                               ensure_ascii=False) + "\n")
+            provenance = {
+                "policy": policy,
+                "reviser": settings.reviser.model,
+                "endpoint": revision["endpoint"],
+                "created": revision["created"],
+                "settings_hash": digest,
+            }
+            f.write(
+                json.dumps(
+                    {
+                        "id": prompt.id,
+                        "prompt": prompt.messages,
+                        "chosen": revision["revision"],
+                        "rejected": answer,
+                        "lang": prompt.lang,
+                        "provenance": provenance,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     (out / "clair_summary.json").write_text(json.dumps(asdict(summary), indent=2))
     return summary
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     defaults = ClairSettings()
     parser = argparse.ArgumentParser(prog="python -m data_prep.clair", description=__doc__.split("\n\n")[0])
     parser.add_argument("prompts", help="JSONL of {id, prompt or messages, lang}")
@@ -310,11 +364,23 @@ def main(argv: Optional[list[str]] = None) -> int:
     shared = {"max_retries": args.max_retries, "backoff_s": args.backoff_s, "api_key_env": args.api_key_env}
     settings = ClairSettings(
         policy_backend=args.policy_backend,
-        policy=EndpointSettings(base_url=args.policy_base_url, model=args.policy_model,
-                                temperature=args.policy_temperature, max_tokens=args.policy_max_tokens, **shared),
-        reviser=EndpointSettings(base_url=args.reviser_base_url, model=args.reviser_model,
-                                 temperature=args.reviser_temperature, max_tokens=args.reviser_max_tokens, **shared),
-        batch_size=args.batch_size, seed=args.seed)
+        policy=EndpointSettings(
+            base_url=args.policy_base_url,
+            model=args.policy_model,
+            temperature=args.policy_temperature,
+            max_tokens=args.policy_max_tokens,
+            **shared,
+        ),
+        reviser=EndpointSettings(
+            base_url=args.reviser_base_url,
+            model=args.reviser_model,
+            temperature=args.reviser_temperature,
+            max_tokens=args.reviser_max_tokens,
+            **shared,
+        ),
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
     try:
         summary = run(settings, args.prompts, args.output_dir)
     except ClairError as err:

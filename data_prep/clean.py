@@ -1,21 +1,20 @@
 """Text normalisation and the script check: the same text in one canonical form, in the script it claims.
 
-  - NFC first, so that the same word composed two ways hashes, counts and tokenises the same.
-  - Control characters (Unicode Cc) go, except \\n and \\t; \\r\\n and \\r become \\n. Format characters (Cf) stay:
-    zero-width (non-)joiners and the zero-width space are part of correct Khmer, Burmese and Indic text.
-  - Whitespace: trailing spaces go, runs of blank lines become one blank line; inside prose lines every run of
-    spaces (any Unicode space separator) becomes one space. Code keeps its indentation and inner spacing.
-  - The script check counts letters only (digits, punctuation and emoji are shared by all scripts) and rejects a
-    document whose letters are mostly not in its declared language's script: a mislabelled file, a wrong
-    `lang`, or transliterated text.
+- NFC first, so that the same word composed two ways hashes, counts and tokenises the same.
+- Control characters (Unicode Cc) go, except \\n and \\t; \\r\\n and \\r become \\n. Format characters (Cf) stay:
+  zero-width (non-)joiners and the zero-width space are part of correct Khmer, Burmese and Indic text.
+- Whitespace: trailing spaces go, runs of blank lines become one blank line; inside prose lines every run of
+  spaces (any Unicode space separator) becomes one space. Code keeps its indentation and inner spacing.
+- The script check counts letters only (digits, punctuation and emoji are shared by all scripts) and rejects a
+  document whose letters are mostly not in its declared language's script: a mislabelled file, a wrong
+  `lang`, or transliterated text.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Union
+from functools import cache
 
 import regex
 
@@ -54,12 +53,12 @@ def script_fraction(text: str, script: str) -> tuple[float, int]:
     return len(in_script) / len(letters), len(letters)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _script_letter(script: str) -> regex.Pattern:
     return regex.compile(rf"[\p{{L}}&&\p{{Script={script}}}]", flags=regex.V1)
 
 
-def clean_document(doc: Document, settings: CleanSettings) -> Union[Document, Rejection]:
+def clean_document(doc: Document, settings: CleanSettings) -> Document | Rejection:
     text = normalise_text(doc.text, doc.lang)
     if not text.strip():
         return Rejection(STAGE, "empty_after_cleaning", "only control characters and whitespace")
@@ -69,7 +68,11 @@ def clean_document(doc: Document, settings: CleanSettings) -> Union[Document, Re
         if letters == 0:
             return Rejection(STAGE, "no_letters", f"no letters at all, expected {spec.script} script")
         if fraction < settings.min_script_fraction:
-            return Rejection(STAGE, "wrong_script", f"{fraction:.2f} of {letters} letters are {spec.script} "
-                                                    f"(declared {doc.lang}); minimum {settings.min_script_fraction}")
+            return Rejection(
+                STAGE,
+                "wrong_script",
+                f"{fraction:.2f} of {letters} letters are {spec.script} "
+                f"(declared {doc.lang}); minimum {settings.min_script_fraction}",
+            )
     doc.text = text
     return doc

@@ -18,14 +18,13 @@ import sys
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Optional
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from data_prep.clean import CleanSettings, clean_document
 from data_prep import global_dedup
+from data_prep.clean import CleanSettings, clean_document
 from data_prep.curation_output import CurationSummary, CurationWriter, finish
 from data_prep.dedup import SHINGLES, DedupSettings
 from data_prep.documents import Document, Quarantined, Rejection
@@ -46,8 +45,9 @@ class CurationSettings:
     dedup: DedupSettings = field(default_factory=DedupSettings)
 
 
-def curate(inputs: list[str | dict], output_dir: str, settings: Optional[CurationSettings] = None,
-           show_progress: bool = True) -> CurationSummary:
+def curate(
+    inputs: list[str | dict], output_dir: str, settings: CurationSettings | None = None, show_progress: bool = True
+) -> CurationSummary:
     """Every step for one shard: screen, dedup over this shard alone, filter."""
     settings = settings or CurationSettings()
     start = time.monotonic()
@@ -59,8 +59,13 @@ def curate(inputs: list[str | dict], output_dir: str, settings: Optional[Curatio
     return summary
 
 
-def screen(inputs: list[str | dict], shard: Path, settings: CurationSettings,
-           positions: Optional[list[int]] = None, show_progress: bool = True) -> CurationSummary:
+def screen(
+    inputs: list[str | dict],
+    shard: Path,
+    settings: CurationSettings,
+    positions: list[int] | None = None,
+    show_progress: bool = True,
+) -> CurationSummary:
     """Ingest, clean, language ID and quality for one shard's inputs; the survivors become dedup candidates with
     their signatures. `positions`: each input's place in the whole run's input list (default: this list's), so
     that global dedup keeps the first copy in the run's input order, however the inputs are split."""
@@ -69,8 +74,13 @@ def screen(inputs: list[str | dict], shard: Path, settings: CurationSettings,
     tally = LangIdTally()
     writer = CurationWriter(shard)
     signatures = global_dedup.SignatureWriter(settings.dedup)
-    progress = Progress(TextColumn("curate {task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), disable=not show_progress)
+    progress = Progress(
+        TextColumn("curate {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        disable=not show_progress,
+    )
     resolved = [resolve_inputs([spec]) for spec in inputs]  # every missing input named before any is read
     with progress:
         for position, sources in zip(positions or range(len(inputs)), resolved):
@@ -120,8 +130,11 @@ def summary_table(summary: CurationSummary) -> Table:
         table.add_row("langid (recorded)", f"interchangeable {pair}", str(n))
     for name, n in summary.kept_per_file.items():
         table.add_row("kept", name, str(n))
-    table.add_row("total", f"kept {summary.kept} + quarantined {summary.quarantined} + rejected "
-                           f"{summary.rejected}", str(summary.kept + summary.quarantined + summary.rejected))
+    table.add_row(
+        "total",
+        f"kept {summary.kept} + quarantined {summary.quarantined} + rejected {summary.rejected}",
+        str(summary.kept + summary.quarantined + summary.rejected),
+    )
     return table
 
 
@@ -129,12 +142,14 @@ def _quality_override(text: str) -> tuple[str, float | None]:
     names = {f.name for f in fields(QualitySettings)} - {"max_top_ngram_fraction"}
     key, sep, value = text.partition("=")
     if not sep or key not in names:
-        raise argparse.ArgumentTypeError(f"--quality {text!r}: expected NAME=VALUE with NAME one of "
-                                         f"{', '.join(sorted(names))} and VALUE a number or 'none'")
+        raise argparse.ArgumentTypeError(
+            f"--quality {text!r}: expected NAME=VALUE with NAME one of "
+            f"{', '.join(sorted(names))} and VALUE a number or 'none'"
+        )
     return key, None if value.lower() == "none" else float(value)
 
 
-def parse_args(argv: Optional[list[str]]) -> tuple[argparse.Namespace, CurationSettings]:
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, CurationSettings]:
     p = argparse.ArgumentParser(prog="python -m data_prep.curate", description=__doc__.split("\n\n")[0])
     p.add_argument("inputs", nargs="+", help="JSONL/Parquet files or globs, dataset directories, hf:<hub id>")
     p.add_argument("output_dir", help="receives curated/, quarantine.jsonl, rejected.jsonl, curation_summary.json")
@@ -146,8 +161,14 @@ def parse_args(argv: Optional[list[str]]) -> tuple[argparse.Namespace, CurationS
     p.add_argument("--min-script-fraction", type=float, default=CleanSettings.min_script_fraction)
     p.add_argument("--on-language-disagreement", choices=LANGID_POLICIES, default="keep")
     p.add_argument("--min-words", type=float, default=QualitySettings.min_words)
-    p.add_argument("--quality", type=_quality_override, action="append", default=[], metavar="NAME=VALUE",
-                   help="override a QualitySettings threshold ('none' turns the rule off); repeatable")
+    p.add_argument(
+        "--quality",
+        type=_quality_override,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a QualitySettings threshold ('none' turns the rule off); repeatable",
+    )
     p.add_argument("--dedup-threshold", type=float, default=DedupSettings.threshold)
     p.add_argument("--num-perm", type=int, default=DedupSettings.num_perm)
     p.add_argument("--shingle", choices=SHINGLES, default=DedupSettings.shingle)
@@ -160,25 +181,38 @@ def parse_args(argv: Optional[list[str]]) -> tuple[argparse.Namespace, CurationS
     for key, value in args.quality:
         setattr(quality, key, value)
     settings = CurationSettings(
-        ingest=IngestSettings(text_field=args.text_field, lang_field=args.lang_field, default_lang=args.default_lang,
-                              default_source=args.default_source, hf_split=args.hf_split),
+        ingest=IngestSettings(
+            text_field=args.text_field,
+            lang_field=args.lang_field,
+            default_lang=args.default_lang,
+            default_source=args.default_source,
+            hf_split=args.hf_split,
+        ),
         clean=CleanSettings(min_script_fraction=args.min_script_fraction),
         langid=LangIdSettings(on_disagreement=args.on_language_disagreement),
         quality=quality,
-        dedup=DedupSettings(exact=not args.no_exact_dedup, near=not args.no_near_dedup,
-                            threshold=args.dedup_threshold, num_perm=args.num_perm, shingle=args.shingle,
-                            ngram=args.ngram),
+        dedup=DedupSettings(
+            exact=not args.no_exact_dedup,
+            near=not args.no_near_dedup,
+            threshold=args.dedup_threshold,
+            num_perm=args.num_perm,
+            shingle=args.shingle,
+            ngram=args.ngram,
+        ),
     )
     return args, settings
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args, settings = parse_args(argv)
     summary = curate(args.inputs, args.output_dir, settings, show_progress=not args.no_progress)
     Console().print(summary_table(summary))
     if not summary.balanced():
-        print(f"error: {summary.input_records} input records but kept + quarantined + rejected = "
-              f"{summary.kept + summary.quarantined + summary.rejected}; a record was lost", file=sys.stderr)
+        print(
+            f"error: {summary.input_records} input records but kept + quarantined + rejected = "
+            f"{summary.kept + summary.quarantined + summary.rejected}; a record was lost",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

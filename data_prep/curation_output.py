@@ -93,8 +93,11 @@ class CurationWriter:
         summary.quarantine_reasons = dict(self._quarantine_reasons.most_common())
         summary.rejected = sum(sum(c.values()) for c in self._rejections.values())
         summary.rejected_by_stage = {stage: dict(c.most_common()) for stage, c in self._rejections.items()}
-        screened = {"summary": asdict(summary), "candidates": self.candidates,
-                    "rejected_bytes": (self.root / REJECTED).stat().st_size}
+        screened = {
+            "summary": asdict(summary),
+            "candidates": self.candidates,
+            "rejected_bytes": (self.root / REJECTED).stat().st_size,
+        }
         write_text_atomic(self.root / SCREENED, json.dumps(screened, ensure_ascii=False) + "\n")
         return summary
 
@@ -115,8 +118,10 @@ def finish(output_dir: str | Path, removals: dict[int, Rejection]) -> CurationSu
     kept: Counter = Counter()
     removed: Counter = Counter()
     lines = 0
-    with open(root / REJECTED, "r+", encoding="utf-8") as rejected, \
-            open(root / CANDIDATES, encoding="utf-8") as candidates:
+    with (
+        open(root / REJECTED, "r+", encoding="utf-8") as rejected,
+        open(root / CANDIDATES, encoding="utf-8") as candidates,
+    ):
         rejected.truncate(screened["rejected_bytes"])  # a rerun drops the previous attempt's dedup lines
         rejected.seek(screened["rejected_bytes"])
         for index, line in enumerate(candidates):
@@ -137,8 +142,10 @@ def finish(output_dir: str | Path, removals: dict[int, Rejection]) -> CurationSu
     for f in curated.values():
         f.close()
     if lines != screened["candidates"]:
-        raise RuntimeError(f"{root / CANDIDATES} has {lines} lines where {root / SCREENED} counted "
-                           f"{screened['candidates']}: screen this shard again")
+        raise RuntimeError(
+            f"{root / CANDIDATES} has {lines} lines where {root / SCREENED} counted "
+            f"{screened['candidates']}: screen this shard again"
+        )
     summary.kept = sum(kept.values())
     summary.kept_per_file = dict(sorted(kept.items()))
     summary.rejected += sum(removed.values())
@@ -150,8 +157,13 @@ def finish(output_dir: str | Path, removals: dict[int, Rejection]) -> CurationSu
 
 
 def _rejection_record(doc_id: str, origin: str, rejection: Rejection) -> dict:
-    record = {"id": doc_id, "origin": origin, "stage": rejection.stage, "rule": rejection.rule,
-              "reason": rejection.reason}
+    record = {
+        "id": doc_id,
+        "origin": origin,
+        "stage": rejection.stage,
+        "rule": rejection.rule,
+        "reason": rejection.reason,
+    }
     if rejection.duplicate_of is not None:
         record["duplicate_of"] = rejection.duplicate_of
     return record

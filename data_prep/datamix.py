@@ -21,7 +21,6 @@ import argparse
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import yaml
 
@@ -53,7 +52,7 @@ class DatamixRow:
 class Datamix:
     name: str = ""
     budget_tokens: int = 0
-    pool_tokens: Optional[int] = None
+    pool_tokens: int | None = None
     groups: list[DatamixGroup] = field(default_factory=list)
     rows: list[DatamixRow] = field(default_factory=list)
 
@@ -80,7 +79,9 @@ def load(path: str | Path) -> Datamix:
     raw = yaml.safe_load(Path(path).read_text())
     if not isinstance(raw, dict) or "rows" not in raw:
         raise ValueError(f"{path}: expected a mapping with 'groups' and 'rows'")
-    groups = [DatamixGroup(**_fields(DatamixGroup, g, f"{path} groups[{i}]")) for i, g in enumerate(raw.get("groups", []))]
+    groups = [
+        DatamixGroup(**_fields(DatamixGroup, g, f"{path} groups[{i}]")) for i, g in enumerate(raw.get("groups", []))
+    ]
     rows = [DatamixRow(**_fields(DatamixRow, r, f"{path} rows[{i}]")) for i, r in enumerate(raw["rows"])]
     top = {k: v for k, v in raw.items() if k not in ("groups", "rows")}
     mix = Datamix(**_fields(Datamix, top, str(path)), groups=groups, rows=rows)
@@ -104,31 +105,66 @@ def validate(mix: Datamix, rel_tolerance: float = 0.005) -> list[Inconsistency]:
     found: list[Inconsistency] = []
     group_total = sum(g.share for g in mix.groups)
     if _off(100.0, group_total, rel_tolerance):
-        found.append(Inconsistency("total_share", [g.name for g in mix.groups], 100.0, group_total,
-                                   f"group shares add to {group_total:.4g}%, not 100%"))
+        found.append(
+            Inconsistency(
+                "total_share",
+                [g.name for g in mix.groups],
+                100.0,
+                group_total,
+                f"group shares add to {group_total:.4g}%, not 100%",
+            )
+        )
     row_total = sum(r.share for r in mix.rows)
     if _off(100.0, row_total, rel_tolerance):
-        found.append(Inconsistency("total_share", [r.key for r in mix.rows], 100.0, row_total,
-                                   f"row shares add to {row_total:.4g}%, not 100%"))
+        found.append(
+            Inconsistency(
+                "total_share",
+                [r.key for r in mix.rows],
+                100.0,
+                row_total,
+                f"row shares add to {row_total:.4g}%, not 100%",
+            )
+        )
     for group in mix.groups:
         members = [r for r in mix.rows if r.group == group.name]
         share = sum(r.share for r in members)
         if _off(group.share, share, rel_tolerance):
-            found.append(Inconsistency("group_sum", [r.key for r in members], group.share, share,
-                                       f"group {group.name}: rows add to {share:.4g}%, group total is {group.share:.4g}%"))
+            found.append(
+                Inconsistency(
+                    "group_sum",
+                    [r.key for r in members],
+                    group.share,
+                    share,
+                    f"group {group.name}: rows add to {share:.4g}%, group total is {group.share:.4g}%",
+                )
+            )
     for row in mix.rows:
         expected = row.share / 100.0 * mix.budget_tokens
         if _off(expected, row.tokens, rel_tolerance):
-            found.append(Inconsistency("row_tokens", [row.key], expected, row.tokens,
-                                       f"{row.key}: {row.tokens:,} tokens but {row.share}% of the budget is {expected:,.0f}"))
+            found.append(
+                Inconsistency(
+                    "row_tokens",
+                    [row.key],
+                    expected,
+                    row.tokens,
+                    f"{row.key}: {row.tokens:,} tokens but {row.share}% of the budget is {expected:,.0f}",
+                )
+            )
     tokens = sum(r.tokens for r in mix.rows)
     if _off(mix.budget_tokens, tokens, rel_tolerance):
-        found.append(Inconsistency("total_tokens", [r.key for r in mix.rows], mix.budget_tokens, tokens,
-                                   f"rows add to {tokens:,} tokens, the budget is {mix.budget_tokens:,}"))
+        found.append(
+            Inconsistency(
+                "total_tokens",
+                [r.key for r in mix.rows],
+                mix.budget_tokens,
+                tokens,
+                f"rows add to {tokens:,} tokens, the budget is {mix.budget_tokens:,}",
+            )
+        )
     return found
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m data_prep.datamix", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("validate", help="check a datamix YAML; exit 1 if it is inconsistent")

@@ -1,14 +1,14 @@
 """Exact and near-duplicate removal; the first document seen is kept, later copies name the one they repeat.
 
-  - Exact: a hash of the normalised text (NFC, casefolded, punctuation and symbols dropped, whitespace collapsed),
-    so copies that differ only in case, punctuation or spacing are caught without MinHash's error.
-  - Near: MinHash over shingles, indexed in datasketch's MinHashLSH. Character n-grams by default: they need no
-    word segmentation (Thai, Khmer, Lao, Burmese and Chinese have no spaces) and stay similar when a few words
-    change in a short document, where word 5-grams lose most of their overlap. "word" shingles use
-    `data_prep.segment`'s script-aware units, the usual choice for long web pages.
-  - LSH candidates are confirmed by their estimated Jaccard similarity before a document is called a duplicate,
-    so LSH's false positives remove nothing. Only kept documents enter the index: a chain of small edits is
-    compared against what survives, never against something already removed.
+- Exact: a hash of the normalised text (NFC, casefolded, punctuation and symbols dropped, whitespace collapsed),
+  so copies that differ only in case, punctuation or spacing are caught without MinHash's error.
+- Near: MinHash over shingles, indexed in datasketch's MinHashLSH. Character n-grams by default: they need no
+  word segmentation (Thai, Khmer, Lao, Burmese and Chinese have no spaces) and stay similar when a few words
+  change in a short document, where word 5-grams lose most of their overlap. "word" shingles use
+  `data_prep.segment`'s script-aware units, the usual choice for long web pages.
+- LSH candidates are confirmed by their estimated Jaccard similarity before a document is called a duplicate,
+  so LSH's false positives remove nothing. Only kept documents enter the index: a chain of small edits is
+  compared against what survives, never against something already removed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import regex
@@ -56,10 +55,10 @@ def shingles(text: str, lang: str, shingle: str, ngram: int, words: list[str] | 
     """`words`: `normalised_words(text)` when the caller has it already."""
     if shingle == "char":
         seq = " ".join(normalised_words(text) if words is None else words)
-        grams = {seq[i:i + ngram] for i in range(max(1, len(seq) - ngram + 1))}
+        grams = {seq[i : i + ngram] for i in range(max(1, len(seq) - ngram + 1))}
     else:
         words = [w.casefold() for w in units(text, lang) if _NOT_WORD.sub("", w)]
-        grams = {" ".join(words[i:i + ngram]) for i in range(max(1, len(words) - ngram + 1))}
+        grams = {" ".join(words[i : i + ngram]) for i in range(max(1, len(words) - ngram + 1))}
     return {g.encode("utf-8") for g in grams}
 
 
@@ -91,32 +90,40 @@ class Deduplicator:
         try:
             self._lsh = MinHashLSH(threshold=settings.threshold, num_perm=settings.num_perm)
         except ValueError as err:  # e.g. a threshold near 1 leaves fewer than the 2 LSH bands datasketch needs
-            raise ValueError(f"DedupSettings.threshold={settings.threshold} with num_perm={settings.num_perm}: "
-                             f"datasketch's MinHashLSH refuses it ({err}); lower the threshold (identical texts "
-                             f"are the exact rule's)") from err
+            raise ValueError(
+                f"DedupSettings.threshold={settings.threshold} with num_perm={settings.num_perm}: "
+                f"datasketch's MinHashLSH refuses it ({err}); lower the threshold (identical texts "
+                f"are the exact rule's)"
+            ) from err
         self._signatures: dict[str, np.ndarray] = {}
 
-    def check(self, doc: Document) -> Optional[Rejection]:
+    def check(self, doc: Document) -> Rejection | None:
         """None if `doc` is new (and now indexed), else a Rejection naming the kept document it duplicates."""
         words = normalised_words(doc.text)
         key = exact_key(words)
         values = minhash_values(doc, self.settings, words) if self.settings.near else None
         return self.check_signature(doc.id, doc.origin, key, values)
 
-    def check_signature(self, doc_id: str, origin: str, key: bytes,
-                        values: Optional[np.ndarray]) -> Optional[Rejection]:
+    def check_signature(self, doc_id: str, origin: str, key: bytes, values: np.ndarray | None) -> Rejection | None:
         """`check` on a document's exact key and MinHash values (None when near-dedup is off)."""
         if self.settings.exact and key in self._exact:
             first = self._exact[key]
             return Rejection(STAGE, "exact_duplicate", f"same normalised text as {first}", duplicate_of=first)
         if self.settings.near:
-            signature = LeanMinHash(seed=self.settings.seed, hashvalues=values,
-                                    scheme=_template(self.settings.num_perm, self.settings.seed).scheme)
+            signature = LeanMinHash(
+                seed=self.settings.seed,
+                hashvalues=values,
+                scheme=_template(self.settings.num_perm, self.settings.seed).scheme,
+            )
             match = self._best_match(signature)
             if match is not None:
                 first, similarity = match
-                return Rejection(STAGE, "near_duplicate", f"estimated Jaccard {similarity:.2f} >= "
-                                                          f"{self.settings.threshold} with {first}", duplicate_of=first)
+                return Rejection(
+                    STAGE,
+                    "near_duplicate",
+                    f"estimated Jaccard {similarity:.2f} >= {self.settings.threshold} with {first}",
+                    duplicate_of=first,
+                )
             # LSH keys must be unique; ids usually are, the origin disambiguates when two inputs reuse one
             index_key = doc_id if doc_id not in self._signatures else f"{doc_id}@{origin}"
             self._lsh.insert(index_key, signature)
@@ -125,9 +132,9 @@ class Deduplicator:
             self._exact[key] = doc_id
         return None
 
-    def _best_match(self, signature: LeanMinHash) -> Optional[tuple[str, float]]:
+    def _best_match(self, signature: LeanMinHash) -> tuple[str, float] | None:
         """The most similar indexed (kept) document at or above the threshold."""
-        best: Optional[tuple[str, float]] = None
+        best: tuple[str, float] | None = None
         for key in self._lsh.query(signature):
             similarity = float(np.mean(self._signatures[key] == signature.hashvalues))
             if similarity >= self.settings.threshold and (best is None or similarity > best[1]):

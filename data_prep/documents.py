@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 
 @dataclass
@@ -13,7 +12,7 @@ class Document:
     lang: str
     source: str
     origin: str  # where it came from: "path:line" (1-based) or "dataset:index", for tracing any output back
-    detected_lang: Optional[str] = None  # set by language ID; None for code or before language ID
+    detected_lang: str | None = None  # set by language ID; None for code or before language ID
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class Rejection:
     stage: str
     rule: str
     detail: str
-    duplicate_of: Optional[str] = None  # dedup only: the id of the kept document this one duplicates
+    duplicate_of: str | None = None  # dedup only: the id of the kept document this one duplicates
 
     @property
     def reason(self) -> str:

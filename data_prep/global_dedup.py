@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from datasketch import MinHashLSH
 
-from data_prep.dedup import DedupSettings, Deduplicator, exact_key, minhash_values, normalised_words
+from data_prep.dedup import Deduplicator, DedupSettings, exact_key, minhash_values, normalised_words
 from data_prep.documents import Document, Rejection
 
 SIGNATURES = "signatures.npz"
@@ -62,10 +62,14 @@ class SignatureWriter:
         n, perm = len(self._ids), self.settings.num_perm if self.settings.near else 0
         path = shard_dir / SIGNATURES
         partial = path.with_suffix(".partial.npz")
-        np.savez(partial, exact=np.frombuffer(b"".join(self._exact), dtype="V16").reshape(n),
-                 minhash=np.array(self._minhash, dtype=np.uint32).reshape(n, perm),
-                 order=np.array(self._order, dtype=np.int64).reshape(n, 3),
-                 ids=np.array(self._ids, dtype=str), origins=np.array(self._origins, dtype=str))
+        np.savez(
+            partial,
+            exact=np.frombuffer(b"".join(self._exact), dtype="V16").reshape(n),
+            minhash=np.array(self._minhash, dtype=np.uint32).reshape(n, perm),
+            order=np.array(self._order, dtype=np.int64).reshape(n, 3),
+            ids=np.array(self._ids, dtype=str),
+            origins=np.array(self._origins, dtype=str),
+        )
         partial.replace(path)  # a shard's signatures are whole or absent
 
 
@@ -78,8 +82,11 @@ def lsh_bands(settings: DedupSettings) -> tuple[int, int]:
 def deduplicate(shard_dirs: list[Path], settings: DedupSettings, dedup_dir: Path) -> dict[str, list[Removal]]:
     """Steps 2 and 3 over every shard: the removals per shard, also written to `dedup_dir/removed.json`."""
     loaded = {d.name: np.load(d / SIGNATURES) for d in shard_dirs}  # shard names are unique in a run
-    shards = np.concatenate([np.full(len(s["ids"]), i) for i, s in enumerate(loaded.values())]) \
-        if loaded else np.zeros(0, dtype=int)
+    shards = (
+        np.concatenate([np.full(len(s["ids"]), i) for i, s in enumerate(loaded.values())])
+        if loaded
+        else np.zeros(0, dtype=int)
+    )
     local = np.concatenate([np.arange(len(s["ids"])) for s in loaded.values()]) if loaded else shards
     order = np.concatenate([s["order"] for s in loaded.values()]) if loaded else np.zeros((0, 3), dtype=np.int64)
     exact = np.concatenate([s["exact"] for s in loaded.values()]) if loaded else np.zeros(0, dtype="V16")
@@ -94,13 +101,14 @@ def deduplicate(shard_dirs: list[Path], settings: DedupSettings, dedup_dir: Path
     for g in candidates[np.lexsort(order[candidates].T[::-1])]:
         name, i = names[shards[g]], int(local[g])
         doc_id, origin = str(ids[name][i]), str(origins[name][i])
-        rejection = dedup.check_signature(doc_id, origin, exact[g].tobytes(),
-                                          minhash[g] if settings.near else None)
+        rejection = dedup.check_signature(doc_id, origin, exact[g].tobytes(), minhash[g] if settings.near else None)
         if rejection is not None:
             removals[name].append(Removal(name, i, rejection))
     dedup_dir.mkdir(parents=True, exist_ok=True)
-    record = {name: [[r.index, r.rejection.rule, r.rejection.detail, r.rejection.duplicate_of] for r in rs]
-              for name, rs in removals.items()}
+    record = {
+        name: [[r.index, r.rejection.rule, r.rejection.detail, r.rejection.duplicate_of] for r in rs]
+        for name, rs in removals.items()
+    }
     (dedup_dir / f"{REMOVED}.partial").write_text(json.dumps(record), encoding="utf-8")
     (dedup_dir / f"{REMOVED}.partial").replace(dedup_dir / REMOVED)
     return removals
@@ -115,8 +123,10 @@ def shared_documents(exact: np.ndarray, minhash: np.ndarray, settings: DedupSett
     if settings.near and len(exact):
         bands, rows = lsh_bands(settings)
         # a band's key is its rows' bytes, as datasketch's MinHashLSH hashes them (uint32 values)
-        groups += [np.ascontiguousarray(minhash[:, b * rows:(b + 1) * rows]).view(f"V{4 * rows}").ravel()
-                   for b in range(bands)]
+        groups += [
+            np.ascontiguousarray(minhash[:, b * rows : (b + 1) * rows]).view(f"V{4 * rows}").ravel()
+            for b in range(bands)
+        ]
     for keys in groups:
         _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
         shared |= counts[inverse.ravel()] > 1
@@ -126,5 +136,7 @@ def shared_documents(exact: np.ndarray, minhash: np.ndarray, settings: DedupSett
 def load_removals(dedup_dir: Path, shard: str) -> dict[int, Rejection]:
     """Step 4's input: this shard's removals by candidate line."""
     record = json.loads((dedup_dir / REMOVED).read_text(encoding="utf-8"))
-    return {index: Rejection("dedup", rule, detail, duplicate_of=first)
-            for index, rule, detail, first in record.get(shard, [])}
+    return {
+        index: Rejection("dedup", rule, detail, duplicate_of=first)
+        for index, rule, detail, first in record.get(shard, [])
+    }

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Union
 
 from data_prep.documents import Document, Rejection
 from evals.metrics import detect_language
@@ -25,8 +24,9 @@ class LangIdSettings:
 
     def __post_init__(self) -> None:
         if self.on_disagreement not in LANGID_POLICIES:
-            raise ValueError(f"LangIdSettings.on_disagreement is {self.on_disagreement!r}; "
-                             f"use one of {LANGID_POLICIES}")
+            raise ValueError(
+                f"LangIdSettings.on_disagreement is {self.on_disagreement!r}; use one of {LANGID_POLICIES}"
+            )
 
 
 @dataclass
@@ -37,7 +37,7 @@ class LangIdTally:
     interchangeable: Counter = field(default_factory=Counter)
 
 
-def identify(doc: Document, settings: LangIdSettings, tally: LangIdTally) -> Union[Document, Rejection]:
+def identify(doc: Document, settings: LangIdSettings, tally: LangIdTally) -> Document | Rejection:
     if doc.lang == CODE:
         return doc
     detected = detect_language(doc.text)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Optional
 
 from data_prep.documents import Document, Rejection
 from data_prep.segment import cluster_length, units, word_count
@@ -24,19 +23,19 @@ ELLIPSES = ("...", "…")
 
 @dataclass
 class QualitySettings:
-    min_words: Optional[float] = 50
-    max_words: Optional[float] = 100_000
-    min_mean_word_length: Optional[float] = 3  # grapheme clusters, spaced scripts only
-    max_mean_word_length: Optional[float] = 10
-    max_symbol_word_ratio: Optional[float] = 0.1  # ("#" + ellipses) per word
-    max_ellipsis_line_fraction: Optional[float] = 0.3
-    max_bullet_line_fraction: Optional[float] = 0.9
-    max_duplicate_line_fraction: Optional[float] = 0.3
+    min_words: float | None = 50
+    max_words: float | None = 100_000
+    min_mean_word_length: float | None = 3  # grapheme clusters, spaced scripts only
+    max_mean_word_length: float | None = 10
+    max_symbol_word_ratio: float | None = 0.1  # ("#" + ellipses) per word
+    max_ellipsis_line_fraction: float | None = 0.3
+    max_bullet_line_fraction: float | None = 0.9
+    max_duplicate_line_fraction: float | None = 0.3
     # n -> maximum fraction of characters (in words) covered by the most frequent n-gram when it repeats
     max_top_ngram_fraction: dict[int, float] = field(default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
 
 
-def check_quality(doc: Document, settings: QualitySettings) -> Optional[Rejection]:
+def check_quality(doc: Document, settings: QualitySettings) -> Rejection | None:
     """The first rule `doc` breaks, or None when it passes them all."""
     words = units(doc.text, doc.lang)
     count = word_count(doc.text, doc.lang, words)
@@ -46,15 +45,14 @@ def check_quality(doc: Document, settings: QualitySettings) -> Optional[Rejectio
         return _reject("max_words", f"{count:.0f} words > {settings.max_words}")
     if doc.lang == CODE:
         return None
-    return (_word_shape(doc, words, count, settings) or _line_shape(doc.text, settings)
-            or _repetition(words, settings))
+    return _word_shape(doc, words, count, settings) or _line_shape(doc.text, settings) or _repetition(words, settings)
 
 
 def _reject(rule: str, detail: str) -> Rejection:
     return Rejection(STAGE, rule, detail)
 
 
-def _word_shape(doc: Document, words: list[str], count: float, settings: QualitySettings) -> Optional[Rejection]:
+def _word_shape(doc: Document, words: list[str], count: float, settings: QualitySettings) -> Rejection | None:
     if language_spec(doc.lang).spaced and words:
         mean = sum(cluster_length(w) for w in words) / len(words)
         if settings.min_mean_word_length is not None and mean < settings.min_mean_word_length:
@@ -65,22 +63,36 @@ def _word_shape(doc: Document, words: list[str], count: float, settings: Quality
         symbols = doc.text.count("#") + sum(doc.text.count(e) for e in ELLIPSES)
         ratio = symbols / count
         if ratio > settings.max_symbol_word_ratio:
-            return _reject("symbol_word_ratio", f"{symbols} symbols per {count:.0f} words = {ratio:.3f} > "
-                                                f"{settings.max_symbol_word_ratio}")
+            return _reject(
+                "symbol_word_ratio",
+                f"{symbols} symbols per {count:.0f} words = {ratio:.3f} > {settings.max_symbol_word_ratio}",
+            )
     return None
 
 
-def _line_shape(text: str, settings: QualitySettings) -> Optional[Rejection]:
+def _line_shape(text: str, settings: QualitySettings) -> Rejection | None:
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     if not lines:
         return None
     checks = (
-        ("ellipsis_lines", settings.max_ellipsis_line_fraction, sum(line.endswith(ELLIPSES) for line in lines),
-         "end with an ellipsis"),
-        ("bullet_lines", settings.max_bullet_line_fraction, sum(line.startswith(BULLETS) for line in lines),
-         "start with a bullet"),
-        ("duplicate_lines", settings.max_duplicate_line_fraction, len(lines) - len(set(lines)),
-         "repeat an earlier line"),
+        (
+            "ellipsis_lines",
+            settings.max_ellipsis_line_fraction,
+            sum(line.endswith(ELLIPSES) for line in lines),
+            "end with an ellipsis",
+        ),
+        (
+            "bullet_lines",
+            settings.max_bullet_line_fraction,
+            sum(line.startswith(BULLETS) for line in lines),
+            "start with a bullet",
+        ),
+        (
+            "duplicate_lines",
+            settings.max_duplicate_line_fraction,
+            len(lines) - len(set(lines)),
+            "repeat an earlier line",
+        ),
     )
     for rule, limit, hits, what in checks:
         if limit is not None and hits / len(lines) > limit:
@@ -88,16 +100,17 @@ def _line_shape(text: str, settings: QualitySettings) -> Optional[Rejection]:
     return None
 
 
-def _repetition(words: list[str], settings: QualitySettings) -> Optional[Rejection]:
+def _repetition(words: list[str], settings: QualitySettings) -> Rejection | None:
     total_chars = sum(len(w) for w in words)
     for n, limit in sorted(settings.max_top_ngram_fraction.items()):
         if len(words) < n or not total_chars:
             continue
-        ngram, repeats = Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1)).most_common(1)[0]
+        ngram, repeats = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1)).most_common(1)[0]
         if repeats < 2:
             continue
         fraction = repeats * sum(len(w) for w in ngram) / total_chars
         if fraction > limit:
-            return _reject(f"top_{n}gram", f"{' '.join(ngram)!r} x{repeats} covers {fraction:.2f} of the "
-                                           f"characters > {limit}")
+            return _reject(
+                f"top_{n}gram", f"{' '.join(ngram)!r} x{repeats} covers {fraction:.2f} of the characters > {limit}"
+            )
     return None

@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 from rich.progress import Progress
 
@@ -28,15 +29,20 @@ class RLDataError(ValueError):
 
 def _require(record: dict, key: str, source: str, index: int) -> Any:
     if record.get(key) in (None, ""):
-        raise RLDataError(f"{source} record {index}: no '{key}' field (fields: {sorted(record)}); "
-                          "is this the right source name for this dataset?")
+        raise RLDataError(
+            f"{source} record {index}: no '{key}' field (fields: {sorted(record)}); "
+            "is this the right source name for this dataset?"
+        )
     return record[key]
 
 
 def _deepmath(record: dict, index: int) -> dict:
     """zwhe99/DeepMath-103K: question + final_answer (plus three R1 solutions, unused here)."""
-    return {"input": _require(record, "question", "deepmath", index),
-            "output": str(_require(record, "final_answer", "deepmath", index)), "task_name": "math"}
+    return {
+        "input": _require(record, "question", "deepmath", index),
+        "output": str(_require(record, "final_answer", "deepmath", index)),
+        "task_name": "math",
+    }
 
 
 def _user_prompt(value: Any) -> str:
@@ -72,7 +78,7 @@ def _nemotron_if(record: dict, index: int) -> dict:
 @dataclass(frozen=True)
 class Source:
     convert: Callable[[dict, int], dict]
-    hf_config: Optional[str] = None
+    hf_config: str | None = None
     split: str = "train"
 
 
@@ -99,8 +105,9 @@ class Converted:
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> prompts dropped by skip_unsupported
 
 
-def convert(source_name: str, location: str, output: str | Path, limit: Optional[int] = None,
-            skip_unsupported: bool = False) -> Converted:
+def convert(
+    source_name: str, location: str, output: str | Path, limit: int | None = None, skip_unsupported: bool = False
+) -> Converted:
     """Write `output` (JSONL). A record the converter cannot read fails the run, naming the record and the missing
     field: a wrong source name would otherwise produce an empty dataset. With `skip_unsupported`, prompts carrying
     an instruction the reward cannot check are dropped and counted by reason instead."""
@@ -130,14 +137,17 @@ def convert(source_name: str, location: str, output: str | Path, limit: Optional
     return result
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m data_prep.rl_data", description=__doc__.splitlines()[0])
     parser.add_argument("source", choices=sorted(SOURCES), help="which converter")
     parser.add_argument("location", help="hub id (e.g. zwhe99/DeepMath-103K) or a local JSONL/Parquet file or dir")
     parser.add_argument("output", help="JSONL to write (the path rl.datasets[*].path names)")
     parser.add_argument("--limit", type=int, default=None, help="convert only the first N records")
-    parser.add_argument("--skip-unsupported", action="store_true",
-                        help="drop (and count) prompts whose instructions the reward cannot check, instead of failing")
+    parser.add_argument(
+        "--skip-unsupported",
+        action="store_true",
+        help="drop (and count) prompts whose instructions the reward cannot check, instead of failing",
+    )
     args = parser.parse_args(argv)
     result = convert(args.source, args.location, args.output, args.limit, args.skip_unsupported)
     print(f"{result.written} records -> {args.output}")

@@ -22,7 +22,6 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from rich.progress import track
@@ -126,7 +125,7 @@ def boundaries(seq_start_id: list[int], length: int) -> tuple[np.ndarray, np.nda
     return positions, cu
 
 
-def _fit(example: Tokenized, settings: SFTFormatSettings, summary: SFTFormatSummary) -> Optional[Tokenized]:
+def _fit(example: Tokenized, settings: SFTFormatSettings, summary: SFTFormatSummary) -> Tokenized | None:
     if len(example.input_ids) <= settings.max_length:
         return example
     if settings.overflow == "drop":
@@ -204,28 +203,45 @@ def run_preference(settings: SFTFormatSettings, input_path: str, output_dir: str
                 raise ValueError(f"{where}: 'prompt' must be a list of messages ending with a 'user' turn")
             sides = {}
             for name in ("chosen", "rejected"):
-                sides[name] = _fit(tokenize_conversation(tokenizer, prompt + [{"role": "assistant", "content": row[name]}]),
-                                   settings, summary)
+                sides[name] = _fit(
+                    tokenize_conversation(tokenizer, prompt + [{"role": "assistant", "content": row[name]}]),
+                    settings,
+                    summary,
+                )
             if any(v is None for v in sides.values()):
                 continue
             summary.examples += 1
             summary.tokens += sum(len(v.input_ids) for v in sides.values())
             summary.loss_tokens += sum(sum(v.loss_mask) for v in sides.values())
-            f.write(json.dumps({f"{k}_{field_}": getattr(v, field_) for k, v in sides.items()
-                                for field_ in ("input_ids", "loss_mask")}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        f"{k}_{field_}": getattr(v, field_)
+                        for k, v in sides.items()
+                        for field_ in ("input_ids", "loss_mask")
+                    }
+                )
+                + "\n"
+            )
     summary.sequences = summary.examples
     (out / "stats.json").write_text(json.dumps(asdict(summary), indent=2))
     return summary
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     defaults = SFTFormatSettings()
-    parser = argparse.ArgumentParser(prog="python -m data_prep.sft_format",
-                                     description="Tokenise chat data with the Gemma 3 template (assistant-only loss mask).")
-    parser.add_argument("kind", choices=("sft", "preference"), help="sft: {'messages'} rows; preference: {'prompt','chosen','rejected'}")
+    parser = argparse.ArgumentParser(
+        prog="python -m data_prep.sft_format",
+        description="Tokenise chat data with the Gemma 3 template (assistant-only loss mask).",
+    )
+    parser.add_argument(
+        "kind", choices=("sft", "preference"), help="sft: {'messages'} rows; preference: {'prompt','chosen','rejected'}"
+    )
     parser.add_argument("input", help="JSONL input")
     parser.add_argument("--output-dir", required=True)
-    parser.add_argument("--tokenizer", required=True, help="tokenizer directory or hub id with the Gemma 3 chat template")
+    parser.add_argument(
+        "--tokenizer", required=True, help="tokenizer directory or hub id with the Gemma 3 chat template"
+    )
     parser.add_argument("--max-length", type=int, default=defaults.max_length)
     parser.add_argument("--packing", choices=PACKINGS, default=defaults.packing)
     parser.add_argument("--overflow", choices=OVERFLOWS, default=defaults.overflow)

@@ -10,11 +10,10 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from rich.progress import Progress
 
-from data_prep.dedup import DedupSettings, Deduplicator
+from data_prep.dedup import Deduplicator, DedupSettings
 from data_prep.documents import Document
 from evals.metrics import detect_language
 from evals.openai_client import EndpointError, complete, open_client
@@ -75,14 +74,19 @@ def run(settings: SyntheticSettings, output_root: str | Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     payload = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in kept)
     (out / "data.jsonl").write_text(payload, encoding="utf-8")
-    metadata = {"version": settings.version, "sha256": hashlib.sha256(payload.encode("utf-8")).hexdigest(),
-                "kept": {lang: sum(r["lang"] == lang for r in kept) for lang in settings.languages},
-                "rejected": rejected, "settings": asdict(settings), "created_unix": int(time.time())}
+    metadata = {
+        "version": settings.version,
+        "sha256": hashlib.sha256(payload.encode("utf-8")).hexdigest(),
+        "kept": {lang: sum(r["lang"] == lang for r in kept) for lang in settings.languages},
+        "rejected": rejected,
+        "settings": asdict(settings),
+        "created_unix": int(time.time()),
+    }
     (out / "metadata.json").write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
     return metadata
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m evals.synthetic", description=__doc__.split("\n\n")[0])
     parser.add_argument("output_root", help="the dataset is written to OUTPUT_ROOT/synthetic-<version>")
     parser.add_argument("--base-url", default="http://localhost:8000/v1", help="OpenAI-compatible endpoint")
@@ -91,6 +95,11 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--samples-per-language", type=int, default=100)
     parser.add_argument("--version", default="v1")
     args = parser.parse_args(argv)
-    settings = SyntheticSettings(base_url=args.base_url, model=args.model, languages=args.languages,
-                                 samples_per_language=args.samples_per_language, version=args.version)
+    settings = SyntheticSettings(
+        base_url=args.base_url,
+        model=args.model,
+        languages=args.languages,
+        samples_per_language=args.samples_per_language,
+        version=args.version,
+    )
     print(json.dumps(run(settings, args.output_root), indent=2, ensure_ascii=False))

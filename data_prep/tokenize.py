@@ -39,7 +39,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
@@ -97,7 +96,7 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
@@ -118,16 +117,24 @@ def tokenizer_sha256(name_or_dir: str) -> str:
 def settings_key(settings: TokenizeSettings) -> str:
     """What shapes the shards besides their input bytes: the tokenizer's content and the output settings (not
     workers or batch size, which change only the speed)."""
-    shaping = {"tokenizer_sha256": tokenizer_sha256(settings.tokenizer), "shard_bytes": settings.shard_bytes,
-               "group_by": settings.group_by, "text_field": settings.text_field, "append_eos": settings.append_eos,
-               "add_bos": settings.add_bos}
+    shaping = {
+        "tokenizer_sha256": tokenizer_sha256(settings.tokenizer),
+        "shard_bytes": settings.shard_bytes,
+        "group_by": settings.group_by,
+        "text_field": settings.text_field,
+        "append_eos": settings.append_eos,
+        "add_bos": settings.add_bos,
+    }
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()
 
 
 def resume_keys(settings: TokenizeSettings, input_paths: list[str]) -> dict:
     """The keys finished shards are reused on, for the run's manifest."""
-    return {"tokenizer_sha256": tokenizer_sha256(settings.tokenizer), "settings": settings_key(settings),
-            "inputs": {str(p): file_sha256(str(p)) for p in input_paths}}
+    return {
+        "tokenizer_sha256": tokenizer_sha256(settings.tokenizer),
+        "settings": settings_key(settings),
+        "inputs": {str(p): file_sha256(str(p)) for p in input_paths},
+    }
 
 
 def plan_shards(input_paths: list[str], shard_bytes: int, key: str = "") -> list[_Shard]:
@@ -203,8 +210,10 @@ def _key_of(doc: dict, shard: _Shard, settings: TokenizeSettings, where: str) ->
         return _safe(Path(shard.path).stem), Path(shard.path).stem, doc.get("lang", "")
     for name in ("source", "lang"):
         if not isinstance(doc.get(name), str) or not doc[name]:
-            raise ValueError(f"{where}: field {name!r} is missing or empty; every document needs 'source' and "
-                             f"'lang' with group_by=source_lang (or tokenize with group_by=input)")
+            raise ValueError(
+                f"{where}: field {name!r} is missing or empty; every document needs 'source' and "
+                f"'lang' with group_by=source_lang (or tokenize with group_by=input)"
+            )
     return _safe(f"{doc['source']}__{doc['lang']}"), doc["source"], doc["lang"]
 
 
@@ -270,7 +279,9 @@ def _merge(out: Path, shard_ids: list[str], settings: TokenizeSettings) -> list[
     per_key: dict[str, dict] = {}
     for sid in shard_ids:
         for key, c in json.loads((out / "shards" / sid / "counts.json").read_text()).items():
-            agg = per_key.setdefault(key, {"source": c["source"], "langs": [], "documents": 0, "tokens": 0, "shards": []})
+            agg = per_key.setdefault(
+                key, {"source": c["source"], "langs": [], "documents": 0, "tokens": 0, "shards": []}
+            )
             agg["langs"] += [lang for lang in c["langs"] if lang not in agg["langs"]]
             agg["documents"] += c["documents"]
             agg["tokens"] += c["tokens"]
@@ -333,7 +344,7 @@ def looks_like_path(name_or_dir: str) -> bool:
     return os.path.exists(name_or_dir) or is_local_path(name_or_dir)
 
 
-def tokenizer_problem(name_or_dir: str) -> Optional[str]:
+def tokenizer_problem(name_or_dir: str) -> str | None:
     """Why the tokenizer does not load here, or None when it does."""
     if looks_like_path(name_or_dir) and not os.path.isdir(name_or_dir):
         return "no such directory"
@@ -349,8 +360,10 @@ def check_tokenizer(name_or_dir: str) -> None:
     every worker."""
     problem = tokenizer_problem(name_or_dir)
     if problem:
-        raise ValueError(f"tokenizer {name_or_dir!r} does not load ({problem}); set data.tokenizer (--tokenizer) to "
-                         "a directory holding tokenizer.json or a hub id reachable from here")
+        raise ValueError(
+            f"tokenizer {name_or_dir!r} does not load ({problem}); set data.tokenizer (--tokenizer) to "
+            "a directory holding tokenizer.json or a hub id reachable from here"
+        )
 
 
 def _pool_results(settings: TokenizeSettings, jobs: list[tuple[_Shard, str]]):
@@ -359,8 +372,9 @@ def _pool_results(settings: TokenizeSettings, jobs: list[tuple[_Shard, str]]):
     for ever on a killed worker's task. Committed shards stay, so a rerun resumes."""
     check_tokenizer(settings.tokenizer)
     ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with ProcessPoolExecutor(min(settings.workers, len(jobs)), mp_context=ctx, initializer=_init_worker,
-                             initargs=(settings,)) as pool:
+    with ProcessPoolExecutor(
+        min(settings.workers, len(jobs)), mp_context=ctx, initializer=_init_worker, initargs=(settings,)
+    ) as pool:
         futures = [pool.submit(_work, job) for job in jobs]
         try:
             for future in as_completed(futures):
@@ -369,13 +383,19 @@ def _pool_results(settings: TokenizeSettings, jobs: list[tuple[_Shard, str]]):
             raise RuntimeError(
                 "a tokenizer worker died (killed by a signal: out of memory? see dmesg) or could not start; "
                 f"committed shards are kept: rerun to resume, with fewer workers (now {settings.workers}) or "
-                "smaller shard_bytes if memory ran out") from None
+                "smaller shard_bytes if memory ran out"
+            ) from None
         finally:  # on any failure, the shards not started yet are dropped instead of run to the end
             pool.shutdown(cancel_futures=True)
 
 
-def merge(settings: TokenizeSettings, shard_ids: list[str], output_dir: str, shards_skipped: int = 0,
-          began: Optional[float] = None) -> TokenizeSummary:
+def merge(
+    settings: TokenizeSettings,
+    shard_ids: list[str],
+    output_dir: str,
+    shards_skipped: int = 0,
+    began: float | None = None,
+) -> TokenizeSummary:
     """Phase 2: the committed shards, in the given order, merged into one prefix per key, and tokens.json."""
     began = time.perf_counter() if began is None else began
     out = Path(output_dir)
@@ -384,14 +404,27 @@ def merge(settings: TokenizeSettings, shard_ids: list[str], output_dir: str, sha
         raise FileNotFoundError(f"{len(missing)} shards are not committed (first: {missing[0]}); tokenise them first")
     prefixes = _merge(out, shard_ids, settings)
     tokens_json = out / "tokens.json"
-    payload = {"tokenizer": settings.tokenizer, "settings_key": settings_key(settings),
-               "append_eos": settings.append_eos, "add_bos": settings.add_bos, "group_by": settings.group_by,
-               "shards": len(shard_ids), "shards_skipped": shards_skipped,
-               "prefixes": [asdict(p) for p in prefixes]}
+    payload = {
+        "tokenizer": settings.tokenizer,
+        "settings_key": settings_key(settings),
+        "append_eos": settings.append_eos,
+        "add_bos": settings.add_bos,
+        "group_by": settings.group_by,
+        "shards": len(shard_ids),
+        "shards_skipped": shards_skipped,
+        "prefixes": [asdict(p) for p in prefixes],
+    }
     write_text_atomic(tokens_json, json.dumps(payload, indent=2))
-    return TokenizeSummary(str(out), str(tokens_json), prefixes, len(shard_ids), shards_skipped,
-                           sum(p.documents for p in prefixes), sum(p.tokens for p in prefixes),
-                           time.perf_counter() - began)
+    return TokenizeSummary(
+        str(out),
+        str(tokens_json),
+        prefixes,
+        len(shard_ids),
+        shards_skipped,
+        sum(p.documents for p in prefixes),
+        sum(p.tokens for p in prefixes),
+        time.perf_counter() - began,
+    )
 
 
 def _work(args: tuple[_Shard, str]) -> dict:
@@ -400,10 +433,12 @@ def _work(args: tuple[_Shard, str]) -> dict:
     return _tokenize_shard(*args)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     defaults = TokenizeSettings()
-    parser = argparse.ArgumentParser(prog="python -m data_prep.tokenize",
-                                     description="Tokenise JSONL documents into Megatron .bin/.idx datasets (resumable).")
+    parser = argparse.ArgumentParser(
+        prog="python -m data_prep.tokenize",
+        description="Tokenise JSONL documents into Megatron .bin/.idx datasets (resumable).",
+    )
     parser.add_argument("inputs", nargs="+", help="JSONL files: one {'id','text','lang','source'} object per line")
     parser.add_argument("--output-dir", required=True, help="where prefixes, shards/ and tokens.json go")
     parser.add_argument("--tokenizer", required=True, help="Hugging Face tokenizer directory or hub id")
@@ -414,12 +449,20 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--add-bos", action="store_true", help="prepend <bos> to every document (default: no)")
     parser.add_argument("--no-eos", action="store_true", help="do not append <eos> to documents")
     args = parser.parse_args(argv)
-    settings = TokenizeSettings(tokenizer=args.tokenizer, workers=args.workers, shard_bytes=args.shard_bytes,
-                                batch_size=args.batch_size, group_by=args.group_by, append_eos=not args.no_eos,
-                                add_bos=args.add_bos)
+    settings = TokenizeSettings(
+        tokenizer=args.tokenizer,
+        workers=args.workers,
+        shard_bytes=args.shard_bytes,
+        batch_size=args.batch_size,
+        group_by=args.group_by,
+        append_eos=not args.no_eos,
+        add_bos=args.add_bos,
+    )
     summary = run(settings, args.inputs, args.output_dir)
-    print(f"{summary.documents:,} documents, {summary.tokens:,} tokens in {len(summary.prefixes)} prefixes "
-          f"({summary.shards} shards, {summary.shards_skipped} already done) in {summary.seconds:.1f}s -> {summary.tokens_json}")
+    print(
+        f"{summary.documents:,} documents, {summary.tokens:,} tokens in {len(summary.prefixes)} prefixes "
+        f"({summary.shards} shards, {summary.shards_skipped} already done) in {summary.seconds:.1f}s -> {summary.tokens_json}"
+    )
     return 0
 
 

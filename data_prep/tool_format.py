@@ -80,15 +80,28 @@ class PreferencePair:
     rejected: MaskedText
 
     def row(self) -> dict:
-        return {"prompt": self.prompt, **{f"{side}_{key}": getattr(getattr(self, side), key)
-                                          for side in ("chosen", "rejected") for key in ("input_ids", "loss_mask")}}
+        return {
+            "prompt": self.prompt,
+            **{
+                f"{side}_{key}": getattr(getattr(self, side), key)
+                for side in ("chosen", "rejected")
+                for key in ("input_ids", "loss_mask")
+            },
+        }
 
 
-def render_with_mask(tokenizer, messages: list[dict], tools: list[dict] | None = None,
-                     chat_template: str = CHAT_TEMPLATE) -> MaskedText:
+def render_with_mask(
+    tokenizer, messages: list[dict], tools: list[dict] | None = None, chat_template: str = CHAT_TEMPLATE
+) -> MaskedText:
     """Render messages and mark the model-turn tokens (reply + ``<end_of_turn>``) via ``{% generation %}``."""
-    out = tokenizer.apply_chat_template(messages, tools=tools, chat_template=chat_template, tokenize=True,
-                                        return_dict=True, return_assistant_tokens_mask=True)
+    out = tokenizer.apply_chat_template(
+        messages,
+        tools=tools,
+        chat_template=chat_template,
+        tokenize=True,
+        return_dict=True,
+        return_assistant_tokens_mask=True,
+    )
     text = tokenizer.apply_chat_template(messages, tools=tools, chat_template=chat_template, tokenize=False)
     return MaskedText(text, list(out["input_ids"]), list(out["assistant_masks"]))
 
@@ -122,14 +135,17 @@ def normalize(record: dict, where: str = "record") -> tuple[list[dict], list[dic
         for j, call in enumerate(message.get("tool_calls") or []):
             fn = call.get("function", call)
             if fn.get("name") not in declared:
-                raise RecordError(f"{where}: messages[{i}].tool_calls[{j}] calls {fn.get('name')!r}, which is not "
-                                  f"declared in 'tools' ({sorted(declared)})")
+                raise RecordError(
+                    f"{where}: messages[{i}].tool_calls[{j}] calls {fn.get('name')!r}, which is not "
+                    f"declared in 'tools' ({sorted(declared)})"
+                )
             if isinstance(fn.get("arguments"), str):
                 try:
                     fn["arguments"] = json.loads(fn["arguments"])
                 except json.JSONDecodeError as err:
-                    raise RecordError(f"{where}: messages[{i}].tool_calls[{j}].function.arguments is not JSON: "
-                                      f"{err}") from err
+                    raise RecordError(
+                        f"{where}: messages[{i}].tool_calls[{j}].function.arguments is not JSON: {err}"
+                    ) from err
             if not isinstance(fn.get("arguments", {}), dict):
                 raise RecordError(f"{where}: messages[{i}].tool_calls[{j}] arguments must be an object")
             fn.setdefault("arguments", {})
@@ -178,10 +194,13 @@ def _split_last_turn(record: dict, where: str) -> tuple[list[dict], list[dict] |
 def format_rl_prompt(tokenizer, record: dict, where: str = "record") -> RLPrompt:
     """Prompt text (generation prompt appended) and the reference final turn for a tool/JSON reward."""
     context, tools, last = _split_last_turn(record, where)
-    prompt = tokenizer.apply_chat_template(context, tools=tools, chat_template=CHAT_TEMPLATE, tokenize=False,
-                                           add_generation_prompt=True)
-    calls = [dict(name=(c.get("function") or c)["name"], arguments=(c.get("function") or c)["arguments"])
-             for c in last.get("tool_calls") or []]
+    prompt = tokenizer.apply_chat_template(
+        context, tools=tools, chat_template=CHAT_TEMPLATE, tokenize=False, add_generation_prompt=True
+    )
+    calls = [
+        dict(name=(c.get("function") or c)["name"], arguments=(c.get("function") or c)["arguments"])
+        for c in last.get("tool_calls") or []
+    ]
     return RLPrompt(prompt, calls, last.get("content") or "", record.get("response_schema"))
 
 
@@ -190,8 +209,10 @@ def format_preference(tokenizer, record: dict, where: str = "record") -> Prefere
     for key in ("chosen", "rejected"):
         if not isinstance(record.get(key), dict) or record[key].get("role") != "assistant":
             raise RecordError(f"{where}: '{key}' must be an assistant message object")
-    sides = {key: format_sft(tokenizer, {**record, "messages": record["messages"] + [record[key]]}, where)
-             for key in ("chosen", "rejected")}
+    sides = {
+        key: format_sft(tokenizer, {**record, "messages": record["messages"] + [record[key]]}, where)
+        for key in ("chosen", "rejected")
+    }
     prompt = format_rl_prompt(tokenizer, {**record, "messages": record["messages"] + [record["chosen"]]}, where)
     for key, side in sides.items():
         if not side.text.startswith(prompt.prompt):
@@ -222,8 +243,9 @@ def run(settings: ToolFormatSettings, input_path: str, output_path: str, tokeniz
                 row: Any = format_sft(tokenizer, record, where)
                 if len(row.input_ids) > settings.max_seq_length:
                     if not settings.drop_overlong:
-                        raise RecordError(f"{where}: {len(row.input_ids)} tokens > max_seq_length "
-                                          f"{settings.max_seq_length}")
+                        raise RecordError(
+                            f"{where}: {len(row.input_ids)} tokens > max_seq_length {settings.max_seq_length}"
+                        )
                     dropped += 1
                     continue
             elif settings.mode == "rl":

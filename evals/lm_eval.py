@@ -30,19 +30,34 @@ LEADERBOARD_METRICS: dict[str, tuple[str, ...]] = {
 def render_command(settings: LmEvalSettings, model_path: str, output_dir: str) -> str:
     """The `lm_eval` command line for `model_path`, writing under `output_dir`."""
     if settings.backend == "vllm":
-        model_args = {"pretrained": model_path, "tensor_parallel_size": settings.tensor_parallel_size,
-                      "data_parallel_size": settings.data_parallel_size, "dtype": settings.dtype,
-                      "gpu_memory_utilization": settings.gpu_memory_utilization}
+        model_args = {
+            "pretrained": model_path,
+            "tensor_parallel_size": settings.tensor_parallel_size,
+            "data_parallel_size": settings.data_parallel_size,
+            "dtype": settings.dtype,
+            "gpu_memory_utilization": settings.gpu_memory_utilization,
+        }
         if settings.max_model_len:
             model_args["max_model_len"] = settings.max_model_len
     elif settings.backend == "hf":
         model_args = {"pretrained": model_path, "dtype": settings.dtype}
     else:
         raise ValueError(f"backend={settings.backend!r}: use 'vllm' (cluster) or 'hf' (local)")
-    args = ["lm_eval", "--model", settings.backend,
-            "--model_args", ",".join(f"{k}={v}" for k, v in model_args.items()),
-            "--tasks", ",".join(settings.tasks), "--batch_size", settings.batch_size,
-            "--output_path", output_dir, "--seed", str(settings.seed)]
+    args = [
+        "lm_eval",
+        "--model",
+        settings.backend,
+        "--model_args",
+        ",".join(f"{k}={v}" for k, v in model_args.items()),
+        "--tasks",
+        ",".join(settings.tasks),
+        "--batch_size",
+        settings.batch_size,
+        "--output_path",
+        output_dir,
+        "--seed",
+        str(settings.seed),
+    ]
     if settings.apply_chat_template:
         args.append("--apply_chat_template")
         if settings.fewshot_as_multiturn:
@@ -80,9 +95,14 @@ def parse_results(output_dir: str | Path) -> dict:
             scores.append(TaskScore(task, "general", "en", value))
     if not scores:
         raise ValueError(f"{files[-1]} has none of the leaderboard groups {sorted(LEADERBOARD_METRICS)}")
-    return {"source": "lm_eval", "scores": "raw", "file": str(files[-1]), "model": data.get("model_name"),
-            "tasks": tasks,
-            "aggregate": aggregate(scores)}
+    return {
+        "source": "lm_eval",
+        "scores": "raw",
+        "file": str(files[-1]),
+        "model": data.get("model_name"),
+        "tasks": tasks,
+        "aggregate": aggregate(scores),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -98,8 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     parse.add_argument("output_dir")
     args = parser.parse_args(argv)
     if args.command == "render":
-        settings = LmEvalSettings(backend=args.backend, tensor_parallel_size=args.tensor_parallel_size,
-                                  limit=args.limit)
+        settings = LmEvalSettings(
+            backend=args.backend, tensor_parallel_size=args.tensor_parallel_size, limit=args.limit
+        )
         print(render_command(settings, args.model_path, args.output_dir))
     else:
         print(json.dumps(parse_results(args.output_dir), indent=2))

@@ -13,7 +13,6 @@ import json
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import torch
 import yaml
@@ -24,7 +23,9 @@ from evals.answer_extraction import extract_answer
 from evals.metrics import balanced_accuracy, normalised_score
 from recipes.core.jsonl import jsonl_rows
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "data" / "seahelm-global-mmlu-lite"  # shipped: evals/data/README.md
+DEFAULT_DATA_DIR = (
+    Path(__file__).resolve().parent / "data" / "seahelm-global-mmlu-lite"
+)  # shipped: evals/data/README.md
 MODES = ("logprob", "generate")
 
 
@@ -36,16 +37,16 @@ class LocalEvalSettings:
     task: str = "global_mmlu_lite"
     competency: str = "knowledge"
     languages: list[str] = field(default_factory=lambda: ["id", "vi", "ms", "tl", "my", "en", "zh"])
-    n_per_language: Optional[int] = 20
+    n_per_language: int | None = 20
     seeds: list[int] = field(default_factory=lambda: [0])
     modes: list[str] = field(default_factory=lambda: ["logprob"])
-    generate_n_per_language: Optional[int] = None
-    generate_languages: Optional[list[str]] = None  # None: every language; generation costs far more than logprob
+    generate_n_per_language: int | None = None
+    generate_languages: list[str] | None = None  # None: every language; generation costs far more than logprob
     max_new_tokens: int = 16
     apply_chat_template: bool = True
     dtype: str = "float32"
     device: str = "cpu"
-    num_threads: Optional[int] = None
+    num_threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,10 @@ class Question:
 def _task_config(settings: LocalEvalSettings) -> dict:
     path = Path(settings.data_dir) / "config.yaml"
     if not path.is_file():
-        raise FileNotFoundError(f"data_dir {settings.data_dir!r} has no config.yaml; point data_dir at the "
-                                "seahelm-global-mmlu-lite folder (evals/data)")
+        raise FileNotFoundError(
+            f"data_dir {settings.data_dir!r} has no config.yaml; point data_dir at the "
+            "seahelm-global-mmlu-lite folder (evals/data)"
+        )
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
     if settings.task not in config:
         raise KeyError(f"task {settings.task!r} not in {path}; available: {sorted(config)}")
@@ -73,8 +76,10 @@ def load_questions(settings: LocalEvalSettings, language: str) -> list[Question]
     """All dev questions for `language`, rendered with the task's zero-shot instruct prompt."""
     spec = _task_config(settings)["languages"].get(language)
     if spec is None:
-        raise ValueError(f"language {language!r} is not in the {settings.task} config; pick from "
-                         f"{sorted(_task_config(settings)['languages'])}")
+        raise ValueError(
+            f"language {language!r} is not in the {settings.task} config; pick from "
+            f"{sorted(_task_config(settings)['languages'])}"
+        )
     template = spec["prompt_template"]
     tag = template["answer_tag"]
     path = Path(settings.data_dir) / Path(spec["example_filepath"]).name
@@ -82,13 +87,19 @@ def load_questions(settings: LocalEvalSettings, language: str) -> list[Question]
     labels = tuple(sorted({row["label"] for row in rows}))
     preamble = template["preamble"].format(answer_tag=tag)
     return [
-        Question(language, row["id"], f"{preamble}\n\n{template['task_template'].format(**row['prompts'][0])}",
-                 tag, labels, row["label"])
+        Question(
+            language,
+            row["id"],
+            f"{preamble}\n\n{template['task_template'].format(**row['prompts'][0])}",
+            tag,
+            labels,
+            row["label"],
+        )
         for row in rows
     ]
 
 
-def _subset(questions: list[Question], n: Optional[int], seed: int) -> list[Question]:
+def _subset(questions: list[Question], n: int | None, seed: int) -> list[Question]:
     if n is None or n >= len(questions):
         return questions
     return random.Random(seed).sample(questions, n)
@@ -110,8 +121,9 @@ class LoadedModel:
     def context(self, prompt: str) -> str:
         if not self.chat:
             return prompt + "\n\n"
-        return self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                                  add_generation_prompt=True)
+        return self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
 
     def _ids(self, text: str) -> list[int]:
         # The chat template already starts with <bos>; a plain prompt gets it from the tokenizer.
@@ -137,8 +149,11 @@ class LoadedModel:
             rest = ids[shared:]
             score = float(first[rest[0]])
             if len(rest) > 1:
-                cont = self.model(input_ids=torch.tensor([rest[:-1]], device=self.device),
-                                  past_key_values=copy.deepcopy(out.past_key_values), use_cache=True)
+                cont = self.model(
+                    input_ids=torch.tensor([rest[:-1]], device=self.device),
+                    past_key_values=copy.deepcopy(out.past_key_values),
+                    use_cache=True,
+                )
                 logprobs = torch.log_softmax(cont.logits[0].float(), dim=-1)
                 score += float(sum(logprobs[i, tok] for i, tok in enumerate(rest[1:])))
             scores[label] = score
@@ -147,9 +162,16 @@ class LoadedModel:
     @torch.no_grad()
     def generate(self, prompt: str, max_new_tokens: int) -> str:
         ids = torch.tensor([self._ids(self.context(prompt))], device=self.device)
-        out = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
-                                  do_sample=False, top_p=None, top_k=None, temperature=None)
-        return self.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+        out = self.model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            top_p=None,
+            top_k=None,
+            temperature=None,
+        )
+        return self.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
 
 
 def _validate(settings: LocalEvalSettings) -> None:
@@ -191,20 +213,42 @@ def run(settings: LocalEvalSettings, model_path: str | Path, output_dir: str | P
                     text = model.generate(q.prompt, settings.max_new_tokens)
                     answer, record = extract_answer(text, q.answer_tag, q.labels), {"response": text}
                 predicted.append(answer)
-                predictions.append({"seed": seed, "language": lang, "mode": mode, "id": q.id, "label": q.label,
-                                    "prediction": answer, **record})
+                predictions.append(
+                    {
+                        "seed": seed,
+                        "language": lang,
+                        "mode": mode,
+                        "id": q.id,
+                        "label": q.label,
+                        "prediction": answer,
+                        **record,
+                    }
+                )
                 progress.advance(bar)
             if not chosen:
                 continue
             task = settings.task if mode == "generate" else f"{settings.task}-logprob"
             acc = balanced_accuracy([q.label for q in chosen], predicted)
             norm = normalised_score(acc, 1.0 / len(chosen[0].labels))
-            runs.append({"task": task, "language": lang, "seed": seed, "n": len(chosen),
-                         "balanced_accuracy": 100.0 * acc, "normalized_score": norm,
-                         "null_count": sum(p is None for p in predicted)})
+            runs.append(
+                {
+                    "task": task,
+                    "language": lang,
+                    "seed": seed,
+                    "n": len(chosen),
+                    "balanced_accuracy": 100.0 * acc,
+                    "normalized_score": norm,
+                    "null_count": sum(p is None for p in predicted),
+                }
+            )
             task_scores.append(TaskScore(task, settings.competency, lang, norm, seed))
-    results = {"source": "local_eval", "model": str(model_path), "settings": asdict(settings), "runs": runs,
-               "aggregate": aggregate(task_scores)}
+    results = {
+        "source": "local_eval",
+        "model": str(model_path),
+        "settings": asdict(settings),
+        "runs": runs,
+        "aggregate": aggregate(task_scores),
+    }
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -229,15 +273,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
-    settings = LocalEvalSettings(data_dir=args.data_dir, languages=args.languages,
-                                 n_per_language=args.n_per_language or None, seeds=args.seeds, modes=args.modes,
-                                 generate_n_per_language=args.generate_n_per_language,
-                                 generate_languages=args.generate_languages,
-                                 max_new_tokens=args.max_new_tokens, apply_chat_template=not args.no_chat_template,
-                                 device=args.device)
+    settings = LocalEvalSettings(
+        data_dir=args.data_dir,
+        languages=args.languages,
+        n_per_language=args.n_per_language or None,
+        seeds=args.seeds,
+        modes=args.modes,
+        generate_n_per_language=args.generate_n_per_language,
+        generate_languages=args.generate_languages,
+        max_new_tokens=args.max_new_tokens,
+        apply_chat_template=not args.no_chat_template,
+        device=args.device,
+    )
     results = run(settings, args.model_path, args.output_dir)
-    print(json.dumps({"languages": results["aggregate"]["languages"], "sea_average": results["aggregate"]["sea_average"]},
-                     indent=2))
+    print(
+        json.dumps(
+            {"languages": results["aggregate"]["languages"], "sea_average": results["aggregate"]["sea_average"]},
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

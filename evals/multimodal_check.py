@@ -19,10 +19,18 @@ from pathlib import Path
 
 from recipes.core.chat_template import ToolCallParseError, parse_tool_calls
 
-WEATHER_TOOL = {"type": "function", "function": {
-    "name": "get_weather", "description": "Current weather for a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string", "description": "City name"}},
-                   "required": ["city"]}}}
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "description": "City name"}},
+            "required": ["city"],
+        },
+    },
+}
 
 
 @dataclass
@@ -77,8 +85,9 @@ def judge_tool_answer(answer: str, expected_city: str) -> tuple[bool, str]:
     return True, f"get_weather({call.arguments})"
 
 
-def _generate(model, processor, messages: list[dict], settings: MultimodalCheckSettings, images=None,
-              tools=None) -> tuple[str, int]:
+def _generate(
+    model, processor, messages: list[dict], settings: MultimodalCheckSettings, images=None, tools=None
+) -> tuple[str, int]:
     import torch
 
     prompt = processor.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=True)
@@ -87,7 +96,7 @@ def _generate(model, processor, messages: list[dict], settings: MultimodalCheckS
         inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
     with torch.inference_mode():
         out = model.generate(**inputs, max_new_tokens=settings.max_new_tokens, do_sample=False)
-    new = out[0, inputs["input_ids"].shape[1]:]
+    new = out[0, inputs["input_ids"].shape[1] :]
     return processor.decode(new, skip_special_tokens=True), len(new)
 
 
@@ -98,16 +107,28 @@ def run(settings: MultimodalCheckSettings, out_path: str | None = None) -> Multi
     if not settings.model_path or not Path(settings.model_path).is_dir():
         raise FileNotFoundError(f"model_path {settings.model_path!r} is not a checkpoint directory: set model_path")
     processor = AutoProcessor.from_pretrained(settings.model_path)
-    model = Gemma3ForConditionalGeneration.from_pretrained(
-        settings.model_path, dtype=getattr(torch, settings.dtype)).to(settings.device).eval()
-    image_messages = [{"role": "user", "content": [{"type": "image"},
-                                                   {"type": "text", "text": settings.image_question}]}]
+    model = (
+        Gemma3ForConditionalGeneration.from_pretrained(settings.model_path, dtype=getattr(torch, settings.dtype))
+        .to(settings.device)
+        .eval()
+    )
+    image_messages = [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": settings.image_question}]}
+    ]
     answer, n = _generate(model, processor, image_messages, settings, images=[red_square(settings.image_size)])
     colour_ok = settings.expected_colour.lower() in answer.lower()
-    probes = [ProbeResult("image", colour_ok, answer, n,
-                          f"answer {'names' if colour_ok else 'does not name'} {settings.expected_colour!r}")]
-    answer, n = _generate(model, processor, [{"role": "user", "content": settings.tool_question}], settings,
-                          tools=[WEATHER_TOOL])
+    probes = [
+        ProbeResult(
+            "image",
+            colour_ok,
+            answer,
+            n,
+            f"answer {'names' if colour_ok else 'does not name'} {settings.expected_colour!r}",
+        )
+    ]
+    answer, n = _generate(
+        model, processor, [{"role": "user", "content": settings.tool_question}], settings, tools=[WEATHER_TOOL]
+    )
     tool_ok, why = judge_tool_answer(answer, settings.expected_city)
     probes.append(ProbeResult("tool_call", tool_ok, answer, n, why))
     result = MultimodalCheckResult(settings.model_path, all(p.passed for p in probes), probes)
@@ -124,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", default="bfloat16")
     parser.add_argument("--max-new-tokens", type=int, default=48)
     args = parser.parse_args(argv)
-    settings = MultimodalCheckSettings(model_path=args.model_path, device=args.device, dtype=args.dtype,
-                                       max_new_tokens=args.max_new_tokens)
+    settings = MultimodalCheckSettings(
+        model_path=args.model_path, device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens
+    )
     result = run(settings, args.out)
     for probe in result.probes:
         print(f"{probe.name}: {'PASS' if probe.passed else 'FAIL'} ({probe.detail}) answer={probe.answer!r}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Optional, Protocol
+from typing import Protocol
 
 import httpx
 
@@ -42,7 +42,7 @@ class EndpointSettings:
     max_retries: int = 5
     backoff_s: float = 1.0
     timeout_s: float = 300.0
-    seed: Optional[int] = None  # sent as `seed` when set: reproducible sampling where the server supports it
+    seed: int | None = None  # sent as `seed` when set: reproducible sampling where the server supports it
 
 
 def open_client(settings: ChatSettings) -> httpx.Client:
@@ -57,8 +57,12 @@ def complete(client: httpx.Client, settings: ChatSettings, messages: str | list[
     and 5xx; raises EndpointError naming the endpoint once the retries are spent."""
     if isinstance(messages, str):
         messages = [{"role": "user", "content": messages}]
-    body = {"model": settings.model, "messages": messages,
-            "temperature": settings.temperature, "max_tokens": settings.max_tokens}
+    body = {
+        "model": settings.model,
+        "messages": messages,
+        "temperature": settings.temperature,
+        "max_tokens": settings.max_tokens,
+    }
     if getattr(settings, "seed", None) is not None:
         body["seed"] = settings.seed
     for attempt in range(settings.max_retries + 1):

@@ -10,9 +10,9 @@ import argparse
 import json
 import math
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Optional
 
 import torch
 from rich.progress import Progress
@@ -26,10 +26,10 @@ class PerplexitySettings:
 
     max_length: int = 1024
     stride: int = 512
-    max_docs_per_language: Optional[int] = None
+    max_docs_per_language: int | None = None
     dtype: str = "float32"
     device: str = "cpu"
-    step: Optional[int] = None
+    step: int | None = None
 
 
 @dataclass(frozen=True)
@@ -66,16 +66,20 @@ def document_logprob(model, input_ids: list[int], max_length: int, stride: int, 
         targets = window[0, 1:]
         token_lp = logprobs.gather(1, targets[:, None])[:, 0]
         new_from = previous_end - begin - 1  # score only tokens not predicted by an earlier window
-        total += float(token_lp[max(new_from, 0):].sum())
-        counted += int(token_lp[max(new_from, 0):].numel())
+        total += float(token_lp[max(new_from, 0) :].sum())
+        counted += int(token_lp[max(new_from, 0) :].numel())
         previous_end = end
         if end == ids.shape[1]:
             break
     return total, counted
 
 
-def run(settings: PerplexitySettings, model_path: str | Path, documents: list[str | Path],
-        output_dir: Optional[str | Path] = None) -> dict:
+def run(
+    settings: PerplexitySettings,
+    model_path: str | Path,
+    documents: list[str | Path],
+    output_dir: str | Path | None = None,
+) -> dict:
     """Score every document; returns {"perplexity": {lang: ppl}, "mean_logprob": {lang: lp/token}, "tokens": ...}
     and writes it to `output_dir`/perplexity.json when given."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -99,8 +103,9 @@ def run(settings: PerplexitySettings, model_path: str | Path, documents: list[st
         bar = progress.add_task("perplexity", total=sum(len(v) for v in per_lang.values()))
         for lang, lang_docs in per_lang.items():
             for doc in lang_docs:
-                lp, n = document_logprob(model, tokenizer(doc.text)["input_ids"], settings.max_length,
-                                         settings.stride, settings.device)
+                lp, n = document_logprob(
+                    model, tokenizer(doc.text)["input_ids"], settings.max_length, settings.stride, settings.device
+                )
                 sums[lang] += lp
                 counts[lang] += n
                 progress.advance(bar)
@@ -134,8 +139,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--step", type=int, help="training step of this checkpoint (for curves in reports)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
-    settings = PerplexitySettings(max_length=args.max_length, stride=args.stride,
-                                  max_docs_per_language=args.max_docs_per_language, step=args.step, device=args.device)
+    settings = PerplexitySettings(
+        max_length=args.max_length,
+        stride=args.stride,
+        max_docs_per_language=args.max_docs_per_language,
+        step=args.step,
+        device=args.device,
+    )
     results = run(settings, args.model_path, args.documents, args.output_dir)
     print(json.dumps({"perplexity": results["perplexity"], "tokens": results["tokens"]}, indent=2))
 

@@ -8,7 +8,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import matplotlib
 import matplotlib.ticker
@@ -29,11 +28,15 @@ RESULT_NAMES = ("results.json", "perplexity.json")
 NESTED_SUITES = ("seahelm", "lm_eval")
 # lm-eval's numbers are raw: every table row and chart bar of the suite carries this name.
 LM_EVAL_SUITE = "lm_eval (raw)"
-LM_EVAL_NOTE = ("lm-eval (raw): accuracies and exact-match rates x100 of each leaderboard group's headline metric "
-                "(IFEval: the mean of prompt- and instruction-level strict accuracy, as the Open LLM Leaderboard), "
-                "not the leaderboard's chance-normalised scores")
-SEAHELM_NOTE = ("seahelm: SEA-HELM's leaderboard scores (helpers/results_aggregation.ipynb: item-level bootstraps "
-                "over the complete runs, mean ± standard error); SEA-HELM's own total of each run beside them")
+LM_EVAL_NOTE = (
+    "lm-eval (raw): accuracies and exact-match rates x100 of each leaderboard group's headline metric "
+    "(IFEval: the mean of prompt- and instruction-level strict accuracy, as the Open LLM Leaderboard), "
+    "not the leaderboard's chance-normalised scores"
+)
+SEAHELM_NOTE = (
+    "seahelm: SEA-HELM's leaderboard scores (helpers/results_aggregation.ipynb: item-level bootstraps "
+    "over the complete runs, mean ± standard error); SEA-HELM's own total of each run beside them"
+)
 
 
 class ReportInputError(ValueError):
@@ -55,7 +58,7 @@ class VersionResults:
     perplexity: dict[str, float] = field(default_factory=dict)
     perplexity_documents: dict[str, dict] = field(default_factory=dict)  # lang -> {"used", "available"}
 
-    def add_suite(self, suite: str, agg: Optional[dict]) -> None:
+    def add_suite(self, suite: str, agg: dict | None) -> None:
         if not agg:  # SEA-HELM with no complete run: only its incomplete runs are shown
             return
         suite = LM_EVAL_SUITE if suite == "lm_eval" else suite
@@ -72,8 +75,9 @@ class VersionResults:
             self.lm_eval_tasks.update(data["lm_eval"].get("tasks", {}))
         if isinstance(data.get("seahelm"), dict):
             seahelm = data["seahelm"]
-            self.seahelm_run_totals.update({str(r): t for r, t in
-                                            (seahelm.get("run_totals") or {}).get("seahelm_totals", {}).items()})
+            self.seahelm_run_totals.update(
+                {str(r): t for r, t in (seahelm.get("run_totals") or {}).get("seahelm_totals", {}).items()}
+            )
             self.seahelm_incomplete.update(seahelm.get("incomplete_runs") or {})
         if data.get("perplexity"):
             self.perplexity.update(data["perplexity"])
@@ -98,8 +102,10 @@ def _result_files(path: Path) -> list[Path]:
         return [path]
     files = [path / name for name in RESULT_NAMES if (path / name).is_file()]
     if not files:
-        raise ReportInputError(f"{path}: no {' or '.join(RESULT_NAMES)} inside; pass a results JSON or its folder "
-                               "(the eval stage's artifact)")
+        raise ReportInputError(
+            f"{path}: no {' or '.join(RESULT_NAMES)} inside; pass a results JSON or its folder "
+            "(the eval stage's artifact)"
+        )
     return files
 
 
@@ -107,16 +113,20 @@ def _read_results(f: Path) -> dict:
     try:
         data = json.loads(f.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
-        raise ReportInputError(f"{f}: not valid JSON ({err.msg} at line {err.lineno}): the file is truncated or "
-                               "was written partly; rerun the eval stage that wrote it (it rewrites the file "
-                               "from the suites' outputs)") from None
+        raise ReportInputError(
+            f"{f}: not valid JSON ({err.msg} at line {err.lineno}): the file is truncated or "
+            "was written partly; rerun the eval stage that wrote it (it rewrites the file "
+            "from the suites' outputs)"
+        ) from None
     if not isinstance(data, dict):
-        raise ReportInputError(f"{f}: holds a JSON {type(data).__name__}, not a results object; pass the eval "
-                               "stage's results.json or perplexity.json")
+        raise ReportInputError(
+            f"{f}: holds a JSON {type(data).__name__}, not a results object; pass the eval "
+            "stage's results.json or perplexity.json"
+        )
     return data
 
 
-def load_versions(sources: list[str], resolver: Optional[Callable[[str], dict]] = None) -> list[VersionResults]:
+def load_versions(sources: list[str], resolver: Callable[[str], dict] | None = None) -> list[VersionResults]:
     """Results per version, in first-seen order. A source that is no path is a version id: `resolver` gives its
     results (its record's metrics, labelled by its id). A file's label is its "version", else its folder's name."""
     versions: dict[str, VersionResults] = {}
@@ -124,8 +134,10 @@ def load_versions(sources: list[str], resolver: Optional[Callable[[str], dict]] 
         path = Path(source)
         if not path.exists():
             if resolver is None:
-                raise ReportInputError(f"{source}: no such file or folder, and no version registry to look it up "
-                                       "in; pass a results JSON or folder, or a version id with --registry")
+                raise ReportInputError(
+                    f"{source}: no such file or folder, and no version registry to look it up "
+                    "in; pass a results JSON or folder, or a version id with --registry"
+                )
             data = resolver(source)
             versions.setdefault(str(data["version"]), VersionResults(str(data["version"]))).add_results(data)
             continue
@@ -140,7 +152,7 @@ def load_versions(sources: list[str], resolver: Optional[Callable[[str], dict]] 
     return list(versions.values())
 
 
-def _error_bar(stat: Optional[dict]) -> list[float]:
+def _error_bar(stat: dict | None) -> list[float]:
     """Below/above the mean: SEA-HELM's standard error, else the bootstrap interval."""
     if not stat:
         return [0, 0]
@@ -149,7 +161,7 @@ def _error_bar(stat: Optional[dict]) -> list[float]:
     return [stat["mean"] - stat["ci_low"], stat["ci_high"] - stat["mean"]]
 
 
-def _grouped_bars(versions: list[VersionResults], attr: str, title: str, path: Path) -> Optional[Path]:
+def _grouped_bars(versions: list[VersionResults], attr: str, title: str, path: Path) -> Path | None:
     keys = sorted({k for v in versions for k in getattr(v, attr)})
     if not keys:
         return None
@@ -173,7 +185,7 @@ def _grouped_bars(versions: list[VersionResults], attr: str, title: str, path: P
     return path
 
 
-def _perplexity_curves(versions: list[VersionResults], path: Path) -> Optional[Path]:
+def _perplexity_curves(versions: list[VersionResults], path: Path) -> Path | None:
     series = [(v, pts) for v in versions if len(pts := v.perplexity_series) > 1]
     if not series:
         return None
@@ -182,8 +194,14 @@ def _perplexity_curves(versions: list[VersionResults], path: Path) -> Optional[P
     for i, (v, points) in enumerate(series):
         for j, lang in enumerate(sorted({lang for _, ppl in points for lang in ppl})):
             steps = [s for s, ppl in points if lang in ppl]
-            ax.plot(steps, [ppl[lang] for _, ppl in points if lang in ppl], styles[i % len(styles)], marker="o",
-                    color=f"C{j}", label=f"{v.label} {lang}")
+            ax.plot(
+                steps,
+                [ppl[lang] for _, ppl in points if lang in ppl],
+                styles[i % len(styles)],
+                marker="o",
+                color=f"C{j}",
+                label=f"{v.label} {lang}",
+            )
     ax.set_xlabel("training step")
     ax.set_ylabel("perplexity (log scale)")
     ax.set_yscale("log")
@@ -198,7 +216,7 @@ def _perplexity_curves(versions: list[VersionResults], path: Path) -> Optional[P
     return path
 
 
-def _fmt(stat: Optional[dict]) -> str:
+def _fmt(stat: dict | None) -> str:
     if not stat:
         return "–"
     if "stderr" in stat:
@@ -217,38 +235,59 @@ def _tables(versions: list[VersionResults]) -> list[tuple[str, list[str], list[l
     tables = []
     suites = sorted({s for v in versions for s in v.sea_average})
     if suites:
-        tables.append(("SEA average", ["version"] + [_header(s) for s in suites],
-                       [[v.label] + [_fmt(v.sea_average.get(s)) for s in suites] for v in versions]))
-    runs = sorted({r for v in versions for r in v.seahelm_run_totals} | {r for v in versions for r in
-                                                                          v.seahelm_incomplete}, key=int)
+        tables.append(
+            (
+                "SEA average",
+                ["version"] + [_header(s) for s in suites],
+                [[v.label] + [_fmt(v.sea_average.get(s)) for s in suites] for v in versions],
+            )
+        )
+    runs = sorted(
+        {r for v in versions for r in v.seahelm_run_totals} | {r for v in versions for r in v.seahelm_incomplete},
+        key=int,
+    )
     if runs:
+
         def cell(v: VersionResults, run: str) -> str:
             if run in v.seahelm_incomplete:
                 return "incomplete: " + "; ".join(v.seahelm_incomplete[run])
             return f"{v.seahelm_run_totals[run]:.1f}" if run in v.seahelm_run_totals else "–"
 
         tables.append(("SEA-HELM runs", ["run"] + labels, [[run] + [cell(v, run) for v in versions] for run in runs]))
-    for title, attr, column in (("Per language", "languages", "suite/language"),
-                                ("Per language / competency", "competencies", "suite/language/competency")):
+    for title, attr, column in (
+        ("Per language", "languages", "suite/language"),
+        ("Per language / competency", "competencies", "suite/language/competency"),
+    ):
         keys = sorted({k for v in versions for k in getattr(v, attr)})
         if keys:
-            tables.append((title, [column] + labels, [[k] + [_fmt(getattr(v, attr).get(k)) for v in versions]
-                                                        for k in keys]))
+            tables.append(
+                (title, [column] + labels, [[k] + [_fmt(getattr(v, attr).get(k)) for v in versions] for k in keys])
+            )
     tasks = sorted({t for v in versions for t in v.lm_eval_tasks})
     if tasks:
-        tables.append((f"{LM_EVAL_SUITE} tasks", ["task"] + labels,
-                       [[t] + [f"{v.lm_eval_tasks[t]:.1f}" if t in v.lm_eval_tasks else "–" for v in versions]
-                        for t in tasks]))
+        tables.append(
+            (
+                f"{LM_EVAL_SUITE} tasks",
+                ["task"] + labels,
+                [[t] + [f"{v.lm_eval_tasks[t]:.1f}" if t in v.lm_eval_tasks else "–" for v in versions] for t in tasks],
+            )
+        )
     langs = sorted({lang for v in versions for lang in v.perplexity})
     if langs:
+
         def ppl(v: VersionResults, lang: str) -> str:
             if lang not in v.perplexity:
                 return "–"
             docs = v.perplexity_documents.get(lang)
             return f"{v.perplexity[lang]:.2f}" + (f" ({docs['used']}/{docs['available']} docs)" if docs else "")
 
-        tables.append(("Perplexity (latest)", ["language"] + labels,
-                       [[lang] + [ppl(v, lang) for v in versions] for lang in langs]))
+        tables.append(
+            (
+                "Perplexity (latest)",
+                ["language"] + labels,
+                [[lang] + [ppl(v, lang) for v in versions] for lang in langs],
+            )
+        )
     return tables
 
 
@@ -268,12 +307,20 @@ def write_report(versions: list[VersionResults], output_dir: str | Path, title: 
     """Write report.md, report.html and the PNG plots into `output_dir`; returns their paths."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    plots = [p for p in (
-        _grouped_bars(versions, "languages", "Score per language (seahelm: ± s.e.; others: 95% CI over seeds)",
-                      out / "languages.png"),
-        _grouped_bars(versions, "competencies", "Score per language / competency", out / "competencies.png"),
-        _perplexity_curves(versions, out / "perplexity.png"),
-    ) if p is not None]
+    plots = [
+        p
+        for p in (
+            _grouped_bars(
+                versions,
+                "languages",
+                "Score per language (seahelm: ± s.e.; others: 95% CI over seeds)",
+                out / "languages.png",
+            ),
+            _grouped_bars(versions, "competencies", "Score per language / competency", out / "competencies.png"),
+            _perplexity_curves(versions, out / "perplexity.png"),
+        )
+        if p is not None
+    ]
     tables = _tables(versions) + review_tables([v.label for v in versions])
     notes = _notes(tables)
     md = [f"# {title}", "", "Versions: " + ", ".join(v.label for v in versions), ""]
@@ -286,21 +333,31 @@ def write_report(versions: list[VersionResults], output_dir: str | Path, title: 
             body.append(f"<p>{html.escape(note)}.</p>")
         md += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         md += ["| " + " | ".join(row) + " |" for row in rows] + [""]
-        body.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header)
-                    + "</tr>" + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-                                        for row in rows) + "</table>")
+        body.append(
+            "<table><tr>"
+            + "".join(f"<th>{html.escape(h)}</th>" for h in header)
+            + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+            + "</table>"
+        )
     for plot in plots:
         md += [f"![{plot.stem}]({plot.name})", ""]
         body.append(f'<p><img src="{plot.name}" alt="{plot.stem}"></p>')
     style = "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
     (out / "report.md").write_text("\n".join(md), encoding="utf-8")
-    (out / "report.html").write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-                                     f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>",
-                                     encoding="utf-8")
+    (out / "report.html").write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+        f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>",
+        encoding="utf-8",
+    )
     return {"markdown": str(out / "report.md"), "html": str(out / "report.html"), "plots": [str(p) for p in plots]}
 
 
-def run(sources: list[str], output_dir: str | Path, resolver: Optional[Callable[[str], dict]] = None,
-        title: str = "Evaluation report") -> dict:
+def run(
+    sources: list[str],
+    output_dir: str | Path,
+    resolver: Callable[[str], dict] | None = None,
+    title: str = "Evaluation report",
+) -> dict:
     """Load the results of every source (path or version id) and write the report; returns the written paths."""
     return write_report(load_versions(sources, resolver), output_dir, title)

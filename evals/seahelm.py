@@ -25,7 +25,6 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import yaml
 
@@ -33,11 +32,12 @@ from evals.aggregate import TaskScore, aggregate, per_seed_levels
 from evals.seahelm_leaderboard import inference_file, item_scores, leaderboard_scores, load_runs, run_config
 from recipes.core.schema import SEAHELM_COMMIT, JudgeSettings, SeaHelmSettings
 
+
 @dataclass(frozen=True)
 class SeaHelmTask:
     competency: str
     metric: str
-    group: Optional[str] = None  # SEA-HELM's `aggregation_group`: members are averaged into one score first
+    group: str | None = None  # SEA-HELM's `aggregation_group`: members are averaged into one score first
 
 
 # The `seahelm` task set at SEAHELM_COMMIT (seahelm_tasks/task_config.yaml) and each task's `competency`, `metric` and
@@ -58,8 +58,10 @@ SEAHELM_TASKS: dict[str, SeaHelmTask] = {
     "if-eval": SeaHelmTask("instruction-following", "overall_lang_normalized_acc"),
     "mt-bench-judge": SeaHelmTask("multi-turn", "average_criteria_score"),
     "global_mmlu_lite": SeaHelmTask("knowledge", "normalized_accuracy"),
-    **{f"thai_exam_{part}": SeaHelmTask("knowledge", "normalized_accuracy", "thai_exam")
-       for part in ("a_level", "ic", "onet", "tgat", "tpat1")},
+    **{
+        f"thai_exam_{part}": SeaHelmTask("knowledge", "normalized_accuracy", "thai_exam")
+        for part in ("a_level", "ic", "onet", "tgat", "tpat1")
+    },
     "kalahi-mc": SeaHelmTask("cultural", "normalized_accuracy"),
     "kalahi-judge": SeaHelmTask("cultural", "average_criteria_score"),
     # linguistic-diagnostics is scored as LINDSEA (see _lindsea): syntax-criteria is run but not in the total.
@@ -72,9 +74,11 @@ LINDSEA = "linguistic-diagnostics"
 PRAGMATICS_PHENOMENA = ("scalar_implicatures", "presuppositions")  # src/aggregate_metrics.py
 PRAGMATICS_MIN_SCORE = 0.5  # src/aggregate_metrics.py: chance level of the pragmatics tasks
 # Task configs whose `judge:` an LLM judge fills (judge_model_type: vllm at SEAHELM_COMMIT), and MetricX's.
-JUDGED_TASK_CONFIGS = ("seahelm_tasks/multi_turn/mt_bench_judge/config.yaml",
-                       "seahelm_tasks/cultural/kalahi_judge/config.yaml",
-                       "seahelm_tasks/lindsea/syntax_criteria/config.yaml")
+JUDGED_TASK_CONFIGS = (
+    "seahelm_tasks/multi_turn/mt_bench_judge/config.yaml",
+    "seahelm_tasks/cultural/kalahi_judge/config.yaml",
+    "seahelm_tasks/lindsea/syntax_criteria/config.yaml",
+)
 METRICX_TASK_CONFIG = "seahelm_tasks/nlg/translation/config.yaml"
 # MetricX's serving class loads this tokenizer by hub id (src/serving/offline/metricx_serving.py, load_model).
 METRICX_TOKENIZER = "google/mt5-xl"
@@ -89,8 +93,10 @@ def seeds(settings: SeaHelmSettings) -> dict[int, int]:
     """Run number -> its seed: SEA-HELM's own list (run_evaluation.slurm picks seeds[run] for array task `run`)."""
     unseeded = [run for run in settings.runs if not 0 <= run < len(settings.seeds)]
     if unseeded:
-        raise ValueError(f"eval.seahelm.runs {unseeded} have no seed: eval.seahelm.seeds holds {len(settings.seeds)}"
-                         " (run n uses seeds[n])")
+        raise ValueError(
+            f"eval.seahelm.runs {unseeded} have no seed: eval.seahelm.seeds holds {len(settings.seeds)}"
+            " (run n uses seeds[n])"
+        )
     return {run: settings.seeds[run] for run in settings.runs}
 
 
@@ -99,7 +105,7 @@ def is_local_path(model: str) -> bool:
     return model.startswith(("/", ".", "~")) or not HUB_ID.match(model)
 
 
-def weights_to_stage(settings: SeaHelmSettings, model: Optional[str] = None) -> list[str]:
+def weights_to_stage(settings: SeaHelmSettings, model: str | None = None) -> list[str]:
     """Hub ids the runs load: the evaluated model (when given), the vLLM judge, MetricX and MetricX's tokenizer."""
     ids = [model] if model else []
     ids += [settings.judge.model_name] if settings.judge.model_type == "vllm" else []
@@ -116,18 +122,33 @@ def render_commands(settings: SeaHelmSettings, model_path: str, output_dir: str)
     Results go to `<output_dir>/<model key>/`: SEA-HELM reuses the inferences it finds there (a requeued run
     resumes), and another model (another version, other weights) gets another key, so it starts clean."""
     # A hub id (org/name) is loaded by vLLM from the hub or HF_HOME; a path must not depend on the working directory.
-    paths = {"output_dir": output_dir,
-             **({"model_path": model_path} if settings.model_type == "vllm" and is_local_path(model_path) else {})}
+    paths = {
+        "output_dir": output_dir,
+        **({"model_path": model_path} if settings.model_type == "vllm" and is_local_path(model_path) else {}),
+    }
     for name, path in paths.items():
         if not Path(path).is_absolute():
-            raise ValueError(f"{name}={path!r} must be an absolute path or a hub id (SEA-HELM runs from its own "
-                             "directory)")
+            raise ValueError(
+                f"{name}={path!r} must be an absolute path or a hub id (SEA-HELM runs from its own directory)"
+            )
     run_seeds = seeds(settings)
     repo, work = settings.repo_dir, str(Path(output_dir) / CHECKOUT)
     model_args = {**settings.model_args, "tensor_parallel_size": str(settings.tensor_parallel_size)}
     judge = settings.judge
-    prepare = ["python", "-m", "evals.seahelm", "prepare-checkout", repo, work, "--judge-model", judge.model_name,
-               "--judge-type", judge.model_type, "--metricx-model", settings.metricx_model]
+    prepare = [
+        "python",
+        "-m",
+        "evals.seahelm",
+        "prepare-checkout",
+        repo,
+        work,
+        "--judge-model",
+        judge.model_name,
+        "--judge-type",
+        judge.model_type,
+        "--metricx-model",
+        settings.metricx_model,
+    ]
     if judge.base_url:
         prepare += ["--judge-base-url", judge.base_url]
     # safe.directory: the image's files belong to root, the job's user is another (git refuses them otherwise)
@@ -146,13 +167,33 @@ def render_commands(settings: SeaHelmSettings, model_path: str, output_dir: str)
     if settings.hf_home:
         lines.append(f"export HF_HOME={shlex.quote(settings.hf_home)} HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1")
     for run_number, seed in run_seeds.items():
-        args = ["uv", "run", "--frozen", "--no-sync", "--project", repo, "--directory", work,
-                "src/seahelm_evaluation.py"]
+        args = [
+            "uv",
+            "run",
+            "--frozen",
+            "--no-sync",
+            "--project",
+            repo,
+            "--directory",
+            work,
+            "src/seahelm_evaluation.py",
+        ]
         for task in settings.tasks:
             args += ["--tasks", task]
-        args += ["--output_dir", OUT, "--model_type", settings.model_type, "--model_name", model_path,
-                 "--model_args", ",".join(f"{k}={v}" for k, v in model_args.items()),
-                 "--run", str(run_number), "--seed", str(seed)]
+        args += [
+            "--output_dir",
+            OUT,
+            "--model_type",
+            settings.model_type,
+            "--model_name",
+            model_path,
+            "--model_args",
+            ",".join(f"{k}={v}" for k, v in model_args.items()),
+            "--run",
+            str(run_number),
+            "--seed",
+            str(seed),
+        ]
         if settings.skip_tasks:
             args += ["--skip_tasks", ",".join(settings.skip_tasks)]
         if settings.limit is not None:
@@ -238,7 +279,7 @@ def run(settings: SeaHelmSettings, model_path: str, output_dir: str, script: str
     return {"script": str(script), "commands": commands}
 
 
-def _lindsea(tasks: dict) -> Optional[float]:
+def _lindsea(tasks: dict) -> float | None:
     """SEA-HELM's linguistic-diagnostics score (src/aggregate_metrics.py, aggregate_pragmatics_metrics and
     aggregate_lindsea_metrics): the mean of mp-r's normalized_accuracy and of pragmatics, whose accuracy pools
     the correct/total counts of both pragmatic tasks per phenomenon, averages the phenomena and rescales above
@@ -246,8 +287,11 @@ def _lindsea(tasks: dict) -> Optional[float]:
     scores = []
     if isinstance(tasks.get("mp-r"), dict):
         scores.append(float(tasks["mp-r"]["normalized_accuracy"]))
-    pragmatic = [tasks[t]["subcategories"] for t in ("pragmatic-single", "pragmatic-pair")
-                 if isinstance(tasks.get(t), dict) and "subcategories" in tasks[t]]
+    pragmatic = [
+        tasks[t]["subcategories"]
+        for t in ("pragmatic-single", "pragmatic-pair")
+        if isinstance(tasks.get(t), dict) and "subcategories" in tasks[t]
+    ]
     if pragmatic:
         accuracies = []
         for phenomenon in PRAGMATICS_PHENOMENA:
@@ -290,15 +334,21 @@ def run_scores(metrics: dict, run_number: int) -> tuple[list[TaskScore], list[st
 
 def _disagreements(metrics: dict, levels: dict, where: str) -> list[str]:
     """Where SEA-HELM's own totals differ from ours for the same run (they should not)."""
-    ours = {"total": levels["sea_average"], **{f"{lang}/total": v for lang, v in levels["languages"].items()},
-            **{f"{lang}/{comp}/total": v for (lang, comp), v in levels["competencies"].items()}}
+    ours = {
+        "total": levels["sea_average"],
+        **{f"{lang}/total": v for lang, v in levels["languages"].items()},
+        **{f"{lang}/{comp}/total": v for (lang, comp), v in levels["competencies"].items()},
+    }
     theirs = {"total": metrics.get("total")}
     for lang, comps in metrics.items():
         if isinstance(comps, dict):
             theirs[f"{lang}/total"] = comps.get("total")
             theirs.update({f"{lang}/{c}/total": t.get("total") for c, t in comps.items() if isinstance(t, dict)})
-    return [f"{where}: {key} SEA-HELM {value} vs ours {ours.get(key)}" for key, value in theirs.items()
-            if value is not None and (ours.get(key) is None or not math.isclose(value, ours[key], abs_tol=1e-6))]
+    return [
+        f"{where}: {key} SEA-HELM {value} vs ours {ours.get(key)}"
+        for key, value in theirs.items()
+        if value is not None and (ours.get(key) is None or not math.isclose(value, ours[key], abs_tol=1e-6))
+    ]
 
 
 def run_problems(run_dir: Path, metrics: dict, config: dict) -> list[str]:
@@ -325,7 +375,7 @@ def run_problems(run_dir: Path, metrics: dict, config: dict) -> list[str]:
     return problems
 
 
-def parse_results(output_dir: str | Path, run_seeds: Optional[dict[int, int]] = None) -> dict:
+def parse_results(output_dir: str | Path, run_seeds: dict[int, int] | None = None) -> dict:
     """One model's SEA-HELM runs under `output_dir` (`<model>/run_<n>/`, the newest results file of each) as our
     results dict. "aggregate": the leaderboard's scores over the complete runs (evals/seahelm_leaderboard.py);
     "run_totals": SEA-HELM's per-run totals and their summary over runs. A run in `run_seeds` (run -> seed) with a
@@ -333,13 +383,15 @@ def parse_results(output_dir: str | Path, run_seeds: Optional[dict[int, int]] = 
     never scored; "aggregate" is None when no run is complete."""
     files = sorted(Path(output_dir).glob("*/run_*/results/*_seahelm_results_*.json"))
     if not files:
-        raise FileNotFoundError(f"no SEA-HELM results (<model>/run_*/results/*_seahelm_results_*.json) under "
-                                f"{output_dir}")
+        raise FileNotFoundError(
+            f"no SEA-HELM results (<model>/run_*/results/*_seahelm_results_*.json) under {output_dir}"
+        )
     newest: dict[int, Path] = {}
     for f in files:  # sorted, so later timestamps overwrite earlier ones
         newest[int(f.parent.parent.name.removeprefix("run_"))] = f
-    incomplete: dict[int, list[str]] = {run: ["no results file (the run did not start)"]
-                                        for run in sorted(set(run_seeds or {}) - set(newest))}
+    incomplete: dict[int, list[str]] = {
+        run: ["no results file (the run did not start)"] for run in sorted(set(run_seeds or {}) - set(newest))
+    }
     scores, skipped, disagreements, totals, complete = [], set(), [], {}, []
     for run_number, f in sorted(newest.items()):
         run_dir = f.parent.parent
@@ -365,12 +417,18 @@ def parse_results(output_dir: str | Path, run_seeds: Optional[dict[int, int]] = 
     if complete:
         model_dir = newest[complete[0]].parent.parent.parent
         leaderboard = leaderboard_scores(*load_runs(model_dir, complete))
-    return {"source": "seahelm", "commit": SEAHELM_COMMIT, "files": [str(f) for f in newest.values()],
-            "seeds": {run: (run_seeds or {}).get(run) for run in complete}, "runs": complete,
-            "aggregate": leaderboard,
-            "run_totals": {"seahelm_totals": totals, "aggregate": aggregate(scores) if scores else None},
-            "incomplete_runs": {str(run): problems for run, problems in sorted(incomplete.items())},
-            "skipped": sorted(skipped), "disagreements": disagreements}
+    return {
+        "source": "seahelm",
+        "commit": SEAHELM_COMMIT,
+        "files": [str(f) for f in newest.values()],
+        "seeds": {run: (run_seeds or {}).get(run) for run in complete},
+        "runs": complete,
+        "aggregate": leaderboard,
+        "run_totals": {"seahelm_totals": totals, "aggregate": aggregate(scores) if scores else None},
+        "incomplete_runs": {str(run): problems for run, problems in sorted(incomplete.items())},
+        "skipped": sorted(skipped),
+        "disagreements": disagreements,
+    }
 
 
 # Checkpoint copies vLLM and transformers do not load (gpt-oss's original/ and metal/ folders, TF and Flax weights).
@@ -402,13 +460,17 @@ def task_datasets(repo_dir: str | Path, task_sets: list[str], skip_tasks: list[s
         for lang, tasks in task_sets_file[task_set].items():
             for task in (t for name in tasks for t in members.get(name, [name]) if t not in skip_tasks):
                 language = configs[task]["languages"][lang]
-                datasets.update(path for key in ("filepath", "example_filepath") if (path := language.get(key))
-                                and HUB_ID.match(path) and not (repo / path).exists())
+                datasets.update(
+                    path
+                    for key in ("filepath", "example_filepath")
+                    if (path := language.get(key)) and HUB_ID.match(path) and not (repo / path).exists()
+                )
     return sorted(datasets)
 
 
-def stage_weights(settings: SeaHelmSettings, hf_home: str | Path, model: Optional[str] = None,
-                  seahelm_dir: Optional[str | Path] = None) -> list[str]:
+def stage_weights(
+    settings: SeaHelmSettings, hf_home: str | Path, model: str | None = None, seahelm_dir: str | Path | None = None
+) -> list[str]:
     """Download into the Hugging Face cache `hf_home` what the runs load (on a node with network; the jobs then run
     offline with SeaHelmSettings.hf_home pointing there): the weights of weights_to_stage (of MetricX's tokenizer,
     only its files) and, with a SEA-HELM checkout, every dataset of task_datasets, each of its configs loaded once
@@ -425,19 +487,27 @@ def stage_weights(settings: SeaHelmSettings, hf_home: str | Path, model: Optiona
     for name in names:
         for config in hf_datasets.get_dataset_config_names(name):
             hf_datasets.load_dataset(name, config, cache_dir=cache)
-    (Path(hf_home) / DATASETS_MANIFEST).write_text(json.dumps(
-        {"commit": settings.commit, "tasks": settings.tasks, "skip_tasks": settings.skip_tasks, "datasets": names},
-        indent=2) + "\n", encoding="utf-8")
+    (Path(hf_home) / DATASETS_MANIFEST).write_text(
+        json.dumps(
+            {"commit": settings.commit, "tasks": settings.tasks, "skip_tasks": settings.skip_tasks, "datasets": names},
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return ids + names
 
 
-def missing_weights(settings: SeaHelmSettings, model: Optional[str] = None) -> list[str]:
+def missing_weights(settings: SeaHelmSettings, model: str | None = None) -> list[str]:
     """Hub ids in weights_to_stage that the cache at settings.hf_home does not hold (their config.json)."""
     from huggingface_hub import try_to_load_from_cache
 
     cache = Path(str(settings.hf_home)) / "hub"
-    return [m for m in weights_to_stage(settings, model)
-            if not isinstance(try_to_load_from_cache(m, "config.json", cache_dir=cache), str)]
+    return [
+        m
+        for m in weights_to_stage(settings, model)
+        if not isinstance(try_to_load_from_cache(m, "config.json", cache_dir=cache), str)
+    ]
 
 
 def missing_datasets(settings: SeaHelmSettings) -> list[str]:
@@ -449,13 +519,17 @@ def missing_datasets(settings: SeaHelmSettings) -> list[str]:
         return [f"{DATASETS_MANIFEST} (no datasets staged)"]
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     wanted = {"commit": settings.commit, "tasks": settings.tasks, "skip_tasks": settings.skip_tasks}
-    stale = [f"{key}={manifest.get(key)!r}, not {value!r}" for key, value in wanted.items()
-             if manifest.get(key) != value]
+    stale = [
+        f"{key}={manifest.get(key)!r}, not {value!r}" for key, value in wanted.items() if manifest.get(key) != value
+    ]
     if stale:
         return [f"{DATASETS_MANIFEST} (staged for {', '.join(stale)})"]
     cache = manifest_path.parent / "datasets"
-    return [name for name in manifest["datasets"]
-            if not any(p.is_dir() for p in (cache / _cached_dataset_dir(name)).glob("*/*/*"))]
+    return [
+        name
+        for name in manifest["datasets"]
+        if not any(p.is_dir() for p in (cache / _cached_dataset_dir(name)).glob("*/*/*"))
+    ]
 
 
 def _cached_dataset_dir(name: str) -> str:
@@ -477,8 +551,10 @@ def main(argv: list[str] | None = None) -> None:
     render.add_argument("--base-model", action="store_true")
     parse = sub.add_parser("parse", help="collect one model's SEA-HELM result files into one results JSON")
     parse.add_argument("output_dir", help="<eval output>/<model key>")
-    prepare = sub.add_parser("prepare-checkout", help="this job's working copy of the image's SEA-HELM, its judged "
-                             "task configs pointed at our judge")
+    prepare = sub.add_parser(
+        "prepare-checkout",
+        help="this job's working copy of the image's SEA-HELM, its judged task configs pointed at our judge",
+    )
     prepare.add_argument("repo_dir")
     prepare.add_argument("work_dir")
     prepare.add_argument("--judge-model", default=JudgeSettings.model_name)
@@ -487,17 +563,20 @@ def main(argv: list[str] | None = None) -> None:
     prepare.add_argument("--metricx-model", default=SeaHelmSettings.metricx_model)
     key = sub.add_parser("model-key", help="print the key that names a model's SEA-HELM output")
     key.add_argument("model")
-    stage = sub.add_parser("stage-weights", help="download the weights and the task set's datasets for offline "
-                           "nodes")
+    stage = sub.add_parser("stage-weights", help="download the weights and the task set's datasets for offline nodes")
     stage.add_argument("hf_home")
     stage.add_argument("--judge-model", default=JudgeSettings.model_name)
     stage.add_argument("--model", help="the evaluated model too, when it is a hub id")
-    stage.add_argument("--seahelm-dir", default=SeaHelmSettings.repo_dir,
-                       help=f"a SEA-HELM checkout at {SEAHELM_COMMIT[:7]} (its task configs list the datasets)")
+    stage.add_argument(
+        "--seahelm-dir",
+        default=SeaHelmSettings.repo_dir,
+        help=f"a SEA-HELM checkout at {SEAHELM_COMMIT[:7]} (its task configs list the datasets)",
+    )
     args = parser.parse_args(argv)
     if args.command == "render":
-        settings = SeaHelmSettings(tensor_parallel_size=args.tensor_parallel_size, runs=list(range(args.runs)),
-                                   is_base_model=args.base_model)
+        settings = SeaHelmSettings(
+            tensor_parallel_size=args.tensor_parallel_size, runs=list(range(args.runs)), is_base_model=args.base_model
+        )
         print("\n".join(render_commands(settings, args.model_path, args.output_dir)))
     elif args.command == "parse":
         print(json.dumps(parse_results(args.output_dir), indent=2))
@@ -507,8 +586,12 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "model-key":
         print(model_key(args.model))
     else:
-        staged = stage_weights(SeaHelmSettings(judge=JudgeSettings(model_name=args.judge_model)), args.hf_home,
-                               args.model, args.seahelm_dir)
+        staged = stage_weights(
+            SeaHelmSettings(judge=JudgeSettings(model_name=args.judge_model)),
+            args.hf_home,
+            args.model,
+            args.seahelm_dir,
+        )
         print(f"staged {', '.join(staged)} in {args.hf_home}; set eval.seahelm.hf_home={args.hf_home}")
 
 

@@ -85,8 +85,9 @@ def load_runs(model_dir: Path, runs: Sequence[int]) -> tuple[dict, dict[tuple[st
     data: dict[tuple[str, str], list[ItemScores]] = {}
     for task, task_config in config["tasks"].items():
         for lang in task_config["languages"]:
-            data[(lang, task)] = [item_scores(inference_file(model_dir / f"run_{r}", task, lang, task_config), task,
-                                              lang) for r in runs]
+            data[(lang, task)] = [
+                item_scores(inference_file(model_dir / f"run_{r}", task, lang, task_config), task, lang) for r in runs
+            ]
     return config, data
 
 
@@ -117,8 +118,9 @@ def _bootstraps(rng: np.random.Generator, runs: list[ItemScores], where: str, n:
     if _is_multiple_choice(labels):
         chance = 1 / len(set(labels))
         # SEA-HELM repeats the label string score-as-int times: only a score of exactly 1 reproduces the label.
-        return [max((balanced_accuracy(row.astype(int) == 1, labels) - chance) / (1 - chance), 0) * 100
-                for row in scores]
+        return [
+            max((balanced_accuracy(row.astype(int) == 1, labels) - chance) / (1 - chance), 0) * 100 for row in scores
+        ]
     means = scores.mean(axis=1)
     if max(v for r in runs for v in r.values) <= 1:
         means = means * 100
@@ -126,18 +128,26 @@ def _bootstraps(rng: np.random.Generator, runs: list[ItemScores], where: str, n:
 
 
 def _stat(values: list[float]) -> dict:
-    return {"mean": statistics.mean(values), "stderr": math.sqrt(statistics.variance(values) / len(values)),
-            "n": len(values)}
+    return {
+        "mean": statistics.mean(values),
+        "stderr": math.sqrt(statistics.variance(values) / len(values)),
+        "n": len(values),
+    }
 
 
-def leaderboard_scores(config: dict, data: dict[tuple[str, str], list[ItemScores]], n_bootstraps: int = N_BOOTSTRAPS,
-                       seed: int = BOOTSTRAP_SEED,
-                       sea_languages: Sequence[str] = LEADERBOARD_SEA_LANGUAGES) -> dict:
+def leaderboard_scores(
+    config: dict,
+    data: dict[tuple[str, str], list[ItemScores]],
+    n_bootstraps: int = N_BOOTSTRAPS,
+    seed: int = BOOTSTRAP_SEED,
+    sea_languages: Sequence[str] = LEADERBOARD_SEA_LANGUAGES,
+) -> dict:
     """tasks[task][lang], groups[group][lang], competencies[lang][competency], languages[lang], overall and
     sea_average: each {"mean", "stderr", "n"} over the bootstraps. The run config's skip_task are left out."""
     if any(tc.get("max_n_runs") == 1 and tc.get("use_logprobs", True) for tc in config["tasks"].values()):
-        raise ValueError("single-run log-probability tasks (max_n_runs: 1) are not scored here; the seahelm task "
-                         "set has none")
+        raise ValueError(
+            "single-run log-probability tasks (max_n_runs: 1) are not scored here; the seahelm task set has none"
+        )
     rng = np.random.default_rng(seed)
     skipped = set(config["run_args"].get("skip_task") or [])
     # lang -> competency -> {"tasks": {name: bootstraps}, "groups": {name: [member bootstraps]}}, in config order
@@ -152,8 +162,14 @@ def leaderboard_scores(config: dict, data: dict[tuple[str, str], list[ItemScores
             if group:
                 node["groups"].setdefault(group.replace("-logprobs", ""), []).append(boots)
             node["tasks"][task] = boots
-    out: dict = {"tasks": {}, "groups": {}, "competencies": {}, "languages": {}, "n_bootstraps": n_bootstraps,
-                 "bootstrap_seed": seed}
+    out: dict = {
+        "tasks": {},
+        "groups": {},
+        "competencies": {},
+        "languages": {},
+        "n_bootstraps": n_bootstraps,
+        "bootstrap_seed": seed,
+    }
     language_lists = {}
     for lang, competencies in tree.items():
         competency_lists = []

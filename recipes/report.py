@@ -7,13 +7,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Optional
 
 from evals.report import ReportInputError, run
 from recipes.artifacts.versions import CorruptRecord, Registry
 
 
-def registry_resolver(root: Optional[str] = None) -> Callable[[str], dict]:
+def registry_resolver(root: str | None = None) -> Callable[[str], dict]:
     """A version id -> its results: the suites the eval stage recorded in its version record, labelled by the id.
     The registry (`root`, default <launch.root>/registry) is opened at the first id."""
 
@@ -22,18 +21,22 @@ def registry_resolver(root: Optional[str] = None) -> Callable[[str], dict]:
         try:
             record = registry.get(version_id)
         except KeyError:
-            raise ReportInputError(f"{version_id}: no such file or folder, and no version {version_id!r} in the "
-                                   f"registry {registry.root}; pass a results path, or a version id `python -m "
-                                   "recipes.versions list` shows (--registry for another registry)") from None
+            raise ReportInputError(
+                f"{version_id}: no such file or folder, and no version {version_id!r} in the "
+                f"registry {registry.root}; pass a results path, or a version id `python -m "
+                "recipes.versions list` shows (--registry for another registry)"
+            ) from None
         if not record.metrics:
-            raise ReportInputError(f"{version_id}: the version has no evaluation results in its record "
-                                   f"({record.artifact}); run the eval stage on it (eval.model={version_id})")
+            raise ReportInputError(
+                f"{version_id}: the version has no evaluation results in its record "
+                f"({record.artifact}); run the eval stage on it (eval.model={version_id})"
+            )
         return {"version": record.id, **{suite: entry["scores"] for suite, entry in record.metrics.items()}}
 
     return resolve
 
 
-def main(argv: list[str] | None = None, resolver: Optional[Callable[[str], dict]] = None) -> int:
+def main(argv: list[str] | None = None, resolver: Callable[[str], dict] | None = None) -> int:
     """`resolver` turns a version id into its results (default: the run registry's records)."""
     parser = argparse.ArgumentParser(prog="python -m recipes.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("results", nargs="+", help="results JSON files or folders, or version ids")
@@ -42,8 +45,7 @@ def main(argv: list[str] | None = None, resolver: Optional[Callable[[str], dict]
     parser.add_argument("--registry", help="the version registry (default: <launch.root>/registry)")
     args = parser.parse_args(argv)
     try:
-        written = run(args.results, args.output_dir,
-                      resolver or registry_resolver(args.registry), args.title)
+        written = run(args.results, args.output_dir, resolver or registry_resolver(args.registry), args.title)
     except (ReportInputError, CorruptRecord, FileNotFoundError) as err:
         print(f"recipes.report: {err}", file=sys.stderr)
         return 2

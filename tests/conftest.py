@@ -34,7 +34,9 @@ def pytest_collection_modifyitems(config, items):
     need_slurm = any(item.get_closest_marker("slurm") for item in items)
     slurm_ok = _slurm_up() if need_slurm else False
     if need_slurm and not slurm_ok and os.environ.get("SEALION_REQUIRE_SLURM") == "1":
-        raise pytest.UsageError("SEALION_REQUIRE_SLURM=1 but no Slurm answers `sinfo`: start it with slurm/local/start.sh")
+        raise pytest.UsageError(
+            "SEALION_REQUIRE_SLURM=1 but no Slurm answers `sinfo`: start it with slurm/local/start.sh"
+        )
     cuda_ok = _cuda_available()
     config.stash[SMOKE] = {item.nodeid for item in items if item.get_closest_marker("smoke")}
     for item in items:

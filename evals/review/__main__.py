@@ -10,19 +10,25 @@ DEFAULT_DB = "sqlite:///review.db"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.review", description=__doc__)
-    parser.add_argument("--db", default=DEFAULT_DB,
-                        help=f"SQLAlchemy database URL (default {DEFAULT_DB}; e.g. postgresql://host/review)")
+    parser.add_argument(
+        "--db",
+        default=DEFAULT_DB,
+        help=f"SQLAlchemy database URL (default {DEFAULT_DB}; e.g. postgresql://host/review)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare", help="generate both versions' responses to a prompt set and store the items")
     p.add_argument("--a", required=True, help="version id of the baseline (recipes.artifacts.versions: name-1.0.0)")
     p.add_argument("--b", required=True, help="version id of the candidate")
-    p.add_argument("--prompts", required=True, help='JSONL file, one {"id", "lang", "prompt"} per line (the CLAIR prompt format)')
+    p.add_argument(
+        "--prompts", required=True, help='JSONL file, one {"id", "lang", "prompt"} per line (the CLAIR prompt format)'
+    )
     p.add_argument("--registry", default=None, help="registry root (default: the stages' registry)")
     p.add_argument("--max-new-tokens", type=int, default=256)
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="float32")
-    reviewer = sub.add_parser("reviewer", help="add, list or revoke reviewers").add_subparsers(dest="action",
-                                                                                              required=True)
+    reviewer = sub.add_parser("reviewer", help="add, list or revoke reviewers").add_subparsers(
+        dest="action", required=True
+    )
     p = reviewer.add_parser("add", help="add a reviewer (or the admin) and print their access token")
     p.add_argument("name")
     p.add_argument("--languages", default="", help="comma-separated language codes, e.g. th,my")
@@ -34,8 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--session-hours", type=float, default=12.0, help="how long a login lasts (default 12)")
-    p.add_argument("--secure-cookie", action="store_true",
-                   help="mark the login cookie Secure: set it when reviewers reach the app over HTTPS")
+    p.add_argument(
+        "--secure-cookie",
+        action="store_true",
+        help="mark the login cookie Secure: set it when reviewers reach the app over HTTPS",
+    )
     p = sub.add_parser("export", help="win rates, kappa and a PNG into DIR, and into both versions' records")
     p.add_argument("--output-dir", required=True)
     p.add_argument("--registry", default=None, help="registry root (default: the stages' registry)")
@@ -51,8 +60,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "prepare":
             from evals.review.prepare import GenerationSettings, prepare
 
-            n = prepare(store, Registry(args.registry), args.a, args.b, args.prompts,
-                        GenerationSettings(args.max_new_tokens, args.device, args.dtype))
+            n = prepare(
+                store,
+                Registry(args.registry),
+                args.a,
+                args.b,
+                args.prompts,
+                GenerationSettings(args.max_new_tokens, args.device, args.dtype),
+            )
             print(f"stored {n} items in {args.db}")
         elif args.command == "reviewer" and args.action == "add":
             languages = [code.strip() for code in args.languages.split(",") if code.strip()]

@@ -16,7 +16,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 from urllib.parse import urlsplit
 
 import jinja2
@@ -32,8 +31,10 @@ COOKIE = "review_token"
 LOGIN_COOKIE = "review_login"  # the login form's CSRF token, bound to this browser
 SIDES = {"left": True, "right": False}  # the form's side -> whether it means response a when a is on the left
 ANSWERS = ("left", "right", "tie", "both_bad")  # the overall choice and each criterion's, as the form names them
-POLICY = ("default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-          "base-uri 'none'; frame-ancestors 'none'")
+POLICY = (
+    "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
 _ITEM_ID = re.compile(r"[0-9]{1,9}", re.ASCII)
 HERE = Path(__file__).parent
 
@@ -80,7 +81,7 @@ def _to_version(side: str, left_is_a: bool) -> str:
     return "a" if SIDES[side] == left_is_a else "b"
 
 
-def _to_side(version: Optional[str], left_is_a: bool) -> Optional[str]:
+def _to_side(version: str | None, left_is_a: bool) -> str | None:
     """A stored a/b answer back in the left/right terms of this reviewer's page."""
     if version not in ("a", "b"):
         return version
@@ -137,22 +138,49 @@ def create_app(store: Store, settings: AppSettings = AppSettings()) -> FastAPI:
             raise Refused(422, f"item_id={value!r} is not an item of this review: reload the review page.")
         return item
 
-    def review_page(request: Request, reviewer: Reviewer, item: Item, status: int = 200, error: str = "",
-                    values: Optional[dict] = None, edit: bool = False) -> HTMLResponse:
+    def review_page(
+        request: Request,
+        reviewer: Reviewer,
+        item: Item,
+        status: int = 200,
+        error: str = "",
+        values: dict | None = None,
+        edit: bool = False,
+    ) -> HTMLResponse:
         left_is_a = store.left_is_a(reviewer, item)
         left, right = (item.response_a, item.response_b) if left_is_a else (item.response_b, item.response_a)
         done, total = store.progress(reviewer, item.language)
         if values is None:  # the form as stored (an edit) or empty
             stored = store.verdict_of(reviewer, item)
             edit = stored is not None
-            values = {} if stored is None else {
-                "choice": _to_side(stored.choice, left_is_a), "comment": stored.comment,
-                "harmful_left": stored.harmful_a if left_is_a else stored.harmful_b,
-                "harmful_right": stored.harmful_b if left_is_a else stored.harmful_a,
-                **{name: _to_side(getattr(stored, name), left_is_a) for name in CRITERIA}}
-        return page(request, "review.html", status, reviewer=reviewer, item=item, left=left, right=right, done=done,
-                    total=total, criteria=CRITERIA, csrf=store.csrf_token(reviewer), error=error, values=values,
-                    edit=edit, max_comment=MAX_COMMENT)
+            values = (
+                {}
+                if stored is None
+                else {
+                    "choice": _to_side(stored.choice, left_is_a),
+                    "comment": stored.comment,
+                    "harmful_left": stored.harmful_a if left_is_a else stored.harmful_b,
+                    "harmful_right": stored.harmful_b if left_is_a else stored.harmful_a,
+                    **{name: _to_side(getattr(stored, name), left_is_a) for name in CRITERIA},
+                }
+            )
+        return page(
+            request,
+            "review.html",
+            status,
+            reviewer=reviewer,
+            item=item,
+            left=left,
+            right=right,
+            done=done,
+            total=total,
+            criteria=CRITERIA,
+            csrf=store.csrf_token(reviewer),
+            error=error,
+            values=values,
+            edit=edit,
+            max_comment=MAX_COMMENT,
+        )
 
     @app.get("/healthz")
     def healthz() -> dict:
@@ -165,8 +193,7 @@ def create_app(store: Store, settings: AppSettings = AppSettings()) -> FastAPI:
             return RedirectResponse("/admin" if reviewer.admin else "/review", status_code=303)
         login_token = secrets.token_urlsafe(24)
         response = page(request, "login.html", login_token=login_token)
-        response.set_cookie(LOGIN_COOKIE, login_token, httponly=True, samesite="strict",
-                            secure=settings.secure_cookie)
+        response.set_cookie(LOGIN_COOKIE, login_token, httponly=True, samesite="strict", secure=settings.secure_cookie)
         return response
 
     @app.post("/login")
@@ -178,8 +205,14 @@ def create_app(store: Store, settings: AppSettings = AppSettings()) -> FastAPI:
         if reviewer is None:
             raise Refused(401, "Unknown access token: check the token your coordinator sent you.")
         response = RedirectResponse("/admin" if reviewer.admin else "/review", status_code=303)
-        response.set_cookie(COOKIE, token.strip(), max_age=int(settings.session_hours * 3600), httponly=True,
-                            samesite="strict", secure=settings.secure_cookie)
+        response.set_cookie(
+            COOKIE,
+            token.strip(),
+            max_age=int(settings.session_hours * 3600),
+            httponly=True,
+            samesite="strict",
+            secure=settings.secure_cookie,
+        )
         response.delete_cookie(LOGIN_COOKIE)
         return response
 
@@ -191,7 +224,7 @@ def create_app(store: Store, settings: AppSettings = AppSettings()) -> FastAPI:
         return response
 
     @app.get("/review", response_class=HTMLResponse)
-    def review(request: Request, lang: Optional[str] = None, item: Optional[str] = None):
+    def review(request: Request, lang: str | None = None, item: str | None = None):
         reviewer = reviewer_of(request)
         if item is not None:  # one item again: a skipped one, or an edit
             chosen = item_of(item)
@@ -215,19 +248,39 @@ def create_app(store: Store, settings: AppSettings = AppSettings()) -> FastAPI:
         return page(request, "verdicts.html", reviewer=reviewer, rows=rows)
 
     @app.post("/verdict")
-    def verdict(request: Request, item_id: str = Form(""), csrf: str = Form(""), choice: str = Form(""),
-                action: str = Form("judge"), edit: str = Form(""), comment: str = Form(""),
-                harmful_left: str = Form(""), harmful_right: str = Form(""), fluency: str = Form(""),
-                cultural_fit: str = Form(""), correctness: str = Form(""), instruction_following: str = Form("")):
+    def verdict(
+        request: Request,
+        item_id: str = Form(""),
+        csrf: str = Form(""),
+        choice: str = Form(""),
+        action: str = Form("judge"),
+        edit: str = Form(""),
+        comment: str = Form(""),
+        harmful_left: str = Form(""),
+        harmful_right: str = Form(""),
+        fluency: str = Form(""),
+        cultural_fit: str = Form(""),
+        correctness: str = Form(""),
+        instruction_following: str = Form(""),
+    ):
         reviewer = reviewer_of(request)
         check_origin(request)
         item = item_of(item_id)
         check_language(reviewer, item.language)
         comment = comment.replace("\r\n", "\n")  # a browser posts a textarea's line breaks as CRLF
-        given = {"fluency": fluency, "cultural_fit": cultural_fit, "correctness": correctness,
-                 "instruction_following": instruction_following}  # the keys of CRITERIA
-        values = {"choice": choice, "comment": comment, "harmful_left": bool(harmful_left),
-                  "harmful_right": bool(harmful_right), **given}
+        given = {
+            "fluency": fluency,
+            "cultural_fit": cultural_fit,
+            "correctness": correctness,
+            "instruction_following": instruction_following,
+        }  # the keys of CRITERIA
+        values = {
+            "choice": choice,
+            "comment": comment,
+            "harmful_left": bool(harmful_left),
+            "harmful_right": bool(harmful_right),
+            **given,
+        }
         status, error = 200, ""
         if not _same(csrf, store.csrf_token(reviewer)):
             status, error = 403, "Missing or wrong form token (csrf): submit again (your answers are kept below)."
@@ -249,11 +302,13 @@ def create_app(store: Store, settings: AppSettings = AppSettings()) -> FastAPI:
         abstained = action in ABSTAIN
         judgement = Judgement(
             choice=action if abstained else _to_version(choice, left_is_a),
-            criteria={name: None if abstained or not side else _to_version(side, left_is_a)
-                      for name, side in given.items()},
+            criteria={
+                name: None if abstained or not side else _to_version(side, left_is_a) for name, side in given.items()
+            },
             harmful_a=bool(harmful_left if left_is_a else harmful_right),
             harmful_b=bool(harmful_right if left_is_a else harmful_left),
-            comment=comment.strip())
+            comment=comment.strip(),
+        )
         stored = store.record(reviewer, item, left_is_a, judgement, replace=edit == "1")
         response = RedirectResponse(f"/review?lang={item.language}", status_code=303)
         response.headers["X-Review-Stored"] = ("edited" if edit == "1" else "new") if stored else "duplicate"
@@ -265,7 +320,14 @@ def create_app(store: Store, settings: AppSettings = AppSettings()) -> FastAPI:
         if not reviewer.admin:
             raise Refused(403, "The progress page is for the review's admin only.")
         comparison = store.comparison()
-        return page(request, "admin.html", reviewer=reviewer, comparison=comparison, rows=store.language_progress(),
-                    reviewers=store.reviewer_progress(), comments=store.comments())
+        return page(
+            request,
+            "admin.html",
+            reviewer=reviewer,
+            comparison=comparison,
+            rows=store.language_progress(),
+            reviewers=store.reviewer_progress(),
+            comments=store.comments(),
+        )
 
     return app

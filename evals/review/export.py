@@ -9,7 +9,7 @@ import textwrap
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import matplotlib
 
@@ -28,7 +28,7 @@ class LanguageResult:
     language: str
     overall: WinRate  # of version b
     both_bad: float  # share of verdicts saying both responses are bad
-    kappa: Optional[float]
+    kappa: float | None
     kappa_items: int
     criteria: dict[str, WinRate]
     abstained: int  # skipped or "cannot judge": in no statistic
@@ -61,22 +61,38 @@ def summarise(store: Store, resamples: int = 2000, seed: int = 0) -> list[Langua
                 criteria[name] = win_rate_b(given, resamples, seed)
         kappa, kappa_items = verdict_agreement(choices, CHOICES)
         both_bad = sum(c.count("both_bad") for c in choices) / sum(len(c) for c in choices)
-        results.append(LanguageResult(language, win_rate_b(choices, resamples, seed), both_bad, kappa, kappa_items,
-                                      criteria, abstained[language], sum(v.harmful_a for v in flat),
-                                      sum(v.harmful_b for v in flat)))
+        results.append(
+            LanguageResult(
+                language,
+                win_rate_b(choices, resamples, seed),
+                both_bad,
+                kappa,
+                kappa_items,
+                criteria,
+                abstained[language],
+                sum(v.harmful_a for v in flat),
+                sum(v.harmful_b for v in flat),
+            )
+        )
     return results
 
 
 def record_scores(results: list[LanguageResult], opponent: str, for_b: bool) -> dict[str, Any]:
     """The `native_review` scores of one version: its own win rates against `opponent`."""
+
     def view(rate: WinRate) -> dict[str, Any]:
         return asdict(rate if for_b else rate.flipped())
 
     languages = {}
     for r in results:
-        entry = {**view(r.overall), "both_bad": r.both_bad, "kappa_items": r.kappa_items,
-                 "harmful": r.harmful_b if for_b else r.harmful_a, "abstained": r.abstained,
-                 "criteria": {name: view(rate) for name, rate in r.criteria.items()}}
+        entry = {
+            **view(r.overall),
+            "both_bad": r.both_bad,
+            "kappa_items": r.kappa_items,
+            "harmful": r.harmful_b if for_b else r.harmful_a,
+            "abstained": r.abstained,
+            "criteria": {name: view(rate) for name, rate in r.criteria.items()},
+        }
         if r.kappa is not None:
             entry["kappa"] = r.kappa
         languages[r.language] = entry
@@ -93,8 +109,9 @@ def chart(results: list[LanguageResult], version_a: str, version_b: str) -> plt.
     fig, ax = plt.subplots(figsize=(max(7.0, 1.6 * len(results) + 2), 5.2), layout="constrained")
     for i, (label, rates) in enumerate(series.items()):
         means = [r.win_rate * 100 if r else np.nan for r in rates]
-        err = np.array([[(r.win_rate - r.ci_low) * 100, (r.ci_high - r.win_rate) * 100] if r else [0, 0]
-                        for r in rates]).T
+        err = np.array(
+            [[(r.win_rate - r.ci_low) * 100, (r.ci_high - r.win_rate) * 100] if r else [0, 0] for r in rates]
+        ).T
         ax.bar(x + (i - (len(series) - 1) / 2) * width, means, width, yerr=err, capsize=3, label=label)
     ax.axhline(50, color="black", linewidth=0.8, linestyle="--")
     ax.set_xticks(x, [r.language for r in results])
@@ -113,16 +130,23 @@ def plot(results: list[LanguageResult], version_a: str, version_b: str, path: Pa
     return path
 
 
-def export(store: Store, registry: Registry, output_dir: str | Path, resamples: int = 2000,
-           seed: int = 0) -> dict[str, str]:
+def export(
+    store: Store, registry: Registry, output_dir: str | Path, resamples: int = 2000, seed: int = 0
+) -> dict[str, str]:
     """Write review.json and review.png into `output_dir` and the scores into both versions' records."""
     comparison = store.comparison()
     a, b = registry.get(comparison.version_a), registry.get(comparison.version_b)  # fail before writing anything
     results = summarise(store, resamples, seed)
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    summary = {"version_a": a.id, "version_b": b.id, "win_rate_of": b.id, "resamples": resamples, "seed": seed,
-               "languages": {r.language: asdict(r) for r in results}}
+    summary = {
+        "version_a": a.id,
+        "version_b": b.id,
+        "win_rate_of": b.id,
+        "resamples": resamples,
+        "seed": seed,
+        "languages": {r.language: asdict(r) for r in results},
+    }
     (out / "review.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     png = plot(results, a.id, b.id, out / "review.png")
     registry.add_metrics(a.id, SUITE, record_scores(results, b.id, for_b=False))

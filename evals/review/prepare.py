@@ -47,14 +47,20 @@ def read_prompts(path: str | Path) -> list[Prompt]:
 
 
 def generate(model_dir: str | Path, prompts: list[Prompt], settings: GenerationSettings) -> list[str]:
-    from evals.local_eval import LocalEvalSettings, LoadedModel
+    from evals.local_eval import LoadedModel, LocalEvalSettings
 
     model = LoadedModel(str(model_dir), LocalEvalSettings(dtype=settings.dtype, device=settings.device))
     return [model.generate(p.prompt, settings.max_new_tokens).strip() for p in prompts]
 
 
-def prepare(store: Store, registry: Registry, version_a: str, version_b: str, prompts_path: str | Path,
-            settings: GenerationSettings) -> int:
+def prepare(
+    store: Store,
+    registry: Registry,
+    version_a: str,
+    version_b: str,
+    prompts_path: str | Path,
+    settings: GenerationSettings,
+) -> int:
     """Store one item per prompt with both versions' responses; returns how many."""
     prompts = read_prompts(prompts_path)
     records = [registry.get(ref) for ref in (version_a, version_b)]
@@ -64,9 +70,10 @@ def prepare(store: Store, registry: Registry, version_a: str, version_b: str, pr
     store.set_comparison(records[0].id, records[1].id)
     taken = sorted(store.prompt_keys() & {(p.language, p.prompt_id) for p in prompts})
     if taken:
-        raise ValueError(f"{prompts_path}: {len(taken)} prompts are already in this database (first: {taken[0]}); "
-                         "give them new ids or use a new --db")
+        raise ValueError(
+            f"{prompts_path}: {len(taken)} prompts are already in this database (first: {taken[0]}); "
+            "give them new ids or use a new --db"
+        )
     responses = [generate(record.artifact, prompts, settings) for record in records]
-    store.add_items([NewItem(p.language, p.prompt_id, p.prompt, ra, rb)
-                     for p, ra, rb in zip(prompts, *responses)])
+    store.add_items([NewItem(p.language, p.prompt_id, p.prompt, ra, rb) for p, ra, rb in zip(prompts, *responses)])
     return len(prompts)

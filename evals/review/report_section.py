@@ -6,8 +6,6 @@ registered versions) gets no extra table.
 
 from __future__ import annotations
 
-from typing import Optional
-
 from recipes.artifacts.versions import Registry, default_registry_root
 
 SUITE = "native_review"  # the suite `python -m evals.review export` writes
@@ -19,11 +17,13 @@ def language_order(code: str) -> tuple[bool, str]:
     return code == ALL, code
 
 
-def _cell(entry: Optional[dict]) -> str:
+def _cell(entry: dict | None) -> str:
     if not entry:
         return "–"
-    return (f"{entry['win_rate'] * 100:.1f} [{entry['ci_low'] * 100:.1f}, {entry['ci_high'] * 100:.1f}] "
-            f"(n={entry['items']})")
+    return (
+        f"{entry['win_rate'] * 100:.1f} [{entry['ci_low'] * 100:.1f}, {entry['ci_high'] * 100:.1f}] "
+        f"(n={entry['items']})"
+    )
 
 
 def review_tables(labels: list[str]) -> list[tuple[str, list[str], list[list[str]]]]:

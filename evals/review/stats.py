@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 from scipy.stats import bootstrap
@@ -27,8 +26,9 @@ class WinRate:
         return WinRate(1 - self.win_rate, 1 - self.ci_high, 1 - self.ci_low, self.items, self.verdicts)
 
 
-def win_rate_b(choices_per_item: list[list[str]], resamples: int = 2000, seed: int = 0,
-               confidence: float = 0.95) -> WinRate:
+def win_rate_b(
+    choices_per_item: list[list[str]], resamples: int = 2000, seed: int = 0, confidence: float = 0.95
+) -> WinRate:
     """Win rate of b: each item scores the mean of its verdicts' points (so a doubly-reviewed item counts once), the
     rate is the mean over items, and the interval resamples items (verdicts on one item are not independent)."""
     per_item = np.array([np.mean([POINTS_B[c] for c in choices]) for choices in choices_per_item if choices])
@@ -38,13 +38,19 @@ def win_rate_b(choices_per_item: list[list[str]], resamples: int = 2000, seed: i
     if per_item.size < 2 or np.all(per_item == per_item[0]):
         low = high = mean  # every resample is the same sample's mean
     else:
-        result = bootstrap((per_item,), np.mean, n_resamples=resamples, confidence_level=confidence,
-                           method="percentile", random_state=np.random.default_rng(seed))
+        result = bootstrap(
+            (per_item,),
+            np.mean,
+            n_resamples=resamples,
+            confidence_level=confidence,
+            method="percentile",
+            random_state=np.random.default_rng(seed),
+        )
         low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
     return WinRate(mean, low, high, int(per_item.size), sum(len(c) for c in choices_per_item))
 
 
-def fleiss_kappa(counts: np.ndarray) -> Optional[float]:
+def fleiss_kappa(counts: np.ndarray) -> float | None:
     """Fleiss (1971) kappa of an items x categories matrix of rating counts. Items may have different numbers of
     raters (>= 2 each): each item's agreement P_i is taken over its own n_i raters, P-bar is their mean and the
     category shares pool every rating; with equal n_i this is Fleiss' formula exactly. None when chance agreement
@@ -61,7 +67,7 @@ def fleiss_kappa(counts: np.ndarray) -> Optional[float]:
     return float((p_bar - p_chance) / (1 - p_chance))
 
 
-def verdict_agreement(choices_per_item: list[list[str]], categories: tuple[str, ...]) -> tuple[Optional[float], int]:
+def verdict_agreement(choices_per_item: list[list[str]], categories: tuple[str, ...]) -> tuple[float | None, int]:
     """Fleiss' kappa over every verdict of the items judged at least twice (all their raters), and how many items
     that is."""
     judged = [choices for choices in choices_per_item if len(choices) >= 2]

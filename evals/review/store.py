@@ -16,10 +16,21 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Optional
 
-from sqlalchemy import (Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine, event,
-                        func, inspect, select)
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -36,17 +47,20 @@ class Criterion:
 
 
 CRITERIA = {
-    "fluency": Criterion("Fluency and naturalness",
-                         "Reads as a native speaker would write it: grammar, spelling, word choice, the right script "
-                         "and register; no words from another language where a native word exists."),
-    "cultural_fit": Criterion("Cultural and local fit",
-                              "Fits the culture and place of the language: local names, customs, food, units, "
-                              "politeness; nothing wrong or offensive about them."),
-    "correctness": Criterion("Correctness",
-                             "The facts, numbers and reasoning are right; nothing made up."),
-    "instruction_following": Criterion("Following the instruction",
-                                       "Does what the prompt asks, all of it, in the asked form, length and "
-                                       "language."),
+    "fluency": Criterion(
+        "Fluency and naturalness",
+        "Reads as a native speaker would write it: grammar, spelling, word choice, the right script "
+        "and register; no words from another language where a native word exists.",
+    ),
+    "cultural_fit": Criterion(
+        "Cultural and local fit",
+        "Fits the culture and place of the language: local names, customs, food, units, "
+        "politeness; nothing wrong or offensive about them.",
+    ),
+    "correctness": Criterion("Correctness", "The facts, numbers and reasoning are right; nothing made up."),
+    "instruction_following": Criterion(
+        "Following the instruction", "Does what the prompt asks, all of it, in the asked form, length and language."
+    ),
 }
 CRITERION_CHOICES = ("a", "b", "tie", "both_bad")  # which response is better on one criterion
 MAX_COMMENT = 2000
@@ -100,15 +114,15 @@ class Verdict(Base):
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id"))
     left_is_a: Mapped[bool] = mapped_column(Boolean)
     choice: Mapped[str] = mapped_column(String(8))
-    fluency: Mapped[Optional[str]] = mapped_column(String(4))
-    cultural_fit: Mapped[Optional[str]] = mapped_column(String(4))
-    correctness: Mapped[Optional[str]] = mapped_column(String(4))
-    instruction_following: Mapped[Optional[str]] = mapped_column(String(4))
+    fluency: Mapped[str | None] = mapped_column(String(4))
+    cultural_fit: Mapped[str | None] = mapped_column(String(4))
+    correctness: Mapped[str | None] = mapped_column(String(4))
+    instruction_following: Mapped[str | None] = mapped_column(String(4))
     harmful_a: Mapped[bool] = mapped_column(Boolean, default=False)  # the reviewer flagged a response as harmful
     harmful_b: Mapped[bool] = mapped_column(Boolean, default=False)
     comment: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    edited: Mapped[Optional[dt.datetime]] = mapped_column(DateTime(timezone=True))
+    edited: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 @dataclass(frozen=True)
@@ -116,7 +130,7 @@ class Judgement:
     """One reviewer's verdict on one item, in version terms."""
 
     choice: str  # CHOICES or ABSTAIN
-    criteria: dict[str, Optional[str]]  # CRITERIA name -> CRITERION_CHOICES or None
+    criteria: dict[str, str | None]  # CRITERIA name -> CRITERION_CHOICES or None
     harmful_a: bool = False
     harmful_b: bool = False
     comment: str = ""
@@ -150,7 +164,7 @@ class ReviewerProgress:
     judged: int  # verdicts, abstentions included
     abstained: int  # skip or cannot_judge
     items: int  # items in the reviewer's languages
-    last: Optional[dt.datetime]
+    last: dt.datetime | None
 
 
 def token_hash(token: str) -> str:
@@ -174,7 +188,7 @@ class Store:
         Base.metadata.create_all(self.engine)
         self._check_columns(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._key: Optional[bytes] = None
+        self._key: bytes | None = None
 
     def _check_columns(self, url: str) -> None:
         """A database made by an older version of this module lacks columns (create_all adds tables, not columns)."""
@@ -182,8 +196,10 @@ class Store:
         for table in Base.metadata.sorted_tables:
             missing = {c.name for c in table.columns} - {c["name"] for c in found.get_columns(table.name)}
             if missing:
-                raise ValueError(f"{url}: table {table.name} lacks {sorted(missing)} (made by an older evals.review): "
-                                 "export its verdicts with that version, then start a new --db")
+                raise ValueError(
+                    f"{url}: table {table.name} lacks {sorted(missing)} (made by an older evals.review): "
+                    "export its verdicts with that version, then start a new --db"
+                )
 
     def comparison(self) -> Comparison:
         with self.sessions() as s:
@@ -202,8 +218,10 @@ class Store:
                 found = Comparison(version_a=version_a, version_b=version_b, secret=secrets.token_hex(32))
                 s.add(found)
             elif (found.version_a, found.version_b) != (version_a, version_b):
-                raise ValueError(f"this database reviews {found.version_a} vs {found.version_b}, not {version_a} vs "
-                                 f"{version_b}: give a new --db for a new pair")
+                raise ValueError(
+                    f"this database reviews {found.version_a} vs {found.version_b}, not {version_a} vs "
+                    f"{version_b}: give a new --db for a new pair"
+                )
         return found
 
     def prompt_keys(self) -> set[tuple[str, str]]:
@@ -227,8 +245,10 @@ class Store:
             with self.sessions.begin() as s:
                 s.add(Reviewer(name=name, token_sha256=token_hash(token), languages=",".join(languages), admin=admin))
         except IntegrityError:
-            raise ValueError(f"a reviewer named {name!r} exists already: choose another name (`reviewer list` shows "
-                             "them), or `reviewer revoke` the old one first") from None
+            raise ValueError(
+                f"a reviewer named {name!r} exists already: choose another name (`reviewer list` shows "
+                "them), or `reviewer revoke` the old one first"
+            ) from None
         return token
 
     def revoke(self, name: str) -> None:
@@ -240,14 +260,15 @@ class Store:
             found.revoked = True
             found.name = f"{name} (revoked {found.id})"  # frees the name for a new token
 
-    def reviewer(self, token: Optional[str]) -> Optional[Reviewer]:
+    def reviewer(self, token: str | None) -> Reviewer | None:
         if not token:
             return None
         with self.sessions() as s:
-            return s.scalars(select(Reviewer).where(Reviewer.token_sha256 == token_hash(token),
-                                                    Reviewer.revoked.is_(False))).first()
+            return s.scalars(
+                select(Reviewer).where(Reviewer.token_sha256 == token_hash(token), Reviewer.revoked.is_(False))
+            ).first()
 
-    def item(self, item_id: int) -> Optional[Item]:
+    def item(self, item_id: int) -> Item | None:
         with self.sessions() as s:
             return s.get(Item, item_id)
 
@@ -267,47 +288,64 @@ class Store:
         """Each reviewer's own random order of the items (against order and fatigue effects), fixed across restarts."""
         return self._secret("item-order", f"{reviewer.id}:{item_id}")
 
-    def next_item(self, reviewer: Reviewer, language: str) -> Optional[Item]:
+    def next_item(self, reviewer: Reviewer, language: str) -> Item | None:
         """The next item in `language` this reviewer has not judged yet, in their own order."""
         mine = select(Verdict.item_id).where(Verdict.reviewer_id == reviewer.id)
         with self.sessions() as s:
             ids = s.scalars(select(Item.id).where(Item.language == language, Item.id.not_in(mine))).all()
             return s.get(Item, min(ids, key=lambda i: self.order_key(reviewer, i))) if ids else None
 
-    def verdict_of(self, reviewer: Reviewer, item: Item) -> Optional[Verdict]:
+    def verdict_of(self, reviewer: Reviewer, item: Item) -> Verdict | None:
         with self.sessions() as s:
-            return s.scalars(select(Verdict).where(Verdict.reviewer_id == reviewer.id,
-                                                   Verdict.item_id == item.id)).first()
+            return s.scalars(
+                select(Verdict).where(Verdict.reviewer_id == reviewer.id, Verdict.item_id == item.id)
+            ).first()
 
     def verdicts_by(self, reviewer: Reviewer) -> list[tuple[Item, Verdict]]:
         """A reviewer's own verdicts, latest first (the page they edit from)."""
         with self.sessions() as s:
-            return [tuple(row) for row in s.execute(select(Item, Verdict).join(Verdict)
-                                                    .where(Verdict.reviewer_id == reviewer.id)
-                                                    .order_by(Verdict.id.desc())).all()]
+            return [
+                tuple(row)
+                for row in s.execute(
+                    select(Item, Verdict)
+                    .join(Verdict)
+                    .where(Verdict.reviewer_id == reviewer.id)
+                    .order_by(Verdict.id.desc())
+                ).all()
+            ]
 
     def progress(self, reviewer: Reviewer, language: str) -> tuple[int, int]:
         """(judged by this reviewer, total) items in `language`."""
         with self.sessions() as s:
             total = s.scalar(select(func.count(Item.id)).where(Item.language == language))
-            done = s.scalar(select(func.count(Verdict.id)).join(Item)
-                            .where(Item.language == language, Verdict.reviewer_id == reviewer.id))
+            done = s.scalar(
+                select(func.count(Verdict.id))
+                .join(Item)
+                .where(Item.language == language, Verdict.reviewer_id == reviewer.id)
+            )
         return done, total
 
-    def record(self, reviewer: Reviewer, item: Item, left_is_a: bool, judgement: Judgement,
-               replace: bool = False) -> bool:
+    def record(
+        self, reviewer: Reviewer, item: Item, left_is_a: bool, judgement: Judgement, replace: bool = False
+    ) -> bool:
         """Store a verdict; False when this reviewer already judged this item and `replace` is not set (the first
         verdict stands: a double submit is not an edit)."""
-        fields = dict(choice=judgement.choice, comment=judgement.comment, harmful_a=judgement.harmful_a,
-                      harmful_b=judgement.harmful_b, **judgement.criteria)
+        fields = dict(
+            choice=judgement.choice,
+            comment=judgement.comment,
+            harmful_a=judgement.harmful_a,
+            harmful_b=judgement.harmful_b,
+            **judgement.criteria,
+        )
         if replace:
             with self.sessions.begin() as s:
-                found = s.scalars(select(Verdict).where(Verdict.reviewer_id == reviewer.id,
-                                                        Verdict.item_id == item.id)).first()
+                found = s.scalars(
+                    select(Verdict).where(Verdict.reviewer_id == reviewer.id, Verdict.item_id == item.id)
+                ).first()
                 if found is not None:
                     for name, value in fields.items():
                         setattr(found, name, value)
-                    found.edited = dt.datetime.now(dt.timezone.utc)
+                    found.edited = dt.datetime.now(dt.UTC)
                     return True
         try:
             with self.sessions.begin() as s:
@@ -319,37 +357,78 @@ class Store:
     def language_progress(self) -> list[LanguageProgress]:
         with self.sessions() as s:
             items = s.execute(select(Item.language, func.count(Item.id)).group_by(Item.language)).all()
-            per_item = (select(Item.language, Verdict.item_id, func.count(Verdict.id).label("n"))
-                        .join(Item).group_by(Verdict.item_id).subquery())
-            verdicts = {row[0]: row[1:] for row in s.execute(
-                select(per_item.c.language, func.sum(per_item.c.n), func.count(),
-                       func.sum((per_item.c.n >= 2).cast(Integer))).group_by(per_item.c.language))}
+            per_item = (
+                select(Item.language, Verdict.item_id, func.count(Verdict.id).label("n"))
+                .join(Item)
+                .group_by(Verdict.item_id)
+                .subquery()
+            )
+            verdicts = {
+                row[0]: row[1:]
+                for row in s.execute(
+                    select(
+                        per_item.c.language,
+                        func.sum(per_item.c.n),
+                        func.count(),
+                        func.sum((per_item.c.n >= 2).cast(Integer)),
+                    ).group_by(per_item.c.language)
+                )
+            }
             reviewers = s.scalars(select(Reviewer).where(Reviewer.admin.is_(False))).all()
-        return [LanguageProgress(language, n, sum(language in r.language_list for r in reviewers),
-                                 *(int(x or 0) for x in verdicts.get(language, (0, 0, 0))))
-                for language, n in sorted(items)]
+        return [
+            LanguageProgress(
+                language,
+                n,
+                sum(language in r.language_list for r in reviewers),
+                *(int(x or 0) for x in verdicts.get(language, (0, 0, 0))),
+            )
+            for language, n in sorted(items)
+        ]
 
     def reviewer_progress(self) -> list[ReviewerProgress]:
         """Per reviewer: verdicts, abstentions, the items of their languages, their latest submit (admin page)."""
         with self.sessions() as s:
             items = dict(s.execute(select(Item.language, func.count(Item.id)).group_by(Item.language)).all())
-            counts = {row[0]: row[1:] for row in s.execute(
-                select(Verdict.reviewer_id, func.count(Verdict.id),
-                       func.sum(Verdict.choice.in_(ABSTAIN).cast(Integer)), func.max(Verdict.created))
-                .group_by(Verdict.reviewer_id))}
+            counts = {
+                row[0]: row[1:]
+                for row in s.execute(
+                    select(
+                        Verdict.reviewer_id,
+                        func.count(Verdict.id),
+                        func.sum(Verdict.choice.in_(ABSTAIN).cast(Integer)),
+                        func.max(Verdict.created),
+                    ).group_by(Verdict.reviewer_id)
+                )
+            }
             reviewers = s.scalars(select(Reviewer).order_by(Reviewer.name)).all()
         rows = []
         for r in reviewers:
             judged, abstained, last = counts.get(r.id, (0, 0, None))
-            rows.append(ReviewerProgress(r.name, r.languages, r.admin, r.revoked, judged, int(abstained or 0),
-                                         sum(items.get(code, 0) for code in r.language_list), last))
+            rows.append(
+                ReviewerProgress(
+                    r.name,
+                    r.languages,
+                    r.admin,
+                    r.revoked,
+                    judged,
+                    int(abstained or 0),
+                    sum(items.get(code, 0) for code in r.language_list),
+                    last,
+                )
+            )
         return rows
 
     def comments(self, limit: int = 50) -> list[tuple[str, str, str]]:
         """The latest (language, reviewer name, comment), for the admin page."""
         with self.sessions() as s:
-            rows = s.execute(select(Item.language, Reviewer.name, Verdict.comment).join(Item).join(Reviewer)
-                             .where(Verdict.comment != "").order_by(Verdict.id.desc()).limit(limit)).all()
+            rows = s.execute(
+                select(Item.language, Reviewer.name, Verdict.comment)
+                .join(Item)
+                .join(Reviewer)
+                .where(Verdict.comment != "")
+                .order_by(Verdict.id.desc())
+                .limit(limit)
+            ).all()
         return [tuple(row) for row in rows]
 
     def verdicts(self) -> list[tuple[Item, Verdict]]:

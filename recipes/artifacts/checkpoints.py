@@ -16,10 +16,10 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
 
 MARKER = "COMPLETE.json"
 TEMP_INFIX = ".tmp-"
@@ -31,8 +31,8 @@ _MEGATRON_DIR = re.compile(r"^iter_(\d{7,})$")
 class Checkpoint:
     path: Path
     step: int
-    consumed_samples: Optional[int] = None  # unknown for Megatron directories (it lives inside their state)
-    timestamp: Optional[str] = None
+    consumed_samples: int | None = None  # unknown for Megatron directories (it lives inside their state)
+    timestamp: str | None = None
     files: dict[str, int] = field(default_factory=dict)  # relative path -> size in bytes, from the marker
 
 
@@ -60,7 +60,7 @@ def writing_checkpoint(parent: Path, name: str, step: int, consumed_samples: int
         raise
 
 
-def newest_complete(directory: Path) -> Optional[Checkpoint]:
+def newest_complete(directory: Path) -> Checkpoint | None:
     """The complete checkpoint with the highest step under `directory`, or None."""
     complete = complete_checkpoints(directory)
     return complete[-1] if complete else None
@@ -96,7 +96,7 @@ def keep_last_n(directory: Path, n: int) -> list[Path]:
     return doomed
 
 
-def megatron_latest_iteration(directory: Path) -> Optional[int]:
+def megatron_latest_iteration(directory: Path) -> int | None:
     """The iteration in Megatron's `latest_checkpointed_iteration.txt` (0 for `release`), or None if absent."""
     tracker = Path(directory) / MEGATRON_TRACKER
     if not tracker.exists():
@@ -109,14 +109,19 @@ def megatron_latest_iteration(directory: Path) -> Optional[int]:
     return int(text)
 
 
-def _read_marked(path: Path) -> Optional[Checkpoint]:
+def _read_marked(path: Path) -> Checkpoint | None:
     marker = path / MARKER
     if not marker.is_file():
         return None
     try:
         data = json.loads(marker.read_text())
-        checkpoint = Checkpoint(path=path, step=int(data["step"]), consumed_samples=int(data["consumed_samples"]),
-                                timestamp=str(data["timestamp"]), files={str(k): int(v) for k, v in data["files"].items()})
+        checkpoint = Checkpoint(
+            path=path,
+            step=int(data["step"]),
+            consumed_samples=int(data["consumed_samples"]),
+            timestamp=str(data["timestamp"]),
+            files={str(k): int(v) for k, v in data["files"].items()},
+        )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None  # a damaged marker means an unusable checkpoint, not a crash of whoever is looking
     for rel, size in checkpoint.files.items():
@@ -126,7 +131,7 @@ def _read_marked(path: Path) -> Optional[Checkpoint]:
     return checkpoint
 
 
-def _read_megatron(path: Path, tracked: Optional[int]) -> Optional[Checkpoint]:
+def _read_megatron(path: Path, tracked: int | None) -> Checkpoint | None:
     if tracked is None:
         return None
     if path.name == "release":
@@ -142,8 +147,12 @@ def _write_marker(directory: Path, step: int, consumed_samples: int) -> None:
     for rel in files:
         with open(directory / rel, "rb") as f:
             os.fsync(f.fileno())
-    marker = {"step": step, "consumed_samples": consumed_samples,
-              "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "files": files}
+    marker = {
+        "step": step,
+        "consumed_samples": consumed_samples,
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "files": files,
+    }
     with open(directory / MARKER, "w") as f:
         json.dump(marker, f, indent=2)
         f.flush()
@@ -158,10 +167,12 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m recipes.checkpoints",
-                                     description="Show the newest complete checkpoint in a directory; optionally "
-                                                 "delete all but the newest N complete ones.")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m recipes.checkpoints",
+        description="Show the newest complete checkpoint in a directory; optionally "
+        "delete all but the newest N complete ones.",
+    )
     parser.add_argument("directory", type=Path, help="checkpoint directory (e.g. <run dir>/checkpoints)")
     parser.add_argument("--keep", type=int, default=None, metavar="N", help="delete all but the N newest complete")
     args = parser.parse_args(argv)

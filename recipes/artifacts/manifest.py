@@ -66,7 +66,7 @@ def build(config: dict[str, Any], overrides: list[str], parents: list[str]) -> d
         "stage": stage,
         "run": config["run"]["name"],
         "experiment": config["run"]["experiment"],
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
         "user": getpass.getuser(),
         "git": git_state(),

@@ -31,7 +31,6 @@ import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import torch
 from rich.progress import track
@@ -42,23 +41,38 @@ from recipes.core.chat_template import CHAT_TEMPLATE
 
 IDENTITY_FILE = "vision_identity.json"
 PROJECTOR_WEIGHT = "mm_input_projection_weight"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json",
-                   "added_tokens.json", "generation_config.json")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "tokenizer.model",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "generation_config.json",
+)
 PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
 #: Text-config keys that describe a saved file, not the architecture.
 _FILE_KEYS = ("architectures", "transformers_version", "_name_or_path")
 
 # (on-disk prefix, part); longer prefixes first so "vision_tower.vision_model." wins over "vision_tower.".
 _PREFIXES = (
-    ("model.vision_tower.vision_model.", "vision"), ("vision_tower.vision_model.", "vision"),
-    ("model.vision_tower.", "vision"), ("vision_tower.", "vision"),
-    ("model.multi_modal_projector.", "projector"), ("multi_modal_projector.", "projector"),
-    ("model.language_model.", "text"), ("language_model.model.", "text"),
-    ("language_model.lm_head.", "lm_head"), ("lm_head.", "lm_head"),
+    ("model.vision_tower.vision_model.", "vision"),
+    ("vision_tower.vision_model.", "vision"),
+    ("model.vision_tower.", "vision"),
+    ("vision_tower.", "vision"),
+    ("model.multi_modal_projector.", "projector"),
+    ("multi_modal_projector.", "projector"),
+    ("model.language_model.", "text"),
+    ("language_model.model.", "text"),
+    ("language_model.lm_head.", "lm_head"),
+    ("lm_head.", "lm_head"),
     ("model.", "text"),
 )
-_HUB_PREFIX = {"text": "language_model.model.", "lm_head": "language_model.lm_head.",
-               "vision": "vision_tower.vision_model.", "projector": "multi_modal_projector."}
+_HUB_PREFIX = {
+    "text": "language_model.model.",
+    "lm_head": "language_model.lm_head.",
+    "vision": "vision_tower.vision_model.",
+    "projector": "multi_modal_projector.",
+}
 
 
 class VisionMismatchError(ValueError):
@@ -71,7 +85,7 @@ class MultimodalSettings:
 
     max_shard_gib: float = 5.0
     #: Refuse to export when the vision source differs from this recorded identity file (None: check fit only).
-    identity_path: Optional[str] = None
+    identity_path: str | None = None
     write_chat_template: bool = True
 
 
@@ -115,7 +129,7 @@ def classify(name: str) -> tuple[str, str]:
     """(part, name inside the part) of an on-disk tensor name; part is text, lm_head, vision or projector."""
     for prefix, part in _PREFIXES:
         if name.startswith(prefix):
-            return part, name[len(prefix):]
+            return part, name[len(prefix) :]
     raise ValueError(f"tensor {name!r} is not a Gemma 3 text, vision or projector tensor")
 
 
@@ -158,8 +172,10 @@ def _read_config(ckpt_dir: Path) -> dict:
 def _multimodal_config(ckpt_dir: Path) -> dict:
     config = _read_config(ckpt_dir)
     if "vision_config" not in config or "text_config" not in config:
-        raise ValueError(f"{ckpt_dir}/config.json has no vision_config/text_config: not a multimodal Gemma 3 "
-                         "(Gemma3ForConditionalGeneration) checkpoint")
+        raise ValueError(
+            f"{ckpt_dir}/config.json has no vision_config/text_config: not a multimodal Gemma 3 "
+            "(Gemma3ForConditionalGeneration) checkpoint"
+        )
     return config
 
 
@@ -189,9 +205,13 @@ def vision_identity(ckpt_dir: str | Path) -> VisionIdentity:
     for key in sorted(tensors):
         t = tensors[key]
         overall.update(f"{key}|{t.dtype}|{t.shape}|{t.sha256}\n".encode())
-    return VisionIdentity(sha256=overall.hexdigest(), tensors=tensors, vision_config=config["vision_config"],
-                          mm_tokens_per_image=config.get("mm_tokens_per_image", 256),
-                          text_hidden_size=projector_shape[1])
+    return VisionIdentity(
+        sha256=overall.hexdigest(),
+        tensors=tensors,
+        vision_config=config["vision_config"],
+        mm_tokens_per_image=config.get("mm_tokens_per_image", 256),
+        text_hidden_size=projector_shape[1],
+    )
 
 
 def compare_identity(expected: VisionIdentity, actual: VisionIdentity) -> list[str]:
@@ -204,23 +224,40 @@ def compare_identity(expected: VisionIdentity, actual: VisionIdentity) -> list[s
     if extra:
         problems.append(f"{len(extra)} unrecorded tensors, e.g. {extra[:3]}")
     common = sorted(set(expected.tensors) & set(actual.tensors))
-    shapes = [f"{k}: {expected.tensors[k].shape} -> {actual.tensors[k].shape}" for k in common
-              if expected.tensors[k].shape != actual.tensors[k].shape]
+    shapes = [
+        f"{k}: {expected.tensors[k].shape} -> {actual.tensors[k].shape}"
+        for k in common
+        if expected.tensors[k].shape != actual.tensors[k].shape
+    ]
     if shapes:
         problems.append(f"{len(shapes)} tensors change shape, e.g. {shapes[:3]}")
-    dtypes = [f"{k}: {expected.tensors[k].dtype} -> {actual.tensors[k].dtype}" for k in common
-              if expected.tensors[k].dtype != actual.tensors[k].dtype]
+    dtypes = [
+        f"{k}: {expected.tensors[k].dtype} -> {actual.tensors[k].dtype}"
+        for k in common
+        if expected.tensors[k].dtype != actual.tensors[k].dtype
+    ]
     if dtypes:
         problems.append(f"{len(dtypes)} tensors change dtype, e.g. {dtypes[:3]}")
-    changed = [k for k in common if expected.tensors[k].sha256 != actual.tensors[k].sha256
-               and expected.tensors[k].shape == actual.tensors[k].shape]
+    changed = [
+        k
+        for k in common
+        if expected.tensors[k].sha256 != actual.tensors[k].sha256
+        and expected.tensors[k].shape == actual.tensors[k].shape
+    ]
     if changed:
         problems.append(f"{len(changed)} tensors have other values (SHA-256 differs), e.g. {changed[:3]}")
-    config_keys = sorted(k for k in set(expected.vision_config) | set(actual.vision_config)
-                         if k not in _FILE_KEYS and expected.vision_config.get(k) != actual.vision_config.get(k))
+    config_keys = sorted(
+        k
+        for k in set(expected.vision_config) | set(actual.vision_config)
+        if k not in _FILE_KEYS and expected.vision_config.get(k) != actual.vision_config.get(k)
+    )
     if config_keys:
-        problems.append("vision_config differs in " + ", ".join(
-            f"{k}: {expected.vision_config.get(k)!r} -> {actual.vision_config.get(k)!r}" for k in config_keys))
+        problems.append(
+            "vision_config differs in "
+            + ", ".join(
+                f"{k}: {expected.vision_config.get(k)!r} -> {actual.vision_config.get(k)!r}" for k in config_keys
+            )
+        )
     return problems
 
 
@@ -345,16 +382,22 @@ def check_fit(identity: VisionIdentity, text_config: dict, embed_rows: int, imag
     if hidden != identity.text_hidden_size:
         raise VisionMismatchError(
             f"language model hidden_size {hidden} does not fit the multimodal projector, which maps the vision "
-            f"tower into hidden size {identity.text_hidden_size}: use the vision tower of the same Gemma 3 size")
+            f"tower into hidden size {identity.text_hidden_size}: use the vision tower of the same Gemma 3 size"
+        )
     if embed_rows <= image_token_index:
         raise VisionMismatchError(
             f"language model embeds {embed_rows} tokens but image_token_index is {image_token_index}: the text "
-            "checkpoint must keep the multimodal vocabulary (vocab_size of the -it model)")
+            "checkpoint must keep the multimodal vocabulary (vocab_size of the -it model)"
+        )
 
 
-def reassemble(text_dir: str | Path, vision_dir: str | Path, out_dir: str | Path,
-               settings: MultimodalSettings | None = None,
-               identity: str | Path | dict | VisionIdentity | None = None) -> ReassemblySummary:
+def reassemble(
+    text_dir: str | Path,
+    vision_dir: str | Path,
+    out_dir: str | Path,
+    settings: MultimodalSettings | None = None,
+    identity: str | Path | dict | VisionIdentity | None = None,
+) -> ReassemblySummary:
     """Trained language model + original vision tower/projector -> ``Gemma3ForConditionalGeneration`` checkpoint.
 
     ``vision_dir`` is a split ``vision/`` or any multimodal checkpoint (its language model is ignored). The vision
@@ -370,8 +413,9 @@ def reassemble(text_dir: str | Path, vision_dir: str | Path, out_dir: str | Path
     if recorded is not None:
         problems = compare_identity(load_identity(recorded), actual)
         if problems:
-            raise VisionMismatchError(f"vision tower/projector in {vision_src} is not the recorded one: "
-                                      + "; ".join(problems))
+            raise VisionMismatchError(
+                f"vision tower/projector in {vision_src} is not the recorded one: " + "; ".join(problems)
+            )
     text_config = _text_config(text_src)
     tied = text_config.get("tie_word_embeddings", True)
     text_shapes = tensor_shapes(text_src, {"text", "lm_head"})
@@ -394,8 +438,12 @@ def reassemble(text_dir: str | Path, vision_dir: str | Path, out_dir: str | Path
     shards = writer.close()
     merged_text = {k: v for k, v in text_config.items() if k not in _FILE_KEYS}
     merged_text["model_type"] = "gemma3_text"
-    config = {**config, "text_config": merged_text, "architectures": ["Gemma3ForConditionalGeneration"],
-              "tie_word_embeddings": tied}
+    config = {
+        **config,
+        "text_config": merged_text,
+        "architectures": ["Gemma3ForConditionalGeneration"],
+        "tie_word_embeddings": tied,
+    }
     _write_json(out / "config.json", _stamped(config))
     tokenizer_src = text_src if (text_src / "tokenizer.json").exists() else vision_src
     files = _copy_files(tokenizer_src, out, TOKENIZER_FILES) + _copy_files(vision_src, out, PROCESSOR_FILES)
@@ -421,8 +469,11 @@ def run(settings: MultimodalSettings, text_dir: str, vision_dir: str, out_dir: s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m recipes.multimodal", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m recipes.multimodal",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("split", help="multimodal checkpoint -> text/ + vision/ + vision_identity.json")
     p.add_argument("src"), p.add_argument("out")
@@ -447,7 +498,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
-
 
 
 def vision_dir(text_checkpoint: str | Path) -> Path:

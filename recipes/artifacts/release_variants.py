@@ -35,7 +35,6 @@ import tempfile
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from recipes.core.schema import ReleaseSettings
 
@@ -116,8 +115,16 @@ def llama_cpp_server(gguf_path: str | Path, n_ctx: int, threads: int):
 
 def _next_token(server, prompt_ids: list[int], **request) -> dict:
     """One decoding step on token ids; the chosen token with its unbiased log-prob."""
-    reply = server.handle_completions({"prompt": prompt_ids, "max_tokens": 1, "n_probs": 1, "temperature": 0.0,
-                                       "post_sampling_probs": False, **request})
+    reply = server.handle_completions(
+        {
+            "prompt": prompt_ids,
+            "max_tokens": 1,
+            "n_probs": 1,
+            "temperature": 0.0,
+            "post_sampling_probs": False,
+            **request,
+        }
+    )
     if "choices" not in reply:
         raise RuntimeError(f"llama.cpp refused the request: {reply}")
     return reply["choices"][0]["logprobs"]["content"][0]
@@ -128,7 +135,7 @@ def gguf_greedy(server, prompt_ids: list[int], max_tokens: int) -> list[int]:
     ids = list(prompt_ids)
     for _ in range(max_tokens):
         ids.append(_next_token(server, ids)["id"])
-    return ids[len(prompt_ids):]
+    return ids[len(prompt_ids) :]
 
 
 def gguf_perplexity(server, tokenizer, texts: dict[str, list[str]], max_tokens: int) -> dict[str, float]:
@@ -198,11 +205,23 @@ def fp8_dynamic(source: Path, out: Path, settings: ReleaseSettings) -> VariantRe
 def nvfp4(source: Path, out: Path, settings: ReleaseSettings) -> VariantResult:
     """NVFP4 with ModelOpt's hf_ptq example (Blackwell GPUs); rendered for the cluster, never run here."""
     out.mkdir(parents=True, exist_ok=True)
-    command = ["python", "examples/llm_ptq/hf_ptq.py", "--pyt_ckpt_path", str(source), "--qformat", "nvfp4",
-               "--export_path", str(out), "--calib_size", str(settings.nvfp4_calib_size), "--trust_remote_code"]
+    command = [
+        "python",
+        "examples/llm_ptq/hf_ptq.py",
+        "--pyt_ckpt_path",
+        str(source),
+        "--qformat",
+        "nvfp4",
+        "--export_path",
+        str(out),
+        "--calib_size",
+        str(settings.nvfp4_calib_size),
+        "--trust_remote_code",
+    ]
     (out / "quantize_nvfp4.sh").write_text(
         "#!/bin/bash\n# Run from a TensorRT-Model-Optimizer checkout inside a ModelOpt container on a GPU node.\n"
-        "set -euo pipefail\n" + " ".join(command) + "\n")
+        "set -euo pipefail\n" + " ".join(command) + "\n"
+    )
     return VariantResult("nvfp4", "rendered", str(out), command)
 
 
@@ -212,16 +231,31 @@ def fetch_gguf_converter(dest_root: Path = CONVERTER_CACHE) -> Path:
     if (dest / "convert_hf_to_gguf.py").is_file():
         return dest
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", CONVERTER_SDIST, "--no-deps",
-                        "--no-binary", ":all:", "-d", tmp, "-q"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                CONVERTER_SDIST,
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "-d",
+                tmp,
+                "-q",
+            ],
+            check=True,
+        )
         sdist = next(Path(tmp).glob("llama_cpp_python-*.tar.gz"))
         prefix = f"{sdist.name[: -len('.tar.gz')]}/vendor/llama.cpp/"
         wanted = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
         with tarfile.open(sdist) as tar:
-            members = [m for m in tar.getmembers() if m.name.startswith(prefix)
-                       and m.name[len(prefix):].startswith(wanted)]
+            members = [
+                m for m in tar.getmembers() if m.name.startswith(prefix) and m.name[len(prefix) :].startswith(wanted)
+            ]
             for m in members:
-                m.name = m.name[len(prefix):]
+                m.name = m.name[len(prefix) :]
             partial = dest.with_name(dest.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
             tar.extractall(partial, members=members, filter="data")
@@ -229,25 +263,34 @@ def fetch_gguf_converter(dest_root: Path = CONVERTER_CACHE) -> Path:
     return dest
 
 
-def llama_cpp_checkout(settings: ReleaseSettings) -> Optional[Path]:
+def llama_cpp_checkout(settings: ReleaseSettings) -> Path | None:
     for candidate in (settings.llama_cpp_dir, os.environ.get("LLAMA_CPP_DIR", "")):
         if candidate:
             if not (Path(candidate) / "convert_hf_to_gguf.py").is_file():
-                raise FileNotFoundError(f"llama_cpp_dir={candidate} has no convert_hf_to_gguf.py: point it at a "
-                                        "llama.cpp checkout, or leave it empty to use the PyPI sdist copy")
+                raise FileNotFoundError(
+                    f"llama_cpp_dir={candidate} has no convert_hf_to_gguf.py: point it at a "
+                    "llama.cpp checkout, or leave it empty to use the PyPI sdist copy"
+                )
             return Path(candidate)
     return None
 
 
-def find_llama_quantize(settings: ReleaseSettings) -> Optional[str]:
+def find_llama_quantize(settings: ReleaseSettings) -> str | None:
     checkout = llama_cpp_checkout(settings)
     built = checkout / "build" / "bin" / "llama-quantize" if checkout else None
     return str(built) if built and built.is_file() else shutil.which("llama-quantize")
 
 
 def _convert(converter: Path, source: Path, outtype: str, outfile: Path) -> list[str]:
-    return [sys.executable, str(converter / "convert_hf_to_gguf.py"), str(source), "--outtype", outtype,
-            "--outfile", str(outfile)]
+    return [
+        sys.executable,
+        str(converter / "convert_hf_to_gguf.py"),
+        str(source),
+        "--outtype",
+        outtype,
+        "--outfile",
+        str(outfile),
+    ]
 
 
 def _chained(steps: list[list[str]]) -> list[str]:
@@ -265,19 +308,23 @@ def gguf_variant(variant: str, bf16_dir: Path, out: Path, settings: ReleaseSetti
     if variant == "gguf_q8_0":
         steps = [_convert(converter, bf16_dir, "q8_0", target)]
     else:
-        steps = [_convert(converter, bf16_dir, "bf16", bf16_gguf),
-                 [quantizer or "llama-quantize", str(bf16_gguf), str(target), label]]
+        steps = [
+            _convert(converter, bf16_dir, "bf16", bf16_gguf),
+            [quantizer or "llama-quantize", str(bf16_gguf), str(target), label],
+        ]
     if rendered:
         steps.append(["rm", str(bf16_gguf)])
         (out / "quantize_q4_k_m.sh").write_text(
             "#!/bin/bash\n# Needs a llama.cpp checkout with llama-quantize built (LLAMA_CPP_DIR, PATH).\n"
-            "set -euo pipefail\n" + "".join(" ".join(step) + "\n" for step in steps))
+            "set -euo pipefail\n" + "".join(" ".join(step) + "\n" for step in steps)
+        )
         return VariantResult(variant, "rendered", str(out), _chained(steps))
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True)
         if done.returncode != 0:
-            raise RuntimeError(f"{Path(step[1]).name if step[0] == sys.executable else step[0]} failed:\n"
-                               f"{done.stderr[-3000:]}")
+            raise RuntimeError(
+                f"{Path(step[1]).name if step[0] == sys.executable else step[0]} failed:\n{done.stderr[-3000:]}"
+            )
     bf16_gguf.unlink(missing_ok=True)
     return VariantResult(variant, "built", str(out), _chained(steps))
 
@@ -286,8 +333,13 @@ def gguf_file(result: VariantResult) -> Path:
     return Path(result.path) / f"model-{GGUF_TYPES[result.variant]}.gguf"
 
 
-def score_gguf(result: VariantResult, tokenizer_dir: Path, texts: dict[str, list[str]],
-               settings: ReleaseSettings, sample_tokens: int = 8) -> None:
+def score_gguf(
+    result: VariantResult,
+    tokenizer_dir: Path,
+    texts: dict[str, list[str]],
+    settings: ReleaseSettings,
+    sample_tokens: int = 8,
+) -> None:
     """One llama.cpp load of a built GGUF: its greedy continuation of SAMPLE_PROMPT (it loads and generates) and,
     with held-out texts, its perplexity."""
     from transformers import AutoTokenizer
@@ -314,11 +366,14 @@ def run(settings: ReleaseSettings, source: str, out_dir: str | Path, registry=No
     registry = registry or Registry()
     source_dir = registry.resolve(source)
     source_record = read_record(source_dir) if (source_dir / RECORD_FILE).is_file() else None
-    texts = read_quality_texts(settings.quality_texts, settings.max_docs_per_language) \
-        if settings.quality_texts else {}
+    texts = read_quality_texts(settings.quality_texts, settings.max_docs_per_language) if settings.quality_texts else {}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    card = model_card(source_record, registry) if source_record else f"# {settings.name}\n\nExported from `{source_dir}`.\n"
+    card = (
+        model_card(source_record, registry)
+        if source_record
+        else f"# {settings.name}\n\nExported from `{source_dir}`.\n"
+    )
 
     bf16_dir = out_dir / "hf_bf16"
     results = [export_hf_bf16(source_dir, bf16_dir, card)]
@@ -343,15 +398,27 @@ def run(settings: ReleaseSettings, source: str, out_dir: str | Path, registry=No
             result.perplexity_ratio_vs_bf16 = {k: v / reference[k] for k, v in result.perplexity.items()}
         kind = "gguf" if result.variant.startswith("gguf") else "hf"
         record = registry.register(
-            result.path, name=f"{settings.name}-{result.variant.replace('_', '-')}", stage="release",
-            payload_kind=kind, version=settings.version, parents=[source_record.id] if source_record else [],
-            manifest={"variant": result.variant, "status": result.status, "command": result.command,
-                      "source": str(source_dir), "sample": result.sample},
+            result.path,
+            name=f"{settings.name}-{result.variant.replace('_', '-')}",
+            stage="release",
+            payload_kind=kind,
+            version=settings.version,
+            parents=[source_record.id] if source_record else [],
+            manifest={
+                "variant": result.variant,
+                "status": result.status,
+                "command": result.command,
+                "source": str(source_dir),
+                "sample": result.sample,
+            },
         )
         result.version_id = record.id
         if result.perplexity:
-            registry.add_metrics(record.id, "release_perplexity",
-                                 {"perplexity": result.perplexity, "ratio_vs_bf16": result.perplexity_ratio_vs_bf16})
+            registry.add_metrics(
+                record.id,
+                "release_perplexity",
+                {"perplexity": result.perplexity, "ratio_vs_bf16": result.perplexity_ratio_vs_bf16},
+            )
     (out_dir / "release.json").write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
     return results
 
@@ -368,17 +435,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="+", default=["hf_bf16", "gguf_q8_0"], choices=VARIANTS)
     parser.add_argument("--name", default="sealion")
     parser.add_argument("--quality-texts", nargs="*", default=[], help='held-out JSONL {"text", "lang"}')
-    parser.add_argument("--llama-cpp-dir", default="",
-                        help="llama.cpp checkout: convert_hf_to_gguf.py, build/bin/llama-quantize "
-                             "(default: the PyPI sdist's converter, llama-quantize from PATH)")
-    parser.add_argument("--registry", default=None, help="registry directory (default: $SEALION_RUNS/registry, else <repo>/runs/registry)")
+    parser.add_argument(
+        "--llama-cpp-dir",
+        default="",
+        help="llama.cpp checkout: convert_hf_to_gguf.py, build/bin/llama-quantize "
+        "(default: the PyPI sdist's converter, llama-quantize from PATH)",
+    )
+    parser.add_argument(
+        "--registry",
+        default=None,
+        help="registry directory (default: $SEALION_RUNS/registry, else <repo>/runs/registry)",
+    )
     args = parser.parse_args(argv)
-    settings = ReleaseSettings(variants=args.variants, name=args.name, quality_texts=args.quality_texts,
-                               llama_cpp_dir=args.llama_cpp_dir)
+    settings = ReleaseSettings(
+        variants=args.variants, name=args.name, quality_texts=args.quality_texts, llama_cpp_dir=args.llama_cpp_dir
+    )
     results = run(settings, args.source, args.out_dir, Registry(args.registry))
     table = Table("variant", "status", "version", "perplexity", "ratio vs bf16")
     for r in results:
-        table.add_row(r.variant, r.status, r.version_id, json.dumps({k: round(v, 2) for k, v in r.perplexity.items()}),
-                      json.dumps({k: round(v, 3) for k, v in r.perplexity_ratio_vs_bf16.items()}))
+        table.add_row(
+            r.variant,
+            r.status,
+            r.version_id,
+            json.dumps({k: round(v, 2) for k, v in r.perplexity.items()}),
+            json.dumps({k: round(v, 3) for k, v in r.perplexity_ratio_vs_bf16.items()}),
+        )
     Console().print(table)
     return 0

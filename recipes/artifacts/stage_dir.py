@@ -6,7 +6,6 @@ without either importing the other."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from omegaconf import OmegaConf
 
@@ -14,7 +13,7 @@ from recipes.artifacts.checkpoints import newest_complete
 from recipes.core.run_layout import StageDir
 
 
-def newest_log(stage_dir: Path) -> Optional[Path]:
+def newest_log(stage_dir: Path) -> Path | None:
     """The most recently written log of a stage: in its own directory or in NeMo-Run's job directory for it."""
     candidates = [p for pattern in ("*.log", "logs/*.log", "*.out") for p in stage_dir.glob(pattern)]
     nemo_run = stage_dir.parent / ".nemo_run"

@@ -28,9 +28,10 @@ import os
 import re
 import typing
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from recipes.core.atomic import write_text_atomic
 from recipes.core.stage_specs import PAYLOAD_KINDS
@@ -44,7 +45,7 @@ _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def run_registry(cfg) -> "Registry":
+def run_registry(cfg) -> Registry:
     """The version registry of a run's launch root, where every stage registers its artifact."""
     return Registry(Path(cfg.launch.root) / "registry")
 
@@ -57,7 +58,7 @@ def default_registry_root() -> Path:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _semver_key(version: str) -> tuple[int, int, int]:
@@ -97,9 +98,11 @@ class VersionRecord:
         for key, value in data.items():
             expected = typing.get_origin(hints[key]) or hints[key]
             if not isinstance(value, expected):
-                raise CorruptRecord(f"{where}: field {key!r} is {value!r} ({type(value).__name__}), expected a "
-                                    f"{expected.__name__}; restore the file or drop it with `python -m "
-                                    "recipes.artifacts.versions repair`")
+                raise CorruptRecord(
+                    f"{where}: field {key!r} is {value!r} ({type(value).__name__}), expected a "
+                    f"{expected.__name__}; restore the file or drop it with `python -m "
+                    "recipes.artifacts.versions repair`"
+                )
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,8 +133,10 @@ def read_record(artifact_dir: str | os.PathLike) -> VersionRecord:
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CorruptRecord(f"{path}: not valid JSON ({err}); restore it or drop it from the index with "
-                            "`python -m recipes.versions repair`") from None
+        raise CorruptRecord(
+            f"{path}: not valid JSON ({err}); restore it or drop it from the index with "
+            "`python -m recipes.versions repair`"
+        ) from None
     return VersionRecord.from_dict(data, str(path))
 
 
@@ -146,8 +151,9 @@ def write_record(record: VersionRecord) -> None:
 #: Keys by which a stage's own JSON files report on the run that wrote them (how long it took, which launch, how
 #: much an earlier attempt had done), not on the payload: left out of the content key, so that a rerun that
 #: changed nothing keeps its version.
-RUN_REPORT_KEYS = frozenset({"seconds", "elapsed", "started", "updated", "created", "launch", "skipped",
-                             "shards_skipped", "host", "pid"})
+RUN_REPORT_KEYS = frozenset(
+    {"seconds", "elapsed", "started", "updated", "created", "launch", "skipped", "shards_skipped", "host", "pid"}
+)
 #: Files up to this size are keyed by their content; larger ones (tensors, token shards) by their size.
 CONTENT_HASHED_BYTES = 1 << 20
 
@@ -176,8 +182,11 @@ def content_key(artifact_dir: Path, manifest: dict[str, Any], parents: list[str]
     """SHA-256 over what the artifact was made from (the manifest less who and when, the parents) and what it
     holds (each payload file's relative path and `_file_identity`: sizes only for the large files, cheap for
     checkpoints of hundreds of GB; what a run says about itself is not part of it)."""
-    files = sorted((str(p.relative_to(artifact_dir)), _file_identity(p)) for p in artifact_dir.rglob("*")
-                   if p.is_file() and p.name != RECORD_FILE)
+    files = sorted(
+        (str(p.relative_to(artifact_dir)), _file_identity(p))
+        for p in artifact_dir.rglob("*")
+        if p.is_file() and p.name != RECORD_FILE
+    )
     made_from = {k: v for k, v in manifest.items() if k not in _VOLATILE_MANIFEST_KEYS}
     blob = json.dumps({"manifest": made_from, "parents": parents, "files": files}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -227,14 +236,23 @@ class Registry:
     def __init__(self, root: str | os.PathLike | None = None, create: bool = True):
         self.root = Path(root) if root is not None else default_registry_root()
         if not create and not self.root.is_dir():
-            raise FileNotFoundError(f"registry {self.root} does not exist: check --root (stages create "
-                                    "<launch.root>/registry when they register their first artifact)")
-        if not create and not (self.root / INDEX_FILE).is_file() and any(
-                p.name != LOCK_FILE for p in self.root.iterdir()):
-            hint = (f"--root {self.root / 'registry'} (this is a launch root; its registry is registry/)"
-                    if (self.root / "registry").is_dir() else "--root <launch.root>/registry")
-            raise FileNotFoundError(f"{self.root} is not a version registry (it has no {INDEX_FILE} but other "
-                                    f"files): pass {hint}")
+            raise FileNotFoundError(
+                f"registry {self.root} does not exist: check --root (stages create "
+                "<launch.root>/registry when they register their first artifact)"
+            )
+        if (
+            not create
+            and not (self.root / INDEX_FILE).is_file()
+            and any(p.name != LOCK_FILE for p in self.root.iterdir())
+        ):
+            hint = (
+                f"--root {self.root / 'registry'} (this is a launch root; its registry is registry/)"
+                if (self.root / "registry").is_dir()
+                else "--root <launch.root>/registry"
+            )
+            raise FileNotFoundError(
+                f"{self.root} is not a version registry (it has no {INDEX_FILE} but other files): pass {hint}"
+            )
         self.root.mkdir(parents=True, exist_ok=True)
         self._index_path = self.root / INDEX_FILE
 
@@ -244,11 +262,15 @@ class Registry:
         try:
             index = json.loads(self._index_path.read_text())
         except json.JSONDecodeError as err:
-            raise CorruptRecord(f"{self._index_path}: not valid JSON ({err}); rebuild it with `python -m "
-                                f"recipes.versions --root {self.root} repair`") from None
+            raise CorruptRecord(
+                f"{self._index_path}: not valid JSON ({err}); rebuild it with `python -m "
+                f"recipes.versions --root {self.root} repair`"
+            ) from None
         if not isinstance(index, dict):
-            raise CorruptRecord(f"{self._index_path}: not an object of id -> artifact directory; rebuild it with "
-                                f"`python -m recipes.versions --root {self.root} repair`")
+            raise CorruptRecord(
+                f"{self._index_path}: not an object of id -> artifact directory; rebuild it with "
+                f"`python -m recipes.versions --root {self.root} repair`"
+            )
         return index
 
     def _save_index(self, index: dict[str, str]) -> None:
@@ -274,8 +296,13 @@ class Registry:
                 warnings.warn(RegistryWarning(f"skipping {record_id}: {err}"), stacklevel=3)
                 continue
             if record.id != record_id:
-                warnings.warn(RegistryWarning(f"skipping {record_id}: {Path(path) / RECORD_FILE} now holds "
-                                              f"{record.id}; run `python -m recipes.versions repair`"), stacklevel=3)
+                warnings.warn(
+                    RegistryWarning(
+                        f"skipping {record_id}: {Path(path) / RECORD_FILE} now holds "
+                        f"{record.id}; run `python -m recipes.versions repair`"
+                    ),
+                    stacklevel=3,
+                )
                 continue
             yield record_id, record
 
@@ -317,11 +344,21 @@ class Registry:
         if version:
             _semver_key(version)
         with self._locked():
-            return self._register(artifact_dir, name, stage, payload_kind, version, parents or [], manifest or {},
-                                  notes)
+            return self._register(
+                artifact_dir, name, stage, payload_kind, version, parents or [], manifest or {}, notes
+            )
 
-    def _register(self, artifact_dir: Path, name: str, stage: str, payload_kind: str, version: str | None,
-                  parents: list[str], manifest: dict[str, Any], notes: str) -> VersionRecord:
+    def _register(
+        self,
+        artifact_dir: Path,
+        name: str,
+        stage: str,
+        payload_kind: str,
+        version: str | None,
+        parents: list[str],
+        manifest: dict[str, Any],
+        notes: str,
+    ) -> VersionRecord:
         parent_ids = [self.get(p).id if not Path(p).is_dir() else read_record(p).id for p in parents]
         key = content_key(artifact_dir, manifest, parent_ids)
         index = self._index()
@@ -329,8 +366,13 @@ class Registry:
         existing = None
         with contextlib.suppress(FileNotFoundError, CorruptRecord):
             existing = read_record(artifact_dir)  # an earlier run's record: its payload was just replaced
-        if (existing and existing.id in held and existing.name == name and existing.content_key == key
-                and version in (None, existing.version)):
+        if (
+            existing
+            and existing.id in held
+            and existing.name == name
+            and existing.content_key == key
+            and version in (None, existing.version)
+        ):
             return existing  # a rerun that changed nothing
         if version is None:  # above the directory's earlier version too, indexed or not
             version = self.next_version(name, [existing.version] if existing and existing.name == name else [])
@@ -370,8 +412,11 @@ class Registry:
             list(self._readable(index))
         problems = [str(w.message) for w in caught]
         indexed = {Path(path) for path in index.values()}
-        problems += [f"not indexed: {record.id} at {record.artifact}" for record in self._records_on_disk()
-                     if Path(record.artifact) not in indexed]
+        problems += [
+            f"not indexed: {record.id} at {record.artifact}"
+            for record in self._records_on_disk()
+            if Path(record.artifact) not in indexed
+        ]
         return problems
 
     def repair(self) -> list[str]:
@@ -498,8 +543,10 @@ def model_card(record: VersionRecord, registry: Registry | None = None) -> str:
     if manifest.get("container_image"):
         lines.append(f"- **Container:** `{manifest['container_image']}`")
     if manifest.get("vision"):
-        lines.append(f"- **Vision tower + projector:** untouched from the released base model, SHA-256 "
-                     f"`{manifest['vision']['sha256']}` over {manifest['vision']['tensors']} tensors")
+        lines.append(
+            f"- **Vision tower + projector:** untouched from the released base model, SHA-256 "
+            f"`{manifest['vision']['sha256']}` over {manifest['vision']['tensors']} tensors"
+        )
     lines += ["", "## Lineage", ""]
     if registry is not None and record.parents:
         lines += _lineage_markdown(registry.lineage(record.id), 0)
@@ -567,9 +614,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m recipes.versions",
         description="Browse model/data version records: list, show, lineage tree, config+score diff, model card; "
-                    "check the index and repair it.",
+        "check the index and repair it.",
     )
-    parser.add_argument("--root", default=None, help="registry directory (default: $SEALION_RUNS/registry, else <repo>/runs/registry, as the stages write)")
+    parser.add_argument(
+        "--root",
+        default=None,
+        help="registry directory (default: $SEALION_RUNS/registry, else <repo>/runs/registry, as the stages write)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="all registered versions")
     sub.add_parser("check", help="index entries whose record is missing or corrupt, records not indexed (exit 1)")
@@ -582,8 +633,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("b")
     args = parser.parse_args(argv)
     console = Console()
-    warnings.showwarning = lambda message, *_: console.print(f"warning: {message}", markup=False,
-                                                             highlight=False, soft_wrap=True)
+    warnings.showwarning = lambda message, *_: console.print(
+        f"warning: {message}", markup=False, highlight=False, soft_wrap=True
+    )
     try:
         registry = Registry(args.root, create=False)
         if args.command == "check":
@@ -622,7 +674,8 @@ def main(argv: list[str] | None = None) -> int:
                 scores.add_row(k, fmt(sa), fmt(sb), fmt(delta))
             console.print(scores)
     except (KeyError, ValueError, FileNotFoundError) as err:
-        console.print(f"error: {err.args[0] if isinstance(err, KeyError) else err}", markup=False, highlight=False,
-                      soft_wrap=True)
+        console.print(
+            f"error: {err.args[0] if isinstance(err, KeyError) else err}", markup=False, highlight=False, soft_wrap=True
+        )
         return 2
     return 0

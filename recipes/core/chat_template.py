@@ -27,7 +27,7 @@ from typing import Any
 
 TOOL_PREAMBLE = (
     "You can call the functions declared below. To call one or more, answer with Python calls, one per line, "
-    "inside a ```tool_code``` block, for example:\n```tool_code\nfunction_name(argument=\"value\")\n```\n"
+    'inside a ```tool_code``` block, for example:\n```tool_code\nfunction_name(argument="value")\n```\n'
     "Only call declared functions, with keyword arguments. Each result comes back in a ```tool_output``` "
     "block; use it to call more functions or to answer.\n\nFunctions:\n"
 )
@@ -53,7 +53,8 @@ CHAT_TEMPLATE = (
     "{%- for tool in tools -%}"
     "{%- set ns.decl = ns.decl + ((tool['function'] if 'function' in tool else tool) | tojson) + '\n' -%}"
     "{%- endfor -%}"
-    "{%- set first_user_prefix = first_user_prefix + '" + TOOL_PREAMBLE.replace("\n", "\\n").replace("'", "\\'")
+    "{%- set first_user_prefix = first_user_prefix + '"
+    + TOOL_PREAMBLE.replace("\n", "\\n").replace("'", "\\'")
     + "' + ns.decl + '\n' -%}"
     "{%- endif -%}"
     "{%- for message in loop_messages -%}"

@@ -45,8 +45,9 @@ def _gpus() -> tuple[int, float]:
     """(count, GiB per GPU) of this machine's NVIDIA GPUs, without importing torch."""
     if shutil.which("nvidia-smi") is None:
         return 0, 0.0
-    out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"], capture_output=True, text=True
+    )
     sizes = [float(line) for line in out.stdout.split() if line.strip()] if out.returncode == 0 else []
     return len(sizes), (min(sizes) / 1024 if sizes else 0.0)
 
@@ -131,8 +132,11 @@ def unknown_key_message(full_key: str) -> str:
     parent, _, leaf = full_key.rpartition(".")
     valid = _schema_keys(parent)
     close = difflib.get_close_matches(leaf, valid, n=1, cutoff=0.45)
-    hint = f"did you mean {parent + '.' if parent else ''}{close[0]}?" if close else (
-        f"valid keys under {parent or 'the root'}: {', '.join(valid)}" if valid else "remove it")
+    hint = (
+        f"did you mean {parent + '.' if parent else ''}{close[0]}?"
+        if close
+        else (f"valid keys under {parent or 'the root'}: {', '.join(valid)}" if valid else "remove it")
+    )
     return f"{full_key}: unknown key; {hint}"
 
 

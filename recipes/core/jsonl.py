@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 def jsonl_rows(path: str | Path, error: type[Exception] = ValueError) -> Iterator[tuple[int, Any]]:

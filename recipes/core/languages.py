@@ -8,13 +8,12 @@ and the eval metrics agree on what a language is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 
 @dataclass(frozen=True)
 class LanguageSpec:
     code: str
-    script: Optional[str]  # Unicode script name for `regex`'s \\p{...}; None: no script check (code)
+    script: str | None  # Unicode script name for `regex`'s \\p{...}; None: no script check (code)
     spaced: bool  # words are separated by spaces; False: count letters and divide by `letters_per_word`
     letters_per_word: float = 1.0  # average letter clusters per word, for unspaced scripts only
 
@@ -52,8 +51,17 @@ LANGID_POLICIES = ("keep", "drop")
 
 # English names, for prompts that name the target language (the CLAIR reviser is instructed in English).
 LANGUAGE_NAMES = {
-    "en": "English", "zh": "Chinese", "vi": "Vietnamese", "id": "Indonesian", "th": "Thai", "tl": "Tagalog (Filipino)",
-    "ta": "Tamil", "ms": "Malay", "km": "Khmer", "lo": "Lao", "my": "Burmese (Myanmar)",
+    "en": "English",
+    "zh": "Chinese",
+    "vi": "Vietnamese",
+    "id": "Indonesian",
+    "th": "Thai",
+    "tl": "Tagalog (Filipino)",
+    "ta": "Tamil",
+    "ms": "Malay",
+    "km": "Khmer",
+    "lo": "Lao",
+    "my": "Burmese (Myanmar)",
 }
 
 
@@ -65,8 +73,21 @@ def same_language(detected: str, expected: str) -> bool:
 # How hub datasets name the same languages: ISO 639-3 (FineWeb-2's `tha_Thai`, with its script suffix dropped),
 # macrolanguage members (cmn, zsm) and common 639-1/-3 variants. Only exact keys map; anything else stays unknown.
 ALIASES: dict[str, str] = {
-    "eng": "en", "zho": "zh", "cmn": "zh", "vie": "vi", "ind": "id", "tha": "th", "tgl": "tl", "fil": "tl",
-    "tam": "ta", "msa": "ms", "zsm": "ms", "khm": "km", "lao": "lo", "mya": "my", "bur": "my",
+    "eng": "en",
+    "zho": "zh",
+    "cmn": "zh",
+    "vie": "vi",
+    "ind": "id",
+    "tha": "th",
+    "tgl": "tl",
+    "fil": "tl",
+    "tam": "ta",
+    "msa": "ms",
+    "zsm": "ms",
+    "khm": "km",
+    "lao": "lo",
+    "mya": "my",
+    "bur": "my",
 }
 
 

@@ -9,7 +9,7 @@ map a resolved config onto a ConfigContainer without renaming.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from omegaconf import MISSING
 
@@ -26,11 +26,11 @@ class LmEvalSettings:
     data_parallel_size: int = 1
     dtype: str = "bfloat16"
     gpu_memory_utilization: float = 0.85
-    max_model_len: Optional[int] = 8192
+    max_model_len: int | None = 8192
     batch_size: str = "auto"
     apply_chat_template: bool = True
     fewshot_as_multiturn: bool = True
-    limit: Optional[int] = None
+    limit: int | None = None
     seed: int = 1234
     log_samples: bool = True
 
@@ -43,8 +43,8 @@ class JudgeSettings:
 
     model_name: str = "openai/gpt-oss-120b"
     model_type: str = "vllm"
-    base_url: Optional[str] = None
-    api_key_env: Optional[str] = None
+    base_url: str | None = None
+    api_key_env: str | None = None
 
 
 @dataclass
@@ -61,12 +61,12 @@ class SeaHelmSettings:
     runs: list[int] = field(default_factory=lambda: list(range(8)))
     # run n uses seeds[n]: SEA-HELM's own list (run_evaluation.slurm), so every run matches a leaderboard run
     seeds: list[int] = field(default_factory=lambda: list(SEAHELM_SEEDS))
-    limit: Optional[int] = None
+    limit: int | None = None
     judge: JudgeSettings = field(default_factory=JudgeSettings)
     metricx_model: str = "google/metricx-24-hybrid-xxl-v2p6-bfloat16"
     # Hugging Face cache holding the judge, MetricX, its tokenizer and the task set's datasets (`python -m
     # evals.seahelm stage-weights`); set, the runs are offline (HF_HUB_OFFLINE=1). None: the node downloads them.
-    hf_home: Optional[str] = None
+    hf_home: str | None = None
 
 
 @dataclass
@@ -75,8 +75,8 @@ class MergeModel:
 
     path: str = ""
     weight: float = 1.0
-    density: Optional[float] = None  # fraction of task-vector entries kept (ties, dare_ties, della)
-    epsilon: Optional[float] = None  # della: spread of keep probabilities around density
+    density: float | None = None  # fraction of task-vector entries kept (ties, dare_ties, della)
+    epsilon: float | None = None  # della: spread of keep probabilities around density
 
 
 @dataclass
@@ -85,11 +85,11 @@ class MergeSettings:
     base_model: str = ""  # required by every method but linear
     models: list[MergeModel] = field(default_factory=list)
     scale: float = 1.0  # mergekit's `lambda`: multiplies the merged task vector
-    normalize: Optional[bool] = None  # divide by the sum of weights; None keeps mergekit's per-method default
+    normalize: bool | None = None  # divide by the sum of weights; None keeps mergekit's per-method default
     t: float = 0.5  # slerp: 0 = base model, 1 = the other model
     dtype: str = "float32"  # arithmetic dtype
     out_dtype: str = "bfloat16"
-    chat_template: Optional[str] = None  # None: copied from the base (or first) model's tokenizer
+    chat_template: str | None = None  # None: copied from the base (or first) model's tokenizer
     device: str = "cpu"  # "cpu" or "cuda"
     seed: int = 0  # DARE / DELLA draw random masks
     out: str = ""
@@ -99,7 +99,7 @@ class MergeSettings:
 class ReleaseSettings:
     variants: list[str] = field(default_factory=lambda: ["hf_bf16", "gguf_q8_0"])
     name: str = "sealion"  # version names become <name>-<variant>
-    version: Optional[str] = None  # None: the registry's next version
+    version: str | None = None  # None: the registry's next version
     quality_texts: list[str] = field(default_factory=list)  # JSONL files of {"text", "lang"}
     max_docs_per_language: int = 4
     max_tokens_per_doc: int = 256
@@ -115,8 +115,8 @@ class ReleaseSettings:
 class RunConfig:
     experiment: str = MISSING
     name: str = MISSING  # run name: the run directory is <launch.root>/<run.name>/<stage.name>
-    input: Optional[str] = None  # upstream artifact of this stage: a version id or a path
-    upstream: Optional[str] = None  # set by the pipeline: the stage whose artifact is this stage's input
+    input: str | None = None  # upstream artifact of this stage: a version id or a path
+    upstream: str | None = None  # set by the pipeline: the stage whose artifact is this stage's input
     seed: int = 1234
 
 
@@ -128,9 +128,9 @@ class StageConfig:
     needs_gpu: bool = False
     container: str = "train"  # key into cluster.containers
     nodes: int = 1
-    gpus_per_node: Optional[int] = None  # None: the cluster's gpus_per_node (0 on CPU-only stages)
+    gpus_per_node: int | None = None  # None: the cluster's gpus_per_node (0 on CPU-only stages)
     time: str = "04:00:00"
-    array: Optional[str] = None  # Slurm array spec for data-parallel CPU stages, e.g. "0-63%16"
+    array: str | None = None  # Slurm array spec for data-parallel CPU stages, e.g. "0-63%16"
 
 
 @dataclass
@@ -142,7 +142,7 @@ class ModelConfig:
     # The text-only language model of hf_id as the hf_import stage writes it (artifact/text, with vision/ beside it
     # for a multimodal model): what SFT exports back to, and where every exporting stage (sft, merge, rl, apo,
     # release) finds the vision tower to write artifact/multimodal. None: hf_id.
-    hf_text_checkpoint: Optional[str] = None
+    hf_text_checkpoint: str | None = None
     provider: str = MISSING  # Megatron-Bridge provider class
     multimodal: bool = False  # the released checkpoint is Gemma3ForConditionalGeneration (vision tower kept)
     num_layers: int = MISSING
@@ -160,18 +160,18 @@ class ModelConfig:
     share_embeddings_and_output_weights: bool = True
     tensor_model_parallel_size: int = 1
     pipeline_model_parallel_size: int = 1
-    virtual_pipeline_model_parallel_size: Optional[int] = None
-    num_layers_in_first_pipeline_stage: Optional[int] = None
-    num_layers_in_last_pipeline_stage: Optional[int] = None
+    virtual_pipeline_model_parallel_size: int | None = None
+    num_layers_in_first_pipeline_stage: int | None = None
+    num_layers_in_last_pipeline_stage: int | None = None
     context_parallel_size: int = 1
     # How CP ranks exchange K/V: all_gather | a2a | p2p | a2a+p2p. Transformer Engine runs sliding-window attention
     # (5 of Gemma 3's 6 layer types) with CP only over all_gather or a2a; a2a also needs CP to divide the heads per TP rank.
     cp_comm_type: str = "all_gather"
     sequence_parallel: bool = False
-    recompute_granularity: Optional[str] = None  # None | selective | full
+    recompute_granularity: str | None = None  # None | selective | full
     recompute_modules: list[str] = field(default_factory=list)  # selective: core_attn, mlp, layernorm, ...
-    recompute_method: Optional[str] = None  # full: uniform | block
-    recompute_num_layers: Optional[int] = None
+    recompute_method: str | None = None  # full: uniform | block
+    recompute_num_layers: int | None = None
     # Transformer Engine's attention kernel: flash (needs flash-attn, as in the NeMo image), fused (cuDNN), unfused,
     # or auto (TE picks what is installed and supports the shapes; Megatron-Bridge's own Gemma 3 recipes' choice).
     attention_backend: str = "auto"
@@ -192,13 +192,13 @@ class MixedPrecisionConfig:
     name: str = MISSING  # Megatron-Bridge preset, e.g. bf16_mixed, bf16_with_fp8_delayed_scaling_mixed
     bf16: bool = True
     params_dtype: str = "bfloat16"
-    fp8: Optional[str] = None  # None | hybrid | e4m3
-    fp8_recipe: Optional[str] = None  # delayed | tensorwise | mxfp8 | blockwise
+    fp8: str | None = None  # None | hybrid | e4m3
+    fp8_recipe: str | None = None  # delayed | tensorwise | mxfp8 | blockwise
     fp8_param_gather: bool = False
     first_last_layers_bf16: bool = False
     num_layers_at_start_in_bf16: int = 0
     num_layers_at_end_in_bf16: int = 0
-    requires_gpu_arch: Optional[str] = None  # e.g. blackwell for MXFP8
+    requires_gpu_arch: str | None = None  # e.g. blackwell for MXFP8
 
 
 @dataclass
@@ -209,7 +209,7 @@ class TrainConfig:
     eval_interval: int = 1000
     eval_iters: int = 10
     exit_signal_handler: bool = True  # save a checkpoint and exit on SIGTERM (Slurm's signal before time limit)
-    exit_duration_in_mins: Optional[int] = None
+    exit_duration_in_mins: int | None = None
 
 
 @dataclass
@@ -231,27 +231,27 @@ class OptimizerConfig:
 class SchedulerConfig:
     lr_decay_style: str = "cosine"
     lr_warmup_iters: int = 0
-    lr_decay_iters: Optional[int] = None  # None: train.train_iters
+    lr_decay_iters: int | None = None  # None: train.train_iters
 
 
 @dataclass
 class DatasetConfig:
     sequence_length: int = MISSING
-    blend: Optional[str] = None  # blend.json written by data prep; None with mock=true
+    blend: str | None = None  # blend.json written by data prep; None with mock=true
     mock: bool = False
     split: str = "99,1,0"
     # CPT: evaluate each language's validation split on its own at every evaluation (recipes/engines/language_validation.py)
     validation_per_language: bool = True
     packed_sequence: bool = False  # SFT: sequences packed by data_prep.sft_format
-    packed_data: Optional[str] = None  # SFT: data_prep.sft_format's packed.npy (or its directory)
+    packed_data: str | None = None  # SFT: data_prep.sft_format's packed.npy (or its directory)
     num_workers: int = 2
 
 
 @dataclass
 class CheckpointConfig:
-    save: Optional[str] = None  # None: <run dir>/checkpoints
-    load: Optional[str] = None  # None: resume from save if it holds a complete checkpoint
-    pretrained_checkpoint: Optional[str] = None  # the imported Hugging Face model this run starts from
+    save: str | None = None  # None: <run dir>/checkpoints
+    load: str | None = None  # None: resume from save if it holds a complete checkpoint
+    pretrained_checkpoint: str | None = None  # the imported Hugging Face model this run starts from
     save_interval: int = 1000
     ckpt_format: str = "torch_dist"
     async_save: bool = False
@@ -261,10 +261,10 @@ class CheckpointConfig:
 @dataclass
 class LoggerConfig:
     log_interval: int = 10
-    tensorboard_dir: Optional[str] = None  # None: <run dir>/tensorboard
-    wandb_project: Optional[str] = None
-    wandb_exp_name: Optional[str] = None
-    mlflow_experiment: Optional[str] = None
+    tensorboard_dir: str | None = None  # None: <run dir>/tensorboard
+    wandb_project: str | None = None
+    wandb_exp_name: str | None = None
+    mlflow_experiment: str | None = None
 
 
 @dataclass
@@ -288,10 +288,10 @@ class NVRxStragglerConfig:
 @dataclass
 class TunnelConfig:
     kind: str = "local"  # local: submit from this machine (a login node); ssh: submit through SSH
-    host: Optional[str] = None
-    user: Optional[str] = None
-    identity: Optional[str] = None
-    remote_dir: Optional[str] = None  # ssh: NeMo-Run's job directory on the cluster
+    host: str | None = None
+    user: str | None = None
+    identity: str | None = None
+    remote_dir: str | None = None  # ssh: NeMo-Run's job directory on the cluster
 
 
 @dataclass
@@ -300,15 +300,15 @@ class ClusterConfig:
     executor: str = "local"  # local | slurm
     gpus_per_node: int = 0
     gpu_memory_gib: float = 0.0
-    gpu_arch: Optional[str] = None  # hopper | blackwell | ...
+    gpu_arch: str | None = None  # hopper | blackwell | ...
     gpu_peak_bf16_tflops: float = 0.0  # dense bf16 peak, for `recipes.plan` GPU-hour estimates
-    account: Optional[str] = None
-    partition: Optional[str] = None
-    qos: Optional[str] = None
+    account: str | None = None
+    partition: str | None = None
+    qos: str | None = None
     exclusive: bool = False
     retries: int = 0  # Slurm requeues a failed job this many times
     signal_lead_s: int = 120  # Slurm sends SIGTERM this long before the time limit; training saves and exits
-    containers: dict[str, Optional[str]] = field(default_factory=dict)  # image (enroot squashfs) per stage family
+    containers: dict[str, str | None] = field(default_factory=dict)  # image (enroot squashfs) per stage family
     container_mounts: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)  # plain environment (NCCL settings...), rendered into sbatch
     secrets: list[str] = field(default_factory=list)  # names passed from the submitting environment, never values
@@ -338,7 +338,7 @@ class DataConfig:
     datamix: str = MISSING  # plain YAML datamix (conf/data/datamix/*.yaml)
     tokenizer: str = MISSING  # Hugging Face tokenizer directory or id
     sources: list[dict[str, Any]] = field(default_factory=list)  # raw inputs: path, lang, source, format
-    budget_tokens: Optional[int] = None  # None: the datamix's own budget
+    budget_tokens: int | None = None  # None: the datamix's own budget
 
 
 @dataclass
@@ -360,15 +360,15 @@ class EvalConfig:
     """Which suites the eval stage runs: the quick local evaluator + per-language perplexity (local), SEA-HELM and
     the English suite (lm-eval), the last two with vLLM in the eval container on a cluster."""
 
-    model: Optional[str] = None  # a path, a registered version or a hub id; None: the upstream model, else model.hf_id
+    model: str | None = None  # a path, a registered version or a hub id; None: the upstream model, else model.hf_id
     languages: list[str] = field(default_factory=lambda: ["id", "vi", "ms", "tl", "my"])
     n_per_language: int = 4
     seeds: list[int] = field(default_factory=lambda: [0])
     modes: list[str] = field(default_factory=lambda: ["logprob"])
-    perplexity_data: Optional[str] = None  # JSONL glob of held-out {"text","lang"} docs; None: the data sources
+    perplexity_data: str | None = None  # JSONL glob of held-out {"text","lang"} docs; None: the data sources
     perplexity_max_length: int = 512
     # Documents scored per language (the first ones of the files); the report shows used / available. None: all.
-    perplexity_max_documents: Optional[int] = 200
+    perplexity_max_documents: int | None = 200
     suites: list[str] = field(default_factory=lambda: ["local"])  # local | seahelm | lm_eval
     seahelm: SeaHelmSettings = field(default_factory=SeaHelmSettings)  # the official SEA-HELM, vLLM, on a cluster
     lm_eval: LmEvalSettings = field(default_factory=LmEvalSettings)  # the English suite (lm-evaluation-harness)
@@ -419,7 +419,7 @@ class APOConfig:
     max_total_sequence_length: int = 4096
     lr: float = 5.0e-7
     activation_checkpointing: bool = True
-    pairs: Optional[str] = None  # pairs.jsonl from data_prep.clair; None: the upstream artifact's pairs.jsonl
+    pairs: str | None = None  # pairs.jsonl from data_prep.clair; None: the upstream artifact's pairs.jsonl
     val_pairs: int = 64  # pairs held out for NeMo-RL's DPO validation (0: no validation)
 
 
@@ -428,7 +428,7 @@ class ClairConfig:
     """CLAIR preference pairs (stage clair, data_prep.clair): the policy's own answers to `prompts`, each minimally
     revised by a stronger reviser behind an OpenAI-compatible endpoint."""
 
-    prompts: Optional[str] = None  # JSONL of {id, prompt or messages, lang}
+    prompts: str | None = None  # JSONL of {id, prompt or messages, lang}
     serve_policy: bool = False  # serve the policy with vLLM inside the job (GPU node); else transformers in-process
     policy_tensor_parallel_size: int = 1
     policy_max_tokens: int = 1024
@@ -446,11 +446,11 @@ class SelectConfig:
     """Gradient-based prompt selection (stage select, LESS: recipes/posttrain/prompt_selection/). Defaults are the
     paper's (conf/select/less.yaml); conf/select/cpu.yaml is the small preset the smoke experiment uses."""
 
-    candidates: Optional[str] = None  # JSONL/Parquet of {id, prompt or messages, lang}: the pool to choose from
+    candidates: str | None = None  # JSONL/Parquet of {id, prompt or messages, lang}: the pool to choose from
     targets: dict[str, str] = field(default_factory=dict)  # target set name -> JSONL/Parquet of the same rows
     # The model whose gradients select (a HF directory or hub id); null: the stage's own (run.input, the upstream
     # model, model.hf_id). A smaller one of the family selects for a larger (LESS-T, the paper's transfer setting).
-    model: Optional[str] = None
+    model: str | None = None
     max_tokens: int = 2048
     lora_r: int = 128
     lora_alpha: int = 512

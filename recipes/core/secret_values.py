@@ -19,11 +19,14 @@ A value that looks like a credential but is not one (a digest this does not reco
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
-_PREFIXED = re.compile(r"(?<![A-Za-z0-9])(hf_[A-Za-z0-9]{30,}|gh[opusr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}"
-                       r"|sk-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|glpat-[A-Za-z0-9_-]{20,}"
-                       r"|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|nvapi-[A-Za-z0-9_-]{20,})")
+_PREFIXED = re.compile(
+    r"(?<![A-Za-z0-9])(hf_[A-Za-z0-9]{30,}|gh[opusr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,}"
+    r"|sk-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|glpat-[A-Za-z0-9_-]{20,}"
+    r"|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|nvapi-[A-Za-z0-9_-]{20,})"
+)
 _HEX = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{32,}(?![0-9A-Za-z])")
 _DIGEST_LABEL = re.compile(r"(sha\d*|md5|blake2[bs]?|xxh\d*)[:-]$", re.IGNORECASE)
 _NAME_JOINERS = "/-_."  # a hex run joined by one of these to more of the word is part of a path or a name
@@ -58,7 +61,7 @@ def _part_of_name(text: str, start: int, end: int) -> bool:
 
 def _hex_secrets(text: str) -> Iterator[str]:
     for m in _HEX.finditer(text):
-        if _DIGEST_LABEL.search(text[:m.start()]) or _part_of_name(text, m.start(), m.end()):
+        if _DIGEST_LABEL.search(text[: m.start()]) or _part_of_name(text, m.start(), m.end()):
             continue
         yield m.group(0)
 

@@ -46,8 +46,10 @@ def array_lock(path: Path, task: ArrayTask, wait_s: float):
                 if holder == owner:
                     break
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"{path} held by array task {holder} for {wait_s:.0f} s; if that task is "
-                                       "gone, delete the file and requeue") from None
+                    raise TimeoutError(
+                        f"{path} held by array task {holder} for {wait_s:.0f} s; if that task is "
+                        "gone, delete the file and requeue"
+                    ) from None
         time.sleep(1)
     try:
         yield

@@ -9,7 +9,7 @@ composes, checks and renders without the engines.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Literal
 
 Engine = Literal["megatron_bridge", "nemo_rl", "mergekit", "transformers", "python"]
 # What a version record's payload is; a release's variants are versions of their own (gguf among them).
@@ -24,7 +24,7 @@ class StageSpec:
     # What the job imports that the launcher's Python may lack (checked before a local run; the image has them).
     engine_modules: tuple[str, ...] = ()
     # Where in the artifact the stage writes a Hugging Face model (the runner adds `multimodal/` beside it).
-    hf_export: Optional[str] = None
+    hf_export: str | None = None
     renders: bool = False  # the stage module has render(ctx), called at launch so a dry run shows the engine config
     array: bool = False  # execute() splits its work across a Slurm job array (stage.array)
     # Its artifact is data, not a model: the pipeline gives the next stage this stage's own upstream model (select).
@@ -44,22 +44,39 @@ class StageSpec:
 
 _MEGATRON = ("megatron.bridge", "transformer_engine")
 _TRAINING_INPUTS = ("checkpoint.pretrained_checkpoint", "dataset.blend")
-SPECS: dict[str, StageSpec] = {spec.name: spec for spec in (
-    StageSpec("hf_import", "python", "megatron", engine_modules=_MEGATRON),
-    StageSpec("data_prep", "python", "indexed_dataset", array=True),  # data.sources: globs, checked by preflight
-    StageSpec("cpt", "megatron_bridge", "megatron", engine_modules=_MEGATRON, input_paths=_TRAINING_INPUTS),
-    StageSpec("sft", "megatron_bridge", "megatron", engine_modules=_MEGATRON, hf_export="hf",
-              input_paths=(*_TRAINING_INPUTS, "dataset.packed_data", "model.hf_text_checkpoint")),
-    StageSpec("merge", "mergekit", "hf", hf_export="."),
-    StageSpec("rl", "nemo_rl", "hf", engine_modules=("nemo_rl",), hf_export=".", renders=True),
-    StageSpec("select", "transformers", "jsonl", engine_modules=("torch", "transformers", "peft"), array=True,
-              keeps_upstream_model=True, input_paths=("select.candidates", "select.targets")),
-    StageSpec("clair", "python", "jsonl", renders=True, input_paths=("clair.prompts",)),
-    StageSpec("apo", "nemo_rl", "hf", engine_modules=("nemo_rl",), hf_export=".", renders=True,
-              input_paths=("apo.pairs",)),
-    StageSpec("eval", "transformers", "eval", renders=True),
-    StageSpec("release", "python", "release", input_paths=("model.hf_text_checkpoint",)),
-)}
+SPECS: dict[str, StageSpec] = {
+    spec.name: spec
+    for spec in (
+        StageSpec("hf_import", "python", "megatron", engine_modules=_MEGATRON),
+        StageSpec("data_prep", "python", "indexed_dataset", array=True),  # data.sources: globs, checked by preflight
+        StageSpec("cpt", "megatron_bridge", "megatron", engine_modules=_MEGATRON, input_paths=_TRAINING_INPUTS),
+        StageSpec(
+            "sft",
+            "megatron_bridge",
+            "megatron",
+            engine_modules=_MEGATRON,
+            hf_export="hf",
+            input_paths=(*_TRAINING_INPUTS, "dataset.packed_data", "model.hf_text_checkpoint"),
+        ),
+        StageSpec("merge", "mergekit", "hf", hf_export="."),
+        StageSpec("rl", "nemo_rl", "hf", engine_modules=("nemo_rl",), hf_export=".", renders=True),
+        StageSpec(
+            "select",
+            "transformers",
+            "jsonl",
+            engine_modules=("torch", "transformers", "peft"),
+            array=True,
+            keeps_upstream_model=True,
+            input_paths=("select.candidates", "select.targets"),
+        ),
+        StageSpec("clair", "python", "jsonl", renders=True, input_paths=("clair.prompts",)),
+        StageSpec(
+            "apo", "nemo_rl", "hf", engine_modules=("nemo_rl",), hf_export=".", renders=True, input_paths=("apo.pairs",)
+        ),
+        StageSpec("eval", "transformers", "eval", renders=True),
+        StageSpec("release", "python", "release", input_paths=("model.hf_text_checkpoint",)),
+    )
+}
 STAGES = tuple(SPECS)  # in pipeline order
 
 

@@ -20,8 +20,13 @@ if TYPE_CHECKING:
     from megatron.bridge.training.config import ConfigContainer
 
 Stage = Literal["cpt", "sft"]
-GEMMA3_PROVIDERS = ("Gemma3ModelProvider", "Gemma3ModelProvider1B", "Gemma3ModelProvider4B",
-                    "Gemma3ModelProvider12B", "Gemma3ModelProvider27B")
+GEMMA3_PROVIDERS = (
+    "Gemma3ModelProvider",
+    "Gemma3ModelProvider1B",
+    "Gemma3ModelProvider4B",
+    "Gemma3ModelProvider12B",
+    "Gemma3ModelProvider27B",
+)
 PACKED_FILE = "packed.npy"  # written by data_prep.sft_format
 
 
@@ -33,11 +38,15 @@ class TrainingStopped(RuntimeError):
     """Training ended before train.train_iters, after saving: the stage is not done, and a rerun resumes it."""
 
 
-def build_config_container(cfg: RootConfig, run_dir: Path, *, stage: Stage) -> "ConfigContainer":
+def build_config_container(cfg: RootConfig, run_dir: Path, *, stage: Stage) -> ConfigContainer:
     """The ConfigContainer that `pretrain` (cpt) or `finetune` (sft) runs; `cfg.validate()` is left to the caller
     because it reads the world size of the job."""
-    from megatron.bridge.training.config import (ConfigContainer, FaultToleranceConfig, NVRxStragglerDetectionConfig,
-                                                 RNGConfig)
+    from megatron.bridge.training.config import (
+        ConfigContainer,
+        FaultToleranceConfig,
+        NVRxStragglerDetectionConfig,
+        RNGConfig,
+    )
 
     if stage not in ("cpt", "sft"):
         raise BridgeConfigError(f"stage: {stage!r} is not a Megatron-Bridge stage; use cpt or sft")
@@ -55,21 +64,43 @@ def build_config_container(cfg: RootConfig, run_dir: Path, *, stage: Stage) -> "
         logger=logger(cfg, ctx),
         rng=RNGConfig(seed=cfg.run.seed),
         ft=FaultToleranceConfig(enable_ft_package=True, calc_ft_timeouts=cfg.ft.calc_ft_timeouts)
-        if cfg.ft.enable_ft_package else None,
-        nvrx_straggler=NVRxStragglerDetectionConfig(enabled=True,
-                                                    report_time_interval=cfg.nvrx_straggler.report_time_interval)
-        if cfg.nvrx_straggler.enabled else None,
+        if cfg.ft.enable_ft_package
+        else None,
+        nvrx_straggler=NVRxStragglerDetectionConfig(
+            enabled=True, report_time_interval=cfg.nvrx_straggler.report_time_interval
+        )
+        if cfg.nvrx_straggler.enabled
+        else None,
     )
 
 
 # ModelConfig fields that are Gemma3ModelProvider fields of the same name and meaning: copied as they are.
 SAME_NAME_MODEL_FIELDS = (
-    "num_layers", "hidden_size", "ffn_hidden_size", "num_attention_heads", "num_query_groups", "kv_channels",
-    "vocab_size", "window_size", "rope_scaling_factor", "share_embeddings_and_output_weights",
-    "tensor_model_parallel_size", "pipeline_model_parallel_size", "virtual_pipeline_model_parallel_size",
-    "num_layers_in_first_pipeline_stage", "num_layers_in_last_pipeline_stage", "context_parallel_size",
-    "cp_comm_type", "sequence_parallel", "recompute_granularity", "recompute_method", "recompute_num_layers",
-    "cross_entropy_loss_fusion", "cross_entropy_fusion_impl", "gradient_accumulation_fusion", "apply_rope_fusion",
+    "num_layers",
+    "hidden_size",
+    "ffn_hidden_size",
+    "num_attention_heads",
+    "num_query_groups",
+    "kv_channels",
+    "vocab_size",
+    "window_size",
+    "rope_scaling_factor",
+    "share_embeddings_and_output_weights",
+    "tensor_model_parallel_size",
+    "pipeline_model_parallel_size",
+    "virtual_pipeline_model_parallel_size",
+    "num_layers_in_first_pipeline_stage",
+    "num_layers_in_last_pipeline_stage",
+    "context_parallel_size",
+    "cp_comm_type",
+    "sequence_parallel",
+    "recompute_granularity",
+    "recompute_method",
+    "recompute_num_layers",
+    "cross_entropy_loss_fusion",
+    "cross_entropy_fusion_impl",
+    "gradient_accumulation_fusion",
+    "apply_rope_fusion",
     "cuda_graph_impl",
 )
 
@@ -87,8 +118,10 @@ def model_provider(cfg: RootConfig):
 
     m = cfg.model
     if m.provider not in GEMMA3_PROVIDERS:
-        raise BridgeConfigError(f"model.provider: {m.provider!r} is not a Gemma 3 provider of Megatron-Bridge 0.3.1; "
-                                f"choose one of {', '.join(GEMMA3_PROVIDERS)}")
+        raise BridgeConfigError(
+            f"model.provider: {m.provider!r} is not a Gemma 3 provider of Megatron-Bridge 0.3.1; "
+            f"choose one of {', '.join(GEMMA3_PROVIDERS)}"
+        )
     provider = getattr(gemma, m.provider)()
     for name in SAME_NAME_MODEL_FIELDS:
         setattr(provider, name, getattr(m, name))
@@ -109,8 +142,10 @@ def attention_backend(name: str):
 
     choices = ("flash", "fused", "unfused", "auto")
     if name not in choices:
-        raise BridgeConfigError(f"model.attention_backend: {name!r} is not one of {', '.join(choices)}; use auto "
-                                "where flash-attn is not installed")
+        raise BridgeConfigError(
+            f"model.attention_backend: {name!r} is not one of {', '.join(choices)}; use auto "
+            "where flash-attn is not installed"
+        )
     return AttnBackend[name]
 
 
@@ -122,8 +157,10 @@ def mixed_precision(cfg: RootConfig):
     mp = cfg.mixed_precision
     if mp.name.replace("-", "_") not in MIXED_PRECISION_RECIPES:
         known = sorted(n for n in MIXED_PRECISION_RECIPES if "-" not in n)
-        raise BridgeConfigError(f"mixed_precision.name: {mp.name!r} is not a Megatron-Bridge 0.3.1 preset; "
-                                f"choose one of {', '.join(known)} (conf/precision/*.yaml)")
+        raise BridgeConfigError(
+            f"mixed_precision.name: {mp.name!r} is not a Megatron-Bridge 0.3.1 preset; "
+            f"choose one of {', '.join(known)} (conf/precision/*.yaml)"
+        )
     preset = get_mixed_precision_config(mp.name)
     preset.bf16 = mp.bf16
     preset.params_dtype = getattr(torch, mp.params_dtype)  # ours is the dtype's name, theirs the torch.dtype
@@ -142,9 +179,15 @@ def training(cfg: RootConfig):
     from megatron.bridge.training.config import TrainingConfig
 
     t = cfg.train
-    return TrainingConfig(train_iters=t.train_iters, global_batch_size=t.global_batch_size,
-                          micro_batch_size=t.micro_batch_size, eval_interval=t.eval_interval, eval_iters=t.eval_iters,
-                          exit_signal_handler=t.exit_signal_handler, exit_duration_in_mins=t.exit_duration_in_mins)
+    return TrainingConfig(
+        train_iters=t.train_iters,
+        global_batch_size=t.global_batch_size,
+        micro_batch_size=t.micro_batch_size,
+        eval_interval=t.eval_interval,
+        eval_iters=t.eval_iters,
+        exit_signal_handler=t.exit_signal_handler,
+        exit_duration_in_mins=t.exit_duration_in_mins,
+    )
 
 
 def optimizer(cfg: RootConfig):
@@ -152,20 +195,33 @@ def optimizer(cfg: RootConfig):
     from megatron.bridge.training.config import OptimizerConfig
 
     o, mp = cfg.optimizer, cfg.mixed_precision
-    return OptimizerConfig(optimizer=o.optimizer, lr=o.lr, min_lr=o.min_lr, weight_decay=o.weight_decay,
-                           adam_beta1=o.adam_beta1, adam_beta2=o.adam_beta2, adam_eps=o.adam_eps,
-                           clip_grad=o.clip_grad, use_distributed_optimizer=o.use_distributed_optimizer,
-                           use_precision_aware_optimizer=o.use_precision_aware_optimizer, bf16=mp.bf16)
+    return OptimizerConfig(
+        optimizer=o.optimizer,
+        lr=o.lr,
+        min_lr=o.min_lr,
+        weight_decay=o.weight_decay,
+        adam_beta1=o.adam_beta1,
+        adam_beta2=o.adam_beta2,
+        adam_eps=o.adam_eps,
+        clip_grad=o.clip_grad,
+        use_distributed_optimizer=o.use_distributed_optimizer,
+        use_precision_aware_optimizer=o.use_precision_aware_optimizer,
+        bf16=mp.bf16,
+    )
 
 
 def ddp(cfg: RootConfig):
     """Data parallelism follows the optimizer: a distributed optimizer shards its state over the DP group."""
     from megatron.bridge.training.config import DistributedDataParallelConfig
 
-    return DistributedDataParallelConfig(use_distributed_optimizer=cfg.optimizer.use_distributed_optimizer,
-                                         grad_reduce_in_fp32=True, overlap_grad_reduce=True,
-                                         overlap_param_gather=True, check_for_nan_in_grad=True,
-                                         average_in_collective=True)
+    return DistributedDataParallelConfig(
+        use_distributed_optimizer=cfg.optimizer.use_distributed_optimizer,
+        grad_reduce_in_fp32=True,
+        overlap_grad_reduce=True,
+        overlap_param_gather=True,
+        check_for_nan_in_grad=True,
+        average_in_collective=True,
+    )
 
 
 def scheduler(cfg: RootConfig):
@@ -173,10 +229,14 @@ def scheduler(cfg: RootConfig):
     from megatron.bridge.training.config import SchedulerConfig
 
     s = cfg.scheduler
-    return SchedulerConfig(lr_decay_style=s.lr_decay_style, lr_warmup_iters=s.lr_warmup_iters,
-                           lr_decay_iters=s.lr_decay_iters if s.lr_decay_iters is not None else cfg.train.train_iters,
-                           start_weight_decay=cfg.optimizer.weight_decay, end_weight_decay=cfg.optimizer.weight_decay,
-                           weight_decay_incr_style="constant")
+    return SchedulerConfig(
+        lr_decay_style=s.lr_decay_style,
+        lr_warmup_iters=s.lr_warmup_iters,
+        lr_decay_iters=s.lr_decay_iters if s.lr_decay_iters is not None else cfg.train.train_iters,
+        start_weight_decay=cfg.optimizer.weight_decay,
+        end_weight_decay=cfg.optimizer.weight_decay,
+        weight_decay_incr_style="constant",
+    )
 
 
 def blend_json_path(cfg: RootConfig, ctx: StageContext) -> Path:
@@ -185,24 +245,30 @@ def blend_json_path(cfg: RootConfig, ctx: StageContext) -> Path:
         return Path(cfg.dataset.blend)
     upstream = ctx.input_dir()
     if upstream is None:
-        raise BridgeConfigError("dataset.blend: no blend.json given and this stage has no upstream artifact; set "
-                                "dataset.blend=<data prep artifact>/blend.json, run.input=<artifact>, or dataset.mock=true")
+        raise BridgeConfigError(
+            "dataset.blend: no blend.json given and this stage has no upstream artifact; set "
+            "dataset.blend=<data prep artifact>/blend.json, run.input=<artifact>, or dataset.mock=true"
+        )
     return upstream / "blend.json"
 
 
 def read_blend(path: Path) -> tuple[list[str], list[float]]:
     """(prefixes, weights) from data_prep.blend's blend.json: {"blend": [[prefix, ...], [weight, ...]], ...}."""
     if not path.is_file():
-        raise BridgeConfigError(f"dataset.blend: {path} does not exist; run the data_prep stage or point "
-                                "dataset.blend at its blend.json")
+        raise BridgeConfigError(
+            f"dataset.blend: {path} does not exist; run the data_prep stage or point dataset.blend at its blend.json"
+        )
     try:
         prefixes, weights = json.loads(path.read_text())["blend"]
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-        raise BridgeConfigError(f"dataset.blend: {path} is not a data_prep.blend blend.json "
-                                f'({{"blend": [[prefix, ...], [weight, ...]]}}): {err}') from None
+        raise BridgeConfigError(
+            f"dataset.blend: {path} is not a data_prep.blend blend.json "
+            f'({{"blend": [[prefix, ...], [weight, ...]]}}): {err}'
+        ) from None
     if len(prefixes) != len(weights) or not prefixes:
-        raise BridgeConfigError(f"dataset.blend: {path} has {len(prefixes)} prefixes and {len(weights)} weights; "
-                                "rerun data_prep.blend")
+        raise BridgeConfigError(
+            f"dataset.blend: {path} has {len(prefixes)} prefixes and {len(weights)} weights; rerun data_prep.blend"
+        )
     return [str(p) for p in prefixes], [float(w) for w in weights]
 
 
@@ -213,10 +279,18 @@ def pretraining_dataset(cfg: RootConfig, ctx: StageContext):
     d = cfg.dataset
     # No attention mask from the data loader: causal and sliding-window masks are built inside the attention
     # kernel, and a materialised one is seq^2 bytes per sample (64 MiB at 8k, 16 GiB at 128k).
-    common = dict(seq_length=d.sequence_length, random_seed=cfg.run.seed, split=d.split, num_workers=d.num_workers,
-                  reset_attention_mask=False, reset_position_ids=False, eod_mask_loss=False,
-                  create_attention_mask=False,
-                  dataloader_type="single", data_sharding=True)
+    common = dict(
+        seq_length=d.sequence_length,
+        random_seed=cfg.run.seed,
+        split=d.split,
+        num_workers=d.num_workers,
+        reset_attention_mask=False,
+        reset_position_ids=False,
+        eod_mask_loss=False,
+        create_attention_mask=False,
+        dataloader_type="single",
+        data_sharding=True,
+    )
     if d.mock:
         return MockGPTDatasetConfig(**common)
     return GPTDatasetConfig(blend=read_blend(blend_json_path(cfg, ctx)), **common)
@@ -240,8 +314,10 @@ def check_validation_split(cfg: RootConfig, prefixes: list[str]) -> None:
     """Refuse, at job start (it reads the data), a blend with a validation share whose cut leaves some prefix no
     validation document while train.eval_iters > 0: megatron-core would loop forever drawing validation sequences
     from nothing."""
-    from megatron.core.datasets.blended_megatron_dataset_config import (convert_split_vector_to_split_matrix,
-                                                                        parse_and_normalize_split)
+    from megatron.core.datasets.blended_megatron_dataset_config import (
+        convert_split_vector_to_split_matrix,
+        parse_and_normalize_split,
+    )
 
     if not cfg.train.eval_iters:
         return
@@ -253,7 +329,8 @@ def check_validation_split(cfg: RootConfig, prefixes: list[str]) -> None:
         raise BridgeConfigError(
             f"dataset.split={cfg.dataset.split}: the validation cut of {len(empty)} of {len(prefixes)} blend parts is "
             f"empty ({', '.join(empty[:4])}{', ...' if len(empty) > 4 else ''}); give validation a larger share, "
-            "or train without validation: dataset.split=100,0,0 train.eval_iters=0")
+            "or train without validation: dataset.split=100,0,0 train.eval_iters=0"
+        )
 
 
 def finetuning_dataset(cfg: RootConfig, ctx: StageContext):
@@ -266,18 +343,29 @@ def finetuning_dataset(cfg: RootConfig, ctx: StageContext):
 
     d = cfg.dataset
     if not d.packed_sequence:
-        raise BridgeConfigError("dataset.packed_sequence: sft trains on data_prep.sft_format's packed.npy; set "
-                                "dataset.packed_sequence=true")
+        raise BridgeConfigError(
+            "dataset.packed_sequence: sft trains on data_prep.sft_format's packed.npy; set dataset.packed_sequence=true"
+        )
     if not d.packed_data:
-        raise BridgeConfigError(f"dataset.packed_data: sft needs the packed SFT data; set "
-                                f"dataset.packed_data=<dir>/{PACKED_FILE}")
+        raise BridgeConfigError(
+            f"dataset.packed_data: sft needs the packed SFT data; set dataset.packed_data=<dir>/{PACKED_FILE}"
+        )
     packed = Path(d.packed_data)
     packed = packed / PACKED_FILE if packed.suffix != ".npy" else packed
-    specs = PackedSequenceSpecs(packed_sequence_size=d.sequence_length, packed_train_data_path=str(packed),
-                                pad_seq_to_mult=2 * cfg.model.context_parallel_size)
-    return FinetuningDatasetConfig(dataset_root=str(packed.parent), seq_length=d.sequence_length,
-                                   seed=cfg.run.seed, num_workers=d.num_workers, packed_sequence_specs=specs,
-                                   do_validation=False, do_test=False)
+    specs = PackedSequenceSpecs(
+        packed_sequence_size=d.sequence_length,
+        packed_train_data_path=str(packed),
+        pad_seq_to_mult=2 * cfg.model.context_parallel_size,
+    )
+    return FinetuningDatasetConfig(
+        dataset_root=str(packed.parent),
+        seq_length=d.sequence_length,
+        seed=cfg.run.seed,
+        num_workers=d.num_workers,
+        packed_sequence_specs=specs,
+        do_validation=False,
+        do_test=False,
+    )
 
 
 def tokenizer(cfg: RootConfig):
@@ -317,9 +405,15 @@ def checkpoint(cfg: RootConfig, ctx: StageContext, stage: Stage):
     pretrained = c.pretrained_checkpoint
     if pretrained is None and stage == "sft" and ctx.input_dir() is not None:
         pretrained = str(megatron_checkpoint(ctx.input_dir()))
-    return CheckpointConfig(save=save, load=c.load or save, pretrained_checkpoint=pretrained,
-                            save_interval=c.save_interval, ckpt_format=c.ckpt_format, async_save=c.async_save,
-                            most_recent_k=c.most_recent_k)
+    return CheckpointConfig(
+        save=save,
+        load=c.load or save,
+        pretrained_checkpoint=pretrained,
+        save_interval=c.save_interval,
+        ckpt_format=c.ckpt_format,
+        async_save=c.async_save,
+        most_recent_k=c.most_recent_k,
+    )
 
 
 @contextmanager
@@ -335,19 +429,24 @@ def stopped_early_is_not_done(cfg: RootConfig, ctx: StageContext, stage: Stage):
         saved = save_dir(cfg, ctx)
         iteration = megatron_latest_iteration(saved)
         where = f"iteration {iteration} in {saved}" if iteration is not None else f"none yet in {saved}"
-        raise TrainingStopped(f"{stage} stopped before train.train_iters={cfg.train.train_iters} (exit code "
-                              f"{stop.code}); newest checkpoint: {where}; run the stage again to resume from it "
-                              "(on Slurm, cluster.retries requeues it)") from None
+        raise TrainingStopped(
+            f"{stage} stopped before train.train_iters={cfg.train.train_iters} (exit code "
+            f"{stop.code}); newest checkpoint: {where}; run the stage again to resume from it "
+            "(on Slurm, cluster.retries requeues it)"
+        ) from None
 
 
 def logger(cfg: RootConfig, ctx: StageContext):
     from megatron.bridge.training.config import LoggerConfig
 
     lg = cfg.logger
-    return LoggerConfig(log_interval=lg.log_interval,
-                        tensorboard_dir=lg.tensorboard_dir or str(ctx.run_dir / "tensorboard"),
-                        wandb_project=lg.wandb_project, wandb_exp_name=lg.wandb_exp_name,
-                        mlflow_experiment=lg.mlflow_experiment)
+    return LoggerConfig(
+        log_interval=lg.log_interval,
+        tensorboard_dir=lg.tensorboard_dir or str(ctx.run_dir / "tensorboard"),
+        wandb_project=lg.wandb_project,
+        wandb_exp_name=lg.wandb_exp_name,
+        mlflow_experiment=lg.mlflow_experiment,
+    )
 
 
 def use_prebuilt_dataset_helpers() -> None:
@@ -370,7 +469,9 @@ def use_prebuilt_dataset_helpers() -> None:
         try:
             importlib.import_module("megatron.core.datasets.helpers_cpp")
         except ImportError as err:
-            raise RuntimeError(f"megatron-core's dataset helpers are neither compiled nor buildable (no Makefile in "
-                               f"{Path(utils.__file__).parent}): {err}; reinstall megatron-core") from err
+            raise RuntimeError(
+                f"megatron-core's dataset helpers are neither compiled nor buildable (no Makefile in "
+                f"{Path(utils.__file__).parent}): {err}; reinstall megatron-core"
+            ) from err
 
     initialize.compile_helpers = compile_helpers

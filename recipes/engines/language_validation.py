@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from megatron.bridge.training.callbacks import Callback
 
@@ -25,8 +26,10 @@ def language_blends(blend_json: str | Path) -> dict[str, list[str]]:
     """{language: its prefixes} from data prep's blend.json, in blend order."""
     entries = json.loads(Path(blend_json).read_text()).get("entries")
     if not entries:
-        raise ValueError(f"dataset.validation_per_language: {blend_json} lists no entries with a language; rerun "
-                         "data_prep.blend, or set dataset.validation_per_language=false")
+        raise ValueError(
+            f"dataset.validation_per_language: {blend_json} lists no entries with a language; rerun "
+            "data_prep.blend, or set dataset.validation_per_language=false"
+        )
     blends: dict[str, list[str]] = {}
     for entry in entries:
         blends.setdefault(entry["lang"], []).append(entry["prefix"])
@@ -45,13 +48,16 @@ def language_validation_sets(dataset_config: Any, blends: dict[str, list[str]], 
     for lang, prefixes in blends.items():
         tokens = sum(validation_tokens(prefix, dataset_config.split_matrix) for prefix in prefixes)
         if tokens <= dataset_config.sequence_length:
-            raise ValueError(f"dataset.split={dataset_config.split}: the validation documents of language {lang!r} "
-                             f"hold {tokens} tokens, less than one sequence of {dataset_config.sequence_length}; give "
-                             "validation a larger share or set dataset.validation_per_language=false")
+            raise ValueError(
+                f"dataset.split={dataset_config.split}: the validation documents of language {lang!r} "
+                f"hold {tokens} tokens, less than one sequence of {dataset_config.sequence_length}; give "
+                "validation a larger share or set dataset.validation_per_language=false"
+            )
         config = copy.copy(dataset_config)
         config.blend, config.blend_per_split = (prefixes, None), None
-        sets[lang] = BlendedMegatronDatasetBuilder(GPTDataset, [None, num_samples, None], lambda: True,
-                                                   config).build()[1]
+        sets[lang] = BlendedMegatronDatasetBuilder(GPTDataset, [None, num_samples, None], lambda: True, config).build()[
+            1
+        ]
     return sets
 
 
@@ -89,9 +95,17 @@ class LanguageValidation(Callback):
         sets = language_validation_sets(cfg.dataset, self.blends, cfg.train.eval_iters * cfg.train.global_batch_size)
         for lang, dataset in sets.items():
             loader = build_pretraining_data_loader(
-                dataset, 0, "cyclic", cfg.train.micro_batch_size, cfg.dataset.num_workers, cfg.dataset.data_sharding,
-                pin_memory=cfg.dataset.pin_memory, data_parallel_rank=dist.get_rank(group=dp_group),
-                data_parallel_size=dist.get_world_size(group=dp_group), global_batch_size=cfg.train.global_batch_size)
+                dataset,
+                0,
+                "cyclic",
+                cfg.train.micro_batch_size,
+                cfg.dataset.num_workers,
+                cfg.dataset.data_sharding,
+                pin_memory=cfg.dataset.pin_memory,
+                data_parallel_rank=dist.get_rank(group=dp_group),
+                data_parallel_size=dist.get_world_size(group=dp_group),
+                global_batch_size=cfg.train.global_batch_size,
+            )
             self.iterators[lang] = RerunDataIterator(iter(loader))
 
     def on_eval_end(self, context) -> None:
@@ -100,6 +114,11 @@ class LanguageValidation(Callback):
         step = context.state.train_state.step
         for lang, iterator in self.iterators.items():
             # no callback manager: this evaluation must not fire on_eval_end (and itself) again
-            evaluate_and_print_results(context.state, f"iteration {step} [{lang}]",
-                                       tagged_forward_step(self.forward_step, lang), iterator, context.model,
-                                       context.state.cfg)
+            evaluate_and_print_results(
+                context.state,
+                f"iteration {step} [{lang}]",
+                tagged_forward_step(self.forward_step, lang),
+                iterator,
+                context.model,
+                context.state.cfg,
+            )

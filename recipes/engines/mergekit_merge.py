@@ -106,8 +106,9 @@ def _check_weight_headers(model_dir: Path) -> None:
             with safe_open(str(path), framework="np"):
                 pass
         except SafetensorError as err:
-            raise ValueError(f"{path}: not a readable safetensors file ({err}); copy or export this merge input "
-                             "again") from None
+            raise ValueError(
+                f"{path}: not a readable safetensors file ({err}); copy or export this merge input again"
+            ) from None
 
 
 def check_compatible(model_dirs: list[str | Path]) -> list[ModelFingerprint]:
@@ -118,7 +119,8 @@ def check_compatible(model_dirs: list[str | Path]) -> list[ModelFingerprint]:
         text_only = [p.path for p in prints if not p.multimodal]
         raise IncompatibleModelsError(
             f"multimodal inputs {multimodal} mixed with text-only inputs {text_only}: merge multimodal checkpoints "
-            "with each other, or text-only checkpoints with each other")
+            "with each other, or text-only checkpoints with each other"
+        )
     ref = prints[0]
     for other in prints[1:]:
         for key in ARCHITECTURE_FIELDS:
@@ -153,9 +155,11 @@ def _validate(settings: MergeSettings) -> None:
     placeholders = unfilled(settings)
     if placeholders:
         named = ", ".join(f"{key}={value!r}" for key, value in placeholders.items())
-        raise ValueError(f"preset placeholders not filled: {named}; set them to model paths or version ids (the "
-                         "merge stage: merge.base_model=..., merge.models.0.path=...; python -m recipes.merging: "
-                         "--base-model, --models)")
+        raise ValueError(
+            f"preset placeholders not filled: {named}; set them to model paths or version ids (the "
+            "merge stage: merge.base_model=..., merge.models.0.path=...; python -m recipes.merging: "
+            "--base-model, --models)"
+        )
 
 
 def unfilled(settings: MergeSettings) -> dict[str, str]:
@@ -171,6 +175,7 @@ def mergekit_config(settings: MergeSettings, resolve=lambda ref: ref) -> dict[st
 
     def location(ref: str) -> str:
         return str(resolve(ref))  # mergekit's pydantic model takes strings, not Path objects
+
     models = []
     for m in settings.models:
         params: dict[str, Any] = {}
@@ -235,7 +240,8 @@ def _check_same_vision(model_dirs: list[str]) -> None:
         raise mm.VisionMismatchError(
             f"vision tower/projector of {list(differing)} differs from {model_dirs[0]} ({details}). Only the "
             "language models are merged and one vision tower is kept: merge only models fine-tuned from the same "
-            "multimodal checkpoint with the vision tower frozen")
+            "multimodal checkpoint with the vision tower frozen"
+        )
 
 
 def _merge_language_models(config: dict[str, Any], out: Path, settings: MergeSettings) -> None:
@@ -243,8 +249,10 @@ def _merge_language_models(config: dict[str, Any], out: Path, settings: MergeSet
     from recipes.artifacts import multimodal as mm
 
     if settings.chat_template:
-        raise ValueError(f"chat_template={settings.chat_template!r}: a multimodal merge ships the repository's "
-                         "image + tool-call template (recipes.core.chat_template); leave chat_template unset")
+        raise ValueError(
+            f"chat_template={settings.chat_template!r}: a multimodal merge ships the repository's "
+            "image + tool-call template (recipes.core.chat_template); leave chat_template unset"
+        )
     dirs = input_dirs(config)
     _check_same_vision(dirs)
     out.parent.mkdir(parents=True, exist_ok=True)

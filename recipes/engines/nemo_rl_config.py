@@ -60,8 +60,9 @@ def unknown_rl_environments(datasets: list[dict]) -> list[int]:
     return [i for i, dataset in enumerate(datasets) if dataset.get("env") not in RL_ENVIRONMENTS]
 
 
-def _policy(cfg: RootConfig, model: str, seq_len: int, global_batch: int, micro_batch: int,
-            checkpointing: bool) -> dict[str, Any]:
+def _policy(
+    cfg: RootConfig, model: str, seq_len: int, global_batch: int, micro_batch: int, checkpointing: bool
+) -> dict[str, Any]:
     m, megatron = cfg.model, cfg.rl.backend == "megatron"
     policy: dict[str, Any] = {
         "model_name": model,
@@ -72,12 +73,20 @@ def _policy(cfg: RootConfig, model: str, seq_len: int, global_batch: int, micro_
         "precision": "bfloat16",
         # Sequence parallelism off in the DTensor policy, as in dpo.yaml, grpo_math_1B.yaml and every NeMo-RL
         # Gemma 3 recipe (model.sequence_parallel is Megatron's).
-        "dtensor_cfg": {"enabled": not megatron, "tensor_parallel_size": m.tensor_model_parallel_size,
-                        "sequence_parallel": False, "activation_checkpointing": checkpointing,
-                        "context_parallel_size": 1},
-        "megatron_cfg": {"enabled": megatron, "tensor_model_parallel_size": m.tensor_model_parallel_size,
-                         "pipeline_model_parallel_size": m.pipeline_model_parallel_size,
-                         "sequence_parallel": m.sequence_parallel, "activation_checkpointing": checkpointing},
+        "dtensor_cfg": {
+            "enabled": not megatron,
+            "tensor_parallel_size": m.tensor_model_parallel_size,
+            "sequence_parallel": False,
+            "activation_checkpointing": checkpointing,
+            "context_parallel_size": 1,
+        },
+        "megatron_cfg": {
+            "enabled": megatron,
+            "tensor_model_parallel_size": m.tensor_model_parallel_size,
+            "pipeline_model_parallel_size": m.pipeline_model_parallel_size,
+            "sequence_parallel": m.sequence_parallel,
+            "activation_checkpointing": checkpointing,
+        },
         # Sequence parallelism splits each sequence across the TP ranks.
         "make_sequence_length_divisible_by": m.tensor_model_parallel_size,
     }
@@ -87,9 +96,12 @@ def _policy(cfg: RootConfig, model: str, seq_len: int, global_batch: int, micro_
 def _common(cfg: RootConfig, run_dir: Path, gpus_per_node: int) -> dict[str, Any]:
     return {
         "checkpointing": {"enabled": True, "checkpoint_dir": str(StageDir(run_dir).checkpoints)},
-        "logger": {"log_dir": str(StageDir(run_dir).logs), "tensorboard_enabled": True,
-                   "wandb_enabled": bool(cfg.logger.wandb_project),
-                   "wandb": {"project": cfg.logger.wandb_project or "", "name": cfg.run.name}},
+        "logger": {
+            "log_dir": str(StageDir(run_dir).logs),
+            "tensorboard_enabled": True,
+            "wandb_enabled": bool(cfg.logger.wandb_project),
+            "wandb": {"project": cfg.logger.wandb_project or "", "name": cfg.run.name},
+        },
         "cluster": {"gpus_per_node": gpus_per_node, "num_nodes": cfg.stage.nodes},
     }
 
@@ -130,8 +142,10 @@ def _rewards(rl: RLConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """The `data` keys that pick the environment, and the `env` section that configures it."""
     if mixed(rl):
         return {"env_name": SEA_ENV_NAME, "prompt_file": None}, {SEA_ENV_NAME: {"all_or_nothing": False}}
-    return ({"env_name": "math", "prompt_file": str(math_prompt_file(rl))},
-            {"math": {"num_workers": 8, "math_verify_impl": "hf_math_verify"}})
+    return (
+        {"env_name": "math", "prompt_file": str(math_prompt_file(rl))},
+        {"math": {"num_workers": 8, "math_verify_impl": "hf_math_verify"}},
+    )
 
 
 def _without_validation(config: dict[str, Any], section: str) -> dict[str, Any]:
@@ -144,39 +158,63 @@ def _without_validation(config: dict[str, Any], section: str) -> dict[str, Any]:
 def render_grpo(cfg: RootConfig, model: str, run_dir: Path, gpus_per_node: int) -> dict[str, Any]:
     rl = cfg.rl
     dr = rl.algorithm == "dr_grpo"
-    policy = _policy(cfg, model, rl.max_total_sequence_length, rl.train_global_batch_size,
-                     rl.train_micro_batch_size, rl.activation_checkpointing)
+    policy = _policy(
+        cfg,
+        model,
+        rl.max_total_sequence_length,
+        rl.train_global_batch_size,
+        rl.train_micro_batch_size,
+        rl.activation_checkpointing,
+    )
     policy["optimizer"] = {"kwargs": {"lr": rl.lr}}
     policy["megatron_cfg"]["optimizer"] = {"lr": rl.lr, "min_lr": rl.lr}
     policy["dtensor_cfg"]["_v2"] = rl.dtensor_v2
     policy["sequence_packing"] = {"enabled": rl.sequence_packing}
     policy["logprob_batch_size"] = rl.logprob_batch_size
     policy["generation"] = {
-        "backend": "vllm", "max_new_tokens": rl.max_total_sequence_length, "temperature": rl.temperature,
-        "vllm_cfg": {"tensor_parallel_size": rl.generation_tensor_parallel_size,
-                     "gpu_memory_utilization": rl.gpu_memory_utilization,
-                     "max_model_len": rl.max_total_sequence_length,
-                     # Gemma 3's weights are refitted from the trainer: vLLM loads the real ones, not dummies.
-                     "load_format": "auto"},
+        "backend": "vllm",
+        "max_new_tokens": rl.max_total_sequence_length,
+        "temperature": rl.temperature,
+        "vllm_cfg": {
+            "tensor_parallel_size": rl.generation_tensor_parallel_size,
+            "gpu_memory_utilization": rl.gpu_memory_utilization,
+            "max_model_len": rl.max_total_sequence_length,
+            # Gemma 3's weights are refitted from the trainer: vLLM loads the real ones, not dummies.
+            "load_format": "auto",
+        },
         "colocated": {"enabled": rl.colocated},
     }
-    loss_fn: dict[str, Any] = {"reference_policy_kl_penalty": rl.kl_beta, "ratio_clip_min": rl.ratio_clip_low,
-                               "ratio_clip_max": rl.ratio_clip_high, "token_level_loss": True}
+    loss_fn: dict[str, Any] = {
+        "reference_policy_kl_penalty": rl.kl_beta,
+        "ratio_clip_min": rl.ratio_clip_low,
+        "ratio_clip_max": rl.ratio_clip_high,
+        "token_level_loss": True,
+    }
     if dr:
         loss_fn["sealion"] = {"loss": "dr_grpo", "constant_normalizer": rl.max_total_sequence_length}
     data_routing, env = _rewards(rl)
     config = {
         "defaults": rl.nemo_rl_base,
-        "grpo": {"num_prompts_per_step": rl.prompts_per_step, "num_generations_per_prompt": rl.generations_per_prompt,
-                 "max_num_steps": rl.max_steps, "normalize_rewards": not dr, "use_leave_one_out_baseline": not dr,
-                 "seed": cfg.run.seed},
+        "grpo": {
+            "num_prompts_per_step": rl.prompts_per_step,
+            "num_generations_per_prompt": rl.generations_per_prompt,
+            "max_num_steps": rl.max_steps,
+            "normalize_rewards": not dr,
+            "use_leave_one_out_baseline": not dr,
+            "seed": cfg.run.seed,
+        },
         "loss_fn": loss_fn,
         "policy": policy,
         # The rl stage concatenates rl.datasets (NeMo-RL's response format, data_prep.rl_data) and splits the
         # held-out prompts off (recipes.posttrain.holdout) into these files.
-        "data": {"dataset_name": "ResponseDataset", "max_input_seq_length": rl.max_total_sequence_length,
-                 "train_data_path": str(train_data_path(run_dir)), "input_key": "input", "output_key": "output",
-                 **data_routing},
+        "data": {
+            "dataset_name": "ResponseDataset",
+            "max_input_seq_length": rl.max_total_sequence_length,
+            "train_data_path": str(train_data_path(run_dir)),
+            "input_key": "input",
+            "output_key": "output",
+            **data_routing,
+        },
         "env": env,
         **_common(cfg, run_dir, gpus_per_node),
     }
@@ -190,26 +228,44 @@ def render_grpo(cfg: RootConfig, model: str, run_dir: Path, gpus_per_node: int) 
     if not rl.val_prompts:
         return _without_validation(config, "grpo")
     config["data"]["val_data_path"] = str(val_data_path(run_dir))
-    config["grpo"].update({"max_val_samples": rl.val_prompts, "val_batch_size": rl.val_prompts,
-                           "val_period": rl.val_period})
+    config["grpo"].update(
+        {"max_val_samples": rl.val_prompts, "val_batch_size": rl.val_prompts, "val_period": rl.val_period}
+    )
     return config
 
 
 def render_apo(cfg: RootConfig, model: str, run_dir: Path, gpus_per_node: int) -> dict[str, Any]:
     apo = cfg.apo
-    policy = _policy(cfg, model, apo.max_total_sequence_length, apo.global_batch_size, apo.micro_batch_size,
-                     apo.activation_checkpointing)
+    policy = _policy(
+        cfg,
+        model,
+        apo.max_total_sequence_length,
+        apo.global_batch_size,
+        apo.micro_batch_size,
+        apo.activation_checkpointing,
+    )
     policy["optimizer"] = {"kwargs": {"lr": apo.lr}}
     policy["megatron_cfg"]["optimizer"] = {"lr": apo.lr, "min_lr": apo.lr}
     config = {
         "defaults": apo.nemo_rl_base,
-        "dpo": {"max_num_steps": apo.max_steps, "seed": cfg.run.seed, "reference_policy_kl_penalty": apo.beta,
-                "preference_average_log_probs": False, "preference_loss_weight": 1, "sft_loss_weight": 0,
-                "sealion": {"loss": apo.loss}},
+        "dpo": {
+            "max_num_steps": apo.max_steps,
+            "seed": cfg.run.seed,
+            "reference_policy_kl_penalty": apo.beta,
+            "preference_average_log_probs": False,
+            "preference_loss_weight": 1,
+            "sft_loss_weight": 0,
+            "sealion": {"loss": apo.loss},
+        },
         "policy": policy,
         # The apo stage splits the held-out pairs off apo.pairs into these files (recipes.posttrain.holdout).
-        "data": {"dataset_name": "BinaryPreferenceDataset", "train_data_path": str(train_data_path(run_dir)),
-                 "prompt_key": "prompt", "chosen_key": "chosen", "rejected_key": "rejected"},
+        "data": {
+            "dataset_name": "BinaryPreferenceDataset",
+            "train_data_path": str(train_data_path(run_dir)),
+            "prompt_key": "prompt",
+            "chosen_key": "chosen",
+            "rejected_key": "rejected",
+        },
         **_common(cfg, run_dir, gpus_per_node),
     }
     if not apo.val_pairs:

@@ -78,13 +78,16 @@ class SeaRewardScorer:
         rewards = []
         for index, (response, meta) in enumerate(zip(responses, metadata)):
             if not meta or "ground_truth" not in meta:
-                raise ValueError(f"metadata[{index}] = {meta!r} has no 'ground_truth'; the data processor must put "
-                                 "the record's output there (NeMo-RL's math_hf_data_processor does)")
+                raise ValueError(
+                    f"metadata[{index}] = {meta!r} has no 'ground_truth'; the data processor must put "
+                    "the record's output there (NeMo-RL's math_hf_data_processor does)"
+                )
             rewards.append(self.score_one(response, str(meta["ground_truth"])))
         return rewards
 
-    def step(self, message_log_batch: Sequence[Sequence[Mapping[str, Any]]],
-             metadata: Sequence[Mapping[str, Any]]) -> StepResult:
+    def step(
+        self, message_log_batch: Sequence[Sequence[Mapping[str, Any]]], metadata: Sequence[Mapping[str, Any]]
+    ) -> StepResult:
         """What the NeMo-RL actor's `step` returns, minus its wrapping: single-turn, every episode ends here."""
         rewards = self.score([assistant_text(log) for log in message_log_batch], metadata)
         observations = [{"role": "environment", "content": f"Environment: reward {reward:.3f}"} for reward in rewards]
@@ -94,9 +97,12 @@ class SeaRewardScorer:
 def rollout_metrics(rewards: torch.Tensor, is_end: torch.Tensor) -> dict[str, float]:
     """Batch metrics; an answer cut off before its end counts as reward 0, as in NeMo-RL's math environment."""
     ended = rewards * is_end
-    return {"accuracy": ended.mean().item(), "mean_reward": rewards.mean().item(),
-            "fraction_of_samples_properly_ended": is_end.float().mean().item(),
-            "num_problems_in_batch": int(is_end.shape[0])}
+    return {
+        "accuracy": ended.mean().item(),
+        "mean_reward": rewards.mean().item(),
+        "fraction_of_samples_properly_ended": is_end.float().mean().item(),
+        "num_problems_in_batch": int(is_end.shape[0]),
+    }
 
 
 @functools.cache
@@ -111,9 +117,14 @@ def _actor_class() -> type:
 
         def step(self, message_log_batch, metadata):
             result = self.scorer.step(message_log_batch, metadata)
-            return EnvironmentReturn(observations=result.observations, metadata=metadata,
-                                     next_stop_strings=[None] * len(metadata), rewards=result.rewards,
-                                     terminateds=result.terminateds, answers=None)
+            return EnvironmentReturn(
+                observations=result.observations,
+                metadata=metadata,
+                next_stop_strings=[None] * len(metadata),
+                rewards=result.rewards,
+                terminateds=result.terminateds,
+                answers=None,
+            )
 
         def global_post_process_and_metrics(self, batch):
             return batch, rollout_metrics(batch["rewards"], batch["is_end"])

@@ -62,8 +62,7 @@ class _Builder:
 
 _BUILDERS: dict[str, _Builder] = {
     WordCount.name: _Builder(("relation", "num_words"), lambda k: WordCount(**_bounds(k, "num_words"))),
-    SentenceCount.name: _Builder(("relation", "num_sentences"),
-                                 lambda k: SentenceCount(**_bounds(k, "num_sentences"))),
+    SentenceCount.name: _Builder(("relation", "num_sentences"), lambda k: SentenceCount(**_bounds(k, "num_sentences"))),
     ParagraphCount.name: _Builder(("num_paragraphs",), lambda k: ParagraphCount(int(k["num_paragraphs"]))),
     KeywordsIncluded.name: _Builder(("keywords",), lambda k: KeywordsIncluded(tuple(k["keywords"]))),
     KeywordsForbidden.name: _Builder(("forbidden_words",), lambda k: KeywordsForbidden(tuple(k["forbidden_words"]))),
@@ -81,16 +80,20 @@ SUPPORTED_INSTRUCTIONS = tuple(sorted(_BUILDERS))
 def build_constraint(instruction_id: str, kwargs: Mapping[str, Any] | None) -> Constraint:
     """One constraint; kwargs set to None are dropped (Google IFEval lists every kwarg name on every row)."""
     if instruction_id not in _BUILDERS:
-        raise IFEvalSpecError(f"instruction {instruction_id!r} has no checker here; supported: "
-                              f"{list(SUPPORTED_INSTRUCTIONS)} (or convert with --skip-unsupported)",
-                              reason=f"unsupported instruction {instruction_id}")
+        raise IFEvalSpecError(
+            f"instruction {instruction_id!r} has no checker here; supported: "
+            f"{list(SUPPORTED_INSTRUCTIONS)} (or convert with --skip-unsupported)",
+            reason=f"unsupported instruction {instruction_id}",
+        )
     builder = _BUILDERS[instruction_id]
     given = {key: value for key, value in (kwargs or {}).items() if value is not None}
     missing = [key for key in builder.required if key not in given]
     unexpected = sorted(set(given) - set(builder.required))
     if missing or unexpected:
-        raise IFEvalSpecError(f"instruction {instruction_id!r}: kwargs {given} lack {missing} / have unknown "
-                              f"{unexpected}; it takes {list(builder.required)}")
+        raise IFEvalSpecError(
+            f"instruction {instruction_id!r}: kwargs {given} lack {missing} / have unknown "
+            f"{unexpected}; it takes {list(builder.required)}"
+        )
     try:
         return builder.build(given)
     except (TypeError, ValueError) as err:
@@ -109,9 +112,15 @@ class IFEvalSpec:
         return tuple(build_constraint(i, k) for i, k in zip(self.instruction_id_list, self.kwargs))
 
     def to_json(self) -> str:
-        return json.dumps({"task": SPEC_TASK, "language": self.language,
-                           "instruction_id_list": list(self.instruction_id_list), "kwargs": list(self.kwargs)},
-                          ensure_ascii=False)
+        return json.dumps(
+            {
+                "task": SPEC_TASK,
+                "language": self.language,
+                "instruction_id_list": list(self.instruction_id_list),
+                "kwargs": list(self.kwargs),
+            },
+            ensure_ascii=False,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> IFEvalSpec:

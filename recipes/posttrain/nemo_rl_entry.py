@@ -19,8 +19,9 @@ import runpy
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -35,23 +36,31 @@ def grpo_loss(section: dict[str, Any]) -> DrGRPOLossFn | None:
     ours = section.get("sealion")
     if not ours:
         return None
-    return DrGRPOLossFn(DrGRPOLossConfig.dr_grpo(
-        max_generation_length=ours["constant_normalizer"], ratio_clip_min=section["ratio_clip_min"],
-        ratio_clip_max=section["ratio_clip_max"], reference_policy_kl_penalty=section["reference_policy_kl_penalty"]))
+    return DrGRPOLossFn(
+        DrGRPOLossConfig.dr_grpo(
+            max_generation_length=ours["constant_normalizer"],
+            ratio_clip_min=section["ratio_clip_min"],
+            ratio_clip_max=section["ratio_clip_max"],
+            reference_policy_kl_penalty=section["reference_policy_kl_penalty"],
+        )
+    )
 
 
 def preference_loss(section: dict[str, Any]) -> PreferenceLossFn:
     """The APO / DPO loss for a rendered `dpo` section (its reference_policy_kl_penalty is the beta)."""
-    return PreferenceLossFn(PreferenceLossConfig(
-        objective=section["sealion"]["loss"], beta=section["reference_policy_kl_penalty"],
-        preference_average_log_probs=section.get("preference_average_log_probs", False),
-        sft_loss_weight=section.get("sft_loss_weight", 0.0)))
+    return PreferenceLossFn(
+        PreferenceLossConfig(
+            objective=section["sealion"]["loss"],
+            beta=section["reference_policy_kl_penalty"],
+            preference_average_log_probs=section.get("preference_average_log_probs", False),
+            sft_loss_weight=section.get("sft_loss_weight", 0.0),
+        )
+    )
 
 
 # algorithm -> (NeMo-RL module, the loss class name it instantiates, config section, our factory, entry scripts)
 ALGORITHMS: dict[str, tuple[str, str, str, Callable, tuple[str, ...]]] = {
-    "grpo": ("nemo_rl.algorithms.grpo", "ClippedPGLossFn", "loss_fn", grpo_loss,
-             ("examples/run_grpo.py",)),
+    "grpo": ("nemo_rl.algorithms.grpo", "ClippedPGLossFn", "loss_fn", grpo_loss, ("examples/run_grpo.py",)),
     "dpo": ("nemo_rl.algorithms.dpo", "DPOLossFn", "dpo", preference_loss, ("examples/run_dpo.py",)),
 }
 
@@ -62,8 +71,10 @@ def run(algorithm: str, config: Path, artifact_dir: Path) -> None:
     try:
         importlib.import_module("nemo_rl")
     except ImportError as err:
-        raise RuntimeError("NeMo-RL is not installed here: the rl and apo stages run in the `rl` container "
-                           "(cluster.containers.rl, built by containers/build.sh)") from err
+        raise RuntimeError(
+            "NeMo-RL is not installed here: the rl and apo stages run in the `rl` container "
+            "(cluster.containers.rl, built by containers/build.sh)"
+        ) from err
     from recipes.posttrain.environments import register_with_nemo_rl
 
     register_with_nemo_rl()
@@ -106,8 +117,10 @@ def export_hf(checkpoint_dir: str, artifact_dir: Path) -> None:
     elif policy["dtensor_cfg"].get("_v2") and config["checkpointing"].get("model_save_format") == "safetensors":
         consolidated = weights / "model" / "consolidated"
         if not (consolidated / "config.json").is_file():
-            raise FileNotFoundError(f"{consolidated}: no Hugging Face model (config.json); the rl stage renders "
-                                    "checkpointing.save_consolidated: true, keep it")
+            raise FileNotFoundError(
+                f"{consolidated}: no Hugging Face model (config.json); the rl stage renders "
+                "checkpointing.save_consolidated: true, keep it"
+            )
         shutil.copytree(consolidated, artifact_dir, dirs_exist_ok=True)
     else:
         _convert("convert_dcp_to_hf.py", "--dcp-ckpt-path", last, weights, artifact_dir)
@@ -119,8 +132,18 @@ def _convert(script: str, weights_flag: str, step: Path, weights: Path, artifact
     FileExistsError), and the artifact directory exists: convert beside it, then move the files in."""
     converted = artifact_dir.with_name(artifact_dir.name + ".converting")
     shutil.rmtree(converted, ignore_errors=True)  # a conversion cut short by a requeue
-    subprocess.run([sys.executable, str(NEMO_RL_HOME / "examples" / "converters" / script), "--config",
-                    str(step / "config.yaml"), weights_flag, str(weights), "--hf-ckpt-path", str(converted)],
-                   check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(NEMO_RL_HOME / "examples" / "converters" / script),
+            "--config",
+            str(step / "config.yaml"),
+            weights_flag,
+            str(weights),
+            "--hf-ckpt-path",
+            str(converted),
+        ],
+        check=True,
+    )
     shutil.copytree(converted, artifact_dir, dirs_exist_ok=True)
     shutil.rmtree(converted)

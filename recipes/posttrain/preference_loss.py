@@ -99,8 +99,9 @@ class PreferenceLossFn:
         if rows % 2:
             raise ValueError(f"PreferenceLossFn: got {rows} rows; chosen/rejected must be interleaved in pairs")
 
-        token_logprobs = next_token_logprobs(next_token_logits, data["input_ids"], vocab_parallel_rank,
-                                             vocab_parallel_group, context_parallel_group)
+        token_logprobs = next_token_logprobs(
+            next_token_logits, data["input_ids"], vocab_parallel_rank, vocab_parallel_group, context_parallel_group
+        )
         device = token_logprobs.device
         mask = data["token_mask"][:, 1:].to(device, torch.float32)
         reference_token_logprobs = data["reference_policy_logprobs"][:, :-1].to(device, torch.float32)
@@ -111,8 +112,12 @@ class PreferenceLossFn:
         pair_mask = data["sample_mask"][::2].to(device, torch.float32)
         num_pairs = global_valid_seqs / 2
         per_pair = preference_loss(
-            policy_logps[::2], policy_logps[1::2], reference_logps[::2], reference_logps[1::2],
-            self.config.beta, self.config.objective,
+            policy_logps[::2],
+            policy_logps[1::2],
+            reference_logps[::2],
+            reference_logps[1::2],
+            self.config.beta,
+            self.config.objective,
         )
         loss_preference = (per_pair * pair_mask).sum() / num_pairs
 

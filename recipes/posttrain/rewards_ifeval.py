@@ -87,7 +87,9 @@ class ParagraphCount:
 
     def __post_init__(self) -> None:
         if self.separator not in _PARAGRAPH_SEPARATORS:
-            raise ValueError(f"ParagraphCount.separator={self.separator!r}; choose one of {list(_PARAGRAPH_SEPARATORS)}")
+            raise ValueError(
+                f"ParagraphCount.separator={self.separator!r}; choose one of {list(_PARAGRAPH_SEPARATORS)}"
+            )
 
     def is_followed(self, response: str, language: str) -> bool:
         parts = _PARAGRAPH_SEPARATORS[self.separator].split(response.strip())

@@ -240,8 +240,9 @@ class DrGRPOLossFn:
             keys += ("reference_policy_logprobs",)
         require_keys(data, keys, "DrGRPOLossFn")
 
-        logprobs = next_token_logprobs(next_token_logits, data["input_ids"], vocab_parallel_rank,
-                                       vocab_parallel_group, context_parallel_group)
+        logprobs = next_token_logprobs(
+            next_token_logits, data["input_ids"], vocab_parallel_rank, vocab_parallel_group, context_parallel_group
+        )
         device = logprobs.device
         sample_mask = data["sample_mask"].to(device, torch.float32)
         mask = data["token_mask"][:, 1:].to(device, torch.float32) * sample_mask.unsqueeze(-1)
@@ -259,8 +260,7 @@ class DrGRPOLossFn:
             num_tokens=global_valid_toks,
         )
         with torch.no_grad():
-            mismatch = mismatch_metrics(generation_logprobs, prev_logprobs, logprobs.detach(), mask,
-                                        global_valid_toks)
+            mismatch = mismatch_metrics(generation_logprobs, prev_logprobs, logprobs.detach(), mask, global_valid_toks)
             ratio = torch.exp(logprobs.detach() - prev_logprobs)
             ratio_clamped = ratio.clamp(1.0 - self.config.ratio_clip_min, 1.0 + self.config.ratio_clip_max)
         return output.loss, {
@@ -286,8 +286,13 @@ def _masked_extremes(name: str, values: torch.Tensor, mask: torch.Tensor) -> dic
     return {f"{name}_min": picked.min().item(), f"{name}_max": picked.max().item()}
 
 
-def mismatch_metrics(generation_logprobs: torch.Tensor, prev_logprobs: torch.Tensor, logprobs: torch.Tensor,
-                     mask: torch.Tensor, num_tokens: torch.Tensor | float) -> dict[str, float]:
+def mismatch_metrics(
+    generation_logprobs: torch.Tensor,
+    prev_logprobs: torch.Tensor,
+    logprobs: torch.Tensor,
+    mask: torch.Tensor,
+    num_tokens: torch.Tensor | float,
+) -> dict[str, float]:
     """How far the generation engine's token log-probs are from the trainer's, token means over `num_tokens`."""
 
     def mean(per_token: torch.Tensor) -> float:
@@ -298,8 +303,9 @@ def mismatch_metrics(generation_logprobs: torch.Tensor, prev_logprobs: torch.Ten
         "token_mult_prob_error": mean(torch.exp((generation_logprobs - prev_logprobs).abs())),
         "gen_kl_error": mean(k3_kl(generation_logprobs, prev_logprobs)),
         "policy_kl_error": mean(k3_kl(prev_logprobs, generation_logprobs)),
-        "js_divergence_error": mean(0.5 * k3_kl(log_mixture, prev_logprobs)
-                                    + 0.5 * k3_kl(log_mixture, generation_logprobs)),
+        "js_divergence_error": mean(
+            0.5 * k3_kl(log_mixture, prev_logprobs) + 0.5 * k3_kl(log_mixture, generation_logprobs)
+        ),
         # E_gen[pi_train / pi_gen], 1 on policy; and the entropy estimate -E_gen[(pi / pi_gen) log pi].
         "sampling_importance_ratio": mean(torch.exp(prev_logprobs - generation_logprobs)),
         "approx_entropy": mean(-torch.exp(logprobs - generation_logprobs) * logprobs),

@@ -96,8 +96,10 @@ def next_token_logprobs(
             f"{tuple(input_ids.shape)}; pass the logits of the same (unpacked) batch"
         )
     if context_parallel_group is not None and dist.get_world_size(context_parallel_group) > 1:
-        raise ValueError("these losses do not take context-parallel (sequence-split) logits; set "
-                         "policy.megatron_cfg.context_parallel_size: 1")
+        raise ValueError(
+            "these losses do not take context-parallel (sequence-split) logits; set "
+            "policy.megatron_cfg.context_parallel_size: 1"
+        )
     group, vocab_start = None, 0
     if vocab_parallel_group is not None:
         if vocab_parallel_rank is None:

@@ -27,8 +27,14 @@ def command(run_dir: Path, torchrun_ranks: int) -> list[str]:
     """The stage runner under this Python; under torchrun (this Python's `torch.distributed.run`) for GPU ranks."""
     runner = ["-m", "recipes.runtime.stage_runner", "--run-dir", str(run_dir)]
     if torchrun_ranks:
-        return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={torchrun_ranks}",
-                *runner]
+        return [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc-per-node={torchrun_ranks}",
+            *runner,
+        ]
     return [sys.executable, *runner]
 
 
@@ -44,8 +50,15 @@ def run(cmd: list[str], run_dir: Path, env: dict[str, str], grace_s: float, cwd:
     offset = log.stat().st_size if log.exists() else 0
     # The job writes its log itself and this process follows it: a launcher that dies breaks no pipe of the job.
     with log.open("ab") as sink:
-        proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **env}, stdout=sink, stderr=subprocess.STDOUT,
-                                start_new_session=True, preexec_fn=signal_on_parent_death)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=signal_on_parent_death,
+        )
 
     def stop(signum, _frame):
         if not stopped:
@@ -65,7 +78,7 @@ def run(cmd: list[str], run_dir: Path, env: dict[str, str], grace_s: float, cwd:
         for s, handler in previous.items():
             signal.signal(s, handler)
         _signal_tree(proc.pid, signal.SIGKILL)  # what is left of the tree (orphaned workers), or all of it if the
-        proc.wait()                             # launcher itself is failing
+        proc.wait()  # launcher itself is failing
         ended.set()
         follower.join(timeout=10)
     return record_end(run_dir, proc.returncode, next(iter(stopped), None))
@@ -98,13 +111,18 @@ def record_end(run_dir: Path, returncode: int, stopped_by: str | None) -> dict:
     started = status.get("started", "")
     where = resume_point(run_dir)
     if stopped_by:
-        write_status(run_dir, "stopped", started=started,
-                     error=f"stopped by {stopped_by} to the launcher; {where}; run the stage again to resume")
+        write_status(
+            run_dir,
+            "stopped",
+            started=started,
+            error=f"stopped by {stopped_by} to the launcher; {where}; run the stage again to resume",
+        )
     else:
         cause = signal.Signals(-returncode).name if returncode < 0 else f"exit code {returncode}"
         hint = " (out of memory? see dmesg)" if returncode == -signal.SIGKILL else ""
-        write_status(run_dir, "failed", started=started,
-                     error=f"the job died of {cause}{hint} without recording an end; {where}")
+        write_status(
+            run_dir, "failed", started=started, error=f"the job died of {cause}{hint} without recording an end; {where}"
+        )
     return read_status(run_dir)
 
 

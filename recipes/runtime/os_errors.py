@@ -34,7 +34,12 @@ def describe(err: OSError, within: str | os.PathLike | None = None) -> str:
     path = err.filename or (f"a file under {within}" if within else "(no path given)")
     where = err.filename or within
     what = err.strerror or str(err)
-    fix = ("free space on that file system or point launch.root at another, then run the stage again (committed "
-           "work is kept)") if err.errno in (errno.ENOSPC, errno.EDQUOT) else (
-        "check that the path exists and is writable by you, then run the stage again")
+    fix = (
+        (
+            "free space on that file system or point launch.root at another, then run the stage again (committed "
+            "work is kept)"
+        )
+        if err.errno in (errno.ENOSPC, errno.EDQUOT)
+        else ("check that the path exists and is writable by you, then run the stage again")
+    )
     return f"{path}: {what} ({free_space(where) if where else 'unknown'} free there); fix: {fix}"

@@ -35,8 +35,11 @@ def load_context(run_dir: Path) -> StageContext:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m recipes.runtime.stage_runner", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m recipes.runtime.stage_runner",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--run-dir", type=Path, required=True, help="run directory holding resolved.yaml")
     args = parser.parse_args(argv)
     run_dir = args.run_dir.resolve()
@@ -124,8 +127,12 @@ def record_stopped(run_dir: Path, rank: int, started: str, by: str) -> None:
     from recipes.artifacts.stage_dir import resume_point
 
     where = f"rank {rank}: " if rank else ""
-    write_status(run_dir, "stopped", started=started,
-                 error=f"{where}stopped by {by}; {resume_point(run_dir)}; run the stage again to resume")
+    write_status(
+        run_dir,
+        "stopped",
+        started=started,
+        error=f"{where}stopped by {by}; {resume_point(run_dir)}; run the stage again to resume",
+    )
 
 
 def register_version(ctx: StageContext, payload_kind: str) -> None:
@@ -142,8 +149,13 @@ def register_version(ctx: StageContext, payload_kind: str) -> None:
     if vision:
         manifest["vision"] = vision
     run_registry(ctx.cfg).register(
-        ctx.artifact_dir, name=f"{ctx.cfg.run.name}-{ctx.cfg.stage.name}", stage=ctx.cfg.stage.name,
-        payload_kind=payload_kind, parents=parents, manifest=manifest)
+        ctx.artifact_dir,
+        name=f"{ctx.cfg.run.name}-{ctx.cfg.stage.name}",
+        stage=ctx.cfg.stage.name,
+        payload_kind=payload_kind,
+        parents=parents,
+        manifest=manifest,
+    )
 
 
 def vision_identity_summary(artifact_dir: Path) -> dict:
@@ -154,8 +166,11 @@ def vision_identity_summary(artifact_dir: Path) -> dict:
     for path in (artifact_dir / IDENTITY_FILE, artifact_dir / "multimodal" / IDENTITY_FILE):
         if path.is_file():
             identity = json.loads(path.read_text())
-            return {"sha256": identity["sha256"], "tensors": len(identity["tensors"]),
-                    "identity_file": str(path.relative_to(artifact_dir))}
+            return {
+                "sha256": identity["sha256"],
+                "tensors": len(identity["tensors"]),
+                "identity_file": str(path.relative_to(artifact_dir)),
+            }
     return {}
 
 
@@ -163,8 +178,13 @@ def write_status(run_dir: Path, state: str, **extra: str) -> None:
     """The stage's own record of how its last attempt ended (local executors report no job state); one file per
     task in a Slurm job array."""
     task = ArrayTask.from_environment()
-    status = {"state": state, "updated": _now(), "restart_count": int(os.environ.get("SLURM_RESTART_COUNT", 0)),
-              "slurm_job_id": os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID"), **extra}
+    status = {
+        "state": state,
+        "updated": _now(),
+        "restart_count": int(os.environ.get("SLURM_RESTART_COUNT", 0)),
+        "slurm_job_id": os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID"),
+        **extra,
+    }
     path = StageDir(run_dir).status
     if task.count > 1:
         status.update(array_task=task.index, array_task_count=task.count)
@@ -183,8 +203,10 @@ def _load_status(path: Path) -> dict:
         status = err
     if not isinstance(status, dict) or not isinstance(status.get("state"), str):
         why = f"not valid JSON ({status})" if isinstance(status, Exception) else "holds no state"
-        raise UnreadableStatus(f"{path}: {why}, e.g. truncated by a full disk; fix: delete it and run the stage "
-                               "again (it resumes from its committed work)")
+        raise UnreadableStatus(
+            f"{path}: {why}, e.g. truncated by a full disk; fix: delete it and run the stage "
+            "again (it resumes from its committed work)"
+        )
     return status
 
 
@@ -195,14 +217,18 @@ def read_status(run_dir: Path) -> dict:
         failed = [t for t in tasks if t["state"] == "failed"]
         done = len(tasks) == tasks[0]["array_task_count"] and all(t["state"] == "succeeded" for t in tasks)
         state = "failed" if failed else "succeeded" if done else "running"
-        return {**(failed[0] if failed else tasks[-1]), "state": state, "tasks": len(tasks),
-                "restart_count": max(t["restart_count"] for t in tasks)}
+        return {
+            **(failed[0] if failed else tasks[-1]),
+            "state": state,
+            "tasks": len(tasks),
+            "restart_count": max(t["restart_count"] for t in tasks),
+        }
     path = StageDir(run_dir).status
     return _load_status(path) if path.exists() else {"state": "not started"}
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 if __name__ == "__main__":

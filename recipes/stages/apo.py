@@ -34,10 +34,18 @@ def execute(ctx: StageContext) -> None:
 
     pairs = pairs_path(ctx)
     if not pairs.is_file():
-        raise FileNotFoundError(f"apo.pairs: no preference pairs at {pairs}; generate them with "
-                                "`python -m data_prep.clair` from the rl model and set apo.pairs=<pairs.jsonl>")
+        raise FileNotFoundError(
+            f"apo.pairs: no preference pairs at {pairs}; generate them with "
+            "`python -m data_prep.clair` from the rl model and set apo.pairs=<pairs.jsonl>"
+        )
     apo = ctx.cfg.apo
-    split_jsonl([pairs], nemo_rl_config.train_data_path(ctx.run_dir), nemo_rl_config.val_data_path(ctx.run_dir),
-                held_out=apo.val_pairs, min_train=apo.global_batch_size, seed=ctx.cfg.run.seed, field="apo.val_pairs")
+    split_jsonl(
+        [pairs],
+        nemo_rl_config.train_data_path(ctx.run_dir),
+        nemo_rl_config.val_data_path(ctx.run_dir),
+        held_out=apo.val_pairs,
+        min_train=apo.global_batch_size,
+        seed=ctx.cfg.run.seed,
+        field="apo.val_pairs",
+    )
     nemo_rl_entry.run("dpo", StageDir(ctx.run_dir).launch / nemo_rl_config.RENDERED_NAME, ctx.artifact_dir)
-

@@ -31,12 +31,25 @@ def settings(ctx: StageContext):
 
     c = ctx.cfg.clair
     served = c.serve_policy
-    policy = EndpointSettings(base_url=f"http://127.0.0.1:{VLLM_PORT}/v1", model=SERVED_NAME if served else
-                              ctx.model_source(), temperature=c.policy_temperature, max_tokens=c.policy_max_tokens)
-    reviser = EndpointSettings(base_url=c.reviser_base_url, model=c.reviser_model, api_key_env=c.reviser_api_key_env,
-                               max_tokens=c.reviser_max_tokens)
-    return ClairSettings(policy_backend="openai" if served else "transformers", policy=policy, reviser=reviser,
-                         batch_size=c.batch_size, seed=c.seed)
+    policy = EndpointSettings(
+        base_url=f"http://127.0.0.1:{VLLM_PORT}/v1",
+        model=SERVED_NAME if served else ctx.model_source(),
+        temperature=c.policy_temperature,
+        max_tokens=c.policy_max_tokens,
+    )
+    reviser = EndpointSettings(
+        base_url=c.reviser_base_url,
+        model=c.reviser_model,
+        api_key_env=c.reviser_api_key_env,
+        max_tokens=c.reviser_max_tokens,
+    )
+    return ClairSettings(
+        policy_backend="openai" if served else "transformers",
+        policy=policy,
+        reviser=reviser,
+        batch_size=c.batch_size,
+        seed=c.seed,
+    )
 
 
 @contextlib.contextmanager
@@ -44,9 +57,21 @@ def vllm_server(model: str, tensor_parallel_size: int, timeout_s: float = 1800) 
     """vLLM's OpenAI-compatible server for `model` on this node, for as long as the block runs."""
     import httpx
 
-    server = subprocess.Popen([sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model,
-                               "--served-model-name", SERVED_NAME, "--port", str(VLLM_PORT),
-                               "--tensor-parallel-size", str(tensor_parallel_size)])
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            model,
+            "--served-model-name",
+            SERVED_NAME,
+            "--port",
+            str(VLLM_PORT),
+            "--tensor-parallel-size",
+            str(tensor_parallel_size),
+        ]
+    )
     try:
         deadline = time.monotonic() + timeout_s
         while True:
@@ -68,9 +93,9 @@ def execute(ctx: StageContext) -> None:
     from data_prep.clair import run
 
     c = ctx.cfg.clair
-    serving = vllm_server(ctx.model_source(), c.policy_tensor_parallel_size) if c.serve_policy \
-        else contextlib.nullcontext()
+    serving = (
+        vllm_server(ctx.model_source(), c.policy_tensor_parallel_size) if c.serve_policy else contextlib.nullcontext()
+    )
     with serving:
         summary = run(settings(ctx), c.prompts, ctx.artifact_dir)
     print(f"clair: {summary.pairs} pairs of {summary.prompts} prompts; filtered {summary.filtered}", flush=True)
-

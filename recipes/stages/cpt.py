@@ -15,8 +15,13 @@ def execute(ctx: StageContext) -> None:
     from megatron.bridge.training.gpt_step import forward_step
     from megatron.bridge.training.pretrain import pretrain
 
-    from recipes.engines.bridge_config import (blend_json_path, build_config_container, check_validation_split,
-                                               stopped_early_is_not_done, use_prebuilt_dataset_helpers)
+    from recipes.engines.bridge_config import (
+        blend_json_path,
+        build_config_container,
+        check_validation_split,
+        stopped_early_is_not_done,
+        use_prebuilt_dataset_helpers,
+    )
     from recipes.engines.exit_signal_trap import ExitSignalTrap
     from recipes.engines.language_validation import LanguageValidation, language_blends
 
@@ -30,4 +35,3 @@ def execute(ctx: StageContext) -> None:
             callbacks.append(LanguageValidation(language_blends(blend_json_path(ctx.cfg, ctx)), forward_step))
     with stopped_early_is_not_done(ctx.cfg, ctx, "cpt"):
         pretrain(container, forward_step, callbacks=callbacks)
-

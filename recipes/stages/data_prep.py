@@ -43,7 +43,7 @@ def assigned_sources(sources: list[dict], task: ArrayTask) -> list[tuple[int, di
     for source in sources:
         files = sorted(glob.glob(str(source["path"])))
         entries += [{**source, "path": f} for f in files] if files else [dict(source)]
-    return list(enumerate(entries))[task.index::task.count]
+    return list(enumerate(entries))[task.index :: task.count]
 
 
 def execute(ctx: StageContext) -> bool:
@@ -51,8 +51,9 @@ def execute(ctx: StageContext) -> bool:
 
     cfg, knobs, task = ctx.cfg, ctx.cfg.data_prep, ArrayTask.from_environment()
     out = ctx.artifact_dir
-    settings = tokenize.TokenizeSettings(tokenizer=cfg.data.tokenizer, workers=knobs.workers,
-                                         shard_bytes=knobs.shard_bytes)
+    settings = tokenize.TokenizeSettings(
+        tokenizer=cfg.data.tokenizer, workers=knobs.workers, shard_bytes=knobs.shard_bytes
+    )
     records = _records(ctx)
     _mark(records / f"started-{task.index:04d}", task)
     if not knobs.curate:  # tokenise the sources as they are: JSONL with id, text, lang, source per record
@@ -98,9 +99,11 @@ def _curation_settings(ctx: StageContext):
     from data_prep.quality import QualitySettings
 
     knobs = ctx.cfg.data_prep
-    return curate.CurationSettings(langid=LangIdSettings(on_disagreement=knobs.on_language_disagreement),
-                                   quality=QualitySettings(min_words=knobs.min_words),
-                                   dedup=DedupSettings(threshold=knobs.dedup_threshold))
+    return curate.CurationSettings(
+        langid=LangIdSettings(on_disagreement=knobs.on_language_disagreement),
+        quality=QualitySettings(min_words=knobs.min_words),
+        dedup=DedupSettings(threshold=knobs.dedup_threshold),
+    )
 
 
 def _screen(ctx: StageContext, task: ArrayTask) -> None:
@@ -112,11 +115,17 @@ def _screen(ctx: StageContext, task: ArrayTask) -> None:
         return
     assigned = assigned_sources(_sources(ctx), task)
     # Each data.sources entry declares its source name and language for the records it matches.
-    summary = curate.screen([s for _, s in assigned], _shard_dir(ctx, task.index, task.count),
-                            _curation_settings(ctx), positions=[i for i, _ in assigned])
+    summary = curate.screen(
+        [s for _, s in assigned],
+        _shard_dir(ctx, task.index, task.count),
+        _curation_settings(ctx),
+        positions=[i for i, _ in assigned],
+    )
     if not summary.input_records and task.count == 1:
-        raise ValueError(f"data_prep: data.sources hold no record ({', '.join(s['path'] for _, s in assigned)} "
-                         "are empty); point data.sources at the corpus files")
+        raise ValueError(
+            f"data_prep: data.sources hold no record ({', '.join(s['path'] for _, s in assigned)} "
+            "are empty); point data.sources at the corpus files"
+        )
     _mark(done, task)
 
 
@@ -130,8 +139,9 @@ def _deduplicate_if_last(ctx: StageContext, task: ArrayTask) -> None:
         if (records / "deduplicated").exists() or len(list(records.glob("screened-*"))) < task.count:
             return
         shards = [_shard_dir(ctx, i, task.count) for i in range(task.count)]
-        global_dedup.deduplicate(shards, _curation_settings(ctx).dedup,
-                                 ctx.artifact_dir / "curation" / curate.DEDUP_DIR)
+        global_dedup.deduplicate(
+            shards, _curation_settings(ctx).dedup, ctx.artifact_dir / "curation" / curate.DEDUP_DIR
+        )
         _mark(records / "deduplicated", task)
 
 
@@ -141,8 +151,10 @@ def _wait_for(path: Path, run_dir: Path, task: ArrayTask) -> None:
         for status in StageDir(run_dir).task_statuses():
             record = json.loads(status.read_text())
             if record.get("state") == "failed" and record.get("array_task") != task.index:
-                raise RuntimeError(f"data_prep: array task {record.get('array_task')} failed "
-                                   f"({record.get('error')}); the global dedup it screens for cannot run")
+                raise RuntimeError(
+                    f"data_prep: array task {record.get('array_task')} failed "
+                    f"({record.get('error')}); the global dedup it screens for cannot run"
+                )
         time.sleep(POLL_S)
 
 
@@ -169,15 +181,16 @@ def _filter_and_tokenize(ctx: StageContext, settings, shard: ArrayTask) -> None:
     records = _records(ctx)
     filtered = records / f"filtered-{shard.index:04d}"
     if not filtered.exists():
-        finish(shard_dir, global_dedup.load_removals(ctx.artifact_dir / "curation" / curate.DEDUP_DIR,
-                                                       shard_dir.name))
+        finish(shard_dir, global_dedup.load_removals(ctx.artifact_dir / "curation" / curate.DEDUP_DIR, shard_dir.name))
         _mark(filtered, shard)
     summary = curate.CurationSummary(**json.loads((shard_dir / SUMMARY).read_text()))
     Console().print(curate.summary_table(summary))
     inputs = sorted(glob.glob(str(shard_dir / CURATED_DIR / "*.jsonl")))
     if not inputs and count == 1:
-        raise ValueError(f"data_prep: curation kept no document of {summary.input_records} (see {shard_dir}); "
-                         "lower data_prep.min_words or set data_prep.curate=false")
+        raise ValueError(
+            f"data_prep: curation kept no document of {summary.input_records} (see {shard_dir}); "
+            "lower data_prep.min_words or set data_prep.curate=false"
+        )
     _tokenize_shard(ctx, settings, shard.index, inputs)
     _mark(records / f"claimed-{shard.index:04d}.done", shard)
 
@@ -189,9 +202,17 @@ def _tokenize_shard(ctx: StageContext, settings, shard: int, inputs: list[str]) 
     shard_ids, skipped = tokenize.tokenize_shards(settings, inputs, str(out)) if inputs else ([], 0)
     records = StageDir(ctx.run_dir).array_records
     records.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(records / f"task-{shard:04d}.json",
-                      json.dumps({"launch": ctx.launch_key(), "shard_ids": shard_ids, "skipped": skipped,
-                                  "resume_keys": tokenize.resume_keys(settings, inputs)}))
+    write_text_atomic(
+        records / f"task-{shard:04d}.json",
+        json.dumps(
+            {
+                "launch": ctx.launch_key(),
+                "shard_ids": shard_ids,
+                "skipped": skipped,
+                "resume_keys": tokenize.resume_keys(settings, inputs),
+            }
+        ),
+    )
 
 
 def _merge_if_last(ctx: StageContext, task: ArrayTask, settings) -> bool:
@@ -202,19 +223,30 @@ def _merge_if_last(ctx: StageContext, task: ArrayTask, settings) -> bool:
     records = StageDir(ctx.run_dir).array_records
     merged = records / "merged"
     with array_lock(out / MERGE_LOCK, task, LOCK_WAIT_S):
-        parts = [part for part in (json.loads(p.read_text()) for p in sorted(records.glob("task-*.json")))
-                 if part.get("launch") == launch]
+        parts = [
+            part
+            for part in (json.loads(p.read_text()) for p in sorted(records.glob("task-*.json")))
+            if part.get("launch") == launch
+        ]
         done = merged.exists() and json.loads(merged.read_text()).get("launch") == launch
         if len(parts) < task.count or (done and task.count > 1):
             return False  # a sibling is still tokenising (it will merge), or one already merged
-        tokenized = tokenize.merge(settings, [sid for p in parts for sid in p["shard_ids"]], str(out),
-                                   sum(p["skipped"] for p in parts))
-        blend.run(blend.BlendSettings(budget_tokens=ctx.cfg.data.budget_tokens, max_epochs=knobs.max_epochs,
-                                      drop_missing=knobs.drop_missing),
-                  ctx.cfg.data.datamix, tokenized.tokens_json, str(out))
+        tokenized = tokenize.merge(
+            settings, [sid for p in parts for sid in p["shard_ids"]], str(out), sum(p["skipped"] for p in parts)
+        )
+        blend.run(
+            blend.BlendSettings(
+                budget_tokens=ctx.cfg.data.budget_tokens, max_epochs=knobs.max_epochs, drop_missing=knobs.drop_missing
+            ),
+            ctx.cfg.data.datamix,
+            tokenized.tokens_json,
+            str(out),
+        )
         keys = [p["resume_keys"] for p in parts]
-        manifest.record(StageDir(ctx.run_dir).manifest, "resume_keys",
-                        {**keys[0], "inputs": {k: v for part in keys for k, v in part["inputs"].items()}})
+        manifest.record(
+            StageDir(ctx.run_dir).manifest,
+            "resume_keys",
+            {**keys[0], "inputs": {k: v for part in keys for k, v in part["inputs"].items()}},
+        )
         merged.write_text(json.dumps({"launch": launch, "task": task.index}))
     return True
-

@@ -32,8 +32,11 @@ def model_to_evaluate(ctx: StageContext) -> str:
 
 
 def _scripts(ctx: StageContext) -> dict[str, Path]:
-    return {suite: StageDir(ctx.run_dir).launch / f"{suite}.sh" for suite in ("seahelm", "lm_eval")
-            if suite in ctx.cfg.eval.suites}
+    return {
+        suite: StageDir(ctx.run_dir).launch / f"{suite}.sh"
+        for suite in ("seahelm", "lm_eval")
+        if suite in ctx.cfg.eval.suites
+    }
 
 
 def render(ctx: StageContext) -> None:
@@ -47,8 +50,9 @@ def render(ctx: StageContext) -> None:
         try:
             seahelm.run(ctx.cfg.eval.seahelm, model, str(ctx.artifact_dir / "seahelm"), scripts["seahelm"])
         except ValueError as err:
-            raise ConfigError(f"eval.model: {err}; set eval.model to an absolute path, a registered version or a "
-                              "hub id (org/name)") from err
+            raise ConfigError(
+                f"eval.model: {err}; set eval.model to an absolute path, a registered version or a hub id (org/name)"
+            ) from err
     if "lm_eval" in scripts:
         lm_eval.run(ctx.cfg.eval.lm_eval, model, str(ctx.artifact_dir / "lm_eval"), scripts["lm_eval"])
 
@@ -75,14 +79,17 @@ def execute(ctx: StageContext) -> None:
     if "seahelm" in scripts:
         key = seahelm_model_key(model)
         subprocess.run(["bash", str(scripts["seahelm"])], check=True, env={**os.environ, "SEAHELM_MODEL_KEY": key})
-        results["seahelm"] = {"model_key": key, **seahelm.parse_results(ctx.artifact_dir / "seahelm" / key,
-                                                                         seahelm.seeds(ctx.cfg.eval.seahelm))}
+        results["seahelm"] = {
+            "model_key": key,
+            **seahelm.parse_results(ctx.artifact_dir / "seahelm" / key, seahelm.seeds(ctx.cfg.eval.seahelm)),
+        }
     if "lm_eval" in scripts:
         subprocess.run(["bash", str(scripts["lm_eval"])], check=True)
         results["lm_eval"] = lm_eval.parse_results(ctx.artifact_dir / "lm_eval")
     ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
-    (ctx.artifact_dir / "results.json").write_text(json.dumps({"model": model, **results}, indent=2, default=str)
-                                                   + "\n")
+    (ctx.artifact_dir / "results.json").write_text(
+        json.dumps({"model": model, **results}, indent=2, default=str) + "\n"
+    )
     _record(ctx, model, results)
 
 
@@ -90,18 +97,35 @@ def _local(ctx: StageContext, model: str) -> dict[str, dict]:
     from evals import local_eval, perplexity
 
     cfg, out = ctx.cfg.eval, ctx.artifact_dir
-    results = local_eval.run(local_eval.LocalEvalSettings(languages=list(cfg.languages),
-                                                          n_per_language=cfg.n_per_language, seeds=list(cfg.seeds),
-                                                          modes=list(cfg.modes)), model, out / "local")
+    results = local_eval.run(
+        local_eval.LocalEvalSettings(
+            languages=list(cfg.languages),
+            n_per_language=cfg.n_per_language,
+            seeds=list(cfg.seeds),
+            modes=list(cfg.modes),
+        ),
+        model,
+        out / "local",
+    )
     pattern = cfg.perplexity_data or [s["path"] for s in ctx.cfg.data.sources]
     documents = sorted(p for pat in ([pattern] if isinstance(pattern, str) else pattern) for p in glob.glob(pat))
-    ppl = perplexity.run(perplexity.PerplexitySettings(max_length=cfg.perplexity_max_length,
-                                                       max_docs_per_language=cfg.perplexity_max_documents),
-                         model, documents, out / "perplexity")
-    return {"local_eval": results["aggregate"], "perplexity": ppl["perplexity"],
-            "perplexity_documents": {lang: {"used": ppl["documents"][lang], "available": available}
-                                     for lang, available in ppl["documents_available"].items()
-                                     if lang in ppl["documents"]}}
+    ppl = perplexity.run(
+        perplexity.PerplexitySettings(
+            max_length=cfg.perplexity_max_length, max_docs_per_language=cfg.perplexity_max_documents
+        ),
+        model,
+        documents,
+        out / "perplexity",
+    )
+    return {
+        "local_eval": results["aggregate"],
+        "perplexity": ppl["perplexity"],
+        "perplexity_documents": {
+            lang: {"used": ppl["documents"][lang], "available": available}
+            for lang, available in ppl["documents_available"].items()
+            if lang in ppl["documents"]
+        },
+    }
 
 
 def _record(ctx: StageContext, model: str, results: dict[str, dict]) -> None:
@@ -113,4 +137,3 @@ def _record(ctx: StageContext, model: str, results: dict[str, dict]) -> None:
         record = json.loads((Path(model) / RECORD_FILE).read_text())
         for suite, scores in results.items():
             registry.add_metrics(record["id"], suite, scores)
-

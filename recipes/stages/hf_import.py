@@ -44,4 +44,3 @@ def execute(ctx: StageContext) -> None:
         shutil.rmtree(out / TEXT, ignore_errors=True)
         shutil.copytree(source, out / TEXT)
     AutoBridge.import_ckpt(str(out / TEXT), str(megatron_checkpoint(out)))
-

@@ -14,4 +14,3 @@ def execute(ctx: StageContext) -> None:
 
     settings = dataclasses.replace(ctx.cfg.merge, out=str(ctx.artifact_dir))
     run(settings, resolve=run_registry(ctx.cfg).resolve)
-

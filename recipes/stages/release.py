@@ -25,4 +25,3 @@ def execute(ctx: StageContext) -> None:
     results = run(settings, str(source), ctx.artifact_dir, run_registry(ctx.cfg))
     for result in results:
         print(f"release {result.variant}: {result.status} -> {result.path} ({result.version_id})", flush=True)
-

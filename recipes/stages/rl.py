@@ -34,10 +34,19 @@ def execute(ctx: StageContext) -> None:
     sources = [Path(nemo_rl_config.job_input(ctx.run_dir, dataset["path"])) for dataset in rl.datasets]
     if nemo_rl_config.mixed(rl):  # the math rows carry NeMo-RL's math prompt themselves
         prompt, data = nemo_rl_config.math_prompt_file(rl), ctx.run_dir / "data"
-        sources = [nemo_rl_config.with_math_prompt(source, prompt, data / f"{dataset['name']}.prompted.jsonl")
-                   if dataset["env"] == "math" else source for source, dataset in zip(sources, rl.datasets)]
-    split_jsonl(sources, nemo_rl_config.train_data_path(ctx.run_dir),
-                nemo_rl_config.val_data_path(ctx.run_dir), held_out=rl.val_prompts, min_train=rl.prompts_per_step,
-                seed=ctx.cfg.run.seed, field="rl.val_prompts")
+        sources = [
+            nemo_rl_config.with_math_prompt(source, prompt, data / f"{dataset['name']}.prompted.jsonl")
+            if dataset["env"] == "math"
+            else source
+            for source, dataset in zip(sources, rl.datasets)
+        ]
+    split_jsonl(
+        sources,
+        nemo_rl_config.train_data_path(ctx.run_dir),
+        nemo_rl_config.val_data_path(ctx.run_dir),
+        held_out=rl.val_prompts,
+        min_train=rl.prompts_per_step,
+        seed=ctx.cfg.run.seed,
+        field="rl.val_prompts",
+    )
     nemo_rl_entry.run("grpo", StageDir(ctx.run_dir).launch / nemo_rl_config.RENDERED_NAME, ctx.artifact_dir)
-

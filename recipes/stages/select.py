@@ -23,14 +23,26 @@ def settings(ctx: StageContext):
     from recipes.posttrain.prompt_selection.settings import SelectionSettings
 
     s = ctx.cfg.select
-    return SelectionSettings(model=s.model or ctx.model_source(), max_tokens=s.max_tokens, lora_r=s.lora_r,
-                             lora_alpha=s.lora_alpha, lora_dropout=s.lora_dropout,
-                             lora_target_modules=tuple(s.lora_target_modules), warmup_fraction=s.warmup_fraction,
-                             checkpoints=s.checkpoints, lr=s.lr, warmup_ratio=s.warmup_ratio,
-                             batch_size=s.batch_size, max_grad_norm=s.max_grad_norm, bf16=s.bf16,
-                             candidate_gradient=s.candidate_gradient,
-                             proj_dim=s.proj_dim, select_fraction=s.select_fraction, shard_size=s.shard_size,
-                             seed=s.seed)
+    return SelectionSettings(
+        model=s.model or ctx.model_source(),
+        max_tokens=s.max_tokens,
+        lora_r=s.lora_r,
+        lora_alpha=s.lora_alpha,
+        lora_dropout=s.lora_dropout,
+        lora_target_modules=tuple(s.lora_target_modules),
+        warmup_fraction=s.warmup_fraction,
+        checkpoints=s.checkpoints,
+        lr=s.lr,
+        warmup_ratio=s.warmup_ratio,
+        batch_size=s.batch_size,
+        max_grad_norm=s.max_grad_norm,
+        bf16=s.bf16,
+        candidate_gradient=s.candidate_gradient,
+        proj_dim=s.proj_dim,
+        select_fraction=s.select_fraction,
+        shard_size=s.shard_size,
+        seed=s.seed,
+    )
 
 
 def wait_for_warmup(out, pool, knobs, task: ArrayTask) -> None:
@@ -49,8 +61,10 @@ def wait_for_warmup(out, pool, knobs, task: ArrayTask) -> None:
         return
     while load_checkpoints(out / "warmup", pool, knobs) is None:
         if failed.exists():
-            raise RuntimeError(f"select: array task 0's warm-up failed ({failed.read_text().strip()}); see its log, "
-                               "then rerun the stage")
+            raise RuntimeError(
+                f"select: array task 0's warm-up failed ({failed.read_text().strip()}); see its log, "
+                "then rerun the stage"
+            )
         time.sleep(WARMUP_POLL_S)
 
 
@@ -70,8 +84,11 @@ def execute(ctx: StageContext) -> bool:
         tokenizer = AutoTokenizer.from_pretrained(knobs.model)
         for name, prompts in {"candidates": pool, **targets}.items():
             if cut := truncated(tokenizer, prompts, knobs.max_tokens):
-                print(f"select: {cut} of {len(prompts)} {name} rows are longer than select.max_tokens="
-                      f"{knobs.max_tokens} tokens and are cut to it", flush=True)
+                print(
+                    f"select: {cut} of {len(prompts)} {name} rows are longer than select.max_tokens="
+                    f"{knobs.max_tokens} tokens and are cut to it",
+                    flush=True,
+                )
     wait_for_warmup(out, pool, knobs, task)
     if not compute_features(out, pool, knobs, task.index, task.count):
         return False  # a sibling still writes its shards; the last one to finish selects
@@ -87,4 +104,3 @@ def execute(ctx: StageContext) -> bool:
         langs = ", ".join(f"{lang} {n}" for lang, n in target["by_language"].items())
         print(f"select: {name}: {target['selected']} of {summary['pool']['size']} ({langs})", flush=True)
     return True
-

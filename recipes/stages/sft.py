@@ -29,8 +29,12 @@ def execute(ctx: StageContext) -> None:
     from megatron.bridge.training.gpt_step import forward_step
     from megatron.bridge.training.pretrain import pretrain
 
-    from recipes.engines.bridge_config import (build_config_container, export_hf, stopped_early_is_not_done,
-                                               use_prebuilt_dataset_helpers)
+    from recipes.engines.bridge_config import (
+        build_config_container,
+        export_hf,
+        stopped_early_is_not_done,
+        use_prebuilt_dataset_helpers,
+    )
     from recipes.engines.exit_signal_trap import ExitSignalTrap
 
     use_prebuilt_dataset_helpers()
@@ -45,4 +49,3 @@ def execute(ctx: StageContext) -> None:
     # pretrain has torn its process group down; the export loads the checkpoint in one process of its own
     if global_rank() == 0:
         export_hf(ctx.cfg, ctx)
-

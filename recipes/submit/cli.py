@@ -7,8 +7,8 @@ resolved config and `--help`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from omegaconf import OmegaConf
 from rich.console import Console
@@ -73,8 +73,9 @@ def parse(argv: list[str]) -> tuple[bool, bool, list[str]]:
     return help_, show_cfg, overrides
 
 
-def run_command(prog: str, summary: str, stage: str | None, action: Callable[[list[str]], int],
-                argv: list[str] | None = None) -> int:
+def run_command(
+    prog: str, summary: str, stage: str | None, action: Callable[[list[str]], int], argv: list[str] | None = None
+) -> int:
     """Parse, handle --help / --cfg, run `action(overrides)`; user errors become one `error:` line and exit 2."""
     help_, show_cfg, overrides = parse(sys.argv[1:] if argv is None else argv)
     if help_:
@@ -86,8 +87,9 @@ def run_command(prog: str, summary: str, stage: str | None, action: Callable[[li
             return 0
         return action(overrides)
     except (ConfigError, PreflightError) as err:
-        for line in [unquoted_override(str(err), overrides)] if "token recognition error" in str(err) else \
-                str(err).splitlines():
+        for line in (
+            [unquoted_override(str(err), overrides)] if "token recognition error" in str(err) else str(err).splitlines()
+        ):
             err_console.print(f"error: {line}", markup=False)
         return 2
     except StageFailed as err:
@@ -104,8 +106,7 @@ def run_command(prog: str, summary: str, stage: str | None, action: Callable[[li
 def unquoted_override(message: str, overrides: list[str]) -> str:
     """Hydra's lexer error for an override holding characters its grammar does not take unquoted (non-ASCII
     letters, spaces, brackets): which override, and how to quote it."""
-    bad = next((o for o in overrides if not o.isascii() or any(c in o.partition("=")[2] for c in " ()[]{}'\",")),
-               None)
+    bad = next((o for o in overrides if not o.isascii() or any(c in o.partition("=")[2] for c in " ()[]{}'\",")), None)
     if bad is None:
         return message.replace("\n", " ")
     key, _, value = bad.partition("=")
@@ -117,6 +118,7 @@ def unquoted_override(message: str, overrides: list[str]) -> str:
 
 def stage_main(stage: str, summary: str) -> int:
     """Entry of `python -m recipes.<stage>`: compose, preflight, launch (or render with launch.dryrun=true)."""
+
     def action(overrides: list[str]) -> int:
         launch = prepare(stage, overrides)
         report_launch([launch], submit([launch], dryrun=launch.cfg.launch.dryrun))
@@ -134,5 +136,7 @@ def report_launch(launches, submission) -> None:
         for finding in launch.report.findings:
             if finding.severity == "warning":
                 err_console.print(f"warning: {finding.line()}", markup=False)
-        console.print(f"[bold]{launch.name}[/bold] {what}{note}: {launch.run_dir}"
-                      + (f"\n  launch: {Path(rendered)}" if rendered else ""))
+        console.print(
+            f"[bold]{launch.name}[/bold] {what}{note}: {launch.run_dir}"
+            + (f"\n  launch: {Path(rendered)}" if rendered else "")
+        )

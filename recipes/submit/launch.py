@@ -46,7 +46,9 @@ class StageLaunch:
     @property
     def runs_here(self) -> bool:
         """False where the stage needs CUDA and this machine has none (it is then rendered, not run)."""
-        return self.cfg.cluster.executor != "local" or not self.cfg.stage.needs_gpu or self.cfg.cluster.gpus_per_node > 0
+        return (
+            self.cfg.cluster.executor != "local" or not self.cfg.stage.needs_gpu or self.cfg.cluster.gpus_per_node > 0
+        )
 
 
 def run_dir_of(cfg: RootConfig) -> Path:
@@ -58,8 +60,9 @@ def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) ->
     raw = compose(stage, overrides)
     resolve_source_paths(raw)
     cfg = to_object(raw)
-    local_gpu_stage_without_gpu = (cfg.cluster.executor == "local" and cfg.stage.needs_gpu
-                                   and cfg.cluster.gpus_per_node == 0)
+    local_gpu_stage_without_gpu = (
+        cfg.cluster.executor == "local" and cfg.stage.needs_gpu and cfg.cluster.gpus_per_node == 0
+    )
     report = preflight.plan(cfg)
     errors = [f for f in report.errors if not (local_gpu_stage_without_gpu and f.field == "stage.nodes")]
     if errors:
@@ -68,16 +71,22 @@ def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) ->
     try:  # before anything is written there: one live launcher per run directory
         run_lock.hold(run_dir)
     except run_lock.RunDirBusy as err:
-        raise preflight.PreflightError([preflight.Finding("run.name", str(err), "wait for that run to end, or "
-                                                          "launch under another run.name or launch.root")]) from None
+        raise preflight.PreflightError(
+            [
+                preflight.Finding(
+                    "run.name", str(err), "wait for that run to end, or launch under another run.name or launch.root"
+                )
+            ]
+        ) from None
     from recipes.submit.status import settle_abandoned
 
     settle_abandoned(run_dir, "a new launch took its run lock, which no launcher held")  # the last attempt's end
     resolved = OmegaConf.to_container(raw, resolve=True)
     resolved = manifest.redact(resolved, cfg.cluster.secrets)
     StageDir(run_dir).resolved.write_text(yaml.safe_dump(resolved, sort_keys=False))
-    manifest.write(StageDir(run_dir).manifest, manifest.build(resolved, list(overrides), list(parents)),
-                   cfg.cluster.secrets)
+    manifest.write(
+        StageDir(run_dir).manifest, manifest.build(resolved, list(overrides), list(parents)), cfg.cluster.secrets
+    )
     # A stage whose engine reads its own config format renders it now, so a dry run shows what the job will run.
     spec = stage_spec(cfg.stage.name)
     if spec.renders:
@@ -107,8 +116,10 @@ def load_nemo_run():
         import nemo_run as run
         import nemo_run.config  # noqa: F401  (USE_WITH_RAY_CLUSTER_KEY)
     except ModuleNotFoundError as err:
-        raise SystemExit(f"submitting through NeMo-Run needs the launcher's packages ({err}): "
-                         "pip install -e '.[launcher]' on this (login) node") from err
+        raise SystemExit(
+            f"submitting through NeMo-Run needs the launcher's packages ({err}): "
+            "pip install -e '.[launcher]' on this (login) node"
+        ) from err
     return run
 
 
@@ -121,9 +132,13 @@ def task(launch: StageLaunch):
     ray = stage_spec(launch.name).engine == "nemo_rl" and launch.cfg.cluster.executor == "slurm"
     # Without a container image the job runs this Python (a venv on the shared filesystem, activated or not).
     image = launch.cfg.cluster.containers.get(launch.cfg.stage.container)
-    return run.Script(path="recipes.runtime.stage_runner", args=["--run-dir", str(launch.run_dir)],
-                      entrypoint="python" if image else sys.executable,
-                      m=True, metadata={USE_WITH_RAY_CLUSTER_KEY: True} if ray else {})
+    return run.Script(
+        path="recipes.runtime.stage_runner",
+        args=["--run-dir", str(launch.run_dir)],
+        entrypoint="python" if image else sys.executable,
+        m=True,
+        metadata={USE_WITH_RAY_CLUSTER_KEY: True} if ray else {},
+    )
 
 
 def executor(launch: StageLaunch, nemorun_home: Path):
@@ -136,8 +151,9 @@ def executor(launch: StageLaunch, nemorun_home: Path):
     gpus = gpus_per_node(cfg)
     image = c.containers.get(cfg.stage.container)
     if c.tunnel.kind == "ssh":
-        tunnel = run.SSHTunnel(host=c.tunnel.host, user=c.tunnel.user, identity=c.tunnel.identity,
-                               job_dir=c.tunnel.remote_dir)
+        tunnel = run.SSHTunnel(
+            host=c.tunnel.host, user=c.tunnel.user, identity=c.tunnel.identity, job_dir=c.tunnel.remote_dir
+        )
     else:
         tunnel = run.LocalTunnel(job_dir=str(nemorun_home / "experiments"))
     # Secrets are never written: sbatch exports the submitting environment to the job, and pyxis passes it on.
@@ -239,7 +255,8 @@ def _raise_first_failure(launches: list[StageLaunch], settle_s: float = 30.0, re
 
     def pending(status: dict, retries: int) -> bool:
         return status["state"] in ("running", "not started") or (
-            status["state"] in ("failed", "stopped") and status.get("restart_count", 0) < retries)
+            status["state"] in ("failed", "stopped") and status.get("restart_count", 0) < retries
+        )
 
     for launch in launches:
         retries = launch.cfg.cluster.retries
@@ -268,14 +285,21 @@ def check_local_engines(launches: list[StageLaunch]) -> None:
     which local jobs run in. On a cluster the stage's image provides it."""
     missing = []
     for launch in launches:
-        absent = [name for name in stage_spec(launch.name).engine_modules
-                  if importlib.util.find_spec(name.split(".")[0]) is None or importlib.util.find_spec(name) is None]
+        absent = [
+            name
+            for name in stage_spec(launch.name).engine_modules
+            if importlib.util.find_spec(name.split(".")[0]) is None or importlib.util.find_spec(name) is None
+        ]
         if absent:
             image = launch.cfg.stage.container
-            missing.append(preflight.Finding(
-                "stage.container", f"stage {launch.name} needs {', '.join(absent)}, which this Python ({sys.executable}) "
-                f"lacks", f"run it inside the {image} image (containers/{image}.Dockerfile) or on a cluster "
-                "(cluster=slurm), or install them here"))
+            missing.append(
+                preflight.Finding(
+                    "stage.container",
+                    f"stage {launch.name} needs {', '.join(absent)}, which this Python ({sys.executable}) lacks",
+                    f"run it inside the {image} image (containers/{image}.Dockerfile) or on a cluster "
+                    "(cluster=slurm), or install them here",
+                )
+            )
     if missing:
         raise preflight.PreflightError(missing)
 
@@ -288,8 +312,9 @@ def _run_locally(runnable: list[StageLaunch], launches: list[StageLaunch], rende
 
     for launch in runnable:
         cmd = local_job.command(launch.run_dir, torchrun_ranks(launch.cfg))
-        status = local_job.run(cmd, launch.run_dir, dict(launch.cfg.cluster.env), launch.cfg.cluster.signal_lead_s,
-                               REPO_ROOT)
+        status = local_job.run(
+            cmd, launch.run_dir, dict(launch.cfg.cluster.env), launch.cfg.cluster.signal_lead_s, REPO_ROOT
+        )
         if status["state"] != "succeeded":
             raise StageFailed(launch.name, launch.run_dir, status.get("error", status["state"]))
     return Submission(launches, rendered)
@@ -302,8 +327,12 @@ class StageFailed(Exception):
 
 def _write_chain(launches: list[StageLaunch], rendered: dict[str, Path]) -> Path:
     """The dependency chain NeMo-Run would submit, as a script: each sbatch afterok the previous one."""
-    lines = ["#!/usr/bin/env bash", "# Rendered by recipes.submit.launch (dryrun): submits the stages in order, each "
-             "after the previous one succeeded.", "set -euo pipefail"]
+    lines = [
+        "#!/usr/bin/env bash",
+        "# Rendered by recipes.submit.launch (dryrun): submits the stages in order, each "
+        "after the previous one succeeded.",
+        "set -euo pipefail",
+    ]
     previous = None
     for launch in launches:
         var = f"job_{launch.name}"
@@ -326,6 +355,8 @@ def _write_local_command(launch: StageLaunch) -> Path:
         cmd = ["torchrun", "--standalone", f"--nproc-per-node={ranks}", *runner]
     else:
         cmd = ["python", *runner]
-    target.write_text("#!/usr/bin/env bash\n# Rendered by recipes.submit.launch: run this stage on a machine that has "
-                      "what it needs.\nset -euo pipefail\n" + shlex.join(cmd) + "\n")
+    target.write_text(
+        "#!/usr/bin/env bash\n# Rendered by recipes.submit.launch: run this stage on a machine that has "
+        "what it needs.\nset -euo pipefail\n" + shlex.join(cmd) + "\n"
+    )
     return target

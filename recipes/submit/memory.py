@@ -54,8 +54,14 @@ class MemoryEstimate:
     @property
     def allocated_gib(self) -> float:
         """What torch.cuda.max_memory_allocated() should report."""
-        return (self.weights_gib + self.grads_gib + self.optimizer_gib + self.activations_gib + self.logits_gib
-                + self.logits_grad_gib)
+        return (
+            self.weights_gib
+            + self.grads_gib
+            + self.optimizer_gib
+            + self.activations_gib
+            + self.logits_gib
+            + self.logits_grad_gib
+        )
 
     @property
     def reserved_gib(self) -> float:
@@ -105,8 +111,14 @@ def layers_per_stage(cfg: RootConfig) -> list[int]:
 def parallelism(cfg: RootConfig, world: int) -> Parallelism:
     m = cfg.model
     tp, pp, cp = m.tensor_model_parallel_size, m.pipeline_model_parallel_size, m.context_parallel_size
-    return Parallelism(tp=tp, pp=pp, cp=cp, vp=m.virtual_pipeline_model_parallel_size or 1,
-                       dp=max(world // (tp * pp * cp), 1), world=world)
+    return Parallelism(
+        tp=tp,
+        pp=pp,
+        cp=cp,
+        vp=m.virtual_pipeline_model_parallel_size or 1,
+        dp=max(world // (tp * pp * cp), 1),
+        world=world,
+    )
 
 
 def activation_bytes_per_layer(cfg: RootConfig, par: Parallelism) -> float:
@@ -154,12 +166,18 @@ def estimate(cfg: RootConfig, world: int) -> MemoryEstimate:
     # bf16 for the output layer's backward. The measured allocation (66.4 GiB on the proxy = model state 51.3 +
     # activations 3.0 + 12.1) shows all four vocabulary-sized copies alive at the peak: inferred, not traced.
     logits_grad = logits_elements * (4 + 2)
-    return MemoryEstimate(weights_gib=weights / GIB, grads_gib=grads / GIB, optimizer_gib=optimizer / GIB,
-                          activations_gib=activations / GIB, logits_gib=logits / GIB,
-                          overhead_gib=FIXED_OVERHEAD_GIB, logits_grad_gib=logits_grad / GIB,
-                          # reserved but free, measured on the proxy: 78.2 - 66.4 = 11.8 GiB, the size of the
-                          # vocabulary-sized buffers (12.0): fitted to one measurement, not derived
-                          allocator_reserve_gib=(logits + logits_grad) / GIB)
+    return MemoryEstimate(
+        weights_gib=weights / GIB,
+        grads_gib=grads / GIB,
+        optimizer_gib=optimizer / GIB,
+        activations_gib=activations / GIB,
+        logits_gib=logits / GIB,
+        overhead_gib=FIXED_OVERHEAD_GIB,
+        logits_grad_gib=logits_grad / GIB,
+        # reserved but free, measured on the proxy: 78.2 - 66.4 = 11.8 GiB, the size of the
+        # vocabulary-sized buffers (12.0): fitted to one measurement, not derived
+        allocator_reserve_gib=(logits + logits_grad) / GIB,
+    )
 
 
 def flops_per_token(cfg: RootConfig) -> float:

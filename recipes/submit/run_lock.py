@@ -45,8 +45,12 @@ def hold(run_dir: Path) -> None:
         holder = _describe(os.read(fd, 4096))
         os.close(fd)
         raise RunDirBusy(f"{run_dir} is in use by {holder}") from None
-    holder = {"pid": os.getpid(), "host": socket.gethostname(), "argv": secret_values.redact(list(sys.argv)),
-              "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    holder = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "argv": secret_values.redact(list(sys.argv)),
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(holder).encode(), 0)
     _held[run_dir] = fd
@@ -81,8 +85,10 @@ def holder_gone(run_dir: Path) -> str | None:
 def _describe(raw: bytes) -> str:
     try:
         holder = json.loads(raw)
-        return (f"pid {holder['pid']} on {holder['host']} since {holder['started']} "
-                f"({' '.join(secret_values.redact([str(a) for a in holder['argv']]))})")
+        return (
+            f"pid {holder['pid']} on {holder['host']} since {holder['started']} "
+            f"({' '.join(secret_values.redact([str(a) for a in holder['argv']]))})"
+        )
     except (ValueError, KeyError, TypeError):
         return "another launcher that is starting"
 

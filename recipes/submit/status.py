@@ -16,7 +16,6 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from rich.console import Console
 from rich.table import Table
@@ -38,7 +37,7 @@ SACCT_FORMAT = "JobID,State,Elapsed,ExitCode"
 @dataclass
 class StatusSettings:
     run: str = ""  # a run directory, or a run name under root
-    root: Optional[str] = None  # None: $SEALION_RUNS, else <repo>/runs (launch.root's default)
+    root: str | None = None  # None: $SEALION_RUNS, else <repo>/runs (launch.root's default)
     tail: int = 5  # log lines shown per stage
 
 
@@ -47,26 +46,28 @@ class StageStatus:
     stage: str
     state: str = "unknown"
     reason: str = ""  # why the state is what it is when it does not come from Slurm
-    job_id: Optional[str] = None
+    job_id: str | None = None
     restarts: int = 0
-    checkpoint: Optional[str] = None
-    checkpoint_step: Optional[int] = None
-    step: Optional[int] = None
-    train_iters: Optional[int] = None
-    loss: Optional[float] = None
-    log: Optional[str] = None
+    checkpoint: str | None = None
+    checkpoint_step: int | None = None
+    step: int | None = None
+    train_iters: int | None = None
+    loss: float | None = None
+    log: str | None = None
     log_tail: list[str] = field(default_factory=list)
 
 
-def resolve_run_dir(run: str, root: Optional[str] = None) -> Path:
+def resolve_run_dir(run: str, root: str | None = None) -> Path:
     path = Path(run)
     if path.is_dir():
         return path
     base = Path(root) if root else default_launch_root()
     if (base / run).is_dir():
         return base / run
-    raise FileNotFoundError(f"run {run!r}: neither a directory nor a run under {base} "
-                            f"(pass the run directory, or --root / SEALION_RUNS = launch.root)")
+    raise FileNotFoundError(
+        f"run {run!r}: neither a directory nor a run under {base} "
+        f"(pass the run directory, or --root / SEALION_RUNS = launch.root)"
+    )
 
 
 def settle_abandoned(stage_dir: Path, evidence: str | None = None) -> dict:
@@ -81,9 +82,13 @@ def settle_abandoned(stage_dir: Path, evidence: str | None = None) -> dict:
         return status  # a live launcher holds it: running indeed
     from recipes.artifacts.stage_dir import resume_point
 
-    write_status(stage_dir, "failed", started=status.get("started", ""),
-                 error=f"the attempt started {status.get('started', '?')} ended without recording its end; {evidence}; "
-                       f"{resume_point(stage_dir)}; run the stage again to resume")
+    write_status(
+        stage_dir,
+        "failed",
+        started=status.get("started", ""),
+        error=f"the attempt started {status.get('started', '?')} ended without recording its end; {evidence}; "
+        f"{resume_point(stage_dir)}; run the stage again to resume",
+    )
     return read_status(stage_dir)
 
 
@@ -98,7 +103,7 @@ def collect(run_dir: Path, tail: int = 5) -> list[StageStatus]:
     return [stage_status(d, ledger.get(d.name), tail) for d in sorted(stage_dirs, key=_submitted_at)]
 
 
-def stage_status(stage_dir: Path, ledger_job_id: Optional[str] = None, tail: int = 5) -> StageStatus:
+def stage_status(stage_dir: Path, ledger_job_id: str | None = None, tail: int = 5) -> StageStatus:
     own = settle_abandoned(stage_dir)
     status = StageStatus(stage=stage_dir.name, restarts=int(own.get("restart_count", 0)))
     status.job_id = own.get("slurm_job_id") or ledger_job_id
@@ -130,12 +135,18 @@ def _record_unrecorded_end(stage_dir: Path, own: dict, slurm: StageStatus) -> No
     limit's grace, a node lost): recorded failed, with Slurm's word for it and where the stage resumes from."""
     from recipes.artifacts.stage_dir import resume_point
 
-    write_status(stage_dir, "failed", started=own.get("started", ""), slurm_job_id=slurm.job_id,
-                 restart_count=slurm.restarts, error=f"the job ended without recording its end (Slurm: {slurm.state}, "
-                                                     f"{slurm.reason}); {resume_point(stage_dir)}")
+    write_status(
+        stage_dir,
+        "failed",
+        started=own.get("started", ""),
+        slurm_job_id=slurm.job_id,
+        restart_count=slurm.restarts,
+        error=f"the job ended without recording its end (Slurm: {slurm.state}, "
+        f"{slurm.reason}); {resume_point(stage_dir)}",
+    )
 
 
-def last_iteration(lines: list[str]) -> Optional[tuple[int, int, float]]:
+def last_iteration(lines: list[str]) -> tuple[int, int, float] | None:
     """(step, train iters, lm loss) of the last Megatron iteration line, or None."""
     for line in reversed(lines):
         match = _ITERATION.search(line)
@@ -148,8 +159,11 @@ def _apply_sacct(status: StageStatus) -> None:
     if shutil.which("sacct") is None:
         status.state, status.reason = "unknown", "sacct not found on PATH (run on a Slurm login node)"
         return
-    result = subprocess.run(["sacct", "-j", status.job_id, "-X", "--duplicates", "--noheader", "--parsable2",
-                             f"--format={SACCT_FORMAT}"], capture_output=True, text=True)
+    result = subprocess.run(
+        ["sacct", "-j", status.job_id, "-X", "--duplicates", "--noheader", "--parsable2", f"--format={SACCT_FORMAT}"],
+        capture_output=True,
+        text=True,
+    )
     rows = [line.split("|") for line in result.stdout.splitlines() if line.strip()]
     if result.returncode != 0 or not rows:
         status.state = "unknown"
@@ -186,24 +200,33 @@ def render(statuses: list[StageStatus], title: str) -> Table:
         state = f"{s.state}\n[dim]{s.reason}[/dim]" if s.reason else s.state
         step = f"{s.step}/{s.train_iters}" if s.step is not None else "-"
         checkpoint = f"step {s.checkpoint_step}\n[dim]{s.checkpoint}[/dim]" if s.checkpoint else "-"
-        table.add_row(s.stage, state, s.job_id or "-", str(s.restarts), checkpoint, step,
-                      f"{s.loss:.4f}" if s.loss is not None else "-", "\n".join(s.log_tail) or "-")
+        table.add_row(
+            s.stage,
+            state,
+            s.job_id or "-",
+            str(s.restarts),
+            checkpoint,
+            step,
+            f"{s.loss:.4f}" if s.loss is not None else "-",
+            "\n".join(s.log_tail) or "-",
+        )
     return table
 
 
-def run(settings: StatusSettings, console: Optional[Console] = None) -> list[StageStatus]:
+def run(settings: StatusSettings, console: Console | None = None) -> list[StageStatus]:
     run_dir = resolve_run_dir(settings.run, settings.root)
     statuses = collect(run_dir, settings.tail)
     if not statuses:
         runs = sorted(d.name for d in run_dir.iterdir() if any(StageDir(s).resolved.is_file() for s in d.glob("*")))
-        raise FileNotFoundError(f"{run_dir} holds no stage directory (one with resolved.yaml): pass a run directory, "
-                                f"<launch.root>/<run.name>" + (f", e.g. {run_dir / runs[0]}" if runs else "")
-                                + ", or one stage's directory")
+        raise FileNotFoundError(
+            f"{run_dir} holds no stage directory (one with resolved.yaml): pass a run directory, "
+            f"<launch.root>/<run.name>" + (f", e.g. {run_dir / runs[0]}" if runs else "") + ", or one stage's directory"
+        )
     (console or Console()).print(render(statuses, title=f"run {run_dir.name} ({run_dir})"))
     return statuses
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m recipes.status", description=__doc__.split("\n")[0])
     parser.add_argument("run", help="run directory (<launch.root>/<run.name>), one stage's directory, or run name")
     parser.add_argument("--root", default=None, help="launch.root (default: $SEALION_RUNS, else <repo>/runs)")

@@ -19,11 +19,18 @@ from pathlib import Path
 
 import pytest
 
-HAVE_BRIDGE = importlib.util.find_spec("megatron") is not None and importlib.util.find_spec("megatron.bridge") is not None
+HAVE_BRIDGE = (
+    importlib.util.find_spec("megatron") is not None and importlib.util.find_spec("megatron.bridge") is not None
+)
 HERE = Path(__file__).resolve().parent
 
-MEGATRON_CORE_FIRST = ("megatron.core", "megatron.core.models.gpt", "megatron.core.transformer",
-                       "megatron.core.fp8_utils", "megatron.core.optimizer")
+MEGATRON_CORE_FIRST = (
+    "megatron.core",
+    "megatron.core.models.gpt",
+    "megatron.core.transformer",
+    "megatron.core.fp8_utils",
+    "megatron.core.optimizer",
+)
 
 
 class _StandinModule(types.ModuleType):
@@ -32,8 +39,11 @@ class _StandinModule(types.ModuleType):
     def __getattr__(self, name: str):
         if name.startswith("__"):
             raise AttributeError(name)
-        value = (_StandinModule(f"{self.__name__}.{name}") if name[0].islower()
-                 else type(name, (), {"__init__": lambda self, *args, **kwargs: None}))
+        value = (
+            _StandinModule(f"{self.__name__}.{name}")
+            if name[0].islower()
+            else type(name, (), {"__init__": lambda self, *args, **kwargs: None})
+        )
         setattr(self, name, value)
         return value
 
@@ -69,7 +79,9 @@ if HAVE_BRIDGE:
 def pytest_collection_modifyitems(config, items):
     if HAVE_BRIDGE:
         return
-    skip = pytest.mark.skip(reason="needs Megatron-Bridge: bash tests/bridge_env.sh && .venv-bridge/bin/python -m pytest tests/bridge")
+    skip = pytest.mark.skip(
+        reason="needs Megatron-Bridge: bash tests/bridge_env.sh && .venv-bridge/bin/python -m pytest tests/bridge"
+    )
     for item in items:
         if item.path.is_relative_to(HERE):
             item.add_marker(skip)
@@ -93,11 +105,13 @@ def transformer_engine_2_20(monkeypatch):
     from megatron.core.optimizer import optimizer_config
 
     class FusedAdam:
-        def __init__(self, params, master_weight_dtype=None, exp_avg_dtype=None, exp_avg_sq_dtype=None,
-                     use_decoupled_grad=False):
+        def __init__(
+            self, params, master_weight_dtype=None, exp_avg_dtype=None, exp_avg_sq_dtype=None, use_decoupled_grad=False
+        ):
             pass
 
     monkeypatch.setattr(optimizer_config, "is_te_min_version", lambda version: True)
     monkeypatch.setattr(rope_utils, "fused_apply_rotary_pos_emb", lambda *args, **kwargs: None)
-    monkeypatch.setattr(importlib.import_module("transformer_engine.pytorch.optimizers"), "FusedAdam", FusedAdam,
-                        raising=False)
+    monkeypatch.setattr(
+        importlib.import_module("transformer_engine.pytorch.optimizers"), "FusedAdam", FusedAdam, raising=False
+    )

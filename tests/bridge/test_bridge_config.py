@@ -32,7 +32,11 @@ def test_27b_cpt_container_has_the_card_numbers(tmp_path, monkeypatch):
     assert m.seq_length == container.dataset.seq_length == 8192
     assert (container.train.global_batch_size, container.train.micro_batch_size) == (1024, 1)
     assert container.train.train_iters == 59605
-    assert (container.optimizer.optimizer, container.optimizer.lr, container.optimizer.weight_decay) == ("adam", 4e-8, 0.1)
+    assert (container.optimizer.optimizer, container.optimizer.lr, container.optimizer.weight_decay) == (
+        "adam",
+        4e-8,
+        0.1,
+    )
     assert container.optimizer.use_distributed_optimizer and container.ddp.use_distributed_optimizer
     assert (container.scheduler.lr_decay_style, container.scheduler.lr_warmup_iters) == ("cosine", 500)
     assert container.scheduler.lr_decay_iters == 59605  # defaults to train_iters
@@ -67,9 +71,18 @@ def _blend_json(directory, prefixes, weights):
     """blend.json in data_prep.blend's format: {"blend": [[prefix, ...], [weight, ...]], ...}."""
     directory.mkdir(parents=True, exist_ok=True)
     entries = [{"prefix": p, "key": p.rsplit("/", 1)[-1], "weight": w} for p, w in zip(prefixes, weights)]
-    (directory / "blend.json").write_text(json.dumps({"blend": [prefixes, weights], "budget_tokens": 1000,
-                                                      "datamix": "smoke", "entries": entries,
-                                                      "dropped_rows": [], "warnings": []}))
+    (directory / "blend.json").write_text(
+        json.dumps(
+            {
+                "blend": [prefixes, weights],
+                "budget_tokens": 1000,
+                "datamix": "smoke",
+                "entries": entries,
+                "dropped_rows": [],
+                "warnings": [],
+            }
+        )
+    )
     return directory / "blend.json"
 
 
@@ -99,7 +112,9 @@ def test_unknown_precision_preset_names_the_field(tmp_path):
 
 def test_270m_uses_the_base_provider_with_the_270m_shape(tmp_path, monkeypatch):
     # Not the smoke experiment: its model and data point at the offline fixture, which only the main venv builds.
-    cfg = to_object(compose("cpt", CARD_27B + ["model=gemma3_270m", "dataset.mock=true", "dataset.sequence_length=1024"]))
+    cfg = to_object(
+        compose("cpt", CARD_27B + ["model=gemma3_270m", "dataset.mock=true", "dataset.sequence_length=1024"])
+    )
     container = build_config_container(cfg, tmp_path, stage="cpt")
     m = container.model
     assert type(m).__name__ == "Gemma3ModelProvider"
@@ -112,8 +127,14 @@ def test_sft_finetunes_packed_data_from_the_cpt_model(tmp_path, monkeypatch):
     packed = tmp_path / "sft_data"
     packed.mkdir()
     # data_prep.sft_format's packed.npy: one packed sequence holding two conversations.
-    np.save(packed / "packed.npy", np.array([{"input_ids": [2, 5, 6, 7, 2, 8, 9], "loss_mask": [0, 1, 1, 0, 0, 1, 0],
-                                              "seq_start_id": [0, 4]}], dtype=object), allow_pickle=True)
+    np.save(
+        packed / "packed.npy",
+        np.array(
+            [{"input_ids": [2, 5, 6, 7, 2, 8, 9], "loss_mask": [0, 1, 1, 0, 0, 1, 0], "seq_start_id": [0, 4]}],
+            dtype=object,
+        ),
+        allow_pickle=True,
+    )
     cfg = to_object(compose("sft", CARD_27B + [f"dataset.packed_data={packed}", f"run.input={tmp_path / 'cpt_model'}"]))
     container = build_config_container(cfg, tmp_path / "run", stage="sft")
     specs = container.dataset.packed_sequence_specs
@@ -125,12 +146,14 @@ def test_sft_finetunes_packed_data_from_the_cpt_model(tmp_path, monkeypatch):
     container.validate()
 
 
-
-@pytest.mark.parametrize("module,function,leading", [
-    ("megatron.bridge.training.pretrain", "pretrain", ["config", "forward_step_func"]),
-    ("megatron.bridge.training.finetune", "finetune", ["config", "forward_step_func"]),
-    ("megatron.bridge.training.gpt_step", "forward_step", ["state", "data_iterator", "model"]),
-])
+@pytest.mark.parametrize(
+    "module,function,leading",
+    [
+        ("megatron.bridge.training.pretrain", "pretrain", ["config", "forward_step_func"]),
+        ("megatron.bridge.training.finetune", "finetune", ["config", "forward_step_func"]),
+        ("megatron.bridge.training.gpt_step", "forward_step", ["state", "data_iterator", "model"]),
+    ],
+)
 def test_the_engine_calls_the_stages_make_exist_in_megatron_bridge(module, function, leading):
     """cpt/sft `execute` import these by path; a moved entry point must fail here, not on the cluster. Read from
     source: importing `pretrain` pulls in GPU-side packages (tensorboard, nvidia-resiliency-ext) this venv lacks."""
@@ -141,13 +164,21 @@ def test_the_engine_calls_the_stages_make_exist_in_megatron_bridge(module, funct
     tree = ast.parse(Path(importlib.util.find_spec(module).origin).read_text())
     defs = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
     assert function in defs, f"{module} has no top-level {function}"
-    assert [a.arg for a in defs[function].args.args][:len(leading)] == leading
+    assert [a.arg for a in defs[function].args.args][: len(leading)] == leading
 
 
 def test_resiliency_extension_is_off_by_default_and_maps_when_on(tmp_path):
     _, plain = _cpt(tmp_path, ["dataset.mock=true"])
     assert plain.ft is None and plain.nvrx_straggler is None
-    _, container = _cpt(tmp_path, ["dataset.mock=true", "ft.enable_ft_package=true", "ft.calc_ft_timeouts=true",
-                                   "nvrx_straggler.enabled=true", "nvrx_straggler.report_time_interval=120"])
+    _, container = _cpt(
+        tmp_path,
+        [
+            "dataset.mock=true",
+            "ft.enable_ft_package=true",
+            "ft.calc_ft_timeouts=true",
+            "nvrx_straggler.enabled=true",
+            "nvrx_straggler.report_time_interval=120",
+        ],
+    )
     assert container.ft.enable_ft_package and container.ft.calc_ft_timeouts
     assert container.nvrx_straggler.enabled and container.nvrx_straggler.report_time_interval == 120

@@ -43,8 +43,11 @@ EXPECTED_PRECISION = {
 def composed(tmp_path_factory):
     """compose() is the slow part (~0.7 s): once per (stage, model, precision) for both tests of the pair."""
     packed = tmp_path_factory.mktemp("sft_data")
-    np.save(packed / "packed.npy", np.array([{"input_ids": [2, 5, 6, 2], "loss_mask": [0, 1, 1, 0],
-                                              "seq_start_id": [0]}], dtype=object), allow_pickle=True)
+    np.save(
+        packed / "packed.npy",
+        np.array([{"input_ids": [2, 5, 6, 2], "loss_mask": [0, 1, 1, 0], "seq_start_id": [0]}], dtype=object),
+        allow_pickle=True,
+    )
     cpt_model = tmp_path_factory.mktemp("cpt_model")
 
     @cache
@@ -65,8 +68,9 @@ def _world_and_data_parallel(cfg: RootConfig) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("stage,model,precision", PAIRS)
-def test_validate_derives_data_parallelism_and_keeps_the_precision_preset(stage, model, precision, composed,
-                                                                         tmp_path: Path, monkeypatch):
+def test_validate_derives_data_parallelism_and_keeps_the_precision_preset(
+    stage, model, precision, composed, tmp_path: Path, monkeypatch
+):
     cfg = composed(stage, model, precision)
     container = build_config_container(cfg, tmp_path, stage=stage)
     world, data_parallel = _world_and_data_parallel(cfg)
@@ -78,8 +82,14 @@ def test_validate_derives_data_parallelism_and_keeps_the_precision_preset(stage,
 
     mp = container.mixed_precision
     assert (mp.bf16, mp.fp16, mp.params_dtype) == (True, False, torch.bfloat16)
-    assert (mp.fp8, mp.fp8_recipe, mp.first_last_layers_bf16, mp.num_layers_at_start_in_bf16,
-            mp.num_layers_at_end_in_bf16, mp.fp8_param_gather) == EXPECTED_PRECISION[precision]  # ours win
+    assert (
+        mp.fp8,
+        mp.fp8_recipe,
+        mp.first_last_layers_bf16,
+        mp.num_layers_at_start_in_bf16,
+        mp.num_layers_at_end_in_bf16,
+        mp.fp8_param_gather,
+    ) == EXPECTED_PRECISION[precision]  # ours win
     if precision == "fp8_delayed":  # the rest of Megatron-Bridge's preset stays under ours
         assert (mp.fp8_amax_history_len, mp.fp8_amax_compute_algo) == (1024, "max")
 
@@ -97,8 +107,11 @@ def test_pretrain_startup_applies_the_preset(stage, model, precision, composed, 
     fp8, recipe, first_last, start, end, param_gather = EXPECTED_PRECISION[precision]
     m = container.model  # the preset now lives on the provider that builds the model
     assert (m.bf16, m.params_dtype, m.fp8) == (True, torch.bfloat16, fp8)
-    assert (m.first_last_layers_bf16, m.num_layers_at_start_in_bf16, m.num_layers_at_end_in_bf16) == (first_last,
-                                                                                                      start, end)
+    assert (m.first_last_layers_bf16, m.num_layers_at_start_in_bf16, m.num_layers_at_end_in_bf16) == (
+        first_last,
+        start,
+        end,
+    )
     if fp8 is not None:
         assert (m.fp8_recipe, m.fp8_param) == (recipe, param_gather)
     assert container.optimizer.bf16 and container.ddp.fp8_param_gather is param_gather

@@ -36,17 +36,25 @@ def test_round_trip_cpt_and_sft(ws, tmp_path, monkeypatch):
     assert cpt.checkpoint.pretrained_checkpoint.endswith("round_trip/hf_import/artifact/megatron")
     assert (cpt.train.train_iters, cpt.train.global_batch_size, cpt.checkpoint.save_interval) == (4, 2, 4)
     (tmp_path / "packed.npy").write_bytes(b"")  # validate() asks that it exists; sft packs it at job start
-    sft = _validated("sft", [*overrides, "run.upstream=cpt", f"dataset.packed_data={tmp_path}/packed.npy"],
-                     monkeypatch)
-    assert sft.checkpoint.pretrained_checkpoint == str(tmp_path / "runs" / "round_trip" / "cpt" / "artifact"
-                                                       / "megatron")
+    sft = _validated("sft", [*overrides, "run.upstream=cpt", f"dataset.packed_data={tmp_path}/packed.npy"], monkeypatch)
+    assert sft.checkpoint.pretrained_checkpoint == str(
+        tmp_path / "runs" / "round_trip" / "cpt" / "artifact" / "megatron"
+    )
 
 
-@pytest.mark.parametrize("extra", [["train.train_iters=30", "checkpoint.save_interval=0"],
-                                   ["train.train_iters=30", "checkpoint.save_interval=10"],
-                                   ["train.train_iters=15", "checkpoint.save_interval=5"]])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["train.train_iters=30", "checkpoint.save_interval=0"],
+        ["train.train_iters=30", "checkpoint.save_interval=10"],
+        ["train.train_iters=15", "checkpoint.save_interval=5"],
+    ],
+)
 def test_preemption_runs(extra, ws, tmp_path, monkeypatch):
-    container = _validated("cpt", [*gc.small_overrides(ws, tmp_path / "m", "interrupted"),
-                                   "checkpoint.pretrained_checkpoint=null", *extra], monkeypatch)
+    container = _validated(
+        "cpt",
+        [*gc.small_overrides(ws, tmp_path / "m", "interrupted"), "checkpoint.pretrained_checkpoint=null", *extra],
+        monkeypatch,
+    )
     assert container.checkpoint.pretrained_checkpoint is None
     assert container.train.exit_signal_handler  # what a SIGTERM must reach (Megatron-Bridge's trap)

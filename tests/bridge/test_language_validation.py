@@ -18,7 +18,9 @@ from recipes.core.config import compose, to_object
 from recipes.engines.bridge_config import build_config_container
 
 # the module subclasses Megatron-Bridge's Callback: collected but skipped in the main venv
-language_validation = pytest.importorskip("recipes.engines.language_validation", reason="needs Megatron-Bridge (.venv-bridge)")
+language_validation = pytest.importorskip(
+    "recipes.engines.language_validation", reason="needs Megatron-Bridge (.venv-bridge)"
+)
 language_blends = language_validation.language_blends
 language_validation_sets = language_validation.language_validation_sets
 tagged_forward_step = language_validation.tagged_forward_step
@@ -33,19 +35,41 @@ def smoke_data(tmp_path_factory):
     if not MAIN_PYTHON.exists():
         pytest.skip("needs the main venv (.venv, built by tests/run.sh) to run the data_prep stage")
     env = {**os.environ, "PATH": f"{MAIN_PYTHON.parent}:{os.environ['PATH']}"}
-    fixture = subprocess.run([str(MAIN_PYTHON), "-m", "recipes.gemma3_fixture"], cwd=REPO, env=env, check=True,
-                             capture_output=True, text=True).stdout.split()[-1]
+    fixture = subprocess.run(
+        [str(MAIN_PYTHON), "-m", "recipes.gemma3_fixture"],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[-1]
     root = tmp_path_factory.mktemp("runs")
-    subprocess.run([str(MAIN_PYTHON), "-m", "recipes.data_prep", f"launch.root={root}"], cwd=REPO, env=env,
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [str(MAIN_PYTHON), "-m", "recipes.data_prep", f"launch.root={root}"],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     return fixture, root / "smoke" / "data_prep" / "artifact" / "blend.json"
 
 
 def _dataset_config(smoke_data, tmp_path, split: str, sequence_length: int = 16):
     fixture, blend = smoke_data
-    cfg = to_object(compose("cpt", [f"dataset.blend={blend}", f"dataset.sequence_length={sequence_length}",
-                                    f"dataset.split='{split}'", "train.eval_iters=2",
-                                    f"data.tokenizer={fixture}", f"model.hf_id={fixture}"]))
+    cfg = to_object(
+        compose(
+            "cpt",
+            [
+                f"dataset.blend={blend}",
+                f"dataset.sequence_length={sequence_length}",
+                f"dataset.split='{split}'",
+                "train.eval_iters=2",
+                f"data.tokenizer={fixture}",
+                f"model.hf_id={fixture}",
+            ],
+        )
+    )
     container = build_config_container(cfg, tmp_path / "run", stage="cpt")
     container.dataset.finalize()  # what validate() does before training
     return container.dataset
@@ -71,8 +95,11 @@ def test_each_language_is_the_validation_cut_bridge_makes_of_the_blend(smoke_dat
 
 def test_a_language_without_a_validation_sequence_is_refused_before_building(smoke_data, tmp_path):
     config = _dataset_config(smoke_data, tmp_path, "50,50,0", sequence_length=512)
-    with pytest.raises(ValueError, match=r"dataset.split=50,50,0: the validation documents of language 'code' "
-                                         r"hold \d+ tokens, less than one sequence of 512"):
+    with pytest.raises(
+        ValueError,
+        match=r"dataset.split=50,50,0: the validation documents of language 'code' "
+        r"hold \d+ tokens, less than one sequence of 512",
+    ):
         language_validation_sets(config, language_blends(smoke_data[1]), num_samples=8)
 
 
@@ -83,12 +110,18 @@ def test_a_blend_part_without_validation_documents_is_refused_at_job_start(smoke
     prefixes = read_blend(blend)[0]
 
     def cfg(*overrides):
-        return to_object(compose("cpt", [f"dataset.blend={blend}", f"data.tokenizer={fixture}", f"model.hf_id={fixture}",
-                                         *overrides]))
+        return to_object(
+            compose(
+                "cpt", [f"dataset.blend={blend}", f"data.tokenizer={fixture}", f"model.hf_id={fixture}", *overrides]
+            )
+        )
 
     # 4 documents per part: a 1% share rounds to none of them, and megatron-core would wait for them forever
-    with pytest.raises(BridgeConfigError, match=r"dataset.split=99,1,0: the validation cut of 12 of 12 blend parts "
-                                                r"is empty \(sample_code__code, .*train.eval_iters=0"):
+    with pytest.raises(
+        BridgeConfigError,
+        match=r"dataset.split=99,1,0: the validation cut of 12 of 12 blend parts "
+        r"is empty \(sample_code__code, .*train.eval_iters=0",
+    ):
         check_validation_split(cfg("dataset.split='99,1,0'", "train.eval_iters=2"), prefixes)
     check_validation_split(cfg("dataset.split='50,50,0'", "train.eval_iters=2"), prefixes)  # 2 of 4 held out
     check_validation_split(cfg("dataset.split='99,1,0'", "train.eval_iters=0"), prefixes)  # nothing to draw

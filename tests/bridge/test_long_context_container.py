@@ -10,12 +10,16 @@ from recipes.engines.bridge_config import build_config_container
 CARD_27B = ["experiment=sealion_v4_27b", "cluster=slurm", "dataset.mock=true"]
 
 
-@pytest.mark.parametrize("context,seq,gbs,cp,dp", [
-    ("long_32k", 32768, 256, 2, 4),
-    ("long_128k", 131072, 64, 8, 1),
-])
-def test_long_context_container_carries_context_parallelism_and_validates(tmp_path, monkeypatch,
-                                                                          context, seq, gbs, cp, dp):
+@pytest.mark.parametrize(
+    "context,seq,gbs,cp,dp",
+    [
+        ("long_32k", 32768, 256, 2, 4),
+        ("long_128k", 131072, 64, 8, 1),
+    ],
+)
+def test_long_context_container_carries_context_parallelism_and_validates(
+    tmp_path, monkeypatch, context, seq, gbs, cp, dp
+):
     cfg = to_object(compose("cpt", CARD_27B + [f"context={context}"]))
     container = build_config_container(cfg, tmp_path / "run", stage="cpt")
     m = container.model

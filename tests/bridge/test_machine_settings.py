@@ -14,9 +14,19 @@ from recipes.engines.bridge_config import BridgeConfigError, build_config_contai
 
 
 def _container(tmp_path, overrides=()):
-    cfg = to_object(compose("cpt", ["experiment=gemma3_27b_proxy", "dataset.mock=true", "cluster.gpus_per_node=1",
-                                    "model.hf_id=google/gemma-3-27b-it", "data.tokenizer=google/gemma-3-27b-it",
-                                    *overrides]))
+    cfg = to_object(
+        compose(
+            "cpt",
+            [
+                "experiment=gemma3_27b_proxy",
+                "dataset.mock=true",
+                "cluster.gpus_per_node=1",
+                "model.hf_id=google/gemma-3-27b-it",
+                "data.tokenizer=google/gemma-3-27b-it",
+                *overrides,
+            ],
+        )
+    )
     return build_config_container(cfg, tmp_path, stage="cpt")
 
 
@@ -45,17 +55,29 @@ def test_speed_levers_map_to_megatron_names_and_pass_validate(tmp_path, monkeypa
     from megatron.bridge.training.config import runtime_config_update
     from megatron.core.transformer.enums import CudaGraphScope
 
-    container = _container(tmp_path, [
-        "model.cross_entropy_loss_fusion=true", "model.cross_entropy_fusion_impl=te",
-        "model.gradient_accumulation_fusion=true", "model.apply_rope_fusion=true",
-        "model.cuda_graph_impl=transformer_engine", "model.cuda_graph_scope=[attn,mlp]",
-        "optimizer.use_precision_aware_optimizer=true"])
+    container = _container(
+        tmp_path,
+        [
+            "model.cross_entropy_loss_fusion=true",
+            "model.cross_entropy_fusion_impl=te",
+            "model.gradient_accumulation_fusion=true",
+            "model.apply_rope_fusion=true",
+            "model.cuda_graph_impl=transformer_engine",
+            "model.cuda_graph_scope=[attn,mlp]",
+            "optimizer.use_precision_aware_optimizer=true",
+        ],
+    )
     monkeypatch.setenv("WORLD_SIZE", "1")
     container.validate()
     runtime_config_update(container)
     m = container.model
-    assert (m.cross_entropy_loss_fusion, m.cross_entropy_fusion_impl, m.gradient_accumulation_fusion,
-            m.apply_rope_fusion, m.cuda_graph_impl) == (True, "te", True, True, "transformer_engine")
+    assert (
+        m.cross_entropy_loss_fusion,
+        m.cross_entropy_fusion_impl,
+        m.gradient_accumulation_fusion,
+        m.apply_rope_fusion,
+        m.cuda_graph_impl,
+    ) == (True, "te", True, True, "transformer_engine")
     assert m.cuda_graph_scope == [CudaGraphScope.attn, CudaGraphScope.mlp]  # megatron-core parsed our strings
     assert container.optimizer.use_precision_aware_optimizer is True
 
@@ -64,8 +86,13 @@ def test_speed_levers_default_to_the_providers_values(tmp_path):
     from megatron.bridge.models.gemma import Gemma3ModelProvider27B
 
     reference, ours = Gemma3ModelProvider27B(), _container(tmp_path).model
-    for name in ("cross_entropy_loss_fusion", "cross_entropy_fusion_impl", "gradient_accumulation_fusion",
-                 "apply_rope_fusion", "cuda_graph_impl"):
+    for name in (
+        "cross_entropy_loss_fusion",
+        "cross_entropy_fusion_impl",
+        "gradient_accumulation_fusion",
+        "apply_rope_fusion",
+        "cuda_graph_impl",
+    ):
         assert getattr(ours, name) == getattr(reference, name), name
 
 

@@ -1,7 +1,7 @@
 """The one language table: Indonesian and Malay count as each other (a detector cannot tell them apart on short
 text; SEA-IFEval accepts either), in both directions, and nothing else does."""
 
-from recipes.core.languages import INTERCHANGEABLE, LANGUAGES, LANGUAGE_NAMES, same_language
+from recipes.core.languages import INTERCHANGEABLE, LANGUAGE_NAMES, LANGUAGES, same_language
 
 
 def test_indonesian_and_malay_are_interchangeable_both_ways_and_only_they():

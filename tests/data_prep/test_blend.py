@@ -5,10 +5,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from data_prep.blend import BlendSettings, run as blend
-from data_prep.tokenize import TokenizeSettings, run as tokenize
 from dataprep_corpus import write_corpus
+
+from data_prep.blend import BlendSettings
+from data_prep.blend import run as blend
+from data_prep.tokenize import TokenizeSettings
+from data_prep.tokenize import run as tokenize
 
 MIX = """name: t
 budget_tokens: 100000
@@ -29,7 +31,9 @@ def prepared(tmp_path_factory, gemma3_dir):
     lines = [json.loads(x) for x in (root / "c.jsonl").read_text().splitlines()]
     kept = [d for d in lines if d["lang"] in ("en", "th", "id")]
     (root / "c.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in kept))
-    summary = tokenize(TokenizeSettings(tokenizer=str(gemma3_dir), workers=1), [str(root / "c.jsonl")], str(root / "tok"))
+    summary = tokenize(
+        TokenizeSettings(tokenizer=str(gemma3_dir), workers=1), [str(root / "c.jsonl")], str(root / "tok")
+    )
     (root / "mix.yaml").write_text(MIX)
     return root, summary
 
@@ -81,10 +85,18 @@ def test_megatron_blended_dataset_draws_the_target_shares(prepared, gemma3_dir, 
     dist.init_process_group("gloo", init_method=f"file://{tmp_path}/pg", rank=0, world_size=1)
     try:
         config = GPTDatasetConfig(
-            random_seed=1234, sequence_length=64, blend=(prefixes, weights), split="1,0,0",
-            path_to_cache=str(tmp_path / "cache"), reset_position_ids=False, reset_attention_mask=False,
+            random_seed=1234,
+            sequence_length=64,
+            blend=(prefixes, weights),
+            split="1,0,0",
+            path_to_cache=str(tmp_path / "cache"),
+            reset_position_ids=False,
+            reset_attention_mask=False,
             eod_mask_loss=False,
-            tokenizer=MegatronTokenizer.from_pretrained(tokenizer_path=str(gemma3_dir), metadata_path={"library": "huggingface"}))
+            tokenizer=MegatronTokenizer.from_pretrained(
+                tokenizer_path=str(gemma3_dir), metadata_path={"library": "huggingface"}
+            ),
+        )
         n = 3000
         # Request 0 samples for the empty valid/test splits: a non-zero request on an empty split loops forever.
         train, valid, test = BlendedMegatronDatasetBuilder(GPTDataset, [n, 0, 0], lambda: True, config).build()

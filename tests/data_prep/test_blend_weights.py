@@ -31,12 +31,26 @@ def _prepared(mix) -> list[dict]:
     for row in mix.rows:
         if row.source == "*":
             for lang, tokens in ALL_LANG_AVAILABLE.items():
-                rows.append({"key": f"web__{lang}", "prefix": f"web__{lang}", "lang": lang, "source": "web",
-                             "tokens": int(tokens)})
+                rows.append(
+                    {
+                        "key": f"web__{lang}",
+                        "prefix": f"web__{lang}",
+                        "lang": lang,
+                        "source": "web",
+                        "tokens": int(tokens),
+                    }
+                )
         else:
             lang = row.languages[0]
-            rows.append({"key": f"{row.source}__{lang}", "prefix": f"{row.source}__{lang}", "lang": lang,
-                         "source": row.source, "tokens": 25 * B})
+            rows.append(
+                {
+                    "key": f"{row.source}__{lang}",
+                    "prefix": f"{row.source}__{lang}",
+                    "lang": lang,
+                    "source": row.source,
+                    "tokens": 25 * B,
+                }
+            )
     return rows
 
 
@@ -68,7 +82,11 @@ def test_language_shares_are_row_tokens_over_the_rows_sum_not_the_budget(card, t
     by_key = {e.key: e for e in summary.entries}
     assert by_key["fineweb_edu__en"].weight == pytest.approx(80 / 486.487, rel=1e-9)
     assert by_key["fineweb_edu__en"].target_tokens == pytest.approx(80 * B)
-    assert (by_key["web__ms"].lang, by_key["web__ms"].source, by_key["web__ms"].row) == ("ms", "web", "TL, TA, MS, KM, LO and MY/ALL_LANG")
+    assert (by_key["web__ms"].lang, by_key["web__ms"].source, by_key["web__ms"].row) == (
+        "ms",
+        "web",
+        "TL, TA, MS, KM, LO and MY/ALL_LANG",
+    )
     assert by_key["web__ms"].target_tokens == pytest.approx(77.5 * 20 / 40.5 * B)
     assert summary.budget_tokens == 500 * B
     assert [e.row for e in summary.entries][:2] == ["Code/StarCoder (OLMo 2 Version)", "EN/Fineweb-Edu"]
@@ -96,8 +114,7 @@ def test_epoch_warning_names_the_prefixes_past_max_epochs(card, tmp_path):
     over = [w for w in summary.warnings if "exceeds max_epochs" in w]
     assert len(over) == 2 and over[0].startswith("fineweb_edu__en (EN/Fineweb-Edu): 3.20 epochs")
     # At exactly the limit (3.2) nothing is past it.
-    assert not [w for w in compute(mix, prepared, tmp_path, BlendSettings(max_epochs=3.2)).warnings
-                if "exceeds" in w]
+    assert not [w for w in compute(mix, prepared, tmp_path, BlendSettings(max_epochs=3.2)).warnings if "exceeds" in w]
     # The card's own inconsistency (ZH rows 6.3% against a 9% group) is reported, not repaired.
     assert any(w.startswith("datamix sealion_v4: ") and "ZH" in w for w in summary.warnings)
 
@@ -144,7 +161,8 @@ def test_run_writes_megatron_blend_report_and_chart(card, tmp_path, capsys):
     summary = run(BlendSettings(), str(SEALION_V4), str(tokens_json), str(out))
     # The CPT stage reads these three names from the output directory.
     assert (summary.blend_json, summary.report_md, summary.chart_png) == tuple(
-        str(out / name) for name in ("blend.json", "blend.md", "blend.png"))
+        str(out / name) for name in ("blend.json", "blend.md", "blend.png")
+    )
     payload = json.loads(Path(summary.blend_json).read_text())
     assert set(payload) == {"blend", "budget_tokens", "datamix", "entries", "dropped_rows", "warnings"}
     assert payload["warnings"] == summary.warnings
@@ -162,8 +180,26 @@ def test_run_writes_megatron_blend_report_and_chart(card, tmp_path, capsys):
     assert run(BlendSettings(), str(SEALION_V4), str(tokens_json), str(out)).blend_json == summary.blend_json
     # The command line: a 5 B smoke budget, with the dropped-row line when Thai is missing.
     tokens_json.write_text(json.dumps({"prefixes": [p for p in prepared if p["lang"] != "th"]}))
-    assert main(["--datamix", str(SEALION_V4), "--tokens-json", str(tokens_json), "--output-dir",
-                 str(tmp_path / "cli"), "--budget-tokens", str(5 * B), "--drop-missing", "--max-epochs", "9"]) == 0
+    assert (
+        main(
+            [
+                "--datamix",
+                str(SEALION_V4),
+                "--tokens-json",
+                str(tokens_json),
+                "--output-dir",
+                str(tmp_path / "cli"),
+                "--budget-tokens",
+                str(5 * B),
+                "--drop-missing",
+                "--max-epochs",
+                "9",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
-    assert "Budget: 5,000,000,000 tokens." in printed and "Dropped rows (no prepared data): TH/SEA-LION Pile v1" in printed
+    assert (
+        "Budget: 5,000,000,000 tokens." in printed and "Dropped rows (no prepared data): TH/SEA-LION Pile v1" in printed
+    )
     assert "exceeds max_epochs" not in printed

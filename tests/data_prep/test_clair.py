@@ -24,8 +24,14 @@ from evals.openai_client import EndpointSettings
 PROMPTS = [
     {"id": "id-1", "lang": "id", "prompt": "Apa ibu kota Indonesia?"},
     {"id": "vi-1", "lang": "vi", "prompt": "Thủ đô của Việt Nam là gì?"},
-    {"id": "th-1", "lang": "th", "messages": [{"role": "system", "content": "ตอบเป็นภาษาไทย"},
-                                              {"role": "user", "content": "เมืองหลวงของประเทศไทยคืออะไร"}]},
+    {
+        "id": "th-1",
+        "lang": "th",
+        "messages": [
+            {"role": "system", "content": "ตอบเป็นภาษาไทย"},
+            {"role": "user", "content": "เมืองหลวงของประเทศไทยคืออะไร"},
+        ],
+    },
     {"id": "en-1", "lang": "en", "prompt": "What is the capital of Singapore?"},
 ]
 
@@ -45,9 +51,26 @@ def server(gemma3_dir, tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with log.open("w") as sink:
-        process = subprocess.Popen([cli, "serve", str(gemma3_dir), "--host", "127.0.0.1", "--port", str(port),
-                                    "--device", "cpu", "--dtype", "float32", "--log-level", "info"],
-                                   stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        process = subprocess.Popen(
+            [
+                cli,
+                "serve",
+                str(gemma3_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--device",
+                "cpu",
+                "--dtype",
+                "float32",
+                "--log-level",
+                "info",
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -84,8 +107,12 @@ class FlakyProxy:
                 if fails(n):
                     status, payload = 503, b'{"error": "overloaded"}'
                 else:
-                    upstream_response = httpx.post(upstream + self.path.removeprefix("/v1"), content=body,
-                                                   headers={"Content-Type": "application/json"}, timeout=300)
+                    upstream_response = httpx.post(
+                        upstream + self.path.removeprefix("/v1"),
+                        content=body,
+                        headers={"Content-Type": "application/json"},
+                        timeout=300,
+                    )
                     status, payload = upstream_response.status_code, upstream_response.content
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -114,8 +141,12 @@ def _rows(path: Path) -> list[dict]:
 
 def _settings(model: str, policy_url: str, reviser_url: str, backend: str, max_tokens: int) -> ClairSettings:
     endpoint = {"model": model, "max_tokens": max_tokens, "max_retries": 3, "backoff_s": 0.05, "timeout_s": 300}
-    return ClairSettings(policy_backend=backend, policy=EndpointSettings(base_url=policy_url, **endpoint),
-                         reviser=EndpointSettings(base_url=reviser_url, **endpoint), batch_size=4)
+    return ClairSettings(
+        policy_backend=backend,
+        policy=EndpointSettings(base_url=policy_url, **endpoint),
+        reviser=EndpointSettings(base_url=reviser_url, **endpoint),
+        batch_size=4,
+    )
 
 
 def test_end_to_end_with_transformers_policy_and_served_reviser(server, gemma3_dir, tmp_path):
@@ -141,8 +172,11 @@ def test_end_to_end_with_transformers_policy_and_served_reviser(server, gemma3_d
         assert pair["provenance"]["reviser"] == model and pair["provenance"]["endpoint"] == url
         assert len(pair["provenance"]["settings_hash"]) == 16 and pair["provenance"]["created"].endswith("Z")
     # The pairs are in the preference format data_prep.sft_format tokenises.
-    tokenised = run_preference(SFTFormatSettings(tokenizer=str(gemma3_dir), max_length=1024),
-                               str(out / "pairs.jsonl"), str(tmp_path / "tokenised"))
+    tokenised = run_preference(
+        SFTFormatSettings(tokenizer=str(gemma3_dir), max_length=1024),
+        str(out / "pairs.jsonl"),
+        str(tmp_path / "tokenised"),
+    )
     assert tokenised.examples == len(pairs)
 
     # Everything is done: a rerun against dead endpoints makes no request and writes the same pairs.
@@ -160,8 +194,11 @@ def test_endpoint_that_fails_then_recovers(server, tmp_path):
     proxy = FlakyProxy(url, fails=lambda n: n < 2)
     try:
         out = tmp_path / "clair"
-        summary = run(_settings(model, proxy.base_url, proxy.base_url, "openai", max_tokens=8),
-                      _prompts_file(tmp_path, PROMPTS[:1]), out)
+        summary = run(
+            _settings(model, proxy.base_url, proxy.base_url, "openai", max_tokens=8),
+            _prompts_file(tmp_path, PROMPTS[:1]),
+            out,
+        )
     finally:
         proxy.close()
     assert proxy.requests == 2 + 2  # two 503s retried, then one policy answer and one revision
@@ -196,7 +233,9 @@ def test_filter_reasons():
     answer = "Ibu kota Indonesia adalah Surabaya."
     assert filter_reason(prompt, answer, "  ") == "empty_revision"
     assert filter_reason(prompt, answer, "Ibu  kota Indonesia\nadalah Surabaya. ") == "identical"
-    assert filter_reason(prompt, answer, "The capital of Indonesia is Jakarta, on the island of Java.") == "wrong_language"
+    assert (
+        filter_reason(prompt, answer, "The capital of Indonesia is Jakarta, on the island of Java.") == "wrong_language"
+    )
     assert filter_reason(prompt, answer, "Ibu kota Indonesia adalah Jakarta, yang terletak di pulau Jawa.") is None
 
 
@@ -206,5 +245,6 @@ def test_bad_prompt_records_name_the_line(tmp_path):
     with pytest.raises(ClairError, match=r"prompts.jsonl:2: 'id' must be a unique"):
         read_prompts(_prompts_file(tmp_path, [PROMPTS[0], PROMPTS[0]]))
     with pytest.raises(ClairError, match=r"prompts.jsonl:1: give a non-empty 'prompt'"):
-        read_prompts(_prompts_file(tmp_path, [{"id": "a", "lang": "th", "messages": [{"role": "assistant",
-                                                                                      "content": "hi"}]}]))
+        read_prompts(
+            _prompts_file(tmp_path, [{"id": "a", "lang": "th", "messages": [{"role": "assistant", "content": "hi"}]}])
+        )

@@ -14,8 +14,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_prompts_are_required_before_launch(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "recipes.clair", "launch.dryrun=true", f"launch.root={tmp_path}"],
-                         cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "250"})
+    out = subprocess.run(
+        [sys.executable, "-m", "recipes.clair", "launch.dryrun=true", f"launch.root={tmp_path}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "250"},
+    )
     assert out.returncode == 2 and out.stderr.startswith("error: clair.prompts: no prompts")
 
 

@@ -14,12 +14,15 @@ from data_prep.curate import CurationSettings, curate, main
 from data_prep.ingest import IngestSettings
 from data_prep.langid import LangIdSettings
 from data_prep.quality import QualitySettings
-from data_prep.tokenize import TokenizeSettings, run as tokenize
+from data_prep.tokenize import TokenizeSettings
+from data_prep.tokenize import run as tokenize
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = sorted((REPO / "data_prep" / "sample_corpus").glob("*.jsonl"))
-ENGLISH_AS_VIETNAMESE = ("The night market opens when the heat of the day is gone. Families walk between the stalls, "
-                         "buying grilled fish, fresh fruit and cold drinks while musicians play near the fountain.")
+ENGLISH_AS_VIETNAMESE = (
+    "The night market opens when the heat of the day is gone. Families walk between the stalls, "
+    "buying grilled fish, fresh fruit and cold drinks while musicians play near the fountain."
+)
 
 
 def _sample_docs() -> list[dict]:
@@ -51,8 +54,14 @@ def _write_bad_inputs(path: Path) -> None:
         b"\n",  # a blank line is layout, not a record
         _line({"id": "thai-in-latin", "text": docs["en-002"]["text"], "lang": "th", "source": "bad"}),
         _line({"id": "near-dup", "text": near, "lang": "en", "source": "sample_web"}),
-        _line({"id": "exact-dup", "text": "  " + docs["en-001"]["text"].upper() + " ", "lang": "en",
-               "source": "sample_web"}),
+        _line(
+            {
+                "id": "exact-dup",
+                "text": "  " + docs["en-001"]["text"].upper() + " ",
+                "lang": "en",
+                "source": "sample_web",
+            }
+        ),
         _line({"id": "spam", "text": "Buy cheap watches online now! " * 20, "lang": "en", "source": "bad"}),
         _line({"id": "en-as-vi", "text": ENGLISH_AS_VIETNAMESE, "lang": "vi", "source": "bad"}),
     ]
@@ -76,10 +85,18 @@ def test_every_rule_fires_and_the_counts_add_up(tmp_path, inputs):
     assert summary.input_records == 48 + 10
     assert summary.balanced()
     assert (summary.kept, summary.quarantined, summary.rejected) == (49, 5, 4)
-    assert summary.quarantine_reasons == {"malformed_json": 1, "missing_text": 1, "empty_text": 1,
-                                          "unknown_lang": 1, "undecodable_bytes": 1}
-    assert summary.rejected_by_stage == {"clean": {"wrong_script": 1}, "quality": {"top_2gram": 1},
-                                         "dedup": {"near_duplicate": 1, "exact_duplicate": 1}}
+    assert summary.quarantine_reasons == {
+        "malformed_json": 1,
+        "missing_text": 1,
+        "empty_text": 1,
+        "unknown_lang": 1,
+        "undecodable_bytes": 1,
+    }
+    assert summary.rejected_by_stage == {
+        "clean": {"wrong_script": 1},
+        "quality": {"top_2gram": 1},
+        "dedup": {"near_duplicate": 1, "exact_duplicate": 1},
+    }
     assert summary.language_disagreements == {"vi->en": 1}
     assert summary.language_interchangeable.get("ms->id", 0) >= 1
 
@@ -108,8 +125,7 @@ def test_every_rule_fires_and_the_counts_add_up(tmp_path, inputs):
 
 
 def test_language_disagreement_can_drop(tmp_path, inputs):
-    summary = curate(inputs, str(tmp_path / "out"), _short_doc_settings(on_disagreement="drop"),
-                     show_progress=False)
+    summary = curate(inputs, str(tmp_path / "out"), _short_doc_settings(on_disagreement="drop"), show_progress=False)
     assert summary.rejected_by_stage["langid"] == {"language_mismatch": 1}
     assert summary.balanced() and summary.kept == 48
     rejected = {r["id"]: r for r in _jsonl(tmp_path / "out" / "rejected.jsonl")}
@@ -133,8 +149,9 @@ def test_dataset_directory_with_a_default_language(tmp_path):
     data = tmp_path / "thai_dataset"
     data.mkdir()
     thai = [d for d in _sample_docs() if d["lang"] == "th"]
-    (data / "train.jsonl").write_text("".join(json.dumps({"content": d["text"]}, ensure_ascii=False) + "\n"
-                                              for d in thai), encoding="utf-8")
+    (data / "train.jsonl").write_text(
+        "".join(json.dumps({"content": d["text"]}, ensure_ascii=False) + "\n" for d in thai), encoding="utf-8"
+    )
     settings = _short_doc_settings()
     settings.ingest = IngestSettings(text_field="content", default_lang="th")
     summary = curate([str(data)], str(tmp_path / "out"), settings, show_progress=False)
@@ -145,8 +162,10 @@ def test_dataset_directory_with_a_default_language(tmp_path):
 
 def test_command_and_tokenisable_output(tmp_path, inputs, gemma3_dir, capsys):
     out = tmp_path / "out"
-    assert main([*inputs, str(out), "--min-words", "10", "--quality", "max_duplicate_line_fraction=none",
-                 "--no-progress"]) == 0
+    assert (
+        main([*inputs, str(out), "--min-words", "10", "--quality", "max_duplicate_line_fraction=none", "--no-progress"])
+        == 0
+    )
     assert "kept 49 + quarantined 5 + rejected 4" in capsys.readouterr().out
     curated = sorted(str(p) for p in (out / "curated").glob("*.jsonl"))
     summary = tokenize(TokenizeSettings(tokenizer=str(gemma3_dir), workers=1), curated, str(tmp_path / "tok"))
@@ -154,6 +173,7 @@ def test_command_and_tokenisable_output(tmp_path, inputs, gemma3_dir, capsys):
 
 
 def test_help_runs_as_a_module():
-    result = subprocess.run([sys.executable, "-m", "data_prep.curate", "--help"], capture_output=True, text=True,
-                            cwd=REPO, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "data_prep.curate", "--help"], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
     assert result.returncode == 0 and "output_dir" in result.stdout and "--on-language-disagreement" in result.stdout

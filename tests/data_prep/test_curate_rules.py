@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from data_prep.clean import CleanSettings, clean_document, normalise_text
-from data_prep.dedup import DedupSettings, Deduplicator
+from data_prep.dedup import Deduplicator, DedupSettings
 from data_prep.documents import Document, Rejection
 from data_prep.quality import QualitySettings, check_quality
 from data_prep.segment import word_count
@@ -18,8 +18,13 @@ SHORT = QualitySettings(min_words=10)
 
 def _doc(sample_id: str, text: str | None = None, lang: str | None = None, doc_id: str | None = None) -> Document:
     d = DOCS[sample_id]
-    return Document(doc_id or sample_id, text if text is not None else d["text"], lang or d["lang"], d["source"],
-                    f"sample:{sample_id}")
+    return Document(
+        doc_id or sample_id,
+        text if text is not None else d["text"],
+        lang or d["lang"],
+        d["source"],
+        f"sample:{sample_id}",
+    )
 
 
 def test_normalisation_nfc_controls_and_whitespace():
@@ -38,10 +43,19 @@ def test_every_sample_document_passes_its_own_script_and_short_quality_rules():
         assert check_quality(cleaned, SHORT) is None, sample_id
 
 
-@pytest.mark.parametrize("sample_id, declared, script", [
-    ("en-000", "th", "Thai"), ("th-000", "lo", "Lao"), ("lo-000", "th", "Thai"), ("km-000", "my", "Myanmar"),
-    ("zh-000", "en", "Latin"), ("ta-000", "vi", "Latin"), ("vi-000", "zh", "Han"), ("my-000", "km", "Khmer"),
-])
+@pytest.mark.parametrize(
+    "sample_id, declared, script",
+    [
+        ("en-000", "th", "Thai"),
+        ("th-000", "lo", "Lao"),
+        ("lo-000", "th", "Thai"),
+        ("km-000", "my", "Myanmar"),
+        ("zh-000", "en", "Latin"),
+        ("ta-000", "vi", "Latin"),
+        ("vi-000", "zh", "Han"),
+        ("my-000", "km", "Khmer"),
+    ],
+)
 def test_wrong_script_is_rejected_with_the_measured_fraction(sample_id, declared, script):
     rejection = clean_document(_doc(sample_id, lang=declared), CleanSettings())
     assert isinstance(rejection, Rejection) and rejection.rule == "wrong_script"
@@ -73,8 +87,9 @@ def test_each_quality_rule_names_itself_and_its_value():
     assert _rule(" ".join(en), max_words=100).detail == "135 words > 100"
     assert _rule("a b c d e f g h i j k l m n o p").detail == "mean word length 1.00 < 3"
     assert _rule("supercalifragilistic " * 12 + "internationalisation " * 3).rule == "mean_word_length"
-    assert _rule(en[0] + " #rice #terraces #farm #hills #repair #season").detail == \
-        "6 symbols per 39 words = 0.154 > 0.1"
+    assert (
+        _rule(en[0] + " #rice #terraces #farm #hills #repair #season").detail == "6 symbols per 39 words = 0.154 > 0.1"
+    )
     ellipsis = "\n".join(s.rstrip(".") + "..." for s in en[1].split(". "))
     assert _rule(ellipsis + "\n" + en[0]).detail == "2 of 3 lines end with an ellipsis = 0.67 > 0.3"
     bullets = "\n".join(f"- {s}" for s in en)
@@ -82,8 +97,13 @@ def test_each_quality_rule_names_itself_and_its_value():
     assert _rule("\n".join([en[0], en[1], en[0], en[0]])).detail == "2 of 4 lines repeat an earlier line = 0.50 > 0.3"
     assert _rule("click here " * 6 + en[2]).detail.startswith("'click here' x6 covers 0.")
     assert _rule("click here to win " * 3 + en[2]).rule == "top_4gram"
-    assert _rule("the rain came down on the hill and the rain came down on the road and " * 2,
-                 max_top_ngram_fraction={3: 0.18}).rule == "top_3gram"
+    assert (
+        _rule(
+            "the rain came down on the hill and the rain came down on the road and " * 2,
+            max_top_ngram_fraction={3: 0.18},
+        ).rule
+        == "top_3gram"
+    )
 
 
 def test_code_gets_length_bounds_only():

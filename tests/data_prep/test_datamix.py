@@ -38,8 +38,13 @@ def test_smoke_datamix_is_consistent():
 
 
 def test_row_tokens_that_disagree_with_share_are_reported_with_the_row():
-    mix = Datamix("t", 1000, None, [DatamixGroup("A", ["en"], 100)],
-                  [DatamixRow("A", ["en"], "web", "Web", 600, 50), DatamixRow("A", ["en"], "books", "Books", 500, 50)])
+    mix = Datamix(
+        "t",
+        1000,
+        None,
+        [DatamixGroup("A", ["en"], 100)],
+        [DatamixRow("A", ["en"], "web", "Web", 600, 50), DatamixRow("A", ["en"], "books", "Books", 500, 50)],
+    )
     problems = validate(mix)
     assert [p.rows for p in problems if p.check == "row_tokens"] == [["A/Web"]]
     assert any(p.check == "total_tokens" for p in problems)
@@ -47,8 +52,10 @@ def test_row_tokens_that_disagree_with_share_are_reported_with_the_row():
 
 def test_bad_yaml_names_the_field(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\nbudget_tokens: 10\ngroups: [{name: A, languages: [en], share: 100}]\n"
-                   "rows: [{group: B, languages: [en], source: web, tokens: 10, share: 100}]\n")
+    bad.write_text(
+        "name: x\nbudget_tokens: 10\ngroups: [{name: A, languages: [en], share: 100}]\n"
+        "rows: [{group: B, languages: [en], source: web, tokens: 10, share: 100}]\n"
+    )
     with pytest.raises(ValueError, match=r"rows\[0\]\.group='B'"):
         load(bad)
 

@@ -37,21 +37,27 @@ def test_tolerance_is_relative_and_exclusive(tmp_path):
     assert [f.rows for f in validate(load(tmp_path / "t.yaml")) if f.check == "row_tokens"] == [["B/b1"]]
     # A group at 0% whose row has 0.001%: any difference from 0 is reported (the tolerance's floor is 1e-12,
     # not 1, which would let 0.005 points through).
-    zero = TABLE.replace("groups:\n", "groups:\n  - {name: C, languages: [ms], share: 0}\n") + \
-        "  - {group: C, languages: [ms], source: x, label: c1, tokens: 0.01, share: 0.001}\n"
+    zero = (
+        TABLE.replace("groups:\n", "groups:\n  - {name: C, languages: [ms], share: 0}\n")
+        + "  - {group: C, languages: [ms], source: x, label: c1, tokens: 0.01, share: 0.001}\n"
+    )
     (tmp_path / "t.yaml").write_text(zero)
-    assert [(f.expected, f.actual) for f in validate(load(tmp_path / "t.yaml")) if f.check == "group_sum"] == \
-        [(0, 0.001)]
+    assert [(f.expected, f.actual) for f in validate(load(tmp_path / "t.yaml")) if f.check == "group_sum"] == [
+        (0, 0.001)
+    ]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("- just a list\n", r"t.yaml: expected a mapping with 'groups' and 'rows'"),
-    ("name: t\nbudget_tokens: 1\n", r"t.yaml: expected a mapping with 'groups' and 'rows'"),
-    (TABLE.replace("name: t", "name: t\nbudgt: 3"), r"t.yaml: unknown field\(s\) \['budgt'\]"),
-    (TABLE.replace("{name: A,", "{nme: X, name: A,"), r"t.yaml groups\[0\]: unknown field\(s\) \['nme'\]"),
-    (TABLE.replace("label: b1,", "label: b1, lang: th,"), r"t.yaml rows\[1\]: unknown field\(s\) \['lang'\]"),
-    (TABLE.replace("budget_tokens: 1000", "budget_tokens: 0"), "budget_tokens must be > 0 .got 0."),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("- just a list\n", r"t.yaml: expected a mapping with 'groups' and 'rows'"),
+        ("name: t\nbudget_tokens: 1\n", r"t.yaml: expected a mapping with 'groups' and 'rows'"),
+        (TABLE.replace("name: t", "name: t\nbudgt: 3"), r"t.yaml: unknown field\(s\) \['budgt'\]"),
+        (TABLE.replace("{name: A,", "{nme: X, name: A,"), r"t.yaml groups\[0\]: unknown field\(s\) \['nme'\]"),
+        (TABLE.replace("label: b1,", "label: b1, lang: th,"), r"t.yaml rows\[1\]: unknown field\(s\) \['lang'\]"),
+        (TABLE.replace("budget_tokens: 1000", "budget_tokens: 0"), "budget_tokens must be > 0 .got 0."),
+    ],
+)
 def test_loader_refuses_with_the_file_and_field(tmp_path, text, message):
     (tmp_path / "t.yaml").write_text(text)
     with pytest.raises(ValueError, match=message):

@@ -12,13 +12,15 @@ import random
 
 import pytest
 
-from data_prep.dedup import DedupSettings, Deduplicator, normalised_words, shingles
+from data_prep.dedup import Deduplicator, DedupSettings, normalised_words, shingles
 from data_prep.documents import Document
 
 SETTINGS = DedupSettings(threshold=0.4, num_perm=256)
 _rng = random.Random(7)
-BLOCKS = [" ".join("".join(_rng.choice("bcdfghjklmnprstvz") + _rng.choice("aeiou") for _ in range(3))
-                   for _ in range(12)) for _ in range(10)]
+BLOCKS = [
+    " ".join("".join(_rng.choice("bcdfghjklmnprstvz") + _rng.choice("aeiou") for _ in range(3)) for _ in range(12))
+    for _ in range(10)
+]
 
 
 def _doc(doc_id: str, blocks: list[int]) -> Document:
@@ -118,8 +120,8 @@ def test_a_similarity_equal_to_the_threshold_is_a_near_duplicate():
 
 
 def test_similarity_is_datasketchs_minhash_estimate_with_the_settings_seed():
-    from datasketch import MinHash
     import xxhash
+    from datasketch import MinHash
 
     a, b = _doc("a", [0, 1, 2]), _doc("b", [0, 1, 3])
     for seed in (1, 5):

@@ -14,7 +14,7 @@ from datasketch import LeanMinHash, MinHashLSH
 from bench.curation_corpus import CorpusSpec, generate, score
 from data_prep import curate, global_dedup
 from data_prep.curation_output import CANDIDATES, REJECTED, SUMMARY, CurationSummary, finish
-from data_prep.dedup import DedupSettings, Deduplicator
+from data_prep.dedup import Deduplicator, DedupSettings
 from data_prep.documents import Document
 from data_prep.quality import QualitySettings
 
@@ -34,8 +34,9 @@ def _screen_split(files: list[str], tasks: int, out: Path) -> list[Path]:
     shards = []
     for t in range(tasks):
         shard = out / f"task-{t:04d}"
-        curate.screen(files[t::tasks], shard, SETTINGS, positions=list(range(len(files)))[t::tasks],
-                      show_progress=False)
+        curate.screen(
+            files[t::tasks], shard, SETTINGS, positions=list(range(len(files)))[t::tasks], show_progress=False
+        )
         shards.append(shard)
     return shards
 
@@ -46,8 +47,9 @@ def _candidate_ids(shard: Path) -> list[str]:
 
 def _removed_for(shards: list[Path], removals) -> dict[str, tuple[str, str]]:
     ids = {shard.name: _candidate_ids(shard) for shard in shards}
-    return {ids[name][r.index]: (r.rejection.rule, r.rejection.duplicate_of)
-            for name, rs in removals.items() for r in rs}
+    return {
+        ids[name][r.index]: (r.rejection.rule, r.rejection.duplicate_of) for name, rs in removals.items() for r in rs
+    }
 
 
 def test_one_two_and_eight_tasks_remove_the_same_documents(corpus, tmp_path):
@@ -80,8 +82,12 @@ def test_the_order_is_the_inputs_not_the_shards(corpus, tmp_path):
     backward = _removed_for(shards, global_dedup.deduplicate(shards[::-1], SETTINGS.dedup, tmp_path / "b"))
     assert forward == backward and forward
     # and the first copy in input order is the one kept: every kept document comes earlier than its copy
-    place = {i: (n, k) for n, f in enumerate(files) for k, line in enumerate(Path(f).read_text().splitlines())
-             for i in [json.loads(line)["id"]]}
+    place = {
+        i: (n, k)
+        for n, f in enumerate(files)
+        for k, line in enumerate(Path(f).read_text().splitlines())
+        for i in [json.loads(line)["id"]]
+    }
     assert all(place[kept] < place[doc] for doc, (_, kept) in forward.items())
 
 
@@ -111,8 +117,9 @@ def test_filtering_again_writes_the_same_files_and_the_counts_add_up(corpus, tmp
     _, _, files = corpus
     (shard,) = _screen_split(files[:3], 1, tmp_path)
     candidates = (shard / CANDIDATES).read_text(encoding="utf-8")
-    removals = {r.index: r.rejection for r in
-                global_dedup.deduplicate([shard], SETTINGS.dedup, tmp_path / "dedup")[shard.name]}
+    removals = {
+        r.index: r.rejection for r in global_dedup.deduplicate([shard], SETTINGS.dedup, tmp_path / "dedup")[shard.name]
+    }
     first = finish(shard, removals)
     rejected = (shard / REJECTED).read_text(encoding="utf-8")
     (shard / CANDIDATES).write_text(candidates, encoding="utf-8")  # a requeued filter step starts again

@@ -11,22 +11,47 @@ from recipes.posttrain.environments import SeaRewardScorer
 from recipes.posttrain.ifeval_spec import IFEvalSpec
 
 DEEPMATH = [  # zwhe99/DeepMath-103K's fields
-    {"question": "Evaluate $\\lim_{x\\to 0} \\frac{\\sin 3x}{x}$.", "final_answer": "3", "difficulty": 4.5,
-     "topic": "Calculus", "r1_solution_1": "...", "r1_solution_2": "...", "r1_solution_3": "..."},
-    {"question": "Find the number of positive divisors of 360.", "final_answer": 24, "difficulty": 2.0,
-     "topic": "Number Theory", "r1_solution_1": "...", "r1_solution_2": "...", "r1_solution_3": "..."},
+    {
+        "question": "Evaluate $\\lim_{x\\to 0} \\frac{\\sin 3x}{x}$.",
+        "final_answer": "3",
+        "difficulty": 4.5,
+        "topic": "Calculus",
+        "r1_solution_1": "...",
+        "r1_solution_2": "...",
+        "r1_solution_3": "...",
+    },
+    {
+        "question": "Find the number of positive divisors of 360.",
+        "final_answer": 24,
+        "difficulty": 2.0,
+        "topic": "Number Theory",
+        "r1_solution_1": "...",
+        "r1_solution_2": "...",
+        "r1_solution_3": "...",
+    },
 ]
 NEMOTRON_IF = [  # Llama-Nemotron-Post-Training-Dataset, config RL, split instruction_following
-    {"input": [{"role": "system", "content": ""},
-               {"role": "user", "content": "Tulis puisi tentang hujan dalam bahasa Indonesia. Jangan gunakan koma."}],
-     "args": {"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}, "category": "instruction following"},
-    {"input": [{"role": "user", "content": "เขียนย่อหน้าสั้นๆ เกี่ยวกับฝน โดยมีคำว่า หลังคา"}], "language": "th",
-     "args": {"instruction_id_list": ["keywords:existence", "length_constraints:number_words"],
-              "kwargs": [{"keywords": ["หลังคา"]}, {"relation": "at least", "num_words": 5}]}},
+    {
+        "input": [
+            {"role": "system", "content": ""},
+            {"role": "user", "content": "Tulis puisi tentang hujan dalam bahasa Indonesia. Jangan gunakan koma."},
+        ],
+        "args": {"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]},
+        "category": "instruction following",
+    },
+    {
+        "input": [{"role": "user", "content": "เขียนย่อหน้าสั้นๆ เกี่ยวกับฝน โดยมีคำว่า หลังคา"}],
+        "language": "th",
+        "args": {
+            "instruction_id_list": ["keywords:existence", "length_constraints:number_words"],
+            "kwargs": [{"keywords": ["หลังคา"]}, {"relation": "at least", "num_words": 5}],
+        },
+    },
 ]
-UNSUPPORTED_IF = {"input": [{"role": "user", "content": "Viết một lá thư ngắn và kết thúc bằng P.S."}],
-                  "args": {"instruction_id_list": ["detectable_content:postscript"],
-                           "kwargs": [{"postscript_marker": "P.S."}]}}
+UNSUPPORTED_IF = {
+    "input": [{"role": "user", "content": "Viết một lá thư ngắn và kết thúc bằng P.S."}],
+    "args": {"instruction_id_list": ["detectable_content:postscript"], "kwargs": [{"postscript_marker": "P.S."}]},
+}
 
 
 def write_jsonl(path, rows):
@@ -65,10 +90,14 @@ def test_nemotron_instruction_following_puts_its_spec_in_output(tmp_path):
     assert spec.language == "id" and spec.instruction_id_list == ("punctuation:no_comma",)  # detected
     assert IFEvalSpec.from_json(thai["output"]).language == "th"  # the record's own
     rewards = SeaRewardScorer().score(
-        ["Hujan turun perlahan di atas atap rumah kami sepanjang malam yang sunyi.",
-         "Hujan turun, perlahan, di atas atap rumah kami sepanjang malam yang sunyi.",
-         "ฝนตกลงมาเบาๆบนหลังคาบ้านของเราในยามค่ำคืน", "ฝนตกลงมาเบาๆ"],
-        [{"ground_truth": indonesian["output"]}] * 2 + [{"ground_truth": thai["output"]}] * 2)
+        [
+            "Hujan turun perlahan di atas atap rumah kami sepanjang malam yang sunyi.",
+            "Hujan turun, perlahan, di atas atap rumah kami sepanjang malam yang sunyi.",
+            "ฝนตกลงมาเบาๆบนหลังคาบ้านของเราในยามค่ำคืน",
+            "ฝนตกลงมาเบาๆ",
+        ],
+        [{"ground_truth": indonesian["output"]}] * 2 + [{"ground_truth": thai["output"]}] * 2,
+    )
     assert rewards == [1.0, 0.0, 1.0, 0.0]
 
 

@@ -5,13 +5,24 @@ import json
 import numpy as np
 import pytest
 
-from data_prep.sft_format import (SFTFormatSettings, boundaries, label_aligned, pack, run, run_preference,
-                                  tokenize_conversation)
+from data_prep.sft_format import (
+    SFTFormatSettings,
+    boundaries,
+    label_aligned,
+    pack,
+    run,
+    run_preference,
+    tokenize_conversation,
+)
 
 CONVS = [
-    [{"role": "system", "content": "Jawab singkat."}, {"role": "user", "content": "Apa ibu kota Indonesia?"},
-     {"role": "assistant", "content": "Jakarta."}, {"role": "user", "content": "Dan Malaysia?"},
-     {"role": "assistant", "content": "Kuala Lumpur."}],
+    [
+        {"role": "system", "content": "Jawab singkat."},
+        {"role": "user", "content": "Apa ibu kota Indonesia?"},
+        {"role": "assistant", "content": "Jakarta."},
+        {"role": "user", "content": "Dan Malaysia?"},
+        {"role": "assistant", "content": "Kuala Lumpur."},
+    ],
     [{"role": "user", "content": "สวัสดีครับ"}, {"role": "assistant", "content": "สวัสดีค่ะ ยินดีที่ได้รู้จัก"}],
     [{"role": "user", "content": "Translate 'river' to Vietnamese."}, {"role": "assistant", "content": "sông"}],
     [{"role": "user", "content": "Count to five."}, {"role": "assistant", "content": "one two three four five"}],
@@ -56,7 +67,10 @@ def test_packing_never_splits_and_ffd_is_tighter():
 
 
 def test_run_packs_whole_conversations_and_counts_overflow(tmp_path, gemma3_dir, gemma3_tokenizer):
-    long_conv = [{"role": "user", "content": "Tell a story."}, {"role": "assistant", "content": "Once upon a time " * 40}]
+    long_conv = [
+        {"role": "user", "content": "Tell a story."},
+        {"role": "assistant", "content": "Once upon a time " * 40},
+    ]
     rows = CONVS * 3 + [long_conv]
     (tmp_path / "sft.jsonl").write_text("".join(json.dumps({"messages": c}, ensure_ascii=False) + "\n" for c in rows))
     singles = [tokenize_conversation(gemma3_tokenizer, c) for c in CONVS]
@@ -77,8 +91,11 @@ def test_run_packs_whole_conversations_and_counts_overflow(tmp_path, gemma3_dir,
         targets = [ids[i + 1] for i in range(len(ids)) if mask[i]]
         assert targets[-1] == 106 and mask[-1] == 0  # ends by predicting <end_of_turn>; nothing crosses a boundary
 
-    summary = run(SFTFormatSettings(str(gemma3_dir), max_length=96, overflow="truncate"),
-                  str(tmp_path / "sft.jsonl"), str(tmp_path / "t"))
+    summary = run(
+        SFTFormatSettings(str(gemma3_dir), max_length=96, overflow="truncate"),
+        str(tmp_path / "sft.jsonl"),
+        str(tmp_path / "t"),
+    )
     assert (summary.examples, summary.dropped, summary.truncated) == (13, 0, 1)
 
 

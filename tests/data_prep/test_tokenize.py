@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from dataprep_corpus import write_corpus
 
 from data_prep.tokenize import TokenizeSettings, plan_shards, run
-from dataprep_corpus import write_corpus
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,8 +69,22 @@ def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path, gemma3_dir, gemm
     out = tmp_path / "out"
     shard_bytes = 6_000
     n_shards = len(plan_shards([str(tmp_path / "big.jsonl")], shard_bytes))
-    cmd = [sys.executable, "-m", "data_prep.tokenize", str(tmp_path / "big.jsonl"), "--output-dir", str(out),
-           "--tokenizer", str(gemma3_dir), "--workers", "1", "--shard-bytes", str(shard_bytes), "--batch-size", "8"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "data_prep.tokenize",
+        str(tmp_path / "big.jsonl"),
+        "--output-dir",
+        str(out),
+        "--tokenizer",
+        str(gemma3_dir),
+        "--workers",
+        "1",
+        "--shard-bytes",
+        str(shard_bytes),
+        "--batch-size",
+        "8",
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     committed = lambda: [p for p in (out / "shards").glob("*") if p.is_dir() and not p.name.endswith(".tmp")]
     deadline = time.time() + 120
@@ -82,8 +96,11 @@ def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path, gemma3_dir, gemm
     assert 5 <= len(done_before) < n_shards, "the job must be killed mid-run"
     assert not (out / "tokens.json").exists()
 
-    summary = run(TokenizeSettings(tokenizer=str(gemma3_dir), workers=2, shard_bytes=shard_bytes),
-                  [str(tmp_path / "big.jsonl")], str(out))
+    summary = run(
+        TokenizeSettings(tokenizer=str(gemma3_dir), workers=2, shard_bytes=shard_bytes),
+        [str(tmp_path / "big.jsonl")],
+        str(out),
+    )
     assert summary.shards_skipped == len(done_before)
     for name, (inode, mtime) in done_before.items():  # finished shards were not redone
         shard = out / "shards" / name
@@ -95,8 +112,17 @@ def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path, gemma3_dir, gemm
 
 
 def _tokenize_cli(tmp_path, tokenizer, *extra):
-    return [sys.executable, "-m", "data_prep.tokenize", str(tmp_path / "in.jsonl"), "--output-dir",
-            str(tmp_path / "out"), "--tokenizer", str(tokenizer), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "data_prep.tokenize",
+        str(tmp_path / "in.jsonl"),
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--tokenizer",
+        str(tokenizer),
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize("where", ["/nonexistent", "empty folder"])
@@ -105,8 +131,13 @@ def test_a_tokenizer_that_does_not_load_stops_the_run_at_once(tmp_path, where):
     write_corpus(tmp_path / "in.jsonl", 50)
     tokenizer = where if where.startswith("/") else tmp_path / "no_tokenizer_here"
     (tmp_path / "no_tokenizer_here").mkdir()
-    out = subprocess.run(_tokenize_cli(tmp_path, tokenizer, "--workers", "2", "--shard-bytes", "2000"), cwd=REPO,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        _tokenize_cli(tmp_path, tokenizer, "--workers", "2", "--shard-bytes", "2000"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode != 0
     assert f"tokenizer '{tokenizer}' does not load" in out.stderr
     assert "set data.tokenizer (--tokenizer) to a directory holding tokenizer.json" in out.stderr
@@ -118,10 +149,14 @@ def test_a_worker_killed_by_sigkill_ends_the_run_with_the_cause(tmp_path, gemma3
     import psutil
 
     write_corpus(tmp_path / "in.jsonl", 6000, seed=2)
-    proc = subprocess.Popen(_tokenize_cli(tmp_path, gemma3_dir, "--workers", "2", "--shard-bytes", "6000",
-                                          "--batch-size", "8"),
-                            cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        _tokenize_cli(tmp_path, gemma3_dir, "--workers", "2", "--shard-bytes", "6000", "--batch-size", "8"),
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.time() + 120
         while not list((tmp_path / "out" / "shards").glob("*.tmp")) and time.time() < deadline:

@@ -5,8 +5,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from data_prep.tokenize import TokenizeSettings, resume_keys, run
 from dataprep_corpus import write_corpus
+
+from data_prep.tokenize import TokenizeSettings, resume_keys, run
 
 
 def documents(summary) -> dict[str, int]:
@@ -27,14 +28,16 @@ def test_a_changed_input_or_setting_recomputes_and_an_unchanged_one_resumes(tmp_
         key = f"{d['source']}__{d['lang']}"
         expected[key] = expected.get(key, 0) + 1
     assert second.documents == 45 and documents(second) == expected
-    assert json.loads(Path(second.tokens_json).read_text())["prefixes"][0]["documents"] == \
-        expected[second.prefixes[0].key]
+    assert (
+        json.loads(Path(second.tokens_json).read_text())["prefixes"][0]["documents"] == expected[second.prefixes[0].key]
+    )
 
     again = run(settings, [str(corpus)], out)  # nothing changed: every shard resumes
     assert again.shards_skipped == again.shards == second.shards and documents(again) == expected
 
-    with_bos = run(TokenizeSettings(tokenizer=str(gemma3_dir), workers=1, shard_bytes=4_000, add_bos=True),
-                   [str(corpus)], out)
+    with_bos = run(
+        TokenizeSettings(tokenizer=str(gemma3_dir), workers=1, shard_bytes=4_000, add_bos=True), [str(corpus)], out
+    )
     assert with_bos.shards_skipped == 0 and with_bos.tokens == second.tokens + 45  # one <bos> per document
 
 
@@ -44,7 +47,11 @@ def test_the_keys_name_the_tokenizer_the_settings_and_each_input(tmp_path, gemma
     keys = resume_keys(TokenizeSettings(tokenizer=str(gemma3_dir)), [str(corpus)])
     assert keys["tokenizer_sha256"] == hashlib.sha256((Path(gemma3_dir) / "tokenizer.json").read_bytes()).hexdigest()
     assert keys["inputs"] == {str(corpus): hashlib.sha256(corpus.read_bytes()).hexdigest()}
-    assert keys["settings"] != resume_keys(TokenizeSettings(tokenizer=str(gemma3_dir), append_eos=False),
-                                           [str(corpus)])["settings"]
-    assert keys["settings"] == resume_keys(TokenizeSettings(tokenizer=str(gemma3_dir), workers=7, batch_size=3),
-                                           [str(corpus)])["settings"]  # speed settings shape nothing
+    assert (
+        keys["settings"]
+        != resume_keys(TokenizeSettings(tokenizer=str(gemma3_dir), append_eos=False), [str(corpus)])["settings"]
+    )
+    assert (
+        keys["settings"]
+        == resume_keys(TokenizeSettings(tokenizer=str(gemma3_dir), workers=7, batch_size=3), [str(corpus)])["settings"]
+    )  # speed settings shape nothing

@@ -69,15 +69,18 @@ def _read_back(prefix: Path) -> list[list[int]]:
 @pytest.fixture
 def worker(monkeypatch, tokenizer):
     """The worker state _init_worker would set, without its parent-death signal."""
+
     def configure(**settings) -> TokenizeSettings:
         s = TokenizeSettings(tokenizer="unused", **settings)
         monkeypatch.setitem(tk._worker, "settings", s)
         monkeypatch.setitem(tk._worker, "tokenizer", tokenizer)
         return s
+
     return configure
 
 
 # ---- names and keys ------------------------------------------------------------------------------------------
+
 
 def test_safe_keeps_letters_digits_dot_dash_underscore_and_collapses_the_rest():
     assert tk._safe("Web__ID") == "Web__ID"
@@ -94,8 +97,13 @@ def test_settings_key_changes_with_what_shapes_the_output_only(tmp_path, gemma3_
     base = TokenizeSettings(tokenizer=str(one))
     key = tk.settings_key(base)
     assert tk.settings_key(TokenizeSettings(tokenizer=str(two), workers=9, batch_size=3)) == key  # same content
-    for change in ({"shard_bytes": 7}, {"group_by": "input"}, {"text_field": "body"}, {"append_eos": False},
-                   {"add_bos": True}):
+    for change in (
+        {"shard_bytes": 7},
+        {"group_by": "input"},
+        {"text_field": "body"},
+        {"append_eos": False},
+        {"add_bos": True},
+    ):
         assert tk.settings_key(TokenizeSettings(tokenizer=str(one), **change)) != key, change
     with open(two / "tokenizer.json", "ab") as f:
         f.write(b" ")
@@ -108,8 +116,11 @@ def test_resume_keys_hash_each_input_and_see_a_same_size_rewrite(tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_bytes(b'{"text": "aaa"}\n')
     keys = tk.resume_keys(TokenizeSettings(tokenizer="org/tok"), [str(path)])
-    assert keys == {"tokenizer_sha256": "hub:org/tok", "settings": tk.settings_key(TokenizeSettings(tokenizer="org/tok")),
-                    "inputs": {str(path): hashlib.sha256(b'{"text": "aaa"}\n').hexdigest()}}
+    assert keys == {
+        "tokenizer_sha256": "hub:org/tok",
+        "settings": tk.settings_key(TokenizeSettings(tokenizer="org/tok")),
+        "inputs": {str(path): hashlib.sha256(b'{"text": "aaa"}\n').hexdigest()},
+    }
     stat = path.stat()
     path.write_bytes(b'{"text": "bbb"}\n')  # same size; a later modification time
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
@@ -129,7 +140,12 @@ def test_shards_cover_each_input_in_byte_ranges_named_by_path_content_and_settin
     empty.write_bytes(b"")
     shards = tk.plan_shards([str(a), str(b), str(empty)], 40, key="k1")
     assert [(s.input_index, s.path, s.start, s.end) for s in shards] == [
-        (0, str(a), 0, 40), (0, str(a), 40, 80), (0, str(a), 80, 100), (1, str(b), 0, 30), (2, str(empty), 0, 0)]
+        (0, str(a), 0, 40),
+        (0, str(a), 40, 80),
+        (0, str(a), 80, 100),
+        (1, str(b), 0, 30),
+        (2, str(empty), 0, 0),
+    ]
     ids = [s.shard_id for s in shards]
     assert len(set(ids)) == len(ids)
     assert ids[0].startswith("a-") and ids[0].endswith("-00000") and ids[2].endswith("-00002")
@@ -146,6 +162,7 @@ def test_shards_cover_each_input_in_byte_ranges_named_by_path_content_and_settin
 
 
 # ---- which lines a shard reads ---------------------------------------------------------------------------------
+
 
 def test_a_line_belongs_to_the_shard_holding_its_first_byte(tmp_path):
     path = tmp_path / "lines.jsonl"
@@ -174,13 +191,17 @@ def test_key_of_a_document(tmp_path):
     by_input = TokenizeSettings(group_by="input")
     assert tk._key_of(doc, shard, by_input, "w") == ("my_corpus.v1", "my corpus.v1", "id")
     assert tk._key_of({"text": "x"}, shard, by_input, "w") == ("my_corpus.v1", "my corpus.v1", "")
-    for name, bad in (("source", {"lang": "id"}), ("lang", {"source": "web", "lang": ""}),
-                      ("source", {"source": 3, "lang": "id"})):
+    for name, bad in (
+        ("source", {"lang": "id"}),
+        ("lang", {"source": "web", "lang": ""}),
+        ("source", {"source": 3, "lang": "id"}),
+    ):
         with pytest.raises(ValueError, match=f"^here: field '{name}' is missing or empty"):
             tk._key_of({"text": "x", **bad}, shard, TokenizeSettings(), "here")
 
 
 # ---- what a shard holds ----------------------------------------------------------------------------------------
+
 
 def _shard_of(path: Path, start=0, end=None, sid="s0") -> _Shard:
     return _Shard(sid, 0, str(path), start, path.stat().st_size if end is None else end)
@@ -200,8 +221,15 @@ def test_a_shard_holds_each_documents_tokens_then_eos_per_key(tmp_path, worker, 
     for key, docs in expected.items():
         assert _read_back(shard_dir / key) == docs, key
     counts = json.loads((shard_dir / "counts.json").read_text())
-    assert counts == {key: {"source": key.split("__")[0], "langs": [key.split("__")[1]], "documents": len(docs),
-                            "tokens": sum(map(len, docs))} for key, docs in expected.items()}
+    assert counts == {
+        key: {
+            "source": key.split("__")[0],
+            "langs": [key.split("__")[1]],
+            "documents": len(docs),
+            "tokens": sum(map(len, docs)),
+        }
+        for key, docs in expected.items()
+    }
 
 
 def test_bos_and_eos_settings_and_the_text_field(tmp_path, worker, tokenizer):
@@ -243,8 +271,9 @@ def test_a_small_vocabulary_is_stored_in_uint16_and_a_killed_runs_leftover_is_re
     from megatron.core.datasets.indexed_dataset import IndexedDataset
     from tokenizers import Tokenizer, models, pre_tokenizers
 
-    tok = Tokenizer(models.WordLevel({"<unk>": 0, "<eos>": 1, "<bos>": 2, "satu": 3, "dua": 4, "tiga": 5},
-                                     unk_token="<unk>"))
+    tok = Tokenizer(
+        models.WordLevel({"<unk>": 0, "<eos>": 1, "<bos>": 2, "satu": 3, "dua": 4, "tiga": 5}, unk_token="<unk>")
+    )
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     settings = TokenizeSettings(tokenizer="unused")
     monkeypatch.setitem(tk._worker, "settings", settings)
@@ -255,10 +284,14 @@ def test_a_small_vocabulary_is_stored_in_uint16_and_a_killed_runs_leftover_is_re
     leftover = out / "shards" / "second.tmp"
     leftover.mkdir(parents=True)
     (leftover / "s__id.bin").write_bytes(b"junk from a killed run")
-    assert tk._tokenize_shard(_shard_of(path, 0, starts[1], "first"), str(out)) == {"shard_id": "first",
-                                                                                      "bytes": starts[1]}
+    assert tk._tokenize_shard(_shard_of(path, 0, starts[1], "first"), str(out)) == {
+        "shard_id": "first",
+        "bytes": starts[1],
+    }
     assert tk._tokenize_shard(_shard_of(path, starts[1], None, "second"), str(out)) == {
-        "shard_id": "second", "bytes": path.stat().st_size - starts[1]}
+        "shard_id": "second",
+        "bytes": path.stat().st_size - starts[1],
+    }
     assert IndexedDataset(str(out / "shards" / "second" / "s__id")).index.dtype == np.uint16
     (prefix,) = tk.merge(settings, ["first", "second"], str(out)).prefixes
     assert IndexedDataset(str(out / "s__id")).index.dtype == np.uint16
@@ -267,6 +300,7 @@ def test_a_small_vocabulary_is_stored_in_uint16_and_a_killed_runs_leftover_is_re
 
 
 # ---- merged prefixes and tokens.json ---------------------------------------------------------------------------
+
 
 def _tokenized_in_shards(tmp_path, worker, settings: TokenizeSettings, docs=DOCS) -> tuple[Path, list[str], list]:
     path = tmp_path / "in.jsonl"
@@ -287,22 +321,40 @@ def test_merge_joins_the_shards_in_order_into_one_prefix_per_key(tmp_path, worke
     web_id = [_ids(tokenizer, DOCS[i]["text"]) + [1] for i in (0, 3)]  # one from each shard, in shard order
     assert _read_back(out / "web__id") == web_id
     assert [(p.prefix, p.key, p.source, p.lang, p.documents) for p in summary.prefixes] == [
-        ("web__id", "web__id", "web", "id", 2), ("web__th", "web__th", "web", "th", 1),
-        ("web__zh", "web__zh", "web", "zh", 1), ("wiki__vi", "wiki__vi", "wiki", "vi", 1)]
+        ("web__id", "web__id", "web", "id", 2),
+        ("web__th", "web__th", "web", "th", 1),
+        ("web__zh", "web__zh", "web", "zh", 1),
+        ("wiki__vi", "wiki__vi", "wiki", "vi", 1),
+    ]
     assert summary.prefixes[0].tokens == sum(map(len, web_id))
     assert (summary.output_dir, summary.tokens_json) == (str(out), str(out / "tokens.json"))
     total = sum(len(_ids(tokenizer, d["text"])) + 1 for d in DOCS)
     assert (summary.documents, summary.tokens, summary.shards, summary.shards_skipped) == (5, total, 2, 1)
     written = json.loads(Path(summary.tokens_json).read_text())
-    assert written == {"tokenizer": str(gemma3_dir), "settings_key": tk.settings_key(settings), "append_eos": True,
-                       "add_bos": False, "group_by": "source_lang", "shards": 2, "shards_skipped": 1,
-                       "prefixes": [{"prefix": p.prefix, "key": p.key, "source": p.source, "lang": p.lang,
-                                     "documents": p.documents, "tokens": p.tokens} for p in summary.prefixes]}
+    assert written == {
+        "tokenizer": str(gemma3_dir),
+        "settings_key": tk.settings_key(settings),
+        "append_eos": True,
+        "add_bos": False,
+        "group_by": "source_lang",
+        "shards": 2,
+        "shards_skipped": 1,
+        "prefixes": [
+            {
+                "prefix": p.prefix,
+                "key": p.key,
+                "source": p.source,
+                "lang": p.lang,
+                "documents": p.documents,
+                "tokens": p.tokens,
+            }
+            for p in summary.prefixes
+        ],
+    }
     assert not list(out.glob("*.tmp*"))
 
 
-def test_merge_by_input_marks_several_languages_mixed_and_one_language_by_name(tmp_path, worker, tokenizer,
-                                                                                gemma3_dir):
+def test_merge_by_input_marks_several_languages_mixed_and_one_language_by_name(tmp_path, worker, tokenizer, gemma3_dir):
     settings = TokenizeSettings(tokenizer=str(gemma3_dir), group_by="input")
     out, shard_ids, _ = _tokenized_in_shards(tmp_path, worker, settings)
     summary = tk.merge(settings, shard_ids, str(out), began=time.perf_counter() - 100)
@@ -353,7 +405,8 @@ def test_uncommitted_shards_are_tokenised_into_a_new_output_dir(tmp_path, worker
     ids, skipped = tk.tokenize_shards(settings, [str(path)], str(out))
     assert len(ids) == -(-path.stat().st_size // 100) and skipped == 0
     assert sorted(p.name for p in out.iterdir()) == ["shards"] and sorted(ids) == sorted(
-        p.name for p in (out / "shards").iterdir())
+        p.name for p in (out / "shards").iterdir()
+    )
     assert tk.merge(settings, ids, str(out)).documents == len(DOCS)
     blank = tmp_path / "blank.jsonl"
     blank.write_bytes(b"\n\n")
@@ -361,10 +414,16 @@ def test_uncommitted_shards_are_tokenised_into_a_new_output_dir(tmp_path, worker
     assert tk.tokenize_shards(tiny, [str(blank)], str(out))[1] == 0  # the smallest valid settings run
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"tokenizer": ""}, "tokenizer is empty"), ({"group_by": "lang"}, "group_by='lang'"),
-    ({"workers": 0}, "must all be >= 1"), ({"shard_bytes": 0}, "must all be >= 1"),
-    ({"batch_size": 0}, "must all be >= 1")])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"tokenizer": ""}, "tokenizer is empty"),
+        ({"group_by": "lang"}, "group_by='lang'"),
+        ({"workers": 0}, "must all be >= 1"),
+        ({"shard_bytes": 0}, "must all be >= 1"),
+        ({"batch_size": 0}, "must all be >= 1"),
+    ],
+)
 def test_bad_settings_are_refused_before_any_work(tmp_path, change, message):
     settings = TokenizeSettings(**({"tokenizer": "t"} | change))
     with pytest.raises(ValueError, match=message):
@@ -375,6 +434,7 @@ def test_bad_settings_are_refused_before_any_work(tmp_path, change, message):
 
 
 # ---- the tokenizer check ---------------------------------------------------------------------------------------
+
 
 def test_paths_and_hub_ids(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -389,6 +449,7 @@ def test_a_hub_id_goes_to_transformers(monkeypatch):
 
     class Loaded:
         backend_tokenizer = "rust tokenizer"
+
     asked = []
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda name: asked.append(name) or Loaded())
     assert tk.load_fast_tokenizer("org/tok") == "rust tokenizer" and asked == ["org/tok"]
@@ -401,8 +462,9 @@ def test_tokenizer_problem_names_why_and_none_when_it_loads(tmp_path, gemma3_dir
     (tmp_path / "file").write_text("x")
     assert tk.tokenizer_problem(str(tmp_path / "file")) == "no such directory"
     assert tk.tokenizer_problem(str(gemma3_dir)) is None
-    assert tk.load_fast_tokenizer(str(gemma3_dir)).encode("Apa kabar?", add_special_tokens=False).ids == \
-        _ids(tokenizer, "Apa kabar?")
+    assert tk.load_fast_tokenizer(str(gemma3_dir)).encode("Apa kabar?", add_special_tokens=False).ids == _ids(
+        tokenizer, "Apa kabar?"
+    )
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "tokenizer.json").write_text("{not json")

@@ -39,8 +39,11 @@ def test_an_empty_jsonl_says_so_not_lower_min_words(tmp_path):
     from recipes.stages import data_prep
 
     (tmp_path / "empty.jsonl").write_text("")
-    cfg = to_object(compose("data_prep", [f"launch.root={tmp_path}",
-                                          f"data.sources=[{{path: '{tmp_path}/empty.jsonl', lang: id}}]"]))
+    cfg = to_object(
+        compose(
+            "data_prep", [f"launch.root={tmp_path}", f"data.sources=[{{path: '{tmp_path}/empty.jsonl', lang: id}}]"]
+        )
+    )
     run = tmp_path / "run"  # what the launcher writes before the job: the stage's records carry the launch key
     run.mkdir()
     (run / "resolved.yaml").write_text("{}")
@@ -67,12 +70,15 @@ def test_an_unfilled_merge_preset_names_the_fields_the_stage_takes():
     assert "base_model='???base', models[0].path='???sft_a'" in str(err.value)
     assert "merge.base_model=" in str(err.value)
     findings = preflight.plan(to_object(compose("merge", ["+merge@merge=sft_ties"]))).errors
-    assert [f.line() for f in findings][1] == ("merge.models[0].path: still the preset's placeholder '???sft_a'; "
-                                               "fix: set merge.models.0.path=<model path or version id>")
+    assert [f.line() for f in findings][1] == (
+        "merge.models[0].path: still the preset's placeholder '???sft_a'; "
+        "fix: set merge.models.0.path=<model path or version id>"
+    )
 
 
 def test_removing_a_schema_key_names_it():
     with pytest.raises(ConfigError) as err:
         compose("cpt", ["~model.hf_id"])
-    assert str(err.value) == ("model.hf_id: the schema declares it, so it cannot be removed (~); set it instead: "
-                              "model.hf_id=<value>")
+    assert str(err.value) == (
+        "model.hf_id: the schema declares it, so it cannot be removed (~); set it instead: model.hf_id=<value>"
+    )

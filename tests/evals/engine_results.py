@@ -52,8 +52,10 @@ ROWS = [
     ("th", "nlg", "abssum", "normalized_rougel_f1", None, 18.0),
     ("th", "instruction-following", "if-eval", "overall_lang_normalized_acc", None, 77.0),
     ("th", "multi-turn", "mt-bench-judge", "average_criteria_score", None, 48.0),
-    *[("th", "knowledge", f"thai_exam_{p}", "normalized_accuracy", "thai_exam", v)
-      for p, v in (("a_level", 40.0), ("ic", 52.0), ("onet", 46.0), ("tgat", 60.0), ("tpat1", 32.0))],
+    *[
+        ("th", "knowledge", f"thai_exam_{p}", "normalized_accuracy", "thai_exam", v)
+        for p, v in (("a_level", 40.0), ("ic", 52.0), ("onet", 46.0), ("tgat", 60.0), ("tpat1", 32.0))
+    ],
     ("ta", "nlu", "sentiment", "normalized_accuracy", None, 44.0),
     ("ta", "nlg", "translation-en-xx", "normalized_metricx_wmt24_scores", "translations", 60.0),
     ("ta", "nlg", "translation-xx-en", "normalized_metricx_wmt24_scores", "translations", 72.0),
@@ -65,10 +67,14 @@ ROWS = [
 ]
 # Pragmatics counts [correct, total] per phenomenon, run 0 (run r adds r correct answers to scalar implicatures).
 PRAGMATICS = {
-    "id": {"pragmatic-single": {"scalar_implicatures": [30, 40], "presuppositions": [18, 30]},
-           "pragmatic-pair": {"scalar_implicatures": [16, 20], "presuppositions": [21, 30]}},
-    "ta": {"pragmatic-single": {"scalar_implicatures": [12, 40], "presuppositions": [20, 30]},
-           "pragmatic-pair": {"presuppositions": [10, 30]}},
+    "id": {
+        "pragmatic-single": {"scalar_implicatures": [30, 40], "presuppositions": [18, 30]},
+        "pragmatic-pair": {"scalar_implicatures": [16, 20], "presuppositions": [21, 30]},
+    },
+    "ta": {
+        "pragmatic-single": {"scalar_implicatures": [12, 40], "presuppositions": [20, 30]},
+        "pragmatic-pair": {"presuppositions": [10, 30]},
+    },
 }
 
 
@@ -85,8 +91,11 @@ def task_metrics(run: int) -> dict:
             subs = copy.deepcopy(subs)
             if "scalar_implicatures" in subs:
                 subs["scalar_implicatures"][0] += run
-            metrics[lang]["linguistic-diagnostics"][task] = {"subcategories": subs, "inference_time_taken": [3.0],
-                                                             "is_cached": [False]}
+            metrics[lang]["linguistic-diagnostics"][task] = {
+                "subcategories": subs,
+                "inference_time_taken": [3.0],
+                "is_cached": [False],
+            }
     return metrics
 
 
@@ -112,8 +121,11 @@ def sea_helm_aggregate(metrics: dict) -> dict:
                                 total += tasks[t]["subcategories"][phenomenon][1]
                         accs.append(correct / total)
                     acc = sum(accs) / len(accs)
-                    tasks["pragmatics"] = {"subcategories": {}, "accuracy": acc * 100,
-                                           "normalized_accuracy": max((acc - 0.5) / 0.5, 0) * 100}
+                    tasks["pragmatics"] = {
+                        "subcategories": {},
+                        "accuracy": acc * 100,
+                        "normalized_accuracy": max((acc - 0.5) / 0.5, 0) * 100,
+                    }
                     lindsea.append(tasks["pragmatics"]["normalized_accuracy"])
                 tasks["lindsea"] = {"normalized_score": sum(lindsea) / len(lindsea), "subcategories": {}}
                 comp_totals[comp] = tasks["total"] = tasks["lindsea"]["normalized_score"]
@@ -124,7 +136,8 @@ def sea_helm_aggregate(metrics: dict) -> dict:
                 if task in groups:
                     aggregations.setdefault(groups[task], []).append(value)
                     scores[groups[task]] = tasks[groups[task]] = sum(aggregations[groups[task]]) / len(
-                        aggregations[groups[task]])
+                        aggregations[groups[task]]
+                    )
                 else:
                     scores[task] = value
             comp_totals[comp] = tasks["total"] = sum(scores.values()) / len(scores)
@@ -144,8 +157,15 @@ def run_config() -> dict:
             entry["aggregation_group"] = group
     for lang, pragmatic in PRAGMATICS.items():
         for task in pragmatic:
-            entry = tasks.setdefault(task, {"competency": "linguistic-diagnostics", "metric": "normalized_accuracy",
-                                            "aggregation_group": "pragmatics", "languages": {}})
+            entry = tasks.setdefault(
+                task,
+                {
+                    "competency": "linguistic-diagnostics",
+                    "metric": "normalized_accuracy",
+                    "aggregation_group": "pragmatics",
+                    "languages": {},
+                },
+            )
             entry["languages"][lang] = {"filepath": "aisingapore/Linguistic-Diagnostics-Pragmatics"}
     return {"tasks": tasks, "run_args": {"skip_task": []}}
 
@@ -158,8 +178,11 @@ def item_rows(task: str, lang: str, run: int) -> list[dict]:
             extra = {"metadata": {"subcategory": "keywords:existence"}} if task == "if-eval" else {}
             return [{"id": i, "individual_scores": {metric: (value + run) / 100}, **extra} for i in range(10)]
     counts = task_metrics(run)[lang]["linguistic-diagnostics"][task]["subcategories"]
-    return [{"id": f"{phenomenon}-{i}", "individual_scores": {"normalized_accuracy": int(i < correct)}}
-            for phenomenon, (correct, total) in counts.items() for i in range(total)]
+    return [
+        {"id": f"{phenomenon}-{i}", "individual_scores": {"normalized_accuracy": int(i < correct)}}
+        for phenomenon, (correct, total) in counts.items()
+        for i in range(total)
+    ]
 
 
 def write_run(output_dir: Path, model: str, run: int, finished: bool = True) -> Path:
@@ -179,7 +202,8 @@ def write_run(output_dir: Path, model: str, run: int, finished: bool = True) -> 
             folder = run_dir / "inferences" / lang / task_config.get("aggregation_group", task)
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{name}_{task}_{lang}.jsonl").write_text(
-                "".join(json.dumps(row) + "\n" for row in item_rows(task, lang, run)), encoding="utf-8")
+                "".join(json.dumps(row) + "\n" for row in item_rows(task, lang, run)), encoding="utf-8"
+            )
     (run_dir / "results").mkdir(parents=True, exist_ok=True)
     path = run_dir / "results" / f"{name}_seahelm_results_{stamp}.json"
     path.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
@@ -188,11 +212,17 @@ def write_run(output_dir: Path, model: str, run: int, finished: bool = True) -> 
 
 LM_EVAL_RESULTS = {
     "results": {
-        "leaderboard_ifeval": {"alias": " - leaderboard_ifeval", "prompt_level_strict_acc,none": 0.75,
-                               "prompt_level_strict_acc_stderr,none": 0.02, "inst_level_strict_acc,none": 0.8},
+        "leaderboard_ifeval": {
+            "alias": " - leaderboard_ifeval",
+            "prompt_level_strict_acc,none": 0.75,
+            "prompt_level_strict_acc_stderr,none": 0.02,
+            "inst_level_strict_acc,none": 0.8,
+        },
         "leaderboard_mmlu_pro": {"alias": " - leaderboard_mmlu_pro", "acc,none": 0.5, "acc_stderr,none": 0.01},
-        "leaderboard_bbh_boolean_expressions": {"alias": "  - leaderboard_bbh_boolean_expressions",
-                                                "acc_norm,none": 0.9},
+        "leaderboard_bbh_boolean_expressions": {
+            "alias": "  - leaderboard_bbh_boolean_expressions",
+            "acc_norm,none": 0.9,
+        },
     },
     "groups": {
         "leaderboard_bbh": {"alias": " - leaderboard_bbh", "acc_norm,none": 0.6},

@@ -22,8 +22,14 @@ EVAL_27B = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true", 
 
 
 def run(module, *args):
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "250"}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "250"},
+        timeout=300,
+    )
 
 
 def test_27b_eval_renders_seahelm_and_lm_eval_on_one_gpu_node(tmp_path):
@@ -62,8 +68,15 @@ def test_unknown_suite_is_refused(tmp_path):
 
 
 def test_pipeline_eval_evaluates_the_apo_model(tmp_path):
-    out = run("recipes.pipeline", *EVAL_27B, f"launch.root={tmp_path}", "pipeline.stages=[apo,eval]",
-              "cluster.account=sealion", "cluster.partition=gpu", "launch.check_paths=false")
+    out = run(
+        "recipes.pipeline",
+        *EVAL_27B,
+        f"launch.root={tmp_path}",
+        "pipeline.stages=[apo,eval]",
+        "cluster.account=sealion",
+        "cluster.partition=gpu",
+        "launch.check_paths=false",
+    )
     assert out.returncode == 0, out.stderr
     apo_model = tmp_path / "sealion_v4_27b" / "apo" / "artifact"
     assert f"--model_name {apo_model} " in (tmp_path / "sealion_v4_27b" / "eval" / "launch" / "seahelm.sh").read_text()
@@ -73,8 +86,9 @@ def test_pipeline_eval_evaluates_the_apo_model(tmp_path):
 def test_eval_model_resolves_registered_versions(tmp_path, ref_kind):
     artifact = tmp_path / "model"
     artifact.mkdir()
-    record = Registry(tmp_path / "registry").register(artifact, name="sealion-v4-27b-apo", stage="apo",
-                                                      payload_kind="hf")
+    record = Registry(tmp_path / "registry").register(
+        artifact, name="sealion-v4-27b-apo", stage="apo", payload_kind="hf"
+    )
     ref = {"name": record.name, "id": record.id, "path": str(artifact)}[ref_kind]
     cfg = to_object(compose("eval", [f"launch.root={tmp_path}", f"eval.model={ref}"]))
     assert model_to_evaluate(StageContext(cfg, tmp_path / "run")) == str(artifact.resolve())
@@ -90,8 +104,17 @@ def test_execute_writes_every_suite_with_the_seeds_of_the_runs(tmp_path, monkeyp
     parsed into results.json under its name, SEA-HELM's from the folder of the model's key with SEA-HELM's seed of
     each run, and the report reads them."""
     model = "google/gemma-3-27b-it"
-    cfg = to_object(compose("eval", [f"launch.root={tmp_path}", f"eval.model={model}", "eval.suites=[seahelm,lm_eval]",
-                                     "eval.seahelm.runs=[0,1]"]))
+    cfg = to_object(
+        compose(
+            "eval",
+            [
+                f"launch.root={tmp_path}",
+                f"eval.model={model}",
+                "eval.suites=[seahelm,lm_eval]",
+                "eval.seahelm.runs=[0,1]",
+            ],
+        )
+    )
     ctx = StageContext(cfg, tmp_path / "run")
     eval_stage.render(ctx)
     for run in (0, 1):
@@ -120,8 +143,7 @@ def test_a_registered_version_is_keyed_by_its_id_other_weights_by_their_hash(tmp
     assert key.startswith("sha256-") and key != eval_stage.seahelm_model_key(str(second))
     (second / "model.safetensors").write_bytes(b"\x00" * 64)  # retrained to the same bytes: the same key
     assert eval_stage.seahelm_model_key(str(second)) == key
-    record = Registry(tmp_path / "registry").register(first, name="sealion-v4-27b-apo", stage="apo",
-                                                      payload_kind="hf")
+    record = Registry(tmp_path / "registry").register(first, name="sealion-v4-27b-apo", stage="apo", payload_kind="hf")
     assert eval_stage.seahelm_model_key(str(first)) == record.id
 
 
@@ -129,11 +151,26 @@ def test_local_eval_without_held_out_data_scores_a_cap_of_the_training_documents
     """No eval.perplexity_data: perplexity over the first eval.perplexity_max_documents documents of each language of
     the training data, the figure used / available in results.json for the report."""
     corpus = tmp_path / "train.jsonl"
-    corpus.write_text("".join(json.dumps({"text": f"Dokumen nomor {i} tentang kota Jakarta.", "lang": "id"}) + "\n"
-                              for i in range(5)), encoding="utf-8")
-    cfg = to_object(compose("eval", [f"launch.root={tmp_path}", f"eval.model={gemma3_dir}", "eval.suites=[local]",
-                                     "eval.languages=[id]", "eval.n_per_language=1", "eval.perplexity_max_documents=2",
-                                     f"data.sources=[{{path: '{corpus}'}}]"]))
+    corpus.write_text(
+        "".join(
+            json.dumps({"text": f"Dokumen nomor {i} tentang kota Jakarta.", "lang": "id"}) + "\n" for i in range(5)
+        ),
+        encoding="utf-8",
+    )
+    cfg = to_object(
+        compose(
+            "eval",
+            [
+                f"launch.root={tmp_path}",
+                f"eval.model={gemma3_dir}",
+                "eval.suites=[local]",
+                "eval.languages=[id]",
+                "eval.n_per_language=1",
+                "eval.perplexity_max_documents=2",
+                f"data.sources=[{{path: '{corpus}'}}]",
+            ],
+        )
+    )
     ctx = StageContext(cfg, tmp_path / "run")
     eval_stage.execute(ctx)
     results = json.loads((ctx.artifact_dir / "results.json").read_text())

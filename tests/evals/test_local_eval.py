@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from evals.answer_extraction import extract_answer
-from evals.local_eval import LocalEvalSettings, LoadedModel, load_questions, run
+from evals.local_eval import LoadedModel, LocalEvalSettings, load_questions, run
 from evals.metrics import balanced_accuracy
 
 LANGS = ["id", "vi", "ms", "tl", "my"]
@@ -37,10 +37,18 @@ def test_logprob_scoring_matches_full_sequence_scoring(gemma3_dir):
 
 
 def test_run_five_languages(gemma3_dir, tmp_path):
-    settings = LocalEvalSettings(languages=LANGS, n_per_language=4, modes=["logprob", "generate"],
-                                 generate_n_per_language=1, generate_languages=["id", "my"], max_new_tokens=6)
+    settings = LocalEvalSettings(
+        languages=LANGS,
+        n_per_language=4,
+        modes=["logprob", "generate"],
+        generate_n_per_language=1,
+        generate_languages=["id", "my"],
+        max_new_tokens=6,
+    )
     results = run(settings, gemma3_dir, tmp_path)
-    assert json.loads((tmp_path / "results.json").read_text())["aggregate"] == json.loads(json.dumps(results["aggregate"]))
+    assert json.loads((tmp_path / "results.json").read_text())["aggregate"] == json.loads(
+        json.dumps(results["aggregate"])
+    )
     preds = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
     assert len(preds) == 5 * 4 + 2
     labels = {lang: load_questions(settings, lang)[0].labels for lang in LANGS}

@@ -29,7 +29,9 @@ def test_burmese_is_split_into_syllables():
     stock = rouge_scorer.RougeScorer(["rougeL"]).score("မြန်မာ နိုင်ငံ", "မြန်မာ စာ")["rougeL"].fmeasure
     assert stock == 0.0
     # ... while syllables give partial credit: {မြန်, မာ} shared out of 4 and 3 syllables.
-    assert rouge_l(["မြန်မာ စာ"], ["မြန်မာ နိုင်ငံ"], language="my") == pytest.approx(100 * 2 * (2 / 3 * 2 / 4) / (2 / 3 + 2 / 4))
+    assert rouge_l(["မြန်မာ စာ"], ["မြန်မာ နိုင်ငံ"], language="my") == pytest.approx(
+        100 * 2 * (2 / 3 * 2 / 4) / (2 / 3 + 2 / 4)
+    )
 
 
 def test_thai_is_word_segmented():

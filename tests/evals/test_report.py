@@ -14,11 +14,17 @@ from tests.evals.engine_results import write_lm_eval, write_run
 
 
 def _results(version, offset):
-    scores = [TaskScore(task, comp, lang, base + offset + 4 * seed, seed)
-              for seed in (0, 1, 2)
-              for task, comp, lang, base in (("sentiment", "nlu", "id", 50), ("nli", "nlr", "id", 40),
-                                             ("sentiment", "nlu", "vi", 30), ("translation", "nlg", "my", 20),
-                                             ("sentiment", "nlu", "en", 70))]
+    scores = [
+        TaskScore(task, comp, lang, base + offset + 4 * seed, seed)
+        for seed in (0, 1, 2)
+        for task, comp, lang, base in (
+            ("sentiment", "nlu", "id", 50),
+            ("nli", "nlr", "id", 40),
+            ("sentiment", "nlu", "vi", 30),
+            ("translation", "nlg", "my", 20),
+            ("sentiment", "nlu", "en", 70),
+        )
+    ]
     return {"version": version, "source": "seahelm", "aggregate": aggregate(scores)}
 
 
@@ -26,10 +32,13 @@ def _write(tmp_path, version, offset, ppl_scale):
     d = tmp_path / version
     d.mkdir()
     (d / "results.json").write_text(json.dumps(_results(version, offset)))
-    series = [{"step": step, "perplexity": {"id": ppl_scale * 30 / (1 + step / 500), "my": ppl_scale * 80 / (1 + step / 500)}}
-              for step in (0, 500, 1000, 2000)]
-    (d / "perplexity.json").write_text(json.dumps({"version": version, "perplexity": series[-1]["perplexity"],
-                                                   "perplexity_series": series}))
+    series = [
+        {"step": step, "perplexity": {"id": ppl_scale * 30 / (1 + step / 500), "my": ppl_scale * 80 / (1 + step / 500)}}
+        for step in (0, 500, 1000, 2000)
+    ]
+    (d / "perplexity.json").write_text(
+        json.dumps({"version": version, "perplexity": series[-1]["perplexity"], "perplexity_series": series})
+    )
     return d
 
 
@@ -66,9 +75,13 @@ def test_report_of_the_eval_stage_results_shows_every_suite(tmp_path):
     metrics["id"]["nlu"]["qa"]["error"] = "Failed to run evaluation for task"
     failed.write_text(json.dumps(metrics))
     write_lm_eval(tmp_path / "lm_eval", model)
-    results = {"model": model, "seahelm": seahelm.parse_results(tmp_path / "seahelm", {0: 1, 1: 2, 2: 3}),
-               "lm_eval": lm_eval.parse_results(tmp_path / "lm_eval"),
-               "perplexity": {"id": 12.5}, "perplexity_documents": {"id": {"used": 200, "available": 5120}}}
+    results = {
+        "model": model,
+        "seahelm": seahelm.parse_results(tmp_path / "seahelm", {0: 1, 1: 2, 2: 3}),
+        "lm_eval": lm_eval.parse_results(tmp_path / "lm_eval"),
+        "perplexity": {"id": 12.5},
+        "perplexity_documents": {"id": {"used": 200, "available": 5120}},
+    }
     (tmp_path / "apo").mkdir()
     (tmp_path / "apo" / "results.json").write_text(json.dumps(results))
     results = json.loads((tmp_path / "apo" / "results.json").read_text())
@@ -95,9 +108,11 @@ def test_a_version_id_is_resolved_through_the_registry_or_named(tmp_path, capsys
     model.mkdir()
     record = registry.register(model, name="sft", stage="sft", payload_kind="hf")
     assert main([record.id, "--registry", str(registry.root), "--output-dir", str(tmp_path / "r")]) == 2
-    assert capsys.readouterr().err.strip() == (f"recipes.report: {record.id}: the version has no evaluation results in "
-                                               f"its record ({model.resolve()}); run the eval stage on it "
-                                               f"(eval.model={record.id})")
+    assert capsys.readouterr().err.strip() == (
+        f"recipes.report: {record.id}: the version has no evaluation results in "
+        f"its record ({model.resolve()}); run the eval stage on it "
+        f"(eval.model={record.id})"
+    )
     assert main(["sft-9.9.9", "--registry", str(registry.root), "--output-dir", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no version 'sft-9.9.9' in the registry" in err
@@ -113,10 +128,22 @@ def test_a_truncated_or_missing_results_file_is_one_line_with_the_repair(tmp_pat
     assert err.startswith(f"recipes.report: {folder / 'results.json'}: not valid JSON") and "rerun the eval" in err
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty"), "--output-dir", str(tmp_path / "r")]) == 2
-    assert capsys.readouterr().err == (f"recipes.report: {tmp_path / 'empty'}: no results.json or perplexity.json "
-                                       "inside; pass a results JSON or its folder (the eval stage's artifact)\n")
-    assert main([str(tmp_path / "nowhere"), "--registry", str(tmp_path / "no-registry"),
-                 "--output-dir", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err == (
+        f"recipes.report: {tmp_path / 'empty'}: no results.json or perplexity.json "
+        "inside; pass a results JSON or its folder (the eval stage's artifact)\n"
+    )
+    assert (
+        main(
+            [
+                str(tmp_path / "nowhere"),
+                "--registry",
+                str(tmp_path / "no-registry"),
+                "--output-dir",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no-registry does not exist" in err
 

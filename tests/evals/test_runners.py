@@ -5,7 +5,8 @@ import shlex
 import pytest
 
 from evals import lm_eval, seahelm
-from evals.lm_eval import LmEvalSettings, parse_results as parse_lm_eval, render_command
+from evals.lm_eval import LmEvalSettings, render_command
+from evals.lm_eval import parse_results as parse_lm_eval
 from evals.seahelm import SEAHELM_COMMIT, JudgeSettings, SeaHelmSettings, render_commands
 from tests.evals.engine_results import write_lm_eval
 
@@ -16,12 +17,19 @@ def test_seahelm_commands_for_27b():
     settings = SeaHelmSettings(tensor_parallel_size=4, runs=[0, 1])
     lines = render_commands(settings, MODEL, "/lustre/evals/v4-27b")
     # the image's SEA-HELM must be the pinned commit; nothing is checked out or written there
-    assert lines[0].startswith('test "$(git -c safe.directory=\'*\' -C /opt/SEA-HELM rev-parse HEAD)" = '
-                               + SEAHELM_COMMIT + " ||")
+    assert lines[0].startswith(
+        "test \"$(git -c safe.directory='*' -C /opt/SEA-HELM rev-parse HEAD)\" = " + SEAHELM_COMMIT + " ||"
+    )
     assert not any("checkout --quiet" in line or "git clone" in line for line in lines)
     prepare = shlex.split(lines[1])
-    assert prepare[:6] == ["python", "-m", "evals.seahelm", "prepare-checkout", "/opt/SEA-HELM",
-                           "/lustre/evals/v4-27b/checkout"]
+    assert prepare[:6] == [
+        "python",
+        "-m",
+        "evals.seahelm",
+        "prepare-checkout",
+        "/opt/SEA-HELM",
+        "/lustre/evals/v4-27b/checkout",
+    ]
     # the output is keyed to the model (the stage passes the key; run by hand, the weights' hash)
     assert lines[2] == f'key="${{SEAHELM_MODEL_KEY:-$(python -m evals.seahelm model-key {MODEL})}}"'
     assert lines[3] == 'out=/lustre/evals/v4-27b/"$key"'
@@ -29,8 +37,18 @@ def test_seahelm_commands_for_27b():
     runs = [line for line in lines if "seahelm_evaluation.py" in line]
     assert len(runs) == 2
     argv = shlex.split(runs[1].replace('"$out"', "OUT"))
-    assert argv[:10] == ["uv", "run", "--frozen", "--no-sync", "--project", "/opt/SEA-HELM", "--directory",
-                         "/lustre/evals/v4-27b/checkout", "src/seahelm_evaluation.py", "--tasks"]
+    assert argv[:10] == [
+        "uv",
+        "run",
+        "--frozen",
+        "--no-sync",
+        "--project",
+        "/opt/SEA-HELM",
+        "--directory",
+        "/lustre/evals/v4-27b/checkout",
+        "src/seahelm_evaluation.py",
+        "--tasks",
+    ]
     assert ' --output_dir "$out" ' in runs[1]  # the shell expands the keyed folder
     opts = dict(zip(argv[9::2], argv[10::2]))
     assert opts["--tasks"] == "seahelm" and opts["--model_type"] == "vllm"
@@ -45,8 +63,7 @@ def test_each_run_has_sea_helms_seed():
     lines = render_commands(SeaHelmSettings(), MODEL, "/out")
     argvs = [shlex.split(line) for line in lines if "seahelm_evaluation.py" in line]
     pairs = [(int(a[a.index("--run") + 1]), int(a[a.index("--seed") + 1])) for a in argvs]
-    assert pairs == list(enumerate([25008113, 42008474, 15226423, 28126671, 19128282, 39305000, 17765035,
-                                    23194592]))
+    assert pairs == list(enumerate([25008113, 42008474, 15226423, 28126671, 19128282, 39305000, 17765035, 23194592]))
     with pytest.raises(ValueError, match=r"runs \[8\] have no seed"):
         render_commands(SeaHelmSettings(runs=[0, 8]), MODEL, "/out")
 
@@ -59,8 +76,9 @@ def test_a_hub_id_is_evaluated_as_is():
 
 
 def test_an_endpoint_judge_gets_its_key_by_name_only():
-    judge = JudgeSettings(model_name="gpt-oss-120b", model_type="litellm", base_url="http://judge:8000/v1",
-                          api_key_env="JUDGE_KEY")
+    judge = JudgeSettings(
+        model_name="gpt-oss-120b", model_type="litellm", base_url="http://judge:8000/v1", api_key_env="JUDGE_KEY"
+    )
     lines = render_commands(SeaHelmSettings(runs=[0], judge=judge, hf_home="/lustre/hf"), MODEL, "/out")
     assert 'export OPENAI_API_KEY="${JUDGE_KEY:?JUDGE_KEY is unset (judge key)}"' in lines
     assert "export HF_HOME=/lustre/hf HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1" in lines

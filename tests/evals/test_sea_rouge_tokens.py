@@ -12,16 +12,30 @@ from evals.metrics import SeaRougeTokenizer, response_in_language, rouge_l
 # its own token, anything else stays inside the word.
 SPLIT, OWN, INSIDE = "split", "own", "inside"
 EDGES = [
-    ("+", "Sm", SPLIT), ("$", "Sc", SPLIT),  # symbols inside ASCII 33-47: punctuation by range, not by class
-    ("=", "Sm", SPLIT), ("^", "Sk", SPLIT), ("`", "Sk", SPLIT),  # 58-64 and 91-96 likewise
-    ("|", "Sm", SPLIT), ("~", "Sm", SPLIT),  # 123-126
-    ("0", "Nd", INSIDE), ("9", "Nd", INSIDE), ("A", "Lu", INSIDE), ("Z", "Lu", INSIDE),  # just outside the ranges
-    ("\u00ab", "Pi", SPLIT), ("\u3002", "Po", SPLIT),  # class P outside ASCII
+    ("+", "Sm", SPLIT),
+    ("$", "Sc", SPLIT),  # symbols inside ASCII 33-47: punctuation by range, not by class
+    ("=", "Sm", SPLIT),
+    ("^", "Sk", SPLIT),
+    ("`", "Sk", SPLIT),  # 58-64 and 91-96 likewise
+    ("|", "Sm", SPLIT),
+    ("~", "Sm", SPLIT),  # 123-126
+    ("0", "Nd", INSIDE),
+    ("9", "Nd", INSIDE),
+    ("A", "Lu", INSIDE),
+    ("Z", "Lu", INSIDE),  # just outside the ranges
+    ("\u00ab", "Pi", SPLIT),
+    ("\u3002", "Po", SPLIT),  # class P outside ASCII
     ("\u20ac", "Sc", INSIDE),  # a symbol outside ASCII is not punctuation
-    ("\u3400", "Lo", OWN), ("\u4dbf", "Lo", OWN), ("\u4dc0", "So", INSIDE),  # Extension A and the block after it
-    ("\u4e00", "Lo", OWN), ("\u9fff", "Lo", OWN), ("\ua000", "Lo", INSIDE),  # Unified Ideographs, then Yi
-    ("\U00020000", "Lo", OWN), ("\U0002a6df", "Lo", OWN),  # Extension B, both ends
-    ("\uf900", "Lo", OWN), ("\ufb00", "Ll", INSIDE),  # Compatibility Ideographs, then the Latin ligatures
+    ("\u3400", "Lo", OWN),
+    ("\u4dbf", "Lo", OWN),
+    ("\u4dc0", "So", INSIDE),  # Extension A and the block after it
+    ("\u4e00", "Lo", OWN),
+    ("\u9fff", "Lo", OWN),
+    ("\ua000", "Lo", INSIDE),  # Unified Ideographs, then Yi
+    ("\U00020000", "Lo", OWN),
+    ("\U0002a6df", "Lo", OWN),  # Extension B, both ends
+    ("\uf900", "Lo", OWN),
+    ("\ufb00", "Ll", INSIDE),  # Compatibility Ideographs, then the Latin ligatures
     ("\U0002f800", "Lo", OWN),  # Compatibility Supplement
 ]
 
@@ -38,15 +52,18 @@ def test_lower_cased_and_control_characters_dropped():
     assert SeaRougeTokenizer().tokenize("ABC de\u200bf!g") == ["abc", "def", "g"]
 
 
-@pytest.mark.parametrize("text, syllables", [
-    ("\u1019\u103c\u1014\u103a\u1019\u102c", ["\u1019\u103c\u1014\u103a", "\u1019\u102c"]),  # Myanmar: myan + ma
-    # a short asat unit first in the text has no previous syllable to join
-    ("\u1014\u103a\u1019\u102c", ["\u1014\u103a", "\u1019\u102c"]),
-    # an asat unit of 4 characters (kaw: ka + e + aa + asat) is a syllable of its own
-    ("\u1019\u1000\u1031\u102c\u103a", ["\u1019", "\u1000\u1031\u102c\u103a"]),
-    # a zero-width non-joiner is removed before the signs join their consonant
-    ("\u1000\u200c\u102c", ["\u1000\u102c"]),
-])
+@pytest.mark.parametrize(
+    "text, syllables",
+    [
+        ("\u1019\u103c\u1014\u103a\u1019\u102c", ["\u1019\u103c\u1014\u103a", "\u1019\u102c"]),  # Myanmar: myan + ma
+        # a short asat unit first in the text has no previous syllable to join
+        ("\u1014\u103a\u1019\u102c", ["\u1014\u103a", "\u1019\u102c"]),
+        # an asat unit of 4 characters (kaw: ka + e + aa + asat) is a syllable of its own
+        ("\u1019\u1000\u1031\u102c\u103a", ["\u1019", "\u1000\u1031\u102c\u103a"]),
+        # a zero-width non-joiner is removed before the signs join their consonant
+        ("\u1000\u200c\u102c", ["\u1000\u102c"]),
+    ],
+)
 def test_burmese_syllables(text, syllables):
     assert SeaRougeTokenizer("my").tokenize(text) == syllables
 

@@ -6,26 +6,40 @@ Checked once by hand against a real checkout at 6844e6c (not in CI: no network):
 task of the four rewritten configs loads and resolves with OmegaConf exactly as before, apart from the judge's
 model name, type and init args. tests/seahelm prepares a copy of the real checkout."""
 
+import json
 import shlex
 
 import pytest
 import yaml
 
-import json
-
-from evals.seahelm import (DATASETS_MANIFEST, JUDGED_TASK_CONFIGS, METRICX_TASK_CONFIG, JudgeSettings, SeaHelmSettings,
-                           main, missing_datasets, prepare_checkout, render_commands, weights_to_stage)
+from evals.seahelm import (
+    DATASETS_MANIFEST,
+    JUDGED_TASK_CONFIGS,
+    METRICX_TASK_CONFIG,
+    JudgeSettings,
+    SeaHelmSettings,
+    main,
+    missing_datasets,
+    prepare_checkout,
+    render_commands,
+    weights_to_stage,
+)
 from recipes.core.config import compose, to_object
 from recipes.submit import preflight
 
 # The judge blocks as they stand at SEA-HELM 6844e6c (e.g. seahelm_tasks/multi_turn/mt_bench_judge/config.yaml,
 # seahelm_tasks/nlg/translation/config.yaml), other keys trimmed; ${...} interpolations are OmegaConf's.
-LLM_JUDGE = {"judge_model_name": "openai/gpt-oss-120b", "judge_model_type": "vllm",
-             "judge_init_args": {"tensor_parallel_size": "auto", "async_scheduling": True,
-                                 "load_format": "instanttensor"},
-             "judge_generation_kwargs": {"max_tokens": 16384, "reasoning_effort": "high"}}
-TASKS = {JUDGED_TASK_CONFIGS[0]: "mt-bench-judge", JUDGED_TASK_CONFIGS[1]: "kalahi-judge",
-         JUDGED_TASK_CONFIGS[2]: "syntax-criteria"}
+LLM_JUDGE = {
+    "judge_model_name": "openai/gpt-oss-120b",
+    "judge_model_type": "vllm",
+    "judge_init_args": {"tensor_parallel_size": "auto", "async_scheduling": True, "load_format": "instanttensor"},
+    "judge_generation_kwargs": {"max_tokens": 16384, "reasoning_effort": "high"},
+}
+TASKS = {
+    JUDGED_TASK_CONFIGS[0]: "mt-bench-judge",
+    JUDGED_TASK_CONFIGS[1]: "kalahi-judge",
+    JUDGED_TASK_CONFIGS[2]: "syntax-criteria",
+}
 
 
 @pytest.fixture
@@ -37,14 +51,25 @@ def image(tmp_path):
     (tmp_path / ".venv").mkdir()
     for rel, task in TASKS.items():
         (tmp_path / rel).parent.mkdir(parents=True)
-        (tmp_path / rel).write_text(yaml.safe_dump({task: {"name": task, "metric": "average_criteria_score",
-                                                           "use_judges": True, "judge": dict(LLM_JUDGE)}}))
-    metricx = {"judge_model_name": "google/metricx-24-hybrid-xxl-v2p6-bfloat16", "judge_model_type": "metricx",
-               "judge_init_args": {"batch_size": 32}}
+        (tmp_path / rel).write_text(
+            yaml.safe_dump(
+                {task: {"name": task, "metric": "average_criteria_score", "use_judges": True, "judge": dict(LLM_JUDGE)}}
+            )
+        )
+    metricx = {
+        "judge_model_name": "google/metricx-24-hybrid-xxl-v2p6-bfloat16",
+        "judge_model_type": "metricx",
+        "judge_init_args": {"batch_size": 32},
+    }
     (tmp_path / METRICX_TASK_CONFIG).parent.mkdir(parents=True)
-    (tmp_path / METRICX_TASK_CONFIG).write_text(yaml.safe_dump({
-        "translation-en-xx": {"aggregation_group": "translations", "judge": dict(metricx)},
-        "translation-xx-en": {"competency": "${translation-en-xx.competency}", "judge": dict(metricx)}}))
+    (tmp_path / METRICX_TASK_CONFIG).write_text(
+        yaml.safe_dump(
+            {
+                "translation-en-xx": {"aggregation_group": "translations", "judge": dict(metricx)},
+                "translation-xx-en": {"competency": "${translation-en-xx.competency}", "judge": dict(metricx)},
+            }
+        )
+    )
     return tmp_path
 
 
@@ -54,8 +79,9 @@ def _files(folder):
 
 def test_a_local_judge_and_metricx_are_set_in_every_judged_task_of_the_jobs_copy(image, tmp_path):
     before = _files(image)
-    checkout = prepare_checkout(image, tmp_path / "out" / "checkout",
-                                JudgeSettings(model_name="/lustre/judges/gpt-oss-120b"), "/lustre/metricx")
+    checkout = prepare_checkout(
+        image, tmp_path / "out" / "checkout", JudgeSettings(model_name="/lustre/judges/gpt-oss-120b"), "/lustre/metricx"
+    )
     assert _files(image) == before  # the image is never written
     assert (checkout / "src").is_symlink() and (checkout / ".venv").resolve() == image / ".venv"
     for rel, task in TASKS.items():
@@ -68,14 +94,17 @@ def test_a_local_judge_and_metricx_are_set_in_every_judged_task_of_the_jobs_copy
 
 
 def test_an_endpoint_judge_uses_litellm_with_no_key_in_the_file(image, tmp_path):
-    judge = JudgeSettings(model_name="gpt-oss-120b", model_type="litellm", base_url="http://judge:8000/v1",
-                          api_key_env="JUDGE_KEY")
+    judge = JudgeSettings(
+        model_name="gpt-oss-120b", model_type="litellm", base_url="http://judge:8000/v1", api_key_env="JUDGE_KEY"
+    )
     prepare_checkout(image, tmp_path / "work", JudgeSettings(), "m")
     checkout = prepare_checkout(image, tmp_path / "work", judge, "google/metricx-24-hybrid-xxl-v2p6-bfloat16")
     assert not (checkout / JUDGED_TASK_CONFIGS[0]).is_symlink()  # rebuilt on a requeue, a file of its own
     text = (checkout / JUDGED_TASK_CONFIGS[0]).read_text()
     assert yaml.safe_load(text)["mt-bench-judge"]["judge"]["judge_init_args"] == {
-        "api_provider": "openai", "base_url": "http://judge:8000/v1"}
+        "api_provider": "openai",
+        "base_url": "http://judge:8000/v1",
+    }
     assert "JUDGE_KEY" not in text and "api_key" not in text
     with pytest.raises(ValueError, match="base_url"):
         prepare_checkout(image, tmp_path / "work", JudgeSettings(model_type="litellm"), "m")
@@ -96,8 +125,11 @@ def test_the_rendered_prepare_line_runs_our_cli(image, tmp_path, capsys):
 
 
 def test_weights_to_stage():
-    assert weights_to_stage(SeaHelmSettings()) == ["openai/gpt-oss-120b", "google/metricx-24-hybrid-xxl-v2p6-bfloat16",
-                                                   "google/mt5-xl"]
+    assert weights_to_stage(SeaHelmSettings()) == [
+        "openai/gpt-oss-120b",
+        "google/metricx-24-hybrid-xxl-v2p6-bfloat16",
+        "google/mt5-xl",
+    ]
     endpoint = SeaHelmSettings(judge=JudgeSettings(model_type="litellm"), metricx_model="/lustre/metricx")
     assert weights_to_stage(endpoint, "google/gemma-3-27b-it") == ["google/gemma-3-27b-it", "google/mt5-xl"]
     assert weights_to_stage(endpoint, "/lustre/models/apo") == ["google/mt5-xl"]
@@ -117,8 +149,11 @@ def test_preflight_eval_model(tmp_path):
 
 
 def test_preflight_endpoint_judge_key_and_staged_weights(tmp_path, monkeypatch):
-    endpoint = ["eval.seahelm.judge.model_type=litellm", "eval.seahelm.judge.base_url=http://judge:8000/v1",
-                "eval.seahelm.judge.api_key_env=JUDGE_KEY"]
+    endpoint = [
+        "eval.seahelm.judge.model_type=litellm",
+        "eval.seahelm.judge.base_url=http://judge:8000/v1",
+        "eval.seahelm.judge.api_key_env=JUDGE_KEY",
+    ]
     [line] = _eval_findings(tmp_path, *endpoint)
     assert line.startswith("eval.seahelm.judge.api_key_env: JUDGE_KEY is not in cluster.secrets")
     monkeypatch.delenv("JUDGE_KEY", raising=False)
@@ -171,5 +206,6 @@ def test_preflight_wants_the_task_sets_datasets_staged(tmp_path):
     _prepared(hf, names[1], "a_level")
     assert _eval_findings(tmp_path, f"eval.seahelm.hf_home={hf}") == []
     stale = SeaHelmSettings(hf_home=str(hf), tasks=["seahelm", "batayan"])
-    assert missing_datasets(stale) == [f"{DATASETS_MANIFEST} (staged for tasks=['seahelm'], not ['seahelm', "
-                                       "'batayan'])"]
+    assert missing_datasets(stale) == [
+        f"{DATASETS_MANIFEST} (staged for tasks=['seahelm'], not ['seahelm', 'batayan'])"
+    ]

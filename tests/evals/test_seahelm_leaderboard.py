@@ -13,30 +13,39 @@ def _config(tasks: dict) -> dict:
 
 
 def _task(competency, group=None, langs=("id",)):
-    return {"competency": competency, "metric": "m", "languages": {lang: {} for lang in langs},
-            **({"aggregation_group": group} if group else {})}
+    return {
+        "competency": competency,
+        "metric": "m",
+        "languages": {lang: {} for lang in langs},
+        **({"aggregation_group": group} if group else {}),
+    }
 
 
 def test_balanced_accuracy_is_the_mean_recall_over_the_label_classes():
     # A: 1 of 2 right, B: 2 of 2 right -> (0.5 + 1) / 2, where plain accuracy would be 0.75 too; C: 0 of 1
-    assert balanced_accuracy(np.array([True, False, True, True, False]), ["A", "A", "B", "B", "C"]) == \
-        pytest.approx((0.5 + 1 + 0) / 3)
+    assert balanced_accuracy(np.array([True, False, True, True, False]), ["A", "A", "B", "B", "C"]) == pytest.approx(
+        (0.5 + 1 + 0) / 3
+    )
 
 
 def test_the_levels_by_hand():
-    config = _config({
-        "mcq": _task("nlu"),  # labels repeat: balanced accuracy
-        "graded": _task("nlu"),  # item scores in 0..1: mean x 100
-        "judged": _task("multi-turn"),  # item scores above 1: mean as is
-        "part-a": _task("knowledge", "exam"), "part-b": _task("knowledge", "exam"),
-        "below-chance": _task("safety"),
-        "skipped-task": _task("safety"),
-    })
+    config = _config(
+        {
+            "mcq": _task("nlu"),  # labels repeat: balanced accuracy
+            "graded": _task("nlu"),  # item scores in 0..1: mean x 100
+            "judged": _task("multi-turn"),  # item scores above 1: mean as is
+            "part-a": _task("knowledge", "exam"),
+            "part-b": _task("knowledge", "exam"),
+            "below-chance": _task("safety"),
+            "skipped-task": _task("safety"),
+        }
+    )
     runs = {
         ("id", "mcq"): ItemScores([1, 0, 1, 1, 1, 0], ["A", "A", "B", "B", "C", "C"]),  # recalls .5, 1, .5
         ("id", "graded"): ItemScores([0.2, 0.4], ["ref 1", "ref 2"]),  # unique labels: not multiple choice
         ("id", "judged"): ItemScores([60.0, 80.0]),
-        ("id", "part-a"): ItemScores([1, 0]), ("id", "part-b"): ItemScores([1, 1]),
+        ("id", "part-a"): ItemScores([1, 0]),
+        ("id", "part-b"): ItemScores([1, 1]),
         ("id", "below-chance"): ItemScores([0, 0, 1, 0], ["A", "A", "B", "B"]),  # 0.25 < chance 0.5
     }
     data = {key: [items, items] for key, items in runs.items()}

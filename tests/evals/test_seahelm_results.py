@@ -13,10 +13,32 @@ MODEL = "/lustre/models/sealion-v4-27b-apo"
 
 # The `seahelm` set in seahelm_tasks/task_config.yaml at 6844e6c (every language's list, united); `thai_exam` is the
 # aggregation group of thai_exam_{a_level,ic,onet,tgat,tpat1} (seahelm_tasks/knowledge/thai_exam/config.yaml).
-SEAHELM_SET = {"sentiment", "qa", "metaphor", "toxicity", "translation-en-xx", "translation-xx-en", "abssum", "causal",
-               "nli", "syntax-criteria", "mp-r", "pragmatic-single", "pragmatic-pair", "if-eval", "mt-bench-judge",
-               "global_mmlu_lite", "belebele-qa-mc", "kalahi-mc", "kalahi-judge", "thai_exam_a_level", "thai_exam_ic",
-               "thai_exam_onet", "thai_exam_tgat", "thai_exam_tpat1"}
+SEAHELM_SET = {
+    "sentiment",
+    "qa",
+    "metaphor",
+    "toxicity",
+    "translation-en-xx",
+    "translation-xx-en",
+    "abssum",
+    "causal",
+    "nli",
+    "syntax-criteria",
+    "mp-r",
+    "pragmatic-single",
+    "pragmatic-pair",
+    "if-eval",
+    "mt-bench-judge",
+    "global_mmlu_lite",
+    "belebele-qa-mc",
+    "kalahi-mc",
+    "kalahi-judge",
+    "thai_exam_a_level",
+    "thai_exam_ic",
+    "thai_exam_onet",
+    "thai_exam_tgat",
+    "thai_exam_tpat1",
+}
 
 
 def test_every_task_of_the_set_is_known():
@@ -55,7 +77,8 @@ def test_parse_keeps_sea_helms_per_run_totals(three_runs):
         for comp in runs[0][lang]:
             if comp != "total":
                 assert agg["competencies"][lang][comp]["mean"] == pytest.approx(
-                    mean([r[lang][comp]["total"] for r in runs]))
+                    mean([r[lang][comp]["total"] for r in runs])
+                )
     # every judged task and instruction following counts; the two directions are one group
     assert agg["competencies"]["tl"]["multi-turn"]["mean"] == pytest.approx(53.0)  # 52, 53, 54
     assert agg["competencies"]["id"]["instruction-following"]["mean"] == pytest.approx(86.0)
@@ -77,11 +100,15 @@ def test_the_leaderboard_score_is_the_item_level_one(three_runs):
     assert 62.0 <= board["tasks"]["mt-bench-judge"]["id"]["mean"] <= 64.0
     assert board["tasks"]["mt-bench-judge"]["id"]["stderr"] > 0
     lindsea = board["competencies"]["id"]["linguistic-diagnostics"]["mean"]
-    members = [board["tasks"]["mp-r"]["id"]["mean"], board["tasks"]["syntax-criteria"]["id"]["mean"],
-               board["groups"]["pragmatics"]["id"]["mean"]]
+    members = [
+        board["tasks"]["mp-r"]["id"]["mean"],
+        board["tasks"]["syntax-criteria"]["id"]["mean"],
+        board["groups"]["pragmatics"]["id"]["mean"],
+    ]
     assert lindsea == pytest.approx(sum(members) / 3)
     assert board["sea_average"]["mean"] == pytest.approx(
-        sum(board["languages"][lang]["mean"] for lang in ("id", "th", "ta", "tl")) / 4)
+        sum(board["languages"][lang]["mean"] for lang in ("id", "th", "ta", "tl")) / 4
+    )
 
 
 def _rewrite(path, change):
@@ -90,13 +117,19 @@ def _rewrite(path, change):
     path.write_text(json.dumps(metrics))
 
 
-@pytest.mark.parametrize("change, reason", [
-    (lambda m: m["th"]["nlu"]["sentiment"].update({"normalized_accuracy": 0, "error": "Failed to run evaluation "
-                                                                                      "for task"}),
-     "th/sentiment: SEA-HELM error 'Failed to run evaluation for task'"),
-    (lambda m: m["th"]["nlu"]["sentiment"].pop("normalized_accuracy"), "th/sentiment: no normalized_accuracy"),
-    (lambda m: m["th"]["nlu"].pop("sentiment"), "th/sentiment: no result"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (
+            lambda m: m["th"]["nlu"]["sentiment"].update(
+                {"normalized_accuracy": 0, "error": "Failed to run evaluation for task"}
+            ),
+            "th/sentiment: SEA-HELM error 'Failed to run evaluation for task'",
+        ),
+        (lambda m: m["th"]["nlu"]["sentiment"].pop("normalized_accuracy"), "th/sentiment: no normalized_accuracy"),
+        (lambda m: m["th"]["nlu"].pop("sentiment"), "th/sentiment: no result"),
+    ],
+)
 def test_a_failed_task_makes_its_run_incomplete_never_scored(tmp_path, change, reason):
     for run in range(2):
         write_run(tmp_path, MODEL, run)
@@ -109,8 +142,15 @@ def test_a_failed_task_makes_its_run_incomplete_never_scored(tmp_path, change, r
 def test_a_run_without_item_scores_or_results_is_incomplete(tmp_path):
     write_run(tmp_path, MODEL, 0)
     write_run(tmp_path, MODEL, 1)
-    (tmp_path / "sealion-v4-27b-apo" / "run_1" / "inferences" / "tl" / "kalahi-judge"
-     / "sealion-v4-27b-apo_kalahi-judge_tl.jsonl").unlink()
+    (
+        tmp_path
+        / "sealion-v4-27b-apo"
+        / "run_1"
+        / "inferences"
+        / "tl"
+        / "kalahi-judge"
+        / "sealion-v4-27b-apo_kalahi-judge_tl.jsonl"
+    ).unlink()
     parsed = parse_results(tmp_path, {0: 11, 1: 12, 2: 13})
     assert parsed["incomplete_runs"]["1"][0].startswith("tl/kalahi-judge: no item scores in ")
     assert parsed["incomplete_runs"]["2"] == ["no results file (the run did not start)"]

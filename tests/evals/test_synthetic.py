@@ -79,8 +79,12 @@ def test_generates_filters_and_versions(stub_server, tmp_path):
 def test_gives_up_after_retries(tmp_path):
     srv, _ = _scripted_stub(fail_first=100)
     try:
-        settings = SyntheticSettings(base_url=f"http://127.0.0.1:{srv.server_address[1]}/v1", samples_per_language=1,
-                                     max_retries=2, backoff_s=0.01)
+        settings = SyntheticSettings(
+            base_url=f"http://127.0.0.1:{srv.server_address[1]}/v1",
+            samples_per_language=1,
+            max_retries=2,
+            backoff_s=0.01,
+        )
         with pytest.raises(SyntheticGenerationError, match="3 attempts"):
             run(settings, tmp_path)
     finally:

@@ -13,16 +13,22 @@ REPO = Path(__file__).resolve().parents[2]
 
 def run(*args, env=None, cwd=None):
     full_env = {**os.environ, "COLUMNS": "250", **(env or {})}
-    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, env=full_env,
-                          cwd=cwd or REPO, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", *args], capture_output=True, text=True, env=full_env, cwd=cwd or REPO, timeout=300
+    )
 
 
-@pytest.mark.parametrize("args,first_words", [
-    (["train.iterz=5"], "error: train.iterz: unknown key; did you mean train.eval_iters?"),
-    (["train.global_batch_size=abc"], "error: train.global_batch_size: Value 'abc' of type 'str'"),
-    (["experiment=sealion_v4_27b", "cluster=slurm", "model.tensor_model_parallel_size=3", "launch.dryrun=true"],
-     "error: model.tensor_model_parallel_size: TP=3 does not divide num_attention_heads=32"),
-])
+@pytest.mark.parametrize(
+    "args,first_words",
+    [
+        (["train.iterz=5"], "error: train.iterz: unknown key; did you mean train.eval_iters?"),
+        (["train.global_batch_size=abc"], "error: train.global_batch_size: Value 'abc' of type 'str'"),
+        (
+            ["experiment=sealion_v4_27b", "cluster=slurm", "model.tensor_model_parallel_size=3", "launch.dryrun=true"],
+            "error: model.tensor_model_parallel_size: TP=3 does not divide num_attention_heads=32",
+        ),
+    ],
+)
 def test_bad_input_exits_nonzero_with_one_line_and_submits_nothing(tmp_path, args, first_words):
     out = run("recipes.cpt", *args, f"launch.root={tmp_path}")
     assert out.returncode == 2
@@ -35,8 +41,14 @@ def test_bad_input_exits_nonzero_with_one_line_and_submits_nothing(tmp_path, arg
 def test_dryrun_renders_27b_cpt_sbatch_without_secrets(tmp_path):
     # Drawn at run time: the dry run archives the repository (this file included) into the run directory.
     secret = f"hf_{secrets.token_hex(16)}"
-    out = run("recipes.cpt", "experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true",
-              f"launch.root={tmp_path}", env={"HF_TOKEN": secret, "WANDB_API_KEY": secret + "w"})
+    out = run(
+        "recipes.cpt",
+        "experiment=sealion_v4_27b",
+        "cluster=slurm",
+        "launch.dryrun=true",
+        f"launch.root={tmp_path}",
+        env={"HF_TOKEN": secret, "WANDB_API_KEY": secret + "w"},
+    )
     assert out.returncode == 0, out.stderr
     run_dir = tmp_path / "sealion_v4_27b" / "cpt"
     assert str(run_dir) in out.stdout
@@ -57,8 +69,9 @@ def test_dryrun_renders_27b_cpt_sbatch_without_secrets(tmp_path):
 
 
 def test_manifest_records_lineage_inputs(tmp_path):
-    out = run("recipes.cpt", "experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true",
-              f"launch.root={tmp_path}")
+    out = run(
+        "recipes.cpt", "experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true", f"launch.root={tmp_path}"
+    )
     assert out.returncode == 0, out.stderr
     import json
 
@@ -89,7 +102,12 @@ def test_plan_prints_layout_and_fails_on_bad_layout():
     assert ok.returncode == 0, ok.stderr
     assert "TP8 x PP2 x CP1 x DP8" in ok.stdout
     assert "GPU-hours at 40% MFU" in ok.stdout
-    bad = run("recipes.plan", "experiment=sealion_v4_27b", "cluster=slurm", "stage=cpt",
-              "model.pipeline_model_parallel_size=4")
+    bad = run(
+        "recipes.plan",
+        "experiment=sealion_v4_27b",
+        "cluster=slurm",
+        "stage=cpt",
+        "model.pipeline_model_parallel_size=4",
+    )
     assert bad.returncode == 2
     assert "model.pipeline_model_parallel_size: PP=4 does not divide num_layers=62" in " ".join(bad.stdout.split())

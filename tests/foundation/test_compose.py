@@ -62,15 +62,18 @@ def test_command_line_overrides_win_over_experiment():
     assert cfg.train.global_batch_size == 512
 
 
-@pytest.mark.parametrize("override,expected", [
-    (["train.iterz=5"], "train.iterz: unknown key; did you mean train.eval_iters?"),
-    (["+train.train_iter=5"], "train.train_iter: unknown key; did you mean train.train_iters?"),
-    (["cluster.tunnel.hots=x"], "cluster.tunnel.hots: unknown key; did you mean cluster.tunnel.host?"),
-    (["train.global_batch_size=abc"], "train.global_batch_size: Value 'abc' of type 'str' could not be converted"),
-    (["launch.dryrun=maybe"], "launch.dryrun: Value 'maybe' is not a valid bool"),
-    (["model=gemma3_27"], "model: no option 'gemma3_27'; did you mean model=gemma3_27b?"),
-    (["optimizer.lr=???"], "optimizer.lr: required but not set"),
-])
+@pytest.mark.parametrize(
+    "override,expected",
+    [
+        (["train.iterz=5"], "train.iterz: unknown key; did you mean train.eval_iters?"),
+        (["+train.train_iter=5"], "train.train_iter: unknown key; did you mean train.train_iters?"),
+        (["cluster.tunnel.hots=x"], "cluster.tunnel.hots: unknown key; did you mean cluster.tunnel.host?"),
+        (["train.global_batch_size=abc"], "train.global_batch_size: Value 'abc' of type 'str' could not be converted"),
+        (["launch.dryrun=maybe"], "launch.dryrun: Value 'maybe' is not a valid bool"),
+        (["model=gemma3_27"], "model: no option 'gemma3_27'; did you mean model=gemma3_27b?"),
+        (["optimizer.lr=???"], "optimizer.lr: required but not set"),
+    ],
+)
 def test_bad_input_gives_one_line_naming_the_field(override, expected):
     with pytest.raises(ConfigError) as err:
         compose("cpt", override)

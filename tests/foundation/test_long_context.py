@@ -15,10 +15,13 @@ def cfg_of(*overrides, stage="cpt"):
     return to_object(compose(stage, [*BIG, *overrides]))
 
 
-@pytest.mark.parametrize("context,seq,gbs,cp,dp", [
-    ("long_32k", 32768, 256, 2, 4),
-    ("long_128k", 131072, 64, 8, 1),
-])
+@pytest.mark.parametrize(
+    "context,seq,gbs,cp,dp",
+    [
+        ("long_32k", 32768, 256, 2, 4),
+        ("long_128k", 131072, 64, 8, 1),
+    ],
+)
 def test_long_variant_fits_an_80gb_h100_as_its_comment_says(context, seq, gbs, cp, dp):
     cfg = cfg_of(f"context={context}")
     assert (cfg.dataset.sequence_length, cfg.train.global_batch_size, cfg.train.micro_batch_size) == (seq, gbs, 1)
@@ -63,10 +66,13 @@ def test_128k_without_context_parallelism_is_refused_naming_the_field():
     assert "model.context_parallel_size=8 fits (48.8 GiB on these 128 GPUs)" in finding.fix
 
 
-@pytest.mark.parametrize("comm,message", [
-    ("p2p", "only over all_gather or a2a"),
-    ("a2a", "a2a splits the 4 attention heads of each TP rank over CP8"),  # 32 heads / TP8
-])
+@pytest.mark.parametrize(
+    "comm,message",
+    [
+        ("p2p", "only over all_gather or a2a"),
+        ("a2a", "a2a splits the 4 attention heads of each TP rank over CP8"),  # 32 heads / TP8
+    ],
+)
 def test_a_cp_exchange_transformer_engine_refuses_for_sliding_windows_is_named(comm, message):
     cfg = cfg_of("context=long_128k", f"model.cp_comm_type={comm}")
     with pytest.raises(preflight.PreflightError) as err:
@@ -80,8 +86,9 @@ def test_a_cp_exchange_transformer_engine_refuses_for_sliding_windows_is_named(c
 
 def test_an_8k_overflow_still_names_tensor_parallelism():
     """Where the model state, not the sequence, overflows, CP is the wrong knob to name."""
-    cfg = cfg_of("model.tensor_model_parallel_size=1", "model.pipeline_model_parallel_size=1",
-                 "model.sequence_parallel=false")
+    cfg = cfg_of(
+        "model.tensor_model_parallel_size=1", "model.pipeline_model_parallel_size=1", "model.sequence_parallel=false"
+    )
     assert [f.field for f in preflight.check_memory(cfg)] == ["model.tensor_model_parallel_size"]
 
 
@@ -90,13 +97,15 @@ def test_only_the_cpt_stage_changes(stage, seq, nodes):
     """A pipeline passes context=... to every stage; the others keep their own length, nodes and layout."""
     cfg = cfg_of("context=long_128k", stage=stage)
     assert (cfg.dataset.sequence_length, cfg.stage.nodes, cfg.model.context_parallel_size) == (seq, nodes, 1)
-    assert OmegaConf.to_container(compose(stage, [*BIG, "context=long_128k"])) == \
-        OmegaConf.to_container(compose(stage, BIG))
+    assert OmegaConf.to_container(compose(stage, [*BIG, "context=long_128k"])) == OmegaConf.to_container(
+        compose(stage, BIG)
+    )
 
 
 def test_default_context_changes_nothing():
-    assert OmegaConf.to_container(compose("cpt", [*BIG, "context=default"])) == \
-        OmegaConf.to_container(compose("cpt", BIG))
+    assert OmegaConf.to_container(compose("cpt", [*BIG, "context=default"])) == OmegaConf.to_container(
+        compose("cpt", BIG)
+    )
     assert cfg_of().dataset.sequence_length == 8192
 
 

@@ -52,23 +52,36 @@ def test_sequence_parallel_splits_the_norm_activations_over_tp(base):
     assert _per_layer(cfg_of("model.recompute_modules=[core_attn,mlp]")) == 2 * S * B * 4 * H / TP
 
 
-@pytest.mark.parametrize("pp, vp, first_last, gbs, in_flight", [
-    (2, None, [], 1024, 2),  # 1F1B: PP micro-batches in flight on the first stage
-    (2, 2, [], 1024, 2 * (1 + 1 / 4)),  # interleaved: 2 x (1 + 1 / (2 x 2)) = 2.5
-    (4, 2, ["model.num_layers_in_first_pipeline_stage=14", "model.num_layers_in_last_pipeline_stage=16"],
-     1024, 4 * (1 + 3 / 8)),  # 4 x (1 + 3 / (4 x 2)) = 5.5
-    # 16 sequences over DP 8 at micro-batch 1: only 2 micro-batches exist, so no more than 2 are in flight.
-    (2, 2, [], 16, 2),
-])
+@pytest.mark.parametrize(
+    "pp, vp, first_last, gbs, in_flight",
+    [
+        (2, None, [], 1024, 2),  # 1F1B: PP micro-batches in flight on the first stage
+        (2, 2, [], 1024, 2 * (1 + 1 / 4)),  # interleaved: 2 x (1 + 1 / (2 x 2)) = 2.5
+        (
+            4,
+            2,
+            ["model.num_layers_in_first_pipeline_stage=14", "model.num_layers_in_last_pipeline_stage=16"],
+            1024,
+            4 * (1 + 3 / 8),
+        ),  # 4 x (1 + 3 / (4 x 2)) = 5.5
+        # 16 sequences over DP 8 at micro-batch 1: only 2 micro-batches exist, so no more than 2 are in flight.
+        (2, 2, [], 16, 2),
+    ],
+)
 def test_first_stage_holds_the_micro_batches_in_flight(base, pp, vp, first_last, gbs, in_flight):
-    cfg = cfg_of(*NO_RECOMPUTE, f"model.pipeline_model_parallel_size={pp}",
-                 f"model.virtual_pipeline_model_parallel_size={vp or 'null'}", *first_last,
-                 f"train.global_batch_size={gbs}")
+    cfg = cfg_of(
+        *NO_RECOMPUTE,
+        f"model.pipeline_model_parallel_size={pp}",
+        f"model.virtual_pipeline_model_parallel_size={vp or 'null'}",
+        *first_last,
+        f"train.global_batch_size={gbs}",
+    )
     first_stage_layers = 14 if first_last else 62 // pp
     # DP = 128 / (8 x pp): the distributed optimizer and micro-batch count change with it, the per-layer bytes not.
     per_layer = 2 * S * B * (4 * H + 2 * Q + 2 * KV + 3 * F) / TP
     assert memory.estimate(cfg, WORLD).activations_gib == pytest.approx(
-        per_layer * first_stage_layers * in_flight / 1024**3, rel=1e-12)
+        per_layer * first_stage_layers * in_flight / 1024**3, rel=1e-12
+    )
 
 
 # The real Gemma 3 270M (18 layers, hidden 640, 4 heads of 256, 1 KV group, vocabulary 262144, tied embeddings,
@@ -83,8 +96,18 @@ def _real_parameters(gemma3_dir):
 
 
 def small_cfg(*overrides):
-    return to_object(compose("cpt", ["model=gemma3_270m", "train.global_batch_size=8", "train.micro_batch_size=2",
-                                     "dataset.sequence_length=1024", *overrides]))
+    return to_object(
+        compose(
+            "cpt",
+            [
+                "model=gemma3_270m",
+                "train.global_batch_size=8",
+                "train.micro_batch_size=2",
+                "dataset.sequence_length=1024",
+                *overrides,
+            ],
+        )
+    )
 
 
 def test_270m_weights_grads_optimizer_and_logits_from_the_checkpoint(gemma3_dir):
@@ -99,9 +122,16 @@ def test_270m_weights_grads_optimizer_and_logits_from_the_checkpoint(gemma3_dir)
     assert est.logits_gib * 1024**3 == 2 * 1024 * 262144 * 6
     # The logits' gradient and the allocator's reserve (both fitted to the H200 measurement: test_memory_measured.py)
     # are named terms of their own on top.
-    assert est.total_gib == pytest.approx(est.weights_gib + est.grads_gib + est.optimizer_gib + est.activations_gib
-                                          + est.logits_gib + est.logits_grad_gib + est.allocator_reserve_gib
-                                          + memory.FIXED_OVERHEAD_GIB)
+    assert est.total_gib == pytest.approx(
+        est.weights_gib
+        + est.grads_gib
+        + est.optimizer_gib
+        + est.activations_gib
+        + est.logits_gib
+        + est.logits_grad_gib
+        + est.allocator_reserve_gib
+        + memory.FIXED_OVERHEAD_GIB
+    )
     # TP 2 splits the logits over the vocabulary.
     tp2 = memory.estimate(small_cfg("model.tensor_model_parallel_size=2"), 2)
     assert tp2.logits_gib * 1024**3 == 2 * 1024 * 262144 * 6 / 2
@@ -123,29 +153,34 @@ def test_270m_flops_per_token_is_6n_plus_attention(gemma3_dir):
     assert memory.flops_per_token(small_cfg(s2048)) == 6 * real + 12 * 1024 * (3 * 1024 + 15 * 512)
     # A window longer than the sequence is cut to it: 256 tokens, each local layer at most 256 keys.
     assert memory.flops_per_token(small_cfg("dataset.sequence_length=256")) == 6 * real + 12 * 1024 * (
-        3 * 256 / 2 + 15 * 256)
+        3 * 256 / 2 + 15 * 256
+    )
     # Pattern 2 local + 2 global over 7 layers: L L G G L L G, 3 global and 4 local.
     seven = small_cfg(s2048, "model.interleaved_attn_pattern=[2,2]", "model.num_layers=7")
     per_layer = (real - 262144 * 640 - 640) // 18
-    assert memory.flops_per_token(seven) == 6 * (7 * per_layer + 262144 * 640 + 640) + 12 * 1024 * (
-        3 * 1024 + 4 * 512)
+    assert memory.flops_per_token(seven) == 6 * (7 * per_layer + 262144 * 640 + 640) + 12 * 1024 * (3 * 1024 + 4 * 512)
     # 1 local + 3 global over 6 layers: L G G G L G, 4 global and 2 local.
     six = small_cfg(s2048, "model.interleaved_attn_pattern=[1,3]", "model.num_layers=6")
-    assert memory.flops_per_token(six) == 6 * (6 * per_layer + 262144 * 640 + 640) + 12 * 1024 * (
-        4 * 1024 + 2 * 512)
+    assert memory.flops_per_token(six) == 6 * (6 * per_layer + 262144 * 640 + 640) + 12 * 1024 * (4 * 1024 + 2 * 512)
 
 
-@pytest.mark.parametrize("pp, first, last, stages", [
-    (2, None, None, [31, 31]),
-    (3, None, None, [20, 20, 20]),  # 62 // 3: whole layers
-    (4, 14, 16, [14, 16, 16, 16]),
-    (4, 14, None, [14, 16, 16, 16]),  # (62 - 14) // 3 in the others
-    (4, None, 14, [16, 16, 16, 14]),
-    (2, 30, 32, [30, 32]),  # no middle stage
-])
+@pytest.mark.parametrize(
+    "pp, first, last, stages",
+    [
+        (2, None, None, [31, 31]),
+        (3, None, None, [20, 20, 20]),  # 62 // 3: whole layers
+        (4, 14, 16, [14, 16, 16, 16]),
+        (4, 14, None, [14, 16, 16, 16]),  # (62 - 14) // 3 in the others
+        (4, None, 14, [16, 16, 16, 14]),
+        (2, 30, 32, [30, 32]),  # no middle stage
+    ],
+)
 def test_layers_per_pipeline_stage(pp, first, last, stages):
-    cfg = cfg_of(f"model.pipeline_model_parallel_size={pp}", f"model.num_layers_in_first_pipeline_stage={first or 'null'}",
-                 f"model.num_layers_in_last_pipeline_stage={last or 'null'}")
+    cfg = cfg_of(
+        f"model.pipeline_model_parallel_size={pp}",
+        f"model.num_layers_in_first_pipeline_stage={first or 'null'}",
+        f"model.num_layers_in_last_pipeline_stage={last or 'null'}",
+    )
     assert memory.layers_per_stage(cfg) == stages
 
 
@@ -157,14 +192,19 @@ def test_the_heavier_of_the_first_and_last_stage_sets_the_weights(base):
     embedding = 262208 * 5376
     cfg = cfg_of("model.num_layers_in_first_pipeline_stage=30", "model.num_layers_in_last_pipeline_stage=32")
     assert memory.estimate(cfg, WORLD).weights_gib * 1024**3 == pytest.approx(
-        2 * (32 * per_layer + embedding) / TP, rel=1e-12)
+        2 * (32 * per_layer + embedding) / TP, rel=1e-12
+    )
 
 
-@pytest.mark.parametrize("world, tp, pp, cp, dp", [(128, 8, 2, 1, 8), (100, 8, 2, 1, 6), (128, 8, 2, 2, 4),
-                                                   (8, 8, 2, 1, 1)])
+@pytest.mark.parametrize(
+    "world, tp, pp, cp, dp", [(128, 8, 2, 1, 8), (100, 8, 2, 1, 6), (128, 8, 2, 2, 4), (8, 8, 2, 1, 1)]
+)
 def test_data_parallel_size_is_whole_and_at_least_one(world, tp, pp, cp, dp):
-    cfg = cfg_of(f"model.tensor_model_parallel_size={tp}", f"model.pipeline_model_parallel_size={pp}",
-                 f"model.context_parallel_size={cp}")
+    cfg = cfg_of(
+        f"model.tensor_model_parallel_size={tp}",
+        f"model.pipeline_model_parallel_size={pp}",
+        f"model.context_parallel_size={cp}",
+    )
     par = memory.parallelism(cfg, world)
     assert (par.dp, par.world, par.cp) == (dp, world, cp)
 
@@ -175,8 +215,9 @@ def test_context_parallel_micro_batch_and_attention_recompute_in_the_activations
     assert _per_layer(cfg_of(*NO_RECOMPUTE, "model.context_parallel_size=2")) == per_token * S / 2
     assert _per_layer(cfg_of(*NO_RECOMPUTE, "train.micro_batch_size=2")) == per_token * S * 2
     # core_attn listed without selective granularity recomputes nothing.
-    assert _per_layer(cfg_of("model.recompute_granularity=null", "model.recompute_modules=[core_attn]")) == \
-        per_token * S
+    assert (
+        _per_layer(cfg_of("model.recompute_granularity=null", "model.recompute_modules=[core_attn]")) == per_token * S
+    )
     full = ["model.recompute_granularity=full", "model.recompute_method=uniform", "train.micro_batch_size=2"]
     assert _per_layer(cfg_of(*full)) == 2 * S * 2 * H / TP
 

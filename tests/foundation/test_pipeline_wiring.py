@@ -3,8 +3,15 @@ hub checkpoint the experiment starts from."""
 
 from recipes.pipeline import plan_stages
 
-EVAL_27B = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true", "cluster.account=sealion",
-            "cluster.partition=gpu", "launch.check_paths=false", "pipeline.stages=[sft,eval]"]
+EVAL_27B = [
+    "experiment=sealion_v4_27b",
+    "cluster=slurm",
+    "launch.dryrun=true",
+    "cluster.account=sealion",
+    "cluster.partition=gpu",
+    "launch.check_paths=false",
+    "pipeline.stages=[sft,eval]",
+]
 
 
 def test_eval_after_sft_evaluates_the_sft_export(tmp_path):
@@ -24,15 +31,20 @@ def test_eval_after_a_hugging_face_stage_is_left_to_the_stage(tmp_path):
     assert ev.cfg.eval.model is None  # apo's artifact is the model: eval's own model source finds it
 
 
-
 def test_preflight_accepts_the_sft_export_the_pipeline_will_write(tmp_path):
     """Not a dry run, paths checked: sft's hf/ does not exist yet, but sft runs before eval in this pipeline."""
     from recipes.core.config import compose, to_object
     from recipes.submit import preflight
 
     export = tmp_path / "sealion_v4_27b" / "sft" / "artifact" / "hf"
-    overrides = ["experiment=sealion_v4_27b", f"launch.root={tmp_path}", "pipeline.stages=[sft,eval]",
-                 "run.upstream=sft", f"eval.model={export}", "eval.suites=[local]"]
+    overrides = [
+        "experiment=sealion_v4_27b",
+        f"launch.root={tmp_path}",
+        "pipeline.stages=[sft,eval]",
+        "run.upstream=sft",
+        f"eval.model={export}",
+        "eval.suites=[local]",
+    ]
     assert [f.line() for f in preflight.plan(to_object(compose("eval", overrides))).errors] == []
     alone = [o for o in overrides if not o.startswith("run.upstream")]  # launched alone: nothing will write it
     [line] = [f.line() for f in preflight.plan(to_object(compose("eval", alone))).errors if f.field == "eval.model"]

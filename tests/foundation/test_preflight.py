@@ -20,38 +20,106 @@ def fields(findings):
     return [f.field for f in findings]
 
 
-@pytest.mark.parametrize("rule,bad,good,field", [
-    (preflight.check_tensor_parallel, ["model.tensor_model_parallel_size=3"], [], "model.tensor_model_parallel_size"),
-    # 32 heads but 16 KV groups: TP=32 divides the heads, not the groups.
-    (preflight.check_tensor_parallel, ["model.tensor_model_parallel_size=32"], [],
-     "model.tensor_model_parallel_size"),
-    (preflight.check_tensor_parallel, ["model.tensor_model_parallel_size=1", "model.sequence_parallel=true"],
-     ["model.tensor_model_parallel_size=2", "model.sequence_parallel=true"], "model.sequence_parallel"),
-    (preflight.check_pipeline_parallel, ["model.pipeline_model_parallel_size=4"],
-     ["model.pipeline_model_parallel_size=4", "model.num_layers_in_first_pipeline_stage=14",
-      "model.num_layers_in_last_pipeline_stage=16"], "model.pipeline_model_parallel_size"),
-    (preflight.check_pipeline_parallel, ["model.pipeline_model_parallel_size=4",
-                                         "model.num_layers_in_first_pipeline_stage=15",
-                                         "model.num_layers_in_last_pipeline_stage=16"],
-     ["model.pipeline_model_parallel_size=2"], "model.num_layers_in_first_pipeline_stage"),
-    (preflight.check_pipeline_parallel, ["model.virtual_pipeline_model_parallel_size=2"],
-     ["model.pipeline_model_parallel_size=2", "model.num_layers_in_first_pipeline_stage=30",
-      "model.num_layers_in_last_pipeline_stage=32"], "model.virtual_pipeline_model_parallel_size"),
-    (preflight.check_context_parallel, ["model.context_parallel_size=2", "dataset.sequence_length=8200"],
-     ["model.context_parallel_size=2", "dataset.sequence_length=8192"], "dataset.sequence_length"),
-    (preflight.check_sequence_length, ["dataset.sequence_length=262144"], ["dataset.sequence_length=131072"],
-     "dataset.sequence_length"),
-    (preflight.check_gpus, ["stage.nodes=3", "model.pipeline_model_parallel_size=2",
-                            "model.tensor_model_parallel_size=8", "model.context_parallel_size=2"],
-     ["stage.nodes=4", "model.context_parallel_size=2"], "stage.nodes"),
-    (preflight.check_batch, ["train.global_batch_size=1020"], ["train.global_batch_size=1024"],
-     "train.global_batch_size"),
-    (preflight.check_memory, ["model.tensor_model_parallel_size=1", "model.pipeline_model_parallel_size=1",
-                              "model.sequence_parallel=false"], [], "model.tensor_model_parallel_size"),
-    (preflight.check_precision, ["precision=mxfp8"], ["precision=fp8_delayed"], "mixed_precision.name"),
-    (preflight.check_secrets, ["+cluster.env.HF_TOKEN=abc"], ["+cluster.env.NCCL_DEBUG=INFO"],
-     "cluster.env.HF_TOKEN"),
-])
+@pytest.mark.parametrize(
+    "rule,bad,good,field",
+    [
+        (
+            preflight.check_tensor_parallel,
+            ["model.tensor_model_parallel_size=3"],
+            [],
+            "model.tensor_model_parallel_size",
+        ),
+        # 32 heads but 16 KV groups: TP=32 divides the heads, not the groups.
+        (
+            preflight.check_tensor_parallel,
+            ["model.tensor_model_parallel_size=32"],
+            [],
+            "model.tensor_model_parallel_size",
+        ),
+        (
+            preflight.check_tensor_parallel,
+            ["model.tensor_model_parallel_size=1", "model.sequence_parallel=true"],
+            ["model.tensor_model_parallel_size=2", "model.sequence_parallel=true"],
+            "model.sequence_parallel",
+        ),
+        (
+            preflight.check_pipeline_parallel,
+            ["model.pipeline_model_parallel_size=4"],
+            [
+                "model.pipeline_model_parallel_size=4",
+                "model.num_layers_in_first_pipeline_stage=14",
+                "model.num_layers_in_last_pipeline_stage=16",
+            ],
+            "model.pipeline_model_parallel_size",
+        ),
+        (
+            preflight.check_pipeline_parallel,
+            [
+                "model.pipeline_model_parallel_size=4",
+                "model.num_layers_in_first_pipeline_stage=15",
+                "model.num_layers_in_last_pipeline_stage=16",
+            ],
+            ["model.pipeline_model_parallel_size=2"],
+            "model.num_layers_in_first_pipeline_stage",
+        ),
+        (
+            preflight.check_pipeline_parallel,
+            ["model.virtual_pipeline_model_parallel_size=2"],
+            [
+                "model.pipeline_model_parallel_size=2",
+                "model.num_layers_in_first_pipeline_stage=30",
+                "model.num_layers_in_last_pipeline_stage=32",
+            ],
+            "model.virtual_pipeline_model_parallel_size",
+        ),
+        (
+            preflight.check_context_parallel,
+            ["model.context_parallel_size=2", "dataset.sequence_length=8200"],
+            ["model.context_parallel_size=2", "dataset.sequence_length=8192"],
+            "dataset.sequence_length",
+        ),
+        (
+            preflight.check_sequence_length,
+            ["dataset.sequence_length=262144"],
+            ["dataset.sequence_length=131072"],
+            "dataset.sequence_length",
+        ),
+        (
+            preflight.check_gpus,
+            [
+                "stage.nodes=3",
+                "model.pipeline_model_parallel_size=2",
+                "model.tensor_model_parallel_size=8",
+                "model.context_parallel_size=2",
+            ],
+            ["stage.nodes=4", "model.context_parallel_size=2"],
+            "stage.nodes",
+        ),
+        (
+            preflight.check_batch,
+            ["train.global_batch_size=1020"],
+            ["train.global_batch_size=1024"],
+            "train.global_batch_size",
+        ),
+        (
+            preflight.check_memory,
+            [
+                "model.tensor_model_parallel_size=1",
+                "model.pipeline_model_parallel_size=1",
+                "model.sequence_parallel=false",
+            ],
+            [],
+            "model.tensor_model_parallel_size",
+        ),
+        (preflight.check_precision, ["precision=mxfp8"], ["precision=fp8_delayed"], "mixed_precision.name"),
+        (
+            preflight.check_secrets,
+            ["+cluster.env.HF_TOKEN=abc"],
+            ["+cluster.env.NCCL_DEBUG=INFO"],
+            "cluster.env.HF_TOKEN",
+        ),
+    ],
+)
 def test_rule_fails_and_passes(rule, bad, good, field):
     assert field in fields(rule(cfg_of(*BIG, *bad)))
     assert rule(cfg_of(*BIG, *good)) == []
@@ -59,8 +127,10 @@ def test_rule_fails_and_passes(rule, bad, good, field):
 
 def test_each_failure_names_field_and_fix():
     (finding,) = preflight.check_tensor_parallel(cfg_of(*BIG, "model.tensor_model_parallel_size=3"))
-    assert finding.line() == ("model.tensor_model_parallel_size: TP=3 does not divide num_attention_heads=32; "
-                              "fix: use a TP that divides 32: [1, 2, 4, 8, 16, 32]")
+    assert finding.line() == (
+        "model.tensor_model_parallel_size: TP=3 does not divide num_attention_heads=32; "
+        "fix: use a TP that divides 32: [1, 2, 4, 8, 16, 32]"
+    )
 
 
 def test_paths_must_exist(tmp_path):
@@ -68,8 +138,11 @@ def test_paths_must_exist(tmp_path):
     bad = cfg_of("experiment=sealion_v4_27b", "cluster=slurm", f"checkpoint.pretrained_checkpoint={missing}")
     assert "checkpoint.pretrained_checkpoint" in fields(preflight.check_paths(bad))
     missing.mkdir()
-    assert "checkpoint.pretrained_checkpoint" not in fields(preflight.check_paths(
-        cfg_of("experiment=sealion_v4_27b", "cluster=slurm", f"checkpoint.pretrained_checkpoint={missing}")))
+    assert "checkpoint.pretrained_checkpoint" not in fields(
+        preflight.check_paths(
+            cfg_of("experiment=sealion_v4_27b", "cluster=slurm", f"checkpoint.pretrained_checkpoint={missing}")
+        )
+    )
 
 
 def test_data_prep_sources_must_match_files(tmp_path):

@@ -20,20 +20,38 @@ def test_local_training_stage_runs_one_torchrun_process_per_gpu(tmp_path):
 
     cpt = launch.prepare("cpt", [f"launch.root={tmp_path}", "cluster.gpus_per_node=2", *STANDALONE])
     assert local_job.command(cpt.run_dir, launch.torchrun_ranks(cpt.cfg)) == [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-        "-m", "recipes.runtime.stage_runner", "--run-dir", str(cpt.run_dir)]
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node=2",
+        "-m",
+        "recipes.runtime.stage_runner",
+        "--run-dir",
+        str(cpt.run_dir),
+    ]
     data_prep = launch.prepare("data_prep", [f"launch.root={tmp_path}", "cluster.gpus_per_node=2"])
     assert local_job.command(data_prep.run_dir, launch.torchrun_ranks(data_prep.cfg)) == [
-        sys.executable, "-m", "recipes.runtime.stage_runner", "--run-dir", str(data_prep.run_dir)]
+        sys.executable,
+        "-m",
+        "recipes.runtime.stage_runner",
+        "--run-dir",
+        str(data_prep.run_dir),
+    ]
 
 
 def test_rendered_local_commands_start_training_under_torchrun(tmp_path):
     # this machine has no GPU: cpt is rendered, with torchrun counting the GPUs of the machine that runs it
-    launches = [launch.prepare(stage, [f"launch.root={tmp_path}", "cluster.gpus_per_node=0", *STANDALONE])
-                for stage in ("cpt", "eval")]
+    launches = [
+        launch.prepare(stage, [f"launch.root={tmp_path}", "cluster.gpus_per_node=0", *STANDALONE])
+        for stage in ("cpt", "eval")
+    ]
     commands = {x.name: x for x in launches}
     cpt = launch._write_local_command(commands["cpt"]).read_text().splitlines()[-1]
-    assert cpt == f"torchrun --standalone --nproc-per-node=gpu -m recipes.runtime.stage_runner --run-dir {commands['cpt'].run_dir}"
+    assert (
+        cpt
+        == f"torchrun --standalone --nproc-per-node=gpu -m recipes.runtime.stage_runner --run-dir {commands['cpt'].run_dir}"
+    )
     evaluation = launch._write_local_command(commands["eval"]).read_text().splitlines()[-1]
     assert evaluation == f"python -m recipes.runtime.stage_runner --run-dir {commands['eval'].run_dir}"
 
@@ -64,11 +82,25 @@ def test_a_local_gpu_stage_without_its_engine_stops_before_anything_runs(tmp_pat
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "recipes.pipeline", f"launch.root={tmp_path}",
-                          "pipeline.stages=[data_prep,cpt]", "cluster.gpus_per_node=1", "cluster.gpu_memory_gib=80",
-                          *STANDALONE],
-                         cwd=launch.REPO_ROOT, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recipes.pipeline",
+            f"launch.root={tmp_path}",
+            "pipeline.stages=[data_prep,cpt]",
+            "cluster.gpus_per_node=1",
+            "cluster.gpu_memory_gib=80",
+            *STANDALONE,
+        ],
+        cwd=launch.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 2, out.stderr
-    assert ("error: stage.container: stage cpt needs megatron.bridge, transformer_engine, which this Python "
-            f"({sys.executable}) lacks; fix: run it inside the train image") in out.stderr
+    assert (
+        "error: stage.container: stage cpt needs megatron.bridge, transformer_engine, which this Python "
+        f"({sys.executable}) lacks; fix: run it inside the train image"
+    ) in out.stderr
     assert not (tmp_path / "smoke" / "data_prep" / "status.json").exists()  # nothing ran

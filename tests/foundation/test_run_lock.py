@@ -19,8 +19,9 @@ ENV = {**os.environ, "COLUMNS": "250"}
 
 
 def launcher(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", *args], cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def wait_for(path: Path, proc: subprocess.Popen, timeout_s: float = 120) -> None:
@@ -51,9 +52,14 @@ def test_a_second_launcher_into_a_live_run_directory_is_refused(tmp_path):
     try:
         wait_for(run_dir / "resolved.yaml", first)  # written after the lock is taken
         resolved = (run_dir / "resolved.yaml").read_text()
-        second = subprocess.run([sys.executable, "-m", "recipes.data_prep", f"launch.root={tmp_path}",
-                                 "launch.dryrun=true"], cwd=REPO, env=ENV, capture_output=True, text=True,
-                                timeout=300)
+        second = subprocess.run(
+            [sys.executable, "-m", "recipes.data_prep", f"launch.root={tmp_path}", "launch.dryrun=true"],
+            cwd=REPO,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert (run_dir / "resolved.yaml").read_text() == resolved  # the live run's config is untouched
     finally:
         end_of_input(fifo)  # the first run's stage finds no record and ends
@@ -71,15 +77,30 @@ def test_a_second_launcher_into_a_live_run_directory_is_refused(tmp_path):
 
 def test_a_dead_holder_keeps_no_lock_and_its_temporaries_go(tmp_path):
     run_dir = tmp_path / "run" / "stage"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
-                               "from recipes.submit import run_lock; run_lock.hold(Path(sys.argv[1])); print(1, flush=True); "
-                               "time.sleep(300)", str(run_dir)], cwd=REPO, env=ENV, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; "
+            "from recipes.submit import run_lock; run_lock.hold(Path(sys.argv[1])); print(1, flush=True); "
+            "time.sleep(300)",
+            str(run_dir),
+        ],
+        cwd=REPO,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "1"
         with pytest.raises(run_lock.RunDirBusy, match=f"in use by pid {holder.pid} "):
             run_lock.hold(run_dir)
-        leftovers = [run_dir / "artifact" / "shards" / "a-00000.tmp", run_dir / "artifact" / "tokens.json.tmp",
-                     run_dir / "artifact" / "x__id.tmp.bin", run_dir / ".status.json.tmp"]
+        leftovers = [
+            run_dir / "artifact" / "shards" / "a-00000.tmp",
+            run_dir / "artifact" / "tokens.json.tmp",
+            run_dir / "artifact" / "x__id.tmp.bin",
+            run_dir / ".status.json.tmp",
+        ]
         leftovers[0].mkdir(parents=True)
         (leftovers[0] / "counts.json").write_text("{}")
         for path in leftovers[1:]:

@@ -16,13 +16,23 @@ SLURM = ["cluster=slurm", "cluster.containers.cpu=null", "cluster.containers.eva
 
 
 def launch(module, *overrides, env=None):
-    return subprocess.run([sys.executable, "-m", module, *SLURM, *overrides], capture_output=True, text=True,
-                          cwd=REPO, timeout=600, env={**os.environ, "COLUMNS": "250", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", module, *SLURM, *overrides],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "250", **(env or {})},
+    )
 
 
 def sacct(job_id):
-    out = subprocess.run(["sacct", "-n", "-P", "-X", "-j", str(job_id), "-o", "State,ExitCode"],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        ["sacct", "-n", "-P", "-X", "-j", str(job_id), "-o", "State,ExitCode"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     return out.splitlines()[-1].split("|") if out else None
 
 
@@ -50,8 +60,9 @@ else
   mv -f {run_dir}/resolved.yaml.hold {run_dir}/resolved.yaml 2>/dev/null || true
 fi
 """)
-    out = launch("recipes.data_prep", f"launch.root={tmp_path}", "cluster.retries=2",
-                 f"cluster.setup_lines=['bash {flaky}']")
+    out = launch(
+        "recipes.data_prep", f"launch.root={tmp_path}", "cluster.retries=2", f"cluster.setup_lines=['bash {flaky}']"
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "succeeded"
@@ -64,8 +75,13 @@ fi
 
 def test_pipeline_chains_real_jobs_and_a_failed_stage_cancels_its_dependants(tmp_path):
     """data_prep -> merge -> eval with afterok: merge fails (no models to merge), so eval never runs."""
-    out = launch("recipes.pipeline", f"launch.root={tmp_path}", "run.name=chain",
-                 "pipeline.stages=[data_prep,merge,eval]", "cluster.retries=0")
+    out = launch(
+        "recipes.pipeline",
+        f"launch.root={tmp_path}",
+        "run.name=chain",
+        "pipeline.stages=[data_prep,merge,eval]",
+        "cluster.retries=0",
+    )
     assert out.returncode == 1
     assert "error: stage merge failed" in out.stderr
     root = tmp_path / "chain"

@@ -26,8 +26,10 @@ def test_sys_exit_after_a_signal_save_becomes_training_stopped_naming_the_checkp
             raise SystemExit(0)  # what Bridge's train loop does after saving on SIGTERM
     except TrainingStopped as stopped:
         message = str(stopped)
-    assert message.startswith("cpt stopped before train.train_iters=60 (exit code 0); newest checkpoint: "
-                              f"iteration 26 in {saved}; run the stage again")
+    assert message.startswith(
+        "cpt stopped before train.train_iters=60 (exit code 0); newest checkpoint: "
+        f"iteration 26 in {saved}; run the stage again"
+    )
 
 
 def test_the_stage_runner_records_a_stopped_run_as_failed(tmp_path, monkeypatch):

@@ -41,8 +41,14 @@ def test_270m_round_trip_keeps_weights_and_logits(tmp_path):
     source = fixture_dir()
     if not (source / "COMPLETE").exists():
         pytest.skip("build the fixture first with the main venv: python -m recipes.gemma3_fixture")
-    out = subprocess.run([sys.executable, "-m", "recipes.hf_import", f"launch.root={tmp_path}"], cwd=REPO,
-                         capture_output=True, text=True, timeout=1800, env={**os.environ, "COLUMNS": "250"})
+    out = subprocess.run(
+        [sys.executable, "-m", "recipes.hf_import", f"launch.root={tmp_path}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, "COLUMNS": "250"},
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     ctx = load_context(tmp_path / "smoke" / "hf_import")
     assert (ctx.artifact_dir / "megatron").is_dir()
@@ -57,6 +63,8 @@ def test_270m_round_trip_keeps_weights_and_logits(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     ids = AutoTokenizer.from_pretrained(source)(TEXT, return_tensors="pt").input_ids.cuda()
-    logits = [AutoModelForCausalLM.from_pretrained(d, torch_dtype=torch.float32).cuda()(ids).logits
-              for d in (source, exported)]
+    logits = [
+        AutoModelForCausalLM.from_pretrained(d, torch_dtype=torch.float32).cuda()(ids).logits
+        for d in (source, exported)
+    ]
     torch.testing.assert_close(logits[1], logits[0], rtol=0, atol=1e-5)

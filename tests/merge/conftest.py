@@ -8,10 +8,14 @@ import pytest
 import torch
 
 TEXTS = {
-    "id": ["Selamat pagi, apa kabar hari ini? Saya ingin pergi ke pasar untuk membeli sayur dan buah segar.",
-           "Jakarta adalah ibu kota Indonesia dan kota terbesar di Asia Tenggara dengan jutaan penduduk."],
-    "th_vi": ["สวัสดีครับ วันนี้อากาศดีมาก เราไปเที่ยวทะเลกันไหม",
-              "Hà Nội là thủ đô của Việt Nam, nổi tiếng với phở và những con phố cổ xinh đẹp."],
+    "id": [
+        "Selamat pagi, apa kabar hari ini? Saya ingin pergi ke pasar untuk membeli sayur dan buah segar.",
+        "Jakarta adalah ibu kota Indonesia dan kota terbesar di Asia Tenggara dengan jutaan penduduk.",
+    ],
+    "th_vi": [
+        "สวัสดีครับ วันนี้อากาศดีมาก เราไปเที่ยวทะเลกันไหม",
+        "Hà Nội là thủ đô của Việt Nam, nổi tiếng với phở và những con phố cổ xinh đẹp.",
+    ],
 }
 
 
@@ -27,8 +31,9 @@ def fine_tune(base_dir, out_dir, texts, steps=2, lr=1e-4, seq_len=32):
     model.train()
     # right padding, stated: the fixture's GemmaTokenizer pads on the left by default, which shifts the positions
     # of the real tokens (the Indonesian copy's loss then rose over the two steps)
-    batch = tok(texts, return_tensors="pt", padding="max_length", truncation=True, max_length=seq_len,
-                padding_side="right")
+    batch = tok(
+        texts, return_tensors="pt", padding="max_length", truncation=True, max_length=seq_len, padding_side="right"
+    )
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
     # fused: one pass over the 270M parameters per step instead of several (the same AdamW update)
     optim = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0, fused=True)

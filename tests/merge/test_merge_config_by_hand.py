@@ -40,8 +40,16 @@ def _tiny_model(out: Path, seed: int, vocab: dict[str, int] = VOCAB) -> Path:
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig, PreTrainedTokenizerFast
 
     torch.manual_seed(seed)
-    config = Gemma3TextConfig(vocab_size=16, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
-                              num_attention_heads=1, num_key_value_heads=1, head_dim=8, max_position_embeddings=32)
+    config = Gemma3TextConfig(
+        vocab_size=16,
+        hidden_size=8,
+        intermediate_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=1,
+        num_key_value_heads=1,
+        head_dim=8,
+        max_position_embeddings=32,
+    )
     Gemma3ForCausalLM(config).save_pretrained(out)
     tok = Tokenizer(models.WordLevel(vocab, unk_token="tok0"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -74,44 +82,79 @@ def _weights(model_dir: Path) -> dict[str, torch.Tensor]:
 
 # ---- the configuration document -------------------------------------------------------------------------------
 
+
 def test_task_arithmetic_weights_and_lambda_and_no_density():
-    settings = MergeSettings(method="task_arithmetic", base_model="B", scale=0.8, out="o",
-                             models=[MergeModel("A", weight=0.3), MergeModel("C", weight=0.7, density=0.5)])
+    settings = MergeSettings(
+        method="task_arithmetic",
+        base_model="B",
+        scale=0.8,
+        out="o",
+        models=[MergeModel("A", weight=0.3), MergeModel("C", weight=0.7, density=0.5)],
+    )
     assert mergekit_config(settings) == {
-        "merge_method": "task_arithmetic", "dtype": "float32", "out_dtype": "bfloat16", "base_model": "B",
+        "merge_method": "task_arithmetic",
+        "dtype": "float32",
+        "out_dtype": "bfloat16",
+        "base_model": "B",
         "models": [{"model": "A", "parameters": {"weight": 0.3}}, {"model": "C", "parameters": {"weight": 0.7}}],
-        "parameters": {"lambda": 0.8}}
+        "parameters": {"lambda": 0.8},
+    }
 
 
 @pytest.mark.parametrize("method", ["ties", "dare_ties", "della"])
 def test_sparsifying_methods_carry_density_and_only_della_carries_epsilon(method):
-    settings = MergeSettings(method=method, base_model="B", normalize=False, dtype="bfloat16", out_dtype="float16",
-                             scale=0.7,
-                             out="o", models=[MergeModel("A", weight=0.6, density=0.4, epsilon=0.1),
-                                              MergeModel("C", weight=0.4, density=0.9)])
+    settings = MergeSettings(
+        method=method,
+        base_model="B",
+        normalize=False,
+        dtype="bfloat16",
+        out_dtype="float16",
+        scale=0.7,
+        out="o",
+        models=[MergeModel("A", weight=0.6, density=0.4, epsilon=0.1), MergeModel("C", weight=0.4, density=0.9)],
+    )
     first = {"weight": 0.6, "density": 0.4} | ({"epsilon": 0.1} if method == "della" else {})
     assert mergekit_config(settings) == {
-        "merge_method": method, "dtype": "bfloat16", "out_dtype": "float16", "base_model": "B",
-        "models": [{"model": "A", "parameters": first},
-                   {"model": "C", "parameters": {"weight": 0.4, "density": 0.9}}],
-        "parameters": {"lambda": 0.7, "normalize": False}}
+        "merge_method": method,
+        "dtype": "bfloat16",
+        "out_dtype": "float16",
+        "base_model": "B",
+        "models": [{"model": "A", "parameters": first}, {"model": "C", "parameters": {"weight": 0.4, "density": 0.9}}],
+        "parameters": {"lambda": 0.7, "normalize": False},
+    }
 
 
 def test_linear_needs_no_base_and_takes_normalize_but_not_lambda():
-    settings = MergeSettings(method="linear", scale=0.5, normalize=True, chat_template="auto", out="o",
-                             models=[MergeModel("A", weight=2.0), MergeModel("C", weight=1.0, epsilon=0.2)])
+    settings = MergeSettings(
+        method="linear",
+        scale=0.5,
+        normalize=True,
+        chat_template="auto",
+        out="o",
+        models=[MergeModel("A", weight=2.0), MergeModel("C", weight=1.0, epsilon=0.2)],
+    )
     assert mergekit_config(settings) == {
-        "merge_method": "linear", "dtype": "float32", "out_dtype": "bfloat16",
+        "merge_method": "linear",
+        "dtype": "float32",
+        "out_dtype": "bfloat16",
         "models": [{"model": "A", "parameters": {"weight": 2.0}}, {"model": "C", "parameters": {"weight": 1.0}}],
-        "parameters": {"normalize": True}, "chat_template": "auto"}
+        "parameters": {"normalize": True},
+        "chat_template": "auto",
+    }
 
 
 def test_slerp_names_its_base_lists_it_first_and_carries_only_t():
-    settings = MergeSettings(method="slerp", base_model="B", t=0.3, normalize=True, scale=0.5, out="o",
-                             models=[MergeModel("A", weight=0.9)])
+    settings = MergeSettings(
+        method="slerp", base_model="B", t=0.3, normalize=True, scale=0.5, out="o", models=[MergeModel("A", weight=0.9)]
+    )
     assert mergekit_config(settings) == {
-        "merge_method": "slerp", "dtype": "float32", "out_dtype": "bfloat16", "base_model": "B",
-        "models": [{"model": "B"}, {"model": "A", "parameters": {}}], "parameters": {"t": 0.3}}
+        "merge_method": "slerp",
+        "dtype": "float32",
+        "out_dtype": "bfloat16",
+        "base_model": "B",
+        "models": [{"model": "B"}, {"model": "A", "parameters": {}}],
+        "parameters": {"t": 0.3},
+    }
 
 
 def test_references_are_resolved_to_strings():
@@ -127,8 +170,14 @@ def test_every_parameter_written_is_one_mergekit_declares_for_the_method(method)
     from mergekit.config import MergeConfiguration
 
     n = 1 if method == "slerp" else 2
-    settings = MergeSettings(method=method, base_model="B", scale=0.5, normalize=True, out="o",
-                             models=[MergeModel(f"M{i}", density=0.5, epsilon=0.1) for i in range(n)])
+    settings = MergeSettings(
+        method=method,
+        base_model="B",
+        scale=0.5,
+        normalize=True,
+        out="o",
+        models=[MergeModel(f"M{i}", density=0.5, epsilon=0.1) for i in range(n)],
+    )
     config = mergekit_config(settings)
     MergeConfiguration.model_validate(config)
     spec = merge_methods.get(method).spec  # mergekit/merge_methods/base.py: MergeMethodSpec
@@ -143,20 +192,27 @@ def test_every_parameter_written_is_one_mergekit_declares_for_the_method(method)
 
 # ---- settings refused before anything is read -----------------------------------------------------------------
 
+
 def _settings(method="ties", **kw) -> MergeSettings:
     fields = {"base_model": "B", "models": [MergeModel("A", density=0.5)], "out": "o"} | kw
     return MergeSettings(method=method, **fields)
 
 
-@pytest.mark.parametrize(("settings", "message"), [
-    (_settings(method="average"), "method='average'"),
-    (_settings(models=[]), "models is empty"),
-    (_settings(method="slerp", models=[MergeModel("A"), MergeModel("C")]), "exactly one model"),
-    (_settings(models=[MergeModel("A", density=0.5), MergeModel("C")]), r"needs density .*\['C'\]"),
-    (_settings(out=""), "out is empty"),
-    (_settings(base_model="???base", models=[MergeModel("???a", density=0.5)]),
-     "base_model='\\?\\?\\?base', models\\[0\\].path='\\?\\?\\?a'; set them"),
-], ids=["method", "models", "slerp-two", "density", "out", "placeholder"])
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (_settings(method="average"), "method='average'"),
+        (_settings(models=[]), "models is empty"),
+        (_settings(method="slerp", models=[MergeModel("A"), MergeModel("C")]), "exactly one model"),
+        (_settings(models=[MergeModel("A", density=0.5), MergeModel("C")]), r"needs density .*\['C'\]"),
+        (_settings(out=""), "out is empty"),
+        (
+            _settings(base_model="???base", models=[MergeModel("???a", density=0.5)]),
+            "base_model='\\?\\?\\?base', models\\[0\\].path='\\?\\?\\?a'; set them",
+        ),
+    ],
+    ids=["method", "models", "slerp-two", "density", "out", "placeholder"],
+)
 def test_bad_settings_are_refused_naming_the_field(settings, message):
     with pytest.raises(ValueError, match=message):
         mergekit_config(settings)
@@ -183,29 +239,50 @@ def test_unfilled_names_each_placeholder_field():
 
 
 def test_input_dirs_put_the_base_first_once():
-    assert input_dirs({"base_model": "B", "models": [{"model": "A"}, {"model": "B"}, {"model": "C"}]}) == ["B", "A", "C"]
+    assert input_dirs({"base_model": "B", "models": [{"model": "A"}, {"model": "B"}, {"model": "C"}]}) == [
+        "B",
+        "A",
+        "C",
+    ]
     assert input_dirs({"models": [{"model": "A"}, {"model": "C"}]}) == ["A", "C"]
 
 
 # ---- inputs checked against each other ------------------------------------------------------------------------
 
+
 def test_fingerprint_reads_the_architecture_and_the_vocabulary(tiny):
     print_ = fingerprint(tiny["base"])
     assert print_.architecture == {
-        "architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text", "hidden_size": 8,
-        "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 1, "num_key_value_heads": 1,
-        "head_dim": 8, "vocab_size": 16, "tie_word_embeddings": True}
+        "architectures": ["Gemma3ForCausalLM"],
+        "model_type": "gemma3_text",
+        "hidden_size": 8,
+        "intermediate_size": 16,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 1,
+        "num_key_value_heads": 1,
+        "head_dim": 8,
+        "vocab_size": 16,
+        "tie_word_embeddings": True,
+    }
     assert print_.vocab_size == 16 and not print_.multimodal and print_.path == str(tiny["base"])
-    assert [p.path for p in check_compatible([tiny["base"], tiny["a"], tiny["b"]])] == \
-        [str(tiny[n]) for n in ("base", "a", "b")]
+    assert [p.path for p in check_compatible([tiny["base"], tiny["a"], tiny["b"]])] == [
+        str(tiny[n]) for n in ("base", "a", "b")
+    ]
 
 
 def test_a_multimodal_config_is_read_from_its_text_config(tmp_path, tiny):
     mm = shutil.copytree(tiny["base"], tmp_path / "mm")
     text = json.loads((mm / "config.json").read_text())
-    (mm / "config.json").write_text(json.dumps({
-        "architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3",
-        "text_config": text | {"architectures": ["ignored"], "hidden_size": 12}, "vision_config": {"hidden_size": 4}}))
+    (mm / "config.json").write_text(
+        json.dumps(
+            {
+                "architectures": ["Gemma3ForConditionalGeneration"],
+                "model_type": "gemma3",
+                "text_config": text | {"architectures": ["ignored"], "hidden_size": 12},
+                "vision_config": {"hidden_size": 4},
+            }
+        )
+    )
     print_ = fingerprint(mm)
     assert print_.multimodal and print_.architecture["hidden_size"] == 12
     assert print_.architecture["architectures"] == ["Gemma3ForConditionalGeneration"]
@@ -265,10 +342,18 @@ def test_a_truncated_weight_file_is_named(tmp_path, tiny):
 
 # ---- the document drives mergekit as intended -----------------------------------------------------------------
 
+
 def test_task_arithmetic_merge_is_base_plus_lambda_times_weighted_task_vectors(tmp_path, tiny):
-    out = run(MergeSettings(method="task_arithmetic", base_model=str(tiny["base"]), scale=0.5, out_dtype="float32",
-                            models=[MergeModel(str(tiny["a"]), weight=0.25), MergeModel(str(tiny["b"]), weight=1.0)],
-                            out=str(tmp_path / "ta")))
+    out = run(
+        MergeSettings(
+            method="task_arithmetic",
+            base_model=str(tiny["base"]),
+            scale=0.5,
+            out_dtype="float32",
+            models=[MergeModel(str(tiny["a"]), weight=0.25), MergeModel(str(tiny["b"]), weight=1.0)],
+            out=str(tmp_path / "ta"),
+        )
+    )
     base, a, b, merged = (_weights(d) for d in (tiny["base"], tiny["a"], tiny["b"], out))
     name = "model.layers.0.mlp.down_proj.weight"
     expected = base[name] + 0.5 * (0.25 * (a[name] - base[name]) + 1.0 * (b[name] - base[name]))
@@ -282,9 +367,21 @@ def test_slerp_runs_in_mergekit_and_t_moves_from_the_base(tmp_path, tiny):
     tensors it interpolates linearly: with the other model = 3 x base, t = 0.25 gives (1 - t) + 3t = 1.5 x base."""
     tripled = shutil.copytree(tiny["base"], tmp_path / "tripled")
     from safetensors.torch import save_file
-    save_file({k: v * 3 for k, v in _weights(tiny["base"]).items()}, str(tripled / "model.safetensors"),
-              metadata={"format": "pt"})
-    out = run(MergeSettings(method="slerp", base_model=str(tiny["base"]), models=[MergeModel(str(tripled))], t=0.25,
-                            out_dtype="float32", out=str(tmp_path / "slerp")))
+
+    save_file(
+        {k: v * 3 for k, v in _weights(tiny["base"]).items()},
+        str(tripled / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
+    out = run(
+        MergeSettings(
+            method="slerp",
+            base_model=str(tiny["base"]),
+            models=[MergeModel(str(tripled))],
+            t=0.25,
+            out_dtype="float32",
+            out=str(tmp_path / "slerp"),
+        )
+    )
     name = "model.layers.0.self_attn.q_proj.weight"
     torch.testing.assert_close(_weights(out)[name], 1.5 * _weights(tiny["base"])[name], rtol=1e-5, atol=1e-6)

@@ -10,8 +10,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from recipes.engines.mergekit_merge import (IncompatibleModelsError, MergeModel, MergeSettings, check_compatible,
-                                            load_settings, mergekit_config, run)
+from recipes.engines.mergekit_merge import (
+    IncompatibleModelsError,
+    MergeModel,
+    MergeSettings,
+    check_compatible,
+    load_settings,
+    mergekit_config,
+    run,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 PROBES = ["model.layers.0.mlp.down_proj.weight", "model.layers.5.self_attn.q_proj.weight"]
@@ -27,8 +34,15 @@ def tensors(gemma3_dir, tuned_dirs):
 
 
 def merge(tmp_path, method, base, models, **kw):
-    settings = MergeSettings(method=method, base_model=str(base) if base else "", models=models,
-                             dtype="float32", out_dtype="float32", out=str(tmp_path / method), **kw)
+    settings = MergeSettings(
+        method=method,
+        base_model=str(base) if base else "",
+        models=models,
+        dtype="float32",
+        out_dtype="float32",
+        out=str(tmp_path / method),
+        **kw,
+    )
     return weights(run(settings)), Path(settings.out)
 
 
@@ -39,8 +53,12 @@ def test_fine_tuning_produced_real_task_vectors(tensors):
 
 
 def test_linear_equals_weighted_average(tmp_path, tuned_dirs, tensors):
-    merged, out = merge(tmp_path, "linear", None,
-                        [MergeModel(str(tuned_dirs["id"]), weight=0.3), MergeModel(str(tuned_dirs["th_vi"]), weight=0.7)])
+    merged, out = merge(
+        tmp_path,
+        "linear",
+        None,
+        [MergeModel(str(tuned_dirs["id"]), weight=0.3), MergeModel(str(tuned_dirs["th_vi"]), weight=0.7)],
+    )
     assert merged.keys() == tensors["a"].keys()
     for key in merged:
         expected = (tensors["a"][key] * 0.3 + tensors["b"][key] * 0.7) / 1.0
@@ -50,11 +68,16 @@ def test_linear_equals_weighted_average(tmp_path, tuned_dirs, tensors):
     assert "start_of_turn" in (out / "chat_template.jinja").read_text()
 
 
-def test_task_arithmetic_adds_scaled_task_vectors_and_generates(tmp_path, gemma3_dir, tuned_dirs, tensors,
-                                                               gemma3_tokenizer):
-    merged, out = merge(tmp_path, "task_arithmetic", gemma3_dir,
-                        [MergeModel(str(tuned_dirs["id"]), weight=1.0), MergeModel(str(tuned_dirs["th_vi"]), weight=0.5)],
-                        scale=0.8)
+def test_task_arithmetic_adds_scaled_task_vectors_and_generates(
+    tmp_path, gemma3_dir, tuned_dirs, tensors, gemma3_tokenizer
+):
+    merged, out = merge(
+        tmp_path,
+        "task_arithmetic",
+        gemma3_dir,
+        [MergeModel(str(tuned_dirs["id"]), weight=1.0), MergeModel(str(tuned_dirs["th_vi"]), weight=0.5)],
+        scale=0.8,
+    )
     base, a, b = tensors["base"], tensors["a"], tensors["b"]
     for key in merged:
         expected = base[key] + 0.8 * (1.0 * (a[key] - base[key]) + 0.5 * (b[key] - base[key]))
@@ -64,10 +87,14 @@ def test_task_arithmetic_adds_scaled_task_vectors_and_generates(tmp_path, gemma3
 
     tok = AutoTokenizer.from_pretrained(out)
     model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
-    prompt = tok.apply_chat_template([{"role": "user", "content": "Apa ibu kota Indonesia?"}],
-                                     add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    prompt = tok.apply_chat_template(
+        [{"role": "user", "content": "Apa ibu kota Indonesia?"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
     generated = model.generate(**prompt, max_new_tokens=4, do_sample=False)
-    new = generated[0, prompt["input_ids"].shape[1]:]
+    new = generated[0, prompt["input_ids"].shape[1] :]
     assert len(new) >= 1 and torch.isfinite(model(**prompt).logits).all()
 
 
@@ -80,9 +107,15 @@ def _unambiguous_topk(delta: torch.Tensor, density: float):
 
 def test_ties_keeps_top_magnitudes_and_elected_sign(tmp_path, gemma3_dir, tuned_dirs, tensors):
     density = 0.2
-    merged, _ = merge(tmp_path, "ties", gemma3_dir,
-                      [MergeModel(str(tuned_dirs["id"]), weight=1.0, density=density),
-                       MergeModel(str(tuned_dirs["th_vi"]), weight=1.0, density=density)])
+    merged, _ = merge(
+        tmp_path,
+        "ties",
+        gemma3_dir,
+        [
+            MergeModel(str(tuned_dirs["id"]), weight=1.0, density=density),
+            MergeModel(str(tuned_dirs["th_vi"]), weight=1.0, density=density),
+        ],
+    )
     base = tensors["base"]
     for key in PROBES:
         da, db = tensors["a"][key] - base[key], tensors["b"][key] - base[key]
@@ -107,9 +140,16 @@ def test_ties_keeps_top_magnitudes_and_elected_sign(tmp_path, gemma3_dir, tuned_
 
 def test_dare_ties_drops_at_random_and_respects_sign_consensus(tmp_path, gemma3_dir, tuned_dirs, tensors):
     density = 0.3
-    merged, _ = merge(tmp_path, "dare_ties", gemma3_dir,
-                      [MergeModel(str(tuned_dirs["id"]), weight=1.0, density=density),
-                       MergeModel(str(tuned_dirs["th_vi"]), weight=1.0, density=density)], seed=7)
+    merged, _ = merge(
+        tmp_path,
+        "dare_ties",
+        gemma3_dir,
+        [
+            MergeModel(str(tuned_dirs["id"]), weight=1.0, density=density),
+            MergeModel(str(tuned_dirs["th_vi"]), weight=1.0, density=density),
+        ],
+        seed=7,
+    )
     base = tensors["base"]
     for key in PROBES:
         da, db = tensors["a"][key] - base[key], tensors["b"][key] - base[key]
@@ -120,7 +160,9 @@ def test_dare_ties_drops_at_random_and_respects_sign_consensus(tmp_path, gemma3_
         # each task vector keeps a random `density` share: an entry survives if either copy does
         assert abs(survived - (1 - (1 - density) ** 2)) < 0.03, (key, survived)
         # where both task vectors agree, the merge never flips the sign
-        assert (merged_delta.sign()[same_sign & (merged_delta != 0)] == da.sign()[same_sign & (merged_delta != 0)]).all()
+        assert (
+            merged_delta.sign()[same_sign & (merged_delta != 0)] == da.sign()[same_sign & (merged_delta != 0)]
+        ).all()
 
 
 def test_mismatched_architecture_is_refused_before_merging(tmp_path, gemma3_dir, tuned_dirs):
@@ -129,8 +171,12 @@ def test_mismatched_architecture_is_refused_before_merging(tmp_path, gemma3_dir,
     config = json.loads((other / "config.json").read_text())
     config["num_hidden_layers"] = 20
     (other / "config.json").write_text(json.dumps(config))
-    settings = MergeSettings(method="task_arithmetic", base_model=str(gemma3_dir),
-                             models=[MergeModel(str(tuned_dirs["id"])), MergeModel(str(other))], out=str(tmp_path / "o"))
+    settings = MergeSettings(
+        method="task_arithmetic",
+        base_model=str(gemma3_dir),
+        models=[MergeModel(str(tuned_dirs["id"])), MergeModel(str(other))],
+        out=str(tmp_path / "o"),
+    )
     with pytest.raises(IncompatibleModelsError, match="num_hidden_layers"):
         run(settings)
     assert not (tmp_path / "o").exists()

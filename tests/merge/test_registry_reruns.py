@@ -21,8 +21,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "recipes.versions", *args], capture_output=True, text=True,
-                          cwd=REPO, env={**os.environ, "COLUMNS": "200"}, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "recipes.versions", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=60,
+    )
 
 
 def stage_run(root: Path, *overrides: str) -> StageContext:
@@ -65,11 +71,14 @@ def test_a_changed_payload_is_a_new_version(tmp_path):
     assert registry.register(art, name="m", stage="sft", payload_kind="hf").id == "m-0.2.0"
 
 
-@pytest.mark.parametrize("content,says", [
-    ('{"id": "m-0.1.0", "name": "m", "vers', "not valid JSON"),
-    ('{"id": 1}', "field 'id' is 1 (int), expected a str"),
-    ('[1, 2]', "holds a JSON list"),
-])
+@pytest.mark.parametrize(
+    "content,says",
+    [
+        ('{"id": "m-0.1.0", "name": "m", "vers', "not valid JSON"),
+        ('{"id": 1}', "field 'id' is 1 (int), expected a str"),
+        ("[1, 2]", "holds a JSON list"),
+    ],
+)
 def test_a_corrupt_record_is_named_skipped_and_repaired(tmp_path, content, says):
     registry = Registry(tmp_path / "registry")
     arts = []

@@ -41,8 +41,12 @@ def registered_source(gemma3_dir, tmp_path):
 
 def test_bf16_export_with_card_and_rendered_gpu_variants(registered_source, quality_texts, tmp_path):
     reg, source = registered_source
-    settings = ReleaseSettings(variants=["hf_bf16", "fp8_dynamic", "nvfp4"], name="rel",
-                               quality_texts=[str(quality_texts)], max_tokens_per_doc=48)
+    settings = ReleaseSettings(
+        variants=["hf_bf16", "fp8_dynamic", "nvfp4"],
+        name="rel",
+        quality_texts=[str(quality_texts)],
+        max_tokens_per_doc=48,
+    )
     results = {r.variant: r for r in run(settings, source.id, tmp_path / "release", reg)}
     bf16 = results["hf_bf16"]
     assert bf16.status == "built"
@@ -69,8 +73,9 @@ def test_unknown_variant_is_refused(registered_source, tmp_path):
         run(ReleaseSettings(variants=["gguf_q3"]), source.id, tmp_path / "r", reg)
 
 
-def test_gguf_q8_0_round_trip_in_llama_cpp_and_q4_k_m_rendered(registered_source, quality_texts, gemma3_dir,
-                                                                tmp_path, monkeypatch):
+def test_gguf_q8_0_round_trip_in_llama_cpp_and_q4_k_m_rendered(
+    registered_source, quality_texts, gemma3_dir, tmp_path, monkeypatch
+):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -78,8 +83,12 @@ def test_gguf_q8_0_round_trip_in_llama_cpp_and_q4_k_m_rendered(registered_source
 
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no llama-quantize: Q4_K_M is rendered
     reg, source = registered_source
-    settings = ReleaseSettings(variants=["hf_bf16", "gguf_q8_0", "gguf_q4_k_m"], name="rel",
-                               quality_texts=[str(quality_texts)], max_tokens_per_doc=48)
+    settings = ReleaseSettings(
+        variants=["hf_bf16", "gguf_q8_0", "gguf_q4_k_m"],
+        name="rel",
+        quality_texts=[str(quality_texts)],
+        max_tokens_per_doc=48,
+    )
     results = {r.variant: r for r in run(settings, source.id, tmp_path / "release", reg)}
     q8 = results["gguf_q8_0"]
     gguf_file = Path(q8.path) / "model-Q8_0.gguf"

@@ -20,10 +20,23 @@ def test_release_stage_registers_its_variants(gemma3_dir, tmp_path):
     registry = Registry(tmp_path / "runs" / "registry")
     parent = registry.register(source, name="smoke-apo", stage="apo", payload_kind="hf")
     texts = f"{REPO}/data_prep/sample_corpus/[it]*.jsonl"  # id, th, tl, ta
-    out = subprocess.run([sys.executable, "-m", "recipes.release", f"launch.root={tmp_path / 'runs'}",
-                          f"run.input={source}", "release.variants=[hf_bf16]", f"release.quality_texts=['{texts}']",
-                          "release.name=smoke-release"], cwd=REPO, capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "COLUMNS": "250"})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recipes.release",
+            f"launch.root={tmp_path / 'runs'}",
+            f"run.input={source}",
+            "release.variants=[hf_bf16]",
+            f"release.quality_texts=['{texts}']",
+            "release.name=smoke-release",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "250"},
+    )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     artifact = tmp_path / "runs" / "smoke" / "release" / "artifact"
     (bf16,) = json.loads((artifact / "release.json").read_text())

@@ -18,8 +18,12 @@ REPO = Path(__file__).resolve().parents[2]
 def manifest(lr, gbs, extra=None):
     config = {"model": {"name": "gemma3_270m"}, "optimizer": {"lr": lr}, "train": {"global_batch_size": gbs}}
     config.update(extra or {})
-    return {"config": config, "git": {"commit": "abc123", "dirty": False}, "data_blend": "/data/blend.json",
-            "container_image": "nvcr.io/nvidia/nemo:25.09"}
+    return {
+        "config": config,
+        "git": {"commit": "abc123", "dirty": False},
+        "data_blend": "/data/blend.json",
+        "container_image": "nvcr.io/nvidia/nemo:25.09",
+    }
 
 
 @pytest.fixture()
@@ -33,14 +37,37 @@ def chain(tmp_path):
         return path
 
     data = reg.register(artifact("data"), name="sea-blend", stage="data_prep", payload_kind="indexed_dataset")
-    cpt = reg.register(artifact("cpt"), name="sealion-cpt", stage="cpt", payload_kind="megatron",
-                       parents=[data.id], manifest=manifest(1e-5, 256))
-    sft_a = reg.register(artifact("sft_a"), name="sealion-sft", stage="sft", payload_kind="hf", parents=[cpt.id],
-                         manifest=manifest(2e-6, 128))
-    sft_b = reg.register(artifact("sft_b"), name="sealion-sft", stage="sft", payload_kind="hf",
-                         parents=["sealion-cpt@0.1.0"], manifest=manifest(1e-6, 128, {"sft": {"epochs": 2}}))
-    merged = reg.register(artifact("merge"), name="sealion-merge", stage="merge", payload_kind="hf",
-                          parents=[sft_a.id, str(tmp_path / "artifacts" / "sft_b")])
+    cpt = reg.register(
+        artifact("cpt"),
+        name="sealion-cpt",
+        stage="cpt",
+        payload_kind="megatron",
+        parents=[data.id],
+        manifest=manifest(1e-5, 256),
+    )
+    sft_a = reg.register(
+        artifact("sft_a"),
+        name="sealion-sft",
+        stage="sft",
+        payload_kind="hf",
+        parents=[cpt.id],
+        manifest=manifest(2e-6, 128),
+    )
+    sft_b = reg.register(
+        artifact("sft_b"),
+        name="sealion-sft",
+        stage="sft",
+        payload_kind="hf",
+        parents=["sealion-cpt@0.1.0"],
+        manifest=manifest(1e-6, 128, {"sft": {"epochs": 2}}),
+    )
+    merged = reg.register(
+        artifact("merge"),
+        name="sealion-merge",
+        stage="merge",
+        payload_kind="hf",
+        parents=[sft_a.id, str(tmp_path / "artifacts" / "sft_b")],
+    )
     ev = reg.register(artifact("eval"), name="sealion-eval", stage="eval", payload_kind="eval", parents=[merged.id])
     return reg, {"data": data, "cpt": cpt, "sft_a": sft_a, "sft_b": sft_b, "merge": merged, "eval": ev}
 
@@ -61,9 +88,16 @@ def test_lineage_tree_follows_parents_to_the_data(chain):
     assert tree.record.id == "sealion-eval-0.1.0"
     (merge,) = tree.parents
     assert [p.record.id for p in merge.parents] == ["sealion-sft-0.1.0", "sealion-sft-0.2.0"]
-    assert tree.ids() == ["sealion-eval-0.1.0", "sealion-merge-0.1.0",
-                          "sealion-sft-0.1.0", "sealion-cpt-0.1.0", "sea-blend-0.1.0",
-                          "sealion-sft-0.2.0", "sealion-cpt-0.1.0", "sea-blend-0.1.0"]
+    assert tree.ids() == [
+        "sealion-eval-0.1.0",
+        "sealion-merge-0.1.0",
+        "sealion-sft-0.1.0",
+        "sealion-cpt-0.1.0",
+        "sea-blend-0.1.0",
+        "sealion-sft-0.2.0",
+        "sealion-cpt-0.1.0",
+        "sea-blend-0.1.0",
+    ]
 
 
 def test_resolve_takes_ids_names_and_paths(chain, tmp_path):
@@ -126,8 +160,14 @@ def test_cli_lists_trees_and_diffs(chain):
     env = {**os.environ, "COLUMNS": "200"}
 
     def cli(*args):
-        out = subprocess.run([sys.executable, "-m", "recipes.versions", "--root", str(reg.root), *args],
-                             capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-m", "recipes.versions", "--root", str(reg.root), *args],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=env,
+            timeout=60,
+        )
         return out
 
     listing = cli("list")

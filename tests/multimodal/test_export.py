@@ -39,8 +39,9 @@ def exported(tiny_multimodal_dir, tmp_path_factory):
     identity = mm.split(tiny_multimodal_dir, work / "split")
     trained = _train_one_step(work / "split" / "text", work / "trained")
     # 20 MiB shards: the 262208 x 64 bf16 embedding alone is 32 MiB, so the output is sharded with an index.
-    summary = mm.reassemble(trained, work / "split" / "vision", work / "out",
-                            settings=mm.MultimodalSettings(max_shard_gib=20 / 1024))
+    summary = mm.reassemble(
+        trained, work / "split" / "vision", work / "out", settings=mm.MultimodalSettings(max_shard_gib=20 / 1024)
+    )
     return work, identity, summary
 
 
@@ -117,8 +118,15 @@ def test_reassemble_reads_transformers_5_layout_with_the_same_identity(tmp_path,
 def test_cli_verify_names_the_difference(exported, tmp_path, gemma3_dir):
     work, _, _ = exported
     other = save_tiny(tmp_path / "other", gemma3_dir, seed=2)
-    cmd = [sys.executable, "-m", "recipes.multimodal", "verify", str(other),
-           "--identity", str(work / "split" / mm.IDENTITY_FILE)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "recipes.multimodal",
+        "verify",
+        str(other),
+        "--identity",
+        str(work / "split" / mm.IDENTITY_FILE),
+    ]
     bad = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "SHA-256 differs" in bad.stderr
     cmd[4] = str(work / "out")

@@ -41,13 +41,16 @@ def tuned_lm(tiny_multimodal_dir, tmp_path_factory) -> Path:
     return _copy_with_noise(tiny_multimodal_dir, tmp_path_factory.mktemp("tuned") / "lm", "language_model")
 
 
-def test_linear_merge_averages_language_models_and_keeps_vision_bit_identical(tmp_path, tiny_multimodal_dir,
-                                                                               tuned_lm):
+def test_linear_merge_averages_language_models_and_keeps_vision_bit_identical(tmp_path, tiny_multimodal_dir, tuned_lm):
     from transformers import Gemma3ForConditionalGeneration
 
-    settings = MergeSettings(method="linear", models=[MergeModel(str(tiny_multimodal_dir), weight=0.5),
-                                                      MergeModel(str(tuned_lm), weight=0.5)],
-                             dtype="float32", out_dtype="float32", out=str(tmp_path / "merged"))
+    settings = MergeSettings(
+        method="linear",
+        models=[MergeModel(str(tiny_multimodal_dir), weight=0.5), MergeModel(str(tuned_lm), weight=0.5)],
+        dtype="float32",
+        out_dtype="float32",
+        out=str(tmp_path / "merged"),
+    )
     out = run(settings)
 
     source, tuned, merged = (_parts(d, VISION | {"text", "lm_head"}) for d in (tiny_multimodal_dir, tuned_lm, out))
@@ -79,9 +82,12 @@ def test_linear_merge_averages_language_models_and_keeps_vision_bit_identical(tm
 
 def test_input_with_another_vision_tower_is_refused_naming_it(tmp_path, tiny_multimodal_dir, tuned_lm):
     other_vision = _copy_with_noise(tiny_multimodal_dir, tmp_path / "other_vision", "vision_tower")
-    settings = MergeSettings(method="task_arithmetic", base_model=str(tiny_multimodal_dir),
-                             models=[MergeModel(str(tuned_lm)), MergeModel(str(other_vision))],
-                             out=str(tmp_path / "o"))
+    settings = MergeSettings(
+        method="task_arithmetic",
+        base_model=str(tiny_multimodal_dir),
+        models=[MergeModel(str(tuned_lm)), MergeModel(str(other_vision))],
+        out=str(tmp_path / "o"),
+    )
     with pytest.raises(mm.VisionMismatchError) as err:
         run(settings)
     message = str(err.value)
@@ -91,8 +97,11 @@ def test_input_with_another_vision_tower_is_refused_naming_it(tmp_path, tiny_mul
 
 
 def test_multimodal_and_text_only_inputs_are_refused(tmp_path, tiny_multimodal_dir, gemma3_dir):
-    settings = MergeSettings(method="linear", models=[MergeModel(str(tiny_multimodal_dir)),
-                                                      MergeModel(str(gemma3_dir))], out=str(tmp_path / "o"))
+    settings = MergeSettings(
+        method="linear",
+        models=[MergeModel(str(tiny_multimodal_dir)), MergeModel(str(gemma3_dir))],
+        out=str(tmp_path / "o"),
+    )
     with pytest.raises(IncompatibleModelsError, match="mixed with text-only") as err:
         run(settings)
     assert f"multimodal inputs ['{tiny_multimodal_dir}']" in str(err.value)

@@ -28,13 +28,30 @@ def test_merge_stage_exports_the_multimodal_model_and_records_the_vision_hash(ti
         shutil.copy2(text / name, tuned / name)
     models = f"[{{path: '{text}', weight: 0.5}}, {{path: '{tuned}', weight: 0.5}}]"
     out = subprocess.run(
-        [sys.executable, "-m", "recipes.merge", f"launch.root={runs}", "run.name=mm", "model.multimodal=true",
-         f"model.hf_text_checkpoint={text}", "merge.method=linear", f"merge.models={models}",
-         # the tiny checkpoint's architecture (preflight refuses a model config unlike the checkpoint it loads)
-         "model.num_layers=3", "model.hidden_size=64", "model.ffn_hidden_size=128", "model.num_attention_heads=2",
-         "model.kv_channels=32",
-         "merge.out_dtype=float32"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "250"})
+        [
+            sys.executable,
+            "-m",
+            "recipes.merge",
+            f"launch.root={runs}",
+            "run.name=mm",
+            "model.multimodal=true",
+            f"model.hf_text_checkpoint={text}",
+            "merge.method=linear",
+            f"merge.models={models}",
+            # the tiny checkpoint's architecture (preflight refuses a model config unlike the checkpoint it loads)
+            "model.num_layers=3",
+            "model.hidden_size=64",
+            "model.ffn_hidden_size=128",
+            "model.num_attention_heads=2",
+            "model.kv_channels=32",
+            "merge.out_dtype=float32",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "250"},
+    )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
 
     artifact = runs / "mm" / "merge" / "artifact"

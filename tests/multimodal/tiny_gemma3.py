@@ -23,15 +23,35 @@ IMAGE_TOKEN = "<image_soft_token>"
 def tiny_config(vision_hidden: int = 32, text_hidden: int = 64):
     from transformers import Gemma3Config, Gemma3TextConfig, SiglipVisionConfig
 
-    vision = SiglipVisionConfig(hidden_size=vision_hidden, intermediate_size=2 * vision_hidden, num_hidden_layers=2,
-                                num_attention_heads=2, image_size=IMAGE_SIZE, patch_size=PATCH,
-                                vision_use_head=False, layer_norm_eps=1e-6)
-    text = Gemma3TextConfig(vocab_size=VOCAB, hidden_size=text_hidden, intermediate_size=2 * text_hidden,
-                            num_hidden_layers=3, num_attention_heads=2, num_key_value_heads=1, head_dim=32,
-                            sliding_window=8, layer_types=["sliding_attention", "sliding_attention",
-                                                           "full_attention"])
-    return Gemma3Config(text_config=text, vision_config=vision, mm_tokens_per_image=MM_TOKENS,
-                        image_token_index=262144, boi_token_index=255999, eoi_token_index=256000)
+    vision = SiglipVisionConfig(
+        hidden_size=vision_hidden,
+        intermediate_size=2 * vision_hidden,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=IMAGE_SIZE,
+        patch_size=PATCH,
+        vision_use_head=False,
+        layer_norm_eps=1e-6,
+    )
+    text = Gemma3TextConfig(
+        vocab_size=VOCAB,
+        hidden_size=text_hidden,
+        intermediate_size=2 * text_hidden,
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        sliding_window=8,
+        layer_types=["sliding_attention", "sliding_attention", "full_attention"],
+    )
+    return Gemma3Config(
+        text_config=text,
+        vision_config=vision,
+        mm_tokens_per_image=MM_TOKENS,
+        image_token_index=262144,
+        boi_token_index=255999,
+        eoi_token_index=256000,
+    )
 
 
 def multimodal_tokenizer(gemma3_dir):
@@ -39,14 +59,20 @@ def multimodal_tokenizer(gemma3_dir):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(
-        gemma3_dir, extra_special_tokens={"boi_token": "<start_of_image>", "eoi_token": "<end_of_image>",
-                                          "image_token": IMAGE_TOKEN})
+        gemma3_dir,
+        extra_special_tokens={
+            "boi_token": "<start_of_image>",
+            "eoi_token": "<end_of_image>",
+            "image_token": IMAGE_TOKEN,
+        },
+    )
     assert tokenizer.convert_tokens_to_ids(IMAGE_TOKEN) == 262144
     return tokenizer
 
 
-def save_tiny(out: Path, gemma3_dir, seed: int, vision_hidden: int = 32, text_hidden: int = 64,
-              hub_layout: bool = True) -> Path:
+def save_tiny(
+    out: Path, gemma3_dir, seed: int, vision_hidden: int = 32, text_hidden: int = 64, hub_layout: bool = True
+) -> Path:
     """Save a tiny model + processor; ``hub_layout`` renames to google's names (vision_tower.vision_model.*)."""
     from transformers import Gemma3ForConditionalGeneration, Gemma3ImageProcessor, Gemma3Processor
 
@@ -61,12 +87,18 @@ def save_tiny(out: Path, gemma3_dir, seed: int, vision_hidden: int = 32, text_hi
     model.save_pretrained(out)
     if hub_layout:
         weights = load_file(out / "model.safetensors")
-        weights = {k.replace("vision_tower.", "vision_tower.vision_model.", 1) if k.startswith("vision_tower.")
-                   else k: v for k, v in weights.items()}
+        weights = {
+            k.replace("vision_tower.", "vision_tower.vision_model.", 1) if k.startswith("vision_tower.") else k: v
+            for k, v in weights.items()
+        }
         save_file(weights, out / "model.safetensors", metadata={"format": "pt"})
     image_processor = Gemma3ImageProcessor(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
-    processor = Gemma3Processor(image_processor=image_processor, tokenizer=multimodal_tokenizer(gemma3_dir),
-                                chat_template=CHAT_TEMPLATE, image_seq_length=MM_TOKENS)
+    processor = Gemma3Processor(
+        image_processor=image_processor,
+        tokenizer=multimodal_tokenizer(gemma3_dir),
+        chat_template=CHAT_TEMPLATE,
+        image_seq_length=MM_TOKENS,
+    )
     processor.save_pretrained(out)
     assert json.loads((out / "config.json").read_text())["architectures"] == ["Gemma3ForConditionalGeneration"]
     return out

@@ -41,9 +41,19 @@ def tiny_gemma3(tmp_path_factory) -> Path:
 
     source = fixture_dir()
     config = AutoConfig.from_pretrained(source)
-    config.update({"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
-                   "num_key_value_heads": 1, "head_dim": 32, "query_pre_attn_scalar": 32,
-                   "layer_types": ["sliding_attention", "full_attention"], "torch_dtype": "float32"})
+    config.update(
+        {
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "head_dim": 32,
+            "query_pre_attn_scalar": 32,
+            "layer_types": ["sliding_attention", "full_attention"],
+            "torch_dtype": "float32",
+        }
+    )
     torch.manual_seed(0)
     target = tmp_path_factory.mktemp("tiny-gemma3")
     AutoModelForCausalLM.from_config(config).save_pretrained(target)
@@ -67,10 +77,23 @@ def ray_cluster(tmp_path_factory):
         port = s.getsockname()[1]
     ray_bin = Path(sys.executable).parent / "ray"
     temp = tmp_path_factory.mktemp("ray")
-    head = subprocess.Popen([str(ray_bin), "start", "--head", "--block", f"--port={port}", "--num-cpus=4",
-                             "--num-gpus=0", "--include-dashboard=false", "--disable-usage-stats",
-                             f"--temp-dir={temp}"], start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT)
+    head = subprocess.Popen(
+        [
+            str(ray_bin),
+            "start",
+            "--head",
+            "--block",
+            f"--port={port}",
+            "--num-cpus=4",
+            "--num-gpus=0",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            f"--temp-dir={temp}",
+        ],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     address = f"127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while subprocess.run([str(ray_bin), "status", f"--address={address}"], capture_output=True).returncode != 0:

@@ -74,23 +74,38 @@ def _token_logprobs(model: torch.nn.Module, input_ids: torch.Tensor, temperature
 class CpuPolicy:
     """Takes lm_policy.Policy's arguments; one in-process worker, a Hugging Face model in float32."""
 
-    def __init__(self, cluster: Any, config: dict[str, Any], tokenizer: Any, processor: Any = None,
-                 weights_path: Any = None, optimizer_path: Any = None, init_optimizer: bool = True,
-                 **kwargs: Any):
+    def __init__(
+        self,
+        cluster: Any,
+        config: dict[str, Any],
+        tokenizer: Any,
+        processor: Any = None,
+        weights_path: Any = None,
+        optimizer_path: Any = None,
+        init_optimizer: bool = True,
+        **kwargs: Any,
+    ):
         self.cfg, self.tokenizer = config, tokenizer
         self.model = _load(config["model_name"])
         self.reference_model = copy.deepcopy(self.model).eval().requires_grad_(False)
         module, name = config["optimizer"]["name"].rsplit(".", 1)
-        self.optimizer = getattr(importlib.import_module(module), name)(self.model.parameters(),
-                                                                         **config["optimizer"]["kwargs"])
+        self.optimizer = getattr(importlib.import_module(module), name)(
+            self.model.parameters(), **config["optimizer"]["kwargs"]
+        )
         self.sharding_annotations = _Sharding()
 
     def _temperature(self) -> float | None:
         generation = self.cfg.get("generation")
         return generation["temperature"] if generation else None
 
-    def train(self, data: BatchedDataDict, loss_fn: Any, eval_mode: bool = False, gbs: int | None = None,
-              mbs: int | None = None) -> dict[str, Any]:
+    def train(
+        self,
+        data: BatchedDataDict,
+        loss_fn: Any,
+        eval_mode: bool = False,
+        gbs: int | None = None,
+        mbs: int | None = None,
+    ) -> dict[str, Any]:
         CALLS.append("eval" if eval_mode else "train")
         gbs = gbs or self.cfg["train_global_batch_size"]
         mbs = mbs or self.cfg["train_micro_batch_size"]
@@ -129,8 +144,15 @@ class CpuPolicy:
                         all_mb_metrics.append(metrics)
                 grad_norm = None
                 if not eval_mode:
-                    grad_norm = torch.tensor([float(torch.nn.utils.clip_grad_norm_(
-                        self.model.parameters(), self.cfg["max_grad_norm"] or float("inf")))])
+                    grad_norm = torch.tensor(
+                        [
+                            float(
+                                torch.nn.utils.clip_grad_norm_(
+                                    self.model.parameters(), self.cfg["max_grad_norm"] or float("inf")
+                                )
+                            )
+                        ]
+                    )
                     self.optimizer.step()
                 losses.append(torch.tensor(mb_losses).sum().item())
             self.optimizer.zero_grad()
@@ -155,13 +177,19 @@ class CpuPolicy:
         CALLS.append("get_logprobs")
         return BatchedDataDict({"logprobs": self._logprobs(self.model, data, micro_batch_size)})
 
-    def get_reference_policy_logprobs(self, data: BatchedDataDict,
-                                      micro_batch_size: int | None = None) -> BatchedDataDict:
+    def get_reference_policy_logprobs(
+        self, data: BatchedDataDict, micro_batch_size: int | None = None
+    ) -> BatchedDataDict:
         CALLS.append("get_reference_policy_logprobs")
         return BatchedDataDict({"reference_logprobs": self._logprobs(self.reference_model, data, micro_batch_size)})
 
-    def save_checkpoint(self, weights_path: str, optimizer_path: str | None = None,
-                        tokenizer_path: str | None = None, checkpointing_cfg: dict | None = None) -> None:
+    def save_checkpoint(
+        self,
+        weights_path: str,
+        optimizer_path: str | None = None,
+        tokenizer_path: str | None = None,
+        checkpointing_cfg: dict | None = None,
+    ) -> None:
         """As lm_policy.Policy and its workers save: the v1 DTensor worker through NeMo-RL's own
         `native_checkpoint.save_checkpoint` (torch DCP), the v2 worker with `model_save_format: safetensors,
         save_consolidated: true` as a Hugging Face model in weights/model/consolidated/ (Automodel's layout; its
@@ -172,11 +200,17 @@ class CpuPolicy:
             if checkpointing_cfg.get("model_save_format") is not None:  # lm_policy.Policy.save_checkpoint's check
                 raise ValueError("model_save_format must be None or omitted if using DTensorPolicyWorker (_v2=False).")
             native_checkpoint.save_checkpoint(
-                model=self.model, weights_path=weights_path, optimizer=self.optimizer if optimizer_path else None,
-                optimizer_path=optimizer_path, tokenizer=self.tokenizer if tokenizer_path else None,
-                tokenizer_path=tokenizer_path)
+                model=self.model,
+                weights_path=weights_path,
+                optimizer=self.optimizer if optimizer_path else None,
+                optimizer_path=optimizer_path,
+                tokenizer=self.tokenizer if tokenizer_path else None,
+                tokenizer_path=tokenizer_path,
+            )
             return
-        if not (checkpointing_cfg.get("model_save_format") == "safetensors" and checkpointing_cfg.get("save_consolidated")):
+        if not (
+            checkpointing_cfg.get("model_save_format") == "safetensors" and checkpointing_cfg.get("save_consolidated")
+        ):
             raise NotImplementedError("the CPU policy writes the v2 worker's consolidated safetensors layout only")
         self.model.save_pretrained(Path(weights_path) / "model" / "consolidated")
         if optimizer_path:
@@ -248,15 +282,26 @@ class CpuGeneration:
                 tokens, token_logprobs = [], torch.zeros(0)
                 if budget > 0:
                     # The full distribution at the rendered temperature (top_k 0, top_p 1: NeMo-RL's defaults).
-                    settings = GenerationConfig(do_sample=not greedy, temperature=cfg["temperature"], top_k=0,
-                                                top_p=1.0, max_new_tokens=budget, pad_token_id=pad,
-                                                eos_token_id=list(cfg["stop_token_ids"] or []))
-                    out = self.model.generate(input_ids=prompt.unsqueeze(0), generation_config=settings,
-                                              output_logits=True, return_dict_in_generate=True)
-                    tokens = out.sequences[0, len(prompt):].tolist()
+                    settings = GenerationConfig(
+                        do_sample=not greedy,
+                        temperature=cfg["temperature"],
+                        top_k=0,
+                        top_p=1.0,
+                        max_new_tokens=budget,
+                        pad_token_id=pad,
+                        eos_token_id=list(cfg["stop_token_ids"] or []),
+                    )
+                    out = self.model.generate(
+                        input_ids=prompt.unsqueeze(0),
+                        generation_config=settings,
+                        output_logits=True,
+                        return_dict_in_generate=True,
+                    )
+                    tokens = out.sequences[0, len(prompt) :].tolist()
                     steps = torch.stack(out.logits, dim=1)[0].float() / cfg["temperature"]
-                    token_logprobs = torch.log_softmax(steps, dim=-1).gather(
-                        -1, torch.tensor(tokens).unsqueeze(-1)).squeeze(-1)
+                    token_logprobs = (
+                        torch.log_softmax(steps, dim=-1).gather(-1, torch.tensor(tokens).unsqueeze(-1)).squeeze(-1)
+                    )
                 rows.append(prompt)
                 generated.append(tokens)
                 logprobs.append(token_logprobs)
@@ -265,14 +310,16 @@ class CpuGeneration:
         output_logprobs = torch.zeros((len(rows), width))
         for i, (prompt, tokens, token_logprobs) in enumerate(zip(rows, generated, logprobs)):
             output_ids[i, : len(prompt)] = prompt
-            output_ids[i, len(prompt): len(prompt) + len(tokens)] = torch.tensor(tokens, dtype=torch.long)
-            output_logprobs[i, len(prompt): len(prompt) + len(tokens)] = token_logprobs
-        return BatchedDataDict({
-            "output_ids": output_ids,
-            "logprobs": output_logprobs,
-            "generation_lengths": torch.tensor([len(g) for g in generated]),
-            "unpadded_sequence_lengths": torch.tensor([len(p) + len(g) for p, g in zip(rows, generated)]),
-        })
+            output_ids[i, len(prompt) : len(prompt) + len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+            output_logprobs[i, len(prompt) : len(prompt) + len(tokens)] = token_logprobs
+        return BatchedDataDict(
+            {
+                "output_ids": output_ids,
+                "logprobs": output_logprobs,
+                "generation_lengths": torch.tensor([len(g) for g in generated]),
+                "unpadded_sequence_lengths": torch.tensor([len(p) + len(g) for p, g in zip(rows, generated)]),
+            }
+        )
 
     def prepare_for_generation(self, *args: Any, **kwargs: Any) -> bool:
         return True

@@ -9,23 +9,41 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
-
 from conftest import LAUNCHER, REPO
+from omegaconf import OmegaConf
 
 RECIPE = "examples/configs/recipes/llm/grpo-gemma3-27b-it-8n8g-fsdp2tp8-actckpt-long.yaml"
 RL_STAGE_YAML = REPO / "conf" / "experiment_stage" / "sealion_v4_27b_rl.yaml"
 LAYOUT = [
-    "policy.dtensor_cfg.enabled", "policy.dtensor_cfg._v2", "policy.dtensor_cfg.tensor_parallel_size",
-    "policy.dtensor_cfg.sequence_parallel", "policy.dtensor_cfg.activation_checkpointing",
-    "policy.dtensor_cfg.context_parallel_size", "policy.megatron_cfg.enabled", "policy.sequence_packing.enabled",
-    "policy.dynamic_batching.enabled", "policy.logprob_batch_size", "policy.train_micro_batch_size",
-    "policy.train_global_batch_size", "policy.max_total_sequence_length", "policy.make_sequence_length_divisible_by",
-    "policy.precision", "policy.optimizer.kwargs.lr", "policy.generation.backend", "policy.generation.max_new_tokens",
-    "policy.generation.colocated.enabled", "policy.generation.vllm_cfg.tensor_parallel_size",
-    "policy.generation.vllm_cfg.max_model_len", "policy.generation.vllm_cfg.gpu_memory_utilization",
-    "data.max_input_seq_length", "cluster.gpus_per_node", "cluster.num_nodes", "checkpointing.model_save_format",
-    "grpo.num_prompts_per_step", "grpo.num_generations_per_prompt", "grpo.max_num_steps",
+    "policy.dtensor_cfg.enabled",
+    "policy.dtensor_cfg._v2",
+    "policy.dtensor_cfg.tensor_parallel_size",
+    "policy.dtensor_cfg.sequence_parallel",
+    "policy.dtensor_cfg.activation_checkpointing",
+    "policy.dtensor_cfg.context_parallel_size",
+    "policy.megatron_cfg.enabled",
+    "policy.sequence_packing.enabled",
+    "policy.dynamic_batching.enabled",
+    "policy.logprob_batch_size",
+    "policy.train_micro_batch_size",
+    "policy.train_global_batch_size",
+    "policy.max_total_sequence_length",
+    "policy.make_sequence_length_divisible_by",
+    "policy.precision",
+    "policy.optimizer.kwargs.lr",
+    "policy.generation.backend",
+    "policy.generation.max_new_tokens",
+    "policy.generation.colocated.enabled",
+    "policy.generation.vllm_cfg.tensor_parallel_size",
+    "policy.generation.vllm_cfg.max_model_len",
+    "policy.generation.vllm_cfg.gpu_memory_utilization",
+    "data.max_input_seq_length",
+    "cluster.gpus_per_node",
+    "cluster.num_nodes",
+    "checkpointing.model_save_format",
+    "grpo.num_prompts_per_step",
+    "grpo.num_generations_per_prompt",
+    "grpo.max_num_steps",
 ]
 # Stated, with the reason, in sealion_v4_27b_rl.yaml's header.
 DEVIATIONS = {"grpo.num_prompts_per_step", "grpo.num_generations_per_prompt", "grpo.max_num_steps"}
@@ -34,10 +52,26 @@ DEVIATIONS = {"grpo.num_prompts_per_step", "grpo.num_generations_per_prompt", "g
 def rendered(stage: str, tmp_path: Path, base: Path) -> OmegaConf:
     from nemo_rl.utils.config import load_config
 
-    out = subprocess.run([str(LAUNCHER), "-m", f"recipes.{stage}", "experiment=sealion_v4_27b", "cluster=slurm",
-                          "launch.dryrun=true", f"launch.root={tmp_path}", "launch.check_paths=false",
-                          f"{stage}.nemo_rl_base={base}", "cluster.account=acct", "cluster.partition=batch"],
-                         cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    out = subprocess.run(
+        [
+            str(LAUNCHER),
+            "-m",
+            f"recipes.{stage}",
+            "experiment=sealion_v4_27b",
+            "cluster=slurm",
+            "launch.dryrun=true",
+            f"launch.root={tmp_path}",
+            "launch.check_paths=false",
+            f"{stage}.nemo_rl_base={base}",
+            "cluster.account=acct",
+            "cluster.partition=batch",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return load_config(str(tmp_path / "sealion_v4_27b" / stage / "launch" / "nemo_rl.yaml"))
 

@@ -21,11 +21,9 @@ import subprocess
 from pathlib import Path
 from unittest import mock
 
-import pytest
+import cpu_workers
 import ray
 import yaml
-
-import cpu_workers
 from conftest import LAUNCHER, REPO
 
 # Short sequences keep CPU sampling (up to max_total_sequence_length tokens per prompt and answer) to seconds.
@@ -34,12 +32,24 @@ SEQUENCE = "64"
 
 def render(stage: str, root: Path, model: Path, base: Path, *overrides: str) -> Path:
     """The launcher's dry run for a Slurm cluster (account/partition placeholders; upstream checks off)."""
-    args = [str(LAUNCHER), "-m", f"recipes.{stage}", "experiment=smoke", "cluster=slurm", "launch.dryrun=true",
-            f"launch.root={root}", f"run.input={model}", f"{stage}.nemo_rl_base={base}",
-            f"{stage}.max_total_sequence_length={SEQUENCE}", "cluster.account=acct", "cluster.partition=batch",
-            *overrides]
-    out = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "COLUMNS": "200"})
+    args = [
+        str(LAUNCHER),
+        "-m",
+        f"recipes.{stage}",
+        "experiment=smoke",
+        "cluster=slurm",
+        "launch.dryrun=true",
+        f"launch.root={root}",
+        f"run.input={model}",
+        f"{stage}.nemo_rl_base={base}",
+        f"{stage}.max_total_sequence_length={SEQUENCE}",
+        "cluster.account=acct",
+        "cluster.partition=batch",
+        *overrides,
+    ]
+    out = subprocess.run(
+        args, cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"}
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return root / "smoke" / stage
 
@@ -64,8 +74,14 @@ def run_job(run_dir: Path, home: Path, algorithm_module: str, generation: bool) 
 
 def test_rl_job_runs_grpo_train(tmp_path, tiny_gemma3, nemo_rl_home, ray_cluster):
     # Validation once, at the step that saves (val_period 2), on 2 held-out prompts: CPU sampling is the cost.
-    run_dir = render("rl", tmp_path, tiny_gemma3, nemo_rl_home / "examples/configs/grpo_math_1B.yaml",
-                     "rl.val_period=2", "rl.val_prompts=2")
+    run_dir = render(
+        "rl",
+        tmp_path,
+        tiny_gemma3,
+        nemo_rl_home / "examples/configs/grpo_math_1B.yaml",
+        "rl.val_period=2",
+        "rl.val_prompts=2",
+    )
     config = yaml.safe_load((run_dir / "launch" / "nemo_rl.yaml").read_text())
     assert config["loss_fn"]["sealion"]["loss"] == "dr_grpo" and config["data"]["env_name"] == "sea_ifeval"
 

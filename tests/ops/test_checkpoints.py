@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from recipes.artifacts.checkpoints import (MARKER, complete_checkpoints, keep_last_n, megatron_latest_iteration,
-                                           newest_complete, writing_checkpoint)
+from recipes.artifacts.checkpoints import (
+    MARKER,
+    complete_checkpoints,
+    keep_last_n,
+    megatron_latest_iteration,
+    newest_complete,
+    writing_checkpoint,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -107,9 +113,15 @@ def test_megatron_directories_follow_the_tracker_file(tmp_path):
 
 def test_cli_reports_newest(tmp_path):
     _save(tmp_path, 3)
-    out = subprocess.run([sys.executable, "-m", "recipes.checkpoints", str(tmp_path)], cwd=REPO,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "recipes.checkpoints", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert json.loads(out)["step"] == 3
-    empty = subprocess.run([sys.executable, "-m", "recipes.checkpoints", str(tmp_path / "none")], cwd=REPO,
-                           capture_output=True, text=True)
+    empty = subprocess.run(
+        [sys.executable, "-m", "recipes.checkpoints", str(tmp_path / "none")], cwd=REPO, capture_output=True, text=True
+    )
     assert empty.returncode == 1 and "no complete checkpoint" in empty.stdout

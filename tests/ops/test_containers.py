@@ -27,8 +27,9 @@ def test_there_is_a_dockerfile_per_image():
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
 def test_hadolint_finds_no_errors(dockerfile):
-    result = subprocess.run([HADOLINT, "--failure-threshold", "error", "--format", "tty", str(dockerfile)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [HADOLINT, "--failure-threshold", "error", "--format", "tty", str(dockerfile)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -58,13 +59,22 @@ def test_build_script_is_valid_bash():
 
 def test_build_dry_run_targets_the_cluster_image_paths(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "SEALION_IMAGES": str(tmp_path / "images")}
-    out = subprocess.run([str(CONTAINERS / "build.sh"), "--dry-run", "train", "eval"], cwd=REPO, env=env,
-                         capture_output=True, text=True, check=True).stdout
-    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True,
-                            text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [str(CONTAINERS / "build.sh"), "--dry-run", "train", "eval"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
     for name in ("train", "eval"):
         assert f"-t sealion-{name}:{commit}" in out
-        assert f"enroot import --output {tmp_path}/images/sealion-{name}.sqsh.tmp dockerd://sealion-{name}:{commit}" in out
+        assert (
+            f"enroot import --output {tmp_path}/images/sealion-{name}.sqsh.tmp dockerd://sealion-{name}:{commit}" in out
+        )
     assert "--build-arg MEGATRON_BRIDGE_VERSION=0.3.1" in out
     assert "sealion-rl" not in out  # only the images asked for
     bad = subprocess.run([str(CONTAINERS / "build.sh"), "trian"], cwd=REPO, env=env, capture_output=True, text=True)
@@ -136,7 +146,7 @@ def test_seahelm_is_synced_from_the_committed_lock_and_never_resolved():
 
 def test_the_rl_image_checks_its_imports_from_the_jobs_code_directory():
     text = re.sub(r"\\\n", " ", (CONTAINERS / "rl.Dockerfile").read_text())
-    check = text[text.index("WORKDIR /nemo_run/code"):]
+    check = text[text.index("WORKDIR /nemo_run/code") :]
     assert "import recipes, nemo_rl" in check and "recipes.posttrain.nemo_rl_entry" in check
     assert "recipes.__file__.startswith('/nemo_run/code/')" in check
     assert "--python /opt/nemo_rl_venv/bin/python --no-cache --no-deps -r containers/locks/rl.txt" in text

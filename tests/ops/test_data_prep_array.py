@@ -18,8 +18,14 @@ COMMON = ["data_prep.min_words=10", f"data.sources=[{{path: '{SAMPLE}'}}]"]
 
 
 def launch(*args, env=None):
-    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "COLUMNS": "250", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "250", **(env or {})},
+    )
 
 
 def prefixes(artifact: Path) -> dict[str, tuple[int, int]]:
@@ -40,8 +46,14 @@ def test_array_tasks_share_the_work_and_the_last_one_merges(tmp_path):
 
     screened = run_dir / "artifact" / "curation" / "task-0002" / "screened.json"
     for i, task in enumerate([2, 2, 0, 1]):  # the order Slurm happens to finish them in; task 2 requeued once
-        env = {"SLURM_ARRAY_TASK_ID": str(task), "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "0",
-               "SLURM_ARRAY_JOB_ID": "777", "SLURM_JOB_ID": str(800 + task), "SLURM_RESTART_COUNT": str(int(i == 1))}
+        env = {
+            "SLURM_ARRAY_TASK_ID": str(task),
+            "SLURM_ARRAY_TASK_COUNT": "3",
+            "SLURM_ARRAY_TASK_MIN": "0",
+            "SLURM_ARRAY_JOB_ID": "777",
+            "SLURM_JOB_ID": str(800 + task),
+            "SLURM_RESTART_COUNT": str(int(i == 1)),
+        }
         out = launch("recipes.runtime.stage_runner", "--run-dir", str(run_dir), env=env)
         assert out.returncode == 0, out.stderr[-2000:]
         if i == 0:
@@ -70,12 +82,18 @@ def test_array_tasks_share_the_work_and_the_last_one_merges(tmp_path):
 
 def test_a_failed_task_fails_the_array(tmp_path):
     root = tmp_path / "array"
-    assert launch("recipes.data_prep", f"launch.root={root}", "launch.dryrun=true", "stage.array=0-1",
-                  *COMMON).returncode == 0
+    assert (
+        launch("recipes.data_prep", f"launch.root={root}", "launch.dryrun=true", "stage.array=0-1", *COMMON).returncode
+        == 0
+    )
     run_dir = root / "smoke" / "data_prep"
     (run_dir / "resolved.yaml").write_text("not: [valid")
-    out = launch("recipes.runtime.stage_runner", "--run-dir", str(run_dir),
-                 env={"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "2"})
+    out = launch(
+        "recipes.runtime.stage_runner",
+        "--run-dir",
+        str(run_dir),
+        env={"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "2"},
+    )
     assert out.returncode == 1
     from recipes.runtime.stage_runner import read_status
 
@@ -86,10 +104,15 @@ def test_a_failed_task_fails_the_array(tmp_path):
 def write_copies(path: Path) -> None:
     """Copies of two sample documents in a file of their own: the 13th input, so array task 0 of 3 screens it while
     the originals (en.jsonl, vi.jsonl: inputs 1 and 10) go to task 1."""
-    docs = {d["id"]: d for f in ("en", "vi") for d in map(json.loads, (REPO / "data_prep" / "sample_corpus" /
-                                                                        f"{f}.jsonl").read_text().splitlines())}
-    copies = [{**docs["en-000"], "id": "en-copy", "text": docs["en-000"]["text"].upper() + " !"},
-              {**docs["vi-000"], "id": "vi-near", "text": docs["vi-000"]["text"].replace("mới", "tới", 1)}]
+    docs = {
+        d["id"]: d
+        for f in ("en", "vi")
+        for d in map(json.loads, (REPO / "data_prep" / "sample_corpus" / f"{f}.jsonl").read_text().splitlines())
+    }
+    copies = [
+        {**docs["en-000"], "id": "en-copy", "text": docs["en-000"]["text"].upper() + " !"},
+        {**docs["vi-000"], "id": "vi-near", "text": docs["vi-000"]["text"].replace("mới", "tới", 1)},
+    ]
     path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in copies), encoding="utf-8")
 
 
@@ -101,9 +124,17 @@ def test_data_prep_array_on_slurm(tmp_path):
 
     write_copies(tmp_path / "copies.jsonl")
     sources = f"data.sources=[{{path: '{SAMPLE}'}}, {{path: '{tmp_path / 'copies.jsonl'}'}}]"
-    out = launch("recipes.data_prep", f"launch.root={tmp_path}", "cluster=slurm", "cluster.containers.cpu=null",
-                 "cluster.exclusive=false", "launch.detach=false", "stage.array=0-2%2", "data_prep.min_words=10",
-                 sources)
+    out = launch(
+        "recipes.data_prep",
+        f"launch.root={tmp_path}",
+        "cluster=slurm",
+        "cluster.containers.cpu=null",
+        "cluster.exclusive=false",
+        "launch.detach=false",
+        "stage.array=0-2%2",
+        "data_prep.min_words=10",
+        sources,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "note: data_prep run as a Slurm job array: submitted detached" in out.stdout
     run_dir = tmp_path / "smoke" / "data_prep"
@@ -117,12 +148,15 @@ def test_data_prep_array_on_slurm(tmp_path):
     assert len({t["slurm_job_id"] for t in tasks}) == 1  # the array's job id
     assert sum(d for d, _ in prefixes(run_dir / "artifact").values()) == 48  # 50 inputs less the 2 copies
     curation = run_dir / "artifact" / "curation"
-    rejected = {r["id"]: r for r in map(json.loads, (curation / "task-0000" / "rejected.jsonl").read_text().splitlines())}
+    rejected = {
+        r["id"]: r for r in map(json.loads, (curation / "task-0000" / "rejected.jsonl").read_text().splitlines())
+    }
     assert (rejected["en-copy"]["rule"], rejected["en-copy"]["duplicate_of"]) == ("exact_duplicate", "en-000")
     assert (rejected["vi-near"]["rule"], rejected["vi-near"]["duplicate_of"]) == ("near_duplicate", "vi-000")
     summaries = [json.loads(p.read_text()) for p in sorted(curation.glob("task-*/curation_summary.json"))]
     assert sum(s["input_records"] for s in summaries) == 50 and all(
-        s["input_records"] == s["kept"] + s["quarantined"] + s["rejected"] for s in summaries)
+        s["input_records"] == s["kept"] + s["quarantined"] + s["rejected"] for s in summaries
+    )
 
 
 def test_only_array_stages_take_an_array(tmp_path):

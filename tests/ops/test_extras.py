@@ -38,8 +38,16 @@ sys.meta_path.insert(0, _Hidden())
 def _installed_modules() -> dict[str, list[str]]:
     """Top-level module -> its distributions, as a fresh interpreter sees them: once anything in this process has
     imported setuptools, its vendored distributions (jaraco, ...) are on sys.path, and they are not installed."""
-    out = subprocess.run([sys.executable, "-c", "import json; from importlib.metadata import packages_distributions "
-                          "as p; print(json.dumps(p()))"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json; from importlib.metadata import packages_distributions as p; print(json.dumps(p()))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -47,16 +55,22 @@ def _installed_modules() -> dict[str, list[str]]:
 def _hidden_modules(extras: tuple[str, ...]) -> list[str]:
     """Top-level modules of installed distributions outside the requirements of `extras` (and their own)."""
     allowed = _requirements(extras)
-    return sorted(module for module, dists in _installed_modules().items()
-                  if not ({_normalise(d) for d in dists} & allowed) and module.isidentifier() and module not in OWN)
+    return sorted(
+        module
+        for module, dists in _installed_modules().items()
+        if not ({_normalise(d) for d in dists} & allowed) and module.isidentifier() and module not in OWN
+    )
 
 
 def _run_with_only(extras: tuple[str, ...], tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     site = tmp_path / "site"
     site.mkdir(exist_ok=True)
     (site / "sitecustomize.py").write_text(BLOCKER)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(REPO)]),
-           "SEALION_HIDDEN_MODULES": json.dumps(_hidden_modules(extras))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(site), str(REPO)]),
+        "SEALION_HIDDEN_MODULES": json.dumps(_hidden_modules(extras)),
+    }
     return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
 

@@ -22,6 +22,7 @@ def _sleeper(seconds: float):
     def run(ws: gc.Workspace) -> dict:
         gc.run_process([sys.executable, "-c", f"import time; time.sleep({seconds})"], ws, "sleeper")
         return {"slept": seconds}
+
     return run
 
 
@@ -31,8 +32,12 @@ def _broken(ws: gc.Workspace) -> dict:
 
 
 def test_each_check_has_its_own_limit_and_the_window_goes_on(tmp_path):
-    checks = (gc.Check("slow", 1, "", _sleeper(30)), gc.Check("broken", 5, "", _broken),
-              gc.Check("quick", 5, "", _sleeper(0)), gc.Check("late", 600, "", _sleeper(0)))
+    checks = (
+        gc.Check("slow", 1, "", _sleeper(30)),
+        gc.Check("broken", 5, "", _broken),
+        gc.Check("quick", 5, "", _sleeper(0)),
+        gc.Check("late", 600, "", _sleeper(0)),
+    )
     outcomes = {o.name: o for o in gc.run_checks(checks, budget_s=40, work=tmp_path, fixture=None)}
     assert outcomes["slow"].verdict == "timeout" and outcomes["slow"].seconds < 5  # killed at its 1 s limit
     assert outcomes["broken"].verdict == "error" and outcomes["broken"].message.startswith("ZeroDivisionError")
@@ -44,8 +49,9 @@ def test_each_check_has_its_own_limit_and_the_window_goes_on(tmp_path):
 def test_a_failing_command_is_one_line_naming_its_log(tmp_path):
     ws = gc.Workspace(root=tmp_path, logs=tmp_path, deadline=gc.time.monotonic() + 30, fixture=None)
     with pytest.raises(gc.CheckFailed, match=r"^bad exited 3; log: .*bad.log: ValueError: field x is wrong$"):
-        gc.run_process([sys.executable, "-c", "import sys; print('ValueError: field x is wrong'); sys.exit(3)"],
-                       ws, "bad")
+        gc.run_process(
+            [sys.executable, "-c", "import sys; print('ValueError: field x is wrong'); sys.exit(3)"], ws, "bad"
+        )
 
 
 def test_the_disk_each_check_needs_stays_under_30_gb():
@@ -63,30 +69,40 @@ def test_the_disk_each_check_needs_stays_under_30_gb():
 def bridge_line(iteration, iters, consumed, lr, losses):
     """One line as Megatron-Bridge 0.3.1's training_log writes it (megatron/bridge/training/utils/train_utils.py)."""
     line = f" [{datetime.now().strftime('%Y-%m-%d %H:%M:%S')}]"
-    line += " iteration {:8d}/{:8d} |".format(iteration, iters)
-    line += " consumed samples: {:12d} |".format(consumed)
-    line += " elapsed time per iteration (ms): {:.1f} |".format(1234.5)
+    line += f" iteration {iteration:8d}/{iters:8d} |"
+    line += f" consumed samples: {consumed:12d} |"
+    line += f" elapsed time per iteration (ms): {1234.5:.1f} |"
     line += f" learning rate: {lr:.6E} |"
     line += f" global batch size: {8:5d} |"
     for key, avg in losses.items():
-        line += " {}: {:.6E} |".format(key, avg)
+        line += f" {key}: {avg:.6E} |"
     line += f" loss scale: {1.0:.1f} |"
     return line
 
 
 def test_training_log_reads_bridges_iteration_lines():
-    text = "\n".join(["> building train, validation, and test datasets ...",
-                      bridge_line(1, 30, 2, 1.0e-5, {"lm loss": 12.4521}),
-                      bridge_line(2, 30, 4, 2.0e-5, {"lm loss": 11.25}),
-                      bridge_line(2, 30, 4, 2.0e-5, {"lm loss": 11.5})])  # a rerun's line for the same iteration
-    assert gc.training_log(text) == {1: {"consumed_samples": 2, "lr": 1.0e-5, "loss": 12.4521},
-                                     2: {"consumed_samples": 4, "lr": 2.0e-5, "loss": 11.5}}
+    text = "\n".join(
+        [
+            "> building train, validation, and test datasets ...",
+            bridge_line(1, 30, 2, 1.0e-5, {"lm loss": 12.4521}),
+            bridge_line(2, 30, 4, 2.0e-5, {"lm loss": 11.25}),
+            bridge_line(2, 30, 4, 2.0e-5, {"lm loss": 11.5}),
+        ]
+    )  # a rerun's line for the same iteration
+    assert gc.training_log(text) == {
+        1: {"consumed_samples": 2, "lr": 1.0e-5, "loss": 12.4521},
+        2: {"consumed_samples": 4, "lr": 2.0e-5, "loss": 11.5},
+    }
 
 
 def test_language_validation_log_reads_each_languages_loss():
     # Bridge's evaluate_and_print_results (megatron/bridge/training/eval.py) with LanguageValidation's prefix
-    lines = [f" validation loss at iteration 2 [{lang}] | " + "{} value: {:.6E} | ".format("lm loss", loss)
-             + "{} PPL: {:.6E} | ".format("lm loss", 2.0) for lang, loss in (("id", 9.5), ("th", 10.25))]
+    lines = [
+        f" validation loss at iteration 2 [{lang}] | "
+        + "{} value: {:.6E} | ".format("lm loss", loss)
+        + "{} PPL: {:.6E} | ".format("lm loss", 2.0)
+        for lang, loss in (("id", 9.5), ("th", 10.25))
+    ]
     assert gc.language_validation_log("\n".join(lines)) == {"id": {2: 9.5}, "th": {2: 10.25}}
 
 
@@ -101,9 +117,11 @@ def test_resumed_run_is_compared_after_its_checkpoint_only():
     reference = _log()
     assert gc.compare_resumed({k: v for k, v in _log(i2={"loss": 99.0}).items() if k > 3}, reference, after=3) == []
     assert gc.compare_resumed(_log(i5={"consumed_samples": 12}), reference, after=3) == [
-        "iteration 5: consumed samples 12 != 10"]
+        "iteration 5: consumed samples 12 != 10"
+    ]
     assert gc.compare_resumed(_log(i4={"lr": 4.001e-4}), reference, after=3) == [
-        "iteration 4: learning rate 4.001000E-04 != 4.000000E-04"]
+        "iteration 4: learning rate 4.001000E-04 != 4.000000E-04"
+    ]
     assert gc.compare_resumed(_log(i6={"loss": 9.4 * 1.019}), reference, after=3) == []  # within 2%
     assert gc.compare_resumed(_log(i6={"loss": 9.4 * 1.03}), reference, after=3)[0].startswith("iteration 6: loss")
     missing = {k: v for k, v in reference.items() if k != 5}
@@ -123,8 +141,9 @@ def test_logits_agreement_verdict():
 
 def test_fp8_tracks_bf16_over_the_last_five_iterations():
     bf16 = [12.0] * 15 + [2.0] * 5
-    result = gc.fp8_tracks_bf16({"bf16": bf16, "fp8_current": [12.0] * 15 + [2.2] * 5,
-                                 "fp8_delayed": [12.0] * 15 + [1.8] * 5})
+    result = gc.fp8_tracks_bf16(
+        {"bf16": bf16, "fp8_current": [12.0] * 15 + [2.2] * 5, "fp8_delayed": [12.0] * 15 + [1.8] * 5}
+    )
     assert result["fp8_relative_gap_last5"] == pytest.approx({"fp8_current": 0.1, "fp8_delayed": -0.1})
     assert result["fp8_tracks_bf16"]
     stuck = gc.fp8_tracks_bf16({"bf16": bf16, "fp8_delayed": [11.8] * 20})  # FP8 that does not learn
@@ -132,16 +151,37 @@ def test_fp8_tracks_bf16_over_the_last_five_iterations():
 
 
 def test_only_names_known_checks():
-    proc = subprocess.run([sys.executable, "-m", "bench.gpu_check", "--only", "round_trip,speed"], cwd=REPO,
-                          capture_output=True, text=True, timeout=120, env=gc.env())
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.gpu_check", "--only", "round_trip,speed"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=gc.env(),
+    )
     assert proc.returncode == 2 and "--only: unknown ['speed']; choose from environment, round_trip" in proc.stderr
 
 
 def test_without_a_gpu_every_check_says_so_and_the_json_is_written(tmp_path):
     out = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, "-m", "bench.gpu_check", "--only", "environment", "--work",
-                           str(tmp_path / "w"), "--out", str(out)], cwd=REPO, capture_output=True, text=True,
-                          timeout=120, env=gc.env())
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.gpu_check",
+            "--only",
+            "environment",
+            "--work",
+            str(tmp_path / "w"),
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=gc.env(),
+    )
     assert proc.returncode == 1
     results = json.loads(out.read_text())
     (environment,) = results["checks"]
@@ -167,8 +207,14 @@ def test_the_random_small_gemma3_loads_in_transformers(small_model):
 
 def test_the_round_trip_pipeline_composes_and_evaluates_sfts_export(small_model, tmp_path):
     ws = gc.Workspace(root=tmp_path, logs=tmp_path, deadline=0, fixture=None)
-    proc = subprocess.run([sys.executable, "-m", "recipes.pipeline", *gc.round_trip_overrides(ws, small_model),
-                           "launch.dryrun=true"], cwd=REPO, capture_output=True, text=True, timeout=300, env=gc.env())
+    proc = subprocess.run(
+        [sys.executable, "-m", "recipes.pipeline", *gc.round_trip_overrides(ws, small_model), "launch.dryrun=true"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=gc.env(),
+    )
     assert proc.returncode == 0, proc.stderr
     runs = tmp_path / "runs" / "round_trip"
     from omegaconf import OmegaConf
@@ -181,8 +227,9 @@ def test_the_round_trip_pipeline_composes_and_evaluates_sfts_export(small_model,
 
 def test_the_preemption_runs_render_as_torchrun_commands(small_model, tmp_path):
     ws = gc.Workspace(root=tmp_path, logs=tmp_path, deadline=gc.time.monotonic() + 120, fixture=None)
-    cmd, run_dir = gc.rendered_command(ws, small_model, "interrupted", ["train.train_iters=30",
-                                                                         "checkpoint.save_interval=10"])
+    cmd, run_dir = gc.rendered_command(
+        ws, small_model, "interrupted", ["train.train_iters=30", "checkpoint.save_interval=10"]
+    )
     assert cmd[:1] == ["torchrun"] and cmd[-2:] == ["--run-dir", str(run_dir)]
     from omegaconf import OmegaConf
 

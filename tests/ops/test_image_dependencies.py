@@ -21,15 +21,42 @@ REPO = Path(__file__).resolve().parents[2]
 OWN = {"recipes", "data_prep", "evals"}
 # What each base image ships (containers/versions.env), by distribution name; only what the stages here import.
 BASE_IMAGE = {
-    "train": {"torch", "transformers", "megatron-core", "megatron-bridge", "safetensors", "huggingface-hub",
-              "numpy", "tokenizers", "pyyaml"},  # NeMo framework image + Megatron-Bridge
+    "train": {
+        "torch",
+        "transformers",
+        "megatron-core",
+        "megatron-bridge",
+        "safetensors",
+        "huggingface-hub",
+        "numpy",
+        "tokenizers",
+        "pyyaml",
+    },  # NeMo framework image + Megatron-Bridge
     "eval": {"torch", "transformers", "safetensors", "huggingface-hub", "numpy", "tokenizers", "pillow", "pyyaml"},
     "cpu": set(),  # python:3.11-slim: nothing beyond the standard library
     # NeMo-RL's release image: NeMo-RL v0.5.0's own dependencies (NVIDIA-NeMo/RL pyproject.toml at v0.5.0) with its
     # vLLM, and what transformers brings (safetensors, huggingface-hub, tokenizers, pyyaml).
-    "rl": {"nemo-rl", "vllm", "ray", "torch", "transformers", "numpy", "datasets", "rich", "math-verify",
-           "accelerate", "omegaconf", "hydra-core", "matplotlib", "sympy", "pillow", "safetensors", "huggingface-hub",
-           "tokenizers", "pyyaml"},
+    "rl": {
+        "nemo-rl",
+        "vllm",
+        "ray",
+        "torch",
+        "transformers",
+        "numpy",
+        "datasets",
+        "rich",
+        "math-verify",
+        "accelerate",
+        "omegaconf",
+        "hydra-core",
+        "matplotlib",
+        "sympy",
+        "pillow",
+        "safetensors",
+        "huggingface-hub",
+        "tokenizers",
+        "pyyaml",
+    },
 }
 EXTRAS = {"train": ("data", "eval"), "eval": ("eval",), "cpu": ("cpu",), "rl": ("eval",)}
 # Imported only where present (importlib.util.find_spec first), with the fallback the module documents.
@@ -93,7 +120,7 @@ def _imports(path: Path, at_import: bool) -> tuple[set[str], set[str]]:
     own, third = set(), set()
     package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
     tree = ast.parse(path.read_text())
-    for node in (_top_level_nodes(tree) if at_import else ast.walk(tree)):
+    for node in _top_level_nodes(tree) if at_import else ast.walk(tree):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -118,8 +145,10 @@ def third_party_imports(stage: str) -> set[str]:
     (their function bodies' imports count); a repo module reached only by an import at module level (a settings
     dataclass, a constant) counts only for what importing it imports."""
     seen: set[tuple[Path, bool]] = set()
-    todo = [(REPO / "recipes" / "stages" / f"{stage}.py", False),
-            (REPO / "recipes" / "runtime" / "stage_runner.py", False)]
+    todo = [
+        (REPO / "recipes" / "stages" / f"{stage}.py", False),
+        (REPO / "recipes" / "runtime" / "stage_runner.py", False),
+    ]
     third: set[str] = set()
     while todo:
         path, at_import = todo.pop()
@@ -134,7 +163,7 @@ def third_party_imports(stage: str) -> set[str]:
             if target is not None:
                 todo.append((target, at_import or name in own_at_import))
             elif name.rsplit(".", 1)[0] not in SUBMITTING_SIDE:  # a function imported from a repo module runs
-                third |= _function_imports(*name.rsplit(".", 1))        # when called: its body's imports count
+                third |= _function_imports(*name.rsplit(".", 1))  # when called: its body's imports count
     return third
 
 
@@ -152,7 +181,10 @@ def _function_imports(module: str, function: str) -> set[str]:
     return set()
 
 
-STAGES = {p.stem: yaml.safe_load(p.read_text())["stage"]["container"] for p in sorted((REPO / "conf" / "stage").glob("*.yaml"))}
+STAGES = {
+    p.stem: yaml.safe_load(p.read_text())["stage"]["container"]
+    for p in sorted((REPO / "conf" / "stage").glob("*.yaml"))
+}
 
 
 def missing_in(image: str, stage: str) -> dict[str, list[str]]:
@@ -175,7 +207,9 @@ def test_every_stage_image_is_described():
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_the_stage_image_has_every_module_the_stage_imports(stage):
     image = STAGES[stage]
-    assert not missing_in(image, stage), f"stage {stage} runs in the {image} image, which lacks {missing_in(image, stage)}"
+    assert not missing_in(image, stage), (
+        f"stage {stage} runs in the {image} image, which lacks {missing_in(image, stage)}"
+    )
 
 
 def test_the_smoke_pipeline_runs_whole_in_the_train_image():

@@ -15,8 +15,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 UV_BIN = REPO / ".venv-uv" / "bin"
 
-pytestmark = pytest.mark.skipif(not (UV_BIN / "uv").is_file(),
-                                reason="no .venv-uv: tests/image_locks.sh (run by tests/run.sh first) installs it")
+pytestmark = pytest.mark.skipif(
+    not (UV_BIN / "uv").is_file(), reason="no .venv-uv: tests/image_locks.sh (run by tests/run.sh first) installs it"
+)
 
 
 def _check(tmp_path: Path, old: str, new: str, *images: str) -> subprocess.CompletedProcess:
@@ -25,8 +26,13 @@ def _check(tmp_path: Path, old: str, new: str, *images: str) -> subprocess.Compl
     assert old in pyproject
     (tmp_path / "pyproject.toml").write_text(pyproject.replace(old, new))
     env = {**os.environ, "PATH": f"{UV_BIN}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run([sys.executable, str(tmp_path / "containers" / "lock_images.py"), "--check", *images],
-                          env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(tmp_path / "containers" / "lock_images.py"), "--check", *images],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_the_copy_is_current(tmp_path):
@@ -45,4 +51,7 @@ def test_a_pin_against_the_base_fails(tmp_path):
 def test_a_changed_pin_makes_the_committed_lock_stale(tmp_path):
     out = _check(tmp_path, '"rouge-score==0.1.2"', '"rouge-score==0.1.1"', "eval")
     assert out.returncode == 1
-    assert "+rouge-score==0.1.1" in out.stderr and "the committed lock of eval is not what its inputs resolve" in out.stderr
+    assert (
+        "+rouge-score==0.1.1" in out.stderr
+        and "the committed lock of eval is not what its inputs resolve" in out.stderr
+    )

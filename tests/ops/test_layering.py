@@ -39,8 +39,12 @@ MODULES = {module_name(p): p for package in PACKAGES for p in sorted((REPO / pac
 
 
 def layer(module: str) -> int:
-    matches = [(len(prefix), i) for i, prefixes in enumerate(LAYERS) for prefix in prefixes
-               if module == prefix or module.startswith(prefix + ".")]
+    matches = [
+        (len(prefix), i)
+        for i, prefixes in enumerate(LAYERS)
+        for prefix in prefixes
+        if module == prefix or module.startswith(prefix + ".")
+    ]
     return max(matches)[1]
 
 
@@ -73,8 +77,12 @@ def imports(module: str) -> frozenset[str]:
 
 
 def upward_imports(graph: dict[str, frozenset[str]]) -> list[str]:
-    return [f"{m} (layer {layer(m)}) imports {t} (layer {layer(t)})"
-            for m in sorted(graph) for t in sorted(graph[m]) if layer(t) > layer(m)]
+    return [
+        f"{m} (layer {layer(m)}) imports {t} (layer {layer(t)})"
+        for m in sorted(graph)
+        for t in sorted(graph[m])
+        if layer(t) > layer(m)
+    ]
 
 
 def circles(graph: dict[str, frozenset[str]]) -> list[list[str]]:
@@ -124,8 +132,10 @@ def test_no_import_circle(graph):
 def test_the_checks_catch_what_they_are_for():
     """A lazy upward import and a two-module circle, the shapes this repo had (stage.py -> hf_import -> cli ->
     launch -> stage), are found."""
-    graph = {"recipes.core.config": frozenset({"recipes.submit.launch"}),
-             "recipes.submit.launch": frozenset({"recipes.core.config"})}
+    graph = {
+        "recipes.core.config": frozenset({"recipes.submit.launch"}),
+        "recipes.submit.launch": frozenset({"recipes.core.config"}),
+    }
     assert upward_imports(graph) == ["recipes.core.config (layer 0) imports recipes.submit.launch (layer 8)"]
     assert circles(graph) == [["recipes.core.config", "recipes.submit.launch"]]
     assert circles({"a": frozenset({"b"}), "b": frozenset({"c"}), "c": frozenset()}) == []
@@ -150,7 +160,8 @@ def test_each_stage_module_matches_its_spec():
     from recipes.core.stage_specs import SPECS
 
     for name, spec in SPECS.items():
-        functions = {node.name for node in ast.parse(MODULES[spec.module].read_text()).body
-                     if isinstance(node, ast.FunctionDef)}
+        functions = {
+            node.name for node in ast.parse(MODULES[spec.module].read_text()).body if isinstance(node, ast.FunctionDef)
+        }
         assert "execute" in functions, name
         assert ("render" in functions) == spec.renders, name

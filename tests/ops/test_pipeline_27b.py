@@ -13,19 +13,48 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = ["hf_import", "data_prep", "cpt", "sft", "merge", "rl", "clair", "apo", "eval", "release"]
-IMAGE = {"hf_import": "train", "data_prep": "cpu", "cpt": "train", "sft": "train", "merge": "cpu", "rl": "rl",
-         "clair": "rl", "apo": "rl", "eval": "eval", "release": "eval"}
-FABRIC = {"slurm": "CUDA_DEVICE_MAX_CONNECTIONS=1", "gcp_a3mega": "NCCL_FASTRAK_IFNAME=",
-          "gcp_a3ultra": "NCCL_NET=gIB", "infiniband": "NCCL_IB_HCA="}
+IMAGE = {
+    "hf_import": "train",
+    "data_prep": "cpu",
+    "cpt": "train",
+    "sft": "train",
+    "merge": "cpu",
+    "rl": "rl",
+    "clair": "rl",
+    "apo": "rl",
+    "eval": "eval",
+    "release": "eval",
+}
+FABRIC = {
+    "slurm": "CUDA_DEVICE_MAX_CONNECTIONS=1",
+    "gcp_a3mega": "NCCL_FASTRAK_IFNAME=",
+    "gcp_a3ultra": "NCCL_NET=gIB",
+    "infiniband": "NCCL_IB_HCA=",
+}
 
 
 def render(root: Path, cluster: str, *extra: str) -> subprocess.CompletedProcess:
     # The raw data, SFT data and CLAIR prompts live only on a real cluster: path checks off for the rendering.
-    return subprocess.run([sys.executable, "-m", "recipes.pipeline", "experiment=sealion_v4_27b", f"cluster={cluster}",
-                           "launch.dryrun=true", "launch.check_paths=false", f"launch.root={root}",
-                           "cluster.account=sealion", "cluster.partition=gpu", *extra],
-                          cwd=REPO, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "COLUMNS": "250", "SEALION_IMAGES": "/images"})
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recipes.pipeline",
+            "experiment=sealion_v4_27b",
+            f"cluster={cluster}",
+            "launch.dryrun=true",
+            "launch.check_paths=false",
+            f"launch.root={root}",
+            "cluster.account=sealion",
+            "cluster.partition=gpu",
+            *extra,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "250", "SEALION_IMAGES": "/images"},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +104,10 @@ def test_each_stage_reads_the_artifact_it_needs(rendered):
     assert resolved["sft"]["run"]["upstream"] == "cpt"
     assert resolved["merge"]["merge"]["base_model"] == f"{artifact['hf_import']}/text"
     assert resolved["merge"]["merge"]["models"][0]["path"] == f"{artifact['sft']}/hf"
-    assert yaml.safe_load((run / "rl" / "launch" / "nemo_rl.yaml").read_text())["policy"]["model_name"] == \
-        artifact["merge"]
+    assert (
+        yaml.safe_load((run / "rl" / "launch" / "nemo_rl.yaml").read_text())["policy"]["model_name"]
+        == artifact["merge"]
+    )
     apo = yaml.safe_load((run / "apo" / "launch" / "nemo_rl.yaml").read_text())
     assert apo["policy"]["model_name"] == artifact["rl"]
     # NeMo-RL v0.5.0's flat keys: the job splits clair's pairs (apo.pairs) into its own train and held-out files
@@ -88,9 +119,23 @@ def test_each_stage_reads_the_artifact_it_needs(rendered):
 
 def test_paths_an_earlier_stage_makes_pass_preflight_only_inside_the_pipeline(tmp_path):
     def launch(module, *args):
-        return subprocess.run([sys.executable, "-m", module, "experiment=sealion_v4_27b", "cluster=slurm",
-                               f"launch.root={tmp_path}", "dataset.mock=true", *args], cwd=REPO, capture_output=True,
-                              text=True, timeout=300, env={**os.environ, "COLUMNS": "250"})
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                module,
+                "experiment=sealion_v4_27b",
+                "cluster=slurm",
+                f"launch.root={tmp_path}",
+                "dataset.mock=true",
+                *args,
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "COLUMNS": "250"},
+        )
 
     alone = launch("recipes.cpt")
     assert alone.returncode == 2

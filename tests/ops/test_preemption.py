@@ -28,20 +28,36 @@ def write_corpus(directory: Path, docs_per_lang: int) -> int:
         with (directory / f"{lang}.jsonl").open("w") as f:
             for i in range(docs_per_lang):
                 text = f"{i}. " + " ".join(texts[(i + k) % len(texts)] for k in range(3))
-                f.write(json.dumps({"id": f"{lang}-{i}", "text": text, "lang": lang, "source": "sample_web"},
-                                   ensure_ascii=False) + "\n")
+                f.write(
+                    json.dumps(
+                        {"id": f"{lang}-{i}", "text": text, "lang": lang, "source": "sample_web"}, ensure_ascii=False
+                    )
+                    + "\n"
+                )
                 total += 1
     return total
 
 
 def overrides(root: Path, corpus: Path) -> list[str]:
-    return [f"launch.root={root}", f"data.sources=[{{path: '{corpus}/*.jsonl'}}]", "data_prep.curate=false",
-            "data_prep.workers=1", "data_prep.shard_bytes=262144", "data_prep.drop_missing=true"]
+    return [
+        f"launch.root={root}",
+        f"data.sources=[{{path: '{corpus}/*.jsonl'}}]",
+        "data_prep.curate=false",
+        "data_prep.workers=1",
+        "data_prep.shard_bytes=262144",
+        "data_prep.drop_missing=true",
+    ]
 
 
 def launch(*args):
-    return subprocess.run([sys.executable, "-m", "recipes.data_prep", *args], capture_output=True, text=True,
-                          cwd=REPO, timeout=600, env={**os.environ, "COLUMNS": "250"})
+    return subprocess.run(
+        [sys.executable, "-m", "recipes.data_prep", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "250"},
+    )
 
 
 def sequences(artifact: Path) -> dict[str, list[list[int]]]:
@@ -80,8 +96,10 @@ def test_requeued_data_prep_resumes_without_losing_or_duplicating_documents(tmp_
     done_before = len(committed_shards(artifact))
     subprocess.run(["scontrol", "requeue", job_id], check=True)
 
-    while json.loads((run_dir / "status.json").read_text()).get("restart_count", 0) < 1 \
-            or json.loads((run_dir / "status.json").read_text())["state"] == "running":
+    while (
+        json.loads((run_dir / "status.json").read_text()).get("restart_count", 0) < 1
+        or json.loads((run_dir / "status.json").read_text())["state"] == "running"
+    ):
         assert time.monotonic() < deadline, "the requeued job did not finish"
         time.sleep(0.5)
     status = json.loads((run_dir / "status.json").read_text())
@@ -113,7 +131,9 @@ def test_a_cancelled_job_is_recorded_stopped_with_where_it_resumes(tmp_path):
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "stopped", status
     assert status["error"].startswith("stopped by SIGTERM; newest complete checkpoint: none in ")
-    assert f"log: {root / 'smoke' / '.nemo_run'}" in status["error"]  # the job's own log, found as recipes.submit.status does
+    assert (
+        f"log: {root / 'smoke' / '.nemo_run'}" in status["error"]
+    )  # the job's own log, found as recipes.submit.status does
     assert status["error"].endswith("; run the stage again to resume")
 
 
@@ -123,21 +143,39 @@ def test_a_job_killed_by_sigkill_is_recorded_failed_by_the_launcher(tmp_path):
     write_corpus(corpus, docs_per_lang=3000)
     root = tmp_path / "slurm"
     errors = (tmp_path / "launcher.err").open("w+")
-    launcher = subprocess.Popen([sys.executable, "-m", "recipes.data_prep", *overrides(root, corpus), "cluster=slurm",
-                                 "cluster.containers.cpu=null", "launch.detach=false", "cluster.retries=0"],
-                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=errors, env={**os.environ, "COLUMNS": "250"})
+    launcher = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "recipes.data_prep",
+            *overrides(root, corpus),
+            "cluster=slurm",
+            "cluster.containers.cpu=null",
+            "launch.detach=false",
+            "cluster.retries=0",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=errors,
+        env={**os.environ, "COLUMNS": "250"},
+    )
     run_dir = root / "smoke" / "data_prep"
     deadline = time.monotonic() + 300
     while not committed_shards(run_dir / "artifact") and time.monotonic() < deadline:
         time.sleep(0.1)
     job_id = json.loads((run_dir / "status.json").read_text())["slurm_job_id"]
+
     def is_runner(proc: psutil.Process) -> bool:  # srun names it too, and a pool worker is a fork of it
         try:
             cmdline = proc.cmdline()
         except psutil.Error:  # ended, a zombie, or not ours to read
             return False
-        return bool(cmdline) and cmdline[0] == sys.executable and "recipes.runtime.stage_runner" in cmdline \
+        return (
+            bool(cmdline)
+            and cmdline[0] == sys.executable
+            and "recipes.runtime.stage_runner" in cmdline
             and str(run_dir) in cmdline
+        )
 
     (runner,) = [p for p in psutil.process_iter() if is_runner(p) and not is_runner(p.parent())]
     runner.send_signal(signal.SIGKILL)  # the job's task: the local Slurm runs it on this machine

@@ -36,8 +36,9 @@ SHA256 = secrets.token_hex(32)
 
 
 def launch(module: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=ENV, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def files_holding(root: Path, planted: str) -> list[Path]:
@@ -46,23 +47,37 @@ def files_holding(root: Path, planted: str) -> list[Path]:
 
 # 1. Credentials ------------------------------------------------------------------------------------------------
 
+
 def test_a_key_inside_a_url_and_slashed_base64_are_credentials():
     assert "/" in SLASHED_B64 and max(len(piece) for piece in SLASHED_B64.split("/")) < 32
     assert secret_values.secrets_in(f"https://user:{HEX40}@db.example.com/x") == [HEX40]
     assert secret_values.secrets_in(f"export SVC_KEY={SLASHED_B64}") == [SLASHED_B64]
-    cfg = to_object(compose("cpt", ["experiment=sealion_v4_27b", "cluster=slurm",
-                                    f"+cluster.env.DB_URL=https://user:{HEX40}@db.example.com/x"]))
+    cfg = to_object(
+        compose(
+            "cpt",
+            [
+                "experiment=sealion_v4_27b",
+                "cluster=slurm",
+                f"+cluster.env.DB_URL=https://user:{HEX40}@db.example.com/x",
+            ],
+        )
+    )
     assert [f.field for f in preflight.check_secrets(cfg)] == ["cluster.env.DB_URL"]
 
 
-@pytest.mark.parametrize("override", [f"model.hf_id={SNAPSHOT}", f"run.name=cpt-{SHA256}",
-                                      f"data.datamix=/data/mixes/{SHA256}.yaml",
-                                      # a random temporary directory in a path (mktemp's; the README's job on a
-                                      # fresh HOME was refused once for `/tmp/tmp.w7DeLl4k0g/runs/...`)
-                                      "checkpoint.pretrained_checkpoint=/tmp/tmp.w7DeLl4k0g/runs/smoke/hf_import/"
-                                      "artifact/megatron",
-                                      "checkpoint.pretrained_checkpoint=/tmp/tmpXy7Qa9Lk2P/runs/smoke/hf_import/artifact"],
-                         ids=["hub-snapshot", "run-name", "file-name", "mktemp-dir", "tempfile-dir"])
+@pytest.mark.parametrize(
+    "override",
+    [
+        f"model.hf_id={SNAPSHOT}",
+        f"run.name=cpt-{SHA256}",
+        f"data.datamix=/data/mixes/{SHA256}.yaml",
+        # a random temporary directory in a path (mktemp's; the README's job on a
+        # fresh HOME was refused once for `/tmp/tmp.w7DeLl4k0g/runs/...`)
+        "checkpoint.pretrained_checkpoint=/tmp/tmp.w7DeLl4k0g/runs/smoke/hf_import/artifact/megatron",
+        "checkpoint.pretrained_checkpoint=/tmp/tmpXy7Qa9Lk2P/runs/smoke/hf_import/artifact",
+    ],
+    ids=["hub-snapshot", "run-name", "file-name", "mktemp-dir", "tempfile-dir"],
+)
 def test_a_hub_snapshot_and_a_content_hash_in_a_path_or_name_are_not_credentials(override):
     cfg = to_object(compose("cpt", ["experiment=sealion_v4_27b", "cluster=slurm", override]))
     assert preflight.check_secrets(cfg) == []
@@ -72,8 +87,9 @@ def test_a_value_declared_not_secret_is_accepted_and_written_as_is():
     build_id = secrets.token_hex(20)  # ambiguous: 40 hex digits that are an image build id, not a key
     flagged = to_object(compose("cpt", ["experiment=sealion_v4_27b", f"+cluster.env.IMAGE_BUILD={build_id}"]))
     assert [f.field for f in preflight.check_secrets(flagged)] == ["cluster.env.IMAGE_BUILD"]
-    declared = compose("cpt", ["experiment=sealion_v4_27b", f"+cluster.env.IMAGE_BUILD={build_id}",
-                               f"launch.not_secrets=[{build_id}]"])
+    declared = compose(
+        "cpt", ["experiment=sealion_v4_27b", f"+cluster.env.IMAGE_BUILD={build_id}", f"launch.not_secrets=[{build_id}]"]
+    )
     assert preflight.check_secrets(to_object(declared)) == []
     resolved = OmegaConf.to_container(declared, resolve=True)
     written = json.dumps(manifest.redact({"config": resolved, "overrides": [f"x={build_id}", f"y={HEX40}"]}, []))
@@ -81,20 +97,35 @@ def test_a_value_declared_not_secret_is_accepted_and_written_as_is():
 
 
 def test_refused_credentials_reach_no_file_of_a_slurm_dry_run(tmp_path):
-    out = launch("recipes.cpt", "experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true",
-                 f"launch.root={tmp_path}", f"+cluster.env.DB_URL=https://user:{HEX40}@db.example.com/x",
-                 f"cluster.setup_lines=['export SVC_KEY={SLASHED_B64}']")
+    out = launch(
+        "recipes.cpt",
+        "experiment=sealion_v4_27b",
+        "cluster=slurm",
+        "launch.dryrun=true",
+        f"launch.root={tmp_path}",
+        f"+cluster.env.DB_URL=https://user:{HEX40}@db.example.com/x",
+        f"cluster.setup_lines=['export SVC_KEY={SLASHED_B64}']",
+    )
     assert out.returncode == 2, out.stderr[-2000:]
     assert [line.split(":")[1].strip() for line in out.stderr.strip().splitlines()] == [
-        "cluster.env.DB_URL", "cluster.setup_lines[0]"]
+        "cluster.env.DB_URL",
+        "cluster.setup_lines[0]",
+    ]
     for planted in (HEX40, SLASHED_B64):
         assert planted not in out.stdout + out.stderr and files_holding(tmp_path, planted) == []
 
 
 def test_a_snapshot_model_and_a_hashed_run_name_render_a_slurm_dry_run(tmp_path):
     name = f"cpt-{SHA256[:40]}"
-    out = launch("recipes.cpt", "experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true",
-                 "launch.check_paths=false", f"launch.root={tmp_path}", f"run.name={name}")
+    out = launch(
+        "recipes.cpt",
+        "experiment=sealion_v4_27b",
+        "cluster=slurm",
+        "launch.dryrun=true",
+        "launch.check_paths=false",
+        f"launch.root={tmp_path}",
+        f"run.name={name}",
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     sbatch = (tmp_path / name / "cpt" / "launch" / "sbatch.sh").read_text()
     assert name in sbatch and secret_values.REDACTED not in sbatch
@@ -112,6 +143,7 @@ def test_the_run_lock_stores_and_prints_the_command_redacted(tmp_path, monkeypat
 
 # 2. Version identity -------------------------------------------------------------------------------------------
 
+
 def registered(root: Path) -> dict[str, str]:
     return json.loads((root / "registry" / "index.json").read_text())
 
@@ -120,10 +152,16 @@ def test_a_rerun_that_changed_nothing_keeps_every_version_id(tmp_path):
     """data_prep and eval, the smoke pipeline's stages that run on a CPU, each launched twice into one root: the
     second run's own report (shards skipped, seconds, launch key) differs, the payload does not."""
     docs = tmp_path / "heldout.jsonl"
-    docs.write_text("".join(json.dumps({"text": f"Ini kalimat nomor {i} dalam bahasa Indonesia.", "lang": "id"}) + "\n"
-                            for i in range(2)))
-    stages = [("recipes.data_prep", []),
-              ("recipes.eval", ["eval.languages=[id]", "eval.n_per_language=1", f"eval.perplexity_data={docs}"])]
+    docs.write_text(
+        "".join(
+            json.dumps({"text": f"Ini kalimat nomor {i} dalam bahasa Indonesia.", "lang": "id"}) + "\n"
+            for i in range(2)
+        )
+    )
+    stages = [
+        ("recipes.data_prep", []),
+        ("recipes.eval", ["eval.languages=[id]", "eval.n_per_language=1", f"eval.perplexity_data={docs}"]),
+    ]
     first = {}
     for module, args in stages:
         out = launch(module, f"launch.root={tmp_path}", *args, timeout=600)
@@ -144,19 +182,26 @@ def test_a_rerun_that_changed_nothing_keeps_every_version_id(tmp_path):
 
 # 3. A stage whose launcher and job are gone is never "running" -------------------------------------------------
 
+
 def test_a_stage_killed_with_its_launcher_is_recorded_failed_by_the_next_reader(tmp_path):
     import psutil
 
     fifo = tmp_path / "input.jsonl"
     os.mkfifo(fifo)  # the job waits on it: the stage is running for as long as the test needs
-    launcher = subprocess.Popen([sys.executable, "-m", "recipes.data_prep", f"launch.root={tmp_path}",
-                                 f"data.sources=[{{path: '{fifo}'}}]"], cwd=REPO, env=ENV,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "recipes.data_prep", f"launch.root={tmp_path}", f"data.sources=[{{path: '{fifo}'}}]"],
+        cwd=REPO,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     stage_dir = tmp_path / "smoke" / "data_prep"
     try:
         deadline = time.monotonic() + 120
-        while not (stage_dir / "status.json").exists() or \
-                json.loads((stage_dir / "status.json").read_text())["state"] != "running":
+        while (
+            not (stage_dir / "status.json").exists()
+            or json.loads((stage_dir / "status.json").read_text())["state"] != "running"
+        ):
             assert launcher.poll() is None and time.monotonic() < deadline
             time.sleep(0.2)
         tree = [launcher, *psutil.Process(launcher.pid).children(recursive=True)]
@@ -200,6 +245,7 @@ def test_a_full_disk_is_one_line_naming_the_path_and_its_free_space(tmp_path, mo
 
 # 5. Damaged or missing files: one line naming the file and the repair ------------------------------------------
 
+
 @pytest.mark.parametrize("damage", ["", '{"state": "runn'], ids=["empty", "truncated"])
 def test_status_on_a_damaged_status_file_names_it_and_the_repair(tmp_path, capsys, damage):
     from recipes.submit import status
@@ -223,6 +269,7 @@ def test_status_of_one_stage_directory_shows_that_stage(tmp_path, capsys):
 
 # 4. Accepted but wrong: refused before work starts, with the field and the fix ------------------------------------
 
+
 def findings(stage: str, *overrides: str) -> dict[str, str]:
     report = preflight.plan(to_object(compose(stage, list(overrides))))
     return {f.field: f.line() for f in report.errors}
@@ -235,20 +282,24 @@ def test_a_model_config_unlike_the_checkpoint_it_loads_is_refused():
     assert "model" not in findings("cpt")  # the smoke's own model matches its checkpoint
 
 
-@pytest.mark.parametrize("override, field, fix", [
-    ("optimizer.lr=-0.1", "optimizer.lr", "optimizer.lr=1e-5"),
-    ("optimizer.lr=0", "optimizer.lr", "optimizer.lr=1e-5"),
-    ("stage.time=99:99:99", "stage.time", "stage.time=04:00:00"),
-    ("stage.time=1-25:00:00", "stage.time", "stage.time=04:00:00"),
-    ("launch.root=/etc/passwd", "launch.root", "point launch.root at a directory"),
-])
+@pytest.mark.parametrize(
+    "override, field, fix",
+    [
+        ("optimizer.lr=-0.1", "optimizer.lr", "optimizer.lr=1e-5"),
+        ("optimizer.lr=0", "optimizer.lr", "optimizer.lr=1e-5"),
+        ("stage.time=99:99:99", "stage.time", "stage.time=04:00:00"),
+        ("stage.time=1-25:00:00", "stage.time", "stage.time=04:00:00"),
+        ("launch.root=/etc/passwd", "launch.root", "point launch.root at a directory"),
+    ],
+)
 def test_values_no_run_can_use_are_refused(override, field, fix):
     found = findings("cpt", override)
     assert field in found and fix in found[field], found
 
 
-@pytest.mark.parametrize("override", ["stage.time=48:00:00", "stage.time=2-00:00:00", "stage.time=90",
-                                      "optimizer.lr=3e-4"])
+@pytest.mark.parametrize(
+    "override", ["stage.time=48:00:00", "stage.time=2-00:00:00", "stage.time=90", "optimizer.lr=3e-4"]
+)
 def test_values_slurm_and_training_take_are_accepted(override):
     assert override.partition("=")[0] not in findings("cpt", override)
 
@@ -258,17 +309,30 @@ def test_a_file_as_launch_root_is_one_line_from_the_command(tmp_path):
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
     assert out.stderr.strip().splitlines() == [
         "error: launch.root: /etc/passwd is a file, not a directory; fix: point launch.root at a directory (run "
-        "directories go to <launch.root>/<run.name>/<stage>), e.g. launch.root=$HOME/runs"]
+        "directories go to <launch.root>/<run.name>/<stage>), e.g. launch.root=$HOME/runs"
+    ]
 
 
 def test_a_relative_source_path_is_resolved_at_submission(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "en.jsonl").write_text((REPO / "data_prep/sample_corpus/en.jsonl").read_text())
-    out = subprocess.run([sys.executable, "-m", "recipes.data_prep", "launch.dryrun=true", f"launch.root={tmp_path}",
-                          "data.sources=[{path: 'corpus/*.jsonl', lang: en}]", "data_prep.drop_missing=true"],
-                         cwd=tmp_path, env={**ENV, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recipes.data_prep",
+            "launch.dryrun=true",
+            f"launch.root={tmp_path}",
+            "data.sources=[{path: 'corpus/*.jsonl', lang: en}]",
+            "data_prep.drop_missing=true",
+        ],
+        cwd=tmp_path,
+        env={**ENV, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     import yaml
 
@@ -314,6 +378,7 @@ def test_a_non_ascii_run_name_unquoted_explains_itself(tmp_path):
 
 # 6. A stopped tokenizer pool: each worker finishes or drops its shard, none takes a new one -----------------------
 
+
 def test_a_stopped_pool_finishes_its_shards_and_starts_no_new_one(tmp_path):
     """One worker, many small shards of one input, processed in order: SIGTERM mid-run (to the launcher, which
     stops the job's whole process group, workers included) must leave a prefix of committed shards and no
@@ -325,15 +390,33 @@ def test_a_stopped_pool_finishes_its_shards_and_starts_no_new_one(tmp_path):
         for i in range(6000):
             text = f"{i}. " + " ".join(texts[(i + k) % len(texts)] for k in range(4))
             f.write(json.dumps({"id": str(i), "text": text, "lang": "en", "source": "web"}) + "\n")
-    launcher = subprocess.Popen([sys.executable, "-m", "recipes.data_prep", f"launch.root={tmp_path}",
-                                 f"data.sources=[{{path: '{corpus}'}}]", "data_prep.curate=false",
-                                 "data_prep.workers=1", "data_prep.shard_bytes=16384", "data_prep.drop_missing=true"],
-                                cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    launcher = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "recipes.data_prep",
+            f"launch.root={tmp_path}",
+            f"data.sources=[{{path: '{corpus}'}}]",
+            "data_prep.curate=false",
+            "data_prep.workers=1",
+            "data_prep.shard_bytes=16384",
+            "data_prep.drop_missing=true",
+        ],
+        cwd=REPO,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     shards = tmp_path / "smoke" / "data_prep" / "artifact" / "shards"
 
     def committed() -> list[int]:
-        return sorted(int(p.name.rsplit("-", 1)[1]) for p in shards.iterdir()
-                      if p.is_dir() and not p.name.endswith(".tmp")) if shards.is_dir() else []
+        return (
+            sorted(
+                int(p.name.rsplit("-", 1)[1]) for p in shards.iterdir() if p.is_dir() and not p.name.endswith(".tmp")
+            )
+            if shards.is_dir()
+            else []
+        )
 
     try:
         deadline = time.monotonic() + 240
@@ -360,12 +443,18 @@ def test_a_job_started_without_a_launcher_is_running_while_it_lives(tmp_path):
 
     fifo = tmp_path / "input.jsonl"
     os.mkfifo(fifo)  # the job waits on it
-    rendered = launch("recipes.data_prep", f"launch.root={tmp_path}", "launch.dryrun=true",
-                      f"data.sources=[{{path: '{fifo}'}}]")
+    rendered = launch(
+        "recipes.data_prep", f"launch.root={tmp_path}", "launch.dryrun=true", f"data.sources=[{{path: '{fifo}'}}]"
+    )
     assert rendered.returncode == 0, rendered.stderr[-2000:]
     stage_dir = tmp_path / "smoke" / "data_prep"
-    job = subprocess.Popen([sys.executable, "-m", "recipes.runtime.stage_runner", "--run-dir", str(stage_dir)],
-                           cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    job = subprocess.Popen(
+        [sys.executable, "-m", "recipes.runtime.stage_runner", "--run-dir", str(stage_dir)],
+        cwd=REPO,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while not (stage_dir / "status.json").exists():

@@ -19,10 +19,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _megatron_line(it: int, total: int, loss: float) -> str:
     # the format of Megatron's training_log
-    return (f" [2026-11-22 10:{it % 60:02d}:00] iteration {it:8d}/{total:8d} | consumed samples: {it * 32:12d} | "
-            f"elapsed time per iteration (ms): 1523.4 | learning rate: 1.000000E-05 | global batch size:    32 | "
-            f"lm loss: {loss:.6E} | loss scale: 1.0 | grad norm: 1.234 | number of skipped iterations:   0 | "
-            f"number of nan iterations:   0 |")
+    return (
+        f" [2026-11-22 10:{it % 60:02d}:00] iteration {it:8d}/{total:8d} | consumed samples: {it * 32:12d} | "
+        f"elapsed time per iteration (ms): 1523.4 | learning rate: 1.000000E-05 | global batch size:    32 | "
+        f"lm loss: {loss:.6E} | loss scale: 1.0 | grad norm: 1.234 | number of skipped iterations:   0 | "
+        f"number of nan iterations:   0 |"
+    )
 
 
 def _make_run(root: Path) -> Path:
@@ -46,7 +48,8 @@ def _make_run(root: Path) -> Path:
     sft.mkdir()
     (sft / "resolved.yaml").write_text(f"checkpoint:\n  save: {root / 'elsewhere'}\n")
     (run_dir / ".nemo_run" / ".slurm_jobs").write_text(
-        f"4712 = ls,{run_dir / '.nemo_run/experiments/demo-cpt/demo-cpt_1763800000/sft'},LocalTunnel,{{}}\n")
+        f"4712 = ls,{run_dir / '.nemo_run/experiments/demo-cpt/demo-cpt_1763800000/sft'},LocalTunnel,{{}}\n"
+    )
     return run_dir
 
 
@@ -76,10 +79,12 @@ def test_status_reads_sacct(tmp_path, monkeypatch):
     bin_dir.mkdir()
     sacct = bin_dir / "sacct"
     # a stand-in sacct answering like Slurm 22.05 for -X --duplicates --parsable2 --noheader: one row per requeue
-    sacct.write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path}/sacct.args\n"
-                     "case \"$*\" in *4711*) printf '4711|REQUEUED|00:10:00|0:0\\n4711|REQUEUED|00:20:00|0:0\\n"
-                     "4711|REQUEUED|00:01:00|0:0\\n4711|RUNNING|01:02:03|0:0\\n';; "
-                     "*) echo '4712|PENDING|00:00:00|0:0';; esac\n")
+    sacct.write_text(
+        f'#!/bin/sh\necho "$@" >> {tmp_path}/sacct.args\n'
+        'case "$*" in *4711*) printf \'4711|REQUEUED|00:10:00|0:0\\n4711|REQUEUED|00:20:00|0:0\\n'
+        "4711|REQUEUED|00:01:00|0:0\\n4711|RUNNING|01:02:03|0:0\\n';; "
+        "*) echo '4712|PENDING|00:00:00|0:0';; esac\n"
+    )
     sacct.chmod(sacct.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     console = Console(record=True, width=200)
@@ -91,8 +96,12 @@ def test_status_reads_sacct(tmp_path, monkeypatch):
 
 
 def test_cli_errors_on_unknown_run(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "recipes.status", "nope", "--root", str(tmp_path)], cwd=REPO,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "recipes.status", "nope", "--root", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2 and "neither a directory nor a run" in result.stderr
 
 
@@ -100,8 +109,12 @@ def test_cli_errors_on_unknown_run(tmp_path):
 def test_status_of_a_real_requeued_slurm_job(tmp_path):
     """A real job on the local Slurm that requeues itself once: state and restart count come from sacct."""
     script = 'if [ "${SLURM_RESTART_COUNT:-0}" -eq 0 ]; then scontrol requeue "$SLURM_JOB_ID"; sleep 120; fi'
-    job_id = subprocess.run(["sbatch", "--parsable", "--requeue", f"--output={tmp_path}/slurm-%j.out",
-                             "--wrap", script], capture_output=True, text=True, check=True).stdout.strip()
+    job_id = subprocess.run(
+        ["sbatch", "--parsable", "--requeue", f"--output={tmp_path}/slurm-%j.out", "--wrap", script],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     stage = tmp_path / "run" / "data_prep"
     stage.mkdir(parents=True)
     (stage / "resolved.yaml").write_text("checkpoint: {}\n")

@@ -16,9 +16,17 @@ from recipes.submit import memory
 
 REPO = Path(__file__).resolve().parents[2]
 # The proxy's model cut to a CPU size: 7 layers make the [5, 1] pattern put one global layer among six local ones.
-TINY = ["model.hidden_size=64", "model.ffn_hidden_size=128", "model.num_attention_heads=4", "model.num_query_groups=2",
-        "model.kv_channels=16", "model.vocab_size=512", "model.num_layers=7", "model.window_size=16",
-        "dataset.sequence_length=64"]
+TINY = [
+    "model.hidden_size=64",
+    "model.ffn_hidden_size=128",
+    "model.num_attention_heads=4",
+    "model.num_query_groups=2",
+    "model.kv_channels=16",
+    "model.vocab_size=512",
+    "model.num_layers=7",
+    "model.window_size=16",
+    "dataset.sequence_length=64",
+]
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +86,10 @@ def test_baseline_model_has_the_recipe_shapes(tiny, proxy):
     assert (config.num_attention_heads, config.num_key_value_heads, config.head_dim) == (32, 16, 128)
     assert (config.vocab_size, config.sliding_window, config.query_pre_attn_scalar) == (262208, 1024, 168)
     assert config.layer_types == ["sliding_attention"] * 4  # the [5, 1] pattern's first four
-    assert bench.baseline_model_config(tiny).layer_types == ["sliding_attention"] * 5 + ["full_attention",
-                                                                                         "sliding_attention"]
+    assert bench.baseline_model_config(tiny).layer_types == ["sliding_attention"] * 5 + [
+        "full_attention",
+        "sliding_attention",
+    ]
     model, _ = bench.build_baseline(tiny, "cpu")
     assert sum(p.numel() for p in model.parameters()) == memory.total_parameters(tiny)  # same FLOPs on both sides
     assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
@@ -115,23 +125,45 @@ def test_workers_run_in_fresh_processes_the_recipe_under_torchrun():
     args = bench.parse_args(["--precision", "fp8_delayed", "--steps", "7", "--warmup", "2"])
     recipe, baseline = bench.worker_command("recipe", args), bench.worker_command("baseline", args)
     options = ["--precision", "fp8_delayed", "--steps", "7", "--warmup", "2"]
-    assert recipe == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "1",
-                      "-m", "bench.train_throughput", "--worker", "recipe", *options]
+    assert recipe == [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "1",
+        "-m",
+        "bench.train_throughput",
+        "--worker",
+        "recipe",
+        *options,
+    ]
     assert baseline == [sys.executable, "-m", "bench.train_throughput", "--worker", "baseline", *options]
 
 
 def test_refuses_without_a_gpu_before_any_work(tmp_path):
     out = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, "-m", "bench.train_throughput", "--out", str(out)], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.train_throughput", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == bench.NO_GPU and not out.exists()
 
 
 def _raw(kind: str, step_s: float, warmup: int = 2, device_gib: float | None = 60.0) -> dict:
-    return {"kind": kind, "warmup": warmup, "step_seconds": [9.0] * warmup + [step_s, step_s * 1.1, step_s * 0.9],
-            "losses": [12.0, 11.0, 10.5, 10.0, 9.5], "max_device_used_gib": device_gib, "max_allocated_gib": 50.0,
-            "max_reserved_gib": 55.0}
+    return {
+        "kind": kind,
+        "warmup": warmup,
+        "step_seconds": [9.0] * warmup + [step_s, step_s * 1.1, step_s * 0.9],
+        "losses": [12.0, 11.0, 10.5, 10.0, 9.5],
+        "max_device_used_gib": device_gib,
+        "max_allocated_gib": 50.0,
+        "max_reserved_gib": 55.0,
+    }
 
 
 WORKLOAD = bench.Workload(tokens_per_step=8 * 4096, flops_per_token=18_568_705_536, memory_estimate_gib=64.0)
@@ -179,21 +211,31 @@ def test_projection_through_two_depths_by_hand():
 
 
 def _sweep_workloads():
-    return {d: bench.Workload(tokens_per_step=8 * 4096, flops_per_token=1e10 * d, memory_estimate_gib=60.0)
-            for d in (4, 8)}
+    return {
+        d: bench.Workload(tokens_per_step=8 * 4096, flops_per_token=1e10 * d, memory_estimate_gib=60.0) for d in (4, 8)
+    }
 
 
 def test_sweep_assembly_compares_each_variant_at_its_depth_and_projects_62_layers():
     baselines = {4: _raw("baseline", 1.4), 8: _raw("baseline", 2.2)}
-    runs = {("bf16", 4): _raw("recipe", 1.25), ("bf16-levers", 4): _raw("recipe", 1.0),
-            ("fp8_current-all-layers", 4): _raw("recipe", 0.9), ("bf16-te-cuda-graphs", 4): "recipe worker failed",
-            ("bf16", 8): _raw("recipe", 1.65), ("fp8_current-all-layers", 8): _raw("recipe", 1.2)}
+    runs = {
+        ("bf16", 4): _raw("recipe", 1.25),
+        ("bf16-levers", 4): _raw("recipe", 1.0),
+        ("fp8_current-all-layers", 4): _raw("recipe", 0.9),
+        ("bf16-te-cuda-graphs", 4): "recipe worker failed",
+        ("bf16", 8): _raw("recipe", 1.65),
+        ("fp8_current-all-layers", 8): _raw("recipe", 1.2),
+    }
     results = bench.assemble_sweep(PEAK, _sweep_workloads(), baselines, runs)
     rows = {(r["variant"], r["layers"]): r for r in results["variants"]}
     assert rows[("bf16", 4)]["speedup_vs_transformers"] == pytest.approx(1.4 / 1.25)
     assert rows[("bf16", 8)]["speedup_vs_transformers"] == pytest.approx(2.2 / 1.65)
-    assert rows[("bf16-te-cuda-graphs", 4)] == {"variant": "bf16-te-cuda-graphs", "layers": 4, "precision": "bf16",
-                                                "error": "recipe worker failed"}
+    assert rows[("bf16-te-cuda-graphs", 4)] == {
+        "variant": "bf16-te-cuda-graphs",
+        "layers": 4,
+        "precision": "bf16",
+        "error": "recipe worker failed",
+    }
     best = results["best"]
     # bf16-levers at 4 layers: 1.4 / 1.0 = 1.4x beats bf16 at 8 layers (2.2 / 1.65 = 1.33x)
     assert (best["bf16"]["best_variant"], best["bf16"]["best_layers"]) == ("bf16-levers", 4)
@@ -218,7 +260,9 @@ def test_sweep_targets_are_missed_when_no_variant_reaches_them():
 def test_sweep_depths_and_variant_names():
     assert bench.sweep_layers(139.8) == (4, 8) and bench.sweep_layers(79.2) == (2, 4)
     assert bench.variant_config("fp8_current-all-layers", 8) == (
-        "fp8_current", ["mixed_precision.first_last_layers_bf16=false", "model.num_layers=8"])
+        "fp8_current",
+        ["mixed_precision.first_last_layers_bf16=false", "model.num_layers=8"],
+    )
     with pytest.raises(bench.BenchError, match=r"--variants: 'fp16' is not one of bf16, "):
         bench.variant_config("fp16", 4)
 
@@ -231,8 +275,9 @@ def test_every_variant_composes(variant):
 
 
 def test_a_worker_past_its_limit_is_a_failure_naming_its_log(tmp_path, monkeypatch):
-    monkeypatch.setattr(bench, "worker_command", lambda *args, **kwargs: [sys.executable, "-c",
-                                                                           "import time; time.sleep(30)"])
+    monkeypatch.setattr(
+        bench, "worker_command", lambda *args, **kwargs: [sys.executable, "-c", "import time; time.sleep(30)"]
+    )
     args = bench.parse_args(["--sweep"])
     with pytest.raises(bench.WorkerFailed, match=r"recipe-bf16-4L worker ran past its 1 s limit; log: "):
         bench.run_worker("recipe", args, tmp_path, variant="bf16", layers=4, timeout=1)
@@ -241,6 +286,12 @@ def test_a_worker_past_its_limit_is_a_failure_naming_its_log(tmp_path, monkeypat
 
 def test_sweep_plan_runs_the_slope_variants_first_at_both_depths():
     plan = bench.sweep_plan(["bf16-levers", "bf16", "fp8_current-all-layers", "fp8_delayed-all-layers"], (4, 8))
-    assert plan == [("bf16", 4), ("bf16", 8), ("fp8_current-all-layers", 4), ("fp8_current-all-layers", 8),
-                    ("bf16-levers", 4), ("fp8_delayed-all-layers", 4)]
+    assert plan == [
+        ("bf16", 4),
+        ("bf16", 8),
+        ("fp8_current-all-layers", 4),
+        ("fp8_current-all-layers", 8),
+        ("bf16-levers", 4),
+        ("fp8_delayed-all-layers", 4),
+    ]
     assert bench.sweep_plan(["bf16-rope-fusion"], (2, 4)) == [("bf16-rope-fusion", 2)]

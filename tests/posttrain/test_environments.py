@@ -8,8 +8,13 @@ import torch
 
 from recipes.engines import nemo_rl_config
 from recipes.posttrain.environments import ENV_NAME, ScorerConfig, SeaRewardScorer, assistant_text, rollout_metrics
-from recipes.posttrain.ifeval_spec import (SUPPORTED_INSTRUCTIONS, IFEvalSpec, IFEvalSpecError, build_constraint,
-                                           build_spec)
+from recipes.posttrain.ifeval_spec import (
+    SUPPORTED_INSTRUCTIONS,
+    IFEvalSpec,
+    IFEvalSpecError,
+    build_constraint,
+    build_spec,
+)
 
 # One everyday sentence per language, plus a word in it and a short phrase.
 TEXT = {
@@ -26,10 +31,18 @@ def cases(language):
     cases = [
         ("length_constraints:number_words", {"relation": "at least", "num_words": 5}, sentence, phrase),
         ("length_constraints:number_words", {"relation": "less than", "num_words": 5}, phrase, sentence),
-        ("length_constraints:number_sentences", {"relation": "less than", "num_sentences": 2}, sentence,
-         f"{sentence}\n{sentence}"),
-        ("length_constraints:number_paragraphs", {"num_paragraphs": 2}, f"{sentence}\n***\n{sentence}",
-         f"{sentence}\n\n{sentence}"),
+        (
+            "length_constraints:number_sentences",
+            {"relation": "less than", "num_sentences": 2},
+            sentence,
+            f"{sentence}\n{sentence}",
+        ),
+        (
+            "length_constraints:number_paragraphs",
+            {"num_paragraphs": 2},
+            f"{sentence}\n***\n{sentence}",
+            f"{sentence}\n\n{sentence}",
+        ),
         ("keywords:existence", {"keywords": [word]}, sentence, phrase),
         ("keywords:forbidden_words", {"forbidden_words": [word]}, phrase, sentence),
         ("startend:start_checker", {"start_phrase": phrase}, sentence, f"{word} {sentence}"),
@@ -46,8 +59,9 @@ def cases(language):
 ALL_CASES = [(language, *case) for language in ("id", "th", "vi", "tl") for case in cases(language)]
 
 
-@pytest.mark.parametrize("language,instruction,kwargs,follows,breaks", ALL_CASES,
-                         ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(ALL_CASES)])
+@pytest.mark.parametrize(
+    "language,instruction,kwargs,follows,breaks", ALL_CASES, ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(ALL_CASES)]
+)
 def test_each_instruction_maps_onto_a_checking_constraint(language, instruction, kwargs, follows, breaks):
     constraint = build_constraint(instruction, kwargs)
     assert constraint.name == instruction
@@ -63,18 +77,27 @@ def test_every_supported_instruction_is_exercised_in_three_languages():
 
 def test_ifeval_relations_and_google_ifeval_null_kwargs():
     # Google IFEval lists every kwarg name on every row, unused ones as null.
-    constraint = build_constraint("length_constraints:number_words",
-                                  {"relation": "less than", "num_words": 10, "keywords": None, "end_phrase": None})
+    constraint = build_constraint(
+        "length_constraints:number_words",
+        {"relation": "less than", "num_words": 10, "keywords": None, "end_phrase": None},
+    )
     assert (constraint.at_least, constraint.at_most) == (None, 9)
     assert build_constraint("length_constraints:number_words", {"relation": "at least", "num_words": 10}).at_least == 10
 
 
-@pytest.mark.parametrize("instruction,kwargs,message", [
-    ("detectable_content:postscript", {"postscript_marker": "P.S."}, "'detectable_content:postscript' has no checker"),
-    ("keywords:existence", {}, r"lack \['keywords'\]"),
-    ("punctuation:no_comma", {"num_words": 3}, r"unknown \['num_words'\]"),
-    ("length_constraints:number_words", {"relation": "about", "num_words": 3}, "relation='about'"),
-])
+@pytest.mark.parametrize(
+    "instruction,kwargs,message",
+    [
+        (
+            "detectable_content:postscript",
+            {"postscript_marker": "P.S."},
+            "'detectable_content:postscript' has no checker",
+        ),
+        ("keywords:existence", {}, r"lack \['keywords'\]"),
+        ("punctuation:no_comma", {"num_words": 3}, r"unknown \['num_words'\]"),
+        ("length_constraints:number_words", {"relation": "about", "num_words": 3}, "relation='about'"),
+    ],
+)
 def test_unknown_or_malformed_instructions_are_errors_naming_them(instruction, kwargs, message):
     with pytest.raises(IFEvalSpecError, match=message):
         build_constraint(instruction, kwargs)
@@ -102,8 +125,10 @@ def test_lowercase_is_refused_for_a_caseless_script_and_kwargs_must_pair_with_id
     with pytest.raises(IFEvalSpecError, match="no letter case"):
         build_spec({"instruction_id_list": ["change_case:english_lowercase"], "kwargs": [{}]}, TEXT["th"][0])
     with pytest.raises(IFEvalSpecError, match="2 instruction ids but 1 kwargs"):
-        build_spec({"instruction_id_list": ["punctuation:no_comma", "detectable_format:json_format"],
-                    "kwargs": [{}]}, TEXT["id"][0])
+        build_spec(
+            {"instruction_id_list": ["punctuation:no_comma", "detectable_format:json_format"], "kwargs": [{}]},
+            TEXT["id"][0],
+        )
     with pytest.raises(IFEvalSpecError, match="no constraints"):
         build_spec({"instruction_id_list": [], "kwargs": []}, TEXT["id"][0])
 
@@ -117,12 +142,20 @@ INDONESIAN_TWO = spec("id", ("punctuation:no_comma", {}), ("keywords:existence",
 
 
 def test_scorer_on_a_mixed_batch():
-    responses = ["So the answer is \\boxed{24}.", "I think it is 25.",
-                 TEXT["th"][0], "The rain falls gently on the roof of our house at night.",
-                 TEXT["id"][0]]
-    metadata = [{"ground_truth": "24"}, {"ground_truth": "24"},
-                {"ground_truth": THAI_NO_COMMA}, {"ground_truth": THAI_NO_COMMA},
-                {"ground_truth": INDONESIAN_TWO}]
+    responses = [
+        "So the answer is \\boxed{24}.",
+        "I think it is 25.",
+        TEXT["th"][0],
+        "The rain falls gently on the roof of our house at night.",
+        TEXT["id"][0],
+    ]
+    metadata = [
+        {"ground_truth": "24"},
+        {"ground_truth": "24"},
+        {"ground_truth": THAI_NO_COMMA},
+        {"ground_truth": THAI_NO_COMMA},
+        {"ground_truth": INDONESIAN_TWO},
+    ]
     # math right, math wrong, Thai instruction followed, followed but answered in English, Indonesian half followed
     assert SeaRewardScorer().score(responses, metadata) == [1.0, 0.0, 1.0, 0.0, 0.5]
     assert SeaRewardScorer(ScorerConfig(all_or_nothing=True)).score(responses[4:], metadata[4:]) == [0.0]
@@ -144,12 +177,19 @@ def test_message_log_batch_through_the_actor_step():
     """NeMo-RL's rollout: per sample a list of {"role", "content"} turns (the user turn already templated), and the
     data processor's extra_env_info as metadata."""
     batch = [
-        [{"role": "user", "content": "<start_of_turn>user\nBerapa 6 x 4?<end_of_turn>\n<start_of_turn>model\n"},
-         {"role": "assistant", "content": "6 x 4 = \\boxed{24}"}],
-        [{"role": "user", "content": "<start_of_turn>user\nเขียนเกี่ยวกับฝน ห้ามใช้จุลภาค<end_of_turn>\n"},
-         {"role": "assistant", "content": TEXT["th"][0][:20]}, {"role": "assistant", "content": TEXT["th"][0][20:]}],
-        [{"role": "user", "content": "เขียนเกี่ยวกับฝน ห้ามใช้จุลภาค"},
-         {"role": "assistant", "content": "ฝนตก, ลมพัด, ฟ้าร้องดังสนั่นไปทั่วทั้งหมู่บ้านในคืนนี้"}],
+        [
+            {"role": "user", "content": "<start_of_turn>user\nBerapa 6 x 4?<end_of_turn>\n<start_of_turn>model\n"},
+            {"role": "assistant", "content": "6 x 4 = \\boxed{24}"},
+        ],
+        [
+            {"role": "user", "content": "<start_of_turn>user\nเขียนเกี่ยวกับฝน ห้ามใช้จุลภาค<end_of_turn>\n"},
+            {"role": "assistant", "content": TEXT["th"][0][:20]},
+            {"role": "assistant", "content": TEXT["th"][0][20:]},
+        ],
+        [
+            {"role": "user", "content": "เขียนเกี่ยวกับฝน ห้ามใช้จุลภาค"},
+            {"role": "assistant", "content": "ฝนตก, ลมพัด, ฟ้าร้องดังสนั่นไปทั่วทั้งหมู่บ้านในคืนนี้"},
+        ],
     ]
     metadata = [{"ground_truth": "24"}, {"ground_truth": THAI_NO_COMMA}, {"ground_truth": THAI_NO_COMMA}]
     assert assistant_text(batch[1]) == TEXT["th"][0]
@@ -190,11 +230,13 @@ def nemo_rl_stand_in(monkeypatch):
     modules = {
         "ray": types.SimpleNamespace(remote=lambda cls: cls),
         "nemo_rl": types.ModuleType("nemo_rl"),
-        "nemo_rl.environments.interfaces": types.SimpleNamespace(EnvironmentInterface=object,
-                                                                 EnvironmentReturn=EnvironmentReturn),
+        "nemo_rl.environments.interfaces": types.SimpleNamespace(
+            EnvironmentInterface=object, EnvironmentReturn=EnvironmentReturn
+        ),
         "nemo_rl.distributed.ray_actor_environment_registry": types.SimpleNamespace(ACTOR_ENVIRONMENT_REGISTRY={}),
         "nemo_rl.distributed.virtual_cluster": types.SimpleNamespace(
-            PY_EXECUTABLES=types.SimpleNamespace(SYSTEM="python")),
+            PY_EXECUTABLES=types.SimpleNamespace(SYSTEM="python")
+        ),
     }
     env_registry: dict = {}
 
@@ -225,8 +267,10 @@ def test_registration_and_actor_glue(nemo_rl_stand_in):
     # NeMo-RL's create_env resolves the class from its dotted name (hydra's get_object: import, then getattr).
     module_name, class_name = ACTOR_CLASS_FQN.rsplit(".", 1)
     actor = getattr(importlib.import_module(module_name), class_name)({"all_or_nothing": False})
-    batch = [[{"role": "user", "content": "6 x 4?"}, {"role": "assistant", "content": "\\boxed{24}"}],
-             [{"role": "user", "content": "ห้ามใช้จุลภาค"}, {"role": "assistant", "content": "ฝนตก, ลมพัด"}]]
+    batch = [
+        [{"role": "user", "content": "6 x 4?"}, {"role": "assistant", "content": "\\boxed{24}"}],
+        [{"role": "user", "content": "ห้ามใช้จุลภาค"}, {"role": "assistant", "content": "ฝนตก, ลมพัด"}],
+    ]
     metadata = [{"ground_truth": "24"}, {"ground_truth": THAI_NO_COMMA}]
     returned = actor.step(batch, metadata)
     assert returned.rewards.tolist() == [1.0, 0.0] and returned.metadata == metadata

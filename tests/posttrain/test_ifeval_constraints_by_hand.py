@@ -110,8 +110,12 @@ def test_bullets_are_lines_starting_with_star_dash_or_dot_but_not_bold():
 def test_lowercase_and_commas_in_several_scripts():
     assert AllLowercase().is_followed("tôi thích ăn phở", "vi")
     assert not AllLowercase().is_followed("tôi thích ăn Phở", "vi")
-    for comma_text, language in (("我喜欢米饭，你呢", "zh"), ("米饭、面条", "zh"), ("ရန်ကုန်၊ မန္တလေး", "my"),
-                                 ("satu, dua", "id")):
+    for comma_text, language in (
+        ("我喜欢米饭，你呢", "zh"),
+        ("米饭、面条", "zh"),
+        ("ရန်ကုန်၊ မန္တလေး", "my"),
+        ("satu, dua", "id"),
+    ):
         assert not NoCommas().is_followed(comma_text, language)
     assert NoCommas().is_followed("我喜欢米饭。你呢？", "zh")
 

@@ -59,8 +59,14 @@ def _three_pairs():
     Pair 0: chosen 3 tokens at reference offset -0.1 each (policy - reference = +0.3), rejected 1 token at +0.2
     (-0.2). Pair 1: two identical rows of 2 tokens at +0.05 (-0.1 each): a tie. Pair 2 is masked out."""
     masks = [[0, 1, 1, 1], [0, 1, 0, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 1, 1], [0, 1, 1, 1]]
-    offsets = [[-0.1, -0.1, -0.1, WILD], [0.2, WILD, WILD, WILD], [0.05, 0.05, WILD, WILD],
-               [0.05, 0.05, WILD, WILD], [WILD] * 4, [-WILD] * 4]
+    offsets = [
+        [-0.1, -0.1, -0.1, WILD],
+        [0.2, WILD, WILD, WILD],
+        [0.05, 0.05, WILD, WILD],
+        [0.05, 0.05, WILD, WILD],
+        [WILD] * 4,
+        [-WILD] * 4,
+    ]
     data = {
         "input_ids": torch.tensor([[0, 1, 0, 1], [0, 0, 1, 1], [0, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0], [1, 1, 1, 1]]),
         "token_mask": torch.tensor(masks),
@@ -90,16 +96,24 @@ def test_preference_loss_over_three_pairs_with_a_tie_and_a_masked_pair():
     assert not logits.grad[4:].any()  # the masked pair trains nothing
 
 
-@pytest.mark.parametrize("key", ["sample_mask", "token_mask", "advantages", "prev_logprobs",
-                                 "reference_policy_logprobs"])
+@pytest.mark.parametrize(
+    "key", ["sample_mask", "token_mask", "advantages", "prev_logprobs", "reference_policy_logprobs"]
+)
 def test_dr_grpo_loss_stays_float32_whatever_dtype_a_batch_field_arrives_in(key):
     # Numpy-born fields (advantages from rewards, masks) arrive as float64; the loss and the per-token terms stay in
     # the float32 of the log-probs rather than silently doubling in size and precision.
-    logits, data = torch.zeros(2, 4, 2), {
-        "input_ids": torch.tensor([[0, 1, 0, 1], [1, 1, 0, 0]]), "token_mask": torch.tensor([[0, 1, 1, 1]] * 2),
-        "sample_mask": torch.tensor([1.0, 1.0]), "advantages": torch.tensor([[1.0] * 4, [-0.5] * 4]),
-        "prev_logprobs": torch.full((2, 4), -LOG2 - 0.1), "generation_logprobs": torch.full((2, 4), -LOG2),
-        "reference_policy_logprobs": torch.full((2, 4), -LOG2 + 0.2)}
+    logits, data = (
+        torch.zeros(2, 4, 2),
+        {
+            "input_ids": torch.tensor([[0, 1, 0, 1], [1, 1, 0, 0]]),
+            "token_mask": torch.tensor([[0, 1, 1, 1]] * 2),
+            "sample_mask": torch.tensor([1.0, 1.0]),
+            "advantages": torch.tensor([[1.0] * 4, [-0.5] * 4]),
+            "prev_logprobs": torch.full((2, 4), -LOG2 - 0.1),
+            "generation_logprobs": torch.full((2, 4), -LOG2),
+            "reference_policy_logprobs": torch.full((2, 4), -LOG2 + 0.2),
+        },
+    )
     loss_fn = DrGRPOLossFn(DrGRPOLossConfig.dr_grpo(4, reference_policy_kl_penalty=0.1))
     expected, _ = loss_fn(logits, data, torch.tensor(2.0), torch.tensor(6.0))
     loss, _ = loss_fn(logits, {**data, key: data[key].double()}, torch.tensor(2.0), torch.tensor(6.0))
@@ -129,8 +143,9 @@ def test_dr_grpo_generation_mismatch_metrics_by_hand():
         "prev_logprobs": torch.full((1, 5), -LOG2),
         "generation_logprobs": torch.tensor([[-LOG2 + e for e in errors]]),
     }
-    _, metrics = DrGRPOLossFn(DrGRPOLossConfig.dr_grpo(4))(torch.zeros(1, 5, 2), data, torch.tensor(1.0),
-                                                            torch.tensor(4.0))
+    _, metrics = DrGRPOLossFn(DrGRPOLossConfig.dr_grpo(4))(
+        torch.zeros(1, 5, 2), data, torch.tensor(1.0), torch.tensor(4.0)
+    )
     used = errors[1:]
     assert metrics["gen_kl_error"] == pytest.approx(sum(_k3(-e) for e in used) / 4, rel=1e-5)
     assert metrics["policy_kl_error"] == pytest.approx(sum(_k3(e) for e in used) / 4, rel=1e-5)
@@ -138,13 +153,20 @@ def test_dr_grpo_generation_mismatch_metrics_by_hand():
     assert metrics["sampling_importance_ratio"] == pytest.approx(sum(math.exp(-e) for e in used) / 4, rel=1e-5)
     # The trainer's distribution is uniform (-log 2): the entropy estimate is E_gen[(pi / pi_gen) log 2].
     assert metrics["approx_entropy"] == pytest.approx(sum(math.exp(-e) * LOG2 for e in used) / 4, rel=1e-5)
+
     # JS divergence of two distributions over the sampled token: k3 of each against their mixture.
     def js(e: float) -> float:
         p, g = 0.5, 0.5 * math.exp(e)
         m = 0.5 * (p + g)
         return 0.5 * _k3(math.log(p / m)) + 0.5 * _k3(math.log(g / m))
+
     assert metrics["js_divergence_error"] == pytest.approx(sum(js(e) for e in used) / 4, rel=1e-5)
     # On-policy ratio 1 on every token: min = max = clamped = 1.
-    for key in ("probs_ratio_min", "probs_ratio_max", "probs_ratio_clamped_min", "probs_ratio_clamped_max",
-                "probs_ratio_clamped"):
+    for key in (
+        "probs_ratio_min",
+        "probs_ratio_max",
+        "probs_ratio_clamped_min",
+        "probs_ratio_clamped_max",
+        "probs_ratio_clamped",
+    ):
         assert metrics[key] == pytest.approx(1.0), key

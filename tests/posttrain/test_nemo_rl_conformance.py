@@ -23,31 +23,75 @@ from recipes.posttrain.nemo_rl_entry import grpo_loss, preference_loss
 
 # examples/configs/grpo_math_1B.yaml @ v0.5.0: the keys the checks below touch, with their values there.
 GRPO_BASE = {
-    "grpo": {"num_prompts_per_step": 32, "num_generations_per_prompt": 16, "max_num_steps": 1000000,
-             "normalize_rewards": True, "use_leave_one_out_baseline": True, "val_period": 10, "val_at_start": False,
-             "max_val_samples": 256, "val_batch_size": 256, "seed": 42},
-    "loss_fn": {"reference_policy_kl_penalty": 0.01, "ratio_clip_min": 0.2, "ratio_clip_max": 0.2,
-                "token_level_loss": True},
-    "checkpointing": {"enabled": True, "checkpoint_dir": "results/grpo", "metric_name": "val:accuracy",
-                      "model_save_format": "safetensors", "save_consolidated": False},
-    "policy": {"model_name": "Qwen/Qwen2.5-1.5B", "max_total_sequence_length": 512,
-               "dtensor_cfg": {"_v2": True, "enabled": True, "tensor_parallel_size": 1, "context_parallel_size": 1},
-               "megatron_cfg": {"enabled": False, "context_parallel_size": 1}},
-    "data": {"max_input_seq_length": "${policy.max_total_sequence_length}", "prompt_file": "examples/prompts/cot.txt",
-             "system_prompt_file": None, "shuffle": True, "num_workers": 1, "processor": "math_hf_data_processor",
-             "env_name": "math", "dataset_name": "OpenMathInstruct-2"},
+    "grpo": {
+        "num_prompts_per_step": 32,
+        "num_generations_per_prompt": 16,
+        "max_num_steps": 1000000,
+        "normalize_rewards": True,
+        "use_leave_one_out_baseline": True,
+        "val_period": 10,
+        "val_at_start": False,
+        "max_val_samples": 256,
+        "val_batch_size": 256,
+        "seed": 42,
+    },
+    "loss_fn": {
+        "reference_policy_kl_penalty": 0.01,
+        "ratio_clip_min": 0.2,
+        "ratio_clip_max": 0.2,
+        "token_level_loss": True,
+    },
+    "checkpointing": {
+        "enabled": True,
+        "checkpoint_dir": "results/grpo",
+        "metric_name": "val:accuracy",
+        "model_save_format": "safetensors",
+        "save_consolidated": False,
+    },
+    "policy": {
+        "model_name": "Qwen/Qwen2.5-1.5B",
+        "max_total_sequence_length": 512,
+        "dtensor_cfg": {"_v2": True, "enabled": True, "tensor_parallel_size": 1, "context_parallel_size": 1},
+        "megatron_cfg": {"enabled": False, "context_parallel_size": 1},
+    },
+    "data": {
+        "max_input_seq_length": "${policy.max_total_sequence_length}",
+        "prompt_file": "examples/prompts/cot.txt",
+        "system_prompt_file": None,
+        "shuffle": True,
+        "num_workers": 1,
+        "processor": "math_hf_data_processor",
+        "env_name": "math",
+        "dataset_name": "OpenMathInstruct-2",
+    },
     "env": {"math": {"num_workers": 8, "math_verify_impl": "hf_math_verify"}},
 }
 # examples/configs/dpo.yaml @ v0.5.0 (no dtensor_cfg._v2: the v1 DTensor worker; no model_save_format).
 DPO_BASE = {
-    "dpo": {"max_num_steps": 150, "val_period": 25, "val_batches": 8, "val_global_batch_size": 8,
-            "val_at_start": True, "seed": 42, "reference_policy_kl_penalty": 0.05,
-            "preference_average_log_probs": False, "preference_loss_weight": 1, "sft_loss_weight": 0},
+    "dpo": {
+        "max_num_steps": 150,
+        "val_period": 25,
+        "val_batches": 8,
+        "val_global_batch_size": 8,
+        "val_at_start": True,
+        "seed": 42,
+        "reference_policy_kl_penalty": 0.05,
+        "preference_average_log_probs": False,
+        "preference_loss_weight": 1,
+        "sft_loss_weight": 0,
+    },
     "checkpointing": {"enabled": True, "checkpoint_dir": "results/dpo", "metric_name": "val:validation-default_loss"},
-    "policy": {"model_name": "meta-llama/Llama-3.2-1B-Instruct", "max_total_sequence_length": 1024,
-               "dtensor_cfg": {"enabled": True, "tensor_parallel_size": 1, "context_parallel_size": 1}},
-    "data": {"max_input_seq_length": "${policy.max_total_sequence_length}", "shuffle": True, "num_workers": 1,
-             "dataset_name": "HelpSteer3"},
+    "policy": {
+        "model_name": "meta-llama/Llama-3.2-1B-Instruct",
+        "max_total_sequence_length": 1024,
+        "dtensor_cfg": {"enabled": True, "tensor_parallel_size": 1, "context_parallel_size": 1},
+    },
+    "data": {
+        "max_input_seq_length": "${policy.max_total_sequence_length}",
+        "shuffle": True,
+        "num_workers": 1,
+        "dataset_name": "HelpSteer3",
+    },
 }
 # nemo_rl/data/datasets/response_datasets/__init__.py @ v0.5.0, load_response_dataset: `ResponseDataset` needs
 # train_data_path and passes these optional keys on (a key not here is ignored).
@@ -60,8 +104,15 @@ BINARY_PREFERENCE_KEYS = {"val_data_path", "prompt_key", "chosen_key", "rejected
 # ~l.1569, ~l.1611; a list like this one missed the latter: tests/nemorl runs the loops themselves), DPO's
 # validation every key of DPOValMetrics but the two counts the worker adds (dpo.py ~l.91-100 and ~l.405-413).
 GRPO_METRICS_READ = {"num_valid_samples", "token_mult_prob_error", "gen_kl_error"}
-DPO_METRICS_READ = {"loss", "sft_loss", "preference_loss", "accuracy", "rewards_chosen_mean", "rewards_rejected_mean",
-                    "num_valid_samples"}
+DPO_METRICS_READ = {
+    "loss",
+    "sft_loss",
+    "preference_loss",
+    "accuracy",
+    "rewards_chosen_mean",
+    "rewards_rejected_mean",
+    "num_valid_samples",
+}
 # examples/prompts/cot.txt exists in the v0.5.0 checkout; TaskDataSpec opens prompt_file relative to the cwd.
 COT_PROMPT = "examples/prompts/cot.txt"
 
@@ -73,8 +124,9 @@ def load_like_nemo_rl(path: Path) -> DictConfig:
         parents = [str(p) for p in parents] if isinstance(parents, ListConfig) else [str(parents)]
         merged = OmegaConf.create({})
         for parent in parents:
-            merged = OmegaConf.merge(merged, load_like_nemo_rl(Path(parent) if parent.startswith("/")
-                                                               else path.parent / parent))
+            merged = OmegaConf.merge(
+                merged, load_like_nemo_rl(Path(parent) if parent.startswith("/") else path.parent / parent)
+            )
         config = OmegaConf.merge(merged, config)
     return config
 
@@ -108,8 +160,11 @@ def validation_on(section: dict) -> bool:
 MATH_ONLY = "rl.datasets=[{name:dm,path:/data/dm.jsonl,env:math}]"
 
 
-@pytest.mark.parametrize("overrides,env", [([], "sea_ifeval"), ([MATH_ONLY], "math"),
-                                           (["rl.val_prompts=0"], "sea_ifeval")], ids=["if+math", "math", "no-val"])
+@pytest.mark.parametrize(
+    "overrides,env",
+    [([], "sea_ifeval"), ([MATH_ONLY], "math"), (["rl.val_prompts=0"], "sea_ifeval")],
+    ids=["if+math", "math", "no-val"],
+)
 def test_grpo_run_reads_what_it_needs(checkout, tmp_path, overrides, env):
     config = merged(checkout, tmp_path, "rl", overrides)
     data, grpo = config["data"], config["grpo"]
@@ -169,11 +224,25 @@ def test_our_losses_return_the_metrics_v050_reads(checkout, tmp_path):
     logits, ids = torch.randn(4, 5, 7), torch.randint(0, 7, (4, 5))
     mask, logprobs = torch.tensor([[0, 1, 1, 1, 0]] * 4), -torch.rand(4, 5)
     grpo = grpo_loss(merged(checkout, tmp_path, "rl", [])["loss_fn"])
-    _, metrics = grpo(logits, {"input_ids": ids, "token_mask": mask, "sample_mask": torch.ones(4),
-                               "advantages": torch.ones(4, 5), "prev_logprobs": logprobs,
-                               "generation_logprobs": logprobs}, torch.tensor(4.0), torch.tensor(12.0))
+    _, metrics = grpo(
+        logits,
+        {
+            "input_ids": ids,
+            "token_mask": mask,
+            "sample_mask": torch.ones(4),
+            "advantages": torch.ones(4, 5),
+            "prev_logprobs": logprobs,
+            "generation_logprobs": logprobs,
+        },
+        torch.tensor(4.0),
+        torch.tensor(12.0),
+    )
     assert GRPO_METRICS_READ <= set(metrics)
     apo = preference_loss(merged(checkout, tmp_path, "apo", [])["dpo"])
-    _, metrics = apo(logits, {"input_ids": ids, "token_mask": mask, "sample_mask": torch.ones(4),
-                              "reference_policy_logprobs": logprobs}, torch.tensor(4.0), torch.tensor(12.0))
+    _, metrics = apo(
+        logits,
+        {"input_ids": ids, "token_mask": mask, "sample_mask": torch.ones(4), "reference_policy_logprobs": logprobs},
+        torch.tensor(4.0),
+        torch.tensor(12.0),
+    )
     assert DPO_METRICS_READ <= set(metrics)

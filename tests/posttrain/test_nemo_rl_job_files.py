@@ -23,8 +23,9 @@ def _jsonl(path: Path, rows: list[dict], trailing_newline: bool = True) -> Path:
 
 
 def test_split_holds_out_a_seeded_sample_and_keeps_every_row(tmp_path):
-    math = _jsonl(tmp_path / "math.jsonl", [{"input": f"m{i}", "output": str(i)} for i in range(30)],
-                  trailing_newline=False)  # the last row must not run into the next file's first
+    math = _jsonl(
+        tmp_path / "math.jsonl", [{"input": f"m{i}", "output": str(i)} for i in range(30)], trailing_newline=False
+    )  # the last row must not run into the next file's first
     instructions = _jsonl(tmp_path / "if.jsonl", [{"input": f"i{i}", "output": "{}"} for i in range(20)])
     train, val = tmp_path / "data" / "train.jsonl", tmp_path / "data" / "val.jsonl"
     split = split_jsonl([math, instructions], train, val, held_out=8, min_train=32, seed=7, field="rl.val_prompts")
@@ -53,8 +54,10 @@ def _checkpoint(root: Path, step: int, gemma3_dir: Path, consolidated: bool = Tr
     policy/weights, policy/tokenizer; Automodel's checkpointer: the Hugging Face export in weights/model/consolidated
     beside the sharded safetensors)."""
     step_dir = root / f"step_{step}"
-    config = {"policy": {"dtensor_cfg": {"_v2": True, "enabled": True}, "megatron_cfg": {"enabled": False}},
-              "checkpointing": {"model_save_format": "safetensors", "save_consolidated": consolidated}}
+    config = {
+        "policy": {"dtensor_cfg": {"_v2": True, "enabled": True}, "megatron_cfg": {"enabled": False}},
+        "checkpointing": {"model_save_format": "safetensors", "save_consolidated": consolidated},
+    }
     (step_dir / "policy" / "weights" / "model").mkdir(parents=True)
     (step_dir / "config.yaml").write_text(yaml.safe_dump(config))
     if consolidated:

@@ -17,9 +17,22 @@ REPO = Path(__file__).resolve().parents[2]
 def run(*args, root):
     """A dry-run launch; upstream artifacts (the imported checkpoint, the pairs) need not exist for rendering, and
     the Slurm account and partition are placeholders."""
-    return subprocess.run([sys.executable, "-m", *args, f"launch.root={root}", "launch.check_paths=false",
-                           "cluster.account=acct", "cluster.partition=batch"], cwd=REPO, capture_output=True,
-                          text=True, env={**os.environ, "COLUMNS": "250"}, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            *args,
+            f"launch.root={root}",
+            "launch.check_paths=false",
+            "cluster.account=acct",
+            "cluster.partition=batch",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "250"},
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +65,14 @@ def test_27b_dr_grpo_config(rendered):
 
 
 def test_stock_grpo_renders_nemo_rl_defaults(tmp_path):
-    out = run("recipes.rl", "experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true", "rl.algorithm=grpo",
-              root=tmp_path)
+    out = run(
+        "recipes.rl",
+        "experiment=sealion_v4_27b",
+        "cluster=slurm",
+        "launch.dryrun=true",
+        "rl.algorithm=grpo",
+        root=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     config = yaml.safe_load((tmp_path / "sealion_v4_27b" / "rl" / "launch" / "nemo_rl.yaml").read_text())
     assert config["grpo"]["normalize_rewards"] is True and "sealion" not in config["loss_fn"]
@@ -79,15 +98,17 @@ def test_sbatch_starts_a_ray_cluster_in_the_rl_container(rendered, stage, nodes)
     assert f"python -m recipes.runtime.stage_runner --run-dir {rendered / stage}" in sbatch
 
 
-@pytest.mark.parametrize("override,field", [
-    ("rl.generations_per_prompt=8", "rl.train_global_batch_size"),
-    ("rl.generations_per_prompt=1", "rl.generations_per_prompt"),
-    ("model.pipeline_model_parallel_size=2", "model.pipeline_model_parallel_size"),
-    ("rl.generation_tensor_parallel_size=3", "rl.generation_tensor_parallel_size"),
-])
+@pytest.mark.parametrize(
+    "override,field",
+    [
+        ("rl.generations_per_prompt=8", "rl.train_global_batch_size"),
+        ("rl.generations_per_prompt=1", "rl.generations_per_prompt"),
+        ("model.pipeline_model_parallel_size=2", "model.pipeline_model_parallel_size"),
+        ("rl.generation_tensor_parallel_size=3", "rl.generation_tensor_parallel_size"),
+    ],
+)
 def test_bad_rl_settings_fail_before_submission(tmp_path, override, field):
-    out = run("recipes.rl", "experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true", override,
-              root=tmp_path)
+    out = run("recipes.rl", "experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true", override, root=tmp_path)
     assert out.returncode == 2
     assert f"error: {field}:" in out.stderr
     assert not (tmp_path / "sealion_v4_27b" / "rl" / "launch" / "sbatch.sh").exists()
@@ -104,8 +125,14 @@ def test_ifeval_dataset_routes_the_run_to_the_sea_environment(rendered):
 
 
 def test_math_only_run_keeps_nemo_rl_math_environment(tmp_path):
-    out = run("recipes.rl", "experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true",
-              "rl.datasets=[{name:dm,path:/data/dm.jsonl,env:math}]", root=tmp_path)
+    out = run(
+        "recipes.rl",
+        "experiment=sealion_v4_27b",
+        "cluster=slurm",
+        "launch.dryrun=true",
+        "rl.datasets=[{name:dm,path:/data/dm.jsonl,env:math}]",
+        root=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     config = yaml.safe_load((tmp_path / "sealion_v4_27b" / "rl" / "launch" / "nemo_rl.yaml").read_text())
     assert config["data"]["env_name"] == "math"
@@ -114,6 +141,12 @@ def test_math_only_run_keeps_nemo_rl_math_environment(tmp_path):
 
 
 def test_unknown_reward_environment_fails_before_submission(tmp_path):
-    out = run("recipes.rl", "experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true",
-              "rl.datasets=[{name:code,path:/data/code.jsonl,env:code}]", root=tmp_path)
+    out = run(
+        "recipes.rl",
+        "experiment=sealion_v4_27b",
+        "cluster=slurm",
+        "launch.dryrun=true",
+        "rl.datasets=[{name:code,path:/data/code.jsonl,env:code}]",
+        root=tmp_path,
+    )
     assert out.returncode == 2 and "error: rl.datasets[0].env: 'code' is not a reward environment" in out.stderr

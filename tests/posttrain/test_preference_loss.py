@@ -71,10 +71,15 @@ def batch(gemma3_tokenizer):
     for prompt, chosen, rejected in PAIRS:
         for answer in (chosen, rejected):
             messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
-            rows.append(gemma3_tokenizer.apply_chat_template(
-                messages, chat_template=CHAT_TEMPLATE, tokenize=True, return_dict=True,
-                return_assistant_tokens_mask=True,
-            ))
+            rows.append(
+                gemma3_tokenizer.apply_chat_template(
+                    messages,
+                    chat_template=CHAT_TEMPLATE,
+                    tokenize=True,
+                    return_dict=True,
+                    return_assistant_tokens_mask=True,
+                )
+            )
     width = max(len(row["input_ids"]) for row in rows)
     pad = gemma3_tokenizer.pad_token_id
 

@@ -36,12 +36,15 @@ def _sigmoid(x):
     return 1 / (1 + math.exp(-x))
 
 
-@pytest.mark.parametrize("objective, average, expected", [
-    ("sigmoid", False, math.log(1 + math.exp(-1.25))),  # -log sigmoid(r_c - r_r), r_c - r_r = 1.25
-    ("sigmoid", True, math.log(1 + math.exp(-0.75))),  # 0.5 + 0.25
-    ("apo_zero", False, (1 - _sigmoid(1.0)) + _sigmoid(-0.25)),
-    ("apo_down", False, _sigmoid(1.0) + (1 - _sigmoid(1.25))),
-])
+@pytest.mark.parametrize(
+    "objective, average, expected",
+    [
+        ("sigmoid", False, math.log(1 + math.exp(-1.25))),  # -log sigmoid(r_c - r_r), r_c - r_r = 1.25
+        ("sigmoid", True, math.log(1 + math.exp(-0.75))),  # 0.5 + 0.25
+        ("apo_zero", False, (1 - _sigmoid(1.0)) + _sigmoid(-0.25)),
+        ("apo_down", False, _sigmoid(1.0) + (1 - _sigmoid(1.25))),
+    ],
+)
 def test_pair_loss_and_rewards(objective, average, expected):
     logits, data = _pair()
     config = PreferenceLossConfig(objective=objective, beta=1.0, preference_average_log_probs=average)
@@ -59,7 +62,8 @@ def test_pair_loss_and_rewards(objective, average, expected):
 def test_beta_scales_the_rewards_and_must_be_positive():
     logits, data = _pair()
     _, metrics = PreferenceLossFn(PreferenceLossConfig(objective="sigmoid", beta=0.1))(
-        logits, data, torch.tensor(2.0), None)
+        logits, data, torch.tensor(2.0), None
+    )
     assert metrics["rewards_chosen_mean"] == pytest.approx(0.1, rel=1e-6)
     with pytest.raises(ValueError, match="beta=0"):
         PreferenceLossConfig(beta=0)

@@ -29,9 +29,22 @@ from recipes.posttrain.prompt_selection.warmup import load_checkpoints
 SAMPLE = REPO_ROOT / "data_prep" / "sample_select"
 TARGETS = {"id_math": read_prompts(SAMPLE / "target_id_math.jsonl")}
 # conf/select/cpu.yaml's numbers
-CPU = dict(max_tokens=32, lora_r=4, lora_alpha=16, lora_target_modules=("q_proj", "v_proj"), warmup_fraction=0.25,
-           checkpoints=2, lr=1e-3, warmup_ratio=0.0, batch_size=4, bf16=False, candidate_gradient="sgd", proj_dim=256,
-           select_fraction=0.25, shard_size=4)
+CPU = dict(
+    max_tokens=32,
+    lora_r=4,
+    lora_alpha=16,
+    lora_target_modules=("q_proj", "v_proj"),
+    warmup_fraction=0.25,
+    checkpoints=2,
+    lr=1e-3,
+    warmup_ratio=0.0,
+    batch_size=4,
+    bf16=False,
+    candidate_gradient="sgd",
+    proj_dim=256,
+    select_fraction=0.25,
+    shard_size=4,
+)
 
 
 @pytest.fixture(scope="module")
@@ -127,10 +140,17 @@ def test_a_killed_shard_job_restarts_to_identical_features(selection, tmp_path):
     out, settings, pool, _ = selection
     shutil.copytree(out / "warmup", tmp_path / "warmup")  # the warm-up is reused; the features are recomputed
     checkpoints = load_checkpoints(out / "warmup", pool, settings)
-    first, second = (shard_path(Path("features"), shards(len(pool), settings)[0], pool, c, settings)
-                     for c in checkpoints)
-    args = [sys.executable, "-c", KILLABLE, str(tmp_path), json.dumps({**CPU, "model": settings.model}),
-            str(SAMPLE / "pool.jsonl")]
+    first, second = (
+        shard_path(Path("features"), shards(len(pool), settings)[0], pool, c, settings) for c in checkpoints
+    )
+    args = [
+        sys.executable,
+        "-c",
+        KILLABLE,
+        str(tmp_path),
+        json.dumps({**CPU, "model": settings.model}),
+        str(SAMPLE / "pool.jsonl"),
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     job = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
@@ -142,8 +162,12 @@ def test_a_killed_shard_job_restarts_to_identical_features(selection, tmp_path):
     subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for name in (first, second):
         assert np.array_equal(np.load(tmp_path / name), np.load(out / name))
-    assert not list((tmp_path / "features").rglob("*.tmp")) and not (tmp_path / shard_path(
-        Path("features"), shards(len(pool), settings)[1], pool, checkpoints[0], settings)).exists()
+    assert (
+        not list((tmp_path / "features").rglob("*.tmp"))
+        and not (
+            tmp_path / shard_path(Path("features"), shards(len(pool), settings)[1], pool, checkpoints[0], settings)
+        ).exists()
+    )
 
 
 def test_clair_reads_the_selection(selection):

@@ -32,12 +32,27 @@ def multimodal_gemma3(tmp_path_factory):
 
     tokenizer = AutoTokenizer.from_pretrained(build())
     config = Gemma3Config(
-        text_config=dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=LAYERS,
-                         num_attention_heads=2, num_key_value_heads=1, head_dim=16, sliding_window=16,
-                         layer_types=["sliding_attention", "full_attention"]),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                           image_size=28, patch_size=14),
-        mm_tokens_per_image=4)
+        text_config=dict(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=LAYERS,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            head_dim=16,
+            sliding_window=16,
+            layer_types=["sliding_attention", "full_attention"],
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=28,
+            patch_size=14,
+        ),
+        mm_tokens_per_image=4,
+    )
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("gemma3-mm")
     Gemma3ForConditionalGeneration(config).save_pretrained(out)
@@ -55,14 +70,27 @@ def test_the_lora_sits_on_the_language_model_only(multimodal_gemma3):
 
 
 def test_the_27b_chains_select_runs_end_to_end(multimodal_gemma3, tmp_path):
-    run = launch.prepare("select", ["experiment=sealion_v4_27b", f"launch.root={tmp_path}",
-                                    f"select.model={multimodal_gemma3}",
-                                    f"select.candidates={SAMPLE / 'pool.jsonl'}",
-                                    f"+select.targets.id_math={SAMPLE / 'target_id_math.jsonl'}"])
+    run = launch.prepare(
+        "select",
+        [
+            "experiment=sealion_v4_27b",
+            f"launch.root={tmp_path}",
+            f"select.model={multimodal_gemma3}",
+            f"select.candidates={SAMPLE / 'pool.jsonl'}",
+            f"+select.targets.id_math={SAMPLE / 'target_id_math.jsonl'}",
+        ],
+    )
     s = run.cfg.select
     # the chain's settings: LESS's, with the selector model swapped for the tiny multimodal one
-    assert (s.lora_r, s.lora_alpha, s.checkpoints, s.proj_dim, s.candidate_gradient, s.bf16, s.max_grad_norm) == \
-        (128, 512, 4, 8192, "adam", True, 1.0)
+    assert (s.lora_r, s.lora_alpha, s.checkpoints, s.proj_dim, s.candidate_gradient, s.bf16, s.max_grad_norm) == (
+        128,
+        512,
+        4,
+        8192,
+        "adam",
+        True,
+        1.0,
+    )
     ctx = StageContext(run.cfg, run.run_dir)
     assert select.execute(ctx)
     out = ctx.artifact_dir

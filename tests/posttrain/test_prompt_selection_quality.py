@@ -26,8 +26,9 @@ GROUP = 7
 @pytest.fixture(scope="module")
 def picks(tmp_path_factory):
     out = tmp_path_factory.mktemp("quality")
-    cfg = to_object(compose("select", [f"launch.root={out}", f"select.model={build()}",
-                                       f"select.select_fraction={GROUP / 56}"]))
+    cfg = to_object(
+        compose("select", [f"launch.root={out}", f"select.model={build()}", f"select.select_fraction={GROUP / 56}"])
+    )
     knobs = settings(StageContext(cfg, out / "run"))
     assert (knobs.proj_dim, knobs.lora_r, knobs.candidate_gradient) == (256, 4, "sgd")  # the cpu preset
     pool = read_prompts(DATA / "pool.jsonl")
@@ -36,8 +37,10 @@ def picks(tmp_path_factory):
         targets[prompt.row["group"]].append(prompt)
     assert run.compute_features(out, pool, knobs)
     run.select(out, pool, dict(targets), knobs)
-    return {group: [json.loads(line)["group"] for line in (out / "selected" / f"{group}.jsonl").read_text()
-                    .splitlines()] for group in targets}
+    return {
+        group: [json.loads(line)["group"] for line in (out / "selected" / f"{group}.jsonl").read_text().splitlines()]
+        for group in targets
+    }
 
 
 def test_every_target_set_finds_its_group_far_above_chance(picks):

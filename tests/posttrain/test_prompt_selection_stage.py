@@ -31,15 +31,22 @@ def test_the_smoke_preset_passes_preflight(tmp_path):
 
 def test_the_paper_defaults():
     s = to_object(compose("select", ["select=less"])).select
-    assert (s.proj_dim, s.checkpoints, s.select_fraction, s.warmup_fraction, s.lora_r, s.lora_alpha, s.lr) == \
-        (8192, 4, 0.05, 0.05, 128, 512, 2e-5)
+    assert (s.proj_dim, s.checkpoints, s.select_fraction, s.warmup_fraction, s.lora_r, s.lora_alpha, s.lr) == (
+        8192,
+        4,
+        0.05,
+        0.05,
+        128,
+        512,
+        2e-5,
+    )
     assert s.candidate_gradient == "adam"
 
 
 def test_feature_storage_that_does_not_fit_is_refused(tmp_path):
     """16 candidates x 2^37 dims x 2 checkpoints x 4 bytes = 16 TiB, more than any test machine's free disk."""
     free = shutil.disk_usage(tmp_path).free
-    dim = 2 ** 37
+    dim = 2**37
     assert CPU_POOL_ROWS * dim * 2 * 4 > free
     cfg = select_cfg(tmp_path, f"select.proj_dim={dim}")
     assert preflight.feature_bytes(cfg, CPU_POOL_ROWS) == CPU_POOL_ROWS * dim * 2 * 4
@@ -52,33 +59,45 @@ def test_feature_storage_that_does_not_fit_is_refused(tmp_path):
 def test_missing_pool_and_target_are_named(tmp_path):
     cfg = select_cfg(tmp_path, f"select.candidates={tmp_path}/none.jsonl", f"+select.targets.x={tmp_path}/t.jsonl")
     assert {f.field for f in preflight.check_paths(cfg)} == {"select.candidates", "select.targets.x"}
-    assert [f.field for f in errors(select_cfg(tmp_path, "select.candidates=null"))] == \
-        ["select.candidates"]
-    assert [f.field for f in errors(select_cfg(tmp_path, "select.candidate_gradient=sign"))] == \
-        ["select.candidate_gradient"]
+    assert [f.field for f in errors(select_cfg(tmp_path, "select.candidates=null"))] == ["select.candidates"]
+    assert [f.field for f in errors(select_cfg(tmp_path, "select.candidate_gradient=sign"))] == [
+        "select.candidate_gradient"
+    ]
 
 
 def test_clair_after_select_reads_its_selection_and_keeps_the_model(tmp_path):
     """In a pipeline X -> select -> clair (X: data_prep here, rl in the 27B recipe), clair's prompts may be select's output (made by an earlier stage) and
     clair's upstream stays X, not select's JSONL artifact."""
     selected = f"{tmp_path}/smoke/select/artifact/selected.jsonl"
-    launches = plan_stages([f"launch.root={tmp_path}", "launch.dryrun=true", "pipeline.stages=[data_prep,select,clair]",
-                            f"clair.prompts={selected}"])
+    launches = plan_stages(
+        [
+            f"launch.root={tmp_path}",
+            "launch.dryrun=true",
+            "pipeline.stages=[data_prep,select,clair]",
+            f"clair.prompts={selected}",
+        ]
+    )
     by_name = {launch.name: launch for launch in launches}
     assert by_name["select"].cfg.run.upstream == "data_prep"
     assert by_name["clair"].cfg.run.upstream == "data_prep"
     # lineage: clair was made from data_prep's model and select's prompts; select from data_prep alone
-    parents = {name: json.loads((launch.run_dir / "manifest.json").read_text())["parents"]
-               for name, launch in by_name.items()}
+    parents = {
+        name: json.loads((launch.run_dir / "manifest.json").read_text())["parents"] for name, launch in by_name.items()
+    }
     assert parents["select"] == ["data_prep"] and parents["clair"] == ["data_prep", "select"]
 
 
 def test_bad_select_numbers_are_all_named_at_once(tmp_path):
-    cfg = select_cfg(tmp_path, "select.select_fraction=1.5", "select.warmup_fraction=0", "select.proj_dim=0",
-                     "select.checkpoints=0")
+    cfg = select_cfg(
+        tmp_path, "select.select_fraction=1.5", "select.warmup_fraction=0", "select.proj_dim=0", "select.checkpoints=0"
+    )
     findings = preflight.check_select(cfg)
-    assert {f.field for f in findings} == {"select.select_fraction", "select.warmup_fraction", "select.proj_dim",
-                                          "select.checkpoints"}
+    assert {f.field for f in findings} == {
+        "select.select_fraction",
+        "select.warmup_fraction",
+        "select.proj_dim",
+        "select.checkpoints",
+    }
     assert all(f.fix for f in findings)
 
 
@@ -117,12 +136,18 @@ def _jsonl(path, rows):
 GOOD = {"id": "a", "lang": "id", "prompt": "Berapa 2 + 2?"}
 
 
-@pytest.mark.parametrize("bad, says", [
-    ({"id": "b", "lang": "id"}, "row 2 (id 'b'): needs 'prompt' or 'messages'"),
-    ({"id": "b", "lang": "xx", "prompt": "?"}, "lang 'xx' is not one of the project's languages"),
-    ({"id": "b", "lang": "id", "messages": [{"role": "user"}]}, "messages[0] needs a 'role' and a non-empty 'content'"),
-    ({"id": 7, "lang": "id", "prompt": "?"}, "id '7' repeats (ids compare as strings)"),
-])
+@pytest.mark.parametrize(
+    "bad, says",
+    [
+        ({"id": "b", "lang": "id"}, "row 2 (id 'b'): needs 'prompt' or 'messages'"),
+        ({"id": "b", "lang": "xx", "prompt": "?"}, "lang 'xx' is not one of the project's languages"),
+        (
+            {"id": "b", "lang": "id", "messages": [{"role": "user"}]},
+            "messages[0] needs a 'role' and a non-empty 'content'",
+        ),
+        ({"id": 7, "lang": "id", "prompt": "?"}, "id '7' repeats (ids compare as strings)"),
+    ],
+)
 def test_a_bad_target_row_is_named_at_launch(tmp_path, bad, says):
     """Before any GPU time: preflight reads the target file as the stage does (it used to be read only after the
     warm-up and every candidate feature)."""
@@ -154,12 +179,24 @@ def test_rows_over_max_tokens_are_counted_not_refused(tmp_path):
     from recipes.posttrain.prompt_selection.pool import read_prompts
     from recipes.posttrain.prompt_selection.tokens import IGNORE, encode
 
-    long_chat = {"id": "b", "lang": "en", "messages": [
-        {"role": "user", "content": "Please explain, in as much detail as you can manage, how rain forms. " * 3},
-        {"role": "assistant", "content": "Water vapour cools and condenses."}]}
+    long_chat = {
+        "id": "b",
+        "lang": "en",
+        "messages": [
+            {"role": "user", "content": "Please explain, in as much detail as you can manage, how rain forms. " * 3},
+            {"role": "assistant", "content": "Water vapour cools and condenses."},
+        ],
+    }
     pool, target = _jsonl(tmp_path / "pool.jsonl", [GOOD, long_chat]), _jsonl(tmp_path / "t.jsonl", [GOOD])
-    findings = preflight.check_select(select_cfg(tmp_path, f"select.candidates={pool}", "select.max_tokens=12",
-                                                 "~select.targets.id_math", f"+select.targets.x={target}"))
+    findings = preflight.check_select(
+        select_cfg(
+            tmp_path,
+            f"select.candidates={pool}",
+            "select.max_tokens=12",
+            "~select.targets.id_math",
+            f"+select.targets.x={target}",
+        )
+    )
     assert [(f.field, f.severity) for f in findings] == [("select.candidates", "warning")]
     assert findings[0].message.startswith("1 of 2 rows are longer than 12 tokens")
     ids, labels = encode(AutoTokenizer.from_pretrained(build()), read_prompts(pool)[1], 12)

@@ -58,20 +58,48 @@ def test_math_reward_refuses_an_unreadable_gold_answer():
 
 # Per language: two natural sentences (the second has a comma), a keyword in the first, its first and last words.
 TEXTS = {
-    "id": ("Jakarta adalah ibu kota Indonesia.", "Kota ini ramai, padat, dan penuh dengan makanan yang lezat.",
-           "ibu kota", "Jakarta adalah", "yang lezat."),
-    "vi": ("Hà Nội là thủ đô của Việt Nam.", "Thành phố này có nhiều hồ đẹp, phố cổ và món phở nổi tiếng.",
-           "thủ đô", "Hà Nội", "nổi tiếng."),
-    "th": ("กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย", "เมืองนี้มีวัดสวยงามและอาหารริมทางที่อร่อยมาก",
-           "เมืองหลวง", "กรุงเทพ", "อร่อยมาก"),
-    "tl": ("Ang Maynila ang kabisera ng Pilipinas.",
-           "Napakaraming tao rito, kaya laging trapik sa mga kalsada tuwing umaga.",
-           "kabisera", "Ang Maynila", "tuwing umaga."),
-    "ta": ("சென்னை தமிழ்நாட்டின் தலைநகரம் ஆகும்.", "இந்த நகரம் கடற்கரை, கோயில்கள் மற்றும் சுவையான உணவுக்கு பிரபலமானது.",
-           "தலைநகரம்", "சென்னை", "பிரபலமானது."),
-    "my": ("ရန်ကုန်သည် မြန်မာနိုင်ငံ၏ အကြီးဆုံးမြို့ ဖြစ်သည်။",
-           "ထိုမြို့တွင် ရွှေတိဂုံဘုရား၊ ဈေးများနှင့် အစားအစာကောင်းများ ရှိသည်။",
-           "ရန်ကုန်", "ရန်ကုန်သည်", "ရှိသည်။"),
+    "id": (
+        "Jakarta adalah ibu kota Indonesia.",
+        "Kota ini ramai, padat, dan penuh dengan makanan yang lezat.",
+        "ibu kota",
+        "Jakarta adalah",
+        "yang lezat.",
+    ),
+    "vi": (
+        "Hà Nội là thủ đô của Việt Nam.",
+        "Thành phố này có nhiều hồ đẹp, phố cổ và món phở nổi tiếng.",
+        "thủ đô",
+        "Hà Nội",
+        "nổi tiếng.",
+    ),
+    "th": (
+        "กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย",
+        "เมืองนี้มีวัดสวยงามและอาหารริมทางที่อร่อยมาก",
+        "เมืองหลวง",
+        "กรุงเทพ",
+        "อร่อยมาก",
+    ),
+    "tl": (
+        "Ang Maynila ang kabisera ng Pilipinas.",
+        "Napakaraming tao rito, kaya laging trapik sa mga kalsada tuwing umaga.",
+        "kabisera",
+        "Ang Maynila",
+        "tuwing umaga.",
+    ),
+    "ta": (
+        "சென்னை தமிழ்நாட்டின் தலைநகரம் ஆகும்.",
+        "இந்த நகரம் கடற்கரை, கோயில்கள் மற்றும் சுவையான உணவுக்கு பிரபலமானது.",
+        "தலைநகரம்",
+        "சென்னை",
+        "பிரபலமானது.",
+    ),
+    "my": (
+        "ရန်ကုန်သည် မြန်မာနိုင်ငံ၏ အကြီးဆုံးမြို့ ဖြစ်သည်။",
+        "ထိုမြို့တွင် ရွှေတိဂုံဘုရား၊ ဈေးများနှင့် အစားအစာကောင်းများ ရှိသည်။",
+        "ရန်ကုန်",
+        "ရန်ကုန်သည်",
+        "ရှိသည်။",
+    ),
 }
 LANGUAGES = list(TEXTS)
 

@@ -17,9 +17,22 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def launch(stage, root, *overrides):
-    return subprocess.run([sys.executable, "-m", f"recipes.{stage}", "experiment=smoke", "launch.dryrun=true",
-                           f"launch.root={root}", *overrides], cwd=REPO, capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "250"}, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            f"recipes.{stage}",
+            "experiment=smoke",
+            "launch.dryrun=true",
+            f"launch.root={root}",
+            *overrides,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "250"},
+        timeout=300,
+    )
 
 
 def test_smoke_rl_and_apo_pass_preflight_for_slurm_with_their_inputs_staged(tmp_path):
@@ -36,7 +49,8 @@ def test_smoke_rl_and_apo_pass_preflight_for_slurm_with_their_inputs_staged(tmp_
     assert (rl / "inputs" / "math.jsonl").read_bytes() == (REPO / "data_prep/sample_rl/math.jsonl").read_bytes()
     assert (rl / "inputs" / "ifeval.jsonl").is_file() and (apo / "inputs" / "pairs.jsonl").is_file()
     assert yaml.safe_load((apo / "launch" / "nemo_rl.yaml").read_text())["policy"]["model_name"].startswith(
-        str(apo / "inputs"))
+        str(apo / "inputs")
+    )
 
 
 def test_smoke_rl_on_this_machine_reads_inputs_in_place(tmp_path):
@@ -45,10 +59,13 @@ def test_smoke_rl_on_this_machine_reads_inputs_in_place(tmp_path):
     assert not (tmp_path / "smoke" / "rl" / "inputs").exists()
 
 
-@pytest.mark.parametrize("override, field, fix", [
-    ("rl.datasets=[]", "rl.datasets", "data_prep.rl_data"),
-    ("rl.val_prompts=15", "rl.val_prompts", "lower rl.val_prompts"),  # 16 bundled prompts, 2 per step
-])
+@pytest.mark.parametrize(
+    "override, field, fix",
+    [
+        ("rl.datasets=[]", "rl.datasets", "data_prep.rl_data"),
+        ("rl.val_prompts=15", "rl.val_prompts", "lower rl.val_prompts"),  # 16 bundled prompts, 2 per step
+    ],
+)
 def test_preflight_refuses_rl_without_a_step_of_prompts(tmp_path, override, field, fix):
     out = launch("rl", tmp_path, override)
     assert out.returncode != 0

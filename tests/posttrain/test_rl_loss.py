@@ -142,16 +142,21 @@ def test_nemo_rl_shaped_class_matches_the_tensor_function_and_splits_over_microb
 
     token_logprobs = torch.log_softmax(logits[:, :-1], -1).gather(-1, data["input_ids"][:, 1:, None]).squeeze(-1)
     direct = clipped_policy_loss(
-        token_logprobs, data["prev_logprobs"][:, 1:], data["advantages"][:, 1],
-        data["token_mask"][:, 1:].float(), loss_fn.config,
+        token_logprobs,
+        data["prev_logprobs"][:, 1:],
+        data["advantages"][:, 1],
+        data["token_mask"][:, 1:].float(),
+        loss_fn.config,
     )
     assert loss.item() == pytest.approx(direct.loss.item(), rel=1e-6)
     assert metrics["num_valid_samples"] == 4
 
     # NeMo-RL sums micro-batch losses computed with the global counts: that must equal the whole-batch loss.
     halves = [{key: value[rows] for key, value in data.items()} for rows in (slice(0, 2), slice(2, 4))]
-    parts = [loss_fn(logits[rows], half, torch.tensor(4.0), torch.tensor(10.0))[0]
-             for rows, half in zip((slice(0, 2), slice(2, 4)), halves)]
+    parts = [
+        loss_fn(logits[rows], half, torch.tensor(4.0), torch.tensor(10.0))[0]
+        for rows, half in zip((slice(0, 2), slice(2, 4)), halves)
+    ]
     assert (parts[0] + parts[1]).item() == pytest.approx(loss.item(), rel=1e-6)
 
     loss.backward()
@@ -190,8 +195,8 @@ def test_summed_microbatch_metrics_are_whole_batch_values():
 
     summed = {"probs_ratio": 0.0, "clip_fraction": 0.0, "token_mult_prob_error": 0.0}
     for row in range(4):  # one sequence per micro-batch
-        part = {key: value[row:row + 1] for key, value in data.items()}
-        _, metrics = loss_fn(logits[row:row + 1], part, torch.tensor(4.0), torch.tensor(float(tokens)))
+        part = {key: value[row : row + 1] for key, value in data.items()}
+        _, metrics = loss_fn(logits[row : row + 1], part, torch.tensor(4.0), torch.tensor(float(tokens)))
         for key in summed:
             summed[key] += metrics[key]
     assert summed["probs_ratio"] == pytest.approx(ratios.mean().item(), rel=1e-5)

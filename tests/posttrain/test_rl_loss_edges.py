@@ -19,8 +19,9 @@ def test_grpo_preset_divides_by_std_plus_epsilon():
     config = DrGRPOLossConfig.grpo(std_epsilon=0.1)
     assert config.normalize_rewards and config.aggregation == "sequence_mean"
     # Rewards 1, 0: mean 0.5, unbiased std sqrt(0.5) = 0.7071; A = +-0.5 / (0.7071 + 0.1) = +-0.6195.
-    advantages = group_advantages(torch.tensor([1.0, 0.0]), torch.tensor([0, 0]), config.normalize_rewards,
-                                  std_epsilon=config.std_epsilon)
+    advantages = group_advantages(
+        torch.tensor([1.0, 0.0]), torch.tensor([0, 0]), config.normalize_rewards, std_epsilon=config.std_epsilon
+    )
     assert advantages.tolist() == pytest.approx([0.5 / (math.sqrt(0.5) + 0.1), -0.5 / (math.sqrt(0.5) + 0.1)])
     # A group of one response has no spread: advantage 0, not NaN.
     single = group_advantages(torch.tensor([1.0, 3.0, 0.0]), torch.tensor([0, 1, 1]), normalize_rewards=True)
@@ -46,8 +47,9 @@ def test_sequence_mean_of_one_token_answers_and_empty_rows():
     # token_mean with a KL penalty: both terms over the 3 valid tokens; k3 KL of a reference 1 nat off is
     # e^1 - 1 - 1 = 0.71828 per token.
     kl_config = DrGRPOLossConfig(aggregation="token_mean", reference_policy_kl_penalty=0.5)
-    out = clipped_policy_loss(logprobs, logprobs, torch.tensor([2.0, 1.0, 5.0]), mask, kl_config,
-                              reference_logprobs=logprobs + 1.0)
+    out = clipped_policy_loss(
+        logprobs, logprobs, torch.tensor([2.0, 1.0, 5.0]), mask, kl_config, reference_logprobs=logprobs + 1.0
+    )
     assert out.policy_loss.item() == pytest.approx(-(2 + 1 + 1) / 3)
     assert out.kl_penalty.item() == pytest.approx(0.5 * (math.e - 2))
 
@@ -56,8 +58,9 @@ def test_clip_fraction_is_the_share_of_masked_in_tokens_on_the_clipped_branch():
     # Four tokens, A = 1, ratios e^0.5 = 1.65, 1, 1, 1: on the first the pessimistic max of the losses
     # (-1.2 > -1.65) takes the clipped ratio 1.2, so 1 of 4 tokens is clipped.
     logprobs = torch.tensor([[0.5, 0.0, 0.0, 0.0]])
-    out = clipped_policy_loss(logprobs, torch.zeros(1, 4), torch.tensor([1.0]), torch.ones(1, 4),
-                              DrGRPOLossConfig.dr_grpo(4))
+    out = clipped_policy_loss(
+        logprobs, torch.zeros(1, 4), torch.tensor([1.0]), torch.ones(1, 4), DrGRPOLossConfig.dr_grpo(4)
+    )
     assert out.clip_fraction == pytest.approx(0.25)
     assert out.loss.item() == pytest.approx(-(1.2 + 3) / 4)
 
@@ -68,9 +71,13 @@ def test_the_class_checks_its_batch_and_reports_its_normaliser():
     assert DrGRPOLossFn(DrGRPOLossConfig(aggregation="token_mean")).loss_type == LossType.TOKEN_LEVEL
     loss_fn = DrGRPOLossFn(DrGRPOLossConfig.dr_grpo(4, reference_policy_kl_penalty=0.1))
     logits = torch.zeros(1, 3, 2)
-    data = {"input_ids": torch.zeros(1, 3, dtype=torch.long), "token_mask": torch.ones(1, 3),
-            "sample_mask": torch.ones(1), "prev_logprobs": torch.zeros(1, 3),
-            "reference_policy_logprobs": torch.zeros(1, 3)}
+    data = {
+        "input_ids": torch.zeros(1, 3, dtype=torch.long),
+        "token_mask": torch.ones(1, 3),
+        "sample_mask": torch.ones(1),
+        "prev_logprobs": torch.zeros(1, 3),
+        "reference_policy_logprobs": torch.zeros(1, 3),
+    }
     # With the KL on, the reference is required on top of the usual keys, not instead of them.
     with pytest.raises(KeyError, match=r"DrGRPOLossFn: the batch lacks \['advantages', 'generation_logprobs'\]"):
         loss_fn(logits, data, torch.tensor(1.0), torch.tensor(2.0))

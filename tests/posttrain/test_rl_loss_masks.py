@@ -59,13 +59,15 @@ def test_masked_sample_is_out_of_the_kl_penalty_and_the_ratio_statistics():
 
     logprobs = torch.full((2, 2), HALF)
     mask = torch.tensor([[1.0, 1.0], [0.0, 0.0]])
-    out = clipped_policy_loss(logprobs, data["prev_logprobs"][:, 1:], torch.tensor([1.0, -3.0]), mask,
-                              DrGRPOLossConfig.dr_grpo(4))
+    out = clipped_policy_loss(
+        logprobs, data["prev_logprobs"][:, 1:], torch.tensor([1.0, -3.0]), mask, DrGRPOLossConfig.dr_grpo(4)
+    )
     assert out.mean_ratio == pytest.approx(1.0) and out.clip_fraction == 0.0
     # The same rows with sample 1 masked in: for A = -3 the unclipped loss 3e exceeds the clipped 3 x 1.2, and the
     # pessimistic max keeps the unclipped one.
-    both = clipped_policy_loss(logprobs, data["prev_logprobs"][:, 1:], torch.tensor([1.0, -3.0]),
-                               torch.ones(2, 2), DrGRPOLossConfig.dr_grpo(4))
+    both = clipped_policy_loss(
+        logprobs, data["prev_logprobs"][:, 1:], torch.tensor([1.0, -3.0]), torch.ones(2, 2), DrGRPOLossConfig.dr_grpo(4)
+    )
     assert both.mean_ratio == pytest.approx((2 * 1.0 + 2 * math.e) / 4, rel=1e-6)
     # per token: sample 0 gives -1, sample 1 gives max(3e, 3 x 1.2) = 3e; (2 x -1 + 2 x 3e) / (4 x 2 sequences)
     assert both.loss.item() == pytest.approx((-2 + 6 * math.e) / 8, rel=1e-6)

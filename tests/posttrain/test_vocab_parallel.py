@@ -23,8 +23,12 @@ from recipes.posttrain.rl_loss import DrGRPOLossConfig, DrGRPOLossFn
 from recipes.posttrain.vocab_parallel import next_token_logprobs
 
 WORLD = 2
-TEXTS = ["Apa ibu kota Indonesia? Jakarta.", "Thủ đô của Việt Nam là Hà Nội.",
-         "เมืองหลวงของประเทศไทยคือกรุงเทพฯ", "Ibu kota Malaysia ialah Kuala Lumpur."]
+TEXTS = [
+    "Apa ibu kota Indonesia? Jakarta.",
+    "Thủ đô của Việt Nam là Hà Nội.",
+    "เมืองหลวงของประเทศไทยคือกรุงเทพฯ",
+    "Ibu kota Malaysia ialah Kuala Lumpur.",
+]
 
 
 def _close(actual: torch.Tensor, expected: torch.Tensor) -> None:
@@ -41,13 +45,19 @@ def _check(loss_fn, logits: torch.Tensor, data: dict, counts: tuple, rank: int, 
     width = logits.shape[-1] // WORLD
     piece = slice(rank * width, (rank + 1) * width)
     local = torch.cat([logits[..., piece], torch.randn(logits.shape[0], 3, width)], dim=1).requires_grad_()
-    loss, metrics = loss_fn(local, data, *counts, vocab_parallel_rank=rank, vocab_parallel_group=groups["tp"],
-                            context_parallel_group=groups["cp"])
+    loss, metrics = loss_fn(
+        local,
+        data,
+        *counts,
+        vocab_parallel_rank=rank,
+        vocab_parallel_group=groups["tp"],
+        context_parallel_group=groups["cp"],
+    )
     loss.backward()
     _close(loss, expected_loss.detach())
     assert metrics == pytest.approx(expected_metrics, rel=1e-4, abs=1e-4), (metrics, expected_metrics)
     _close(local.grad[:, : logits.shape[1]], whole.grad[..., piece])
-    assert not local.grad[:, logits.shape[1]:].any()
+    assert not local.grad[:, logits.shape[1] :].any()
 
     # DTensor on a "tp" mesh, also with a vocabulary that does not split evenly (torch.chunk: 6 + 5 of 11).
     for vocab in (logits.shape[-1], 11):
@@ -69,8 +79,11 @@ def _worker(rank: int, init_file: str, cases: list) -> None:
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
     try:
         cp_groups = [dist.new_group([r]) for r in range(WORLD)]  # every rank creates every group, in order
-        groups = {"tp": dist.new_group(list(range(WORLD))), "cp": cp_groups[rank],
-                  "mesh": init_device_mesh("cpu", (WORLD,), mesh_dim_names=("tp",))}
+        groups = {
+            "tp": dist.new_group(list(range(WORLD))),
+            "cp": cp_groups[rank],
+            "mesh": init_device_mesh("cpu", (WORLD,), mesh_dim_names=("tp",)),
+        }
         for loss_fn, logits, data, counts in cases:
             _check(loss_fn, logits, data, counts, rank, groups)
         # Context parallelism splits the sequence: a Shard on another dim is named, not silently mis-scored.
@@ -102,16 +115,26 @@ def test_losses_on_vocab_parallel_logits_match_whole_logits(batch, tmp_path):
     policy = torch.zeros(rows, length)
     policy[:, 1:] = next_token_logprobs(logits, input_ids)
     previous = policy + 0.05 * torch.randn(rows, length, generator=generator)
-    grpo_data = {"input_ids": input_ids, "token_mask": token_mask, "sample_mask": torch.ones(rows),
-                 "advantages": torch.tensor([0.5, -0.5, 0.25, -0.25])[:, None].expand(rows, length).clone(),
-                 "prev_logprobs": previous, "generation_logprobs": previous - 0.1,
-                 "reference_policy_logprobs": previous + 0.05 * torch.randn(rows, length, generator=generator)}
+    grpo_data = {
+        "input_ids": input_ids,
+        "token_mask": token_mask,
+        "sample_mask": torch.ones(rows),
+        "advantages": torch.tensor([0.5, -0.5, 0.25, -0.25])[:, None].expand(rows, length).clone(),
+        "prev_logprobs": previous,
+        "generation_logprobs": previous - 0.1,
+        "reference_policy_logprobs": previous + 0.05 * torch.randn(rows, length, generator=generator),
+    }
     grpo = DrGRPOLossFn(DrGRPOLossConfig.dr_grpo(16, reference_policy_kl_penalty=0.05))
     tokens = float(token_mask[:, 1:].sum())
-    apo_data = {"input_ids": input_ids, "token_mask": token_mask, "sample_mask": torch.ones(rows),
-                "reference_policy_logprobs": previous.roll(-1, dims=1)}  # NeMo-RL's DPO layout: token t+1 at t
+    apo_data = {
+        "input_ids": input_ids,
+        "token_mask": token_mask,
+        "sample_mask": torch.ones(rows),
+        "reference_policy_logprobs": previous.roll(-1, dims=1),
+    }  # NeMo-RL's DPO layout: token t+1 at t
     apo = PreferenceLossFn(PreferenceLossConfig(objective="apo_zero", beta=0.1, sft_loss_weight=0.1))
-    cases = [(grpo, logits, grpo_data, (torch.tensor(float(rows)), torch.tensor(tokens))),
-             (apo, logits, apo_data, (torch.tensor(float(rows)), torch.tensor(tokens)))]
+    cases = [
+        (grpo, logits, grpo_data, (torch.tensor(float(rows)), torch.tensor(tokens))),
+        (apo, logits, apo_data, (torch.tensor(float(rows)), torch.tensor(tokens))),
+    ]
     mp.spawn(_worker, args=(str(tmp_path / "store"), cases), nprocs=WORLD, join=True)  # fork hangs in gloo
-

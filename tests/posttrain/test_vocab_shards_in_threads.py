@@ -44,9 +44,11 @@ class ThreadGroup:
 
     def run(self, fn):
         """fn(rank) on every rank at once; the results in rank order."""
+
         def as_rank(rank):
             self._rank.value = rank
             return fn(rank)
+
         with ThreadPoolExecutor(self.size) as pool:
             return list(pool.map(as_rank, range(self.size)))
 
@@ -57,6 +59,7 @@ def threads(monkeypatch):
         group = ThreadGroup(size)
         monkeypatch.setattr(dist, "all_reduce", group.all_reduce)
         return group
+
     monkeypatch.setattr(dist, "get_world_size", lambda group=None: group.size)
     return make
 
@@ -81,7 +84,7 @@ def test_megatron_slices_give_the_whole_vocabularys_logprobs_and_gradient_slices
 
     def rank_logprobs(rank):
         # The logits run two positions past the data, as sequence packing pads them.
-        local = torch.cat([logits[..., rank * width:(rank + 1) * width], torch.randn(3, 2, width)], 1)
+        local = torch.cat([logits[..., rank * width : (rank + 1) * width], torch.randn(3, 2, width)], 1)
         local.requires_grad_()
         logprobs = next_token_logprobs(local, input_ids, vocab_parallel_rank=rank, vocab_parallel_group=group)
         (logprobs * weights).sum().backward()
@@ -89,7 +92,9 @@ def test_megatron_slices_give_the_whole_vocabularys_logprobs_and_gradient_slices
 
     for rank, (logprobs, grad) in enumerate(group.run(rank_logprobs)):
         torch.testing.assert_close(logprobs, expected.detach(), rtol=1e-5, atol=1e-4)
-        torch.testing.assert_close(grad[:, :5], whole.grad[..., rank * width:(rank + 1) * width], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(
+            grad[:, :5], whole.grad[..., rank * width : (rank + 1) * width], rtol=1e-4, atol=1e-5
+        )
         assert not grad[:, 5:].any()
 
 
@@ -97,19 +102,40 @@ def test_loss_classes_pass_the_rank_and_refuse_a_context_parallel_group(threads)
     logits, input_ids = _batch(rows=4, length=5, vocab=8)
     mask = torch.tensor([[0, 1, 1, 1, 0]] * 4)
     previous = torch.randn(4, 5, generator=torch.Generator().manual_seed(2)) - 2
-    grpo = (DrGRPOLossFn(DrGRPOLossConfig.dr_grpo(4, reference_policy_kl_penalty=0.1)),
-            {"input_ids": input_ids, "token_mask": mask, "sample_mask": torch.ones(4), "prev_logprobs": previous,
-             "generation_logprobs": previous, "reference_policy_logprobs": previous + 0.1,
-             "advantages": torch.tensor([[1.0], [-1.0], [0.5], [-0.5]]).expand(4, 5)})
-    apo = (PreferenceLossFn(PreferenceLossConfig(sft_loss_weight=0.1)),
-           {"input_ids": input_ids, "token_mask": mask, "sample_mask": torch.ones(4),
-            "reference_policy_logprobs": previous})
+    grpo = (
+        DrGRPOLossFn(DrGRPOLossConfig.dr_grpo(4, reference_policy_kl_penalty=0.1)),
+        {
+            "input_ids": input_ids,
+            "token_mask": mask,
+            "sample_mask": torch.ones(4),
+            "prev_logprobs": previous,
+            "generation_logprobs": previous,
+            "reference_policy_logprobs": previous + 0.1,
+            "advantages": torch.tensor([[1.0], [-1.0], [0.5], [-0.5]]).expand(4, 5),
+        },
+    )
+    apo = (
+        PreferenceLossFn(PreferenceLossConfig(sft_loss_weight=0.1)),
+        {
+            "input_ids": input_ids,
+            "token_mask": mask,
+            "sample_mask": torch.ones(4),
+            "reference_policy_logprobs": previous,
+        },
+    )
     counts = (torch.tensor(4.0), torch.tensor(12.0))
     for loss_fn, data in (grpo, apo):
         expected, _ = loss_fn(logits, data, *counts)
         group = threads(2)
-        losses = group.run(lambda rank: loss_fn(logits[..., rank * 4:(rank + 1) * 4], data, *counts,
-                                                vocab_parallel_rank=rank, vocab_parallel_group=group)[0])
+        losses = group.run(
+            lambda rank: loss_fn(
+                logits[..., rank * 4 : (rank + 1) * 4],
+                data,
+                *counts,
+                vocab_parallel_rank=rank,
+                vocab_parallel_group=group,
+            )[0]
+        )
         for loss in losses:
             torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-5)
         # Context parallelism splits the sequence, which these losses cannot score: refused, not mis-scored.
@@ -128,17 +154,29 @@ def test_batch_and_logits_shapes_must_agree():
 
 def _dtensor(placements, vocab: int, mesh_sizes: tuple[int, ...], ranks: tuple[int, ...]):
     """What `_dtensor_vocab_shard` reads of a DTensor: global shape, placements, mesh sizes, ranks and groups."""
-    mesh = SimpleNamespace(size=lambda dim: mesh_sizes[dim], get_local_rank=lambda dim: ranks[dim],
-                           get_group=lambda dim: f"group of mesh dim {dim}")
+    mesh = SimpleNamespace(
+        size=lambda dim: mesh_sizes[dim],
+        get_local_rank=lambda dim: ranks[dim],
+        get_group=lambda dim: f"group of mesh dim {dim}",
+    )
     local = torch.zeros(2, 3, 1)
-    return SimpleNamespace(ndim=3, shape=torch.Size([2, 3, vocab]), placements=placements, device_mesh=mesh,
-                           to_local=lambda: local), local
+    return SimpleNamespace(
+        ndim=3, shape=torch.Size([2, 3, vocab]), placements=placements, device_mesh=mesh, to_local=lambda: local
+    ), local
 
 
-@pytest.mark.parametrize("vocab, ranks, rank, start", [
-    # torch.chunk's split: ceil(V / n) per rank, the last ones shorter or empty (DTensor Shard's documented rule)
-    (12, 2, 1, 6), (11, 2, 1, 6), (11, 4, 3, 9), (5, 4, 3, 5), (262144, 4, 2, 131072), (10, 3, 0, 0),
-])
+@pytest.mark.parametrize(
+    "vocab, ranks, rank, start",
+    [
+        # torch.chunk's split: ceil(V / n) per rank, the last ones shorter or empty (DTensor Shard's documented rule)
+        (12, 2, 1, 6),
+        (11, 2, 1, 6),
+        (11, 4, 3, 9),
+        (5, 4, 3, 5),
+        (262144, 4, 2, 131072),
+        (10, 3, 0, 0),
+    ],
+)
 def test_dtensor_vocabulary_shard_starts_where_torch_chunk_puts_it(vocab, ranks, rank, start):
     assert math.ceil(vocab / ranks) * rank == start or start == vocab  # the expectation, re-derived
     tensor, local = _dtensor([Replicate(), Shard(2)], vocab, (2, ranks), (1, rank))
@@ -150,8 +188,11 @@ def test_dtensor_vocabulary_shard_starts_where_torch_chunk_puts_it(vocab, ranks,
 def test_dtensor_placements_other_than_the_vocabulary_are_refused():
     replicated, local = _dtensor([Replicate(), Replicate()], 8, (2, 2), (1, 1))
     assert _dtensor_vocab_shard(replicated) == (local, None, 0)
-    for placements, message in (([Shard(1)], "context_parallel_size: 1"), ([Replicate(), Shard(0)], "Replicate"),
-                                ([Shard(2), Shard(-1)], "several mesh dims")):
+    for placements, message in (
+        ([Shard(1)], "context_parallel_size: 1"),
+        ([Replicate(), Shard(0)], "Replicate"),
+        ([Shard(2), Shard(-1)], "several mesh dims"),
+    ):
         tensor, _ = _dtensor(placements, 8, (2, 2), (0, 0))
         with pytest.raises(ValueError, match=message):
             _dtensor_vocab_shard(tensor)

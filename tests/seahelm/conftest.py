@@ -32,8 +32,9 @@ HERE = Path(__file__).resolve().parent
 def pytest_collection_modifyitems(config, items):
     if HAVE_SEAHELM:
         return
-    skip = pytest.mark.skip(reason="needs SEA-HELM: bash tests/seahelm_env.sh && .venv-seahelm/bin/python -m pytest "
-                                   "tests/seahelm")
+    skip = pytest.mark.skip(
+        reason="needs SEA-HELM: bash tests/seahelm_env.sh && .venv-seahelm/bin/python -m pytest tests/seahelm"
+    )
     for item in items:
         if item.path.is_relative_to(HERE):
             item.add_marker(skip)

@@ -14,13 +14,23 @@ from tests.seahelm.conftest import SEAHELM_DIR
 # Read from seahelm_tasks/**/config.yaml at 6844e6c: the `filepath` / `example_filepath` hub ids of the tasks the
 # `seahelm` set runs (Global MMLU Lite reads files of the checkout, so it is not listed).
 SEAHELM_SET_DATASETS = [
-    "aisingapore/Cultural-Evaluation-Kalahi", "aisingapore/Cultural-Evaluation-Kalahi-Judge",
-    "aisingapore/Instruction-Following-IFEval", "aisingapore/Linguistic-Diagnostics-Pragmatics",
-    "aisingapore/Linguistic-Diagnostics-Syntax", "aisingapore/Linguistic-Diagnostics-Syntax-Judge",
-    "aisingapore/MultiTurn-Chat-MT-Bench-Judge", "aisingapore/NLG-Abstractive-Summarization",
-    "aisingapore/NLG-Machine-Translation", "aisingapore/NLR-Causal-Reasoning", "aisingapore/NLR-NLI",
-    "aisingapore/NLU-Belebele-MCQA", "aisingapore/NLU-Metaphor", "aisingapore/NLU-Question-Answering",
-    "aisingapore/NLU-Sentiment-Analysis", "aisingapore/Safety-Toxicity-Detection", "typhoon-ai/thai_exam",
+    "aisingapore/Cultural-Evaluation-Kalahi",
+    "aisingapore/Cultural-Evaluation-Kalahi-Judge",
+    "aisingapore/Instruction-Following-IFEval",
+    "aisingapore/Linguistic-Diagnostics-Pragmatics",
+    "aisingapore/Linguistic-Diagnostics-Syntax",
+    "aisingapore/Linguistic-Diagnostics-Syntax-Judge",
+    "aisingapore/MultiTurn-Chat-MT-Bench-Judge",
+    "aisingapore/NLG-Abstractive-Summarization",
+    "aisingapore/NLG-Machine-Translation",
+    "aisingapore/NLR-Causal-Reasoning",
+    "aisingapore/NLR-NLI",
+    "aisingapore/NLU-Belebele-MCQA",
+    "aisingapore/NLU-Metaphor",
+    "aisingapore/NLU-Question-Answering",
+    "aisingapore/NLU-Sentiment-Analysis",
+    "aisingapore/Safety-Toxicity-Detection",
+    "typhoon-ai/thai_exam",
 ]
 
 
@@ -31,8 +41,11 @@ def _digest(folder):
 
 def test_the_seahelm_sets_datasets_come_from_its_task_configs():
     assert task_datasets(SEAHELM_DIR, ["seahelm"]) == SEAHELM_SET_DATASETS
-    without_thai_exam = task_datasets(SEAHELM_DIR, ["seahelm"], ["thai_exam_a_level", "thai_exam_ic", "thai_exam_onet",
-                                                                 "thai_exam_tgat", "thai_exam_tpat1"])
+    without_thai_exam = task_datasets(
+        SEAHELM_DIR,
+        ["seahelm"],
+        ["thai_exam_a_level", "thai_exam_ic", "thai_exam_onet", "thai_exam_tgat", "thai_exam_tpat1"],
+    )
     assert without_thai_exam == [d for d in SEAHELM_SET_DATASETS if d != "typhoon-ai/thai_exam"]
 
 

@@ -53,8 +53,14 @@ def _metric_json(task: str, metric: str, items: pd.DataFrame) -> dict:
     scores = [s[metric] for s in items["individual_scores"]]
     if task.startswith("pragmatic-"):
         half = len(scores) // 2
-        return {task: {"subcategories": {"scalar_implicatures": [sum(scores[:half]), half],
-                                         "presuppositions": [sum(scores[half:]), len(scores) - half]}}}
+        return {
+            task: {
+                "subcategories": {
+                    "scalar_implicatures": [sum(scores[:half]), half],
+                    "presuppositions": [sum(scores[half:]), len(scores) - half],
+                }
+            }
+        }
     scale = 1 if metric == "average_criteria_score" else 100
     return {task: {metric: scale * sum(scores) / len(scores)}}
 
@@ -63,12 +69,14 @@ def seahelm_set_configs(folder: Path) -> Path:
     """`folder` holding (links to) the task configs that define the `seahelm` set's tasks: SEA-HELM merges every
     config it is given with OmegaConf, ~20 s for all of seahelm_tasks/, a few for these."""
     tasks_dir = SEAHELM_DIR / "seahelm_tasks"
-    wanted = {t for tasks in yaml.safe_load((tasks_dir / "task_config.yaml").read_text())["seahelm"].values()
-              for t in tasks}
+    wanted = {
+        t for tasks in yaml.safe_load((tasks_dir / "task_config.yaml").read_text())["seahelm"].values() for t in tasks
+    }
     for config in tasks_dir.glob("**/config.yaml"):
         defined = yaml.safe_load(config.read_text())
-        if wanted & {name for name, c in defined.items()} | wanted & {c.get("aggregation_group") for c in
-                                                                      defined.values()}:
+        if wanted & {name for name, c in defined.items()} | wanted & {
+            c.get("aggregation_group") for c in defined.values()
+        }:
             (folder / config.relative_to(tasks_dir)).parent.mkdir(parents=True, exist_ok=True)
             (folder / config.relative_to(tasks_dir)).symlink_to(config)
     return folder
@@ -77,18 +85,31 @@ def seahelm_set_configs(folder: Path) -> Path:
 def write_run(module, out: Path, task_folder: Path, run: int, failed: tuple[str, str] | None = None) -> None:
     """One SEA-HELM run written by SEA-HELM: its config, each task's inferences and metrics, its aggregation."""
     module.SeaHelmEvaluation.create_seahelm_run_folders(str(out), MODEL, run)
-    evaluation = module.SeaHelmEvaluation(None, "seahelm", str(out), MODEL, task_folder=str(task_folder),
-                                          run_number=run, seed=SEAHELM_SEEDS[run],
-                                          datetime=f"2026-12-0{run + 1}T10:00:00.000000")
+    evaluation = module.SeaHelmEvaluation(
+        None,
+        "seahelm",
+        str(out),
+        MODEL,
+        task_folder=str(task_folder),
+        run_number=run,
+        seed=SEAHELM_SEEDS[run],
+        datetime=f"2026-12-0{run + 1}T10:00:00.000000",
+    )
     metrics: dict = {}
     for lang, tasks in evaluation.tasks.items():
         for task in tasks:
             if not evaluation._check_validity_of_task(task, lang):
                 continue
-            task_config = module.TaskConfig(config=evaluation.config["tasks"][task], task_name=task, lang=lang,
-                                            seed=evaluation.seed, constants=evaluation.constants)
-            dataloader = module.AbstractDataloader(task_config, 0, model_name=MODEL,
-                                                   run_base_path=evaluation.run_base_path)
+            task_config = module.TaskConfig(
+                config=evaluation.config["tasks"][task],
+                task_name=task,
+                lang=lang,
+                seed=evaluation.seed,
+                constants=evaluation.constants,
+            )
+            dataloader = module.AbstractDataloader(
+                task_config, 0, model_name=MODEL, run_base_path=evaluation.run_base_path
+            )
             if (lang, task) == failed:  # the metric raises on a dataloader without answers: SEA-HELM's error entry
                 metric_json = evaluation.run_single_task_evaluation(dataloader, task_config)
             else:
@@ -138,8 +159,10 @@ def test_leaderboard_numbers_equal_the_notebooks(runs, notebook):
     assert incomplete == [] and not theirs.get("is_incomplete")
     agg = ours["aggregate"]
     assert ours["runs"] == [0, 1, 2] and list(ours["incomplete_runs"]) == ["3"]
-    assert ours["incomplete_runs"]["3"] == [f"vi/sentiment: SEA-HELM error 'Failed to run evaluation for task' "
-                                            f"(its log: {runs / Path(MODEL).name / 'run_3' / 'logs'})"]
+    assert ours["incomplete_runs"]["3"] == [
+        f"vi/sentiment: SEA-HELM error 'Failed to run evaluation for task' "
+        f"(its log: {runs / Path(MODEL).name / 'run_3' / 'logs'})"
+    ]
     assert agg["sea_average"]["mean"] == pytest.approx(theirs["sea_mean"], abs=1e-9)
     assert agg["sea_average"]["stderr"] == pytest.approx(theirs["sea_stderr"], abs=1e-9)
     assert agg["overall"]["mean"] == pytest.approx(theirs["mean"], abs=1e-9)
@@ -166,8 +189,9 @@ def test_per_run_totals_are_seahelms(runs):
     import json
 
     ours = parse_results(runs, dict(enumerate(SEAHELM_SEEDS[:4])))
-    written = {int(f.parent.parent.name[4:]): json.loads(f.read_text())["total"]
-               for f in runs.glob("*/run_*/results/*.json")}
+    written = {
+        int(f.parent.parent.name[4:]): json.loads(f.read_text())["total"] for f in runs.glob("*/run_*/results/*.json")
+    }
     assert ours["run_totals"]["seahelm_totals"] == {r: pytest.approx(written[r]) for r in (0, 1, 2)}
     assert ours["disagreements"] == []  # our per-run arithmetic reproduces aggregate_metrics for every total
     assert ours["seeds"] == {0: 25008113, 1: 42008474, 2: 15226423}

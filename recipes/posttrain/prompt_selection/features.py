@@ -41,9 +41,12 @@ def shards(pool_size: int, settings: SelectionSettings) -> list[Shard]:
     return [Shard(i, start, min(start + size, pool_size)) for i, start in enumerate(range(0, pool_size, size))]
 
 
-def shard_path(root: Path, shard: Shard, pool: list[Prompt], checkpoint: Checkpoint,
-               settings: SelectionSettings) -> Path:
-    key = settings.key(checkpoint.path.parent.name, str(checkpoint.epoch), *[p.id for p in pool[shard.start:shard.stop]])
+def shard_path(
+    root: Path, shard: Shard, pool: list[Prompt], checkpoint: Checkpoint, settings: SelectionSettings
+) -> Path:
+    key = settings.key(
+        checkpoint.path.parent.name, str(checkpoint.epoch), *[p.id for p in pool[shard.start : shard.stop]]
+    )
     return root / f"ckpt-{checkpoint.epoch}" / f"shard-{shard.index:05d}-{key}.npy"
 
 
@@ -76,11 +79,15 @@ class FeatureModel:
         state = torch.load(checkpoint.path / STATE_FILE, map_location=where)
         trained = [(name, p) for name, p in self.all_params if name in state]
         if not trained:
-            raise ValueError(f"{checkpoint.path}: no LoRA parameter got a gradient in the warm-up; check "
-                             "select.lora_target_modules against the model's language model")
+            raise ValueError(
+                f"{checkpoint.path}: no LoRA parameter got a gradient in the warm-up; check "
+                "select.lora_target_modules against the model's language model"
+            )
         self.use(trained)
-        self.moments = (torch.cat([state[n]["exp_avg"].reshape(-1) for n, _ in self.params]),
-                        torch.cat([state[n]["exp_avg_sq"].reshape(-1) for n, _ in self.params]))
+        self.moments = (
+            torch.cat([state[n]["exp_avg"].reshape(-1) for n, _ in self.params]),
+            torch.cat([state[n]["exp_avg_sq"].reshape(-1) for n, _ in self.params]),
+        )
 
     def gradient(self, prompt: Prompt):
         """The flat LoRA gradient of one example (zero where this example reaches no trained parameter)."""
@@ -99,7 +106,7 @@ class FeatureModel:
 
         s, (m, v) = self.settings, self.moments
         m_next = s.adam_beta1 * m + (1 - s.adam_beta1) * grad
-        v_next = s.adam_beta2 * v + (1 - s.adam_beta2) * grad ** 2
+        v_next = s.adam_beta2 * v + (1 - s.adam_beta2) * grad**2
         return m_next / torch.sqrt(v_next + s.adam_eps)
 
     def features(self, prompts: list[Prompt], adam: bool):
@@ -110,7 +117,7 @@ class FeatureModel:
 
         out = []
         for start in range(0, len(prompts), PROJECT_BATCH):
-            grads = [self.gradient(p) for p in prompts[start:start + PROJECT_BATCH]]
+            grads = [self.gradient(p) for p in prompts[start : start + PROJECT_BATCH]]
             grads = torch.stack([self.precondition(g) for g in grads] if adam else grads)
             out.append(self.projector.project(grads).numpy())
         return np.concatenate(out) if out else np.zeros((0, self.settings.proj_dim), np.float32)
@@ -124,8 +131,14 @@ def save_atomic(path: Path, array) -> None:
         np.save(handle, array)
 
 
-def candidate_shards(root: Path, pool: list[Prompt], checkpoints: list[Checkpoint], settings: SelectionSettings,
-                     task_index: int = 0, task_count: int = 1) -> list[Path]:
+def candidate_shards(
+    root: Path,
+    pool: list[Prompt],
+    checkpoints: list[Checkpoint],
+    settings: SelectionSettings,
+    task_index: int = 0,
+    task_count: int = 1,
+) -> list[Path]:
     """Write the candidate features of this task's shards (every task_count-th) that are not written yet; returns the
     paths of all this task's shard files. The model is loaded only when a shard is missing."""
     mine = shards(len(pool), settings)[task_index::task_count]
@@ -137,7 +150,9 @@ def candidate_shards(root: Path, pool: list[Prompt], checkpoints: list[Checkpoin
             model = model or FeatureModel(settings)
             model.load(checkpoint)
         for shard, path in missing:
-            save_atomic(path, model.features(pool[shard.start:shard.stop], adam=settings.candidate_gradient == "adam"))
+            save_atomic(
+                path, model.features(pool[shard.start : shard.stop], adam=settings.candidate_gradient == "adam")
+            )
         paths += [path for _, path in todo]
     return paths
 

@@ -29,16 +29,23 @@ def check_inputs(files: dict[str, str], max_tokens: int, tokenizer_dir: str | No
         try:
             read[key] = read_prompts(path)
         except PoolError as err:
-            out.append(Problem(key, str(err), "fix that row (the message names it); the stage reads the file the same "
-                               "way"))
+            out.append(
+                Problem(key, str(err), "fix that row (the message names it); the stage reads the file the same way")
+            )
     tokenizer = _local_tokenizer(tokenizer_dir) if read else None
     if tokenizer is not None:
         from .tokens import truncated
 
         for key, prompts in read.items():
             if cut := truncated(tokenizer, prompts, max_tokens):
-                out.append(Problem(key, f"{cut} of {len(prompts)} rows are longer than {max_tokens} tokens and are "
-                                   "cut to them", "nothing, or raise select.max_tokens", "warning"))
+                out.append(
+                    Problem(
+                        key,
+                        f"{cut} of {len(prompts)} rows are longer than {max_tokens} tokens and are cut to them",
+                        "nothing, or raise select.max_tokens",
+                        "warning",
+                    )
+                )
     return out
 
 

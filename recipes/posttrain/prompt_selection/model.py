@@ -18,8 +18,13 @@ def lora_model(settings: SelectionSettings):
     # took 3.9 of 11.4 s of one 24-token gradient of the 270M (measured)
     base = AutoModelForCausalLM.from_pretrained(settings.model, dtype=torch.float32, attn_implementation="eager")
     base.to(device())
-    config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                        target_modules=language_model_modules(base, settings), task_type="CAUSAL_LM")
+    config = LoraConfig(
+        r=settings.lora_r,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        target_modules=language_model_modules(base, settings),
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(base, config), AutoTokenizer.from_pretrained(settings.model)
 
 
@@ -28,11 +33,16 @@ def language_model_modules(base, settings: SelectionSettings) -> list[str]:
     AutoModelForCausalLM builds Gemma3ForConditionalGeneration, whose SigLIP vision tower has q/k/v projections too:
     text-only prompts give adapters there no gradient, and their features would be constant coordinates."""
     inside = {id(module) for module in base.get_decoder().modules()}
-    names = [name for name, module in base.named_modules()
-             if id(module) in inside and name.rsplit(".", 1)[-1] in settings.lora_target_modules]
+    names = [
+        name
+        for name, module in base.named_modules()
+        if id(module) in inside and name.rsplit(".", 1)[-1] in settings.lora_target_modules
+    ]
     if not names:
-        raise ValueError(f"select.lora_target_modules={list(settings.lora_target_modules)}: none is a module of "
-                         f"{settings.model}'s language model; name its attention projections (q_proj, v_proj, ...)")
+        raise ValueError(
+            f"select.lora_target_modules={list(settings.lora_target_modules)}: none is a module of "
+            f"{settings.model}'s language model; name its attention projections (q_proj, v_proj, ...)"
+        )
     return names
 
 

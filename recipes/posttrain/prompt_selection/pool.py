@@ -43,8 +43,10 @@ def _messages(row: dict[str, Any], where: str) -> list[dict[str, str]]:
         out = []
         for turn, message in enumerate(row["messages"]):
             if not isinstance(message, dict) or not _text(message.get("role")) or not _text(message.get("content")):
-                raise PoolError(f"{where}: messages[{turn}] needs a 'role' and a non-empty 'content'; give every "
-                                "turn both (or put a single user prompt in 'prompt')")
+                raise PoolError(
+                    f"{where}: messages[{turn}] needs a 'role' and a non-empty 'content'; give every "
+                    "turn both (or put a single user prompt in 'prompt')"
+                )
             out.append({"role": message["role"], "content": message["content"]})
         return out
     if _text(row.get("prompt")):
@@ -57,7 +59,9 @@ def read_prompts(path: str | Path) -> list[Prompt]:
     Ids are compared as strings (7 and "7" are one id, as every output writes it)."""
     path = Path(path)
     if not path.is_file():
-        raise PoolError(f"{path}: no such file; point the setting at a JSONL or Parquet of {{id, prompt or messages, lang}}")
+        raise PoolError(
+            f"{path}: no such file; point the setting at a JSONL or Parquet of {{id, prompt or messages, lang}}"
+        )
     out, seen = [], set()
     for number, row in enumerate(_rows(path), 1):
         where = f"{path}: row {number}"
@@ -65,15 +69,16 @@ def read_prompts(path: str | Path) -> list[Prompt]:
             raise PoolError(f"{where}: needs 'id' and 'lang'; add them to every row")
         key, where = str(row["id"]), f"{where} (id {row['id']!r})"
         if row["lang"] not in LANGUAGES:
-            raise PoolError(f"{where}: lang {row['lang']!r} is not one of the project's languages "
-                            f"({', '.join(LANGUAGES)}; recipes/core/languages.py); fix the code or add the "
-                            "language there")
+            raise PoolError(
+                f"{where}: lang {row['lang']!r} is not one of the project's languages "
+                f"({', '.join(LANGUAGES)}; recipes/core/languages.py); fix the code or add the "
+                "language there"
+            )
         messages = _messages(row, where)
         if key in seen:
             raise PoolError(f"{where}: id {key!r} repeats (ids compare as strings); ids must be unique in a file")
         seen.add(key)
-        out.append(Prompt(key, messages, str(row["lang"]), str(row.get("subtask") or row["lang"]),
-                          {**row, "id": key}))
+        out.append(Prompt(key, messages, str(row["lang"]), str(row.get("subtask") or row["lang"]), {**row, "id": key}))
     if not out:
         raise PoolError(f"{path}: no rows; the file is empty")
     return out

@@ -39,8 +39,10 @@ class SparseProjector:
                 generator.manual_seed(self.seed * 1_000_003 + block)
                 buckets.append(torch.randint(0, chunk, (NONZEROS, rows), generator=generator))
                 signs.append(torch.randint(0, 2, (NONZEROS, rows), generator=generator, dtype=torch.int8))
-            self._matrix[key] = (torch.cat(buckets, 1).to(device),
-                                 (torch.cat(signs, 1).to(device).to(torch.float32) * 2 - 1) / NONZEROS ** 0.5)
+            self._matrix[key] = (
+                torch.cat(buckets, 1).to(device),
+                (torch.cat(signs, 1).to(device).to(torch.float32) * 2 - 1) / NONZEROS**0.5,
+            )
         return self._matrix[key]
 
     def project(self, grads):
@@ -54,7 +56,7 @@ class SparseProjector:
         chunk = self.proj_dim // NONZEROS
         out = torch.zeros(grads.shape[0], self.proj_dim, dtype=torch.float32, device=grads.device)
         for c in range(NONZEROS):
-            part = out[:, c * chunk:(c + 1) * chunk]
+            part = out[:, c * chunk : (c + 1) * chunk]
             for start in range(0, self.grad_dim, BLOCK_ROWS):
                 stop = min(start + BLOCK_ROWS, self.grad_dim)
                 part.index_add_(1, buckets[c, start:stop], grads[:, start:stop] * signs[c, start:stop])

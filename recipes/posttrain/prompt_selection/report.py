@@ -12,11 +12,15 @@ from .pool import Prompt
 
 def counts(pool: list[Prompt], selected: dict[str, list[int]]) -> dict:
     """{target: {"selected": n, "by_language": {lang: n}}} plus the pool's own counts per language."""
-    out = {"pool": {"size": len(pool), "by_language": dict(sorted(Counter(p.lang for p in pool).items()))},
-           "targets": {}}
+    out = {
+        "pool": {"size": len(pool), "by_language": dict(sorted(Counter(p.lang for p in pool).items()))},
+        "targets": {},
+    }
     for name, indices in selected.items():
-        out["targets"][name] = {"selected": len(indices),
-                                "by_language": dict(sorted(Counter(pool[i].lang for i in indices).items()))}
+        out["targets"][name] = {
+            "selected": len(indices),
+            "by_language": dict(sorted(Counter(pool[i].lang for i in indices).items())),
+        }
     return out
 
 

@@ -26,8 +26,10 @@ class TargetSet:
 def checkpoint_weights(checkpoints: list[Checkpoint]) -> list[float]:
     total = sum(c.mean_lr for c in checkpoints)
     if total <= 0:
-        raise ValueError("select: every warm-up checkpoint has a mean learning rate of 0; raise select.lr or "
-                         "lower select.warmup_ratio")
+        raise ValueError(
+            "select: every warm-up checkpoint has a mean learning rate of 0; raise select.lr or "
+            "lower select.warmup_ratio"
+        )
     return [c.mean_lr / total for c in checkpoints]
 
 
@@ -53,8 +55,10 @@ def scores(shard_files: list[list[Path]], checkpoints: list[Checkpoint], targets
                 influence[j] = influence[j] + weights[i] * (candidates @ units[j][i].T)
         for j, target in enumerate(targets):
             groups = sorted({p.subtask for p in target.prompts})
-            means = [influence[j][:, [k for k, p in enumerate(target.prompts) if p.subtask == g]].mean(axis=1)
-                     for g in groups]
+            means = [
+                influence[j][:, [k for k, p in enumerate(target.prompts) if p.subtask == g]].mean(axis=1)
+                for g in groups
+            ]
             out[target.name].append(np.max(np.stack(means, axis=1), axis=1))
     return {name: np.concatenate(parts).astype(np.float64) for name, parts in out.items()}
 

@@ -32,7 +32,7 @@ def encode(tokenizer, prompt: Prompt, max_tokens: int) -> tuple[list[int], list[
     if len(ids) <= start:
         raise ValueError(f"{prompt.id}: no token to compute a loss on; give the row some text")
     first = 0 if start < max_tokens else start - max(1, max_tokens // 2)  # keep at least one answer token
-    ids, start = ids[first:first + max_tokens], start - first
+    ids, start = ids[first : first + max_tokens], start - first
     return ids, [IGNORE] * start + ids[start:]
 
 

@@ -70,8 +70,13 @@ def warmup(root: Path, pool: list[Prompt], settings: SelectionSettings) -> list[
     model, tokenizer = lora_model(settings)
     model.train()
     params = lora_parameters(model)
-    optimizer = torch.optim.AdamW([p for _, p in params], lr=settings.lr, betas=(settings.adam_beta1,
-                                  settings.adam_beta2), eps=settings.adam_eps, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(
+        [p for _, p in params],
+        lr=settings.lr,
+        betas=(settings.adam_beta1, settings.adam_beta2),
+        eps=settings.adam_eps,
+        weight_decay=0.0,
+    )
     rows = [encode(tokenizer, pool[i], settings.max_tokens) for i in warmup_indices(len(pool), settings)]
     steps_per_epoch = math.ceil(len(rows) / settings.batch_size)
     total, step, order = steps_per_epoch * settings.checkpoints, 0, random.Random(settings.seed + 1)
@@ -79,7 +84,7 @@ def warmup(root: Path, pool: list[Prompt], settings: SelectionSettings) -> list[
         order.shuffle(rows)
         rates = []
         for start in range(0, len(rows), settings.batch_size):
-            batch = rows[start:start + settings.batch_size]
+            batch = rows[start : start + settings.batch_size]
             rate = learning_rate(step, total, settings)
             for group in optimizer.param_groups:
                 group["lr"] = rate
@@ -94,8 +99,14 @@ def warmup(root: Path, pool: list[Prompt], settings: SelectionSettings) -> list[
         directory.mkdir(parents=True, exist_ok=True)
         torch.save(get_peft_model_state_dict(model), directory / "adapter.pt")
         state = optimizer.state
-        torch.save({name: {"exp_avg": state[p]["exp_avg"], "exp_avg_sq": state[p]["exp_avg_sq"]}
-                    for name, p in params if p in state}, directory / STATE_FILE)
+        torch.save(
+            {
+                name: {"exp_avg": state[p]["exp_avg"], "exp_avg_sq": state[p]["exp_avg_sq"]}
+                for name, p in params
+                if p in state
+            },
+            directory / STATE_FILE,
+        )
         meta = {"epoch": epoch, "mean_lr": sum(rates) / len(rates)}
         write_text_atomic(directory / META_FILE, json.dumps(meta))  # last: its presence marks the checkpoint whole
     return load_checkpoints(root, pool, settings)

@@ -17,8 +17,16 @@ import httpx
 REPO = Path(__file__).resolve().parents[3]
 SCREENSHOTS = REPO / "outputs" / "review-screenshots"  # git-ignored; CI keeps them for a person to look at
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SKIP_REASON = "no chromium/chromedriver: run tests/browser_env.sh (Debian's chromium, chromium-driver, fonts)"
 
 
@@ -38,9 +46,23 @@ class Server:
     def start(self) -> None:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         with open(self.log_path, "a") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "evals.review", "--db", self.db_url, "serve",
-                                          "--port", str(self.port), *self.extra],
-                                         env=env, cwd=REPO, stdout=log, stderr=log)
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "evals.review",
+                    "--db",
+                    self.db_url,
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    *self.extra,
+                ],
+                env=env,
+                cwd=REPO,
+                stdout=log,
+                stderr=log,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -101,5 +123,7 @@ def http_client(server: Server, token: str) -> httpx.Client:
 
 def form_fields(client: httpx.Client, path: str = "/review") -> dict[str, str]:
     page = client.get(path).text
-    return {"item_id": re.search(r'name="item_id" value="(\d+)"', page).group(1),
-            "csrf": re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)}
+    return {
+        "item_id": re.search(r'name="item_id" value="(\d+)"', page).group(1),
+        "csrf": re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1),
+    }

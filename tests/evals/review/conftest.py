@@ -26,8 +26,14 @@ VERSION_A, VERSION_B = "review-sft-0.1.0", "review-sft-0.2.0"
 
 def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "evals.review", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "evals.review", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=REPO,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +72,21 @@ def prompts_file(tmp_path_factory) -> Path:
 def prepared_db(review_registry, prompts_file, tmp_path_factory) -> Path:
     """A SQLite file holding the four items; tests copy it, so each starts from the same prepared session."""
     db = tmp_path_factory.mktemp("review-db") / "prepared.db"
-    done = run_cli("--db", f"sqlite:///{db}", "prepare", "--a", VERSION_A, "--b", VERSION_B,
-                   "--prompts", str(prompts_file), "--registry", str(review_registry.root), "--max-new-tokens", "6")
+    done = run_cli(
+        "--db",
+        f"sqlite:///{db}",
+        "prepare",
+        "--a",
+        VERSION_A,
+        "--b",
+        VERSION_B,
+        "--prompts",
+        str(prompts_file),
+        "--registry",
+        str(review_registry.root),
+        "--max-new-tokens",
+        "6",
+    )
     assert done.returncode == 0, done.stderr
     return db
 

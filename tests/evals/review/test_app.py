@@ -21,7 +21,7 @@ from tests.evals.review.browser import Server, choose, form_fields, http_client,
 By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium not installed: pip install -e '.[test]'").By
 INJECT_PROMPT = "Apa itu <img src=x onerror=\"document.title='pwned'\">?"
 INJECT_A = "<script>document.title='pwned'</script>Jawaban A"
-INJECT_B = "</div><button id=\"evil\">Jawaban B</button>"
+INJECT_B = '</div><button id="evil">Jawaban B</button>'
 INJECT_COMMENT = "<script>document.title='pwned'</script><b id=\"boldinj\">tebal</b>"
 LOAD_REVIEWERS, LOAD_ITEMS = 10, 5
 
@@ -33,13 +33,23 @@ def app(prepared_db, tmp_path_factory):
     db = folder / "review.db"
     shutil.copy(prepared_db, db)
     store = Store(f"sqlite:///{db}")
-    store.add_items([NewItem("id", "inject", INJECT_PROMPT, INJECT_A, INJECT_B)]
-                    + [NewItem("ms", f"load-{i}", f"Soalan {i}", f"Jawapan A {i}", f"Jawapan B {i}")
-                       for i in range(LOAD_ITEMS)])
-    tokens = {name: store.add_reviewer(name, languages) for name, languages in
-              [("th", ["th"]), ("my", ["my"]), ("th2", ["th"]), ("th3", ["th"]), ("id", ["id"]), ("victim", ["ms"]),
-               ("typo", ["ms"])]
-              + [(f"load{i}", ["ms"]) for i in range(LOAD_REVIEWERS)]}
+    store.add_items(
+        [NewItem("id", "inject", INJECT_PROMPT, INJECT_A, INJECT_B)]
+        + [NewItem("ms", f"load-{i}", f"Soalan {i}", f"Jawapan A {i}", f"Jawapan B {i}") for i in range(LOAD_ITEMS)]
+    )
+    tokens = {
+        name: store.add_reviewer(name, languages)
+        for name, languages in [
+            ("th", ["th"]),
+            ("my", ["my"]),
+            ("th2", ["th"]),
+            ("th3", ["th"]),
+            ("id", ["id"]),
+            ("victim", ["ms"]),
+            ("typo", ["ms"]),
+        ]
+        + [(f"load{i}", ["ms"]) for i in range(LOAD_REVIEWERS)]
+    }
     tokens["admin"] = store.add_reviewer("admin", [], admin=True)
     server = Server(f"sqlite:///{db}", folder / "server.log")
     server.start()
@@ -72,8 +82,9 @@ def test_reviewer_completes_a_session(app, browser, review_prompts, language):
         assert len(shown) <= 2, "the session did not end after its two items"
     items = {store.item(i).prompt: store.item(i) for i in items_in(store, language)}
     reviewer = store.reviewer(tokens[language])  # the reviewer's own random order of the items
-    assert [prompt for prompt, _ in shown] == [store.item(i).prompt for i in sorted(
-        items_in(store, language), key=lambda i: store.order_key(reviewer, i))]
+    assert [prompt for prompt, _ in shown] == [
+        store.item(i).prompt for i in sorted(items_in(store, language), key=lambda i: store.order_key(reviewer, i))
+    ]
     assert {prompt for prompt, _ in shown} == {p["prompt"] for p in review_prompts if p["lang"] == language}
     assert [left for _, left in shown] == [items[prompt].response_a for prompt, _ in shown]  # the 270M's words
     stored = verdicts_of(store, language)
@@ -118,8 +129,10 @@ def test_hostile_content_is_inert_and_sides_map_to_versions(app, browser):
     login(browser, server, tokens["admin"])
     assert browser.title != "pwned" and not browser.find_elements(By.ID, "boldinj")
     assert INJECT_COMMENT in browser.find_element(By.ID, "comments").text
-    rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
-            for tr in browser.find_elements(By.CSS_SELECTOR, "#progress tr")]
+    rows = [
+        [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+        for tr in browser.find_elements(By.CSS_SELECTOR, "#progress tr")
+    ]
     assert ["id", "1", "1", "1", "1", "0"] in rows  # items, reviewers, verdicts, judged once, judged twice
 
 
@@ -127,10 +140,12 @@ def test_invalid_form_values_are_refused_with_the_field_named(app):
     server, store, tokens = app
     with http_client(server, tokens["typo"]) as client:
         fields = form_fields(client)
-        for bad, message in (({"choice": "banana"}, "choice='banana': pick one of left, right, tie, both_bad."),
-                             ({"choice": "tie", "fluency": "up"}, "fluency='up': pick left, right, same or both bad"),
-                             ({"choice": "tie", "comment": "x" * 2001}, "comment is 2001 characters"),
-                             ({"choice": "tie", "item_id": "99999"}, "item_id='99999' is not an item")):
+        for bad, message in (
+            ({"choice": "banana"}, "choice='banana': pick one of left, right, tie, both_bad."),
+            ({"choice": "tie", "fluency": "up"}, "fluency='up': pick left, right, same or both bad"),
+            ({"choice": "tie", "comment": "x" * 2001}, "comment is 2001 characters"),
+            ({"choice": "tie", "item_id": "99999"}, "item_id='99999' is not an item"),
+        ):
             response = client.post("/verdict", data={**fields, **bad})
             assert response.status_code == 422 and message in html.unescape(response.text)
     assert verdicts_of(store, "typo") == []
@@ -139,9 +154,11 @@ def test_invalid_form_values_are_refused_with_the_field_named(app):
 def test_cross_site_form_and_missing_csrf_token_are_refused(app, browser):
     server, store, tokens = app
     target = items_in(store, "ms")[0]
-    page = (f'<form method="post" action="{server.url}/verdict"><input name="item_id" value="{target}">'
-            '<input name="choice" value="left"><input name="csrf" value="00"><button id="go">win a prize</button>'
-            "</form>").encode()
+    page = (
+        f'<form method="post" action="{server.url}/verdict"><input name="item_id" value="{target}">'
+        '<input name="choice" value="left"><input name="csrf" value="00"><button id="go">win a prize</button>'
+        "</form>"
+    ).encode()
 
     class Attacker(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -203,8 +220,11 @@ def test_concurrent_reviewers_each_verdict_stored_once(app):
     jobs = [(c, token, item) for c, token in zip(clients, csrf) for item in items for _ in range(2)]
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=20) as pool:
-        responses = list(pool.map(lambda job: job[0].post("/verdict", data={"item_id": job[2], "csrf": job[1],
-                                                                             "choice": "right"}), jobs))
+        responses = list(
+            pool.map(
+                lambda job: job[0].post("/verdict", data={"item_id": job[2], "csrf": job[1], "choice": "right"}), jobs
+            )
+        )
     elapsed = time.monotonic() - start
     for c in clients:
         c.close()

@@ -11,8 +11,9 @@ from evals.review.store import CRITERIA, Item, NewItem, Reviewer, Store, Verdict
 from tests.evals.review.browser import Server, choose, login, submit
 
 By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium not installed: pip install -e '.[test]'").By
-ITEMS = [NewItem("th", f"th-{i}", f"คำถามที่ {i}", f"คำตอบ ก {i}", f"คำตอบ ข {i}") for i in range(3)] + \
-        [NewItem("my", f"my-{i}", f"မေးခွန်း {i}", f"အဖြေ က {i}", f"အဖြေ ခ {i}") for i in range(2)]
+ITEMS = [NewItem("th", f"th-{i}", f"คำถามที่ {i}", f"คำตอบ ก {i}", f"คำตอบ ข {i}") for i in range(3)] + [
+    NewItem("my", f"my-{i}", f"မေးခွန်း {i}", f"အဖြေ က {i}", f"အဖြေ ခ {i}") for i in range(2)
+]
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +22,10 @@ def flows(tmp_path_factory):
     store = Store(f"sqlite:///{folder / 'review.db'}")
     store.set_comparison("flow-0.1.0", "flow-0.2.0")
     store.add_items(ITEMS)
-    tokens = {name: store.add_reviewer(name, languages) for name, languages in
-              [("both", ["th", "my"]), ("skipper", ["th"]), ("editor", ["my"]), ("typist", ["th"])]}
+    tokens = {
+        name: store.add_reviewer(name, languages)
+        for name, languages in [("both", ["th", "my"]), ("skipper", ["th"]), ("editor", ["my"]), ("typist", ["th"])]
+    }
     tokens["admin"] = store.add_reviewer("admin", [], admin=True)
     server = Server(store.engine.url.render_as_string(), folder / "server.log")
     server.start()
@@ -32,8 +35,12 @@ def flows(tmp_path_factory):
 
 def verdicts_of(store: Store, name: str) -> list[tuple[Item, Verdict]]:
     with store.sessions() as s:
-        return [tuple(row) for row in s.execute(select(Item, Verdict).join(Verdict).join(Reviewer)
-                                                .where(Reviewer.name == name).order_by(Verdict.id)).all()]
+        return [
+            tuple(row)
+            for row in s.execute(
+                select(Item, Verdict).join(Verdict).join(Reviewer).where(Reviewer.name == name).order_by(Verdict.id)
+            ).all()
+        ]
 
 
 def shown_item(browser, store: Store) -> Item:
@@ -102,8 +109,11 @@ def test_both_bad_per_criterion_and_changing_a_verdict(flows, browser):
     browser.find_element(By.ID, "my-verdicts").click()
     browser.find_element(By.CSS_SELECTOR, "#verdicts a").click()
     assert browser.find_element(By.ID, "editing")
-    form = {e.get_attribute("name"): e.get_attribute("value")
-            for e in browser.find_elements(By.CSS_SELECTOR, "input[type=radio]") if e.is_selected()}
+    form = {
+        e.get_attribute("name"): e.get_attribute("value")
+        for e in browser.find_elements(By.CSS_SELECTOR, "input[type=radio]")
+        if e.is_selected()
+    }
     assert form == {"choice": "left", "fluency": "both_bad", "correctness": "right"}  # the stored verdict, shown
     assert browser.find_element(By.ID, "comment").get_attribute("value") == "ภาษาไม่เป็นธรรมชาติ"
     choose(browser, "choice", "both_bad")
@@ -148,9 +158,11 @@ def test_admin_sees_each_reviewers_progress(flows, browser):
     server, store, tokens = flows
     store.revoke("typist")
     login(browser, server, tokens["admin"])
-    rows = {cells[0]: cells[1:5] + cells[6:]
-            for tr in browser.find_elements(By.CSS_SELECTOR, "#reviewers tr")
-            if (cells := [td.text for td in tr.find_elements(By.TAG_NAME, "td")])}
+    rows = {
+        cells[0]: cells[1:5] + cells[6:]
+        for tr in browser.find_elements(By.CSS_SELECTOR, "#reviewers tr")
+        if (cells := [td.text for td in tr.find_elements(By.TAG_NAME, "td")])
+    }
     # name: languages, judged (abstentions included), items in their languages, skipped or cannot judge, status
     assert rows["both"] == ["th,my", "5", "5", "0", "active"]
     assert rows["skipper"] == ["th", "3", "3", "1", "active"]

@@ -18,24 +18,39 @@ By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium not in
 
 UNBREAKABLE = "https://th.wikipedia.org/wiki/" + "%E0%B8%AA%E0%B8%87" * 13 + "x" * 26  # 260 characters, no break
 ITEMS = {  # language: (prompt, a numbered list over three lines, the other answer)
-    "th": ("แนะนำอาหารเช้าแบบไทยมาสามอย่าง", "1. โจ๊กหมูใส่ไข่\n2. ข้าวต้มกุ้ง\n3. ปาท่องโก๋กับน้ำเต้าหู้",
-           f"ข้าวเหนียวหมูปิ้งเป็นอาหารเช้าที่นิยม ดูที่ {UNBREAKABLE}"),
-    "my": ("မုန့်ဟင်းခါး ဘယ်လိုချက်ရသလဲ", "၁။ ငါးကို ပြုတ်ပါ\n၂။ ဟင်းရည် ပြုလုပ်ပါ\n၃။ ဆန်ခေါက်ဆွဲနှင့် စားပါ",
-           "မုန့်ဟင်းခါးသည် မြန်မာ့ အစားအစာ ဖြစ်သည်။"),
-    "km": ("តើបុណ្យចូលឆ្នាំខ្មែរគឺជាអ្វី?", "១. ថ្ងៃទីមួយ មហាសង្ក្រាន្ត\n២. ថ្ងៃទីពីរ វារៈវ័នបត\n៣. ថ្ងៃទីបី វារៈឡើងស័ក",
-           "បុណ្យចូលឆ្នាំខ្មែរ ប្រារព្ធធ្វើនៅខែមេសា។"),
-    "lo": ("ບຸນປີໃໝ່ລາວແມ່ນຫຍັງ?", "1. ມື້ສັງຂານລ່ວງ\n2. ມື້ສັງຂານເນົາ\n3. ມື້ສັງຂານຂຶ້ນ",
-           "ບຸນປີໃໝ່ລາວ ຈັດຂຶ້ນໃນເດືອນເມສາ."),
-    "ta": ("பொங்கல் பண்டிகை என்றால் என்ன?", "1. போகி\n2. தைப் பொங்கல்\n3. மாட்டுப் பொங்கல்",
-           "பொங்கல் தமிழர்களின் அறுவடைத் திருநாள்."),
+    "th": (
+        "แนะนำอาหารเช้าแบบไทยมาสามอย่าง",
+        "1. โจ๊กหมูใส่ไข่\n2. ข้าวต้มกุ้ง\n3. ปาท่องโก๋กับน้ำเต้าหู้",
+        f"ข้าวเหนียวหมูปิ้งเป็นอาหารเช้าที่นิยม ดูที่ {UNBREAKABLE}",
+    ),
+    "my": (
+        "မုန့်ဟင်းခါး ဘယ်လိုချက်ရသလဲ",
+        "၁။ ငါးကို ပြုတ်ပါ\n၂။ ဟင်းရည် ပြုလုပ်ပါ\n၃။ ဆန်ခေါက်ဆွဲနှင့် စားပါ",
+        "မုန့်ဟင်းခါးသည် မြန်မာ့ အစားအစာ ဖြစ်သည်။",
+    ),
+    "km": (
+        "តើបុណ្យចូលឆ្នាំខ្មែរគឺជាអ្វី?",
+        "១. ថ្ងៃទីមួយ មហាសង្ក្រាន្ត\n២. ថ្ងៃទីពីរ វារៈវ័នបត\n៣. ថ្ងៃទីបី វារៈឡើងស័ក",
+        "បុណ្យចូលឆ្នាំខ្មែរ ប្រារព្ធធ្វើនៅខែមេសា។",
+    ),
+    "lo": ("ບຸນປີໃໝ່ລາວແມ່ນຫຍັງ?", "1. ມື້ສັງຂານລ່ວງ\n2. ມື້ສັງຂານເນົາ\n3. ມື້ສັງຂານຂຶ້ນ", "ບຸນປີໃໝ່ລາວ ຈັດຂຶ້ນໃນເດືອນເມສາ."),
+    "ta": ("பொங்கல் பண்டிகை என்றால் என்ன?", "1. போகி\n2. தைப் பொங்கல்\n3. மாட்டுப் பொங்கல்", "பொங்கல் தமிழர்களின் அறுவடைத் திருநாள்."),
     "zh": ("新加坡的国菜是什么？", "1. 海南鸡饭\n2. 辣椒螃蟹\n3. 叻沙", "新加坡没有官方国菜。"),
-    "vi": ("Phở là gì?", "1. Bánh phở\n2. Nước dùng xương bò\n3. Thịt bò tái",
-           "Phở là món ăn truyền thống của Việt Nam."),
+    "vi": (
+        "Phở là gì?",
+        "1. Bánh phở\n2. Nước dùng xương bò\n3. Thịt bò tái",
+        "Phở là món ăn truyền thống của Việt Nam.",
+    ),
 }
 # The families of Debian's font packages that tests/browser_env.sh installs, and Noto's, by script.
-FONTS = {"th": {"Loma", "Noto Sans Thai"}, "my": {"Padauk", "Noto Sans Myanmar"},
-         "km": {"Khmer OS", "Khmer OS System", "Noto Sans Khmer"}, "lo": {"Phetsarath OT", "Noto Sans Lao"},
-         "ta": {"Lohit Tamil", "Noto Sans Tamil"}, "zh": {"WenQuanYi Micro Hei", "Noto Sans CJK SC"}}
+FONTS = {
+    "th": {"Loma", "Noto Sans Thai"},
+    "my": {"Padauk", "Noto Sans Myanmar"},
+    "km": {"Khmer OS", "Khmer OS System", "Noto Sans Khmer"},
+    "lo": {"Phetsarath OT", "Noto Sans Lao"},
+    "ta": {"Lohit Tamil", "Noto Sans Tamil"},
+    "zh": {"WenQuanYi Micro Hei", "Noto Sans CJK SC"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +80,10 @@ def reviewer(page_app, browser):
 
 
 def viewport(driver, width: int, height: int) -> None:
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+    )
 
 
 def open_item(driver, page_app, language: str) -> None:
@@ -80,14 +97,18 @@ def open_item(driver, page_app, language: str) -> None:
 
 
 def rect(driver, css: str) -> dict:
-    return driver.execute_script("const r = document.querySelector(arguments[0]).getBoundingClientRect();"
-                                 "return {left: r.left, right: r.right, top: r.top, bottom: r.bottom, "
-                                 "width: r.width, height: r.height};", css)
+    return driver.execute_script(
+        "const r = document.querySelector(arguments[0]).getBoundingClientRect();"
+        "return {left: r.left, right: r.right, top: r.top, bottom: r.bottom, "
+        "width: r.width, height: r.height};",
+        css,
+    )
 
 
 def style(driver, css: str, prop: str) -> str:
-    return driver.execute_script("return getComputedStyle(document.querySelector(arguments[0]))[arguments[1]];",
-                                 css, prop)
+    return driver.execute_script(
+        "return getComputedStyle(document.querySelector(arguments[0]))[arguments[1]];", css, prop
+    )
 
 
 def overflow(driver) -> list[str]:
@@ -107,8 +128,9 @@ def overflow(driver) -> list[str]:
 
 def screenshot(driver, name: str) -> bytes:
     """The whole page as PNG, saved for a person to look at."""
-    png = base64.b64decode(driver.execute_cdp_cmd("Page.captureScreenshot",
-                                                  {"format": "png", "captureBeyondViewport": True})["data"])
+    png = base64.b64decode(
+        driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})["data"]
+    )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     (SCREENSHOTS / f"{name}.png").write_bytes(png)
     return png
@@ -116,14 +138,19 @@ def screenshot(driver, name: str) -> bytes:
 
 def lines(driver, css: str) -> int:
     """Rendered lines of an element's text: its height over its line height."""
-    height = rect(driver, css)["height"] - sum(float(style(driver, css, p)[:-2]) for p in
-                                               ("paddingTop", "paddingBottom", "borderTopWidth", "borderBottomWidth"))
+    height = rect(driver, css)["height"] - sum(
+        float(style(driver, css, p)[:-2])
+        for p in ("paddingTop", "paddingBottom", "borderTopWidth", "borderBottomWidth")
+    )
     return round(height / float(style(driver, css, "lineHeight")[:-2]))
 
 
 def console_problems(driver) -> list[str]:
-    return [f"{e['level']}: {e['message']}" for e in driver.get_log("browser")
-            if e["level"] in ("SEVERE", "WARNING") or "Content Security Policy" in e["message"]]
+    return [
+        f"{e['level']}: {e['message']}"
+        for e in driver.get_log("browser")
+        if e["level"] in ("SEVERE", "WARNING") or "Content Security Policy" in e["message"]
+    ]
 
 
 def test_answers_side_by_side_with_line_breaks_kept_at_1280px(reviewer, page_app):
@@ -156,8 +183,9 @@ def test_layout_at_390px_stacks_the_answers_within_the_screen(reviewer, page_app
 @pytest.mark.parametrize("language", sorted(FONTS))
 def test_each_script_renders_with_a_font_that_has_its_glyphs(reviewer, page_app, language):
     open_item(reviewer, page_app, language)
-    assert set(re.findall(r'"([^"]+)"', style(reviewer, "#prompt", "fontFamily"))) & FONTS[language], \
+    assert set(re.findall(r'"([^"]+)"', style(reviewer, "#prompt", "fontFamily"))) & FONTS[language], (
         "the page's font stack names none of the script's fonts"
+    )
     reviewer.execute_cdp_cmd("DOM.enable", {})
     reviewer.execute_cdp_cmd("CSS.enable", {})
     root = reviewer.execute_cdp_cmd("DOM.getDocument", {"depth": -1})["root"]["nodeId"]

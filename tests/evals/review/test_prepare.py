@@ -17,7 +17,8 @@ def test_prepared_items_hold_both_versions_responses(prepared_db, review_prompts
     with store.sessions() as s:
         items = s.query(Item).order_by(Item.id).all()
     assert [(i.language, i.prompt_id, i.prompt) for i in items] == [
-        (p["lang"], p["id"], p["prompt"]) for p in review_prompts]
+        (p["lang"], p["id"], p["prompt"]) for p in review_prompts
+    ]
     # Same weights and greedy decoding: both versions answer alike; each prompt gets its own answer.
     assert all(i.response_a and i.response_a == i.response_b for i in items)
     assert len({i.response_a for i in items}) == len(items)
@@ -31,8 +32,10 @@ def test_bad_prompt_lines_name_file_line_and_field(tmp_path):
     path.write_text('{"id": 1, "lang": "Thai", "prompt": "x"}\n')
     with pytest.raises(ValueError, match=r"prompts.jsonl:1: 'lang' must be one of"):
         read_prompts(path)
-    path.write_text('{"id": 1, "lang": "th", "messages": [{"role": "user", "content": "a"}, '
-                    '{"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]}\n')
+    path.write_text(
+        '{"id": 1, "lang": "th", "messages": [{"role": "user", "content": "a"}, '
+        '{"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]}\n'
+    )
     with pytest.raises(ValueError, match=r"prompts \['1'\] have several turns"):
         read_prompts(path)
 
@@ -49,8 +52,14 @@ def test_wrong_versions_or_pair_refused_before_generation(prepared_db, review_re
     with pytest.raises(ValueError, match=r"4 prompts are already in this database \(first: \('my', 'my-mohinga'\)\)"):
         prepare(store, review_registry, "review-sft-0.1.0", "review-sft-0.2.0", prompts_file, settings)
     with pytest.raises(ValueError, match="two different versions"):
-        prepare(Store(f"sqlite:///{tmp_path / 'new.db'}"), review_registry, "review-sft-0.1.0", "review-sft-0.1.0",
-                prompts_file, settings)
+        prepare(
+            Store(f"sqlite:///{tmp_path / 'new.db'}"),
+            review_registry,
+            "review-sft-0.1.0",
+            "review-sft-0.1.0",
+            prompts_file,
+            settings,
+        )
 
 
 def test_reviewer_command_prints_a_working_token(prepared_db, review_cli, tmp_path):

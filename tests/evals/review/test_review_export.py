@@ -22,20 +22,38 @@ def test_export_into_records_and_report(prepared_db, review_registry, review_cli
     store = Store(f"sqlite:///{db}")
     with store.sessions() as s:
         th, my = ([i for i in s.query(Item).order_by(Item.id) if i.language == lang] for lang in ("th", "my"))
-    r1, r2, r3, r4 = (store.reviewer(store.add_reviewer(name, [lang])) for name, lang in
-                      (("r1", "th"), ("r2", "th"), ("r3", "my"), ("r4", "th")))
+    r1, r2, r3, r4 = (
+        store.reviewer(store.add_reviewer(name, [lang]))
+        for name, lang in (("r1", "th"), ("r2", "th"), ("r3", "my"), ("r4", "th"))
+    )
     none = {"fluency": None, "cultural_fit": None, "correctness": None, "instruction_following": None}
-    for reviewer, item, choice, fluency in ((r1, th[0], "b", "b"), (r2, th[0], "b", None), (r1, th[1], "tie", "a"),
-                                            (r2, th[1], "a", None), (r3, my[0], "b", None),
-                                            (r3, my[1], "both_bad", None)):
-        assert store.record(reviewer, item, True, Judgement(choice, {**none, "fluency": fluency},
-                                                             harmful_a=reviewer is r3 and choice == "b"))
+    for reviewer, item, choice, fluency in (
+        (r1, th[0], "b", "b"),
+        (r2, th[0], "b", None),
+        (r1, th[1], "tie", "a"),
+        (r2, th[1], "a", None),
+        (r3, my[0], "b", None),
+        (r3, my[1], "both_bad", None),
+    ):
+        assert store.record(
+            reviewer,
+            item,
+            True,
+            Judgement(choice, {**none, "fluency": fluency}, harmful_a=reviewer is r3 and choice == "b"),
+        )
     # An abstention is counted and changes no statistic; r1 then edits a verdict to what it was (still counted once).
     assert store.record(r4, th[0], True, Judgement("cannot_judge", none))
     assert store.record(r1, th[0], True, Judgement("b", {**none, "fluency": "b"}), replace=True)
 
-    done = review_cli("--db", f"sqlite:///{db}", "export", "--output-dir", str(tmp_path / "out"),
-                      "--registry", str(review_registry.root))
+    done = review_cli(
+        "--db",
+        f"sqlite:///{db}",
+        "export",
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--registry",
+        str(review_registry.root),
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "out" / "review.json").read_text())["languages"]
     # th items score (1 + 1)/2 = 1 and (0.5 + 0)/2 = 0.25 for b: 0.625; two items, so the interval is [0.25, 1].
@@ -54,17 +72,24 @@ def test_export_into_records_and_report(prepared_db, review_registry, review_cli
     assert (a["opponent"], b["opponent"]) == (VERSION_B, VERSION_A)
     assert (a["languages"]["my"]["harmful"], b["languages"]["my"]["harmful"]) == (1, 0)
     assert b["languages"]["th"]["criteria"]["fluency"]["win_rate"] == pytest.approx(0.5)  # th fluency: b, then a
-    assert (a["languages"]["th"]["win_rate"], a["languages"]["th"]["ci_low"], a["languages"]["th"]["ci_high"]) \
-        == pytest.approx((0.375, 0.0, 0.75))
+    assert (
+        a["languages"]["th"]["win_rate"],
+        a["languages"]["th"]["ci_low"],
+        a["languages"]["th"]["ci_high"],
+    ) == pytest.approx((0.375, 0.0, 0.75))
 
     for version, base in ((VERSION_A, 40), (VERSION_B, 45)):
         folder = tmp_path / version
         folder.mkdir()
         scores = [TaskScore("sentiment", "nlu", lang, base, 0) for lang in ("th", "my")]
-        (folder / "results.json").write_text(json.dumps({"model": version, "seahelm": {"aggregate": aggregate(scores)}}))
+        (folder / "results.json").write_text(
+            json.dumps({"model": version, "seahelm": {"aggregate": aggregate(scores)}})
+        )
     monkeypatch.setenv("SEALION_RUNS", str(review_registry.root.parent))  # the default registry the report reads
-    assert report_main([str(tmp_path / VERSION_A), str(tmp_path / VERSION_B), "--output-dir",
-                        str(tmp_path / "report")]) == 0
+    assert (
+        report_main([str(tmp_path / VERSION_A), str(tmp_path / VERSION_B), "--output-dir", str(tmp_path / "report")])
+        == 0
+    )
     md = (tmp_path / "report" / "report.md").read_text()
     assert f"| suite/language | {VERSION_A} | {VERSION_B} |" in md  # the SEA-HELM table, as the eval stage nests it
     assert "| seahelm/th | 40.0 | 45.0 |" in md
@@ -78,8 +103,10 @@ def test_chart_title_is_whole_and_legend_clear_of_the_bars(tmp_path):
     from evals.review.stats import WinRate
 
     rate = WinRate(0.62, 0.5, 0.74, 40, 80)
-    results = [LanguageResult(lang, rate, 0.1, 0.3, 20, {"fluency": rate, "correctness": rate}, 0, 0, 0)
-               for lang in ("km", "lo", "my", "th", "all")]
+    results = [
+        LanguageResult(lang, rate, 0.1, 0.3, 20, {"fluency": rate, "correctness": rate}, 0, 0, 0)
+        for lang in ("km", "lo", "my", "th", "all")
+    ]
     a, b = "sealion-gemma3-27b-cpt-sft-1.4.0", "sealion-gemma3-27b-cpt-sft-rl-1.5.0"  # long real-looking ids
     fig = chart(results, a, b)
     fig.canvas.draw()

@@ -102,8 +102,10 @@ def test_login_refuses_other_sites_and_posts_without_the_form_token(guarded):
 
 def test_a_cross_site_page_cannot_log_the_victim_in_as_the_attacker(guarded, browser):
     server, store, tokens, _ = guarded
-    page = (f'<form method="post" action="{server.url}/login"><input name="token" value="{tokens["attacker"]}">'
-            '<button id="go">win a prize</button></form>').encode()
+    page = (
+        f'<form method="post" action="{server.url}/login"><input name="token" value="{tokens["attacker"]}">'
+        '<button id="go">win a prize</button></form>'
+    ).encode()
 
     class Attacker(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -150,8 +152,11 @@ def test_crafted_values_get_a_4xx_never_a_500(guarded):
     server, store, tokens, folder = guarded
     with http_client(server, tokens["crafty"]) as client:
         page = client.get("/review").text
-        fields = {"item_id": re.search(r'name="item_id" value="(\d+)"', page).group(1),
-                  "csrf": re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1), "choice": "left"}
+        fields = {
+            "item_id": re.search(r'name="item_id" value="(\d+)"', page).group(1),
+            "csrf": re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1),
+            "choice": "left",
+        }
         for method, path, data in CRAFTED:
             response = client.get(path) if method == "get" else client.post(path, data={**fields, **data})
             assert 400 <= response.status_code < 500, (path, data, response.status_code)
@@ -172,8 +177,9 @@ def test_logout_ends_the_session(guarded, browser):
 
 def test_session_hours_and_secure_cookie_options(guarded):
     _, store, tokens, folder = guarded
-    server = Server(store.engine.url.render_as_string(), folder / "server-secure.log", "--secure-cookie",
-                    "--session-hours", "1.5")
+    server = Server(
+        store.engine.url.render_as_string(), folder / "server-secure.log", "--secure-cookie", "--session-hours", "1.5"
+    )
     server.start()
     try:
         with httpx.Client(base_url=server.url, timeout=10) as client:
@@ -191,18 +197,23 @@ def test_reviewer_commands_add_list_revoke(guarded, review_cli):
     token = review_cli("--db", db, "reviewer", "add", "somchai", "--languages", "th").stdout.strip()
     again = review_cli("--db", db, "reviewer", "add", "somchai", "--languages", "th")
     assert again.returncode == 2 and again.stdout == ""
-    assert again.stderr.splitlines() == ["error: a reviewer named 'somchai' exists already: choose another name "
-                                         "(`reviewer list` shows them), or `reviewer revoke` the old one first"]
+    assert again.stderr.splitlines() == [
+        "error: a reviewer named 'somchai' exists already: choose another name "
+        "(`reviewer list` shows them), or `reviewer revoke` the old one first"
+    ]
     assert httpx.get(f"{server.url}/review", cookies={"review_token": token}).status_code == 200
     listed = review_cli("--db", db, "reviewer", "list").stdout.splitlines()
     assert "somchai\tth: 0 of 3 judged\tactive" in listed
     done = review_cli("--db", db, "reviewer", "revoke", "somchai")
     assert done.returncode == 0, done.stderr
     assert httpx.get(f"{server.url}/review", cookies={"review_token": token}).status_code == 401
-    assert any(line.startswith("somchai (revoked") and line.endswith("\trevoked")
-               for line in review_cli("--db", db, "reviewer", "list").stdout.splitlines())
+    assert any(
+        line.startswith("somchai (revoked") and line.endswith("\trevoked")
+        for line in review_cli("--db", db, "reviewer", "list").stdout.splitlines()
+    )
     missing = review_cli("--db", db, "reviewer", "revoke", "nobody")
     assert missing.returncode == 2 and missing.stderr.splitlines() == [
-        "error: no reviewer named 'nobody': `reviewer list` shows them"]
+        "error: no reviewer named 'nobody': `reviewer list` shows them"
+    ]
     replaced = review_cli("--db", db, "reviewer", "add", "somchai", "--languages", "th")  # a new token, same name
     assert replaced.returncode == 0 and replaced.stdout.strip() != token

@@ -8,8 +8,18 @@ import pytest
 from evals.review.stats import fleiss_kappa, verdict_agreement, win_rate_b
 
 # Fleiss' kappa's worked example (Wikipedia, "Fleiss' kappa"): 10 subjects, 14 raters, 5 categories; kappa 0.210.
-WIKIPEDIA_COUNTS = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
-                    [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
+WIKIPEDIA_COUNTS = [
+    [0, 0, 0, 0, 14],
+    [0, 2, 6, 4, 2],
+    [0, 0, 3, 5, 6],
+    [0, 3, 9, 2, 0],
+    [2, 2, 8, 1, 1],
+    [7, 7, 0, 0, 0],
+    [3, 2, 6, 3, 0],
+    [2, 5, 3, 2, 2],
+    [6, 5, 2, 1, 0],
+    [0, 2, 2, 3, 7],
+]
 
 
 def test_fleiss_kappa_matches_the_worked_example():
@@ -28,8 +38,9 @@ def test_kappa_takes_every_rater_of_items_with_unequal_rater_counts():
     # Items: (b, b, a), (tie, tie), (a, a, a, b); a fourth with one verdict is left out (no pair to agree).
     # P_i = (1 + 4 - 3) / (3 * 2) = 1/3, (4 - 2) / 2 = 1, (9 + 1 - 4) / (4 * 3) = 1/2 -> P-bar = 11/18.
     # Shares over all 9 ratings: a 4/9, b 3/9, tie 2/9 -> P_e = 29/81; kappa = (11/18 - 29/81) / (52/81) = 41/104.
-    kappa, items = verdict_agreement([["b", "b", "a"], ["tie", "tie"], ["a", "a", "a", "b"], ["a"]],
-                                     ("a", "b", "tie", "both_bad"))
+    kappa, items = verdict_agreement(
+        [["b", "b", "a"], ["tie", "tie"], ["a", "a", "a", "b"], ["a"]], ("a", "b", "tie", "both_bad")
+    )
     assert (kappa, items) == (pytest.approx(41 / 104), 3)
     with pytest.raises(ValueError, match=">= 2 ratings on every item"):
         fleiss_kappa(np.array([[2, 0], [1, 0]]))
@@ -42,7 +53,8 @@ def test_win_rate_counts_ties_and_both_bad_as_half_and_items_once():
     assert (rate.items, rate.verdicts) == (3, 5)
     flipped = rate.flipped()
     assert (flipped.win_rate, flipped.ci_low, flipped.ci_high) == pytest.approx(
-        (1 - rate.win_rate, 1 - rate.ci_high, 1 - rate.ci_low))
+        (1 - rate.win_rate, 1 - rate.ci_high, 1 - rate.ci_low)
+    )
 
 
 def test_bootstrap_interval_agrees_with_a_plain_resampling_loop():

@@ -37,8 +37,10 @@ def test_admin_progress_counts_items_judged_once_and_twice(tmp_path):
         assert store.record(reviewer, item, True, Judgement("tie", none))
     assert not store.record(r1, th[0], False, Judgement("a", none))  # the first verdict stands
     # th: 3 items, 2 reviewers (the admin is none), 3 verdicts, 2 items judged, 1 of them twice; my: untouched.
-    assert [tuple(vars(p).values()) for p in store.language_progress()] == [("my", 3, 0, 0, 0, 0),
-                                                                             ("th", 3, 2, 3, 2, 1)]
+    assert [tuple(vars(p).values()) for p in store.language_progress()] == [
+        ("my", 3, 0, 0, 0, 0),
+        ("th", 3, 2, 3, 2, 1),
+    ]
 
 
 def test_each_reviewer_gets_items_in_their_own_random_order(tmp_path):
