@@ -91,12 +91,12 @@ def field_notes(cls: type) -> dict[str, tuple[str, str]]:
         for stmt in node.body:
             if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
                 continue
-            above = []
+            above: list[str] = []
             line = stmt.lineno - 1
             while line in comments and lines[line - 1].lstrip().startswith("#"):
                 above.insert(0, comments[line])
                 line -= 1
-            beside = [comments[n] for n in range(stmt.lineno, stmt.end_lineno + 1) if n in comments]
+            beside = [comments[n] for n in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1) if n in comments]
             notes[stmt.target.id] = (ast.unparse(stmt.annotation), " ".join(above + beside))
     return notes
 
@@ -109,9 +109,10 @@ def _value(value: Any) -> str:
 
 def _nested(hint: Any) -> tuple[type | None, str]:
     """The dataclass a field holds (itself, or the items of a list of them) and the key suffix that says which."""
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return hint, ""
-    if typing.get_origin(hint) is list and dataclasses.is_dataclass(arg := typing.get_args(hint)[0]):
+    arg = typing.get_args(hint)[0] if typing.get_origin(hint) is list else None
+    if isinstance(arg, type) and dataclasses.is_dataclass(arg):
         return arg, "[]"
     return None, ""
 
