@@ -104,7 +104,7 @@ def run_command(
     """Parse, handle --help / --cfg, run `action(overrides)`; user errors become one `error:` line and exit 2."""
     help_, show_cfg, overrides = parse(sys.argv[1:] if argv is None else argv)
     if help_:
-        console.print(usage(prog, summary), markup=False)
+        console.print(usage(prog, summary), markup=False, soft_wrap=True)
         return 0
     try:
         if show_cfg:

@@ -27,11 +27,7 @@ NOT_COMMANDS = {
     "recipes.runtime.stage_runner": "what every job runs, not a user",
     "data_prep.curate": "the data_prep stage",
     "data_prep.tokenize": "the data_prep stage",
-    "data_prep.blend": "the data_prep stage",
     "data_prep.clair": "the clair stage",
-    "evals.local_eval": "the eval stage (eval.suites)",
-    "evals.lm_eval": "the eval stage (eval.suites)",
-    "evals.perplexity": "the eval stage (eval.suites)",
 }
 
 
@@ -142,3 +138,22 @@ def test_python_dash_m_help_of_every_module():
     for module, code, text in results:
         assert code in (0, None), (module, text)
         assert normal(cli.summary(module).split(" (")[0]) in normal(text), (module, text)
+
+
+def test_stage_help_lists_every_config_group_and_its_options(capsys):
+    assert cli.main(["sft", "--help"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ") and len(line.split()) > 1}
+    groups = [d for d in sorted((REPO / "conf").iterdir()) if d.is_dir()]
+    assert {"context", "merge", "select"} <= {d.name for d in groups}
+    for group in groups:
+        assert group.name in rows, f"conf/{group.name}/ missing from --help"
+        if group.name not in ("experiment_stage",):  # picked as ${experiment}_${stage}, not listed one by one
+            for option in group.glob("*.yaml"):
+                assert option.stem in rows[group.name], (group.name, option.stem)
+    assert "gemma3_270m*" in rows["model"] and "+merge=OPTION" in rows["merge"]
+
+
+def test_sealion_hands_the_command_its_arguments(tmp_path, capsys):
+    assert cli.main(["checkpoints", str(tmp_path)]) == 1  # an empty directory: no complete checkpoint
+    assert capsys.readouterr().out.strip() == f"no complete checkpoint in {tmp_path}"
