@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from recipes.artifacts.release_variants import VARIANTS, ReleaseSettings, run
 
@@ -38,7 +39,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m recipes.variants"
     settings = ReleaseSettings(
         variants=args.variants, name=args.name, quality_texts=args.quality_texts, llama_cpp_dir=args.llama_cpp_dir
     )
-    results = run(settings, args.source, args.out_dir, Registry(args.registry))
+    try:
+        results = run(settings, args.source, args.out_dir, Registry(args.registry))
+    except KeyError as err:  # a source that is neither a directory nor a registered version
+        print(f"error: source: {err.args[0]}; pass a model directory or a version id", file=sys.stderr)
+        return 2
     table = Table("variant", "status", "version", "perplexity", "ratio vs bf16")
     for r in results:
         table.add_row(

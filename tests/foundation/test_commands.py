@@ -157,3 +157,17 @@ def test_stage_help_lists_every_config_group_and_its_options(capsys):
 def test_sealion_hands_the_command_its_arguments(tmp_path, capsys):
     assert cli.main(["checkpoints", str(tmp_path)]) == 1  # an empty directory: no complete checkpoint
     assert capsys.readouterr().out.strip() == f"no complete checkpoint in {tmp_path}"
+
+
+def test_mergekit_renders_a_preset_with_its_models(capsys):
+    preset = REPO / "conf" / "merge" / "sft_ties.yaml"
+    assert cli.main(["mergekit", str(preset), "--base-model", "/m/base", "--models", "/m/a", "/m/b", "--render"]) == 0
+    out = capsys.readouterr().out
+    assert "merge_method: ties" in out and "base_model: /m/base" in out and "- model: /m/b" in out
+
+
+def test_variants_of_an_unknown_source_is_one_error_line(tmp_path, capsys):
+    code = cli.main(["variants", str(tmp_path / "nope"), str(tmp_path / "out"), "--registry", str(tmp_path / "reg")])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: source: no version '{tmp_path / 'nope'}'"), err
