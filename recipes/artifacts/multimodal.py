@@ -466,8 +466,6 @@ def run(settings: MultimodalSettings, text_dir: str, vision_dir: str, out_dir: s
     return asdict(reassemble(text_dir, vision_dir, out_dir, settings=settings))
 
 
-
-
 def vision_dir(text_checkpoint: str | Path) -> Path:
     """Where hf_import put the vision tower of the text checkpoint it wrote (`artifact/text` beside `vision`)."""
     return Path(text_checkpoint).parent / "vision"

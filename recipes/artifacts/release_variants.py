@@ -420,5 +420,3 @@ def run(settings: ReleaseSettings, source: str, out_dir: str | Path, registry=No
             )
     (out_dir / "release.json").write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
     return results
-
-

@@ -593,7 +593,3 @@ def _lineage_markdown(node: LineageNode, depth: int) -> list[str]:
     for parent in node.parents:
         own += _lineage_markdown(parent, depth + 1)
     return own
-
-
-
-

@@ -290,5 +290,3 @@ def load_settings(path: str | Path) -> MergeSettings:
         raise ValueError(f"{path}: unknown merge settings {sorted(unknown)}; known: {sorted(known)}")
     models = [MergeModel(**m) for m in data.pop("models", [])]
     return MergeSettings(models=models, **data)
-
-

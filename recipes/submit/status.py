@@ -222,5 +222,3 @@ def run(settings: StatusSettings, console: Console | None = None) -> list[StageS
         )
     (console or Console()).print(render(statuses, title=f"run {run_dir.name} ({run_dir})"))
     return statuses
-
-
