@@ -10,10 +10,8 @@ The datamix is not repaired: its `validate` findings are copied into the report 
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -184,25 +182,3 @@ def run(settings: BlendSettings, datamix_path: str, tokens_json: str, output_dir
     Path(summary.report_md).write_text(_report(summary, mix))
     _chart(summary, Path(summary.chart_png))
     return summary
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data_prep.blend", description=__doc__.split("\n")[0])
-    parser.add_argument("--datamix", required=True, help="datamix YAML, e.g. conf/data/datamix/smoke.yaml")
-    parser.add_argument("--tokens-json", required=True, help="tokens.json written by data_prep.tokenize")
-    parser.add_argument("--output-dir", required=True, help="where blend.json, blend.md and blend.png go")
-    parser.add_argument("--budget-tokens", type=int, default=None, help="override the datamix budget")
-    parser.add_argument("--max-epochs", type=float, default=BlendSettings.max_epochs)
-    parser.add_argument("--drop-missing", action="store_true", help="drop rows without data instead of failing")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    settings = BlendSettings(
-        budget_tokens=args.budget_tokens, max_epochs=args.max_epochs, drop_missing=args.drop_missing
-    )
-    summary = run(settings, args.datamix, args.tokens_json, args.output_dir)
-    print(Path(summary.report_md).read_text())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     defaults = SFTFormatSettings()
     parser = argparse.ArgumentParser(
         prog="python -m data_prep.sft_format",
-        description="Tokenise chat data with the Gemma 3 template (assistant-only loss mask).",
+        description=__doc__.split("\n\n")[0],
     )
     parser.add_argument(
         "kind", choices=("sft", "preference"), help="sft: {'messages'} rows; preference: {'prompt','chosen','rejected'}"

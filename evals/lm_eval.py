@@ -7,7 +7,6 @@ scores: the report labels the suite raw everywhere it appears)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
 from pathlib import Path
@@ -103,28 +102,3 @@ def parse_results(output_dir: str | Path) -> dict:
         "tasks": tasks,
         "aggregate": aggregate(scores),
     }
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m evals.lm_eval", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    render = sub.add_parser("render", help="print the lm_eval command")
-    render.add_argument("model_path")
-    render.add_argument("output_dir")
-    render.add_argument("--backend", choices=["vllm", "hf"], default="vllm")
-    render.add_argument("--tensor-parallel-size", type=int, default=1)
-    render.add_argument("--limit", type=int)
-    parse = sub.add_parser("parse", help="collect an lm_eval output dir into one results JSON")
-    parse.add_argument("output_dir")
-    args = parser.parse_args(argv)
-    if args.command == "render":
-        settings = LmEvalSettings(
-            backend=args.backend, tensor_parallel_size=args.tensor_parallel_size, limit=args.limit
-        )
-        print(render_command(settings, args.model_path, args.output_dir))
-    else:
-        print(json.dumps(parse_results(args.output_dir), indent=2))
-
-
-if __name__ == "__main__":
-    main()

@@ -7,7 +7,6 @@ log-probability wins; this gives a signal even for tiny base models that never f
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import random
@@ -256,43 +255,3 @@ def run(settings: LocalEvalSettings, model_path: str | Path, output_dir: str | P
         for p in predictions:
             f.write(json.dumps(p, ensure_ascii=False) + "\n")
     return results
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m evals.local_eval", description=__doc__.split("\n\n")[0])
-    parser.add_argument("model_path", help="Hugging Face checkpoint directory (config.json, safetensors, tokenizer)")
-    parser.add_argument("output_dir", help="where results.json and predictions.jsonl are written")
-    parser.add_argument("--languages", nargs="+", default=LocalEvalSettings().languages)
-    parser.add_argument("--n-per-language", type=int, default=20, help="questions per language and seed (0 = all)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="one random subset per seed")
-    parser.add_argument("--modes", nargs="+", default=["logprob"], choices=MODES)
-    parser.add_argument("--generate-n-per-language", type=int, default=None, help="cap on generations per language")
-    parser.add_argument("--generate-languages", nargs="+", help="languages to run generation for (default: all)")
-    parser.add_argument("--max-new-tokens", type=int, default=16)
-    parser.add_argument("--no-chat-template", action="store_true", help="score a base model on the raw prompt")
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args(argv)
-    settings = LocalEvalSettings(
-        data_dir=args.data_dir,
-        languages=args.languages,
-        n_per_language=args.n_per_language or None,
-        seeds=args.seeds,
-        modes=args.modes,
-        generate_n_per_language=args.generate_n_per_language,
-        generate_languages=args.generate_languages,
-        max_new_tokens=args.max_new_tokens,
-        apply_chat_template=not args.no_chat_template,
-        device=args.device,
-    )
-    results = run(settings, args.model_path, args.output_dir)
-    print(
-        json.dumps(
-            {"languages": results["aggregate"]["languages"], "sea_average": results["aggregate"]["sea_average"]},
-            indent=2,
-        )
-    )
-
-
-if __name__ == "__main__":
-    main()

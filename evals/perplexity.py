@@ -6,7 +6,6 @@ tokens of context), the standard recipe for fixed-context causal LMs.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections import defaultdict
@@ -126,29 +125,3 @@ def run(
         out.mkdir(parents=True, exist_ok=True)
         (out / "perplexity.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     return results
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m evals.perplexity", description=__doc__.split("\n\n")[0])
-    parser.add_argument("model_path", help="Hugging Face checkpoint directory")
-    parser.add_argument("documents", nargs="+", help='held-out JSONL files with {"text", "lang"} per line')
-    parser.add_argument("--output-dir", help="write perplexity.json here")
-    parser.add_argument("--max-length", type=int, default=1024, help="window length in tokens")
-    parser.add_argument("--stride", type=int, default=512, help="tokens the window advances each step")
-    parser.add_argument("--max-docs-per-language", type=int)
-    parser.add_argument("--step", type=int, help="training step of this checkpoint (for curves in reports)")
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args(argv)
-    settings = PerplexitySettings(
-        max_length=args.max_length,
-        stride=args.stride,
-        max_docs_per_language=args.max_docs_per_language,
-        step=args.step,
-        device=args.device,
-    )
-    results = run(settings, args.model_path, args.documents, args.output_dir)
-    print(json.dumps({"perplexity": results["perplexity"], "tokens": results["tokens"]}, indent=2))
-
-
-if __name__ == "__main__":
-    main()

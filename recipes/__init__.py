@@ -1,1 +1,2 @@
-"""sealion-recipes: stage entry points (`python -m recipes.<stage>`) and the launcher."""
+"""sealion-recipes: the `sealion` console script (recipes.cli), its commands (`python -m recipes.<command>`) and the
+launcher."""

@@ -6,5 +6,10 @@ import sys
 
 from recipes.submit.cli import stage_main
 
+
+def main(argv: list[str] | None = None, prog: str = "python -m recipes.eval") -> int:
+    return stage_main("eval", __doc__.splitlines()[0], argv, prog)
+
+
 if __name__ == "__main__":
-    sys.exit(stage_main("eval", __doc__.splitlines()[0]))
+    sys.exit(main())

@@ -54,14 +54,14 @@ def evaluate_upstream_export(upstream: StageLaunch) -> list[str]:
     return [f"eval.model={StageDir(upstream.run_dir).artifact / spec.hf_export}"]
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m recipes.pipeline") -> int:
     def action(overrides: list[str]) -> int:
         launches = plan_stages(overrides)
         submission = submit(launches, dryrun=launches[0].cfg.launch.dryrun, chain=True)
         report_launch(launches, submission)
         return 0
 
-    return run_command("recipes.pipeline", __doc__.splitlines()[0], None, action, argv)
+    return run_command(prog, __doc__.splitlines()[0], None, action, argv)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def render(cfg: RootConfig, report: preflight.PlanReport) -> Table:
     return table
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m recipes.plan") -> int:
     def action(overrides: list[str]) -> int:
         cfg = to_object(compose(None, ["launch.dryrun=true", *overrides]))  # plans submit nothing
         report = preflight.plan(cfg)
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"[{colour}]{finding.severity}[/{colour}] {finding.line()}")
         return 2 if report.errors else 0
 
-    return run_command("recipes.plan", __doc__.splitlines()[0], None, action, argv)
+    return run_command(prog, __doc__.splitlines()[0], None, action, argv)
 
 
 if __name__ == "__main__":

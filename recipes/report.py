@@ -36,9 +36,13 @@ def registry_resolver(root: str | None = None) -> Callable[[str], dict]:
     return resolve
 
 
-def main(argv: list[str] | None = None, resolver: Callable[[str], dict] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    resolver: Callable[[str], dict] | None = None,
+    prog: str = "python -m recipes.report",
+) -> int:
     """`resolver` turns a version id into its results (default: the run registry's records)."""
-    parser = argparse.ArgumentParser(prog="python -m recipes.report", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("results", nargs="+", help="results JSON files or folders, or version ids")
     parser.add_argument("--output-dir", default="report", help="where report.md, report.html and PNGs go")
     parser.add_argument("--title", default="Evaluation report")

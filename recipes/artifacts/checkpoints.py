@@ -10,7 +10,6 @@ finished, names that iteration or a later one.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -18,7 +17,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MARKER = "COMPLETE.json"
@@ -165,23 +164,3 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m recipes.checkpoints",
-        description="Show the newest complete checkpoint in a directory; optionally "
-        "delete all but the newest N complete ones.",
-    )
-    parser.add_argument("directory", type=Path, help="checkpoint directory (e.g. <run dir>/checkpoints)")
-    parser.add_argument("--keep", type=int, default=None, metavar="N", help="delete all but the N newest complete")
-    args = parser.parse_args(argv)
-    if args.keep is not None:
-        for path in keep_last_n(args.directory, args.keep):
-            print(f"deleted {path}")
-    newest = newest_complete(args.directory)
-    if newest is None:
-        print(f"no complete checkpoint in {args.directory}")
-        return 1
-    print(json.dumps({**asdict(newest), "path": str(newest.path), "files": len(newest.files)}, indent=2))
-    return 0

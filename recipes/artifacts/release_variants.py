@@ -23,7 +23,6 @@ registered as a version whose parent is the source model.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -421,44 +420,3 @@ def run(settings: ReleaseSettings, source: str, out_dir: str | Path, registry=No
             )
     (out_dir / "release.json").write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
     return results
-
-
-def main(argv: list[str] | None = None) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
-    from recipes.artifacts.versions import Registry
-
-    parser = argparse.ArgumentParser(prog="python -m recipes.releasing", description=__doc__.split("\n\n")[0])
-    parser.add_argument("source", help="HF model directory or version id")
-    parser.add_argument("out_dir")
-    parser.add_argument("--variants", nargs="+", default=["hf_bf16", "gguf_q8_0"], choices=VARIANTS)
-    parser.add_argument("--name", default="sealion")
-    parser.add_argument("--quality-texts", nargs="*", default=[], help='held-out JSONL {"text", "lang"}')
-    parser.add_argument(
-        "--llama-cpp-dir",
-        default="",
-        help="llama.cpp checkout: convert_hf_to_gguf.py, build/bin/llama-quantize "
-        "(default: the PyPI sdist's converter, llama-quantize from PATH)",
-    )
-    parser.add_argument(
-        "--registry",
-        default=None,
-        help="registry directory (default: $SEALION_RUNS/registry, else <repo>/runs/registry)",
-    )
-    args = parser.parse_args(argv)
-    settings = ReleaseSettings(
-        variants=args.variants, name=args.name, quality_texts=args.quality_texts, llama_cpp_dir=args.llama_cpp_dir
-    )
-    results = run(settings, args.source, args.out_dir, Registry(args.registry))
-    table = Table("variant", "status", "version", "perplexity", "ratio vs bf16")
-    for r in results:
-        table.add_row(
-            r.variant,
-            r.status,
-            r.version_id,
-            json.dumps({k: round(v, 2) for k, v in r.perplexity.items()}),
-            json.dumps({k: round(v, 3) for k, v in r.perplexity_ratio_vs_bf16.items()}),
-        )
-    Console().print(table)
-    return 0

@@ -8,15 +8,14 @@ when there is no base; `chat_template` can override that ("auto" picks the most 
 Multimodal Gemma 3 inputs (`Gemma3ForConditionalGeneration`) are merged in their language models only: SEA-LION
 trains the text back-end and keeps the vision tower, so every input must carry the same vision tower/projector
 (`recipes.artifacts.multimodal.vision_identity`), checked before anything is written. Each input is split
-(`recipes.artifacts.multimodal.split`) into a temporary directory beside the output, mergekit merges the `text/` parts, and
-`recipes.artifacts.multimodal.reassemble` puts the first input's vision tower around the merged language model, byte for
-byte, with the repository's image + tool-call chat template (so `chat_template` is refused there). Mixing
-multimodal and text-only inputs is refused: the output would be neither.
+(`recipes.artifacts.multimodal.split`) into a temporary directory beside the output, mergekit merges the `text/`
+parts, and `recipes.artifacts.multimodal.reassemble` puts the first input's vision tower around the merged language
+model, byte for byte, with the repository's image + tool-call chat template (so `chat_template` is refused there).
+Mixing multimodal and text-only inputs is refused: the output would be neither.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -157,7 +156,7 @@ def _validate(settings: MergeSettings) -> None:
         named = ", ".join(f"{key}={value!r}" for key, value in placeholders.items())
         raise ValueError(
             f"preset placeholders not filled: {named}; set them to model paths or version ids (the "
-            "merge stage: merge.base_model=..., merge.models.0.path=...; python -m recipes.merging: "
+            "merge stage: merge.base_model=..., merge.models.0.path=...; sealion mergekit: "
             "--base-model, --models)"
         )
 
@@ -291,33 +290,3 @@ def load_settings(path: str | Path) -> MergeSettings:
         raise ValueError(f"{path}: unknown merge settings {sorted(unknown)}; known: {sorted(known)}")
     models = [MergeModel(**m) for m in data.pop("models", [])]
     return MergeSettings(models=models, **data)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m recipes.merging",
-        description="Merge models with mergekit from a conf/merge preset; inputs are checked for matching "
-        "architecture and tokenizer first. Multimodal Gemma 3 inputs must share one vision tower; only their "
-        "language models are merged.",
-    )
-    parser.add_argument("preset", help="YAML with MergeSettings fields, e.g. conf/merge/cpt_task_vector.yaml")
-    parser.add_argument("--out", help="override the preset's out directory")
-    parser.add_argument("--base-model", help="override base_model")
-    parser.add_argument("--models", nargs="+", help="override model paths, in preset order")
-    parser.add_argument("--render", action="store_true", help="print the mergekit YAML and exit")
-    args = parser.parse_args(argv)
-    settings = load_settings(args.preset)
-    if args.out:
-        settings.out = args.out
-    if args.base_model:
-        settings.base_model = args.base_model
-    if args.models:
-        if len(args.models) != len(settings.models):
-            parser.error(f"--models got {len(args.models)} paths; the preset lists {len(settings.models)} models")
-        for model, path in zip(settings.models, args.models):
-            model.path = path
-    if args.render:
-        print(yaml.safe_dump(mergekit_config(settings), sort_keys=False))
-        return 0
-    print(run(settings))
-    return 0

@@ -103,7 +103,7 @@ def _follow(log: Path, offset: int, ended: threading.Event) -> None:
 def record_end(run_dir: Path, returncode: int, stopped_by: str | None) -> dict:
     """The stage's status, completed where the job could not write its own end (a signal killed it, or it was
     stopped before it started)."""
-    from recipes.artifacts.stage_dir import resume_point
+    from recipes.artifacts.stage_progress import resume_point
 
     status = read_status(run_dir)
     if status["state"] not in ("running", "not started"):

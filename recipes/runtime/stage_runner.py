@@ -124,7 +124,7 @@ def _raise_stopped(signum: int, _frame) -> None:
 
 def record_stopped(run_dir: Path, rank: int, started: str, by: str) -> None:
     """A stage ended by a signal before it finished: stopped, resumable, with where it resumes from."""
-    from recipes.artifacts.stage_dir import resume_point
+    from recipes.artifacts.stage_progress import resume_point
 
     where = f"rank {rank}: " if rank else ""
     write_status(

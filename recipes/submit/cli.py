@@ -1,4 +1,5 @@
-"""The command line shared by every `python -m recipes.<stage>` and by `recipes.plan` / `recipes.pipeline`.
+"""The command line shared by every stage command (`sealion <stage>`, `python -m recipes.<stage>`) and by `plan` /
+`pipeline`.
 
 Arguments are Hydra overrides (`key=value`, `group=option`, `+new.key=value`), plus `--cfg job` to print the
 resolved config and `--help`.
@@ -10,6 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
 from omegaconf import OmegaConf
 from rich.console import Console
 
@@ -24,16 +26,38 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 console = Console(highlight=False)
 
 
-def usage(prog: str, summary: str) -> str:
-    groups = []
-    for group in ("experiment", "model", "precision", "cluster", "data", "stage"):
+def config_groups() -> list[str]:
+    """One line per config group: every `conf/<group>/` directory and every group config.yaml's defaults list
+    names (`context/stage`), with its options and the default marked `*`. A group outside the defaults list is
+    added with `+group=option`; one the defaults list picks by interpolation (experiment_stage) says from what."""
+    defaults = {
+        key.removeprefix("optional "): str(value)
+        for entry in yaml.safe_load((CONF_DIR / "config.yaml").read_text())["defaults"]
+        if isinstance(entry, dict)
+        for key, value in entry.items()
+    }
+    groups = sorted({p.name for p in CONF_DIR.iterdir() if p.is_dir()} | set(defaults))
+    lines = []
+    for group in groups:
         options = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
-        groups.append(f"  {group:<11} {', '.join(options)}")
-    return f"""usage: python -m {prog} [--cfg job] [OVERRIDE ...]
+        default = defaults.get(group)
+        if default is None:
+            listed = f"{', '.join(options)} (not in the defaults: +{group}=OPTION)"
+        elif "${" in default:
+            listed = f"{default} when that file exists ({len(options)} do)"
+        else:
+            listed = ", ".join(o + ("*" if o == default else "") for o in options)
+        lines.append(f"  {group:<17} {listed}")
+    return lines
+
+
+def usage(prog: str, summary: str) -> str:
+    groups = config_groups()
+    return f"""usage: {prog} [--cfg job] [OVERRIDE ...]
 
 {summary}
 
-Overrides (Hydra syntax): key=value, group=option, +new.key=value. Config groups and their options:
+Overrides (Hydra syntax): key=value, group=option, +new.key=value. Config groups and their options (* the default):
 {chr(10).join(groups)}
 
 Useful keys:
@@ -48,9 +72,10 @@ Flags:
   -h, --help              this help
 
 Examples:
-  python -m recipes.pipeline                                   # the smoke experiment on this machine
-  python -m recipes.cpt experiment=sealion_v4_27b cluster=slurm launch.dryrun=true
-  python -m recipes.plan experiment=sealion_v4_27b cluster=slurm stage=cpt model.tensor_model_parallel_size=4
+  sealion pipeline                                   # the smoke experiment on this machine
+  sealion cpt experiment=sealion_v4_27b cluster=slurm launch.dryrun=true
+  sealion plan experiment=sealion_v4_27b cluster=slurm stage=cpt model.tensor_model_parallel_size=4
+  (`sealion X` and `python -m recipes.X` are the same command)
 """
 
 
@@ -79,7 +104,7 @@ def run_command(
     """Parse, handle --help / --cfg, run `action(overrides)`; user errors become one `error:` line and exit 2."""
     help_, show_cfg, overrides = parse(sys.argv[1:] if argv is None else argv)
     if help_:
-        console.print(usage(prog, summary), markup=False)
+        console.print(usage(prog, summary), markup=False, soft_wrap=True)
         return 0
     try:
         if show_cfg:
@@ -116,8 +141,9 @@ def unquoted_override(message: str, overrides: list[str]) -> str:
     return f"{what}; fix: quote the value inside the argument, e.g. \"{key}='{value}'\""
 
 
-def stage_main(stage: str, summary: str) -> int:
-    """Entry of `python -m recipes.<stage>`: compose, preflight, launch (or render with launch.dryrun=true)."""
+def stage_main(stage: str, summary: str, argv: list[str] | None = None, prog: str | None = None) -> int:
+    """Entry of `sealion <stage>` and `python -m recipes.<stage>`: compose, preflight, launch (or render with
+    launch.dryrun=true)."""
 
     def action(overrides: list[str]) -> int:
         launch = prepare(stage, overrides)
@@ -125,7 +151,7 @@ def stage_main(stage: str, summary: str) -> int:
         return 0
 
     assert stage in STAGES
-    return run_command(f"recipes.{stage}", summary, stage, action)
+    return run_command(prog or f"python -m recipes.{stage}", summary, stage, action, argv)
 
 
 def report_launch(launches, submission) -> None:

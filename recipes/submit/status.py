@@ -9,11 +9,9 @@ stage).
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,10 +19,10 @@ from rich.console import Console
 from rich.table import Table
 
 from recipes.artifacts.checkpoints import newest_complete
-from recipes.artifacts.stage_dir import checkpoint_dir, newest_log
+from recipes.artifacts.stage_progress import checkpoint_dir, newest_log
 from recipes.core.config import default_launch_root
 from recipes.core.run_layout import StageDir
-from recipes.runtime.stage_runner import UnreadableStatus, read_status, write_status
+from recipes.runtime.stage_runner import read_status, write_status
 from recipes.submit import run_lock
 
 # Megatron's training log line, e.g.
@@ -80,7 +78,7 @@ def settle_abandoned(stage_dir: Path, evidence: str | None = None) -> dict:
     evidence = evidence or run_lock.holder_gone(stage_dir)
     if evidence is None:
         return status  # a live launcher holds it: running indeed
-    from recipes.artifacts.stage_dir import resume_point
+    from recipes.artifacts.stage_progress import resume_point
 
     write_status(
         stage_dir,
@@ -133,7 +131,7 @@ _LIVE = ("unknown", "PENDING", "RUNNING", "REQUEUED", "COMPLETING", "SUSPENDED")
 def _record_unrecorded_end(stage_dir: Path, own: dict, slurm: StageStatus) -> None:
     """A Slurm job that ended without recording it (SIGKILL: the OOM killer, the kill after a cancel's or the time
     limit's grace, a node lost): recorded failed, with Slurm's word for it and where the stage resumes from."""
-    from recipes.artifacts.stage_dir import resume_point
+    from recipes.artifacts.stage_progress import resume_point
 
     write_status(
         stage_dir,
@@ -224,17 +222,3 @@ def run(settings: StatusSettings, console: Console | None = None) -> list[StageS
         )
     (console or Console()).print(render(statuses, title=f"run {run_dir.name} ({run_dir})"))
     return statuses
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m recipes.status", description=__doc__.split("\n")[0])
-    parser.add_argument("run", help="run directory (<launch.root>/<run.name>), one stage's directory, or run name")
-    parser.add_argument("--root", default=None, help="launch.root (default: $SEALION_RUNS, else <repo>/runs)")
-    parser.add_argument("--tail", type=int, default=5, help="log lines to show per stage (default 5)")
-    args = parser.parse_args(argv)
-    try:
-        run(StatusSettings(run=args.run, root=args.root, tail=args.tail))
-    except (FileNotFoundError, UnreadableStatus) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0

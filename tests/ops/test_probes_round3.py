@@ -248,7 +248,7 @@ def test_a_full_disk_is_one_line_naming_the_path_and_its_free_space(tmp_path, mo
 
 @pytest.mark.parametrize("damage", ["", '{"state": "runn'], ids=["empty", "truncated"])
 def test_status_on_a_damaged_status_file_names_it_and_the_repair(tmp_path, capsys, damage):
-    from recipes.submit import status
+    from recipes import status
     from recipes.submit.launch import prepare
 
     stage_dir = prepare("data_prep", [f"launch.root={tmp_path}", "launch.dryrun=true"]).run_dir
@@ -469,7 +469,7 @@ def test_a_job_started_without_a_launcher_is_running_while_it_lives(tmp_path):
 
 
 def test_status_of_a_launch_root_says_which_directory_to_pass(tmp_path, capsys):
-    from recipes.submit import status
+    from recipes import status
     from recipes.submit.launch import prepare
 
     prepare("data_prep", [f"launch.root={tmp_path}", "launch.dryrun=true"])

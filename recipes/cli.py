@@ -1,0 +1,107 @@
+"""`sealion <command> [ARGS]`: every user command behind one console script (also `python -m recipes`).
+
+A command is a module with `main(argv)`; `sealion X` imports it only when X runs and hands it the rest of the
+command line, so `sealion X ...` and `python -m <module> ...` are the same command. The stage commands are the
+registered stages (`recipes.<stage>`, one module each); the others are the table below, by module name. A summary is
+the first sentence of the module's docstring, read without importing the module (`sealion --help` stays fast).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import inspect
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from recipes.core.stage_specs import STAGES
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    module: str  # a module with main(argv), or a package whose __main__ has it
+    group: str  # the heading `sealion --help` lists it under
+
+
+TOOLS: tuple[Command, ...] = (
+    Command("pipeline", "recipes.pipeline", "runs"),
+    Command("plan", "recipes.plan", "runs"),
+    Command("status", "recipes.status", "runs"),
+    Command("checkpoints", "recipes.checkpoints", "runs"),
+    Command("versions", "recipes.versions", "models"),
+    Command("report", "recipes.report", "models"),
+    Command("mergekit", "recipes.mergekit", "models"),
+    Command("variants", "recipes.variants", "models"),
+    Command("multimodal", "recipes.multimodal", "models"),
+    Command("multimodal_check", "evals.multimodal_check", "models"),
+    Command("datamix", "data_prep.datamix", "data"),
+    Command("sft_format", "data_prep.sft_format", "data"),
+    Command("tool_format", "data_prep.tool_format", "data"),
+    Command("rl_data", "data_prep.rl_data", "data"),
+    Command("synthetic", "evals.synthetic", "data"),
+    Command("seahelm", "evals.seahelm", "evaluation"),
+    Command("review", "evals.review", "evaluation"),
+    Command("fixture", "recipes.gemma3_fixture", "setup"),
+)
+
+
+def commands() -> dict[str, Command]:
+    """Every command by name: the registered stages first, then the tools."""
+    table = {stage: Command(stage, f"recipes.{stage}", "stages") for stage in STAGES}
+    for tool in TOOLS:
+        if tool.name in table:
+            raise RuntimeError(f"command {tool.name!r} is both a stage and a tool: rename the tool")
+        table[tool.name] = tool
+    return table
+
+
+def entry_module(module: str) -> str:
+    """The module holding main(): a package's `__main__`."""
+    spec = importlib.util.find_spec(module)
+    return f"{module}.__main__" if spec and spec.submodule_search_locations else module
+
+
+def summary(module: str) -> str:
+    """The first sentence of the entry module's docstring, without a leading "`command`: " or "Stage X: "."""
+    spec = importlib.util.find_spec(entry_module(module))
+    doc = ast.get_docstring(ast.parse(Path(spec.origin).read_text())) or ""
+    first = " ".join(doc.split("\n\n")[0].split())
+    first = re.sub(r"^(`[^`]*`|Stage \w+): ", "", first)
+    sentence = re.split(r"(?<=[a-z)][a-z)])\. ", first)[0].rstrip(".")
+    return sentence[:1].upper() + sentence[1:]
+
+
+def usage() -> str:
+    table = commands()
+    lines = ["usage: sealion <command> [ARGS]   (sealion <command> --help: its own arguments)", ""]
+    for group in dict.fromkeys(c.group for c in table.values()):
+        lines.append(f"{group}:")
+        lines += [f"  {c.name:<17} {summary(c.module)}" for c in table.values() if c.group == group]
+    lines += ["", "`sealion X` runs the same command as `python -m <its module>`; a stage's module is recipes.<stage>."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    table = commands()
+    name, rest = argv[0], argv[1:]
+    if name not in table:
+        close = [c for c in table if c.startswith(name[:3])]
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        print(f"error: {name}: no such command{hint} (`sealion --help` lists them)", file=sys.stderr)
+        return 2
+    command_main = importlib.import_module(entry_module(table[name].module)).main
+    takes_prog = "prog" in inspect.signature(command_main).parameters
+    code = command_main(rest, prog=f"sealion {name}") if takes_prog else command_main(rest)
+    return code or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
