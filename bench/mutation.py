@@ -53,6 +53,7 @@ TARGETS = (
         "evals/metrics.py",
         ("tests/evals/test_metrics.py", "tests/evals/test_normalised_score.py", "tests/evals/test_sea_rouge_tokens.py"),
     ),
+    Target("recipes/core/word_tokens.py", ("tests/evals/test_metrics.py", "tests/evals/test_sea_rouge_tokens.py")),
     Target("evals/aggregate.py", ("tests/evals/test_aggregate.py", "tests/evals/test_bootstrap_interval.py")),
     # test_preflight.py composes a config per rule (about 4 s per mutant): only its two memory-model tests.
     Target(
@@ -186,27 +187,27 @@ EQUIVALENT: dict[str, str] = {
     "data_prep.dedup.xǁDeduplicatorǁcheck__mutmut_10": "the exact-match key joins casefolded words with 'XX XX' "
     "instead of ' ': casefolded words hold no 'XX', so equal keys still mean equal word lists",
     **{
-        f"evals.metrics.x__is_punctuation__mutmut_{n}": "moves an ASCII range's end off a character that is "
+        f"recipes.core.word_tokens.x__is_punctuation__mutmut_{n}": "moves an ASCII range's end off a character that is "
         "class P anyway (! / : @ [ {), so the Unicode-class test still calls it punctuation"
         for n in (6, 7, 8, 10, 11, 12, 14, 15, 18, 19)
     },
-    "evals.metrics.x__is_punctuation__mutmut_13": "adds 'A' (65), which never reaches it: SeaRougeTokenizer "
-    "lower-cases the text first",
-    "evals.metrics.x__is_punctuation__mutmut_21": "adds U+007F DELETE, a control character (Cc) that _basic_tokens "
-    "drops before asking",
+    "recipes.core.word_tokens.x__is_punctuation__mutmut_13": "adds 'A' (65), which never reaches it: "
+    "SeaRougeTokenizer lower-cases the text first",
+    "recipes.core.word_tokens.x__is_punctuation__mutmut_21": "adds U+007F DELETE, a control character (Cc) "
+    "that _basic_tokens drops before asking",
     **{
-        f"evals.metrics.x__is_cjk__mutmut_{n}": "moves a block's end onto or off an unassigned code point (class Cn: "
-        "U+2A6E0, U+FAFF, U+2FA1F, U+2FA20), which _basic_tokens drops before asking"
+        f"recipes.core.word_tokens.x__is_cjk__mutmut_{n}": "moves a block's end onto or off an unassigned code point "
+        "(class Cn: U+2A6E0, U+FAFF, U+2FA1F, U+2FA20), which _basic_tokens drops before asking"
         for n in (18, 21, 25, 26)
     },
-    "evals.metrics.x__burmese_syllables__mutmut_36": "the backward loop only empties positions it has passed, and "
-    "the list is filtered for empty units next: None and '' are both dropped",
+    "recipes.core.word_tokens.x__burmese_syllables__mutmut_36": "the backward loop only empties positions it has "
+    "passed, and the list is filtered for empty units next: None and '' are both dropped",
     **{
         f"evals.metrics.x_rouge_l__mutmut_{n}": "use_stemmer only configures rouge_score's default tokenizer, "
         "which a custom tokenizer replaces (rouge_score 0.1.2 rouge_scorer.py, RougeScorer.__init__)"
         for n in (8, 11, 16)
     },
-    "evals.metrics.x__thai_tokens__mutmut_7": "newmm is pythainlp's default word_tokenize engine "
+    "recipes.core.word_tokens.x__thai_tokens__mutmut_7": "newmm is pythainlp's default word_tokenize engine "
     "(DEFAULT_WORD_TOKENIZE_ENGINE in pythainlp 5.4)",
     **{
         f"evals.aggregate.{name}": "a default of the Monte Carlo (seed 0 or 1, 1000 or 1001 resamples): any fixed "

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-from evals.metrics import response_in_language
-from evals.openai_client import EndpointError, EndpointSettings, complete, open_client
+from recipes.core.chat_endpoint import EndpointError, EndpointSettings, complete, open_client
 from recipes.core.jsonl import jsonl_rows
+from recipes.core.language_id import response_in_language
 from recipes.core.languages import LANGUAGE_NAMES
 
 POLICY_BACKENDS = ("transformers", "openai")

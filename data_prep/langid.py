@@ -1,4 +1,4 @@
-"""Language ID against the declared language, with `evals.metrics.detect_language` (one detector in the repo).
+"""Language ID against the declared language, with `recipes.core.language_id` (one detector in the repo).
 
 Declared labels come from where a file was crawled or who built it, and are usually right but not always: a
 disagreement is recorded on the document (`detected_lang`) and counted per declared->detected pair, and only
@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from data_prep.documents import Document, Rejection
-from evals.metrics import detect_language
+from recipes.core.language_id import detect_language
 from recipes.core.languages import CODE, INTERCHANGEABLE, LANGID_POLICIES
 
 STAGE = "langid"

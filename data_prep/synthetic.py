@@ -15,8 +15,8 @@ from rich.progress import Progress
 
 from data_prep.dedup import Deduplicator, DedupSettings
 from data_prep.documents import Document
-from evals.metrics import detect_language
-from evals.openai_client import EndpointError, complete, open_client
+from recipes.core.chat_endpoint import EndpointError, complete, open_client
+from recipes.core.language_id import detect_language
 
 DEFAULT_PROMPTS = {
     "my": "မြန်မာဘာသာဖြင့် အထွေထွေဗဟုသုတ မေးခွန်းတစ်ခုနှင့် ၎င်း၏အဖြေကို ရေးပါ။ ({i})",
@@ -87,7 +87,7 @@ def run(settings: SyntheticSettings, output_root: str | Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m evals.synthetic", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m recipes.synthetic", description=__doc__.split("\n\n")[0])
     parser.add_argument("output_root", help="the dataset is written to OUTPUT_ROOT/synthetic-<version>")
     parser.add_argument("--base-url", default="http://localhost:8000/v1", help="OpenAI-compatible endpoint")
     parser.add_argument("--model", default="generator")

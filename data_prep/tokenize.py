@@ -43,8 +43,8 @@ from pathlib import Path
 import numpy as np
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from evals.seahelm import is_local_path
 from recipes.core.atomic import write_text_atomic
+from recipes.core.hub_ids import is_local_path
 
 GROUP_BY = ("source_lang", "input")
 

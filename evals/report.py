@@ -16,9 +16,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from evals.review.report_section import review_tables  # noqa: E402
-
 RESULT_NAMES = ("results.json", "perplexity.json")
+Table = tuple[str, list[str], list[list[str]]]  # (name, header, rows)
+MoreTables = Callable[[list[str]], list[Table]]  # version labels -> tables
 
 
 # The suites of the eval stage's results.json, each under its own key ({"model", "seahelm": {... "aggregate",
@@ -230,7 +230,7 @@ def _header(suite: str) -> str:
     return f"{suite} (± s.e.)" if suite == "seahelm" else f"{suite} [95% CI]"
 
 
-def _tables(versions: list[VersionResults]) -> list[tuple[str, list[str], list[list[str]]]]:
+def _tables(versions: list[VersionResults]) -> list[Table]:
     labels = [v.label for v in versions]
     tables = []
     suites = sorted({s for v in versions for s in v.sea_average})
@@ -291,7 +291,7 @@ def _tables(versions: list[VersionResults]) -> list[tuple[str, list[str], list[l
     return tables
 
 
-def _notes(tables: list[tuple[str, list[str], list[list[str]]]]) -> dict[str, list[str]]:
+def _notes(tables: list[Table]) -> dict[str, list[str]]:
     """Table name -> the notes printed above it: what the SEA-HELM numbers are, that lm-eval's are raw."""
     cells = {name: " ".join(header + [c for row in rows for c in row]) for name, header, rows in tables}
     notes: dict[str, list[str]] = {}
@@ -303,8 +303,14 @@ def _notes(tables: list[tuple[str, list[str], list[list[str]]]]) -> dict[str, li
     return notes
 
 
-def write_report(versions: list[VersionResults], output_dir: str | Path, title: str = "Evaluation report") -> dict:
-    """Write report.md, report.html and the PNG plots into `output_dir`; returns their paths."""
+def write_report(
+    versions: list[VersionResults],
+    output_dir: str | Path,
+    title: str = "Evaluation report",
+    more_tables: MoreTables | None = None,
+) -> dict:
+    """Write report.md, report.html and the PNG plots into `output_dir`; returns their paths. `more_tables` adds
+    tables after the scores' for the versions' labels (the command adds the native-speaker review's)."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     plots = [
@@ -321,7 +327,7 @@ def write_report(versions: list[VersionResults], output_dir: str | Path, title: 
         )
         if p is not None
     ]
-    tables = _tables(versions) + review_tables([v.label for v in versions])
+    tables = _tables(versions) + (more_tables([v.label for v in versions]) if more_tables else [])
     notes = _notes(tables)
     md = [f"# {title}", "", "Versions: " + ", ".join(v.label for v in versions), ""]
     body = [f"<h1>{html.escape(title)}</h1>"]
@@ -358,6 +364,7 @@ def run(
     output_dir: str | Path,
     resolver: Callable[[str], dict] | None = None,
     title: str = "Evaluation report",
+    more_tables: MoreTables | None = None,
 ) -> dict:
     """Load the results of every source (path or version id) and write the report; returns the written paths."""
-    return write_report(load_versions(sources, resolver), output_dir, title)
+    return write_report(load_versions(sources, resolver), output_dir, title, more_tables)

@@ -19,7 +19,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import shlex
 import shutil
 import sys
@@ -30,6 +29,7 @@ import yaml
 
 from evals.aggregate import TaskScore, aggregate, per_seed_levels
 from evals.seahelm_leaderboard import inference_file, item_scores, leaderboard_scores, load_runs, run_config
+from recipes.core.hub_ids import HUB_ID, is_local_path
 from recipes.core.schema import SEAHELM_COMMIT, JudgeSettings, SeaHelmSettings
 
 
@@ -83,7 +83,6 @@ METRICX_TASK_CONFIG = "seahelm_tasks/nlg/translation/config.yaml"
 # MetricX's serving class loads this tokenizer by hub id (src/serving/offline/metricx_serving.py, load_model).
 METRICX_TOKENIZER = "google/mt5-xl"
 JUDGE_MODEL_TYPES = ("vllm", "litellm")  # local vLLM on the node, or an OpenAI-compatible endpoint (via LiteLLM)
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 TASKS_DIR = "seahelm_tasks"
 CHECKOUT = "checkout"  # <output_dir>/checkout: the job's working copy of the image's SEA-HELM (prepare_checkout)
 OUT = "@OUT@"  # stands for the model-keyed output folder ("$out") in the rendered runs
@@ -98,11 +97,6 @@ def seeds(settings: SeaHelmSettings) -> dict[int, int]:
             " (run n uses seeds[n])"
         )
     return {run: settings.seeds[run] for run in settings.runs}
-
-
-def is_local_path(model: str) -> bool:
-    """A model reference that names a file system path rather than a hub id (`org/name`)."""
-    return model.startswith(("/", ".", "~")) or not HUB_ID.match(model)
 
 
 def weights_to_stage(settings: SeaHelmSettings, model: str | None = None) -> list[str]:

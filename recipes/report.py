@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from evals.report import ReportInputError, run
 from recipes.artifacts.versions import CorruptRecord, Registry
+from recipes.review.report_section import review_tables
 
 
 def registry_resolver(root: str | None = None) -> Callable[[str], dict]:
@@ -49,7 +50,8 @@ def main(
     parser.add_argument("--registry", help="the version registry (default: <launch.root>/registry)")
     args = parser.parse_args(argv)
     try:
-        written = run(args.results, args.output_dir, resolver or registry_resolver(args.registry), args.title)
+        resolve = resolver or registry_resolver(args.registry)
+        written = run(args.results, args.output_dir, resolve, args.title, more_tables=review_tables)
     except (ReportInputError, CorruptRecord, FileNotFoundError) as err:
         print(f"recipes.report: {err}", file=sys.stderr)
         return 2

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Debian's Chromium, its WebDriver and fonts for every script the review app shows (tests/evals/review/, through
+# Debian's Chromium, its WebDriver and fonts for every script the review app shows (tests/review/, through
 # Selenium): DejaVu (Latin, Vietnamese), Loma (Thai), Padauk (Burmese), Khmer OS, Phetsarath (Lao), Lohit Tamil and
 # WenQuanYi Micro Hei (Chinese); about 4.5 MB of fonts, ~6 s. Without them Chromium draws those scripts as boxes
-# and tests/evals/review/test_page.py fails. Installs them when root with apt-get; otherwise says so, and the
+# and tests/review/test_page.py fails. Installs them when root with apt-get; otherwise says so, and the
 # browser tests skip with the reason. Run it before pytest and not beside another apt-get (slurm/local/start.sh):
 # apt holds one lock.
 set -euo pipefail

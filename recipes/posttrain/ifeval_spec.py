@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evals.metrics import detect_language
+from recipes.core.language_id import detect_language
 from recipes.posttrain.rewards_ifeval import (
     AllLowercase,
     BulletPointCount,

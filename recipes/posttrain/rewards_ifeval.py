@@ -4,7 +4,7 @@ Each constraint is a small frozen dataclass with `is_followed(response, language
 (Zhou et al. 2023, google-research `instruction_following_eval`) where they have one, made script-aware through
 `recipes.posttrain.text_units`. The reward is the fraction of constraints followed (IFEval's instruction-level
 score) or, with `all_or_nothing`, 1.0 only when all are (its prompt-level score), and it is ZERO whenever the
-response is not in the requested language: SEA-IFEval's language rule (`evals.metrics.response_in_language`),
+response is not in the requested language: SEA-IFEval's language rule (`recipes.core.language_id.response_in_language`),
 so the policy cannot earn reward by answering a Thai prompt in English.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from evals.metrics import response_in_language
+from recipes.core.language_id import response_in_language
 from recipes.posttrain.text_units import count_sentences, count_words
 
 # Scripts without upper/lower case: an "all lowercase" instruction is meaningless there.

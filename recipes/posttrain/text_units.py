@@ -2,7 +2,7 @@
 
 Words, by language (ISO 639-1):
 - th: pythainlp's newmm word segmentation (Thai has no spaces between words), punctuation dropped.
-- my: syllables, by the segmentation SEA-HELM uses for Burmese (`evals.metrics.SeaRougeTokenizer("my")`).
+- my: syllables, by the segmentation SEA-HELM uses for Burmese (`recipes.core.word_tokens.SeaRougeTokenizer("my")`).
 - km, lo: no word segmenter is installed, so a "word" is an orthographic cluster: a base letter with its
   combining marks, Khmer subscript consonants (coeng + consonant) and Lao pre- and post-posed vowels. That is close to a
   syllable (a final consonant written without a mark makes its own cluster); prompts in these languages should
@@ -22,7 +22,7 @@ import unicodedata
 
 from pythainlp.tokenize import sent_tokenize
 
-from evals.metrics import SeaRougeTokenizer
+from recipes.core.word_tokens import SeaRougeTokenizer
 
 _KHMER_COENG = "\u17d2"
 _LAO_PREPOSED_VOWELS = {chr(c) for c in range(0x0EC0, 0x0EC5)}

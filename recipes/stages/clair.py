@@ -27,7 +27,7 @@ def render(ctx: StageContext) -> None:
 
 def settings(ctx: StageContext):
     from data_prep.clair import ClairSettings
-    from evals.openai_client import EndpointSettings
+    from recipes.core.chat_endpoint import EndpointSettings
 
     c = ctx.cfg.clair
     served = c.serve_policy

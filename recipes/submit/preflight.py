@@ -15,9 +15,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from evals.seahelm import JUDGE_MODEL_TYPES, is_local_path, missing_weights
+from evals.seahelm import JUDGE_MODEL_TYPES, missing_weights
 from recipes.core import secret_values
 from recipes.core.config import gpus_per_node
+from recipes.core.hub_ids import is_local_path
 from recipes.core.languages import LANGID_POLICIES
 from recipes.core.schema import RootConfig
 from recipes.core.stage_specs import SPECS, stage_spec

@@ -19,7 +19,7 @@ import pytest
 
 from data_prep.clair import ClairError, ClairSettings, Prompt, filter_reason, read_prompts, run
 from data_prep.sft_format import SFTFormatSettings, run_preference
-from evals.openai_client import EndpointSettings
+from recipes.core.chat_endpoint import EndpointSettings
 
 PROMPTS = [
     {"id": "id-1", "lang": "id", "prompt": "Apa ibu kota Indonesia?"},

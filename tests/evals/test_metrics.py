@@ -4,13 +4,13 @@ import pytest
 from rouge_score import rouge_scorer
 
 from evals.metrics import (
-    SeaRougeTokenizer,
     balanced_accuracy,
     chrf_plus_plus,
     language_normalised_if_accuracy,
     normalised_score,
     rouge_l,
 )
+from recipes.core.word_tokens import SeaRougeTokenizer
 
 
 def test_rouge_l_english_hand_computed():

@@ -1,12 +1,14 @@
 """SEA-HELM's ROUGE tokenisation at its edges: the ASCII punctuation ranges and Unicode class P, the CJK ideograph
 blocks (Unicode 14, Python 3.11's unicodedata), control characters, Burmese syllables (Ding et al. 2019) and Thai
-words. Each expectation is written from the Unicode tables and the rules in evals/metrics.py's docstrings."""
+words. Each expectation is written from the Unicode tables and the rules in recipes/core/word_tokens.py's docstrings."""
 
 import unicodedata
 
 import pytest
 
-from evals.metrics import SeaRougeTokenizer, response_in_language, rouge_l
+from evals.metrics import rouge_l
+from recipes.core.language_id import response_in_language
+from recipes.core.word_tokens import SeaRougeTokenizer
 
 # (character, category it must have, how "a<c>b" tokenises): punctuation splits and is dropped, a CJK ideograph is
 # its own token, anything else stays inside the word.

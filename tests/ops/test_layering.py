@@ -15,19 +15,22 @@ PACKAGES = ("recipes", "data_prep", "evals")
 # Lowest first. A module belongs to the longest prefix listed; what no prefix covers under recipes/ is a command
 # (recipes.<stage>, plan, pipeline, status, versions, report) or the test fixture builder: the top layer.
 LAYERS = (
-    # schema, composition, stage registry, stage context; the fixture builder, whose path a config resolver names
+    # schema, composition, stage registry, stage context, the text and language utilities data prep and evaluation
+    # share (language ID, word tokens, the chat endpoint client, hub ids); the fixture builder, whose path a config
+    # resolver names
     ("recipes.core", "recipes.gemma3_fixture"),
-    ("evals",),  # metrics, runners, reports
     ("recipes.posttrain",),  # RL losses, rewards and environments (data_prep builds IFEval specs with them)
-    ("data_prep",),
+    # side by side: neither imports the other (test_data_prep_and_evals_import_neither_other)
+    ("data_prep", "evals"),
     ("recipes.artifacts",),  # versions, checkpoints, multimodal split, release variants
     ("recipes.engines",),  # Megatron-Bridge, NeMo-RL, mergekit adapters
     ("recipes.stages",),  # what each stage does inside its job
     ("recipes.runtime",),  # the job side: the stage runner
     ("recipes.submit",),  # the submit side: cli, launch, preflight, memory, manifest
-    # commands; the review app and the report over versions; `python -m evals.synthetic` (data_prep.synthetic's)
-    ("recipes", "evals.review", "evals.report", "evals.synthetic"),
+    ("recipes",),  # commands, the review app and `python -m recipes.synthetic` among them
 )
+# Packages that share a layer and no code: no module of one imports a module of the other.
+INDEPENDENT = (("data_prep", "evals"),)
 
 
 def module_name(path: Path) -> str:
@@ -74,6 +77,20 @@ def imports(module: str) -> frozenset[str]:
             continue
         found |= {owner for owner in map(_owner, names) if owner and owner != module}
     return frozenset(found)
+
+
+def in_package(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def crossings(graph: dict[str, frozenset[str]], a: str, b: str) -> list[str]:
+    """Imports between packages `a` and `b`, either way."""
+    return [
+        f"{m} imports {t}"
+        for m in sorted(graph)
+        for t in sorted(graph[m])
+        if (in_package(m, a) and in_package(t, b)) or (in_package(m, b) and in_package(t, a))
+    ]
 
 
 def upward_imports(graph: dict[str, frozenset[str]]) -> list[str]:
@@ -129,6 +146,13 @@ def test_no_import_circle(graph):
     assert circles(graph) == []
 
 
+@pytest.mark.parametrize("a, b", INDEPENDENT)
+def test_data_prep_and_evals_import_neither_other(graph, a, b):
+    """What both need (language ID, word tokens, the endpoint client, hub ids) is in recipes.core; the apps that use
+    both (the review app, the synthetic eval sets' command) are commands."""
+    assert crossings(graph, a, b) == []
+
+
 def test_the_checks_catch_what_they_are_for():
     """A lazy upward import and a two-module circle, the shapes this repo had (stage.py -> hf_import -> cli ->
     launch -> stage), are found."""
@@ -136,9 +160,14 @@ def test_the_checks_catch_what_they_are_for():
         "recipes.core.config": frozenset({"recipes.submit.launch"}),
         "recipes.submit.launch": frozenset({"recipes.core.config"}),
     }
-    assert upward_imports(graph) == ["recipes.core.config (layer 0) imports recipes.submit.launch (layer 8)"]
+    assert upward_imports(graph) == ["recipes.core.config (layer 0) imports recipes.submit.launch (layer 7)"]
     assert circles(graph) == [["recipes.core.config", "recipes.submit.launch"]]
     assert circles({"a": frozenset({"b"}), "b": frozenset({"c"}), "c": frozenset()}) == []
+    # one layer, so only the package check sees data prep and evaluation importing each other (evals.review did)
+    graph = {"evals.seahelm": frozenset({"data_prep.clair"}), "data_prep.synthetic": frozenset({"recipes.core.jsonl"})}
+    assert upward_imports(graph) == []
+    assert crossings(graph, "data_prep", "evals") == ["evals.seahelm imports data_prep.clair"]
+    assert crossings({"data_prep_extra.x": frozenset({"evals.metrics"})}, "data_prep", "evals") == []
 
 
 def test_imports_inside_functions_count():

@@ -3,12 +3,17 @@ server that speaks the OpenAI chat-completions shape and replays canned replies 
 OpenAI-compatible server (`transformers serve` on the Gemma 3 fixture) is exercised by the CLAIR tests."""
 
 import json
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from data_prep.synthetic import SyntheticGenerationError, SyntheticSettings, run
+
+REPO = Path(__file__).resolve().parents[2]
 
 MY_1 = "မြန်မာနိုင်ငံ၏ မြို့တော်မှာ နေပြည်တော် ဖြစ်သည်။ ရန်ကုန်မှာ အကြီးဆုံးမြို့ ဖြစ်သည်။"
 MY_2 = "ဧရာဝတီမြစ်သည် မြန်မာနိုင်ငံ၏ အရှည်ဆုံးမြစ် ဖြစ်ပြီး လယ်ယာစိုက်ပျိုးရေးအတွက် အရေးကြီးသည်။"
@@ -89,3 +94,12 @@ def test_gives_up_after_retries(tmp_path):
             run(settings, tmp_path)
     finally:
         srv.shutdown()
+
+
+def test_the_command_runs_under_its_name():
+    """`python -m recipes.synthetic` is the command (the library is data_prep.synthetic)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "recipes.synthetic", "--help"], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("usage: python -m recipes.synthetic ")

@@ -1,4 +1,4 @@
-"""What the review app's tests share: the real `python -m evals.review serve` process, Debian's headless Chromium
+"""What the review app's tests share: the real `python -m recipes.review serve` process, Debian's headless Chromium
 through Selenium (flags for this closed network, the console log kept), and the steps a reviewer takes in it."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "outputs" / "review-screenshots"  # git-ignored; CI keeps them for a person to look at
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 FLAGS = [
@@ -37,7 +37,7 @@ def free_port() -> int:
 
 
 class Server:
-    """`python -m evals.review serve` as a child process that a test can kill (SIGKILL) and start again."""
+    """`python -m recipes.review serve` as a child process that a test can kill (SIGKILL) and start again."""
 
     def __init__(self, db_url: str, log_path, *extra: str):
         self.db_url, self.port, self.log_path, self.proc, self.extra = db_url, free_port(), log_path, None, extra
@@ -50,7 +50,7 @@ class Server:
                 [
                     sys.executable,
                     "-m",
-                    "evals.review",
+                    "recipes.review",
                     "--db",
                     self.db_url,
                     "serve",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evals.review.stats import fleiss_kappa, verdict_agreement, win_rate_b
+from recipes.review.stats import fleiss_kappa, verdict_agreement, win_rate_b
 
 # Fleiss' kappa's worked example (Wikipedia, "Fleiss' kappa"): 10 subjects, 14 raters, 5 categories; kappa 0.210.
 WIKIPEDIA_COUNTS = [

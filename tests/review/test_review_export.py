@@ -10,8 +10,8 @@ import matplotlib.image as mpimg
 import pytest
 
 from evals.aggregate import TaskScore, aggregate
-from evals.review.store import Item, Judgement, Store
 from recipes.report import main as report_main
+from recipes.review.store import Item, Judgement, Store
 
 VERSION_A, VERSION_B = "review-sft-0.1.0", "review-sft-0.2.0"
 
@@ -99,8 +99,8 @@ def test_export_into_records_and_report(prepared_db, review_registry, review_cli
 
 
 def test_chart_title_is_whole_and_legend_clear_of_the_bars(tmp_path):
-    from evals.review.export import LanguageResult, chart, plot
-    from evals.review.stats import WinRate
+    from recipes.review.export import LanguageResult, chart, plot
+    from recipes.review.stats import WinRate
 
     rate = WinRate(0.62, 0.5, 0.74, 40, 80)
     results = [

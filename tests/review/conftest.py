@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from recipes.artifacts.versions import Registry
-from tests.evals.review.browser import CHROMEDRIVER, CHROMIUM, SKIP_REASON, start_chromium
+from tests.review.browser import CHROMEDRIVER, CHROMIUM, SKIP_REASON, start_chromium
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 PROMPTS = [
     {"id": "th-food", "lang": "th", "prompt": "แนะนำอาหารเช้าแบบไทยมาสามอย่าง"},
     {"id": "th-songkran", "lang": "th", "prompt": "เทศกาลสงกรานต์คืออะไร"},
@@ -27,7 +27,7 @@ VERSION_A, VERSION_B = "review-sft-0.1.0", "review-sft-0.2.0"
 def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        [sys.executable, "-m", "evals.review", *args],
+        [sys.executable, "-m", "recipes.review", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -57,7 +57,7 @@ def review_prompts() -> list[dict]:
 
 @pytest.fixture(scope="session")
 def review_cli():
-    """Runs `python -m evals.review ARGS...` from this worktree; returns the CompletedProcess."""
+    """Runs `python -m recipes.review ARGS...` from this worktree; returns the CompletedProcess."""
     return run_cli
 
 

@@ -1,4 +1,4 @@
-"""`python -m evals.review prepare|reviewer|serve|export`: the native-speaker review, from prompts to the record."""
+"""`python -m recipes.review prepare|reviewer|serve|export`: the native-speaker review, from prompts to the record."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ DEFAULT_DB = "sqlite:///review.db"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m evals.review", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m recipes.review", description=__doc__)
     parser.add_argument(
         "--db",
         default=DEFAULT_DB,
@@ -52,13 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from evals.review.store import Store
     from recipes.artifacts.versions import Registry
+    from recipes.review.store import Store
 
     try:
         store = Store(args.db)
         if args.command == "prepare":
-            from evals.review.prepare import GenerationSettings, prepare
+            from recipes.review.prepare import GenerationSettings, prepare
 
             n = prepare(
                 store,
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "serve":
             import uvicorn
 
-            from evals.review.app import AppSettings, create_app
+            from recipes.review.app import AppSettings, create_app
 
             if args.session_hours <= 0:
                 raise ValueError(f"--session-hours={args.session_hours}: give a positive number of hours")
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             settings = AppSettings(session_hours=args.session_hours, secure_cookie=args.secure_cookie)
             uvicorn.run(create_app(store, settings), host=args.host, port=args.port, log_level="warning")
         elif args.command == "export":
-            from evals.review.export import export
+            from recipes.review.export import export
 
             written = export(store, Registry(args.registry), args.output_dir, args.resamples, args.seed)
             print(f"wrote {written['json']} and {written['png']}; native_review recorded in both versions")

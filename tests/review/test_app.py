@@ -1,4 +1,4 @@
-"""The review app as reviewers use it: a real `python -m evals.review serve` process on 127.0.0.1, driven by Debian's
+"""The review app as reviewers use it: a real `python -m recipes.review serve` process on 127.0.0.1, driven by Debian's
 headless Chromium through Selenium (one server and one browser for the module), plus plain HTTP clients for the
 replay, forgery and load checks. Items come from the session's real 270M `prepare` run, plus hand-written ones
 where a check needs distinct or hostile responses."""
@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import select
 
-from evals.review.store import Item, NewItem, Reviewer, Store, Verdict
-from tests.evals.review.browser import Server, choose, form_fields, http_client, login, submit
+from recipes.review.store import Item, NewItem, Reviewer, Store, Verdict
+from tests.review.browser import Server, choose, form_fields, http_client, login, submit
 
 By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium not installed: pip install -e '.[test]'").By
 INJECT_PROMPT = "Apa itu <img src=x onerror=\"document.title='pwned'\">?"

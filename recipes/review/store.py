@@ -197,7 +197,7 @@ class Store:
             missing = {c.name for c in table.columns} - {c["name"] for c in found.get_columns(table.name)}
             if missing:
                 raise ValueError(
-                    f"{url}: table {table.name} lacks {sorted(missing)} (made by an older evals.review): "
+                    f"{url}: table {table.name} lacks {sorted(missing)} (made by an older recipes.review): "
                     "export its verdicts with that version, then start a new --db"
                 )
 
@@ -205,7 +205,9 @@ class Store:
         with self.sessions() as s:
             found = s.scalars(select(Comparison)).first()
         if found is None:
-            raise LookupError("the review database holds no comparison yet: run `python -m evals.review prepare` first")
+            raise LookupError(
+                "the review database holds no comparison yet: run `python -m recipes.review prepare` first"
+            )
         return found
 
     def set_comparison(self, version_a: str, version_b: str) -> Comparison:

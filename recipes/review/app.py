@@ -25,7 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.responses import PlainTextResponse
 
-from evals.review.store import ABSTAIN, CRITERIA, MAX_COMMENT, Item, Judgement, Reviewer, Store
+from recipes.review.store import ABSTAIN, CRITERIA, MAX_COMMENT, Item, Judgement, Reviewer, Store
 
 COOKIE = "review_token"
 LOGIN_COOKIE = "review_login"  # the login form's CSRF token, bound to this browser

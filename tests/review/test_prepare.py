@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from evals.review.prepare import GenerationSettings, prepare, read_prompts
-from evals.review.store import Item, Store
+from recipes.review.prepare import GenerationSettings, prepare, read_prompts
+from recipes.review.store import Item, Store
 
 
 def test_prepared_items_hold_both_versions_responses(prepared_db, review_prompts):

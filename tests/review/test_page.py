@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from evals.review.store import NewItem, Store
-from tests.evals.review.browser import SCREENSHOTS, Server, login
+from recipes.review.store import NewItem, Store
+from tests.review.browser import SCREENSHOTS, Server, login
 
 By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium not installed: pip install -e '.[test]'").By
 
@@ -89,7 +89,7 @@ def viewport(driver, width: int, height: int) -> None:
 def open_item(driver, page_app, language: str) -> None:
     server, store, _ = page_app
     with store.sessions() as s:
-        from evals.review.store import Item
+        from recipes.review.store import Item
 
         item_id = s.query(Item.id).filter(Item.language == language).scalar()
     driver.get(f"{server.url}/review?item={item_id}")

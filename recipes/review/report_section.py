@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from recipes.artifacts.versions import Registry, default_registry_root
 
-SUITE = "native_review"  # the suite `python -m evals.review export` writes
+SUITE = "native_review"  # the suite `python -m recipes.review export` writes
 ALL = "all"  # its pooled row over every language
 
 
@@ -27,8 +27,8 @@ def _cell(entry: dict | None) -> str:
 
 
 def review_tables(labels: list[str]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """("Native-speaker review", header, rows) in `evals.report`'s table shape: win rate % [95% CI] per language,
-    from the stages' registry (none there: no table)."""
+    """("Native-speaker review", header, rows) in `evals.report`'s table shape, which `recipes.report` adds: win
+    rate % [95% CI] per language, from the stages' registry (none there: no table)."""
     if not default_registry_root().is_dir():
         return []
     registry = Registry()

@@ -17,10 +17,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from evals.review.report_section import ALL, SUITE, language_order  # noqa: E402
-from evals.review.stats import WinRate, verdict_agreement, win_rate_b  # noqa: E402
-from evals.review.store import ABSTAIN, CHOICES, CRITERIA, Store  # noqa: E402
 from recipes.artifacts.versions import Registry  # noqa: E402
+from recipes.review.report_section import ALL, SUITE, language_order  # noqa: E402
+from recipes.review.stats import WinRate, verdict_agreement, win_rate_b  # noqa: E402
+from recipes.review.store import ABSTAIN, CHOICES, CRITERIA, Store  # noqa: E402
 
 
 @dataclass(frozen=True)

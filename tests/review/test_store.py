@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from evals.review.store import Item, Judgement, NewItem, Store
+from recipes.review.store import Item, Judgement, NewItem, Store
 
 
 def test_left_right_order_is_random_per_item_and_survives_a_restart(tmp_path):
@@ -73,5 +73,5 @@ def test_a_database_from_an_older_version_is_named_not_half_used(tmp_path):
     Store(f"sqlite:///{db}")
     with sqlite3.connect(db) as conn:  # the reviewers table as it was before `revoked`
         conn.execute("ALTER TABLE reviewers DROP COLUMN revoked")
-    with pytest.raises(ValueError, match=r"table reviewers lacks \['revoked'\] \(made by an older evals.review\)"):
+    with pytest.raises(ValueError, match=r"table reviewers lacks \['revoked'\] \(made by an older recipes.review\)"):
         Store(f"sqlite:///{db}")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from evals.review.store import NewItem, Store
 from recipes.artifacts.versions import Registry
+from recipes.review.store import NewItem, Store
 
 
 @dataclass(frozen=True)
