@@ -187,4 +187,5 @@ def test_precision_yaml_is_the_bridge_preset_plus_what_it_sets(path: Path):
     expected = {n: set_here.get(n, getattr(preset, n)) for n in bridge_fields}
     if "fp8_param_gather" in set_here:  # Bridge keeps fp8_param in step with it (MixedPrecisionConfig.__setattr__)
         expected["fp8_param"] = set_here["fp8_param_gather"]
-    assert {n: getattr(built, n) for n in bridge_fields} == expected
+    differ = {n: (getattr(built, n), v) for n, v in sorted(expected.items()) if getattr(built, n) != v}
+    assert not differ, f"precision={path.stem}: built differs from preset + {path.name} (built, expected): {differ}"
