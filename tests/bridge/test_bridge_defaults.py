@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 
 from recipes.core.config import compose, to_object
 from recipes.core.schema import MixedPrecisionConfig, ModelConfig
+from recipes.gemma3_fixture import fixture_dir
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_YAMLS = sorted((REPO / "conf" / "model").glob("*.yaml"))
@@ -77,7 +78,7 @@ ARCHITECTURE = {
     "share_embeddings_and_output_weights",
 }
 # 0.3.1 has no provider class for these sizes: the reference is Bridge's conversion of the real Hugging Face config.
-HF_CONFIG_REFERENCES = {"gemma3_270m": "the offline Gemma 3 270M fixture"}
+HF_CONFIG_REFERENCES = {"gemma3_270m": fixture_dir}  # the offline Gemma 3 270M
 
 
 def _same(ours, theirs) -> bool:
@@ -105,14 +106,12 @@ def _reference(name: str, provider: str):
     from megatron.bridge import AutoBridge
     from megatron.bridge.models import gemma
 
-    from recipes.gemma3_fixture import fixture_dir
-
     if provider == "Gemma3ModelProvider":  # the base class has no size of its own
         assert name in HF_CONFIG_REFERENCES, (
             f"conf/model/{name}.yaml names the base Gemma3ModelProvider, and this test has no Hugging Face config to "
             "hold its architecture to: name a sized provider, or add its config to HF_CONFIG_REFERENCES"
         )
-        return AutoBridge.from_hf_pretrained(str(fixture_dir())).to_megatron_provider(load_weights=False)
+        return AutoBridge.from_hf_pretrained(str(HF_CONFIG_REFERENCES[name]())).to_megatron_provider(load_weights=False)
     assert hasattr(gemma, provider), f"conf/model/{name}.yaml: model.provider={provider} is not in megatron.bridge"
     return getattr(gemma, provider)()
 
