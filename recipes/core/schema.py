@@ -187,18 +187,19 @@ class ModelConfig:
 
 @dataclass
 class MixedPrecisionConfig:
-    """A Megatron-Bridge mixed-precision preset plus the fields it sets (MixedPrecisionConfig)."""
+    """A Megatron-Bridge mixed-precision preset (name) and the fields we set on top of it, by Bridge's names
+    (MixedPrecisionConfig); None keeps the preset's value. Without FP8: a preset without it (precision=bf16)."""
 
     name: str = MISSING  # Megatron-Bridge preset, e.g. bf16_mixed, bf16_with_fp8_delayed_scaling_mixed
-    bf16: bool = True
-    params_dtype: str = "bfloat16"
-    fp8: str | None = None  # None | hybrid | e4m3
+    bf16: bool | None = None
+    params_dtype: str | None = None  # a torch dtype's name: bfloat16, float16, float32
+    fp8: str | None = None  # hybrid | e4m3
     fp8_recipe: str | None = None  # delayed | tensorwise | mxfp8 | blockwise
-    fp8_param_gather: bool = False
-    first_last_layers_bf16: bool = False
-    num_layers_at_start_in_bf16: int = 0
-    num_layers_at_end_in_bf16: int = 0
-    requires_gpu_arch: str | None = None  # e.g. blackwell for MXFP8
+    fp8_param_gather: bool | None = None
+    first_last_layers_bf16: bool | None = None
+    num_layers_at_start_in_bf16: int | None = None
+    num_layers_at_end_in_bf16: int | None = None
+    requires_gpu_arch: str | None = None  # ours, for preflight: e.g. blackwell for MXFP8
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """The typed config of a cpt or sft stage -> Megatron-Bridge 0.3.1's ConfigContainer.
 
-The schema's training sections carry Megatron-Bridge's own section and field names, so this module is a plain
+The model starts from the Gemma 3 provider class and the precision from Bridge's preset, each named in the config:
+their defaults stand for every field ours leaves out (tests/bridge/test_bridge_defaults.py holds conf/model and
+conf/precision to them). The other sections carry Megatron-Bridge's own section and field names, so they are a plain
 copy, field by field; where a name differs, the line that maps it says so. Megatron-Bridge is imported inside the
 functions: the launcher venv does not have it, only the `train` container (and .venv-bridge for the tests) does.
 Building a container needs no GPU; training with it does.
@@ -13,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from recipes.core.schema import RootConfig
+from recipes.core.schema import MixedPrecisionConfig, RootConfig
 from recipes.core.stage_context import StageContext
 
 if TYPE_CHECKING:
@@ -51,11 +53,12 @@ def build_config_container(cfg: RootConfig, run_dir: Path, *, stage: Stage) -> C
     if stage not in ("cpt", "sft"):
         raise BridgeConfigError(f"stage: {stage!r} is not a Megatron-Bridge stage; use cpt or sft")
     ctx = StageContext(cfg, Path(run_dir))
+    precision = mixed_precision(cfg.mixed_precision)
     return ConfigContainer(
         model=model_provider(cfg),
-        mixed_precision=mixed_precision(cfg),
+        mixed_precision=precision,
         train=training(cfg),
-        optimizer=optimizer(cfg),
+        optimizer=optimizer(cfg, precision),
         ddp=ddp(cfg),
         scheduler=scheduler(cfg),
         dataset=pretraining_dataset(cfg, ctx) if stage == "cpt" else finetuning_dataset(cfg, ctx),
@@ -74,8 +77,11 @@ def build_config_container(cfg: RootConfig, run_dir: Path, *, stage: Stage) -> C
     )
 
 
-# ModelConfig fields that are Gemma3ModelProvider fields of the same name and meaning: copied as they are.
-SAME_NAME_MODEL_FIELDS = (
+# ModelConfig fields that are Gemma3ModelProvider fields of the same name and meaning, copied as they are.
+# The architecture: the launcher reads it from conf/model (memory estimate, preflight), and
+# tests/bridge/test_bridge_defaults.py holds it equal to the provider's, so copying it changes nothing for a sized
+# provider; it gives the base provider the 270M's shape and a proxy its cut (model.num_layers=4).
+ARCHITECTURE_FIELDS = (
     "num_layers",
     "hidden_size",
     "ffn_hidden_size",
@@ -86,6 +92,9 @@ SAME_NAME_MODEL_FIELDS = (
     "window_size",
     "rope_scaling_factor",
     "share_embeddings_and_output_weights",
+)
+# How this job runs the model (ours, not the provider's): parallelism, recompute and kernels.
+RUNTIME_FIELDS = (
     "tensor_model_parallel_size",
     "pipeline_model_parallel_size",
     "virtual_pipeline_model_parallel_size",
@@ -106,10 +115,11 @@ SAME_NAME_MODEL_FIELDS = (
 
 
 def model_provider(cfg: RootConfig):
-    """The Gemma 3 provider named by model.provider, with architecture and parallelism from model.*.
+    """The Gemma 3 provider named by model.provider (its defaults stand for every field model.* lacks), with the
+    architecture and how to run it from model.*.
 
     0.3.1 has no 270M provider: gemma3_270m names the base `Gemma3ModelProvider`, and the architecture fields
-    below give it the 270M shape. The provider keeps its own softmax_scale (query_pre_attn_scalar). This model is
+    give it the 270M shape. The provider keeps its own softmax_scale (query_pre_attn_scalar). This model is
     the text-only language model (the vision tower is set aside by hf_import), so is_vision_language is off for
     every size: on, every attention layer would take an arbitrary mask, which the provider's flash backend cannot
     run, instead of the causal (sliding-window) masks flash attention builds itself.
@@ -123,7 +133,7 @@ def model_provider(cfg: RootConfig):
             f"choose one of {', '.join(GEMMA3_PROVIDERS)}"
         )
     provider = getattr(gemma, m.provider)()
-    for name in SAME_NAME_MODEL_FIELDS:
+    for name in ARCHITECTURE_FIELDS + RUNTIME_FIELDS:
         setattr(provider, name, getattr(m, name))
     provider.interleaved_attn_pattern = tuple(m.interleaved_attn_pattern)  # Megatron-Bridge: tuples, not lists
     provider.rotary_base = tuple(m.rotary_base)
@@ -149,12 +159,25 @@ def attention_backend(name: str):
     return AttnBackend[name]
 
 
-def mixed_precision(cfg: RootConfig):
-    """Megatron-Bridge's preset named by mixed_precision.name, then every field of ours on top (ours win)."""
+# MixedPrecisionConfig fields that, where set (not None), replace the preset's field of the same name.
+PRECISION_FIELDS = (
+    "bf16",
+    "params_dtype",
+    "fp8",
+    "fp8_recipe",
+    "fp8_param_gather",
+    "first_last_layers_bf16",
+    "num_layers_at_start_in_bf16",
+    "num_layers_at_end_in_bf16",
+)
+
+
+def mixed_precision(mp: MixedPrecisionConfig):
+    """Megatron-Bridge's preset named by mixed_precision.name, with the fields ours sets on top (the rest stay the
+    preset's). mixed_precision.requires_gpu_arch is ours only: preflight checks it against cluster.gpu_arch."""
     import torch
     from megatron.bridge.training.mixed_precision import MIXED_PRECISION_RECIPES, get_mixed_precision_config
 
-    mp = cfg.mixed_precision
     if mp.name.replace("-", "_") not in MIXED_PRECISION_RECIPES:
         known = sorted(n for n in MIXED_PRECISION_RECIPES if "-" not in n)
         raise BridgeConfigError(
@@ -162,16 +185,18 @@ def mixed_precision(cfg: RootConfig):
             f"choose one of {', '.join(known)} (conf/precision/*.yaml)"
         )
     preset = get_mixed_precision_config(mp.name)
-    preset.bf16 = mp.bf16
-    preset.params_dtype = getattr(torch, mp.params_dtype)  # ours is the dtype's name, theirs the torch.dtype
-    preset.fp8 = mp.fp8
-    if mp.fp8_recipe is not None:  # None: keep the preset's (it is a str there, never None)
-        preset.fp8_recipe = mp.fp8_recipe
-    preset.fp8_param_gather = mp.fp8_param_gather
-    preset.first_last_layers_bf16 = mp.first_last_layers_bf16
-    preset.num_layers_at_start_in_bf16 = mp.num_layers_at_start_in_bf16
-    preset.num_layers_at_end_in_bf16 = mp.num_layers_at_end_in_bf16
-    # mixed_precision.requires_gpu_arch is ours only: preflight checks it against cluster.gpu_arch.
+    for name in PRECISION_FIELDS:
+        value = getattr(mp, name)
+        if value is None:
+            continue
+        if name == "params_dtype":  # ours is the dtype's name, theirs the torch.dtype
+            value = getattr(torch, value, None)
+            if not isinstance(value, torch.dtype):
+                raise BridgeConfigError(
+                    f"mixed_precision.params_dtype: {mp.params_dtype!r} is not a torch dtype; use bfloat16, "
+                    "float16 or float32, or leave it unset for the preset's"
+                )
+        setattr(preset, name, value)
     return preset
 
 
@@ -190,11 +215,12 @@ def training(cfg: RootConfig):
     )
 
 
-def optimizer(cfg: RootConfig):
-    """Megatron's "adam" with weight_decay is AdamW (decoupled decay)."""
+def optimizer(cfg: RootConfig, precision):
+    """Megatron's "adam" with weight_decay is AdamW (decoupled decay). bf16 follows the precision config: Bridge's
+    validate() compares them before the preset reaches the optimizer at startup."""
     from megatron.bridge.training.config import OptimizerConfig
 
-    o, mp = cfg.optimizer, cfg.mixed_precision
+    o = cfg.optimizer
     return OptimizerConfig(
         optimizer=o.optimizer,
         lr=o.lr,
@@ -206,7 +232,7 @@ def optimizer(cfg: RootConfig):
         clip_grad=o.clip_grad,
         use_distributed_optimizer=o.use_distributed_optimizer,
         use_precision_aware_optimizer=o.use_precision_aware_optimizer,
-        bf16=mp.bf16,
+        bf16=precision.bf16,
     )
 
 
