@@ -42,9 +42,9 @@ TOOLS: tuple[Command, ...] = (
     Command("sft_format", "data_prep.sft_format", "data"),
     Command("tool_format", "data_prep.tool_format", "data"),
     Command("rl_data", "data_prep.rl_data", "data"),
-    Command("synthetic", "evals.synthetic", "data"),
+    Command("synthetic", "recipes.synthetic", "data"),
     Command("seahelm", "evals.seahelm", "evaluation"),
-    Command("review", "evals.review", "evaluation"),
+    Command("review", "recipes.review", "evaluation"),
     Command("fixture", "recipes.gemma3_fixture", "setup"),
 )
 
