@@ -66,6 +66,13 @@ TARGETS = (
         ),
     ),
     Target(
+        "recipes/core/model_size.py",
+        (
+            "tests/foundation/test_preflight.py::test_parameter_count_matches_the_real_270m_checkpoint",
+            "tests/foundation/test_memory_terms.py",
+        ),
+    ),
+    Target(
         "recipes/posttrain/rewards_math.py",
         ("tests/posttrain/test_rewards.py", "tests/posttrain/test_math_reward_edges.py"),
     ),

@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 
 from recipes.core.config import ConfigError, compose
-from recipes.core.run_layout import StageDir
-from recipes.core.stage_specs import stage_spec
+from recipes.core.stage_specs import StageSpec
+from recipes.stages import stage
 from recipes.submit.cli import report_launch, run_command
 from recipes.submit.launch import StageLaunch, prepare, submit
 
@@ -24,34 +24,32 @@ def plan_stages(overrides: list[str]) -> list[StageLaunch]:
     stages = list(compose(None, overrides).pipeline.stages)
     if not stages:
         raise ConfigError("pipeline.stages: empty; set it in the experiment or pass pipeline.stages=[...]")
+    specs = [stage(name) for name in stages]  # an unknown name fails here, before anything is written
     launches: list[StageLaunch] = []
     upstream: StageLaunch | None = None
     data_stage: StageLaunch | None = None  # a stage whose artifact is data for the next one (select), not its model
-    user_input = any(o.startswith("run.input=") for o in overrides)
-    user_eval_model = any(o.startswith("eval.model=") for o in overrides)
-    for stage in stages:
-        wiring = [f"run.upstream={upstream.name}"] if upstream and not user_input else []
-        if stage == "eval" and upstream and not (user_input or user_eval_model):
-            wiring += evaluate_upstream_export(upstream)
+    for spec in specs:
+        wiring = upstream_wiring(spec, upstream, overrides)
         parents = ([upstream.name] if upstream else []) + ([data_stage.name] if data_stage else [])
-        launch = prepare(stage, overrides + wiring, parents=parents)
+        launch = prepare(spec.name, overrides + wiring, parents=parents)
         launches.append(launch)
         data_stage = None
-        if launch.runs_here and stage_spec(stage).keeps_upstream_model:
+        if launch.runs_here and spec.keeps_upstream_model:
             data_stage = launch  # after select, clair answers with the model select read, and names select a parent
         elif launch.runs_here:
             upstream = launch
     return launches
 
 
-def evaluate_upstream_export(upstream: StageLaunch) -> list[str]:
-    """An eval after a Megatron stage evaluates the Hugging Face model that stage exports (sft's `artifact/hf`),
-    not model.hf_id: the stage's own model source sees a Megatron payload upstream and falls back to the hub id.
-    After a stage whose artifact is the Hugging Face model (merge, rl, apo) that model source already finds it."""
-    spec = stage_spec(upstream.name)
-    if spec.payload_kind != "megatron" or spec.hf_export is None:
+def upstream_wiring(spec: StageSpec, upstream: StageLaunch | None, overrides: list[str]) -> list[str]:
+    """run.upstream=<the previous stage that runs here>, and what the stage's spec adds given that stage
+    (`upstream_overrides`), unless the user set run.input or the same keys."""
+    given = {o.lstrip("+~").partition("=")[0] for o in overrides}
+    if upstream is None or "run.input" in given:
         return []
-    return [f"eval.model={StageDir(upstream.run_dir).artifact / spec.hf_export}"]
+    hook = spec.upstream_overrides
+    added = hook(stage(upstream.name), upstream.run_dir) if hook else []
+    return [f"run.upstream={upstream.name}"] + [o for o in added if o.lstrip("+~").partition("=")[0] not in given]
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m recipes.pipeline") -> int:

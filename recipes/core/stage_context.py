@@ -12,7 +12,6 @@ from pathlib import Path
 
 from recipes.core.run_layout import StageDir
 from recipes.core.schema import RootConfig
-from recipes.core.stage_specs import stage_spec
 
 
 @dataclass(frozen=True)
@@ -67,6 +66,9 @@ def global_rank() -> int:
 class StageContext:
     cfg: RootConfig
     run_dir: Path
+    # The payload kind of run.upstream's stage; the registry fills it in (recipes.stages.stage_context), since the
+    # core knows no stage. Needed only where run.upstream is set and the stage asks for its model_source().
+    upstream_payload: str | None = None
 
     def launch_key(self) -> str:
         """Which launch a job array's task belongs to (its resolved config and the manifest's creation time): a
@@ -96,6 +98,11 @@ class StageContext:
         if cfg.run.input:
             return cfg.run.input
         upstream = cfg.run.upstream
-        if upstream and stage_spec(upstream).payload_kind == "hf":
+        if upstream and self.upstream_payload is None:
+            raise ValueError(
+                f"StageContext.upstream_payload: unset for run.upstream={upstream}; "
+                "build the context with recipes.stages.stage_context(cfg, run_dir)"
+            )
+        if upstream and self.upstream_payload == "hf":
             return str(self.input_dir())
         return cfg.model.hf_id

@@ -1,7 +1,8 @@
 """The one command every job runs: `python -m recipes.runtime.stage_runner --run-dir DIR`.
 
 It reads DIR/resolved.yaml (written by the launcher on the submitting side), validates it against the schema
-again (the job may run a different checkout than the one that rendered it), and calls the stage's `execute` (recipes.stages.<stage>, as its StageSpec names it).
+again (the job may run a different checkout than the one that rendered it), and calls the stage's `execute` (its
+StageSpec's, from the registry recipes.stages).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import fcntl
-import importlib
 import json
 import os
 import signal
@@ -24,14 +24,14 @@ from recipes.core.atomic import write_text_atomic
 from recipes.core.config import register_resolvers, to_object, validate
 from recipes.core.run_layout import StageDir
 from recipes.core.stage_context import ArrayTask, StageContext, global_rank
-from recipes.core.stage_specs import stage_spec
 from recipes.runtime import os_errors
+from recipes.stages import stage, stage_context
 
 
 def load_context(run_dir: Path) -> StageContext:
     register_resolvers()
     cfg = to_object(validate(OmegaConf.load(StageDir(run_dir).resolved)))
-    return StageContext(cfg=cfg, run_dir=run_dir)
+    return stage_context(cfg, run_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_stopped)
     try:
         ctx = load_context(run_dir)
-        spec = stage_spec(ctx.cfg.stage.name)
+        spec = stage(ctx.cfg.stage.name)
         # An array task whose siblings complete the artifact returns False: only the one that completes registers.
-        if importlib.import_module(spec.module).execute(ctx) is not False and rank == 0:
+        if spec.execute(ctx) is not False and rank == 0:
             if spec.hf_export is not None:
                 from recipes.artifacts.multimodal import reassemble_trained  # torch: only where a model is exported
 

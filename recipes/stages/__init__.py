@@ -1,1 +1,52 @@
-"""What each stage does inside its job, given a StageContext (execute, and render where the engine reads its own config). The commands are recipes/<stage>.py."""
+"""The stage registry: every module of this package that defines `STAGE` (a StageSpec) is a stage, listed in
+pipeline order (`StageSpec.order`). Adding a stage is adding its module (and its conf/stage/<name>.yaml): nothing
+else names it. Stage modules import their engines inside `execute`, so importing the registry imports none."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+
+from recipes.core.config import ConfigError
+from recipes.core.schema import RootConfig
+from recipes.core.stage_context import StageContext
+from recipes.core.stage_specs import StageSpec
+
+
+def _discover() -> dict[str, StageSpec]:
+    found: list[StageSpec] = []
+    for info in pkgutil.iter_modules(__path__):
+        spec = getattr(importlib.import_module(f"{__name__}.{info.name}"), "STAGE", None)
+        if spec is None:
+            continue  # a helper module (checks.py)
+        if not isinstance(spec, StageSpec) or spec.name != info.name:
+            raise TypeError(f"recipes/stages/{info.name}.py: STAGE must be a StageSpec named {info.name!r}")
+        found.append(spec)
+    found.sort(key=lambda spec: spec.order)
+    for before, after in zip(found, found[1:]):
+        if before.order == after.order:
+            raise ValueError(f"stages {before.name} and {after.name} share order={after.order}; give each its own")
+    return {spec.name: spec for spec in found}
+
+
+_SPECS = _discover()
+STAGES: tuple[str, ...] = tuple(_SPECS)  # in pipeline order
+
+
+def specs() -> tuple[StageSpec, ...]:
+    """Every stage's spec, in pipeline order."""
+    return tuple(_SPECS.values())
+
+
+def stage(name: str) -> StageSpec:
+    try:
+        return _SPECS[name]
+    except KeyError:
+        raise ConfigError(f"stage: unknown stage {name!r}; choose one of {', '.join(STAGES)}") from None
+
+
+def stage_context(cfg: RootConfig, run_dir: Path) -> StageContext:
+    """The context a stage's render and execute get, with what it needs to know of its upstream stage."""
+    upstream = cfg.run.upstream
+    return StageContext(cfg, Path(run_dir), upstream_payload=stage(upstream).payload_kind if upstream else None)

@@ -9,9 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from recipes.core.config import gpus_per_node
+from recipes.core.findings import Finding
 from recipes.core.run_layout import StageDir
+from recipes.core.schema import RootConfig
 from recipes.core.stage_context import StageContext
+from recipes.core.stage_specs import StageSpec
 from recipes.engines import nemo_rl_config
+from recipes.stages.checks import held_out_leaves_a_step
 
 
 def pairs_path(ctx: StageContext) -> Path:
@@ -49,3 +53,27 @@ def execute(ctx: StageContext) -> None:
         field="apo.val_pairs",
     )
     nemo_rl_entry.run("dpo", StageDir(ctx.run_dir).launch / nemo_rl_config.RENDERED_NAME, ctx.artifact_dir)
+
+
+def check_apo(cfg: RootConfig) -> list[Finding]:
+    apo = cfg.apo
+    if apo.loss not in ("apo_zero", "apo_down", "sigmoid"):
+        return [Finding("apo.loss", f"unknown loss {apo.loss!r}", "use apo_zero, apo_down or sigmoid")]
+    if apo.pairs is None:
+        return []  # the upstream clair stage's pairs.jsonl, written by the job before this one
+    return held_out_leaves_a_step("apo.val_pairs", apo.val_pairs, [apo.pairs], apo.global_batch_size, "pairs")
+
+
+STAGE = StageSpec(
+    name="apo",
+    order=90,
+    summary="anchored preference optimisation on CLAIR pairs on NeMo-RL",
+    engine="nemo_rl",
+    payload_kind="hf",
+    execute=execute,
+    render=render,
+    checks=(check_apo,),
+    engine_modules=("nemo_rl",),
+    hf_export=".",
+    input_paths=("apo.pairs",),
+)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from recipes.core.config import ConfigError
 from recipes.core.stage_context import StageContext
+from recipes.core.stage_specs import StageSpec
 
 SERVED_NAME = "policy"
 VLLM_PORT = 8011
@@ -99,3 +100,15 @@ def execute(ctx: StageContext) -> None:
     with serving:
         summary = run(settings(ctx), c.prompts, ctx.artifact_dir)
     print(f"clair: {summary.pairs} pairs of {summary.prompts} prompts; filtered {summary.filtered}", flush=True)
+
+
+STAGE = StageSpec(
+    name="clair",
+    order=80,
+    summary="CLAIR preference pairs for APO from the stage's model and a reviser endpoint",
+    engine="python",
+    payload_kind="jsonl",
+    execute=execute,
+    render=render,
+    input_paths=("clair.prompts",),
+)

@@ -9,6 +9,7 @@ validated on CPU by tests/bridge."""
 from __future__ import annotations
 
 from recipes.core.stage_context import StageContext
+from recipes.core.stage_specs import StageSpec
 
 
 def execute(ctx: StageContext) -> None:
@@ -35,3 +36,15 @@ def execute(ctx: StageContext) -> None:
             callbacks.append(LanguageValidation(language_blends(blend_json_path(ctx.cfg, ctx)), forward_step))
     with stopped_early_is_not_done(ctx.cfg, ctx, "cpt"):
         pretrain(container, forward_step, callbacks=callbacks)
+
+
+STAGE = StageSpec(
+    name="cpt",
+    order=30,
+    summary="continued pre-training of Gemma 3 on Megatron-Bridge",
+    engine="megatron_bridge",
+    payload_kind="megatron",
+    execute=execute,
+    engine_modules=("megatron.bridge", "transformer_engine"),
+    input_paths=("checkpoint.pretrained_checkpoint", "dataset.blend"),
+)

@@ -27,8 +27,13 @@ from pathlib import Path
 
 from recipes.artifacts import manifest
 from recipes.core.atomic import write_text_atomic
+from recipes.core.findings import Finding
+from recipes.core.languages import LANGID_POLICIES
 from recipes.core.run_layout import StageDir
+from recipes.core.schema import RootConfig
 from recipes.core.stage_context import ArrayTask, StageContext, array_lock
+from recipes.core.stage_specs import StageSpec
+from recipes.stages.checks import missing_path
 
 MERGE_LOCK = ".merge.lock"
 DEDUP_LOCK = ".dedup.lock"
@@ -250,3 +255,134 @@ def _merge_if_last(ctx: StageContext, task: ArrayTask, settings) -> bool:
         )
         merged.write_text(json.dumps({"launch": launch, "task": task.index}))
     return True
+
+
+def check_sources(cfg: RootConfig) -> list[Finding]:
+    """Every data.sources path (a glob) matches a file here, unless an earlier stage of the pipeline writes it."""
+    if not cfg.launch.check_paths:
+        return []
+    out = [
+        missing_path(
+            cfg,
+            f"data.sources[{i}].path",
+            str(source.get("path")),
+            f"no file matches {source.get('path')}",
+            "fix the path or set launch.check_paths=false if it exists only on the cluster",
+        )
+        for i, source in enumerate(cfg.data.sources)
+        if not glob.glob(str(source.get("path", "")))
+    ]
+    return [f for f in out if f]
+
+
+def check_data_prep(cfg: RootConfig) -> list[Finding]:
+    d, out = cfg.data_prep, []
+    if d.on_language_disagreement not in LANGID_POLICIES:
+        out.append(
+            Finding(
+                "data_prep.on_language_disagreement",
+                f"unknown policy {d.on_language_disagreement!r}",
+                f"use one of {list(LANGID_POLICIES)}",
+            )
+        )
+    if not 0 < d.dedup_threshold <= 1:
+        out.append(
+            Finding(
+                "data_prep.dedup_threshold",
+                f"{d.dedup_threshold} is not a Jaccard similarity",
+                "use a value in (0, 1], e.g. 0.7",
+            )
+        )
+    return out
+
+
+def check_tokenizer(cfg: RootConfig) -> list[Finding]:
+    """data.tokenizer loads here, where it is a local directory (a hub id is fetched where the job runs); on an
+    install without the `tokenizers` package (the launcher's alone) only its existence is checked."""
+    from data_prep.tokenize import looks_like_path, tokenizer_problem
+
+    name = cfg.data.tokenizer
+    if cfg.launch.check_paths and not looks_like_path(name) and _offline(cfg) and cfg.cluster.executor == "local":
+        problem = tokenizer_problem(name)  # a hub id offline: it loads only from this machine's cache
+        return (
+            [
+                Finding(
+                    "data.tokenizer",
+                    f"the hub tokenizer {name} is not in this machine's Hugging Face cache and "
+                    f"HF_HUB_OFFLINE is set ({problem})",
+                    'fetch it once online (python -c "from transformers '
+                    f"import AutoTokenizer; AutoTokenizer.from_pretrained('{name}')\") or point data.tokenizer at "
+                    "a directory holding tokenizer.json",
+                )
+            ]
+            if problem
+            else []
+        )
+    if not cfg.launch.check_paths or not looks_like_path(name):
+        return []
+    try:
+        import tokenizers  # noqa: F401
+    except ImportError:
+        problem = None if os.path.isdir(name) else "no such directory"
+    else:
+        problem = tokenizer_problem(name)
+    severity = "warning" if cfg.launch.dryrun else "error"
+    return (
+        [
+            Finding(
+                "data.tokenizer",
+                f"{name} does not load ({problem})",
+                "point it at a directory holding tokenizer.json (or a hub id), or set launch.check_paths=false "
+                "if it exists only on the cluster",
+                severity,
+            )
+        ]
+        if problem
+        else []
+    )
+
+
+def _offline(cfg: RootConfig) -> bool:
+    """The job runs with the Hugging Face hub switched off (cluster.env or this environment)."""
+    env = {**os.environ, **cfg.cluster.env}
+    return any(env.get(k, "").lower() in ("1", "true", "yes") for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def check_datamix_rows(cfg: RootConfig) -> list[Finding]:
+    """data_prep: every datamix row has a language that data.sources declare, when every source declares its
+    language (otherwise the records name it, known only once they are read)."""
+    from data_prep import datamix
+
+    if not os.path.isfile(cfg.data.datamix):
+        return []
+    declared = [s.get("lang") for s in cfg.data.sources]
+    if not declared or not all(isinstance(lang, str) and lang for lang in declared):
+        return []
+    try:
+        mix = datamix.load(cfg.data.datamix)
+    except (ValueError, TypeError, OSError) as err:
+        return [Finding("data.datamix", str(err), "fix the datamix file")]
+    empty = [r.key for r in mix.rows if not set(r.languages) & set(declared)]
+    if not empty:
+        return []
+    severity = "warning" if cfg.data_prep.drop_missing else "error"
+    return [
+        Finding(
+            "data.sources",
+            f"datamix rows {empty} have no source: data.sources declare only languages {sorted(set(declared))}",
+            "add the sources of those languages to data.sources, or set data_prep.drop_missing=true to drop those rows",
+            severity,
+        )
+    ]
+
+
+STAGE = StageSpec(
+    name="data_prep",
+    order=20,
+    summary="raw documents -> curated text -> Gemma 3 tokens (.bin/.idx) -> the datamix blend",
+    engine="python",
+    payload_kind="indexed_dataset",
+    execute=execute,
+    checks=(check_data_prep, check_tokenizer, check_datamix_rows, check_sources),
+    array=True,
+)

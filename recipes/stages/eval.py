@@ -12,10 +12,15 @@ import os
 import subprocess
 from pathlib import Path
 
+from evals.seahelm import JUDGE_MODEL_TYPES, is_local_path, missing_weights
 from recipes.artifacts.versions import run_registry
 from recipes.core.config import ConfigError
+from recipes.core.findings import Finding
 from recipes.core.run_layout import StageDir
+from recipes.core.schema import RootConfig
 from recipes.core.stage_context import StageContext
+from recipes.core.stage_specs import StageSpec
+from recipes.stages.checks import missing_path
 
 SUITES = ("local", "seahelm", "lm_eval")
 
@@ -137,3 +142,131 @@ def _record(ctx: StageContext, model: str, results: dict[str, dict]) -> None:
         record = json.loads((Path(model) / RECORD_FILE).read_text())
         for suite, scores in results.items():
             registry.add_metrics(record["id"], suite, scores)
+
+
+# The model it evaluates and the judge SEA-HELM needs, checked before any GPU time is spent.
+# The eval stage: the model it evaluates and the judge SEA-HELM needs, checked before any GPU time is spent.
+def _is_registered(cfg: RootConfig, ref: str) -> bool:
+    from recipes.artifacts.versions import run_registry
+
+    try:
+        run_registry(cfg).get(ref)
+        return True
+    except KeyError:
+        return False
+
+
+def check_eval(cfg: RootConfig) -> list[Finding]:
+    out, model = [], cfg.eval.model
+    # A dry run renders what would run: what is not there yet is reported, not fatal.
+    severity = "warning" if cfg.launch.dryrun or not cfg.launch.check_paths else "error"
+    if (
+        cfg.launch.check_paths
+        and model
+        and is_local_path(model)
+        and not os.path.exists(model)
+        and not _is_registered(cfg, model)
+    ):  # missing, unless an earlier stage writes it (sft's hf/ export)
+        out.append(
+            missing_path(
+                cfg,
+                "eval.model",
+                model,
+                f"{model!r} is no existing path, registered version or hub id (org/name)",
+                "point eval.model at a model folder, a version in the registry, or a hub id",
+            )
+        )
+    if "seahelm" not in cfg.eval.suites:
+        return [f for f in out if f]
+    from evals.seahelm import seeds
+
+    settings = cfg.eval.seahelm
+    judge = settings.judge
+    if judge.model_type not in JUDGE_MODEL_TYPES:
+        out.append(
+            Finding(
+                "eval.seahelm.judge.model_type",
+                f"unknown judge type {judge.model_type!r}",
+                f"use one of {list(JUDGE_MODEL_TYPES)} (vllm: served on the node, as SEA-HELM does)",
+            )
+        )
+    elif judge.model_type == "litellm":
+        if not judge.base_url:
+            out.append(
+                Finding(
+                    "eval.seahelm.judge.base_url",
+                    "unset for an endpoint (litellm) judge",
+                    "set it to the OpenAI-compatible endpoint, e.g. http://judge:8000/v1",
+                )
+            )
+        key = judge.api_key_env
+        if key and key not in cfg.cluster.secrets:
+            out.append(
+                Finding(
+                    "eval.seahelm.judge.api_key_env",
+                    f"{key} is not in cluster.secrets, so the job never receives the judge's key",
+                    f"add {key} to cluster.secrets",
+                )
+            )
+        elif key and key not in os.environ:
+            out.append(
+                Finding(
+                    "eval.seahelm.judge.api_key_env",
+                    f"{key} is unset in this environment",
+                    f"export {key} before launching",
+                    severity,
+                )
+            )
+    try:
+        seeds(settings)
+    except ValueError as err:
+        out.append(
+            Finding(
+                "eval.seahelm.runs",
+                str(err),
+                "keep eval.seahelm.runs within 0..7 (SEA-HELM's 8 seeds) or list a seed per run in eval.seahelm.seeds",
+            )
+        )
+    if settings.hf_home:
+        from evals.seahelm import missing_datasets
+
+        hub_model = model if model and not is_local_path(model) and not _is_registered(cfg, model) else None
+        staged = os.path.isdir(settings.hf_home)
+        missing = (missing_weights(settings, hub_model) + missing_datasets(settings)) if staged else ["all"]
+        if missing:
+            out.append(
+                Finding(
+                    "eval.seahelm.hf_home",
+                    f"{settings.hf_home} lacks {', '.join(missing)} (the runs "
+                    "are offline: weights and the task set's datasets must be staged)",
+                    f"run `python -m evals.seahelm stage-weights {settings.hf_home}"
+                    + (f" --model {hub_model}" if hub_model else "")
+                    + " --seahelm-dir <SEA-HELM checkout "
+                    f"at {settings.commit[:7]}>` on a node with network, or set "
+                    "eval.seahelm.hf_home=null",
+                    severity,
+                )
+            )
+    return [f for f in out if f]
+
+
+def evaluate_upstream_export(upstream: StageSpec, upstream_run_dir: Path) -> list[str]:
+    """After a Megatron stage, evaluate the Hugging Face model it exports (sft's `artifact/hf`), not model.hf_id:
+    the model source sees a Megatron payload upstream and falls back to the hub id. After a stage whose artifact
+    is the Hugging Face model (merge, rl, apo) the model source already finds it."""
+    if upstream.payload_kind != "megatron" or upstream.hf_export is None:
+        return []
+    return [f"eval.model={StageDir(upstream_run_dir).artifact / upstream.hf_export}"]
+
+
+STAGE = StageSpec(
+    name="eval",
+    order=100,
+    summary="the suites in eval.suites (local, SEA-HELM, lm-eval) on one model",
+    engine="transformers",
+    payload_kind="eval",
+    execute=execute,
+    render=render,
+    checks=(check_eval,),
+    upstream_overrides=evaluate_upstream_export,
+)

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from recipes.core.stage_context import StageContext
+from recipes.core.stage_specs import StageSpec
 
 TEXT, VISION = "text", "vision"
 
@@ -44,3 +45,14 @@ def execute(ctx: StageContext) -> None:
         shutil.rmtree(out / TEXT, ignore_errors=True)
         shutil.copytree(source, out / TEXT)
     AutoBridge.import_ckpt(str(out / TEXT), str(megatron_checkpoint(out)))
+
+
+STAGE = StageSpec(
+    name="hf_import",
+    order=10,
+    summary="a Hugging Face Gemma 3 checkpoint -> a Megatron checkpoint (+ the vision tower set aside)",
+    engine="python",
+    payload_kind="megatron",
+    execute=execute,
+    engine_modules=("megatron.bridge", "transformer_engine"),
+)

@@ -11,12 +11,13 @@ import dataclasses
 import glob
 from pathlib import Path
 
-from recipes.artifacts.multimodal import reassemble_trained
 from recipes.artifacts.versions import run_registry
 from recipes.core.stage_context import StageContext
+from recipes.core.stage_specs import StageSpec
 
 
 def execute(ctx: StageContext) -> None:
+    from recipes.artifacts.multimodal import reassemble_trained  # torch: only where the job runs
     from recipes.artifacts.release_variants import run
 
     texts = sorted(path for pattern in ctx.cfg.release.quality_texts for path in glob.glob(pattern))
@@ -25,3 +26,14 @@ def execute(ctx: StageContext) -> None:
     results = run(settings, str(source), ctx.artifact_dir, run_registry(ctx.cfg))
     for result in results:
         print(f"release {result.variant}: {result.status} -> {result.path} ({result.version_id})", flush=True)
+
+
+STAGE = StageSpec(
+    name="release",
+    order=110,
+    summary="the release variants of the stage's model (HF BF16, GGUF, quantised)",
+    engine="python",
+    payload_kind="release",
+    execute=execute,
+    input_paths=("model.hf_text_checkpoint",),
+)

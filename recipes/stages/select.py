@@ -9,10 +9,17 @@ warm-up (task 0 trains it, the others wait for it); the task that finds every sh
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
+from pathlib import Path
 
 from recipes.core.atomic import write_text_atomic
+from recipes.core.findings import Finding
+from recipes.core.model_size import total_parameters
+from recipes.core.schema import RootConfig
 from recipes.core.stage_context import ArrayTask, StageContext, array_lock
+from recipes.core.stage_specs import StageSpec
 
 WARMUP_POLL_S = 30
 WARMUP_FAILED = "warmup.failed"  # array task 0 writes why; the waiting tasks stop on it
@@ -104,3 +111,137 @@ def execute(ctx: StageContext) -> bool:
         langs = ", ".join(f"{lang} {n}" for lang, n in target["by_language"].items())
         print(f"select: {name}: {target['selected']} of {summary['pool']['size']} ({langs})", flush=True)
     return True
+
+
+def _pool_rows(path: str) -> int:
+    """Rows of a candidate pool: Parquet metadata, else non-blank JSONL lines."""
+    if path.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    with open(path, "rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def feature_bytes(cfg: RootConfig, candidates: int) -> int:
+    """LESS's candidate feature storage: candidates x projection dimension x checkpoints x float32."""
+    from recipes.posttrain.prompt_selection.settings import FEATURE_BYTES
+
+    return candidates * cfg.select.proj_dim * cfg.select.checkpoints * FEATURE_BYTES
+
+
+def check_select(cfg: RootConfig) -> list[Finding]:
+    """The pool and targets are set and readable row by row (ids, languages, texts; rows over select.max_tokens
+    counted), the smoke preset's sample target does not stand beside the user's, and the pool's gradient features
+    fit the run directory's free space."""
+    from recipes.core.config import REPO_ROOT
+    from recipes.posttrain.prompt_selection.inputs import check_inputs
+    from recipes.posttrain.prompt_selection.projection import NONZEROS
+
+    s = cfg.select
+    if not s.candidates:
+        return [
+            Finding(
+                "select.candidates",
+                "no candidate pool",
+                "set select.candidates=<JSONL/Parquet of {id, prompt or messages, lang}>",
+            )
+        ]
+    if not s.targets:
+        return [Finding("select.targets", "no target set", "add one: +select.targets.<name>=<JSONL of target prompts>")]
+    out = []
+    sample = (REPO_ROOT / "data_prep" / "sample_select").resolve()
+    samples = [name for name, path in s.targets.items() if Path(path).resolve().parent == sample]
+    if samples and len(samples) < len(s.targets):
+        out += [
+            Finding(
+                f"select.targets.{name}",
+                "the preset's sample target is still set beside yours (Hydra adds "
+                "+select.targets.<name> to the preset's targets): its picks would go into selected.jsonl",
+                f"drop it: ~select.targets.{name}",
+            )
+            for name in samples
+        ]
+    if s.candidate_gradient not in ("adam", "sgd"):
+        out.append(
+            Finding(
+                "select.candidate_gradient",
+                f"unknown gradient {s.candidate_gradient!r}",
+                "set select.candidate_gradient=adam (LESS) or sgd",
+            )
+        )
+    out += [
+        Finding(f"select.{name}", f"{value} is not in (0, 1]", f"set select.{name} to a share, e.g. 0.05")
+        for name, value in (("select_fraction", s.select_fraction), ("warmup_fraction", s.warmup_fraction))
+        if not 0 < value <= 1
+    ]
+    out += [
+        Finding(f"select.{name}", f"{value} is below 1", f"set select.{name} to a positive count")
+        for name in ("proj_dim", "checkpoints", "max_tokens", "lora_r", "batch_size", "shard_size")
+        if (value := getattr(s, name)) < 1
+    ]
+    if s.proj_dim >= 1 and s.proj_dim % NONZEROS:
+        out.append(
+            Finding(
+                "select.proj_dim",
+                f"{s.proj_dim} is not a multiple of {NONZEROS} (the sparse projection's chunks)",
+                "set select.proj_dim to e.g. 8192 (LESS) or 256",
+            )
+        )
+    if s.max_grad_norm < 0:
+        out.append(
+            Finding("select.max_grad_norm", f"{s.max_grad_norm} is negative", "set 1.0 (LESS) or 0 (no clipping)")
+        )
+    gpu_gib = cfg.cluster.gpu_memory_gib
+    weights_gib = total_parameters(cfg) * 4 / 2**30  # prompt_selection/model.py loads float32
+    if gpu_gib and not s.model and weights_gib > gpu_gib:
+        out.append(
+            Finding(
+                "select.model",
+                f"select would hold {cfg.model.name}'s weights in float32 "
+                f"({weights_gib:.0f} GiB) on one {gpu_gib:.0f} GiB GPU",
+                "select with a smaller model of "
+                "the family (LESS transfers a small model's selection to larger ones): "
+                "select.model=google/gemma-3-4b-it",
+            )
+        )
+    if out:
+        return out
+    files = {"select.candidates": s.candidates, **{f"select.targets.{name}": path for name, path in s.targets.items()}}
+    out = [
+        Finding(p.field, p.message, p.fix, p.severity)
+        for p in check_inputs(files, s.max_tokens, s.model or cfg.run.input or cfg.model.hf_id)
+    ]
+    if not os.path.isfile(s.candidates) or any(f.severity == "error" for f in out):
+        return out  # check_paths names a missing pool
+    need = feature_bytes(cfg, _pool_rows(s.candidates))
+    where = Path(cfg.launch.root).resolve()
+    while not where.exists():
+        where = where.parent
+    free = shutil.disk_usage(where).free
+    if need > free:
+        out.append(
+            Finding(
+                "select.proj_dim",
+                f"the candidate features need {need / 2**30:.1f} GiB (candidates x "
+                f"{s.proj_dim} dims x {s.checkpoints} checkpoints x 4 bytes) but {where} has "
+                f"{free / 2**30:.1f} GiB free",
+                "lower select.proj_dim, split select.candidates, or point launch.root at a larger file system",
+            )
+        )
+    return out
+
+
+STAGE = StageSpec(
+    name="select",
+    order=70,
+    summary="gradient-based prompt selection (LESS) of select.candidates for each of select.targets",
+    engine="transformers",
+    payload_kind="jsonl",
+    execute=execute,
+    checks=(check_select,),
+    engine_modules=("torch", "transformers", "peft"),
+    array=True,
+    keeps_upstream_model=True,
+    input_paths=("select.candidates", "select.targets"),
+)

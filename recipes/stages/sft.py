@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from recipes.core.stage_context import StageContext, global_rank
+from recipes.core.stage_specs import StageSpec
 
 
 def packed_data(ctx: StageContext) -> str:
@@ -49,3 +50,21 @@ def execute(ctx: StageContext) -> None:
     # pretrain has torn its process group down; the export loads the checkpoint in one process of its own
     if global_rank() == 0:
         export_hf(ctx.cfg, ctx)
+
+
+STAGE = StageSpec(
+    name="sft",
+    order=40,
+    summary="supervised fine-tuning on Megatron-Bridge (chat template, assistant-only loss, packing)",
+    engine="megatron_bridge",
+    payload_kind="megatron",
+    execute=execute,
+    engine_modules=("megatron.bridge", "transformer_engine"),
+    hf_export="hf",
+    input_paths=(
+        "checkpoint.pretrained_checkpoint",
+        "dataset.blend",
+        "dataset.packed_data",
+        "model.hf_text_checkpoint",
+    ),
+)

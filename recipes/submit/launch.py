@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import importlib
 import importlib.util
 import os
 import shlex
@@ -26,8 +25,8 @@ from recipes.artifacts import manifest
 from recipes.core.config import REPO_ROOT, compose, gpus_per_node, to_object
 from recipes.core.run_layout import StageDir
 from recipes.core.schema import RootConfig
-from recipes.core.stage_context import StageContext
-from recipes.core.stage_specs import stage_spec
+from recipes.stages import stage as stage_spec
+from recipes.stages import stage_context
 from recipes.submit import preflight, run_lock
 
 
@@ -88,9 +87,9 @@ def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) ->
         StageDir(run_dir).manifest, manifest.build(resolved, list(overrides), list(parents)), cfg.cluster.secrets
     )
     # A stage whose engine reads its own config format renders it now, so a dry run shows what the job will run.
-    spec = stage_spec(cfg.stage.name)
-    if spec.renders:
-        importlib.import_module(spec.module).render(StageContext(cfg, run_dir))
+    render = stage_spec(cfg.stage.name).render
+    if render is not None:
+        render(stage_context(cfg, run_dir))
     return StageLaunch(cfg=cfg, run_dir=run_dir, report=report)
 
 

@@ -14,6 +14,7 @@ from recipes.artifacts.versions import Registry
 from recipes.core.config import compose, to_object
 from recipes.core.stage_context import StageContext
 from recipes.stages import eval as eval_stage
+from recipes.stages import stage_context
 from recipes.stages.eval import model_to_evaluate
 from tests.evals.engine_results import write_lm_eval, write_run
 
@@ -96,7 +97,15 @@ def test_eval_model_resolves_registered_versions(tmp_path, ref_kind):
 
 def test_smoke_eval_after_data_prep_evaluates_the_base_model(tmp_path):
     cfg = to_object(compose("eval", [f"launch.root={tmp_path}", "run.upstream=data_prep"]))
-    assert model_to_evaluate(StageContext(cfg, tmp_path / "run")) == cfg.model.hf_id
+    assert model_to_evaluate(stage_context(cfg, tmp_path / "run")) == cfg.model.hf_id
+
+
+def test_eval_after_a_hugging_face_stage_evaluates_its_artifact(tmp_path):
+    """merge's payload is the Hugging Face model (the registry says so; the core does not know merge)."""
+    cfg = to_object(compose("eval", [f"launch.root={tmp_path}", "run.upstream=merge"]))
+    assert model_to_evaluate(stage_context(cfg, tmp_path / "run")) == str(tmp_path / "merge" / "artifact")
+    with pytest.raises(ValueError, match="upstream_payload: unset for run.upstream=merge"):
+        model_to_evaluate(StageContext(cfg, tmp_path / "run"))  # a context built without the registry
 
 
 def test_execute_writes_every_suite_with_the_seeds_of_the_runs(tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from recipes.core.config import CONF_DIR, ConfigError, compose, to_object
-from recipes.core.stage_specs import STAGES
+from recipes.stages import STAGES
 
 MODELS = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
 CLUSTERS = sorted(p.stem for p in (CONF_DIR / "cluster").glob("*.yaml"))
@@ -83,5 +83,6 @@ def test_bad_input_gives_one_line_naming_the_field(override, expected):
 
 
 def test_unknown_stage_is_refused():
-    with pytest.raises(ConfigError, match="stage: unknown stage 'pretrain'"):
+    """No conf/stage/pretrain.yaml: Hydra's group error, one line listing the stages' conf files."""
+    with pytest.raises(ConfigError, match="stage: no option 'pretrain'; choose one of apo, clair, cpt"):
         compose("pretrain", [])

@@ -7,6 +7,7 @@ import pytest
 from safetensors import safe_open
 
 from recipes.core.config import compose, to_object
+from recipes.stages import data_prep
 from recipes.submit import memory, preflight
 
 BIG = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.check_paths=false"]
@@ -147,9 +148,10 @@ def test_paths_must_exist(tmp_path):
 
 def test_data_prep_sources_must_match_files(tmp_path):
     bad = cfg_of(f"data.sources=[{{path: '{tmp_path}/*.jsonl'}}]", stage="data_prep")
-    assert fields(preflight.check_paths(bad)) == ["data.sources[0].path"]
+    assert fields(data_prep.check_sources(bad)) == ["data.sources[0].path"]
+    assert "data.sources[0].path" in fields(preflight.plan(bad).errors)  # the stage's own check runs in preflight
     (tmp_path / "a.jsonl").write_text("{}\n")
-    assert preflight.check_paths(cfg_of(f"data.sources=[{{path: '{tmp_path}/*.jsonl'}}]", stage="data_prep")) == []
+    assert data_prep.check_sources(cfg_of(f"data.sources=[{{path: '{tmp_path}/*.jsonl'}}]", stage="data_prep")) == []
 
 
 def test_the_27b_default_layout_fits_an_80gb_h100_with_headroom():
@@ -184,17 +186,18 @@ def test_data_tokenizer_must_load(tmp_path, gemma3_dir):
     failed for ever; a hub id (fetched where the job runs) is not checked here."""
     (tmp_path / "empty").mkdir()
     for bad, why in ((tmp_path / "nope", "no such directory"), (tmp_path / "empty", "")):
-        (finding,) = preflight.check_tokenizer(cfg_of(f"data.tokenizer={bad}", stage="data_prep"))
+        (finding,) = data_prep.check_tokenizer(cfg_of(f"data.tokenizer={bad}", stage="data_prep"))
         assert finding.field == "data.tokenizer" and finding.line().startswith(f"data.tokenizer: {bad} does not load (")
         assert why in finding.message and "fix: point it at a directory holding tokenizer.json" in finding.line()
-    assert preflight.check_tokenizer(cfg_of(f"data.tokenizer={gemma3_dir}", stage="data_prep")) == []
-    assert preflight.check_tokenizer(cfg_of("data.tokenizer=google/gemma-3-27b-it", stage="data_prep")) == []
+    assert data_prep.check_tokenizer(cfg_of(f"data.tokenizer={gemma3_dir}", stage="data_prep")) == []
+    assert data_prep.check_tokenizer(cfg_of("data.tokenizer=google/gemma-3-27b-it", stage="data_prep")) == []
 
 
-def test_stage_rules_name_registered_stages_only():
-    """A rule set under a stage name the registry lacks (a typo, a renamed stage) would never run."""
-    from recipes.core.stage_specs import SPECS
-    from recipes.submit.preflight import STAGE_RULES
-
-    assert set(STAGE_RULES) <= set(SPECS)
-    assert {"data_prep", "merge", "rl", "apo", "eval"} <= set(STAGE_RULES)  # the stages with checks of their own
+def test_a_stage_s_own_checks_run_for_that_stage_only():
+    """rl's check (prompts x generations = the global batch) runs in rl's preflight, not in another stage's,
+    and the NeMo-RL engine's rules (TP divides the heads) run for rl by its engine."""
+    bad = ["rl.train_global_batch_size=5", "model.tensor_model_parallel_size=3"]
+    rl_errors = fields(preflight.plan(cfg_of(*bad, stage="rl")).errors)
+    assert "rl.train_global_batch_size" in rl_errors and "model.tensor_model_parallel_size" in rl_errors
+    assert "rl.train_global_batch_size" not in fields(preflight.plan(cfg_of(*bad, stage="merge")).findings)
+    assert "model.tensor_model_parallel_size" not in fields(preflight.plan(cfg_of(*bad, stage="merge")).findings)

@@ -3,12 +3,14 @@ finished stage: what the stage runner records when Bridge calls sys.exit(0) afte
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from recipes.artifacts.checkpoints import MEGATRON_TRACKER
 from recipes.core.stage_context import StageContext
 from recipes.engines.bridge_config import TrainingStopped, save_dir, stopped_early_is_not_done
 from recipes.runtime import stage_runner
+from recipes.stages import stage
 from recipes.submit import launch
 
 # the smoke cpt launched on its own, not after its pipeline's hf_import (whose checkpoint it starts from)
@@ -39,7 +41,8 @@ def test_the_stage_runner_records_a_stopped_run_as_failed(tmp_path, monkeypatch)
         with stopped_early_is_not_done(ctx.cfg, ctx, "cpt"):
             raise SystemExit(0)
 
-    monkeypatch.setattr("recipes.stages.cpt.execute", execute)  # Bridge's pretrain needs a GPU; its exit is reproduced
+    # Bridge's pretrain needs a GPU; its exit is reproduced
+    monkeypatch.setattr(stage_runner, "stage", lambda name: dataclasses.replace(stage(name), execute=execute))
     assert stage_runner.main(["--run-dir", str(run.run_dir)]) == 1
     status = json.loads((run.run_dir / "status.json").read_text())
     assert status["state"] == "failed" and status["error"].startswith("TrainingStopped: cpt stopped before")

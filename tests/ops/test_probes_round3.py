@@ -221,8 +221,10 @@ def test_a_stage_killed_with_its_launcher_is_recorded_failed_by_the_next_reader(
 
 
 def test_a_full_disk_is_one_line_naming_the_path_and_its_free_space(tmp_path, monkeypatch, capsys):
+    import dataclasses
+
     from recipes.runtime import stage_runner
-    from recipes.stages import data_prep as data_prep_stage
+    from recipes.stages import stage
     from recipes.submit.launch import prepare
 
     stage_dir = prepare("data_prep", [f"launch.root={tmp_path}", "launch.dryrun=true"]).run_dir
@@ -234,7 +236,8 @@ def test_a_full_disk_is_one_line_naming_the_path_and_its_free_space(tmp_path, mo
             sink.write(b"\0" * 65536)
             sink.flush()
 
-    monkeypatch.setattr(data_prep_stage, "execute", fill_the_disk)
+    full_disk_stage = dataclasses.replace(stage("data_prep"), execute=fill_the_disk)
+    monkeypatch.setattr(stage_runner, "stage", lambda name: full_disk_stage)
     assert stage_runner.main(["--run-dir", str(stage_dir)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in err[0], err

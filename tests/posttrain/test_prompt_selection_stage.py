@@ -9,6 +9,7 @@ import pytest
 
 from recipes.core.config import compose, to_object
 from recipes.pipeline import plan_stages
+from recipes.stages import select as select_stage
 from recipes.submit import preflight
 
 CPU_POOL_ROWS = 16  # data_prep/sample_select/pool.jsonl
@@ -20,7 +21,7 @@ def select_cfg(tmp_path, *overrides):
 
 def errors(cfg):
     """check_select's errors (the smoke preset's rows over its 32 tokens are also counted, as warnings)."""
-    return [f for f in preflight.check_select(cfg) if f.severity == "error"]
+    return [f for f in select_stage.check_select(cfg) if f.severity == "error"]
 
 
 def test_the_smoke_preset_passes_preflight(tmp_path):
@@ -49,7 +50,7 @@ def test_feature_storage_that_does_not_fit_is_refused(tmp_path):
     dim = 2**37
     assert CPU_POOL_ROWS * dim * 2 * 4 > free
     cfg = select_cfg(tmp_path, f"select.proj_dim={dim}")
-    assert preflight.feature_bytes(cfg, CPU_POOL_ROWS) == CPU_POOL_ROWS * dim * 2 * 4
+    assert select_stage.feature_bytes(cfg, CPU_POOL_ROWS) == CPU_POOL_ROWS * dim * 2 * 4
     [finding] = errors(cfg)
     assert finding.field == "select.proj_dim" and "16384.0 GiB" in finding.message and "launch.root" in finding.fix
     fits = select_cfg(tmp_path, f"select.proj_dim={free // (CPU_POOL_ROWS * 2 * 4) // 2}")
@@ -91,7 +92,7 @@ def test_bad_select_numbers_are_all_named_at_once(tmp_path):
     cfg = select_cfg(
         tmp_path, "select.select_fraction=1.5", "select.warmup_fraction=0", "select.proj_dim=0", "select.checkpoints=0"
     )
-    findings = preflight.check_select(cfg)
+    findings = select_stage.check_select(cfg)
     assert {f.field for f in findings} == {
         "select.select_fraction",
         "select.warmup_fraction",
@@ -121,10 +122,10 @@ def test_a_model_whose_float32_weights_exceed_one_gpu_is_refused(tmp_path):
     16 GiB fit."""
     cluster = ["cluster=slurm", "cluster.account=a", "cluster.partition=p"]
     big = select_cfg(tmp_path, *cluster, "model=gemma3_27b")
-    (finding,) = [f for f in preflight.check_select(big) if f.field == "select.model"]
+    (finding,) = [f for f in select_stage.check_select(big) if f.field == "select.model"]
     assert "float32" in finding.message and "select.model=google/gemma-3-4b-it" in finding.fix
     for fits in (["model=gemma3_4b"], ["model=gemma3_27b", "select.model=google/gemma-3-4b-it"]):
-        findings = preflight.check_select(select_cfg(tmp_path, *cluster, *fits))
+        findings = select_stage.check_select(select_cfg(tmp_path, *cluster, *fits))
         assert not [f for f in findings if f.field == "select.model"]
 
 
@@ -188,7 +189,7 @@ def test_rows_over_max_tokens_are_counted_not_refused(tmp_path):
         ],
     }
     pool, target = _jsonl(tmp_path / "pool.jsonl", [GOOD, long_chat]), _jsonl(tmp_path / "t.jsonl", [GOOD])
-    findings = preflight.check_select(
+    findings = select_stage.check_select(
         select_cfg(
             tmp_path,
             f"select.candidates={pool}",

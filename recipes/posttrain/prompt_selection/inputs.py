@@ -1,4 +1,4 @@
-"""The pool and target files checked at launch (preflight's check_select), before any GPU time: every row read as
+"""The pool and target files checked at launch (the select stage's check_select), before any GPU time: every row read as
 the stage reads it, and the rows longer than max_tokens counted (they are cut, never refused)."""
 
 from __future__ import annotations
