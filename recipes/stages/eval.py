@@ -12,10 +12,11 @@ import os
 import subprocess
 from pathlib import Path
 
-from evals.seahelm import JUDGE_MODEL_TYPES, is_local_path, missing_weights
+from evals.seahelm import JUDGE_MODEL_TYPES, missing_weights
 from recipes.artifacts.versions import run_registry
 from recipes.core.config import ConfigError
 from recipes.core.findings import Finding
+from recipes.core.hub_ids import is_local_path
 from recipes.core.run_layout import StageDir
 from recipes.core.schema import RootConfig
 from recipes.core.stage_context import StageContext
