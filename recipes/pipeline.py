@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import sys
 
-from recipes.core.config import ConfigError, compose
+from recipes.core.config import ConfigError
 from recipes.core.run_layout import StageDir
 from recipes.core.stage_specs import stage_spec
+from recipes.stages import compose_tree
 from recipes.submit.cli import report_launch, run_command
 from recipes.submit.launch import StageLaunch, prepare, submit
 
@@ -21,7 +22,7 @@ from recipes.submit.launch import StageLaunch, prepare, submit
 def plan_stages(overrides: list[str]) -> list[StageLaunch]:
     if any(o.lstrip("+~").startswith("stage=") for o in overrides):
         raise ConfigError("stage: the pipeline runs pipeline.stages; choose them with pipeline.stages=[a,b,...]")
-    stages = list(compose(None, overrides).pipeline.stages)
+    stages = list(compose_tree(overrides).pipeline.stages)
     if not stages:
         raise ConfigError("pipeline.stages: empty; set it in the experiment or pass pipeline.stages=[...]")
     launches: list[StageLaunch] = []
@@ -34,7 +35,7 @@ def plan_stages(overrides: list[str]) -> list[StageLaunch]:
         if stage == "eval" and upstream and not (user_input or user_eval_model):
             wiring += evaluate_upstream_export(upstream)
         parents = ([upstream.name] if upstream else []) + ([data_stage.name] if data_stage else [])
-        launch = prepare(stage, overrides + wiring, parents=parents)
+        launch = prepare(stage, overrides + wiring, parents=parents, pipeline=stages)
         launches.append(launch)
         data_stage = None
         if launch.runs_here and stage_spec(stage).keeps_upstream_model:

@@ -8,8 +8,22 @@ composes, checks and renders without the engines.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
+
+from recipes.core.schema import (
+    TRAINING_SECTIONS,
+    APOConfig,
+    ClairConfig,
+    DataPrepConfig,
+    EvalConfig,
+    LoggerConfig,
+    MergeSettings,
+    ReleaseSettings,
+    RLConfig,
+    SelectConfig,
+)
 
 Engine = Literal["megatron_bridge", "nemo_rl", "mergekit", "transformers", "python"]
 # What a version record's payload is; a release's variants are versions of their own (gguf among them).
@@ -31,6 +45,9 @@ class StageSpec:
     keeps_upstream_model: bool = False
     # Config keys naming files the stage reads (a path, or a mapping of names to paths): preflight checks they exist.
     input_paths: tuple[str, ...] = ()
+    # The config sections the stage owns, name -> dataclass: its job's config is RootConfig's shared sections plus
+    # these; an override of a section only other stages own is refused. Two stages may own one section (same type).
+    sections: Mapping[str, type] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.payload_kind not in PAYLOAD_KINDS:
@@ -44,12 +61,20 @@ class StageSpec:
 
 _MEGATRON = ("megatron.bridge", "transformer_engine")
 _TRAINING_INPUTS = ("checkpoint.pretrained_checkpoint", "dataset.blend")
+_NEMO_RL = {"logger": LoggerConfig}  # NeMo-RL's logger settings come from the same section as Bridge's
 SPECS: dict[str, StageSpec] = {
     spec.name: spec
     for spec in (
         StageSpec("hf_import", "python", "megatron", engine_modules=_MEGATRON),
-        StageSpec("data_prep", "python", "indexed_dataset", array=True),  # data.sources: globs, checked by preflight
-        StageSpec("cpt", "megatron_bridge", "megatron", engine_modules=_MEGATRON, input_paths=_TRAINING_INPUTS),
+        StageSpec("data_prep", "python", "indexed_dataset", array=True, sections={"data_prep": DataPrepConfig}),
+        StageSpec(
+            "cpt",
+            "megatron_bridge",
+            "megatron",
+            engine_modules=_MEGATRON,
+            input_paths=_TRAINING_INPUTS,
+            sections=TRAINING_SECTIONS,
+        ),
         StageSpec(
             "sft",
             "megatron_bridge",
@@ -57,9 +82,18 @@ SPECS: dict[str, StageSpec] = {
             engine_modules=_MEGATRON,
             hf_export="hf",
             input_paths=(*_TRAINING_INPUTS, "dataset.packed_data", "model.hf_text_checkpoint"),
+            sections=TRAINING_SECTIONS,
         ),
-        StageSpec("merge", "mergekit", "hf", hf_export="."),
-        StageSpec("rl", "nemo_rl", "hf", engine_modules=("nemo_rl",), hf_export=".", renders=True),
+        StageSpec("merge", "mergekit", "hf", hf_export=".", sections={"merge": MergeSettings}),
+        StageSpec(
+            "rl",
+            "nemo_rl",
+            "hf",
+            engine_modules=("nemo_rl",),
+            hf_export=".",
+            renders=True,
+            sections={"rl": RLConfig, **_NEMO_RL},
+        ),
         StageSpec(
             "select",
             "transformers",
@@ -68,13 +102,29 @@ SPECS: dict[str, StageSpec] = {
             array=True,
             keeps_upstream_model=True,
             input_paths=("select.candidates", "select.targets"),
+            sections={"select": SelectConfig},
         ),
-        StageSpec("clair", "python", "jsonl", renders=True, input_paths=("clair.prompts",)),
         StageSpec(
-            "apo", "nemo_rl", "hf", engine_modules=("nemo_rl",), hf_export=".", renders=True, input_paths=("apo.pairs",)
+            "clair", "python", "jsonl", renders=True, input_paths=("clair.prompts",), sections={"clair": ClairConfig}
         ),
-        StageSpec("eval", "transformers", "eval", renders=True),
-        StageSpec("release", "python", "release", input_paths=("model.hf_text_checkpoint",)),
+        StageSpec(
+            "apo",
+            "nemo_rl",
+            "hf",
+            engine_modules=("nemo_rl",),
+            hf_export=".",
+            renders=True,
+            input_paths=("apo.pairs",),
+            sections={"apo": APOConfig, **_NEMO_RL},
+        ),
+        StageSpec("eval", "transformers", "eval", renders=True, sections={"eval": EvalConfig}),
+        StageSpec(
+            "release",
+            "python",
+            "release",
+            input_paths=("model.hf_text_checkpoint",),
+            sections={"release": ReleaseSettings},
+        ),
     )
 }
 STAGES = tuple(SPECS)  # in pipeline order

@@ -13,10 +13,11 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from rich.console import Console
 
-from recipes.core.config import CONF_DIR, ConfigError, compose
+from recipes.core.config import CONF_DIR, ConfigError
 from recipes.core.stage_specs import STAGES
 from recipes.runtime import os_errors
 from recipes.runtime.stage_runner import UnreadableStatus
+from recipes.stages import compose
 from recipes.submit.launch import StageFailed, prepare, submit
 from recipes.submit.preflight import PreflightError
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
 from recipes.core.stage_specs import SPECS
+from recipes.stages import compose
 
 
 @pytest.mark.parametrize("stage", [name for name, spec in SPECS.items() if spec.input_paths])

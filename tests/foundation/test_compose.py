@@ -4,8 +4,9 @@ import itertools
 
 import pytest
 
-from recipes.core.config import CONF_DIR, ConfigError, compose, to_object
+from recipes.core.config import CONF_DIR, ConfigError, to_object
 from recipes.core.stage_specs import STAGES
+from recipes.stages import compose
 
 MODELS = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
 CLUSTERS = sorted(p.stem for p in (CONF_DIR / "cluster").glob("*.yaml"))

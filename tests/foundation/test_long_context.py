@@ -3,7 +3,8 @@
 import pytest
 from omegaconf import OmegaConf
 
-from recipes.core.config import CONF_DIR, compose, to_object
+from recipes.core.config import CONF_DIR, to_object
+from recipes.stages import compose
 from recipes.submit import memory, preflight
 
 BIG = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.check_paths=false"]

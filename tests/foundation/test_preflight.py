@@ -6,7 +6,8 @@ import math
 import pytest
 from safetensors import safe_open
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
+from recipes.stages import compose
 from recipes.submit import memory, preflight
 
 BIG = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.check_paths=false"]
