@@ -411,6 +411,7 @@ class APOConfig:
     """Preference alignment (stage apo) on NeMo-RL's DPO with the APO loss (recipes/posttrain/preference_loss.py)."""
 
     loss: str = "apo_zero"  # apo_zero | apo_down | sigmoid (plain DPO)
+    backend: str = "dtensor"  # dtensor | megatron: the policy's training backend (as rl.backend for rl)
     beta: float = 0.1
     nemo_rl_base: str = "/opt/nemo-rl/examples/configs/dpo.yaml"
     max_steps: int = 300
