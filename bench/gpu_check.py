@@ -201,7 +201,8 @@ def compare_resumed(resumed: dict[int, dict], reference: dict[int, dict], after:
 
 
 def small_parameters() -> int:
-    from recipes.core.config import compose, to_object
+    from recipes.core.config import to_object
+    from recipes.stages import compose
     from recipes.submit import memory
 
     return memory.total_parameters(to_object(compose("cpt", [*SMALL, "model.hf_id=unused", "data.tokenizer=unused"])))

@@ -26,13 +26,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
 from recipes.core.stage_context import StageContext
 from recipes.gemma3_fixture import build
 from recipes.posttrain.prompt_selection.features import FeatureModel
 from recipes.posttrain.prompt_selection.pool import read_prompts
 from recipes.posttrain.prompt_selection.scoring import TargetSet, scores, top
 from recipes.posttrain.prompt_selection.warmup import warmup
+from recipes.stages import compose
 from recipes.stages.select import settings
 
 REPO = Path(__file__).resolve().parent.parent

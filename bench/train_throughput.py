@@ -124,7 +124,8 @@ def proxy_overrides(precision: str, iters: int) -> list[str]:
 
 def proxy_config(precision: str, warmup: int, steps: int, extra: list[str] = ()):
     """The composed, typed proxy config (RootConfig) both sides train; `extra` overrides are for tests."""
-    from recipes.core.config import compose, to_object
+    from recipes.core.config import to_object
+    from recipes.stages import compose
 
     if precision not in PRECISIONS:
         raise BenchError(f"--precision: {precision!r} is not one of {', '.join(PRECISIONS)}")

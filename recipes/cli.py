@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from recipes.core.stage_specs import STAGES
+from recipes.stages import STAGES
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sys
 
-from recipes.core.config import ConfigError, compose
+from recipes.core.config import ConfigError
 from recipes.core.stage_specs import StageSpec
-from recipes.stages import stage
+from recipes.stages import compose_tree, stage
 from recipes.submit.cli import report_launch, run_command
 from recipes.submit.launch import StageLaunch, prepare, submit
 
@@ -21,7 +21,7 @@ from recipes.submit.launch import StageLaunch, prepare, submit
 def plan_stages(overrides: list[str]) -> list[StageLaunch]:
     if any(o.lstrip("+~").startswith("stage=") for o in overrides):
         raise ConfigError("stage: the pipeline runs pipeline.stages; choose them with pipeline.stages=[a,b,...]")
-    stages = list(compose(None, overrides).pipeline.stages)
+    stages = list(compose_tree(overrides).pipeline.stages)
     if not stages:
         raise ConfigError("pipeline.stages: empty; set it in the experiment or pass pipeline.stages=[...]")
     specs = [stage(name) for name in stages]  # an unknown name fails here, before anything is written
@@ -31,7 +31,7 @@ def plan_stages(overrides: list[str]) -> list[StageLaunch]:
     for spec in specs:
         wiring = upstream_wiring(spec, upstream, overrides)
         parents = ([upstream.name] if upstream else []) + ([data_stage.name] if data_stage else [])
-        launch = prepare(spec.name, overrides + wiring, parents=parents)
+        launch = prepare(spec.name, overrides + wiring, parents=parents, pipeline=stages)
         launches.append(launch)
         data_stage = None
         if launch.runs_here and spec.keeps_upstream_model:

@@ -10,8 +10,9 @@ import sys
 
 from rich.table import Table
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
 from recipes.core.schema import RootConfig
+from recipes.stages import compose
 from recipes.submit import memory, preflight
 from recipes.submit.cli import console, run_command
 

@@ -61,7 +61,7 @@ def redact(value: Any, secret_names: list[str]) -> Any:
 def build(config: dict[str, Any], overrides: list[str], parents: list[str]) -> dict[str, Any]:
     stage = config["stage"]["name"]
     image = config["cluster"]["containers"].get(config["stage"]["container"])
-    blend = config["dataset"].get("blend")
+    blend = config.get("dataset", {}).get("blend")  # the training stages' data blend
     return {
         "stage": stage,
         "run": config["run"]["name"],

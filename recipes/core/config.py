@@ -12,7 +12,8 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import fields, is_dataclass
+from collections.abc import Sequence
+from dataclasses import field, fields, is_dataclass, make_dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -25,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException, ValidationError
 
 from recipes.core.schema import RootConfig
+from recipes.core.stage_specs import StageSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = REPO_ROOT / "conf"
@@ -75,31 +77,115 @@ def register_resolvers() -> None:
 
 
 SCHEMA_NAME = "sealion_schema"
+# A section name -> its dataclass, in the order stages declare them.
+Sections = tuple[tuple[str, type], ...]
 
 
-def compose(stage: str | None, overrides: list[str] = ()) -> DictConfig:
-    """The resolved, validated config of `stage` (None: the stage chosen by the overrides, or the default)."""
+def tree_sections(specs: Sequence[StageSpec]) -> Sections:
+    """Every stage's own sections: what the whole tree (every experiment's settings for every stage) may hold."""
+    found: dict[str, type] = {}
+    for spec in specs:
+        for name, kind in spec.sections.items():
+            if found.setdefault(name, kind) is not kind:
+                other = found[name].__name__
+                raise TypeError(f"stage {spec.name}: section {name} is {kind.__name__}, another stage's is {other}")
+    return tuple(found.items())
+
+
+def section_owners(specs: Sequence[StageSpec]) -> dict[str, tuple[str, ...]]:
+    """Section -> the stages that own it; RootConfig's shared sections have none."""
+    owners: dict[str, tuple[str, ...]] = {}
+    for spec in specs:
+        for name in spec.sections:
+            owners[name] = (*owners.get(name, ()), spec.name)
+    return owners
+
+
+@cache
+def schema(sections: Sections) -> type:
+    """RootConfig with `sections` added: the dataclass a config is merged onto."""
+    if not sections:
+        return RootConfig
+    return make_dataclass(
+        "StageRootConfig",
+        [(name, kind, field(default_factory=kind)) for name, kind in sections],
+        bases=(RootConfig,),
+    )
+
+
+def compose_tree(specs: Sequence[StageSpec], overrides: Sequence[str] = ()) -> DictConfig:
+    """The whole tree, every stage's sections in it, for the stage chosen by the overrides (or the default): what
+    the pipeline reads `pipeline.stages` from. A job never sees this; it gets `compose`'s config."""
     register_resolvers()
+    tree = schema(tree_sections(specs))
     # conf/config.yaml composes onto the schema first, so every schema key takes a plain `key=value` override.
-    ConfigStore.instance().store(name=SCHEMA_NAME, node=RootConfig)
-    full = ([f"stage={stage}"] if stage else []) + list(overrides)
+    ConfigStore.instance().store(name=SCHEMA_NAME, node=tree)
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="sealion"):
-            cfg = hydra_compose("config", overrides=full)
+            cfg = hydra_compose("config", overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as err:
-        raise ConfigError(_explain(err)) from None
-    return validate(cfg)
+        raise ConfigError(_explain(err, tree)) from None
+    return validate(cfg, tree)
 
 
-def validate(cfg: DictConfig) -> DictConfig:
-    """Merge onto the schema and resolve; raise ConfigError for the first problem found."""
+def compose(
+    specs: Sequence[StageSpec], stage: str | None, overrides: Sequence[str] = (), pipeline: Sequence[str] = ()
+) -> DictConfig:
+    """The resolved, validated config of `stage`'s job (None: the stage chosen by the overrides, or the default):
+    the shared sections and the stage's own, nothing of another stage's. An override of a section only other stages
+    own is refused, unless one of them is in `pipeline` (a pipeline gives every stage the same overrides)."""
+    by_name = {spec.name: spec for spec in specs}
+    if stage is not None and stage not in by_name:
+        raise ConfigError(f"stage: unknown stage {stage!r}; choose one of {', '.join(by_name)}")
+    tree = compose_tree(specs, ([f"stage={stage}"] if stage else []) + list(overrides))
+    spec = by_name.get(tree.stage.name)
+    if spec is None:
+        raise ConfigError(f"stage: unknown stage {tree.stage.name!r}; choose one of {', '.join(by_name)}")
+    _refuse_other_stages_overrides(specs, spec.name, overrides, pipeline)
+    job = {name: tree[name] for name in (*(f.name for f in fields(RootConfig)), *spec.sections)}
+    return validate(OmegaConf.create(OmegaConf.to_container(OmegaConf.create(job), resolve=True)), job_schema(spec))
+
+
+def job_schema(spec: StageSpec) -> type:
+    return schema(tuple(spec.sections.items()))
+
+
+def _refuse_other_stages_overrides(
+    specs: Sequence[StageSpec], stage: str, overrides: Sequence[str], pipeline: Sequence[str]
+) -> None:
+    owners, allowed = section_owners(specs), {stage, *pipeline}
+    for override in overrides:
+        key = override.lstrip("+~").split("=", 1)[0]
+        for section in _sections_set_by(key, override.partition("=")[2]):
+            owning = owners.get(section, ())
+            if owning and not allowed.intersection(owning):
+                names = " or ".join(owning)
+                raise ConfigError(
+                    f"{key}: the {section} section belongs to stage {names}, not {stage}; pass it to "
+                    f"`python -m recipes.{owning[0]}`, or run both in a pipeline (pipeline.stages=[...])"
+                )
+
+
+def _sections_set_by(key: str, value: str) -> tuple[str, ...]:
+    """The top-level sections an override sets: a key's first part, or what a config group's option sets (its
+    `# @package`; none for `_global_` options, such as experiments, whose keys span stages by design)."""
+    if "." in key or not (CONF_DIR / key).is_dir():
+        return (key.split(".", 1)[0],)
+    option = CONF_DIR / key / f"{value}.yaml"
+    header = option.read_text().splitlines()[:1] if option.is_file() else []
+    package = header[0].removeprefix("# @package").strip() if header and header[0].startswith("# @package") else key
+    return () if package == "_global_" else (package.split(".", 1)[0],)
+
+
+def validate(cfg: DictConfig, kind: type) -> DictConfig:
+    """Merge onto the schema `kind` and resolve; raise ConfigError for the first problem found."""
     try:
         # as plain data: a key Hydra appended (`+key=`) to a typed node would otherwise pass unchecked
         plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
-        merged = OmegaConf.merge(OmegaConf.structured(RootConfig), plain)
+        merged = OmegaConf.merge(OmegaConf.structured(kind), plain)
         OmegaConf.resolve(merged)
     except OmegaConfBaseException as err:
-        raise ConfigError(_explain(err)) from None
+        raise ConfigError(_explain(err, kind)) from None
     missing = sorted(OmegaConf.missing_keys(merged))
     if missing:
         key = missing[0]
@@ -112,9 +198,9 @@ def to_object(cfg: DictConfig) -> RootConfig:
     return OmegaConf.to_object(cfg)
 
 
-def _schema_keys(path: str) -> list[str]:
+def _schema_keys(path: str, kind: type) -> list[str]:
     """Valid keys under a dotted path of the schema ([] where the path is not a dataclass)."""
-    node: Any = RootConfig
+    node: Any = kind
     for part in [p for p in path.split(".") if p]:
         if not is_dataclass(node):
             return []
@@ -125,9 +211,9 @@ def _schema_keys(path: str) -> list[str]:
     return [f.name for f in fields(node)] if is_dataclass(node) else []
 
 
-def unknown_key_message(full_key: str) -> str:
+def unknown_key_message(full_key: str, kind: type) -> str:
     parent, _, leaf = full_key.rpartition(".")
-    valid = _schema_keys(parent)
+    valid = _schema_keys(parent, kind)
     close = difflib.get_close_matches(leaf, valid, n=1, cutoff=0.45)
     hint = (
         f"did you mean {parent + '.' if parent else ''}{close[0]}?"
@@ -137,7 +223,7 @@ def unknown_key_message(full_key: str) -> str:
     return f"{full_key}: unknown key; {hint}"
 
 
-def _explain(err: Exception) -> str:
+def _explain(err: Exception, kind: type) -> str:
     """One line naming the field and the fix, from an OmegaConf or Hydra error."""
     cause = err.__cause__ or err.__context__
     text = f"{err}\n{cause or ''}"
@@ -150,7 +236,7 @@ def _explain(err: Exception) -> str:
     unknown = "not in struct" in text or re.search(r"Key '[^']+' not in '\w+'", text)
     if isinstance(err, ConfigKeyError) or isinstance(cause, ConfigKeyError) or unknown:
         if full_key:
-            return unknown_key_message(full_key)
+            return unknown_key_message(full_key, kind)
     if isinstance(err, ValidationError) or isinstance(cause, ValidationError):
         first = str(err if isinstance(err, ValidationError) else cause).splitlines()[0]
         return f"{full_key}: {first}; pass a value of the declared type (see `--cfg job`)"

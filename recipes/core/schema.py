@@ -9,7 +9,7 @@ map a resolved config onto a ConfigContainer without renaming.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import MISSING
 
@@ -412,6 +412,7 @@ class APOConfig:
     """Preference alignment (stage apo) on NeMo-RL's DPO with the APO loss (recipes/posttrain/preference_loss.py)."""
 
     loss: str = "apo_zero"  # apo_zero | apo_down | sigmoid (plain DPO)
+    backend: str = "dtensor"  # dtensor | megatron: the policy's training backend (as rl.backend for rl)
     beta: float = 0.1
     nemo_rl_base: str = "/opt/nemo-rl/examples/configs/dpo.yaml"
     max_steps: int = 300
@@ -476,29 +477,35 @@ class PipelineConfig:
     stages: list[str] = field(default_factory=list)  # in dependency order
 
 
+# The Megatron-Bridge-shaped sections of the training stages (cpt, sft): each names its ConfigContainer field.
+TRAINING_SECTIONS: dict[str, type] = {
+    "mixed_precision": MixedPrecisionConfig,
+    "train": TrainConfig,
+    "optimizer": OptimizerConfig,
+    "scheduler": SchedulerConfig,
+    "dataset": DatasetConfig,
+    "checkpoint": CheckpointConfig,
+    "logger": LoggerConfig,
+    "ft": FaultToleranceConfig,
+    "nvrx_straggler": NVRxStragglerConfig,
+}
+
+
 @dataclass
 class RootConfig:
+    """The sections every stage's job has. A stage's own sections (its StageSpec.sections: `rl` for rl, the
+    training sections for cpt and sft, ...) are added to this per stage by `recipes.core.config`, so a job's config
+    holds its own settings and none of another stage's."""
+
     run: RunConfig = field(default_factory=RunConfig)
     stage: StageConfig = field(default_factory=StageConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    mixed_precision: MixedPrecisionConfig = field(default_factory=MixedPrecisionConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
-    logger: LoggerConfig = field(default_factory=LoggerConfig)
-    ft: FaultToleranceConfig = field(default_factory=FaultToleranceConfig)
-    nvrx_straggler: NVRxStragglerConfig = field(default_factory=NVRxStragglerConfig)
     data: DataConfig = field(default_factory=DataConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     launch: LaunchConfig = field(default_factory=LaunchConfig)
-    data_prep: DataPrepConfig = field(default_factory=DataPrepConfig)
-    merge: MergeSettings = field(default_factory=MergeSettings)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    rl: RLConfig = field(default_factory=RLConfig)
-    clair: ClairConfig = field(default_factory=ClairConfig)
-    apo: APOConfig = field(default_factory=APOConfig)
-    select: SelectConfig = field(default_factory=SelectConfig)
-    release: ReleaseSettings = field(default_factory=ReleaseSettings)
+
+    if TYPE_CHECKING:
+
+        def __getattr__(self, section: str) -> Any:
+            """A stage's own section: present in that stage's config only (see StageSpec.sections)."""

@@ -5,8 +5,8 @@ about it. Each stage module (`recipes/stages/<name>.py`) ends with its own `STAG
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -14,6 +14,19 @@ from recipes.core.findings import Check
 
 if TYPE_CHECKING:
     from recipes.core.stage_context import StageContext
+
+from recipes.core.schema import (
+    TRAINING_SECTIONS,
+    APOConfig,
+    ClairConfig,
+    DataPrepConfig,
+    EvalConfig,
+    LoggerConfig,
+    MergeSettings,
+    ReleaseSettings,
+    RLConfig,
+    SelectConfig,
+)
 
 Engine = Literal["megatron_bridge", "nemo_rl", "mergekit", "transformers", "python"]
 # What a version record's payload is; a release's variants are versions of their own (gguf among them).
@@ -49,6 +62,9 @@ class StageSpec:
     keeps_upstream_model: bool = False
     # Config keys naming files the stage reads (a path, or a mapping of names to paths): preflight checks they exist.
     input_paths: tuple[str, ...] = ()
+    # The config sections the stage owns, name -> dataclass: its job's config is RootConfig's shared sections plus
+    # these; an override of a section only other stages own is refused. Two stages may own one section (same type).
+    sections: Mapping[str, type] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.payload_kind not in PAYLOAD_KINDS:

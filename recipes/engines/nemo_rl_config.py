@@ -61,9 +61,15 @@ def unknown_rl_environments(datasets: list[dict]) -> list[int]:
 
 
 def _policy(
-    cfg: RootConfig, model: str, seq_len: int, global_batch: int, micro_batch: int, checkpointing: bool
+    cfg: RootConfig,
+    backend: str,
+    model: str,
+    seq_len: int,
+    global_batch: int,
+    micro_batch: int,
+    checkpointing: bool,
 ) -> dict[str, Any]:
-    m, megatron = cfg.model, cfg.rl.backend == "megatron"
+    m, megatron = cfg.model, backend == "megatron"
     policy: dict[str, Any] = {
         "model_name": model,
         "tokenizer": {"name": model},
@@ -160,6 +166,7 @@ def render_grpo(cfg: RootConfig, model: str, run_dir: Path, gpus_per_node: int) 
     dr = rl.algorithm == "dr_grpo"
     policy = _policy(
         cfg,
+        rl.backend,
         model,
         rl.max_total_sequence_length,
         rl.train_global_batch_size,
@@ -238,6 +245,7 @@ def render_apo(cfg: RootConfig, model: str, run_dir: Path, gpus_per_node: int) -
     apo = cfg.apo
     policy = _policy(
         cfg,
+        apo.backend,
         model,
         apo.max_total_sequence_length,
         apo.global_batch_size,

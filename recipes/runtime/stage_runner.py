@@ -17,20 +17,18 @@ import sys
 import traceback
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 from recipes.artifacts.versions import run_registry
 from recipes.core.atomic import write_text_atomic
-from recipes.core.config import register_resolvers, to_object, validate
+from recipes.core.config import register_resolvers, to_object
 from recipes.core.run_layout import StageDir
 from recipes.core.stage_context import ArrayTask, StageContext, global_rank
 from recipes.runtime import os_errors
-from recipes.stages import stage, stage_context
+from recipes.stages import read_job_config, stage, stage_context
 
 
 def load_context(run_dir: Path) -> StageContext:
     register_resolvers()
-    cfg = to_object(validate(OmegaConf.load(StageDir(run_dir).resolved)))
+    cfg = to_object(read_job_config(StageDir(run_dir).resolved))
     return stage_context(cfg, run_dir)
 
 

@@ -1,13 +1,20 @@
 """The stage registry: every module of this package that defines `STAGE` (a StageSpec) is a stage, listed in
 pipeline order (`StageSpec.order`). Adding a stage is adding its module (and its conf/stage/<name>.yaml): nothing
-else names it. Stage modules import their engines inside `execute`, so importing the registry imports none."""
+else names it. Stage modules import their engines inside `execute`, so importing the registry imports none.
+
+A stage's config is composed here from the registered stages' sections (recipes.core.config does the work): its job
+gets the shared sections and its own."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Sequence
 from pathlib import Path
 
+from omegaconf import DictConfig, OmegaConf
+
+from recipes.core import config
 from recipes.core.config import ConfigError
 from recipes.core.schema import RootConfig
 from recipes.core.stage_context import StageContext
@@ -50,3 +57,20 @@ def stage_context(cfg: RootConfig, run_dir: Path) -> StageContext:
     """The context a stage's render and execute get, with what it needs to know of its upstream stage."""
     upstream = cfg.run.upstream
     return StageContext(cfg, Path(run_dir), upstream_payload=stage(upstream).payload_kind if upstream else None)
+
+
+def compose(name: str | None, overrides: Sequence[str] = (), pipeline: Sequence[str] = ()) -> DictConfig:
+    """The config of stage `name`'s job (None: the stage the overrides choose): the shared sections and its own.
+    `pipeline`: the stages launched with it, whose sections the overrides may also set."""
+    return config.compose(specs(), name, overrides, pipeline)
+
+
+def compose_tree(overrides: Sequence[str] = ()) -> DictConfig:
+    """The whole tree, every stage's sections (what the pipeline reads pipeline.stages from)."""
+    return config.compose_tree(specs(), overrides)
+
+
+def read_job_config(path: Path) -> DictConfig:
+    """A job's resolved.yaml, validated against its stage's schema."""
+    raw = OmegaConf.load(path)
+    return config.validate(raw, config.job_schema(stage(raw.stage.name)))

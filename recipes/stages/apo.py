@@ -11,7 +11,7 @@ from pathlib import Path
 from recipes.core.config import gpus_per_node
 from recipes.core.findings import Finding
 from recipes.core.run_layout import StageDir
-from recipes.core.schema import RootConfig
+from recipes.core.schema import APOConfig, LoggerConfig, RootConfig
 from recipes.core.stage_context import StageContext
 from recipes.core.stage_specs import StageSpec
 from recipes.engines import nemo_rl_config
@@ -76,4 +76,5 @@ STAGE = StageSpec(
     engine_modules=("nemo_rl",),
     hf_export=".",
     input_paths=("apo.pairs",),
+    sections={"apo": APOConfig, "logger": LoggerConfig},
 )

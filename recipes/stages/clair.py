@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 
 from recipes.core.config import ConfigError
+from recipes.core.schema import ClairConfig
 from recipes.core.stage_context import StageContext
 from recipes.core.stage_specs import StageSpec
 
@@ -111,4 +112,5 @@ STAGE = StageSpec(
     execute=execute,
     render=render,
     input_paths=("clair.prompts",),
+    sections={"clair": ClairConfig},
 )

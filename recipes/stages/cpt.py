@@ -8,6 +8,7 @@ validated on CPU by tests/bridge."""
 
 from __future__ import annotations
 
+from recipes.core.schema import TRAINING_SECTIONS
 from recipes.core.stage_context import StageContext
 from recipes.core.stage_specs import StageSpec
 
@@ -47,4 +48,5 @@ STAGE = StageSpec(
     execute=execute,
     engine_modules=("megatron.bridge", "transformer_engine"),
     input_paths=("checkpoint.pretrained_checkpoint", "dataset.blend"),
+    sections=TRAINING_SECTIONS,
 )

@@ -30,7 +30,7 @@ from recipes.core.atomic import write_text_atomic
 from recipes.core.findings import Finding
 from recipes.core.languages import LANGID_POLICIES
 from recipes.core.run_layout import StageDir
-from recipes.core.schema import RootConfig
+from recipes.core.schema import DataPrepConfig, RootConfig
 from recipes.core.stage_context import ArrayTask, StageContext, array_lock
 from recipes.core.stage_specs import StageSpec
 from recipes.stages.checks import missing_path
@@ -385,4 +385,5 @@ STAGE = StageSpec(
     execute=execute,
     checks=(check_data_prep, check_tokenizer, check_datamix_rows, check_sources),
     array=True,
+    sections={"data_prep": DataPrepConfig},
 )

@@ -18,7 +18,7 @@ from recipes.core.config import ConfigError
 from recipes.core.findings import Finding
 from recipes.core.hub_ids import is_local_path
 from recipes.core.run_layout import StageDir
-from recipes.core.schema import RootConfig
+from recipes.core.schema import EvalConfig, RootConfig
 from recipes.core.stage_context import StageContext
 from recipes.core.stage_specs import StageSpec
 from recipes.stages.checks import missing_path
@@ -270,4 +270,5 @@ STAGE = StageSpec(
     render=render,
     checks=(check_eval,),
     upstream_overrides=evaluate_upstream_export,
+    sections={"eval": EvalConfig},
 )

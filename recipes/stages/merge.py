@@ -7,7 +7,7 @@ import dataclasses
 
 from recipes.artifacts.versions import run_registry
 from recipes.core.findings import Finding
-from recipes.core.schema import RootConfig
+from recipes.core.schema import MergeSettings, RootConfig
 from recipes.core.stage_context import StageContext
 from recipes.core.stage_specs import StageSpec
 
@@ -44,4 +44,5 @@ STAGE = StageSpec(
     execute=execute,
     checks=(check_merge,),
     hf_export=".",
+    sections={"merge": MergeSettings},
 )

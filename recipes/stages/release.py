@@ -12,6 +12,7 @@ import glob
 from pathlib import Path
 
 from recipes.artifacts.versions import run_registry
+from recipes.core.schema import ReleaseSettings
 from recipes.core.stage_context import StageContext
 from recipes.core.stage_specs import StageSpec
 
@@ -36,4 +37,5 @@ STAGE = StageSpec(
     payload_kind="release",
     execute=execute,
     input_paths=("model.hf_text_checkpoint",),
+    sections={"release": ReleaseSettings},
 )

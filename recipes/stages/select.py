@@ -17,7 +17,7 @@ from pathlib import Path
 from recipes.core.atomic import write_text_atomic
 from recipes.core.findings import Finding
 from recipes.core.model_size import total_parameters
-from recipes.core.schema import RootConfig
+from recipes.core.schema import RootConfig, SelectConfig
 from recipes.core.stage_context import ArrayTask, StageContext, array_lock
 from recipes.core.stage_specs import StageSpec
 
@@ -244,4 +244,5 @@ STAGE = StageSpec(
     array=True,
     keeps_upstream_model=True,
     input_paths=("select.candidates", "select.targets"),
+    sections={"select": SelectConfig},
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from recipes.core.schema import TRAINING_SECTIONS
 from recipes.core.stage_context import StageContext, global_rank
 from recipes.core.stage_specs import StageSpec
 
@@ -67,4 +68,5 @@ STAGE = StageSpec(
         "dataset.packed_data",
         "model.hf_text_checkpoint",
     ),
+    sections=TRAINING_SECTIONS,
 )

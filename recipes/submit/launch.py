@@ -22,11 +22,11 @@ import yaml
 from omegaconf import OmegaConf
 
 from recipes.artifacts import manifest
-from recipes.core.config import REPO_ROOT, compose, gpus_per_node, to_object
+from recipes.core.config import REPO_ROOT, gpus_per_node, to_object
 from recipes.core.run_layout import StageDir
 from recipes.core.schema import RootConfig
+from recipes.stages import compose, stage_context
 from recipes.stages import stage as stage_spec
-from recipes.stages import stage_context
 from recipes.submit import preflight, run_lock
 
 
@@ -54,9 +54,10 @@ def run_dir_of(cfg: RootConfig) -> Path:
     return Path(cfg.launch.root).resolve() / cfg.run.name / cfg.stage.name
 
 
-def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) -> StageLaunch:
-    """Compose, preflight, and write resolved.yaml + manifest.json. Raises ConfigError / PreflightError."""
-    raw = compose(stage, overrides)
+def prepare(stage: str | None, overrides: list[str], parents: list[str] = (), pipeline: list[str] = ()) -> StageLaunch:
+    """Compose, preflight, and write resolved.yaml + manifest.json. Raises ConfigError / PreflightError.
+    `pipeline`: the stages launched with it, whose sections the overrides may set."""
+    raw = compose(stage, overrides, pipeline)
     resolve_source_paths(raw)
     cfg = to_object(raw)
     local_gpu_stage_without_gpu = (

@@ -393,6 +393,8 @@ def check_counts(cfg: RootConfig) -> list[Finding]:
     out = []
     for key in COUNTS:
         section, name = key.split(".")
+        if not hasattr(cfg, section):  # another stage's section: not in this stage's config
+            continue
         value = getattr(getattr(cfg, section), name)
         if value is not None and value < 1:
             out.append(Finding(key, f"{value} is not a count", f"use a positive whole number ({key}=1 or more)"))
@@ -415,23 +417,25 @@ def _slurm_time_ok(value: str) -> bool:
 
 def check_values(cfg: RootConfig) -> list[Finding]:
     """Values the schema's types accept that no run can use."""
-    out, o = [], cfg.optimizer
-    if not o.lr > 0:
-        out.append(
-            Finding(
-                "optimizer.lr",
-                f"{o.lr} is not a learning rate (it must be above 0)",
-                "set optimizer.lr to a small positive number, e.g. optimizer.lr=1e-5",
+    out: list[Finding] = []
+    if hasattr(cfg, "optimizer"):  # the training stages' section
+        o = cfg.optimizer
+        if not o.lr > 0:
+            out.append(
+                Finding(
+                    "optimizer.lr",
+                    f"{o.lr} is not a learning rate (it must be above 0)",
+                    "set optimizer.lr to a small positive number, e.g. optimizer.lr=1e-5",
+                )
             )
-        )
-    elif not 0 <= o.min_lr <= o.lr:
-        out.append(
-            Finding(
-                "optimizer.min_lr",
-                f"{o.min_lr} is not in [0, optimizer.lr={o.lr}]",
-                f"set optimizer.min_lr between 0 and {o.lr}, e.g. a tenth of it",
+        elif not 0 <= o.min_lr <= o.lr:
+            out.append(
+                Finding(
+                    "optimizer.min_lr",
+                    f"{o.min_lr} is not in [0, optimizer.lr={o.lr}]",
+                    f"set optimizer.min_lr between 0 and {o.lr}, e.g. a tenth of it",
+                )
             )
-        )
     if not _slurm_time_ok(cfg.stage.time):
         out.append(
             Finding(

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
 from recipes.engines.bridge_config import BridgeConfigError, build_config_container
+from recipes.stages import compose
 
 CARD_27B = ["experiment=sealion_v4_27b", "cluster=slurm"]
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
+from recipes.stages import compose
 from recipes.core.schema import MixedPrecisionConfig, ModelConfig
 from recipes.gemma3_fixture import fixture_dir
 

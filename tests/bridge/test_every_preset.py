@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 import torch
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
 from recipes.core.schema import RootConfig
 from recipes.engines.bridge_config import build_config_container
+from recipes.stages import compose
 from recipes.submit.preflight import requested_gpus
 
 MODELS = ("gemma3_270m", "gemma3_1b", "gemma3_4b", "gemma3_12b", "gemma3_27b")

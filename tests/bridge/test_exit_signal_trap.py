@@ -18,9 +18,10 @@ pytest.importorskip("megatron.bridge", reason="needs Megatron-Bridge (.venv-brid
 from megatron.bridge.training.callbacks import CallbackContext  # noqa: E402
 from megatron.bridge.training.state import GlobalState  # noqa: E402
 
-from recipes.core.config import compose, to_object  # noqa: E402
+from recipes.core.config import to_object  # noqa: E402
 from recipes.engines.bridge_config import build_config_container  # noqa: E402
 from recipes.engines.exit_signal_trap import ExitSignalTrap  # noqa: E402
+from recipes.stages import compose
 
 SMOKE_CPT = ["checkpoint.pretrained_checkpoint=null", "dataset.mock=true"]
 

@@ -49,8 +49,9 @@ def test_tokenizer_and_model_match_transformers5(main_side):
 def test_megatron_bridge_builds_the_cpt_tokenizer_from_it(main_side):
     from megatron.bridge.training.tokenizers.tokenizer import build_tokenizer
 
-    from recipes.core.config import compose, to_object
+    from recipes.core.config import to_object
     from recipes.engines.bridge_config import tokenizer
+    from recipes.stages import compose
 
     cfg = to_object(compose("cpt", [f"data.tokenizer={main_side['dir']}", f"model.hf_id={main_side['dir']}"]))
     built = build_tokenizer(tokenizer(cfg))

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from bench import gpu_check as gc
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
 from recipes.engines.bridge_config import build_config_container
+from recipes.stages import compose
 from recipes.submit.launch import run_dir_of
 
 

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
 from recipes.engines.bridge_config import build_config_container
+from recipes.stages import compose
 
 # the module subclasses Megatron-Bridge's Callback: collected but skipped in the main venv
 language_validation = pytest.importorskip(

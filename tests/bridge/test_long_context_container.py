@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
 from recipes.engines.bridge_config import build_config_container
+from recipes.stages import compose
 
 CARD_27B = ["experiment=sealion_v4_27b", "cluster=slurm", "dataset.mock=true"]
 

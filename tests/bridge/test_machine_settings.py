@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
 from recipes.engines.bridge_config import BridgeConfigError, build_config_container, use_prebuilt_dataset_helpers
+from recipes.stages import compose
 
 
 def _container(tmp_path, overrides=()):

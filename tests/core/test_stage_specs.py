@@ -3,9 +3,9 @@ spec names real config keys."""
 
 import pytest
 
-from recipes.core.config import ConfigError, compose, to_object
+from recipes.core.config import ConfigError, to_object
 from recipes.core.stage_specs import StageSpec
-from recipes.stages import STAGES, specs, stage
+from recipes.stages import STAGES, compose, specs, stage
 
 
 @pytest.mark.parametrize("name", [spec.name for spec in specs() if spec.input_paths])

@@ -6,8 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
 from recipes.core.stage_context import StageContext
+from recipes.stages import compose
 from recipes.stages.clair import SERVED_NAME, VLLM_PORT, settings
 
 REPO = Path(__file__).resolve().parents[2]

@@ -3,8 +3,9 @@ template, before building the training config; a packed.npy passes through."""
 
 import numpy as np
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
 from recipes.core.stage_context import StageContext
+from recipes.stages import compose
 from recipes.stages.sft import packed_data
 
 

@@ -9,9 +9,10 @@ import pytest
 from dataprep_corpus import write_corpus
 
 from data_prep.curate import curate
-from recipes.core.config import CONF_DIR, ConfigError, compose, to_object
+from recipes.core.config import CONF_DIR, ConfigError, to_object
 from recipes.core.stage_context import StageContext
 from recipes.engines.mergekit_merge import fingerprint, load_settings, mergekit_config
+from recipes.stages import compose
 from recipes.submit import preflight
 
 

@@ -24,7 +24,8 @@ from evals.seahelm import (
     render_commands,
     weights_to_stage,
 )
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
+from recipes.stages import compose
 from recipes.submit import preflight
 
 # The judge blocks as they stand at SEA-HELM 6844e6c (e.g. seahelm_tasks/multi_turn/mt_bench_judge/config.yaml,

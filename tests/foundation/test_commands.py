@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from recipes import cli
-from recipes.core.stage_specs import STAGES
+from recipes.stages import STAGES
 
 REPO = Path(__file__).resolve().parents[2]
 COMMANDS = cli.commands()

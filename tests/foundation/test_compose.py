@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from recipes.core.config import CONF_DIR, ConfigError, compose, to_object
-from recipes.stages import STAGES
+from recipes.core.config import CONF_DIR, ConfigError, to_object
+from recipes.stages import STAGES, compose
 
 MODELS = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
 CLUSTERS = sorted(p.stem for p in (CONF_DIR / "cluster").glob("*.yaml"))

@@ -3,7 +3,8 @@
 import pytest
 from omegaconf import OmegaConf
 
-from recipes.core.config import CONF_DIR, compose, to_object
+from recipes.core.config import CONF_DIR, to_object
+from recipes.stages import compose
 from recipes.submit import memory, preflight
 
 BIG = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.check_paths=false"]
@@ -96,7 +97,9 @@ def test_an_8k_overflow_still_names_tensor_parallelism():
 def test_only_the_cpt_stage_changes(stage, seq, nodes):
     """A pipeline passes context=... to every stage; the others keep their own length, nodes and layout."""
     cfg = cfg_of("context=long_128k", stage=stage)
-    assert (cfg.dataset.sequence_length, cfg.stage.nodes, cfg.model.context_parallel_size) == (seq, nodes, 1)
+    # rl and hf_import have no training sections: their length is their own (rl.max_total_sequence_length)
+    length = cfg.dataset.sequence_length if "dataset" in cfg.__dataclass_fields__ else seq
+    assert (length, cfg.stage.nodes, cfg.model.context_parallel_size) == (seq, nodes, 1)
     assert OmegaConf.to_container(compose(stage, [*BIG, "context=long_128k"])) == OmegaConf.to_container(
         compose(stage, BIG)
     )

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
+from recipes.stages import compose
 from recipes.submit import memory
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"

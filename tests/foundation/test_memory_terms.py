@@ -6,7 +6,8 @@ GPU measurement is #19's check, not this file's."""
 
 import pytest
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
+from recipes.stages import compose
 from recipes.submit import memory
 
 BIG = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.check_paths=false"]

@@ -33,7 +33,8 @@ def test_eval_after_a_hugging_face_stage_is_left_to_the_stage(tmp_path):
 
 def test_preflight_accepts_the_sft_export_the_pipeline_will_write(tmp_path):
     """Not a dry run, paths checked: sft's hf/ does not exist yet, but sft runs before eval in this pipeline."""
-    from recipes.core.config import compose, to_object
+    from recipes.core.config import to_object
+    from recipes.stages import compose
     from recipes.submit import preflight
 
     export = tmp_path / "sealion_v4_27b" / "sft" / "artifact" / "hf"

@@ -6,8 +6,8 @@ import math
 import pytest
 from safetensors import safe_open
 
-from recipes.core.config import compose, to_object
-from recipes.stages import data_prep
+from recipes.core.config import to_object
+from recipes.stages import compose, data_prep
 from recipes.submit import memory, preflight
 
 BIG = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.check_paths=false"]

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
+from recipes.stages import compose
 from recipes.submit import preflight
 
 REPO = Path(__file__).resolve().parents[2]

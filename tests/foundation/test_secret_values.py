@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from recipes.artifacts import manifest
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
+from recipes.stages import compose
 from recipes.submit import preflight
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,7 +70,8 @@ def test_planted_values_are_refused_and_no_file_holds_them(tmp_path):
     ],
 )
 def test_digests_paths_and_names_are_not_credentials(override):
-    cfg = to_object(compose("cpt", ["experiment=sealion_v4_27b", "cluster=slurm", override]))
+    stage = "eval" if override.startswith("eval.") else "cpt"  # a section is set on the stage that owns it
+    cfg = to_object(compose(stage, ["experiment=sealion_v4_27b", "cluster=slurm", override]))
     assert preflight.check_secrets(cfg) == []
 
 

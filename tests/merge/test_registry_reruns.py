@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from recipes.artifacts.versions import CorruptRecord, Registry, RegistryWarning, read_record, run_registry
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
 from recipes.core.stage_context import StageContext
 from recipes.runtime.stage_runner import register_version
+from recipes.stages import compose
 
 REPO = Path(__file__).resolve().parents[2]
 

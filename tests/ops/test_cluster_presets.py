@@ -2,7 +2,8 @@
 
 import pytest
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
+from recipes.stages import compose
 
 
 def _cluster(name: str, monkeypatch):

@@ -241,7 +241,8 @@ def test_the_preemption_runs_render_as_torchrun_commands(small_model, tmp_path):
 def test_the_language_validation_run_composes_with_a_validation_share(tmp_path):
     """data_prep then cpt on real tokens: half of each language's four sample documents held out (measured on the
     sample corpus: every language's validation cut has 50 to 110 tokens, which check_validation_split accepts)."""
-    from recipes.core.config import compose, to_object
+    from recipes.core.config import to_object
+    from recipes.stages import compose
 
     ws = gc.Workspace(root=tmp_path, logs=tmp_path, deadline=0, fixture=None)
     overrides = gc.language_validation_overrides(ws, tmp_path / "m")

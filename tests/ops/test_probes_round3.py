@@ -23,7 +23,8 @@ from omegaconf import OmegaConf
 
 from recipes.artifacts import manifest
 from recipes.core import secret_values
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
+from recipes.stages import compose
 from recipes.submit import preflight, run_lock
 
 REPO = Path(__file__).resolve().parents[2]

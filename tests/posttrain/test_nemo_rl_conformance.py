@@ -17,9 +17,10 @@ import torch
 import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
 from recipes.engines import nemo_rl_config
 from recipes.posttrain.nemo_rl_entry import grpo_loss, preference_loss
+from recipes.stages import compose
 
 # examples/configs/grpo_math_1B.yaml @ v0.5.0: the keys the checks below touch, with their values there.
 GRPO_BASE = {

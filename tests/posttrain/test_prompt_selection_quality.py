@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
 from recipes.core.stage_context import StageContext
 from recipes.gemma3_fixture import build
 from recipes.posttrain.prompt_selection import run
 from recipes.posttrain.prompt_selection.pool import read_prompts
+from recipes.stages import compose
 from recipes.stages.select import settings
 
 DATA = Path(__file__).parent / "select_quality"

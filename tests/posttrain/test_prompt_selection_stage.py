@@ -7,8 +7,9 @@ import shutil
 
 import pytest
 
-from recipes.core.config import compose, to_object
+from recipes.core.config import to_object
 from recipes.pipeline import plan_stages
+from recipes.stages import compose
 from recipes.stages import select as select_stage
 from recipes.submit import preflight
 
