@@ -25,8 +25,9 @@ from typing import Any
 import yaml
 from omegaconf import MISSING
 
-from recipes.core.config import CONF_DIR, REPO_ROOT
+from recipes.core.config import CONF_DIR, REPO_ROOT, section_owners, tree_sections
 from recipes.core.schema import RootConfig
+from recipes.stages import specs
 
 OUTPUT = REPO_ROOT / "docs" / "config-reference.md"
 # Directories under conf/ that hold plain files a key names (data.datamix), not options of a group.
@@ -59,9 +60,11 @@ class Group:
 
 
 def schema_sections() -> list[Section]:
-    """The sections today: every field of RootConfig, shared by every stage."""
+    """RootConfig's sections, shared by every stage, then each stage's own (StageSpec.sections) with its owners."""
     hints = typing.get_type_hints(RootConfig)
-    return [Section(f.name, hints[f.name], None) for f in dataclasses.fields(RootConfig)]
+    shared = [Section(f.name, hints[f.name], None) for f in dataclasses.fields(RootConfig)]
+    owners = section_owners(specs())
+    return shared + [Section(name, kind, owners[name]) for name, kind in tree_sections(specs())]
 
 
 @cache

@@ -45,7 +45,7 @@ def test_a_config_group_for_another_stage_is_refused_too():
     # precision= sets mixed_precision (its files' `# @package`), which only the training stages own
     with pytest.raises(ConfigError, match="mixed_precision section belongs to stage cpt or sft, not rl"):
         compose("rl", ["precision=fp8_current"])
-    assert compose("cpt", ["precision=fp8_current"]).mixed_precision.fp8 is not None
+    assert compose("cpt", ["precision=fp8_current"]).mixed_precision.name == "bf16_with_fp8_current_scaling_mixed"
 
 
 def test_a_pipeline_passes_each_stage_the_overrides_of_the_others():

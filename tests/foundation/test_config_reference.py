@@ -14,6 +14,7 @@ from pathlib import Path
 from recipes import config_reference
 from recipes.core.config import CONF_DIR
 from recipes.core.schema import ClairConfig, RLConfig, RootConfig, RunConfig
+from recipes.stages import specs
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "config-reference.md"
@@ -59,6 +60,11 @@ def test_every_section_and_key_of_the_schema_is_documented():
         documented = re.findall(r"^\| `([^`]+)` \|", text, re.M)
         assert documented == _all_keys(hints[section.name]), section.name
         assert f"`{hints[section.name].__name__}`; owner: shared." in text
+    for spec in specs():  # every stage's own sections, under the stages that own them
+        for name, kind in spec.sections.items():
+            text = _section_text(doc, name)
+            assert re.findall(r"^\| `([^`]+)` \|", text, re.M) == _all_keys(kind), name
+            assert re.search(rf"`{kind.__name__}`; owner: [a-z_, ]*\b{spec.name}\b", text), (name, spec.name)
 
 
 def test_rows_carry_type_default_and_the_fields_comment():
@@ -95,7 +101,8 @@ def test_every_group_and_option_of_conf_is_listed():
     assert "### `experiment` (default `smoke`)" in doc
     assert "### `merge`\n" in doc  # no default: chosen per run
     # an option's note is the first sentence of its leading comment, past `# @package`, not cut at "Dr. GRPO"
-    assert "- `bf16`: bf16 weights and compute with fp32 master weights and gradients (the card's regime).\n" in doc
+    first = (CONF_DIR / "precision" / "bf16.yaml").read_text().splitlines()[1].lstrip("# ")  # past `# @package`
+    assert f"- `bf16`: {first}\n" in doc
     assert re.search(r"^- `sealion_v4_27b_rl`: Dr\. GRPO for instruction following .*\)\.$", doc, re.M)
 
 
