@@ -46,6 +46,7 @@ TOOLS: tuple[Command, ...] = (
     Command("seahelm", "evals.seahelm", "evaluation"),
     Command("review", "recipes.review", "evaluation"),
     Command("fixture", "recipes.gemma3_fixture", "setup"),
+    Command("config_reference", "recipes.config_reference", "setup"),
 )
 
 

@@ -2,7 +2,7 @@
 
 The reference is generated so it cannot drift: every section, key, type (as written in the dataclass), default and
 the comment written beside or above the field (read from the source with ast and tokenize, since a dataclass keeps
-no comments), then the config groups and their options. `tests/ops/test_config_reference.py` holds the committed
+no comments), then the config groups and their options. `tests/foundation/test_config_reference.py` holds the committed
 file equal to `render()`.
 """
 

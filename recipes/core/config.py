@@ -194,8 +194,12 @@ def validate(cfg: DictConfig, kind: type) -> DictConfig:
 
 
 def to_object(cfg: DictConfig) -> RootConfig:
-    """The typed view (dataclass instances) of a validated config."""
-    return OmegaConf.to_object(cfg)
+    """The typed view (dataclass instances) of a validated config. A section's own checks (a settings class's
+    __post_init__ raising ValueError with the field and the fix) become ConfigError."""
+    try:
+        return OmegaConf.to_object(cfg)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _schema_keys(path: str, kind: type) -> list[str]:

@@ -444,35 +444,6 @@ class ClairConfig:
 
 
 @dataclass
-class SelectConfig:
-    """Gradient-based prompt selection (stage select, LESS: recipes/posttrain/prompt_selection/). Defaults are the
-    paper's (conf/select/less.yaml); conf/select/cpu.yaml is the small preset the smoke experiment uses."""
-
-    candidates: str | None = None  # JSONL/Parquet of {id, prompt or messages, lang}: the pool to choose from
-    targets: dict[str, str] = field(default_factory=dict)  # target set name -> JSONL/Parquet of the same rows
-    # The model whose gradients select (a HF directory or hub id); null: the stage's own (run.input, the upstream
-    # model, model.hf_id). A smaller one of the family selects for a larger (LESS-T, the paper's transfer setting).
-    model: str | None = None
-    max_tokens: int = 2048
-    lora_r: int = 128
-    lora_alpha: int = 512
-    lora_dropout: float = 0.1
-    lora_target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
-    warmup_fraction: float = 0.05
-    checkpoints: int = 4
-    lr: float = 2.0e-5
-    warmup_ratio: float = 0.03
-    batch_size: int = 32
-    max_grad_norm: float = 1.0  # warm-up gradient clipping (the HF Trainer's default, which LESS keeps); 0: off
-    bf16: bool = True  # bfloat16 autocast, as LESS (--bf16 True); the CPU preset turns it off
-    candidate_gradient: str = "adam"  # adam (the paper) | sgd (a warm-up too short for AdamW's moments)
-    proj_dim: int = 8192
-    select_fraction: float = 0.05
-    shard_size: int = 1024  # candidates per feature shard (the unit of resume; array tasks take every count-th)
-    seed: int = 0
-
-
-@dataclass
 class PipelineConfig:
     stages: list[str] = field(default_factory=list)  # in dependency order
 

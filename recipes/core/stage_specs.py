@@ -15,19 +15,6 @@ from recipes.core.findings import Check
 if TYPE_CHECKING:
     from recipes.core.stage_context import StageContext
 
-from recipes.core.schema import (
-    TRAINING_SECTIONS,
-    APOConfig,
-    ClairConfig,
-    DataPrepConfig,
-    EvalConfig,
-    LoggerConfig,
-    MergeSettings,
-    ReleaseSettings,
-    RLConfig,
-    SelectConfig,
-)
-
 Engine = Literal["megatron_bridge", "nemo_rl", "mergekit", "transformers", "python"]
 # What a version record's payload is; a release's variants are versions of their own (gguf among them).
 PAYLOAD_KINDS = ("hf", "megatron", "indexed_dataset", "jsonl", "eval", "gguf", "release")

@@ -17,9 +17,10 @@ from pathlib import Path
 from recipes.core.atomic import write_text_atomic
 from recipes.core.findings import Finding
 from recipes.core.model_size import total_parameters
-from recipes.core.schema import RootConfig, SelectConfig
+from recipes.core.schema import RootConfig
 from recipes.core.stage_context import ArrayTask, StageContext, array_lock
 from recipes.core.stage_specs import StageSpec
+from recipes.posttrain.prompt_selection.settings import SelectConfig
 
 WARMUP_POLL_S = 30
 WARMUP_FAILED = "warmup.failed"  # array task 0 writes why; the waiting tasks stop on it
@@ -27,29 +28,7 @@ SELECTED_MARKER = ".selected"  # which launch selected: a later task of the same
 
 
 def settings(ctx: StageContext):
-    from recipes.posttrain.prompt_selection.settings import SelectionSettings
-
-    s = ctx.cfg.select
-    return SelectionSettings(
-        model=s.model or ctx.model_source(),
-        max_tokens=s.max_tokens,
-        lora_r=s.lora_r,
-        lora_alpha=s.lora_alpha,
-        lora_dropout=s.lora_dropout,
-        lora_target_modules=tuple(s.lora_target_modules),
-        warmup_fraction=s.warmup_fraction,
-        checkpoints=s.checkpoints,
-        lr=s.lr,
-        warmup_ratio=s.warmup_ratio,
-        batch_size=s.batch_size,
-        max_grad_norm=s.max_grad_norm,
-        bf16=s.bf16,
-        candidate_gradient=s.candidate_gradient,
-        proj_dim=s.proj_dim,
-        select_fraction=s.select_fraction,
-        shard_size=s.shard_size,
-        seed=s.seed,
-    )
+    return ctx.cfg.select.settings(ctx.cfg.select.model or ctx.model_source())
 
 
 def wait_for_warmup(out, pool, knobs, task: ArrayTask) -> None:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from recipes.core.config import ConfigError, tree_sections
+from recipes.core.config import ConfigError, to_object, tree_sections
 from recipes.core.schema import TRAINING_SECTIONS, RootConfig
 from recipes.core.stage_specs import StageSpec
 from recipes.stages import compose, compose_tree, read_job_config, specs
@@ -98,3 +98,15 @@ def test_two_stages_owning_one_section_must_agree_on_its_type():
     ]
     with pytest.raises(TypeError, match="section rl is Other"):
         tree_sections(others)
+
+
+def test_the_select_section_is_the_selection_settings_themselves():
+    """Settings once: every knob of SelectionSettings is a select key (adam_eps never reached the config when the
+    stage copied 16 fields by hand), and its own check is a config error naming the field."""
+    from recipes.posttrain.prompt_selection.settings import SelectionSettings
+
+    cfg = to_object(compose("select", ["select.proj_dim=64", "select.adam_eps=1e-6"]))
+    knobs = cfg.select.settings("m")
+    assert type(knobs) is SelectionSettings and (knobs.proj_dim, knobs.adam_eps, knobs.model) == (64, 1e-6, "m")
+    with pytest.raises(ConfigError, match=r"^select.candidate_gradient='adamw': use adam"):
+        to_object(compose("select", ["select.candidate_gradient=adamw"]))

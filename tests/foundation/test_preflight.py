@@ -6,7 +6,7 @@ import math
 import pytest
 from safetensors import safe_open
 
-from recipes.core.config import to_object
+from recipes.core.config import ConfigError, to_object
 from recipes.stages import compose, data_prep
 from recipes.submit import memory, preflight
 
@@ -199,5 +199,6 @@ def test_a_stage_s_own_checks_run_for_that_stage_only():
     bad = ["rl.train_global_batch_size=5", "model.tensor_model_parallel_size=3"]
     rl_errors = fields(preflight.plan(cfg_of(*bad, stage="rl")).errors)
     assert "rl.train_global_batch_size" in rl_errors and "model.tensor_model_parallel_size" in rl_errors
-    assert "rl.train_global_batch_size" not in fields(preflight.plan(cfg_of(*bad, stage="merge")).findings)
-    assert "model.tensor_model_parallel_size" not in fields(preflight.plan(cfg_of(*bad, stage="merge")).findings)
+    with pytest.raises(ConfigError, match="the rl section belongs to stage rl, not merge"):
+        cfg_of(*bad, stage="merge")  # merge's config has no rl section: the override is refused, not ignored
+    assert "model.tensor_model_parallel_size" not in fields(preflight.plan(cfg_of(bad[1], stage="merge")).findings)

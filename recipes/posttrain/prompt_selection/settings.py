@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 
 FEATURE_BYTES = 4  # float32 per projected coordinate of a stored feature
 
 
-@dataclass(frozen=True)
+@dataclass
 class SelectionSettings:
     model: str  # Hugging Face model directory (or hub id) whose LoRA gradients are the features
     max_tokens: int = 2048  # LESS's max_seq_length
@@ -46,3 +46,21 @@ class SelectionSettings:
         knobs = {k: v for k, v in asdict(self).items() if k != "select_fraction"}
         blob = json.dumps([knobs, *parts], sort_keys=True, default=list)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass
+class SelectConfig(SelectionSettings):
+    """The select stage's config section: the selection settings themselves (one definition: the stage hands them
+    on as they are) and what to select from. Defaults are the paper's (conf/select/less.yaml); conf/select/cpu.yaml
+    is the small preset the smoke experiment uses."""
+
+    # The model whose gradients select (a HF directory or hub id); null: the stage's own (run.input, the upstream
+    # model, model.hf_id). A smaller one of the family selects for a larger (LESS-T, the paper's transfer setting).
+    model: str | None = None  # type: ignore[assignment]
+    candidates: str | None = None  # JSONL/Parquet of {id, prompt or messages, lang}: the pool to choose from
+    targets: dict[str, str] = field(default_factory=dict)  # target set name -> JSONL/Parquet of the same rows
+
+    def settings(self, model: str) -> SelectionSettings:
+        """The selection settings of a run on `model`."""
+        knobs = {f.name: getattr(self, f.name) for f in fields(SelectionSettings)}
+        return SelectionSettings(**{**knobs, "model": model, "lora_target_modules": tuple(self.lora_target_modules)})
