@@ -57,7 +57,7 @@ def evaluate_upstream_export(upstream: StageLaunch) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     def action(overrides: list[str]) -> int:
         launches = plan_stages(overrides)
-        submission = submit(launches, dryrun=launches[0].cfg.launch.dryrun, chain=True)
+        submission = submit(launches, dryrun=launches[0].cfg.launch.dryrun)
         report_launch(launches, submission)
         return 0
 

@@ -15,8 +15,8 @@ from rich.console import Console
 
 from recipes.core.config import CONF_DIR, ConfigError, compose
 from recipes.core.stage_specs import STAGES
+from recipes.core.status import UnreadableStatus
 from recipes.runtime import os_errors
-from recipes.runtime.stage_runner import UnreadableStatus
 from recipes.submit.launch import StageFailed, prepare, submit
 from recipes.submit.preflight import PreflightError
 

@@ -76,7 +76,7 @@ def test_the_launchers_packages_are_not_installed_in_the_job_venv(job_venv):
     )
     # Submitting from such an install names the extra to add.
     submit = subprocess.run(
-        [str(job_venv), "-c", "from recipes.submit.launch import load_nemo_run; load_nemo_run()"],
+        [str(job_venv), "-c", "from recipes.submit.slurm_backend import load_nemo_run; load_nemo_run()"],
         capture_output=True,
         text=True,
         env=_job_env(),
