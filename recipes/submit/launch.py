@@ -2,8 +2,9 @@
 processes (recipes.submit.local_backend) or Slurm jobs through NeMo-Run (recipes.submit.slurm_backend).
 
 The launcher knows nothing about what a stage does: every job runs
-`python -m recipes.runtime.stage_runner --run-dir DIR`, which reads DIR/resolved.yaml. A run directory holds resolved.yaml, manifest.json, the rendered launch
-(sbatch script or local command), NeMo-Run's experiment files and, once the stage ran, its artifact.
+`python -m recipes.runtime.stage_runner --run-dir DIR`, which reads DIR/resolved.yaml. A run directory holds
+resolved.yaml, manifest.json, the rendered launch (sbatch script or local command), NeMo-Run's experiment files
+and, once the stage ran, its artifact.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import glob
 import importlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -33,7 +35,7 @@ def run_dir_of(cfg: RootConfig) -> Path:
     return Path(cfg.launch.root).resolve() / cfg.run.name / cfg.stage.name
 
 
-def prepare(stage: str | None, overrides: list[str], parents: list[str] = ()) -> StageLaunch:
+def prepare(stage: str | None, overrides: list[str], parents: Sequence[str] = ()) -> StageLaunch:
     """Compose, preflight, and write resolved.yaml + manifest.json. Raises ConfigError / PreflightError."""
     raw = compose(stage, overrides)
     resolve_source_paths(raw)

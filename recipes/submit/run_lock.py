@@ -43,9 +43,9 @@ def hold(run_dir: Path) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = _describe(os.read(fd, 4096))
+        busy = _describe(os.read(fd, 4096))
         os.close(fd)
-        raise RunDirBusy(f"{run_dir} is in use by {holder}") from None
+        raise RunDirBusy(f"{run_dir} is in use by {busy}") from None
     holder = {
         "pid": os.getpid(),
         "host": socket.gethostname(),

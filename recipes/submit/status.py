@@ -108,7 +108,7 @@ def stage_status(stage_dir: Path, ledger_job_id: str | None = None, tail: int = 
     status = StageStatus(stage=stage_dir.name, restarts=own.restart_count)
     status.job_id = own.slurm_job_id or ledger_job_id
     if status.job_id:
-        _apply_sacct(status)
+        _apply_sacct(status, status.job_id)
         if own.state is State.RUNNING and not own.tasks and status.state not in _LIVE:
             _record_unrecorded_end(stage_dir, own, status)
     else:
@@ -155,19 +155,19 @@ def last_iteration(lines: list[str]) -> tuple[int, int, float] | None:
     return None
 
 
-def _apply_sacct(status: StageStatus) -> None:
+def _apply_sacct(status: StageStatus, job_id: str) -> None:
     if shutil.which("sacct") is None:
         status.state, status.reason = "unknown", "sacct not found on PATH (run on a Slurm login node)"
         return
     result = subprocess.run(
-        ["sacct", "-j", status.job_id, "-X", "--duplicates", "--noheader", "--parsable2", f"--format={SACCT_FORMAT}"],
+        ["sacct", "-j", job_id, "-X", "--duplicates", "--noheader", "--parsable2", f"--format={SACCT_FORMAT}"],
         capture_output=True,
         text=True,
     )
     rows = [line.split("|") for line in result.stdout.splitlines() if line.strip()]
     if result.returncode != 0 or not rows:
         status.state = "unknown"
-        status.reason = f"sacct -j {status.job_id}: {result.stderr.strip() or 'no record (purged or other cluster)'}"
+        status.reason = f"sacct -j {job_id}: {result.stderr.strip() or 'no record (purged or other cluster)'}"
         return
     row = dict(zip(SACCT_FORMAT.split(","), rows[-1]))
     status.state, status.reason = row["State"], f"elapsed {row['Elapsed']}, exit {row['ExitCode']}"
