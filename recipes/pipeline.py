@@ -55,7 +55,7 @@ def upstream_wiring(spec: StageSpec, upstream: StageLaunch | None, overrides: li
 def main(argv: list[str] | None = None, prog: str = "python -m recipes.pipeline") -> int:
     def action(overrides: list[str]) -> int:
         launches = plan_stages(overrides)
-        submission = submit(launches, dryrun=launches[0].cfg.launch.dryrun, chain=True)
+        submission = submit(launches, dryrun=launches[0].cfg.launch.dryrun)
         report_launch(launches, submission)
         return 0
 

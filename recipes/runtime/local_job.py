@@ -20,7 +20,7 @@ from pathlib import Path
 
 from recipes.core.parent_death import signal_on_parent_death
 from recipes.core.run_layout import StageDir
-from recipes.runtime.stage_runner import read_status, write_status
+from recipes.core.status import State, StatusRecord, read_status, write_status
 
 
 def command(run_dir: Path, torchrun_ranks: int) -> list[str]:
@@ -42,7 +42,7 @@ def log_path(run_dir: Path) -> Path:
     return StageDir(run_dir).logs / "stage.log"
 
 
-def run(cmd: list[str], run_dir: Path, env: dict[str, str], grace_s: float, cwd: Path) -> dict:
+def run(cmd: list[str], run_dir: Path, env: dict[str, str], grace_s: float, cwd: Path) -> StatusRecord:
     """Run `cmd`, its output on this terminal and in the stage's log; return the stage's final status."""
     log = log_path(run_dir)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -100,20 +100,20 @@ def _follow(log: Path, offset: int, ended: threading.Event) -> None:
                 time.sleep(0.2)
 
 
-def record_end(run_dir: Path, returncode: int, stopped_by: str | None) -> dict:
+def record_end(run_dir: Path, returncode: int, stopped_by: str | None) -> StatusRecord:
     """The stage's status, completed where the job could not write its own end (a signal killed it, or it was
     stopped before it started)."""
     from recipes.artifacts.stage_progress import resume_point
 
     status = read_status(run_dir)
-    if status["state"] not in ("running", "not started"):
+    if status.state.ended:
         return status
-    started = status.get("started", "")
+    started = status.started
     where = resume_point(run_dir)
     if stopped_by:
         write_status(
             run_dir,
-            "stopped",
+            State.STOPPED,
             started=started,
             error=f"stopped by {stopped_by} to the launcher; {where}; run the stage again to resume",
         )
@@ -121,7 +121,10 @@ def record_end(run_dir: Path, returncode: int, stopped_by: str | None) -> dict:
         cause = signal.Signals(-returncode).name if returncode < 0 else f"exit code {returncode}"
         hint = " (out of memory? see dmesg)" if returncode == -signal.SIGKILL else ""
         write_status(
-            run_dir, "failed", started=started, error=f"the job died of {cause}{hint} without recording an end; {where}"
+            run_dir,
+            State.FAILED,
+            started=started,
+            error=f"the job died of {cause}{hint} without recording an end; {where}",
         )
     return read_status(run_dir)
 

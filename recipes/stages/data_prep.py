@@ -33,6 +33,7 @@ from recipes.core.run_layout import StageDir
 from recipes.core.schema import DataPrepConfig, RootConfig
 from recipes.core.stage_context import ArrayTask, StageContext, array_lock
 from recipes.core.stage_specs import StageSpec
+from recipes.core.status import StageOutcome
 from recipes.stages.checks import missing_path
 
 MERGE_LOCK = ".merge.lock"
@@ -51,11 +52,10 @@ def assigned_sources(sources: list[dict], task: ArrayTask) -> list[tuple[int, di
     return list(enumerate(entries))[task.index :: task.count]
 
 
-def execute(ctx: StageContext) -> bool:
+def execute(ctx: StageContext) -> StageOutcome:
     from data_prep import tokenize
 
     cfg, knobs, task = ctx.cfg, ctx.cfg.data_prep, ArrayTask.from_environment()
-    out = ctx.artifact_dir
     settings = tokenize.TokenizeSettings(
         tokenizer=cfg.data.tokenizer, workers=knobs.workers, shard_bytes=knobs.shard_bytes
     )
@@ -68,7 +68,8 @@ def execute(ctx: StageContext) -> bool:
     _deduplicate_if_last(ctx, task)
     started = len(list(records.glob("started-*")))
     if not (records / "deduplicated").exists() and started < task.count:
-        return False  # a sibling has not started: leave the slot to it; the tasks still running finish this shard
+        # a sibling has not started: leave the slot to it; the tasks still running finish this shard
+        return StageOutcome.PART_DONE
     _wait_for(records / "deduplicated", ctx.run_dir, task)
     # this task's own shard first (a requeued task takes back its claim), then any shard nobody took
     for shard in [task.index, *(i for i in range(task.count) if i != task.index)]:
@@ -220,8 +221,8 @@ def _tokenize_shard(ctx: StageContext, settings, shard: int, inputs: list[str]) 
     )
 
 
-def _merge_if_last(ctx: StageContext, task: ArrayTask, settings) -> bool:
-    """Merge and blend once every task has committed its shards; True when this task did it."""
+def _merge_if_last(ctx: StageContext, task: ArrayTask, settings) -> StageOutcome:
+    """Merge and blend once every task has committed its shards; DONE when this task did it."""
     from data_prep import blend, tokenize
 
     out, knobs, launch = ctx.artifact_dir, ctx.cfg.data_prep, ctx.launch_key()
@@ -235,7 +236,7 @@ def _merge_if_last(ctx: StageContext, task: ArrayTask, settings) -> bool:
         ]
         done = merged.exists() and json.loads(merged.read_text()).get("launch") == launch
         if len(parts) < task.count or (done and task.count > 1):
-            return False  # a sibling is still tokenising (it will merge), or one already merged
+            return StageOutcome.PART_DONE  # a sibling is still tokenising (it will merge), or one already merged
         tokenized = tokenize.merge(
             settings, [sid for p in parts for sid in p["shard_ids"]], str(out), sum(p["skipped"] for p in parts)
         )
@@ -254,7 +255,7 @@ def _merge_if_last(ctx: StageContext, task: ArrayTask, settings) -> bool:
             {**keys[0], "inputs": {k: v for part in keys for k, v in part["inputs"].items()}},
         )
         merged.write_text(json.dumps({"launch": launch, "task": task.index}))
-    return True
+    return StageOutcome.DONE
 
 
 def check_sources(cfg: RootConfig) -> list[Finding]:

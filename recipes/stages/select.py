@@ -20,6 +20,7 @@ from recipes.core.model_size import total_parameters
 from recipes.core.schema import RootConfig
 from recipes.core.stage_context import ArrayTask, StageContext, array_lock
 from recipes.core.stage_specs import StageSpec
+from recipes.core.status import StageOutcome
 from recipes.posttrain.prompt_selection.settings import SelectConfig
 
 WARMUP_POLL_S = 30
@@ -54,7 +55,7 @@ def wait_for_warmup(out, pool, knobs, task: ArrayTask) -> None:
         time.sleep(WARMUP_POLL_S)
 
 
-def execute(ctx: StageContext) -> bool:
+def execute(ctx: StageContext) -> StageOutcome:
     from transformers import AutoTokenizer
 
     from recipes.posttrain.prompt_selection.pool import read_prompts
@@ -77,19 +78,19 @@ def execute(ctx: StageContext) -> bool:
                 )
     wait_for_warmup(out, pool, knobs, task)
     if not compute_features(out, pool, knobs, task.index, task.count):
-        return False  # a sibling still writes its shards; the last one to finish selects
+        return StageOutcome.PART_DONE  # a sibling still writes its shards; the last one to finish selects
     # Every task that finds all shards written gets here; the first one through the lock selects, the rest see
     # its marker. No time-out: scoring a large pool may take longer than any fixed wait.
     done, launch = out / SELECTED_MARKER, ctx.launch_key()
     with array_lock(out / ".select.lock", task, wait_s=float("inf")):
         if task.count > 1 and done.exists() and json.loads(done.read_text()).get("launch") == launch:
-            return False
+            return StageOutcome.PART_DONE
         summary = select(out, pool, targets, knobs)
         write_text_atomic(done, json.dumps({"launch": launch, "task": task.index}))
     for name, target in summary["targets"].items():
         langs = ", ".join(f"{lang} {n}" for lang, n in target["by_language"].items())
         print(f"select: {name}: {target['selected']} of {summary['pool']['size']} ({langs})", flush=True)
-    return True
+    return StageOutcome.DONE
 
 
 def _pool_rows(path: str) -> int:

@@ -16,8 +16,8 @@ from omegaconf import OmegaConf
 from rich.console import Console
 
 from recipes.core.config import CONF_DIR, ConfigError
+from recipes.core.status import UnreadableStatus
 from recipes.runtime import os_errors
-from recipes.runtime.stage_runner import UnreadableStatus
 from recipes.stages import STAGES, compose
 from recipes.submit.launch import StageFailed, prepare, submit
 from recipes.submit.preflight import PreflightError

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from recipes.core import secret_values
+from recipes.core.status import JOB_LOCK, job_alive
 
 LOCK_FILE = ".run.lock"
 _held: dict[Path, int] = {}  # run dir -> the open lock file descriptor, kept open while this process lives
@@ -42,9 +43,9 @@ def hold(run_dir: Path) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = _describe(os.read(fd, 4096))
+        busy = _describe(os.read(fd, 4096))
         os.close(fd)
-        raise RunDirBusy(f"{run_dir} is in use by {holder}") from None
+        raise RunDirBusy(f"{run_dir} is in use by {busy}") from None
     holder = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
@@ -61,8 +62,6 @@ def holder_gone(run_dir: Path) -> str | None:
     """Evidence that neither a launcher nor a job holds `run_dir` (both locks free; the holder the run lock names,
     if any), or None while one does. A launcher that died of SIGKILL or with its node releases the lock with its
     process."""
-    from recipes.runtime.stage_runner import JOB_LOCK, job_alive
-
     path = Path(run_dir) / LOCK_FILE
     if Path(run_dir).resolve() in _held or job_alive(run_dir):
         return None  # a launcher, or a job started without one (a rendered command.sh), lives

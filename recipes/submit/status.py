@@ -1,7 +1,7 @@
 """Where a run stands: per stage, the Slurm state, restarts, newest complete checkpoint, last step/loss, log tail.
 
 A run lives in `<launch.root>/<run>/`, one directory per stage (resolved.yaml, manifest.json, status.json written
-by recipes.runtime.stage_runner) and NeMo-Run's experiment files in `<launch.root>/<run>/.nemo_run/`. The Slurm job id
+by the job, recipes.core.status) and NeMo-Run's experiment files in `<launch.root>/<run>/.nemo_run/`. The Slurm job id
 of a stage comes from its status.json (written from inside the job) or, before the job has started, from
 NeMo-Run's `.nemo_run/.slurm_jobs` ledger (`<job id> = <ls term>,<local job dir>,...`, job dir named after the
 stage).
@@ -22,7 +22,7 @@ from recipes.artifacts.checkpoints import newest_complete
 from recipes.artifacts.stage_progress import checkpoint_dir, newest_log
 from recipes.core.config import default_launch_root
 from recipes.core.run_layout import StageDir
-from recipes.runtime.stage_runner import read_status, write_status
+from recipes.core.status import State, StatusRecord, read_status, write_status
 from recipes.submit import run_lock
 
 # Megatron's training log line, e.g.
@@ -68,12 +68,12 @@ def resolve_run_dir(run: str, root: str | None = None) -> Path:
     )
 
 
-def settle_abandoned(stage_dir: Path, evidence: str | None = None) -> dict:
+def settle_abandoned(stage_dir: Path, evidence: str | None = None) -> StatusRecord:
     """The stage's status; a local attempt still recorded `running` whose launcher is gone (its run lock is free:
     the launcher and its job were killed together, a node crash) is recorded `failed` here, with the evidence and
     where it resumes from. Slurm jobs (a job id recorded) are left to sacct."""
     status = read_status(stage_dir)
-    if status["state"] != "running" or status.get("slurm_job_id") or status.get("tasks"):
+    if status.state is not State.RUNNING or status.slurm_job_id or status.tasks:
         return status
     evidence = evidence or run_lock.holder_gone(stage_dir)
     if evidence is None:
@@ -82,9 +82,9 @@ def settle_abandoned(stage_dir: Path, evidence: str | None = None) -> dict:
 
     write_status(
         stage_dir,
-        "failed",
-        started=status.get("started", ""),
-        error=f"the attempt started {status.get('started', '?')} ended without recording its end; {evidence}; "
+        State.FAILED,
+        started=status.started,
+        error=f"the attempt started {status.started or '?'} ended without recording its end; {evidence}; "
         f"{resume_point(stage_dir)}; run the stage again to resume",
     )
     return read_status(stage_dir)
@@ -103,14 +103,14 @@ def collect(run_dir: Path, tail: int = 5) -> list[StageStatus]:
 
 def stage_status(stage_dir: Path, ledger_job_id: str | None = None, tail: int = 5) -> StageStatus:
     own = settle_abandoned(stage_dir)
-    status = StageStatus(stage=stage_dir.name, restarts=int(own.get("restart_count", 0)))
-    status.job_id = own.get("slurm_job_id") or ledger_job_id
+    status = StageStatus(stage=stage_dir.name, restarts=own.restart_count)
+    status.job_id = own.slurm_job_id or ledger_job_id
     if status.job_id:
-        _apply_sacct(status)
-        if own["state"] == "running" and not own.get("tasks") and status.state not in _LIVE:
+        _apply_sacct(status, status.job_id)
+        if own.state is State.RUNNING and not own.tasks and status.state not in _LIVE:
             _record_unrecorded_end(stage_dir, own, status)
     else:
-        status.state, status.reason = own["state"], "no Slurm job id recorded (local run or not submitted)"
+        status.state, status.reason = own.state.value, "no Slurm job id recorded (local run or not submitted)"
     checkpoint = newest_complete(checkpoint_dir(stage_dir))
     if checkpoint is not None:
         status.checkpoint, status.checkpoint_step = str(checkpoint.path), checkpoint.step
@@ -128,15 +128,15 @@ def stage_status(stage_dir: Path, ledger_job_id: str | None = None, tail: int = 
 _LIVE = ("unknown", "PENDING", "RUNNING", "REQUEUED", "COMPLETING", "SUSPENDED")
 
 
-def _record_unrecorded_end(stage_dir: Path, own: dict, slurm: StageStatus) -> None:
+def _record_unrecorded_end(stage_dir: Path, own: StatusRecord, slurm: StageStatus) -> None:
     """A Slurm job that ended without recording it (SIGKILL: the OOM killer, the kill after a cancel's or the time
     limit's grace, a node lost): recorded failed, with Slurm's word for it and where the stage resumes from."""
     from recipes.artifacts.stage_progress import resume_point
 
     write_status(
         stage_dir,
-        "failed",
-        started=own.get("started", ""),
+        State.FAILED,
+        started=own.started,
         slurm_job_id=slurm.job_id,
         restart_count=slurm.restarts,
         error=f"the job ended without recording its end (Slurm: {slurm.state}, "
@@ -153,19 +153,19 @@ def last_iteration(lines: list[str]) -> tuple[int, int, float] | None:
     return None
 
 
-def _apply_sacct(status: StageStatus) -> None:
+def _apply_sacct(status: StageStatus, job_id: str) -> None:
     if shutil.which("sacct") is None:
         status.state, status.reason = "unknown", "sacct not found on PATH (run on a Slurm login node)"
         return
     result = subprocess.run(
-        ["sacct", "-j", status.job_id, "-X", "--duplicates", "--noheader", "--parsable2", f"--format={SACCT_FORMAT}"],
+        ["sacct", "-j", job_id, "-X", "--duplicates", "--noheader", "--parsable2", f"--format={SACCT_FORMAT}"],
         capture_output=True,
         text=True,
     )
     rows = [line.split("|") for line in result.stdout.splitlines() if line.strip()]
     if result.returncode != 0 or not rows:
         status.state = "unknown"
-        status.reason = f"sacct -j {status.job_id}: {result.stderr.strip() or 'no record (purged or other cluster)'}"
+        status.reason = f"sacct -j {job_id}: {result.stderr.strip() or 'no record (purged or other cluster)'}"
         return
     row = dict(zip(SACCT_FORMAT.split(","), rows[-1]))
     status.state, status.reason = row["State"], f"elapsed {row['Elapsed']}, exit {row['ExitCode']}"

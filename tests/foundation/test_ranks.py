@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 from recipes.artifacts.versions import RECORD_FILE, Registry
+from recipes.core.config import REPO_ROOT
 from recipes.runtime import stage_runner
-from recipes.submit import launch
+from recipes.submit import launch, local_backend
+from recipes.submit.backend import ranks_per_node
 
 # the smoke cpt launched on its own, not after its pipeline's hf_import (whose checkpoint it starts from)
 STANDALONE = ["checkpoint.pretrained_checkpoint=null"]
@@ -19,7 +21,7 @@ def test_local_training_stage_runs_one_torchrun_process_per_gpu(tmp_path):
     from recipes.runtime import local_job
 
     cpt = launch.prepare("cpt", [f"launch.root={tmp_path}", "cluster.gpus_per_node=2", *STANDALONE])
-    assert local_job.command(cpt.run_dir, launch.torchrun_ranks(cpt.cfg)) == [
+    assert local_job.command(cpt.run_dir, ranks_per_node(cpt.cfg)) == [
         sys.executable,
         "-m",
         "torch.distributed.run",
@@ -31,7 +33,7 @@ def test_local_training_stage_runs_one_torchrun_process_per_gpu(tmp_path):
         str(cpt.run_dir),
     ]
     data_prep = launch.prepare("data_prep", [f"launch.root={tmp_path}", "cluster.gpus_per_node=2"])
-    assert local_job.command(data_prep.run_dir, launch.torchrun_ranks(data_prep.cfg)) == [
+    assert local_job.command(data_prep.run_dir, ranks_per_node(data_prep.cfg)) == [
         sys.executable,
         "-m",
         "recipes.runtime.stage_runner",
@@ -47,12 +49,10 @@ def test_rendered_local_commands_start_training_under_torchrun(tmp_path):
         for stage in ("cpt", "eval")
     ]
     commands = {x.name: x for x in launches}
-    cpt = launch._write_local_command(commands["cpt"]).read_text().splitlines()[-1]
-    assert (
-        cpt
-        == f"torchrun --standalone --nproc-per-node=gpu -m recipes.runtime.stage_runner --run-dir {commands['cpt'].run_dir}"
-    )
-    evaluation = launch._write_local_command(commands["eval"]).read_text().splitlines()[-1]
+    cpt = local_backend.write_command(commands["cpt"]).read_text().splitlines()[-1]
+    runner = "-m recipes.runtime.stage_runner --run-dir"
+    assert cpt == f"torchrun --standalone --nproc-per-node=gpu {runner} {commands['cpt'].run_dir}"
+    evaluation = local_backend.write_command(commands["eval"]).read_text().splitlines()[-1]
     assert evaluation == f"python -m recipes.runtime.stage_runner --run-dir {commands['eval'].run_dir}"
 
 
@@ -93,7 +93,7 @@ def test_a_local_gpu_stage_without_its_engine_stops_before_anything_runs(tmp_pat
             "cluster.gpu_memory_gib=80",
             *STANDALONE,
         ],
-        cwd=launch.REPO_ROOT,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=300,

@@ -42,7 +42,7 @@ def test_array_tasks_share_the_work_and_the_last_one_merges(tmp_path):
     rendered = launch("recipes.data_prep", f"launch.root={root}", "launch.dryrun=true", "stage.array=0-2", *COMMON)
     assert rendered.returncode == 0, rendered.stderr[-2000:]
     run_dir = root / "smoke" / "data_prep"
-    from recipes.runtime.stage_runner import read_status
+    from recipes.core.status import State, read_status
 
     screened = run_dir / "artifact" / "curation" / "task-0002" / "screened.json"
     for i, task in enumerate([2, 2, 0, 1]):  # the order Slurm happens to finish them in; task 2 requeued once
@@ -60,11 +60,11 @@ def test_array_tasks_share_the_work_and_the_last_one_merges(tmp_path):
             first_screening = screened.stat().st_mtime_ns
         merged = (run_dir / "artifact" / "tokens.json").exists()
         assert merged == (i == 3), "only the last task to finish merges"
-        assert read_status(run_dir)["state"] == ("succeeded" if i == 3 else "running")
+        assert read_status(run_dir).state is (State.SUCCEEDED if i == 3 else State.RUNNING)
     assert screened.stat().st_mtime_ns == first_screening  # the requeued task 2 did not screen its shard again
 
     status = read_status(run_dir)
-    assert status["tasks"] == 3 and status["slurm_job_id"] == "777"
+    assert status.tasks == 3 and status.slurm_job_id == "777"
     assert json.loads((run_dir / "tasks" / "merged").read_text())["task"] == 1
     # tasks 2 and 0 found a sibling not started and ended after screening; task 1 deduplicated, filtered and
     # tokenised every shard
@@ -95,10 +95,10 @@ def test_a_failed_task_fails_the_array(tmp_path):
         env={"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "2"},
     )
     assert out.returncode == 1
-    from recipes.runtime.stage_runner import read_status
+    from recipes.core.status import State, read_status
 
     status = read_status(run_dir)
-    assert status["state"] == "failed" and status["array_task"] == 1
+    assert status.state is State.FAILED and status.array_task == 1
 
 
 def write_copies(path: Path) -> None:
@@ -120,7 +120,7 @@ def write_copies(path: Path) -> None:
 def test_data_prep_array_on_slurm(tmp_path):
     """The four dedup steps on the local Slurm: three tasks at once, two at a time (a throttled array), and the
     copies in task 0's file are removed in favour of their originals in task 1's."""
-    from recipes.runtime.stage_runner import read_status
+    from recipes.core.status import State, read_status
 
     write_copies(tmp_path / "copies.jsonl")
     sources = f"data.sources=[{{path: '{SAMPLE}'}}, {{path: '{tmp_path / 'copies.jsonl'}'}}]"
@@ -139,10 +139,10 @@ def test_data_prep_array_on_slurm(tmp_path):
     assert "note: data_prep run as a Slurm job array: submitted detached" in out.stdout
     run_dir = tmp_path / "smoke" / "data_prep"
     deadline = time.monotonic() + 300
-    while read_status(run_dir)["state"] in ("running", "not started"):
+    while not read_status(run_dir).state.ended:
         assert time.monotonic() < deadline, read_status(run_dir)
         time.sleep(1)
-    assert read_status(run_dir)["state"] == "succeeded"
+    assert read_status(run_dir).state is State.SUCCEEDED
     tasks = [json.loads(p.read_text()) for p in sorted(run_dir.glob("status.task-*.json"))]
     assert [t["array_task"] for t in tasks] == [0, 1, 2] and {t["state"] for t in tasks} == {"succeeded"}
     assert len({t["slurm_job_id"] for t in tasks}) == 1  # the array's job id

@@ -76,7 +76,7 @@ def test_the_launchers_packages_are_not_installed_in_the_job_venv(job_venv):
     )
     # Submitting from such an install names the extra to add.
     submit = subprocess.run(
-        [str(job_venv), "-c", "from recipes.submit.launch import load_nemo_run; load_nemo_run()"],
+        [str(job_venv), "-c", "from recipes.submit.slurm_backend import load_nemo_run; load_nemo_run()"],
         capture_output=True,
         text=True,
         env=_job_env(),
@@ -132,7 +132,7 @@ def test_no_job_side_module_imports_the_launcher_anywhere():
     modules = [p for d in JOB_SIDE for p in d.rglob("*.py")]
     assert len(modules) > 50
     assert [hit for p in modules for hit in _launcher_imports(p)] == []
-    assert _launcher_imports(REPO / "recipes" / "submit" / "launch.py")  # the walk sees the submitting side's
+    assert _launcher_imports(REPO / "recipes" / "submit" / "slurm_backend.py")  # the walk sees the submitting side's
 
 
 def test_the_launcher_is_an_extra_that_the_one_machine_install_includes():

@@ -15,6 +15,7 @@ import torch
 
 from recipes.core.config import REPO_ROOT
 from recipes.core.stage_context import StageContext
+from recipes.core.status import StageOutcome
 from recipes.gemma3_fixture import build
 from recipes.posttrain.prompt_selection.model import lora_model, lora_parameters
 from recipes.posttrain.prompt_selection.settings import SelectionSettings
@@ -92,7 +93,7 @@ def test_the_27b_chains_select_runs_end_to_end(multimodal_gemma3, tmp_path):
         1.0,
     )
     ctx = StageContext(run.cfg, run.run_dir)
-    assert select.execute(ctx)
+    assert select.execute(ctx) is StageOutcome.DONE
     out = ctx.artifact_dir
     chosen = [json.loads(line) for line in (out / "selected.jsonl").read_text().splitlines()]
     assert len(chosen) == math.ceil(0.05 * 16) and set(chosen[0]["targets"]) == {"id_math"}
