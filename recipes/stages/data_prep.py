@@ -33,7 +33,7 @@ from recipes.core.run_layout import StageDir
 from recipes.core.schema import DataPrepConfig, RootConfig
 from recipes.core.stage_context import ArrayTask, StageContext, array_lock
 from recipes.core.stage_specs import StageSpec
-from recipes.core.status import StageOutcome
+from recipes.core.status import StageOutcome, State, StatusRecord
 from recipes.stages.checks import missing_path
 
 MERGE_LOCK = ".merge.lock"
@@ -155,11 +155,11 @@ def _wait_for(path: Path, run_dir: Path, task: ArrayTask) -> None:
     """Until `path` exists; a sibling's failure (its status record) stops the wait with its error."""
     while not path.exists():
         for status in StageDir(run_dir).task_statuses():
-            record = json.loads(status.read_text())
-            if record.get("state") == "failed" and record.get("array_task") != task.index:
+            record = StatusRecord.load(status)
+            if record.state is State.FAILED and record.array_task != task.index:
                 raise RuntimeError(
-                    f"data_prep: array task {record.get('array_task')} failed "
-                    f"({record.get('error')}); the global dedup it screens for cannot run"
+                    f"data_prep: array task {record.array_task} failed "
+                    f"({record.error}); the global dedup it screens for cannot run"
                 )
         time.sleep(POLL_S)
 
