@@ -8,7 +8,7 @@ from recipes.submit.cli import stage_main
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m recipes.clair") -> int:
-    return stage_main("clair", __doc__.splitlines()[0], argv, prog)
+    return stage_main("clair", argv, prog)
 
 
 if __name__ == "__main__":

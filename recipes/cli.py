@@ -17,14 +17,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from recipes.stages import STAGES
+from recipes.stages import specs
 
 
 @dataclass(frozen=True)
 class Command:
     name: str
-    module: str  # a module with main(argv), or a package whose __main__ has it
+    # a module with main(argv), or a package whose __main__ has it; None: a stage without a `python -m` module of
+    # its own (`sealion <stage>` runs every registered stage)
+    module: str | None
     group: str  # the heading `sealion --help` lists it under
+    stage_summary: str | None = None  # a stage's: its spec's summary
 
 
 TOOLS: tuple[Command, ...] = (
@@ -52,12 +55,27 @@ TOOLS: tuple[Command, ...] = (
 
 def commands() -> dict[str, Command]:
     """Every command by name: the registered stages first, then the tools."""
-    table = {stage: Command(stage, f"recipes.{stage}", "stages") for stage in STAGES}
+    table = {
+        spec.name: Command(spec.name, _module_if_any(f"recipes.{spec.name}"), "stages", spec.summary)
+        for spec in specs()
+    }
     for tool in TOOLS:
         if tool.name in table:
             raise RuntimeError(f"command {tool.name!r} is both a stage and a tool: rename the tool")
         table[tool.name] = tool
     return table
+
+
+def _module_if_any(module: str) -> str | None:
+    return module if importlib.util.find_spec(module) else None
+
+
+def describe(command: Command) -> str:
+    """The line `sealion --help` shows: a stage's spec summary, else its module's docstring's first sentence."""
+    if command.stage_summary is not None:
+        return command.stage_summary[:1].upper() + command.stage_summary[1:]
+    assert command.module is not None
+    return summary(command.module)
 
 
 def entry_module(module: str) -> str:
@@ -81,8 +99,8 @@ def usage() -> str:
     lines = ["usage: sealion <command> [ARGS]   (sealion <command> --help: its own arguments)", ""]
     for group in dict.fromkeys(c.group for c in table.values()):
         lines.append(f"{group}:")
-        lines += [f"  {c.name:<17} {summary(c.module)}" for c in table.values() if c.group == group]
-    lines += ["", "`sealion X` runs the same command as `python -m <its module>`; a stage's module is recipes.<stage>."]
+        lines += [f"  {c.name:<17} {describe(c)}" for c in table.values() if c.group == group]
+    lines += ["", "`sealion X` runs the same command as `python -m <its module>` (the first stages: recipes.<stage>)."]
     return "\n".join(lines)
 
 
@@ -98,7 +116,13 @@ def main(argv: list[str] | None = None) -> int:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         print(f"error: {name}: no such command{hint} (`sealion --help` lists them)", file=sys.stderr)
         return 2
-    command_main = importlib.import_module(entry_module(table[name].module)).main
+    command = table[name]
+    if command.stage_summary is not None:
+        from recipes.submit.cli import stage_main
+
+        return stage_main(name, rest, prog=f"sealion {name}") or 0
+    assert command.module is not None
+    command_main = importlib.import_module(entry_module(command.module)).main
     takes_prog = "prog" in inspect.signature(command_main).parameters
     code = command_main(rest, prog=f"sealion {name}") if takes_prog else command_main(rest)
     return code or 0

@@ -8,7 +8,7 @@ from recipes.submit.cli import stage_main
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m recipes.sft") -> int:
-    return stage_main("sft", __doc__.splitlines()[0], argv, prog)
+    return stage_main("sft", argv, prog)
 
 
 if __name__ == "__main__":

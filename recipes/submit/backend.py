@@ -15,8 +15,9 @@ from typing import Protocol
 
 from recipes.core.config import gpus_per_node
 from recipes.core.schema import RootConfig
-from recipes.core.stage_specs import Engine, stage_spec
+from recipes.core.stage_specs import Engine
 from recipes.core.status import StatusRecord
+from recipes.stages import stage as stage_spec
 from recipes.submit import preflight
 
 

@@ -18,7 +18,8 @@ from rich.console import Console
 from recipes.core.config import CONF_DIR, ConfigError
 from recipes.core.status import UnreadableStatus
 from recipes.runtime import os_errors
-from recipes.stages import STAGES, compose
+from recipes.stages import compose
+from recipes.stages import stage as stage_spec
 from recipes.submit.launch import StageFailed, prepare, submit
 from recipes.submit.preflight import PreflightError
 
@@ -141,7 +142,7 @@ def unquoted_override(message: str, overrides: list[str]) -> str:
     return f"{what}; fix: quote the value inside the argument, e.g. \"{key}='{value}'\""
 
 
-def stage_main(stage: str, summary: str, argv: list[str] | None = None, prog: str | None = None) -> int:
+def stage_main(stage: str, argv: list[str] | None = None, prog: str | None = None) -> int:
     """Entry of `sealion <stage>` and `python -m recipes.<stage>`: compose, preflight, launch (or render with
     launch.dryrun=true)."""
 
@@ -150,8 +151,8 @@ def stage_main(stage: str, summary: str, argv: list[str] | None = None, prog: st
         report_launch([launch], submit([launch], dryrun=launch.cfg.launch.dryrun))
         return 0
 
-    assert stage in STAGES
-    return run_command(prog or f"python -m recipes.{stage}", summary, stage, action, argv)
+    summary = stage_spec(stage).summary
+    return run_command(prog or f"sealion {stage}", summary[:1].upper() + summary[1:], stage, action, argv)
 
 
 def report_launch(launches, submission) -> None:

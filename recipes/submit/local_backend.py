@@ -14,9 +14,9 @@ from pathlib import Path
 
 from recipes.core.config import REPO_ROOT
 from recipes.core.run_layout import StageDir
-from recipes.core.stage_specs import stage_spec
 from recipes.core.status import State
 from recipes.runtime import local_job
+from recipes.stages import stage as stage_spec
 from recipes.submit import preflight
 from recipes.submit.backend import LaunchShape, StageLaunch, Submission, launch_shape, ranks_per_node
 

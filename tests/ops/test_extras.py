@@ -99,7 +99,7 @@ for stage in stages:
     sys.argv = [f"recipes.{stage}", f"launch.root={root}", f"cluster={cluster}", "launch.dryrun=true",
                 # what a user must set for some stages (the run's own choices, not packages)
                 "cluster.account=acct", "cluster.partition=part", f"clair.prompts={prompts}"]
-    code = stage_main(stage, stage)
+    code = stage_main(stage)
     if code:
         failed[stage] = code
 print("FAILED", failed)
