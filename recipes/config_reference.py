@@ -8,6 +8,7 @@ file equal to `render()`.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import dataclasses
 import inspect
@@ -226,11 +227,8 @@ def render(sections: list[Section] | None = None, conf: Path = CONF_DIR) -> str:
     return "\n".join(out)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if args:
-        print("usage: python -m recipes.config_reference   (writes docs/config-reference.md)", file=sys.stderr)
-        return 0 if args[0] in ("-h", "--help") else 2
+def main(argv: list[str] | None = None, prog: str = "python -m recipes.config_reference") -> int:
+    argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0].split(": ", 1)[1]).parse_args(argv)
     OUTPUT.parent.mkdir(exist_ok=True)
     OUTPUT.write_text(render())
     print(f"wrote {OUTPUT.relative_to(REPO_ROOT)}")

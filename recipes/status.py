@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from recipes.runtime.stage_runner import UnreadableStatus
+from recipes.core.status import UnreadableStatus
 from recipes.submit.status import StatusSettings, run
 
 

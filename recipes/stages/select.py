@@ -142,14 +142,6 @@ def check_select(cfg: RootConfig) -> list[Finding]:
             )
             for name in samples
         ]
-    if s.candidate_gradient not in ("adam", "sgd"):
-        out.append(
-            Finding(
-                "select.candidate_gradient",
-                f"unknown gradient {s.candidate_gradient!r}",
-                "set select.candidate_gradient=adam (LESS) or sgd",
-            )
-        )
     out += [
         Finding(f"select.{name}", f"{value} is not in (0, 1]", f"set select.{name} to a share, e.g. 0.05")
         for name, value in (("select_fraction", s.select_fraction), ("warmup_fraction", s.warmup_fraction))

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from recipes.artifacts.versions import RECORD_FILE, Registry
 from recipes.core.status import StageOutcome, State, read_status
 from recipes.runtime import stage_runner
-from recipes.stages import release
+from recipes.stages import stage
 from recipes.submit import launch
 
 
@@ -29,7 +31,8 @@ def test_the_runner_registers_only_a_completed_artifact(tmp_path, monkeypatch, r
         (ctx.artifact_dir / "notes.txt").write_text("a payload\n")
         return returned
 
-    monkeypatch.setattr(release, "execute", execute)
+    returning = dataclasses.replace(stage("release"), execute=execute)  # the runner calls the spec's execute
+    monkeypatch.setattr(stage_runner, "stage", lambda name: returning)
     monkeypatch.delenv("RANK", raising=False)
     monkeypatch.delenv("SLURM_PROCID", raising=False)
     assert stage_runner.main(["--run-dir", str(run.run_dir)]) == (0 if state is State.SUCCEEDED else 1)

@@ -11,14 +11,18 @@ import shlex
 import shutil
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
+import yaml
 
 from recipes.artifacts.versions import Registry
+from recipes.core.schema import RootConfig
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "add-a-stage.md"
+SHARED = {f.name for f in fields(RootConfig)}
 BLOCK = re.compile(r"^```(\w+)(?: file=(\S+))?\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
@@ -58,9 +62,11 @@ def copy(tmp_path_factory) -> Path:
 def run(copy: Path, command: str, runs: Path) -> subprocess.CompletedProcess:
     """A command of the page, with this Python for `python`, from the copy's root, on the copy's code."""
     argv = shlex.split(command)
-    assert argv[0] == "python"
+    assert argv[0] == "sealion"  # the console script is `python -m recipes` (the copy is not installed)
     env = {**os.environ, "PYTHONPATH": str(copy), "SEALION_RUNS": str(runs)}
-    return subprocess.run([sys.executable, *argv[1:]], cwd=copy, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "recipes", *argv[1:]], cwd=copy, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_the_walkthrough_adds_a_stage_with_two_files_and_runs_it(copy, tmp_path):
@@ -80,6 +86,9 @@ def test_the_walkthrough_adds_a_stage_with_two_files_and_runs_it(copy, tmp_path)
     assert {row["lang"]: row["documents"] for row in rows} == expected
     assert all(row["characters"] > row["documents"] for row in rows)
     assert json.loads((run_dir / "status.json").read_text())["state"] == "succeeded"
+    resolved = yaml.safe_load((run_dir / "resolved.yaml").read_text())
+    assert set(resolved) == SHARED | {"corpus_stats"}  # its job's config: the shared sections and its own
+    assert resolved["corpus_stats"] == {"min_characters": 0}
     record = Registry(runs / "registry", create=False).get("smoke-corpus_stats")
     assert (record.stage, record.payload_kind) == ("corpus_stats", "jsonl")
     assert Path(record.artifact) == run_dir / "artifact"
@@ -87,7 +96,7 @@ def test_the_walkthrough_adds_a_stage_with_two_files_and_runs_it(copy, tmp_path)
     refused = run(copy, commands[1], runs)
     assert refused.returncode != 0
     assert texts[0] in refused.stdout + refused.stderr  # the error the page shows, naming the field
-    assert "data.sources[0].format" in texts[0]
+    assert texts[0].startswith("corpus_stats.min_characters: ")
 
     status = git(copy, "status", "--porcelain", "--untracked-files=all").splitlines()
     assert sorted(status) == ["?? conf/stage/corpus_stats.yaml", "?? recipes/stages/corpus_stats.py"]

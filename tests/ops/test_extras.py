@@ -98,7 +98,9 @@ failed = {}
 for stage in stages:
     sys.argv = [f"recipes.{stage}", f"launch.root={root}", f"cluster={cluster}", "launch.dryrun=true",
                 # what a user must set for some stages (the run's own choices, not packages)
-                "cluster.account=acct", "cluster.partition=part", f"clair.prompts={prompts}"]
+                "cluster.account=acct", "cluster.partition=part"]
+    if stage == "clair":  # a stage's own section is set on that stage only (another's override is refused)
+        sys.argv.append(f"clair.prompts={prompts}")
     code = stage_main(stage)
     if code:
         failed[stage] = code
