@@ -122,7 +122,8 @@ class RunConfig:
 
 @dataclass
 class StageConfig:
-    """What the launcher needs to know about a stage; its code facts (engine, payload) are its StageSpec (recipes.core.stage_specs)."""
+    """What the launcher needs to know about a stage; its code facts (engine, payload) are its StageSpec, in its
+    module (recipes/stages/<name>.py)."""
 
     name: str = MISSING
     needs_gpu: bool = False
