@@ -20,8 +20,8 @@ with --only):
   sweep         bench.train_throughput --sweep in the time left (named speed-lever variants at two depths).
 
 Nothing is downloaded: the small model's shapes and tokenizer come from the Gemma 3 fixture (`--fixture`, default
-recipes.gemma3_fixture's cache). Each check works in its own directory under --work, deleted when it ends (logs are kept), so the disk
-needed is the largest check's, not their sum (`disk_need_gb`).
+recipes.gemma3_fixture's cache). Each check works in its own directory under --work, deleted when it ends (logs are
+kept), so the disk needed is the largest check's, not their sum (`disk_need_gb`).
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 WORDS = {
     "en": "the river rose after three days of monsoon rain and the ferry stopped running while farmers moved cattle",
-    "id": "sungai meluap setelah tiga hari hujan monsun dan kapal feri berhenti beroperasi sementara petani memindahkan",
+    "id": "sungai meluap setelah tiga hari hujan monsun dan kapal feri berhenti beroperasi sementara petani "
+    "memindahkan",
     "vi": "con sông dâng cao sau ba ngày mưa gió mùa và phà ngừng chạy trong khi nông dân di chuyển gia súc",
     "th": "แม่น้ำ เอ่อล้น หลัง ฝน มรสุม ตก สาม วัน และ เรือ ข้ามฟาก หยุด ให้บริการ ชาวนา ย้าย วัว",
     "zh": "季风 雨 连下 三天 后 河水 上涨 渡轮 停止 运行 农民 转移 牲畜 村庄 道路 被 淹没",

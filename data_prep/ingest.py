@@ -3,8 +3,8 @@
 Why this shape:
   - Streaming everywhere (JSONL line by line, Parquet in row batches, datasets with `streaming=True`), so a
     corpus larger than memory never has to fit in it.
-  - JSONL (plain, .gz or .zst) is read as bytes and each line decoded as strict UTF-8: one bad byte quarantines one line instead of
-    aborting the file (text mode would raise mid-file) or silently replacing characters.
+  - JSONL (plain, .gz or .zst) is read as bytes and each line decoded as strict UTF-8: one bad byte quarantines one line
+    instead of aborting the file (text mode would raise mid-file) or silently replacing characters.
   - A bad record never stops the run: it becomes a `Quarantined` with its origin, so the counts add up.
 """
 

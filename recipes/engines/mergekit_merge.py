@@ -8,9 +8,9 @@ when there is no base; `chat_template` can override that ("auto" picks the most 
 Multimodal Gemma 3 inputs (`Gemma3ForConditionalGeneration`) are merged in their language models only: SEA-LION
 trains the text back-end and keeps the vision tower, so every input must carry the same vision tower/projector
 (`recipes.artifacts.multimodal.vision_identity`), checked before anything is written. Each input is split
-(`recipes.artifacts.multimodal.split`) into a temporary directory beside the output, mergekit merges the `text/` parts, and
-`recipes.artifacts.multimodal.reassemble` puts the first input's vision tower around the merged language model, byte for
-byte, with the repository's image + tool-call chat template (so `chat_template` is refused there). Mixing
+(`recipes.artifacts.multimodal.split`) into a temporary directory beside the output, mergekit merges the `text/` parts,
+and `recipes.artifacts.multimodal.reassemble` puts the first input's vision tower around the merged language model, byte
+for byte, with the repository's image + tool-call chat template (so `chat_template` is refused there). Mixing
 multimodal and text-only inputs is refused: the output would be neither.
 """
 

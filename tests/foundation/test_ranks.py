@@ -48,10 +48,8 @@ def test_rendered_local_commands_start_training_under_torchrun(tmp_path):
     ]
     commands = {x.name: x for x in launches}
     cpt = launch._write_local_command(commands["cpt"]).read_text().splitlines()[-1]
-    assert (
-        cpt
-        == f"torchrun --standalone --nproc-per-node=gpu -m recipes.runtime.stage_runner --run-dir {commands['cpt'].run_dir}"
-    )
+    runner = "torchrun --standalone --nproc-per-node=gpu -m recipes.runtime.stage_runner"
+    assert cpt == f"{runner} --run-dir {commands['cpt'].run_dir}"
     evaluation = launch._write_local_command(commands["eval"]).read_text().splitlines()[-1]
     assert evaluation == f"python -m recipes.runtime.stage_runner --run-dir {commands['eval'].run_dir}"
 

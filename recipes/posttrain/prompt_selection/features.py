@@ -5,8 +5,8 @@ candidate's gradient g is preconditioned with the checkpoint's AdamW moments as 
 m' = b1*m + (1-b1)*g, v' = b2*v + (1-b2)*g^2, feature = m' / sqrt(v' + eps) (`obtain_gradients_with_adam`);
 a target example's feature is its plain gradient (`obtain_gradients`, gradient_type sgd). Both are projected by
 the same seeded sparse projection (projection.py). The coordinates are the LoRA parameters the warm-up trained
-(those with AdamW moments: a parameter that never got a gradient is skipped, as LESS skips `p.grad is None`). Dropout is off (eval mode), so a feature depends only on the example, the
-checkpoint and the seed.
+(those with AdamW moments: a parameter that never got a gradient is skipped, as LESS skips `p.grad is None`). Dropout is
+off (eval mode), so a feature depends only on the example, the checkpoint and the seed.
 
 Candidate features are written per (shard, checkpoint) as features/ckpt-<epoch>/shard-<index>-<key>.npy, the key
 being the content key of the shard's ids, the settings and the checkpoint (as data_prep's token shards are keyed on
