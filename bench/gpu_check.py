@@ -577,7 +577,8 @@ def preempt_during_save(ws: Workspace, model: Path) -> dict:
 def check_precision(ws: Workspace) -> dict:
     from bench import train_throughput as bench
 
-    losses, step_s = {}, {}
+    losses: dict[str, list[float]] = {}
+    step_s: dict[str, float] = {}
     for precision in bench.PRECISIONS:
         args = bench.parse_args(["--precision", precision, "--warmup", "2", "--steps", str(PRECISION_ITERS - 2)])
         try:

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = {
@@ -72,7 +73,7 @@ def _count_tokens(idx_prefix: Path) -> int:
 
 
 # --- the reproduction of Megatron-LM tools/preprocess_data.py's approach -------------------------------------
-_tok = {}
+_tok: dict[str, Any] = {}  # the worker's tokenizer, set by _mlm_init
 
 
 def _mlm_init(tokenizer_dir: str) -> None:
@@ -114,7 +115,8 @@ def main() -> int:
     parser.add_argument("--megatron-style", nargs=3, metavar=("INPUT", "PREFIX", "TOKENIZER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.megatron_style:
-        megatron_style(*args.megatron_style, workers=args.workers)
+        input_path, prefix, tokenizer = args.megatron_style
+        megatron_style(input_path, prefix, tokenizer, workers=args.workers)
         return 0
     if not args.tokenizer:
         from recipes.gemma3_fixture import build

@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,7 @@ def _check_weight_headers(model_dir: Path) -> None:
             ) from None
 
 
-def check_compatible(model_dirs: list[str | Path]) -> list[ModelFingerprint]:
+def check_compatible(model_dirs: Sequence[str | Path]) -> list[ModelFingerprint]:
     """Refuse inputs whose architectures or vocabularies differ, naming the field and both values."""
     prints = [fingerprint(d) for d in model_dirs]
     multimodal = [p.path for p in prints if p.multimodal]

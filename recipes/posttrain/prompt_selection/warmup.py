@@ -110,4 +110,6 @@ def warmup(root: Path, pool: list[Prompt], settings: SelectionSettings) -> list[
         )
         meta = {"epoch": epoch, "mean_lr": sum(rates) / len(rates)}
         write_text_atomic(directory / META_FILE, json.dumps(meta))  # last: its presence marks the checkpoint whole
-    return load_checkpoints(root, pool, settings)
+    done = load_checkpoints(root, pool, settings)
+    assert done is not None  # every checkpoint was just written
+    return done
