@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from dataprep_corpus import write_corpus
 
 from data_prep.tokenize import TokenizeSettings, plan_shards, run
+from tests.helpers.dataprep_corpus import write_corpus
 
 REPO = Path(__file__).resolve().parents[2]
 

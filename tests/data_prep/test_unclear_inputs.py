@@ -6,13 +6,13 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from dataprep_corpus import write_corpus
 
 from data_prep.curate import curate
 from recipes.core.config import CONF_DIR, ConfigError, compose, to_object
 from recipes.core.stage_context import StageContext
 from recipes.engines.mergekit_merge import fingerprint, load_settings, mergekit_config
 from recipes.submit import preflight
+from tests.helpers.dataprep_corpus import write_corpus
 
 
 def test_an_empty_parquet_is_named_and_a_failed_rerun_leaves_no_stale_summary(tmp_path):

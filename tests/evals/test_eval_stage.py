@@ -15,7 +15,7 @@ from recipes.core.config import compose, to_object
 from recipes.core.stage_context import StageContext
 from recipes.stages import eval as eval_stage
 from recipes.stages.eval import model_to_evaluate
-from tests.evals.engine_results import write_lm_eval, write_run
+from tests.helpers.engine_results import write_lm_eval, write_run
 
 REPO = Path(__file__).resolve().parents[2]
 EVAL_27B = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true", "launch.check_paths=false"]
