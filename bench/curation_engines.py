@@ -24,7 +24,9 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -148,7 +150,8 @@ def run_project(work: Path, tasks: int) -> dict:
     out = work / f"project-{tasks}"
     shutil.rmtree(out, ignore_errors=True)
     numbers = {folder: n for n, folder in enumerate(sorted((work / SCREENED).iterdir()))}
-    shards, ids = [], {}
+    shards: list[Path] = []
+    ids: dict[str, list[str]] = {}
     for t, files in enumerate(_shard_files(work, tasks)):
         shard = out / f"task-{t:04d}"
         shard.mkdir(parents=True)
@@ -311,7 +314,7 @@ def _gz_lines(path: Path):
             yield json.loads(line)
 
 
-RUNNERS = {
+RUNNERS: dict[str, Callable[..., Any]] = {
     "screen": run_screen,
     "project": run_project,
     "project_per_task": run_project_per_task,

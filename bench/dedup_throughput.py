@@ -4,9 +4,10 @@ The corpus is synthetic but made of real text: per language, a first-order Marko
 words (Thai words by pythainlp; grapheme clusters for Khmer, Lao, Burmese, Chinese) walks out documents of
 60-300 units, with numbers (counts, prices, years) sprinkled in at 8% of units, so documents read locally like the
 source languages and share common phrases, but are not copies of each other (the sample corpus has only about a
-hundred words per language; without the numbers most walks would overlap as near-duplicates). Then a fraction of documents are injected near-duplicates: a copy of an earlier document with a
-few percent of its units replaced or deleted. Recall = injected documents removed as duplicates; the base
-documents removed are reported too (the chain can repeat itself, so a few are genuine accidental overlaps).
+hundred words per language; without the numbers most walks would overlap as near-duplicates). Then a fraction of
+documents are injected near-duplicates: a copy of an earlier document with a few percent of its units replaced or
+deleted. Recall = injected documents removed as duplicates; the base documents removed are reported too (the chain can
+repeat itself, so a few are genuine accidental overlaps).
 
     python bench/dedup_throughput.py                      # 20k documents, about a minute on 2 cores
 """

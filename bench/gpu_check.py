@@ -20,8 +20,8 @@ with --only):
   sweep         bench.train_throughput --sweep in the time left (named speed-lever variants at two depths).
 
 Nothing is downloaded: the small model's shapes and tokenizer come from the Gemma 3 fixture (`--fixture`, default
-recipes.gemma3_fixture's cache). Each check works in its own directory under --work, deleted when it ends (logs are kept), so the disk
-needed is the largest check's, not their sum (`disk_need_gb`).
+recipes.gemma3_fixture's cache). Each check works in its own directory under --work, deleted when it ends (logs are
+kept), so the disk needed is the largest check's, not their sum (`disk_need_gb`).
 """
 
 from __future__ import annotations
@@ -578,7 +578,8 @@ def preempt_during_save(ws: Workspace, model: Path) -> dict:
 def check_precision(ws: Workspace) -> dict:
     from bench import train_throughput as bench
 
-    losses, step_s = {}, {}
+    losses: dict[str, list[float]] = {}
+    step_s: dict[str, float] = {}
     for precision in bench.PRECISIONS:
         args = bench.parse_args(["--precision", precision, "--warmup", "2", "--steps", str(PRECISION_ITERS - 2)])
         try:

@@ -280,16 +280,17 @@ EQUIVALENT: dict[str, str] = {
     "recipes.posttrain.rl_loss.x_clipped_policy_loss__mutmut_11": "mask.to(None) keeps the mask's dtype; the class "
     "passes a float32 mask, and it only multiplies float tensors",
     **{
-        f"recipes.submit.memory.x_estimate__mutmut_{n}": "whether the last stage also holds the output layer only matters "
-        "with PP > 1, where it always does; with PP 1 the only stage holds every layer and the embedding already"
+        f"recipes.submit.memory.x_estimate__mutmut_{n}": "whether the last stage also holds the output layer "
+        "only matters with PP > 1, where it always does; with PP 1 the only stage holds every layer and the "
+        "embedding already"
         for n in (10, 23, 25, 27, 28)
     },
     "recipes.submit.memory.x_estimate__mutmut_37": "fp8_weights is 0.0: adding or subtracting it is the same",
     "recipes.submit.memory.x_layers_per_stage__mutmut_23": "true division for the middle stages: on every layout "
     "preflight accepts the remainder divides evenly (it refuses the others before any estimate is shown), "
     "and 16.0 layers weigh what 16 do",
-    "recipes.submit.memory.x_layers_per_stage__mutmut_25": "middle is only used for middle stages; with none (every stage "
-    "is first or last) all sizes are overwritten",
+    "recipes.submit.memory.x_layers_per_stage__mutmut_25": "middle is only used for middle stages; with none "
+    "(every stage is first or last) all sizes are overwritten",
     **{
         f"recipes.posttrain.preference_loss.xǁPreferenceLossFnǁ__call____mutmut_{n}": "a .to(device, float32) or "
         "zero that loses only its device (None keeps the tensor where it is): the batch is on the logits' device; "
@@ -316,8 +317,8 @@ EQUIVALENT: dict[str, str] = {
     "are: NeMo-RL's batch is on the logits' device",
     **{
         f"recipes.engines.mergekit_merge.x__vocab_fingerprint__mutmut_{n}": "the vocabulary's (token, id) pairs "
-        "sorted by token instead of id: tokens are unique, so either is one canonical order of the same pairs; equal vocabularies "
-        "still hash alike and different ones apart"
+        "sorted by token instead of id: tokens are unique, so either is one canonical order of the same pairs; "
+        "equal vocabularies still hash alike and different ones apart"
         for n in (13, 15)
     },
     **{

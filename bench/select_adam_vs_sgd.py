@@ -58,7 +58,7 @@ def compare(knobs, pool, targets, root: Path, warm: Path, last_only: bool) -> di
     if last_only:  # on a starved machine: the warm-up's last checkpoint alone is scored
         checkpoints = checkpoints[-1:]
     model = FeatureModel(knobs)
-    files = {"adam": [], "sgd": []}
+    files: dict[str, list[Path]] = {"adam": [], "sgd": []}
     target_features = defaultdict(list)
     for checkpoint in checkpoints:
         model.load(checkpoint)

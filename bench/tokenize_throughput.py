@@ -26,11 +26,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = {
     "en": "the river rose after three days of monsoon rain and the ferry stopped running while farmers moved cattle",
-    "id": "sungai meluap setelah tiga hari hujan monsun dan kapal feri berhenti beroperasi sementara petani memindahkan",
+    "id": "sungai meluap setelah tiga hari hujan monsun dan kapal feri berhenti beroperasi sementara petani "
+    "memindahkan",
     "vi": "con sông dâng cao sau ba ngày mưa gió mùa và phà ngừng chạy trong khi nông dân di chuyển gia súc",
     "th": "แม่น้ำ เอ่อล้น หลัง ฝน มรสุม ตก สาม วัน และ เรือ ข้ามฟาก หยุด ให้บริการ ชาวนา ย้าย วัว",
     "zh": "季风 雨 连下 三天 后 河水 上涨 渡轮 停止 运行 农民 转移 牲畜 村庄 道路 被 淹没",
@@ -71,7 +73,7 @@ def _count_tokens(idx_prefix: Path) -> int:
 
 
 # --- the reproduction of Megatron-LM tools/preprocess_data.py's approach -------------------------------------
-_tok = {}
+_tok: dict[str, Any] = {}  # the worker's tokenizer, set by _mlm_init
 
 
 def _mlm_init(tokenizer_dir: str) -> None:
@@ -113,7 +115,8 @@ def main() -> int:
     parser.add_argument("--megatron-style", nargs=3, metavar=("INPUT", "PREFIX", "TOKENIZER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.megatron_style:
-        megatron_style(*args.megatron_style, workers=args.workers)
+        input_path, prefix, tokenizer = args.megatron_style
+        megatron_style(input_path, prefix, tokenizer, workers=args.workers)
         return 0
     if not args.tokenizer:
         from recipes.gemma3_fixture import build

@@ -37,9 +37,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT = REPO / "bench" / "results" / "train_throughput.json"
@@ -122,7 +123,7 @@ def proxy_overrides(precision: str, iters: int) -> list[str]:
     ]
 
 
-def proxy_config(precision: str, warmup: int, steps: int, extra: list[str] = ()):
+def proxy_config(precision: str, warmup: int, steps: int, extra: Sequence[str] = ()):
     """The composed, typed proxy config (RootConfig) both sides train; `extra` overrides are for tests."""
     from recipes.core.config import to_object
     from recipes.stages import compose
@@ -306,7 +307,7 @@ def bench_container(cfg, run_dir: Path):
     return container
 
 
-def run_recipe(precision: str, warmup: int, steps: int, extra: list[str] = ()) -> dict:
+def run_recipe(precision: str, warmup: int, steps: int, extra: Sequence[str] = ()) -> dict:
     """Raw measurements of the cpt recipe on the proxy (run under torchrun, one process)."""
     import megatron.bridge
     import megatron.core
@@ -427,6 +428,10 @@ def worker_command(
     return [sys.executable, *module]
 
 
+def _text(output: str | bytes | None) -> str:
+    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
+
+
 def run_worker(
     kind: str,
     args: argparse.Namespace,
@@ -450,7 +455,8 @@ def run_worker(
             timeout=timeout,
         )
     except subprocess.TimeoutExpired as err:
-        log.write_text(f"{err.stdout or ''}\n--- stderr ---\n{err.stderr or ''}")
+        # TimeoutExpired carries the partial output as bytes even with text=True
+        log.write_text(f"{_text(err.stdout)}\n--- stderr ---\n{_text(err.stderr)}")
         raise WorkerFailed(f"{name} worker ran past its {timeout:.0f} s limit; log: {log}") from None
     log.write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
     if proc.returncode != 0:
@@ -609,7 +615,10 @@ def projection(step_s: dict[int, float], layers: int = PROJECTED_LAYERS) -> dict
 
 
 def assemble_sweep(
-    peak: dict, workloads: dict[int, Workload], baselines: dict[int, dict], runs: dict[tuple[str, int], dict | str]
+    peak: dict,
+    workloads: dict[int, Workload],
+    baselines: dict[int, dict | str],
+    runs: dict[tuple[str, int], dict | str],
 ) -> dict:
     """Each (variant, depth): its summary and speed-up over transformers at the same depth, or why it did not run;
     the best variant per precision family against SWEEP_TARGETS; the 62-layer projection of the slope variants."""
@@ -618,7 +627,7 @@ def assemble_sweep(
         for layers, raw in baselines.items()
         if isinstance(raw, dict)
     }
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (variant, layers), raw in runs.items():
         row = {"variant": variant, "layers": layers, "precision": VARIANTS[variant].precision}
         if isinstance(raw, str):
@@ -634,7 +643,7 @@ def assemble_sweep(
                 "max_device_used_gib": raw.get("max_device_used_gib"),
             }
         )
-    families = {}
+    families: dict[str, dict] = {}
     for family, target in SWEEP_TARGETS.items():
         measured = [r for r in rows if r["precision"].startswith(family) and r.get("speedup_vs_transformers")]
         best = max(measured, key=lambda r: r["speedup_vs_transformers"], default=None)
@@ -643,7 +652,7 @@ def assemble_sweep(
             "best_variant": best and best["variant"],
             "best_layers": best and best["layers"],
             "speedup": best and best["speedup_vs_transformers"],
-            "met": bool(best) and best["speedup_vs_transformers"] >= target,
+            "met": best is not None and best["speedup_vs_transformers"] >= target,
         }
     projections = {}
     depths = sorted(baseline)

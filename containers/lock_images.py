@@ -232,8 +232,10 @@ def base_texts() -> dict[str, str]:
             all_["eval"],
             "vllm==0.23.0\ntransformers==5.12.0",
             (
-                f"# Stand-in for {v['VLLM_IMAGE']}'s packages: vLLM 0.23.0's requirements as PyPI resolved them for Python\n"
-                "# 3.12, with transformers 5.12.0 (SEA-HELM's pin beside the same vLLM; vLLM allows 4.56+ and 5.5.1+), as\n"
+                f"# Stand-in for {v['VLLM_IMAGE']}'s packages: vLLM 0.23.0's requirements as PyPI "
+                "resolved them for Python\n"
+                "# 3.12, with transformers 5.12.0 (SEA-HELM's pin beside the same vLLM; vLLM allows 4.56+ "
+                "and 5.5.1+), as\n"
                 "# no registry access here lets the image be read. The build prints where the image differs\n"
                 "# (containers/check_image.py); replace this file with the image's `pip freeze` when one is at hand.\n"
             ),
@@ -242,12 +244,17 @@ def base_texts() -> dict[str, str]:
             all_["train"],
             f"megatron-bridge=={v['MEGATRON_BRIDGE_VERSION']}",
             (
-                f"# Stand-in for {v['NEMO_IMAGE']}'s packages (torch, Transformer Engine, megatron-core, transformers and\n"
-                "# what they need), which cannot be read here (no access to nvcr.io): Megatron-Bridge's requirements as\n"
-                "# PyPI resolved them for Python 3.12. The build prints where the image differs (containers/check_image.py)\n"
+                f"# Stand-in for {v['NEMO_IMAGE']}'s packages (torch, Transformer Engine, megatron-core, "
+                "transformers and\n"
+                "# what they need), which cannot be read here (no access to nvcr.io): Megatron-Bridge's "
+                "requirements as\n"
+                "# PyPI resolved them for Python 3.12. The build prints where the image differs "
+                "(containers/check_image.py)\n"
                 "# and fails on any conflict; replace this file with the image's `pip freeze` when one is at hand\n"
-                "# (`docker run --rm --entrypoint pip $NEMO_IMAGE freeze --exclude-editable`), NVIDIA's own builds (torch\n"
-                "# 2.x.0a0+<commit>, Transformer Engine) written as the PyPI release they stand for, which uv can resolve.\n"
+                "# (`docker run --rm --entrypoint pip $NEMO_IMAGE freeze --exclude-editable`), NVIDIA's own "
+                "builds (torch\n"
+                "# 2.x.0a0+<commit>, Transformer Engine) written as the PyPI release they stand for, which "
+                "uv can resolve.\n"
             ),
         ),
     }

@@ -3,8 +3,8 @@
 Why this shape:
   - Streaming everywhere (JSONL line by line, Parquet in row batches, datasets with `streaming=True`), so a
     corpus larger than memory never has to fit in it.
-  - JSONL (plain, .gz or .zst) is read as bytes and each line decoded as strict UTF-8: one bad byte quarantines one line instead of
-    aborting the file (text mode would raise mid-file) or silently replacing characters.
+  - JSONL (plain, .gz or .zst) is read as bytes and each line decoded as strict UTF-8: one bad byte quarantines one line
+    instead of aborting the file (text mode would raise mid-file) or silently replacing characters.
   - A bad record never stops the run: it becomes a `Quarantined` with its origin, so the counts add up.
 """
 
@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, cast
 
 from rich.progress import Progress
 
@@ -110,15 +110,18 @@ def read_sources(
         yield from readers[source.kind](source, source.settings(settings), progress)
 
 
-def _open_binary(path: str) -> BinaryIO:
-    """A JSONL file as bytes, decompressed on the fly for .gz and .zst (Dolma / OLMo 2 pools ship compressed)."""
+def _open_binary(path: str) -> io.RawIOBase:
+    """A JSONL file as bytes, decompressed on the fly for .gz and .zst (Dolma / OLMo 2 pools ship compressed).
+
+    Unbuffered (the caller wraps it in one io.BufferedReader); the decompressors' readers serve as raw streams.
+    """
     if path.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return cast(io.RawIOBase, gzip.open(path, "rb"))
     if path.endswith(".zst"):
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
-    return open(path, "rb")
+        return cast(io.RawIOBase, zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True))
+    return open(path, "rb", buffering=0)
 
 
 def _read_jsonl(source: InputSource, settings: IngestSettings, progress: Progress | None):
@@ -130,7 +133,7 @@ def _read_jsonl(source: InputSource, settings: IngestSettings, progress: Progres
     )
     with _open_binary(source.location) as raw_file, io.BufferedReader(raw_file) as f:
         for line_number, line in enumerate(f, start=1):
-            if progress:
+            if progress and task is not None:
                 progress.advance(task, 1 if compressed else len(line))
             if not line.strip():
                 continue  # blank lines are layout, not records
@@ -165,7 +168,7 @@ def _read_parquet(source: InputSource, settings: IngestSettings, progress: Progr
         for record in batch.to_pylist():
             row += 1
             yield to_document(record, f"{source.location}:{row}", _raw(record, settings), source.name, settings)
-        if progress:
+        if progress and task is not None:
             progress.advance(task, batch.num_rows)
 
 
@@ -175,7 +178,7 @@ def _read_dataset(source: InputSource, settings: IngestSettings, progress: Progr
     dataset = load_dataset(source.location, split=settings.hf_split, streaming=True)
     task = progress.add_task(source.name, total=None) if progress else None
     for index, record in enumerate(dataset):
-        if progress:
+        if progress and task is not None:
             progress.advance(task)
         yield to_document(record, f"{source.location}:{index}", _raw(record, settings), source.name, settings)
 

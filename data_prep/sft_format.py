@@ -168,7 +168,9 @@ def run(settings: SFTFormatSettings, input_path: str, output_dir: str) -> SFTFor
     summary.examples = len(examples)
     packed = []
     for members in pack([len(e.input_ids) for e in examples], settings.max_length, settings.packing):
-        starts, ids, mask = [], [], []
+        starts: list[int] = []
+        ids: list[int] = []
+        mask: list[int] = []
         for i in members:
             starts.append(len(ids))
             ids += examples[i].input_ids
@@ -201,14 +203,16 @@ def run_preference(settings: SFTFormatSettings, input_path: str, output_dir: str
             prompt = row.get("prompt")
             if not isinstance(prompt, list) or not prompt or prompt[-1].get("role") != "user":
                 raise ValueError(f"{where}: 'prompt' must be a list of messages ending with a 'user' turn")
-            sides = {}
-            for name in ("chosen", "rejected"):
-                sides[name] = _fit(
+            fitted = {
+                name: _fit(
                     tokenize_conversation(tokenizer, prompt + [{"role": "assistant", "content": row[name]}]),
                     settings,
                     summary,
                 )
-            if any(v is None for v in sides.values()):
+                for name in ("chosen", "rejected")
+            }
+            sides = {name: v for name, v in fitted.items() if v is not None}
+            if len(sides) < len(fitted):
                 continue
             summary.examples += 1
             summary.tokens += sum(len(v.input_ids) for v in sides.values())

@@ -50,7 +50,8 @@ def run(settings: SyntheticSettings, output_root: str | Path) -> dict:
     missing = [lang for lang in settings.languages if lang not in settings.prompts]
     if missing:
         raise ValueError(f"no prompt for languages {missing}; add them to settings.prompts (use '{{i}}' for the index)")
-    kept, rejected = [], {"language": 0, "duplicate": 0, "too_short": 0}
+    kept: list[dict[str, str]] = []
+    rejected = {"language": 0, "duplicate": 0, "too_short": 0}
     # The curation deduplicator: exact copies, then character-shingle MinHash (no word segmentation needed).
     dedup = Deduplicator(DedupSettings(threshold=settings.dedup_threshold))
     with open_client(settings) as client, Progress() as progress:

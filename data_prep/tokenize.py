@@ -461,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = run(settings, args.inputs, args.output_dir)
     print(
         f"{summary.documents:,} documents, {summary.tokens:,} tokens in {len(summary.prefixes)} prefixes "
-        f"({summary.shards} shards, {summary.shards_skipped} already done) in {summary.seconds:.1f}s -> {summary.tokens_json}"
+        f"({summary.shards} shards, {summary.shards_skipped} already done) in {summary.seconds:.1f}s "
+        f"-> {summary.tokens_json}"
     )
     return 0
 

@@ -107,7 +107,7 @@ def render_with_mask(
 
 
 def _declared_names(tools: list[dict], where: str) -> set[str]:
-    names = [(tool.get("function") or tool).get("name") for tool in tools]
+    names: list[Any] = [(tool.get("function") or tool).get("name") for tool in tools]
     for i, name in enumerate(names):
         if not isinstance(name, str) or not name.isidentifier():
             raise RecordError(f"{where}: tools[{i}] needs a 'name' that is a Python identifier, got {name!r}")

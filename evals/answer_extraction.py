@@ -10,9 +10,6 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Sequence
-from pathlib import Path
-
-import yaml
 
 
 def _normalise(text: str) -> str:
@@ -31,13 +28,3 @@ def extract_answer(response: str | None, answer_tag: str, labels: Sequence[str])
     match = re.search(re.escape(answer_tag) + rf"[\s*]*({alternatives})+", response, flags=re.IGNORECASE)
     candidate = match.group(1) if match else response
     return label_map.get(_normalise(candidate))
-
-
-def load_answer_tags(task_config_path: str | Path, task: str | None = None) -> dict[str, str]:
-    """Answer tag per language from a SEA-HELM task `config.yaml` (first task in the file unless `task` is given)."""
-    config = yaml.safe_load(Path(task_config_path).read_text(encoding="utf-8"))
-    name = task or next(iter(config))
-    if name not in config:
-        raise KeyError(f"task {name!r} not in {task_config_path}; available: {sorted(config)}")
-    languages = config[name]["languages"]
-    return {lang: spec["prompt_template"]["answer_tag"] for lang, spec in languages.items()}

@@ -203,11 +203,13 @@ def run(settings: LocalEvalSettings, model_path: str | Path, output_dir: str | P
     with Progress() as progress:
         bar = progress.add_task("local eval", total=sum(len(qs) for *_, qs in plan))
         for seed, lang, mode, chosen in plan:
-            predicted = []
+            predicted: list[str | None] = []  # None: the response gives no label
             for q in chosen:
+                answer: str | None
+                record: dict[str, object]
                 if mode == "logprob":
                     scores = model.label_logprobs(q)
-                    answer, record = max(scores, key=scores.get), {"logprobs": scores}
+                    answer, record = max(scores, key=lambda label: scores[label]), {"logprobs": scores}
                 else:
                     text = model.generate(q.prompt, settings.max_new_tokens)
                     answer, record = extract_answer(text, q.answer_tag, q.labels), {"response": text}

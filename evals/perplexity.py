@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,7 +37,7 @@ class Document:
     lang: str
 
 
-def iter_documents(paths: list[str | Path]) -> Iterator[Document]:
+def iter_documents(paths: Sequence[str | Path]) -> Iterator[Document]:
     """Documents from JSONL files, in order; every line needs non-empty "text" and "lang"."""
     for path in paths:
         for n, row in jsonl_rows(path):
@@ -46,7 +46,7 @@ def iter_documents(paths: list[str | Path]) -> Iterator[Document]:
             yield Document(row["text"], row["lang"])
 
 
-def read_documents(paths: list[str | Path]) -> list[Document]:
+def read_documents(paths: Sequence[str | Path]) -> list[Document]:
     """Every document of the JSONL files (iter_documents), at least one."""
     docs = list(iter_documents(paths))
     if not docs:
@@ -76,7 +76,7 @@ def document_logprob(model, input_ids: list[int], max_length: int, stride: int, 
 def run(
     settings: PerplexitySettings,
     model_path: str | Path,
-    documents: list[str | Path],
+    documents: Sequence[str | Path],
     output_dir: str | Path | None = None,
 ) -> dict:
     """Score every document; returns {"perplexity": {lang: ppl}, "mean_logprob": {lang: lp/token}, "tokens": ...}

@@ -22,8 +22,10 @@ import os
 import shlex
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import yaml
 
@@ -431,7 +433,7 @@ UNUSED_WEIGHTS = ["original/*", "metal/*", "*.msgpack", "*.h5", "tf_model*", "fl
 DATASETS_MANIFEST = "seahelm-datasets.json"
 
 
-def task_datasets(repo_dir: str | Path, task_sets: list[str], skip_tasks: list[str] = ()) -> list[str]:
+def task_datasets(repo_dir: str | Path, task_sets: list[str], skip_tasks: Sequence[str] = ()) -> list[str]:
     """Hub datasets the task sets load: every `filepath` / `example_filepath` of their tasks' languages in
     `seahelm_tasks/**/config.yaml` (merged and resolved as SEA-HELM merges them) that is a hub id, not a file of
     the checkout. An aggregation group named in seahelm_tasks/task_config.yaml stands for its member tasks."""
@@ -441,13 +443,14 @@ def task_datasets(repo_dir: str | Path, task_sets: list[str], skip_tasks: list[s
     files = sorted((repo / TASKS_DIR).glob("**/config.yaml"))
     if not files:
         raise FileNotFoundError(f"{repo}: no {TASKS_DIR}/**/config.yaml; pass a SEA-HELM checkout at {SEAHELM_COMMIT}")
-    configs = OmegaConf.to_container(OmegaConf.merge(*(OmegaConf.load(f) for f in files)), resolve=True)
+    merged = OmegaConf.merge(*(OmegaConf.load(f) for f in files))
+    configs = cast(dict[str, Any], OmegaConf.to_container(merged, resolve=True))  # task name -> its config
     task_sets_file = yaml.safe_load((repo / TASKS_DIR / "task_config.yaml").read_text(encoding="utf-8"))
     members: dict[str, list[str]] = {}
     for task, config in configs.items():
         if config.get("aggregation_group"):
             members.setdefault(config["aggregation_group"], []).append(task)
-    datasets = set()
+    datasets: set[str] = set()
     for task_set in task_sets:
         if task_set not in task_sets_file:
             raise ValueError(f"task set {task_set!r} is not in {TASKS_DIR}/task_config.yaml")
@@ -474,7 +477,9 @@ def stage_weights(
 
     ids = weights_to_stage(settings, model)
     for repo_id in ids:
-        tokenizer_only = {"allow_patterns": ["*.json", "*.model"]} if repo_id == METRICX_TOKENIZER else {}
+        tokenizer_only: dict[str, Any] = (
+            {"allow_patterns": ["*.json", "*.model"]} if repo_id == METRICX_TOKENIZER else {}
+        )
         snapshot_download(repo_id, cache_dir=Path(hf_home) / "hub", ignore_patterns=UNUSED_WEIGHTS, **tokenizer_only)
     names = task_datasets(seahelm_dir or settings.repo_dir, settings.tasks, settings.skip_tasks)
     cache = str(Path(hf_home) / "datasets")

@@ -43,10 +43,10 @@ class ItemScores:
 
 def run_config(run_dir: Path) -> dict:
     """The run's config as SEA-HELM saved it (`configs/*_run_config_<iso datetime>.yaml`, the newest stamp)."""
-    files = [f for f in (run_dir / "configs").glob("*.yaml") if ISO_STAMP.search(f.name)]
-    if not files:
+    stamps = {f: m.group(0) for f in (run_dir / "configs").glob("*.yaml") if (m := ISO_STAMP.search(f.name))}
+    if not stamps:
         raise FileNotFoundError(f"{run_dir}/configs: no SEA-HELM run config (*_run_config_<datetime>.yaml)")
-    newest = max(files, key=lambda f: ISO_STAMP.search(f.name).group(0))
+    newest = max(stamps, key=lambda f: stamps[f])
     return yaml.safe_load(newest.read_text(encoding="utf-8"))
 
 
@@ -93,8 +93,8 @@ def load_runs(model_dir: Path, runs: Sequence[int]) -> tuple[dict, dict[tuple[st
 
 def balanced_accuracy(correct: np.ndarray, labels: Sequence) -> float:
     """Mean recall over the label classes of predictions that are the label when correct, else no class."""
-    labels = np.asarray(labels)
-    return float(np.mean([correct[labels == c].mean() for c in np.unique(labels)]))
+    classes = np.asarray(labels)
+    return float(np.mean([correct[classes == c].mean() for c in np.unique(classes)]))
 
 
 def _is_multiple_choice(labels: list) -> bool:

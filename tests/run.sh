@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command (README, and .ci/run from a clean clone): install everything the tests need into .venv,
-# build the offline Gemma 3 270M fixture, start a real single-node Slurm when this machine can (root + apt),
+# The test command (README, and .ci/run from a clean clone): install everything the tests need into .venv, run ruff
+# and mypy, build the offline Gemma 3 270M fixture, start a real single-node Slurm when this machine can (root + apt),
 # install Chromium for the review app's browser tests, run pytest (extra arguments go to pytest), then the
 # Megatron-Bridge config tests in .venv-bridge, SEA-HELM's in .venv-seahelm and the NeMo-RL loop tests in
 # .venv-nemorl, stop Slurm.
@@ -15,6 +15,12 @@ python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
 python -m pip install -q -e '.[test]'
+
+# Lint, format and types first (pyproject.toml's [tool.ruff] and [tool.mypy]): a style or type error fails here, in
+# seconds, before the long tests.
+ruff check .
+ruff format --check .
+mypy
 
 logs=$(mktemp -d)
 converter_pid=

@@ -27,7 +27,7 @@ import os
 import re
 import typing
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -309,7 +309,7 @@ class Registry:
         records = [r for r in self.all() if r.name == name]
         return sorted(records, key=lambda r: _semver_key(r.version))
 
-    def next_version(self, name: str, also: list[str] = ()) -> str:
+    def next_version(self, name: str, also: Sequence[str] = ()) -> str:
         """The next minor version above every registered one of `name` and those in `also`."""
         known = [r.version for r in self.versions_of(name)] + list(also)
         if not known:

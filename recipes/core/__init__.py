@@ -1,1 +1,2 @@
-"""The light core: config schema and composition, the stage registry, run-directory layout, languages, atomic writes, chat template. Imports nothing above it."""
+"""The light core: config schema and composition, the stage registry, run-directory layout, languages, atomic writes,
+chat template. Imports nothing above it."""

@@ -115,7 +115,9 @@ def _literal(node: ast.expr) -> Any:
     if isinstance(node, ast.List):
         return [_literal(e) for e in node.elts]
     if isinstance(node, ast.Dict):
-        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values)}
+        if None in node.keys:
+            raise ValueError("a ** expansion in a dict is not a literal")
+        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values) if k is not None}
     return ast.literal_eval(node)
 
 
@@ -131,10 +133,15 @@ def parse_tool_calls(text: str) -> list[ToolCall]:
                 expr = ast.parse(line, mode="eval").body
             except SyntaxError as err:
                 raise ToolCallParseError(f"tool_code line is not Python: {line!r} ({err.msg})") from err
-            if not isinstance(expr, ast.Call) or not isinstance(expr.func, ast.Name) or expr.args:
+            if (
+                not isinstance(expr, ast.Call)
+                or not isinstance(expr.func, ast.Name)
+                or expr.args
+                or any(kw.arg is None for kw in expr.keywords)  # name(**mapping)
+            ):
                 raise ToolCallParseError(f"tool_code line must be name(key=value, ...): {line!r}")
             try:
-                arguments = {kw.arg: _literal(kw.value) for kw in expr.keywords}
+                arguments = {kw.arg: _literal(kw.value) for kw in expr.keywords if kw.arg is not None}
             except ValueError as err:
                 raise ToolCallParseError(f"tool_code argument is not a literal in {line!r}") from err
             calls.append(ToolCall(expr.func.id, arguments))

@@ -1,8 +1,9 @@
 """A stage's run directory, `<launch.root>/<run.name>/<stage>/`, and the files in it, named once.
 
 The launcher writes `resolved.yaml` and `manifest.json`, renders what the job runs into `launch/`; the job writes
-`status.json` (one `status.task-NNNN.json` per array task), an array's coordination records in `tasks/`, `logs/`, `checkpoints/` and the payload in `artifact/`,
-which version records point at. The submit side, the job side and `recipes.status` all read the same names here.
+`status.json` (one `status.task-NNNN.json` per array task), an array's coordination records in `tasks/`, `logs/`,
+`checkpoints/` and the payload in `artifact/`, which version records point at. The submit side, the job side and
+`recipes.status` all read the same names here.
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ when there is no base; `chat_template` can override that ("auto" picks the most 
 Multimodal Gemma 3 inputs (`Gemma3ForConditionalGeneration`) are merged in their language models only: SEA-LION
 trains the text back-end and keeps the vision tower, so every input must carry the same vision tower/projector
 (`recipes.artifacts.multimodal.vision_identity`), checked before anything is written. Each input is split
-(`recipes.artifacts.multimodal.split`) into a temporary directory beside the output, mergekit merges the `text/`
-parts, and `recipes.artifacts.multimodal.reassemble` puts the first input's vision tower around the merged language
-model, byte for byte, with the repository's image + tool-call chat template (so `chat_template` is refused there).
-Mixing multimodal and text-only inputs is refused: the output would be neither.
+(`recipes.artifacts.multimodal.split`) into a temporary directory beside the output, mergekit merges the `text/` parts,
+and `recipes.artifacts.multimodal.reassemble` puts the first input's vision tower around the merged language model, byte
+for byte, with the repository's image + tool-call chat template (so `chat_template` is refused there). Mixing
+multimodal and text-only inputs is refused: the output would be neither.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,7 @@ def _check_weight_headers(model_dir: Path) -> None:
             ) from None
 
 
-def check_compatible(model_dirs: list[str | Path]) -> list[ModelFingerprint]:
+def check_compatible(model_dirs: Sequence[str | Path]) -> list[ModelFingerprint]:
     """Refuse inputs whose architectures or vocabularies differ, naming the field and both values."""
     prints = [fingerprint(d) for d in model_dirs]
     multimodal = [p.path for p in prints if p.multimodal]

@@ -13,8 +13,6 @@ Mapping to NeMo-RL's GRPO keys (NVIDIA-NeMo/RL, `nemo_rl/algorithms/grpo.py` and
 
 | here                                         | NeMo-RL                                   |
 | -------------------------------------------- | ----------------------------------------- |
-| `normalize_rewards` (divide A by group std)  | `grpo.normalize_rewards`                  |
-| `use_leave_one_out_baseline`                 | `grpo.use_leave_one_out_baseline`         |
 | `aggregation="sequence_mean"` (GRPO)         | `loss_fn.token_level_loss: false`         |
 | `aggregation="token_mean"` (DAPO-style)      | `loss_fn.token_level_loss: true`          |
 | `aggregation="constant"` (Dr. GRPO)          | none: see below                           |
@@ -25,8 +23,8 @@ Dr. GRPO in NeMo-RL is normalize_rewards=false, use_leave_one_out_baseline=false
 plus this loss: NeMo-RL's closest option, token_level_loss=true, divides the token sum by the batch's token count,
 which still depends on how long the responses are (long wrong answers dilute their own penalty, the length bias
 Dr. GRPO removes). Dividing by the constant maximum generation length does not, hence `DrGRPOLossFn`.
-In NeMo-RL, advantages are computed by the trainer from the rewards before the loss; `group_advantages` here is
-the same computation for use outside it and in tests.
+Advantages come in with the batch: NeMo-RL's trainer computes them from the rewards (`grpo.normalize_rewards`,
+`grpo.use_leave_one_out_baseline`, rendered by recipes.engines.nemo_rl_config) before the loss.
 """
 
 from __future__ import annotations
@@ -50,12 +48,9 @@ class DrGRPOLossConfig:
 
     max_generation_length: int | None = None
     aggregation: Aggregation = "constant"
-    normalize_rewards: bool = False
-    use_leave_one_out_baseline: bool = False
     ratio_clip_min: float = 0.2
     ratio_clip_max: float = 0.2
     reference_policy_kl_penalty: float = 0.0
-    std_epsilon: float = 1e-6
 
     def __post_init__(self) -> None:
         if self.aggregation not in _AGGREGATIONS:
@@ -68,11 +63,6 @@ class DrGRPOLossConfig:
         for name in ("ratio_clip_min", "ratio_clip_max", "reference_policy_kl_penalty"):
             if getattr(self, name) < 0:
                 raise ValueError(f"DrGRPOLossConfig.{name}={getattr(self, name)} must be >= 0")
-
-    @classmethod
-    def grpo(cls, **overrides: Any) -> DrGRPOLossConfig:
-        """DeepSeekMath's GRPO: std-normalised advantages, per-response length-normalised token mean."""
-        return cls(**{"aggregation": "sequence_mean", "normalize_rewards": True, **overrides})
 
     @classmethod
     def dr_grpo(cls, max_generation_length: int, **overrides: Any) -> DrGRPOLossConfig:
@@ -96,42 +86,6 @@ class PolicyLossOutput:
     mean_ratio: float
 
 
-def group_advantages(
-    rewards: torch.Tensor,
-    group_ids: torch.Tensor,
-    normalize_rewards: bool = False,
-    use_leave_one_out_baseline: bool = False,
-    std_epsilon: float = 1e-6,
-) -> torch.Tensor:
-    """Per-response advantage R_i - baseline over the responses to the same prompt (same `group_ids` value).
-
-    The baseline is the group mean, or the mean of the *other* responses with leave-one-out; with
-    `normalize_rewards` the difference is divided by the group's (unbiased) reward std + epsilon, as GRPO does.
-    A group whose rewards are all equal gets advantage 0 either way."""
-    if rewards.ndim != 1 or group_ids.shape != rewards.shape:
-        raise ValueError(
-            f"rewards {tuple(rewards.shape)} and group_ids {tuple(group_ids.shape)} must be 1-D and the same length"
-        )
-    rewards = rewards.float()
-    advantages = torch.zeros_like(rewards)
-    for group in torch.unique(group_ids):
-        members = group_ids == group
-        group_rewards = rewards[members]
-        size = group_rewards.numel()
-        if use_leave_one_out_baseline:
-            if size < 2:
-                raise ValueError(f"group {group.item()} has one response; leave-one-out needs at least 2")
-            baseline = (group_rewards.sum() - group_rewards) / (size - 1)
-        else:
-            baseline = group_rewards.mean()
-        centred = group_rewards - baseline
-        if normalize_rewards:
-            std = group_rewards.std() if size > 1 else torch.zeros(())
-            centred = centred / (std + std_epsilon)
-        advantages[members] = centred
-    return advantages
-
-
 def k3_kl(logprobs: torch.Tensor, reference_logprobs: torch.Tensor) -> torch.Tensor:
     """Schulman's k3 estimator of KL(pi || pi_ref) per token: unbiased, always >= 0."""
     log_ratio = reference_logprobs - logprobs
@@ -151,6 +105,7 @@ def _aggregate(
     if config.aggregation == "sequence_mean":
         per_sequence = masked.sum(-1) / mask.sum(-1).clamp(min=1)
         return per_sequence.sum() / num_sequences
+    assert config.max_generation_length is not None  # DrGRPOLossConfig refuses "constant" without it
     return masked.sum() / (config.max_generation_length * num_sequences)
 
 
@@ -235,7 +190,14 @@ class DrGRPOLossFn:
         vocab_parallel_group: Any = None,
         context_parallel_group: Any = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        keys = ("input_ids", "token_mask", "sample_mask", "advantages", "prev_logprobs", "generation_logprobs")
+        keys: tuple[str, ...] = (
+            "input_ids",
+            "token_mask",
+            "sample_mask",
+            "advantages",
+            "prev_logprobs",
+            "generation_logprobs",
+        )
         if self.config.reference_policy_kl_penalty:
             keys += ("reference_policy_logprobs",)
         require_keys(data, keys, "DrGRPOLossFn")

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch.distributed.tensor import DTensor
+from torch.distributed.tensor import DTensor, Shard
 
 
 class _SumOverShards(torch.autograd.Function):
@@ -57,7 +57,7 @@ def _dtensor_vocab_shard(logits: DTensor) -> tuple[torch.Tensor, Any, int]:
     vocab_dim = logits.ndim - 1
     vocab_mesh_dims = []
     for mesh_dim, placement in enumerate(logits.placements):
-        if placement.is_shard() and placement.dim % logits.ndim == vocab_dim:
+        if isinstance(placement, Shard) and placement.dim % logits.ndim == vocab_dim:
             vocab_mesh_dims.append(mesh_dim)
         elif not placement.is_replicate():
             raise ValueError(

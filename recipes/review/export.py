@@ -102,7 +102,7 @@ def record_scores(results: list[LanguageResult], opponent: str, for_b: bool) -> 
 def chart(results: list[LanguageResult], version_a: str, version_b: str) -> plt.Figure:
     """Win rate of b per language, overall and per criterion, with the 95% intervals; 50% is a draw. The legend
     sits below the axes (never over a bar) and the title wraps (never cut)."""
-    series = {"overall": [r.overall for r in results]}
+    series: dict[str, list[WinRate | None]] = {"overall": [r.overall for r in results]}  # None: not judged
     series.update({CRITERIA[name].label: [r.criteria.get(name) for r in results] for name in CRITERIA})
     width = 0.8 / len(series)
     x = np.arange(len(results))

@@ -62,7 +62,6 @@ CRITERIA = {
         "Following the instruction", "Does what the prompt asks, all of it, in the asked form, length and language."
     ),
 }
-CRITERION_CHOICES = ("a", "b", "tie", "both_bad")  # which response is better on one criterion
 MAX_COMMENT = 2000
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
@@ -130,7 +129,7 @@ class Judgement:
     """One reviewer's verdict on one item, in version terms."""
 
     choice: str  # CHOICES or ABSTAIN
-    criteria: dict[str, str | None]  # CRITERIA name -> CRITERION_CHOICES or None
+    criteria: dict[str, str | None]  # CRITERIA name -> one of CHOICES, or None when not judged
     harmful_a: bool = False
     harmful_b: bool = False
     comment: str = ""
@@ -229,7 +228,7 @@ class Store:
     def prompt_keys(self) -> set[tuple[str, str]]:
         """(language, prompt_id) of every stored item."""
         with self.sessions() as s:
-            return {tuple(row) for row in s.execute(select(Item.language, Item.prompt_id))}
+            return set(s.execute(select(Item.language, Item.prompt_id)).tuples())
 
     def add_items(self, items: list[NewItem]) -> None:
         with self.sessions.begin() as s:
@@ -306,15 +305,14 @@ class Store:
     def verdicts_by(self, reviewer: Reviewer) -> list[tuple[Item, Verdict]]:
         """A reviewer's own verdicts, latest first (the page they edit from)."""
         with self.sessions() as s:
-            return [
-                tuple(row)
-                for row in s.execute(
+            return list(
+                s.execute(
                     select(Item, Verdict)
                     .join(Verdict)
                     .where(Verdict.reviewer_id == reviewer.id)
                     .order_by(Verdict.id.desc())
-                ).all()
-            ]
+                ).tuples()
+            )
 
     def progress(self, reviewer: Reviewer, language: str) -> tuple[int, int]:
         """(judged by this reviewer, total) items in `language`."""
@@ -325,7 +323,7 @@ class Store:
                 .join(Item)
                 .where(Item.language == language, Verdict.reviewer_id == reviewer.id)
             )
-        return done, total
+        return done or 0, total or 0  # COUNT always answers; the 0s are for the type
 
     def record(
         self, reviewer: Reviewer, item: Item, left_is_a: bool, judgement: Judgement, replace: bool = False
@@ -430,10 +428,10 @@ class Store:
                 .where(Verdict.comment != "")
                 .order_by(Verdict.id.desc())
                 .limit(limit)
-            ).all()
-        return [tuple(row) for row in rows]
+            ).tuples()
+            return list(rows)
 
     def verdicts(self) -> list[tuple[Item, Verdict]]:
         """Every verdict with its item, in submission order (for the export)."""
         with self.sessions() as s:
-            return [tuple(row) for row in s.execute(select(Item, Verdict).join(Verdict).order_by(Verdict.id)).all()]
+            return list(s.execute(select(Item, Verdict).join(Verdict).order_by(Verdict.id)).tuples())

@@ -46,14 +46,14 @@ def hold(run_dir: Path) -> None:
         busy = _describe(os.read(fd, 4096))
         os.close(fd)
         raise RunDirBusy(f"{run_dir} is in use by {busy}") from None
-    holder = {
+    record = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "argv": secret_values.redact(list(sys.argv)),
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps(holder).encode(), 0)
+    os.pwrite(fd, json.dumps(record).encode(), 0)
     _held[run_dir] = fd
     remove_temporaries(run_dir)
 

@@ -1,5 +1,5 @@
-"""Per-language validation (recipes/engines/language_validation.py) against Megatron-Bridge 0.3.1 and megatron-core on CPU,
-over the smoke data prep artifact (the sample corpus in 12 languages, real Gemma 3 tokens). The callback's
+"""Per-language validation (recipes/engines/language_validation.py) against Megatron-Bridge 0.3.1 and megatron-core on
+CPU, over the smoke data prep artifact (the sample corpus in 12 languages, real Gemma 3 tokens). The callback's
 evaluation itself needs a model on a GPU and is not run here."""
 
 from __future__ import annotations

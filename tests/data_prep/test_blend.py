@@ -5,12 +5,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from dataprep_corpus import write_corpus
 
 from data_prep.blend import BlendSettings
 from data_prep.blend import run as blend
 from data_prep.tokenize import TokenizeSettings
 from data_prep.tokenize import run as tokenize
+from tests.helpers.dataprep_corpus import write_corpus
 
 MIX = """name: t
 budget_tokens: 100000

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from dataprep_corpus import write_corpus
 
 from data_prep.tokenize import TokenizeSettings, plan_shards, run
+from tests.helpers.dataprep_corpus import write_corpus
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -86,7 +86,10 @@ def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path, gemma3_dir, gemm
         "8",
     ]
     proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    committed = lambda: [p for p in (out / "shards").glob("*") if p.is_dir() and not p.name.endswith(".tmp")]
+
+    def committed():
+        return [p for p in (out / "shards").glob("*") if p.is_dir() and not p.name.endswith(".tmp")]
+
     deadline = time.time() + 120
     while len(committed()) < 5 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)

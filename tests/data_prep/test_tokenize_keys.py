@@ -5,9 +5,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from dataprep_corpus import write_corpus
-
 from data_prep.tokenize import TokenizeSettings, resume_keys, run
+from tests.helpers.dataprep_corpus import write_corpus
 
 
 def documents(summary) -> dict[str, int]:

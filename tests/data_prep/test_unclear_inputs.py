@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from dataprep_corpus import write_corpus
 
 from data_prep.curate import curate
 from recipes.core.config import CONF_DIR, ConfigError, to_object
@@ -14,6 +13,7 @@ from recipes.core.stage_context import StageContext
 from recipes.engines.mergekit_merge import fingerprint, load_settings, mergekit_config
 from recipes.stages import compose
 from recipes.submit import preflight
+from tests.helpers.dataprep_corpus import write_corpus
 
 
 def test_an_empty_parquet_is_named_and_a_failed_rerun_leaves_no_stale_summary(tmp_path):

@@ -1,16 +1,23 @@
 """Answer-tag extraction on realistic model outputs in every SEA-HELM language."""
 
-from pathlib import Path
+from functools import cache
 
 import pytest
 
-from evals.answer_extraction import extract_answer, load_answer_tags
+from evals.answer_extraction import extract_answer
+from evals.local_eval import LocalEvalSettings, load_questions
 
-CONFIG = Path(__file__).resolve().parents[3] / "shared" / "data" / "seahelm-global-mmlu-lite" / "config.yaml"
 ABCD = ["A", "B", "C", "D"]
 MY_LABELS = ["က", "ခ", "ဂ", "ဃ"]
 # Tags for th/ta come from SEA-HELM's other task configs (Global MMLU Lite has no Thai/Tamil).
 OTHER_TAGS = {"th": "คำตอบ:", "ta": "பதில்:"}
+
+
+@cache
+def answer_tag(lang: str) -> str:
+    """The tag local_eval puts in its questions, from the packaged SEA-HELM Global MMLU Lite config."""
+    return load_questions(LocalEvalSettings(), lang)[0].answer_tag
+
 
 CASES = [
     ("en", "Answer: B", ABCD, "B"),
@@ -36,7 +43,7 @@ CASES = [
 
 @pytest.mark.parametrize("lang,response,labels,expected", CASES)
 def test_extracts_answer_after_language_tag(lang, response, labels, expected):
-    tag = OTHER_TAGS.get(lang) or load_answer_tags(CONFIG)[lang]
+    tag = OTHER_TAGS.get(lang) or answer_tag(lang)
     assert extract_answer(response, tag, labels) == expected
 
 
@@ -46,7 +53,8 @@ def test_word_labels_and_missing_response():
     assert extract_answer(None, "Jawaban:", labels) is None
 
 
-def test_tags_read_from_the_real_config():
-    tags = load_answer_tags(CONFIG)
-    assert tags["my"] == "အဖြေ-" and tags["vi"] == "Câu trả lời:"
-    assert set(tags) == {"en", "id", "my", "zh", "vi", "ms", "tl"}
+def test_tags_read_from_the_real_config_are_in_the_prompts():
+    assert answer_tag("my") == "အဖြေ-" and answer_tag("vi") == "Câu trả lời:"
+    for lang in ("en", "id", "my", "zh", "vi", "ms", "tl"):
+        question = load_questions(LocalEvalSettings(), lang)[0]
+        assert question.answer_tag in question.prompt

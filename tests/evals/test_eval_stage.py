@@ -17,7 +17,7 @@ from recipes.stages import compose
 from recipes.stages import eval as eval_stage
 from recipes.stages import stage_context
 from recipes.stages.eval import model_to_evaluate
-from tests.evals.engine_results import write_lm_eval, write_run
+from tests.helpers.engine_results import write_lm_eval, write_run
 
 REPO = Path(__file__).resolve().parents[2]
 EVAL_27B = ["experiment=sealion_v4_27b", "cluster=slurm", "launch.dryrun=true", "launch.check_paths=false"]

@@ -10,7 +10,7 @@ from evals.aggregate import TaskScore, aggregate
 from evals.report import ReportInputError, load_versions
 from recipes.artifacts.versions import Registry
 from recipes.report import main
-from tests.evals.engine_results import write_lm_eval, write_run
+from tests.helpers.engine_results import write_lm_eval, write_run
 
 
 def _results(version, offset):

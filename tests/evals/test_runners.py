@@ -8,7 +8,7 @@ from evals import lm_eval, seahelm
 from evals.lm_eval import LmEvalSettings, render_command
 from evals.lm_eval import parse_results as parse_lm_eval
 from evals.seahelm import SEAHELM_COMMIT, JudgeSettings, SeaHelmSettings, render_commands
-from tests.evals.engine_results import write_lm_eval
+from tests.helpers.engine_results import write_lm_eval
 
 MODEL = "/lustre/models/sea-lion-v4-27b-it/hf"
 

@@ -1,12 +1,12 @@
 """SEA-HELM's results as SEA-HELM writes them (totals, judge tasks, both translation directions, LINDSEA): this
-repo's parser scores them as SEA-HELM does (layout and arithmetic: tests/evals/engine_results.py)."""
+repo's parser scores them as SEA-HELM does (layout and arithmetic: tests/helpers/engine_results.py)."""
 
 import json
 
 import pytest
 
 from evals.seahelm import SEAHELM_TASKS, parse_results
-from tests.evals.engine_results import sea_helm_aggregate, task_metrics, write_run
+from tests.helpers.engine_results import sea_helm_aggregate, task_metrics, write_run
 
 MODEL = "/lustre/models/sealion-v4-27b-apo"
 

@@ -37,7 +37,8 @@ def test_the_vocabulary_sized_terms_by_hand(proxy):
     assert est.logits_gib == pytest.approx(elements * 6 / GIB)
     assert est.logits_grad_gib == pytest.approx(elements * 6 / GIB)
     assert est.allocator_reserve_gib == pytest.approx(elements * 12 / GIB)
-    # the model state: 4 layers of 412,898,560 parameters and the embedding, x (2 bf16 weights + 4 fp32 gradients + 12 fp32 master and Adam)
+    # the model state: 4 layers of 412,898,560 parameters and the embedding,
+    # x (2 bf16 weights + 4 fp32 gradients + 12 fp32 master and Adam)
     state = est.weights_gib + est.grads_gib + est.optimizer_gib
     assert state == pytest.approx((4 * 412_898_560 + 262208 * 5376) * 18 / GIB)  # 4 layers + the tied embedding
     assert est.total_gib == pytest.approx(state + est.activations_gib + 4 * elements * 6 / GIB + 4.0)

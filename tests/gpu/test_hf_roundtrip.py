@@ -1,6 +1,6 @@
 """Hugging Face -> Megatron -> Hugging Face on the real Gemma 3 270M: the hf_import stage (Megatron-Bridge's
-AutoBridge.import_ckpt, run by the launcher) and the export every Megatron stage ends with (recipes.engines.bridge_config.
-export_hf) give back the same weights, bit for bit, and the same logits.
+AutoBridge.import_ckpt, run by the launcher) and the export every Megatron stage ends with
+(recipes.engines.bridge_config.export_hf) give back the same weights, bit for bit, and the same logits.
 
 Needs CUDA and the `train` container (Megatron-Bridge builds the model with Transformer Engine layers), and the
 fixture built by the main venv (`python -m recipes.gemma3_fixture`, run by tests/run.sh). Not yet run in this repo:

@@ -1,4 +1,5 @@
-"""Fine-tuned copies of the real Gemma 3 270M: a few real AdamW steps on SEA-language texts, so task vectors are real."""
+"""Fine-tuned copies of the real Gemma 3 270M: a few real AdamW steps on SEA-language texts, so task vectors are
+real."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The mergekit configuration recipes.engines.mergekit_merge writes, and its input checks, on tiny model directories (seconds, not
-the minutes of test_merging.py's fine-tunes; issue #21's mutation run of recipes/engines/mergekit_merge.py).
+"""The mergekit configuration recipes.engines.mergekit_merge writes, and its input checks, on tiny model directories
+(seconds, not the minutes of test_merging.py's fine-tunes; issue #21's mutation run of
+recipes/engines/mergekit_merge.py).
 
 Expected documents follow mergekit 0.1.5's schema (mergekit/config.py: MergeConfiguration, InputModelDefinition)
 and its methods' parameter names (mergekit/merge_methods/registry.py, generalized_task_arithmetic.py: weight,

@@ -1,11 +1,12 @@
-"""Session fixture: the tiny multimodal Gemma 3 (see tiny_gemma3.py)."""
+"""Session fixture: the tiny multimodal Gemma 3 (tests/helpers/tiny_gemma3.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from tiny_gemma3 import save_tiny
+
+from tests.helpers.tiny_gemma3 import save_tiny
 
 
 @pytest.fixture(scope="session")

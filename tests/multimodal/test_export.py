@@ -9,35 +9,16 @@ import sys
 import pytest
 import torch
 from safetensors.torch import load_file
-from tiny_gemma3 import REPO_ROOT, save_tiny
 
 from recipes.artifacts import multimodal as mm
-
-
-def _parts(ckpt_dir, parts):
-    """{(part, name): tensor} over all shards, whatever the on-disk naming."""
-    return {(p, n): t for p, n, t in mm.iter_tensors(ckpt_dir, parts)}
-
-
-def _train_one_step(text_dir, out_dir):
-    """A real AdamW step of the text-only Gemma3ForCausalLM, saved like a trainer's HF export."""
-    from transformers import Gemma3ForCausalLM
-
-    torch.set_num_threads(2)
-    model = Gemma3ForCausalLM.from_pretrained(text_dir, dtype=torch.float32)
-    ids = torch.tensor([[2, 105, 9259, 1902, 106, 1]])
-    loss = model(input_ids=ids, labels=ids).loss
-    loss.backward()
-    torch.optim.AdamW(model.parameters(), lr=1e-2).step()
-    model.to(torch.bfloat16).save_pretrained(out_dir)
-    return out_dir
+from tests.helpers.tiny_gemma3 import REPO_ROOT, save_tiny, tensors_by_part, train_one_step
 
 
 @pytest.fixture(scope="module")
 def exported(tiny_multimodal_dir, tmp_path_factory):
     work = tmp_path_factory.mktemp("export")
     identity = mm.split(tiny_multimodal_dir, work / "split")
-    trained = _train_one_step(work / "split" / "text", work / "trained")
+    trained = train_one_step(work / "split" / "text", work / "trained")
     # 20 MiB shards: the 262208 x 64 bf16 embedding alone is 32 MiB, so the output is sharded with an index.
     summary = mm.reassemble(
         trained, work / "split" / "vision", work / "out", settings=mm.MultimodalSettings(max_shard_gib=20 / 1024)
@@ -48,9 +29,9 @@ def exported(tiny_multimodal_dir, tmp_path_factory):
 def test_vision_bit_identical_and_language_model_is_the_trained_one(tiny_multimodal_dir, exported):
     work, identity, summary = exported
     assert summary.shards > 1 and (work / "out" / "model.safetensors.index.json").exists()
-    source = _parts(tiny_multimodal_dir, {"vision", "projector", "text"})
-    out = _parts(work / "out", {"vision", "projector", "text"})
-    trained = _parts(work / "trained", {"text"})
+    source = tensors_by_part(tiny_multimodal_dir, {"vision", "projector", "text"})
+    out = tensors_by_part(work / "out", {"vision", "projector", "text"})
+    trained = tensors_by_part(work / "trained", {"text"})
     vision_keys = {k for k in source if k[0] != "text"}
     assert vision_keys == {k for k in out if k[0] != "text"} and len(vision_keys) == summary.vision_tensors
     for key in vision_keys:

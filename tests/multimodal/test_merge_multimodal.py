@@ -10,13 +10,9 @@ import torch
 
 from recipes.artifacts import multimodal as mm
 from recipes.engines.mergekit_merge import IncompatibleModelsError, MergeModel, MergeSettings, run
+from tests.helpers.tiny_gemma3 import tensors_by_part
 
 VISION = {"vision", "projector"}
-
-
-def _parts(ckpt_dir, parts):
-    """{(part, name): tensor} over all shards, whatever the on-disk naming."""
-    return {(p, n): t for p, n, t in mm.iter_tensors(Path(ckpt_dir), parts)}
 
 
 def _copy_with_noise(src: Path, out: Path, module: str) -> Path:
@@ -53,7 +49,9 @@ def test_linear_merge_averages_language_models_and_keeps_vision_bit_identical(tm
     )
     out = run(settings)
 
-    source, tuned, merged = (_parts(d, VISION | {"text", "lm_head"}) for d in (tiny_multimodal_dir, tuned_lm, out))
+    source, tuned, merged = (
+        tensors_by_part(d, VISION | {"text", "lm_head"}) for d in (tiny_multimodal_dir, tuned_lm, out)
+    )
     vision_keys = {k for k in source if k[0] in VISION}
     assert vision_keys and vision_keys == {k for k in merged if k[0] in VISION}
     for key in vision_keys:

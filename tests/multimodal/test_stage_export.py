@@ -9,11 +9,10 @@ import subprocess
 import sys
 
 import torch
-from test_export import _parts, _train_one_step
-from tiny_gemma3 import REPO_ROOT
 
 from recipes.artifacts import multimodal as mm
 from recipes.artifacts.versions import Registry, read_record
+from tests.helpers.tiny_gemma3 import REPO_ROOT, tensors_by_part, train_one_step
 
 
 def test_merge_stage_exports_the_multimodal_model_and_records_the_vision_hash(tiny_multimodal_dir, tmp_path):
@@ -23,7 +22,7 @@ def test_merge_stage_exports_the_multimodal_model_and_records_the_vision_hash(ti
     hf_import = runs / "mm" / "hf_import" / "artifact"  # the layout hf_import writes: text/, vision/, identity
     identity = mm.split(tiny_multimodal_dir, hf_import)
     text = hf_import / "text"
-    tuned = _train_one_step(text, tmp_path / "tuned")
+    tuned = train_one_step(text, tmp_path / "tuned")
     for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
         shutil.copy2(text / name, tuned / name)
     models = f"[{{path: '{text}', weight: 0.5}}, {{path: '{tuned}', weight: 0.5}}]"
@@ -58,15 +57,15 @@ def test_merge_stage_exports_the_multimodal_model_and_records_the_vision_hash(ti
     exported = artifact / "multimodal"
     # vision tower and projector bit-identical to the source; the language model is the merged one
     # (the same key sets first: an export without vision tensors must not pass by having nothing to compare)
-    source = _parts(tiny_multimodal_dir, {"vision", "projector"})
-    exported_vision = _parts(exported, {"vision", "projector"})
+    source = tensors_by_part(tiny_multimodal_dir, {"vision", "projector"})
+    exported_vision = tensors_by_part(exported, {"vision", "projector"})
     assert source and exported_vision.keys() == source.keys()
     assert all(torch.equal(t, source[key]) for key, t in exported_vision.items())
-    merged_lm = _parts(artifact, {"text"})
-    exported_lm = _parts(exported, {"text"})
+    merged_lm = tensors_by_part(artifact, {"text"})
+    exported_lm = tensors_by_part(exported, {"text"})
     assert merged_lm and exported_lm.keys() == merged_lm.keys()
     assert all(torch.equal(exported_lm[key], merged_lm[key]) for key in merged_lm)
-    base, trained = _parts(text, {"text"}), _parts(tuned, {"text"})
+    base, trained = tensors_by_part(text, {"text"}), tensors_by_part(tuned, {"text"})
     key = ("text", "layers.0.mlp.down_proj.weight")
     expected = 0.5 * base[key].float() + 0.5 * trained[key].float()
     assert not torch.equal(base[key], trained[key]) and torch.allclose(merged_lm[key].float(), expected, atol=1e-6)

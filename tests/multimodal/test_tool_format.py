@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from tiny_gemma3 import REPO_ROOT
 
 from data_prep.tool_format import RecordError, format_preference, format_rl_prompt, format_sft, render_with_mask
 from recipes.core.chat_template import ToolCallParseError, parse_tool_calls
+from tests.helpers.tiny_gemma3 import REPO_ROOT
 
 TOOLS = [
     {
@@ -157,6 +157,11 @@ def test_parser_refuses_code_that_is_not_a_literal_call():
         parse_tool_calls("```tool_code\nbook_ferry(route=open('/etc/passwd').read())\n```")
     with pytest.raises(ToolCallParseError, match=r"must be name\(key=value"):
         parse_tool_calls("```tool_code\nbook_ferry('Batam', 2)\n```")
+    # a ** expansion has no keyword name: before, it became an argument named None
+    with pytest.raises(ToolCallParseError, match=r"must be name\(key=value"):
+        parse_tool_calls('```tool_code\nbook_ferry(**{"route": "Batam"})\n```')
+    with pytest.raises(ToolCallParseError, match="not a literal"):
+        parse_tool_calls('```tool_code\nbook_ferry(route={**{"a": 1}})\n```')
 
 
 def test_cli_formats_jsonl(tmp_path, gemma3_dir):

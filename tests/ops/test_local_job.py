@@ -18,13 +18,16 @@ from pathlib import Path
 
 import psutil
 import pytest
-from test_preemption import REPO, committed_shards, write_corpus
+
+from tests.helpers.dataprep_corpus import committed_shards, write_sample_corpus
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("local_job") / "corpus"
-    write_corpus(directory, docs_per_lang=1500)
+    write_sample_corpus(directory, docs_per_lang=1500)
     return directory
 
 

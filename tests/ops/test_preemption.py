@@ -13,29 +13,10 @@ import numpy as np
 import psutil
 import pytest
 
+from tests.helpers.dataprep_corpus import committed_shards, write_sample_corpus
+
 pytestmark = pytest.mark.slurm
 REPO = Path(__file__).resolve().parents[2]
-SAMPLE = REPO / "data_prep" / "sample_corpus"
-LANGS = ["en", "id", "th", "vi"]
-
-
-def write_corpus(directory: Path, docs_per_lang: int) -> int:
-    """Unique documents (numbered recombinations of the sample sentences), so every one must survive exactly once."""
-    directory.mkdir()
-    total = 0
-    for lang in LANGS:
-        texts = [json.loads(line)["text"] for line in (SAMPLE / f"{lang}.jsonl").read_text().splitlines()]
-        with (directory / f"{lang}.jsonl").open("w") as f:
-            for i in range(docs_per_lang):
-                text = f"{i}. " + " ".join(texts[(i + k) % len(texts)] for k in range(3))
-                f.write(
-                    json.dumps(
-                        {"id": f"{lang}-{i}", "text": text, "lang": lang, "source": "sample_web"}, ensure_ascii=False
-                    )
-                    + "\n"
-                )
-                total += 1
-    return total
 
 
 def overrides(root: Path, corpus: Path) -> list[str]:
@@ -70,14 +51,9 @@ def sequences(artifact: Path) -> dict[str, list[list[int]]]:
     return out
 
 
-def committed_shards(artifact: Path) -> list[Path]:
-    shards = artifact / "shards"
-    return [p for p in shards.iterdir() if p.is_dir() and not p.name.endswith(".tmp")] if shards.is_dir() else []
-
-
 def test_requeued_data_prep_resumes_without_losing_or_duplicating_documents(tmp_path):
     corpus = tmp_path / "corpus"
-    documents = write_corpus(corpus, docs_per_lang=6000)
+    documents = write_sample_corpus(corpus, docs_per_lang=6000)
 
     reference = launch(*overrides(tmp_path / "reference", corpus))  # cluster=local: uninterrupted
     assert reference.returncode == 0, reference.stderr[-3000:]
@@ -115,7 +91,7 @@ def test_requeued_data_prep_resumes_without_losing_or_duplicating_documents(tmp_
 def test_a_cancelled_job_is_recorded_stopped_with_where_it_resumes(tmp_path):
     """scancel (and Slurm at the time limit) sends the job SIGTERM: the stage said "running" for ever."""
     corpus = tmp_path / "corpus"
-    write_corpus(corpus, docs_per_lang=3000)
+    write_sample_corpus(corpus, docs_per_lang=3000)
     root = tmp_path / "slurm"
     out = launch(*overrides(root, corpus), "cluster=slurm", "cluster.containers.cpu=null", "launch.detach=true")
     assert out.returncode == 0, out.stderr[-3000:]
@@ -140,7 +116,7 @@ def test_a_cancelled_job_is_recorded_stopped_with_where_it_resumes(tmp_path):
 def test_a_job_killed_by_sigkill_is_recorded_failed_by_the_launcher(tmp_path):
     """What the OOM killer does: nothing in the job can record it; the launcher that waits for it does."""
     corpus = tmp_path / "corpus"
-    write_corpus(corpus, docs_per_lang=3000)
+    write_sample_corpus(corpus, docs_per_lang=3000)
     root = tmp_path / "slurm"
     errors = (tmp_path / "launcher.err").open("w+")
     launcher = subprocess.Popen(

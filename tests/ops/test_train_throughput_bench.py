@@ -63,7 +63,7 @@ def test_too_few_iterations_for_the_lr_warmup_is_refused():
 
 
 def test_flops_per_token_of_the_proxy_by_hand(proxy):
-    h, q, kv, f, vocab, layers, seq, window = 5376, 32 * 128, 16 * 128, 21504, 262208, 4, 4096, 1024
+    h, q, kv, f, vocab, layers, window = 5376, 32 * 128, 16 * 128, 21504, 262208, 4, 1024
     per_layer = h * (q + 2 * kv) + q * h + 2 * 128 + 3 * h * f + 4 * h  # QKV, out, QK norms, MLP, 4 RMSNorms
     params = layers * per_layer + vocab * h + h  # tied embedding, final norm
     assert params == 3_061_229_824

@@ -3,8 +3,8 @@ rolled left by one), summed or averaged sequence log-probs, and the rewards it r
 
 All-zero logits over a vocabulary of 2 give every token log-prob -log 2. The chosen row has 2 response tokens, the
 rejected row 1; the reference is 0.2 and 0.8 nat below the policy on the chosen tokens and 0.25 above it on the
-rejected one, with a wild value on every position the mask leaves out. With beta 1: r_c = 2 x 0.5 = 1, r_r = -0.25 (summed);
-r_c = 0.5, r_r = -0.25 (averaged)."""
+rejected one, with a wild value on every position the mask leaves out. With beta 1: r_c = 2 x 0.5 = 1, r_r = -0.25
+(summed); r_c = 0.5, r_r = -0.25 (averaged)."""
 
 from __future__ import annotations
 

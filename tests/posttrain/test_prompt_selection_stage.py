@@ -67,8 +67,8 @@ def test_missing_pool_and_target_are_named(tmp_path):
 
 
 def test_clair_after_select_reads_its_selection_and_keeps_the_model(tmp_path):
-    """In a pipeline X -> select -> clair (X: data_prep here, rl in the 27B recipe), clair's prompts may be select's output (made by an earlier stage) and
-    clair's upstream stays X, not select's JSONL artifact."""
+    """In a pipeline X -> select -> clair (X: data_prep here, rl in the 27B recipe), clair's prompts may be select's
+    output (made by an earlier stage) and clair's upstream stays X, not select's JSONL artifact."""
     selected = f"{tmp_path}/smoke/select/artifact/selected.jsonl"
     launches = plan_stages(
         [

@@ -12,33 +12,15 @@ from recipes.posttrain.rl_loss import (
     DrGRPOLossConfig,
     DrGRPOLossFn,
     clipped_policy_loss,
-    group_advantages,
     k3_kl,
 )
 
 # One prompt, two responses: a short correct one (2 tokens, reward 1) and a long wrong one (4 tokens, reward 0).
-REWARDS = torch.tensor([1.0, 0.0])
-GROUPS = torch.tensor([0, 0])
+# Their advantages, as NeMo-RL's trainer computes them before the loss: the group mean is 0.5, so Dr. GRPO's are
+# R - mean = +-0.5; GRPO's divide by the unbiased std of [1, 0], sqrt(0.5): +-0.5 / 0.7071 = +-0.7071.
+DR_GRPO_ADVANTAGES = torch.tensor([0.5, -0.5])
+GRPO_ADVANTAGES = torch.tensor([math.sqrt(0.5), -math.sqrt(0.5)])
 MASK = torch.tensor([[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
-
-
-def test_advantages_grpo_divides_by_std_dr_grpo_does_not():
-    # mean = 0.5 -> Dr. GRPO: [0.5, -0.5]; unbiased std of [1, 0] = sqrt(0.5) -> GRPO: +-0.5/0.7071 = +-0.7071
-    dr = group_advantages(REWARDS, GROUPS)
-    grpo = group_advantages(REWARDS, GROUPS, normalize_rewards=True)
-    assert dr.tolist() == [0.5, -0.5]
-    assert grpo.tolist() == pytest.approx([math.sqrt(0.5), -math.sqrt(0.5)], abs=1e-5)
-
-
-def test_advantages_per_group_and_leave_one_out():
-    rewards = torch.tensor([1.0, 0.0, 0.0, 1.0, 1.0])
-    groups = torch.tensor([7, 7, 7, 9, 9])
-    # group 7: mean 1/3 -> [2/3, -1/3, -1/3]; group 9 all equal -> 0 even with std normalisation
-    assert group_advantages(rewards, groups).tolist() == pytest.approx([2 / 3, -1 / 3, -1 / 3, 0, 0])
-    assert group_advantages(rewards, groups, normalize_rewards=True)[3:].tolist() == [0.0, 0.0]
-    # leave-one-out: first baseline = mean(0, 0) = 0 -> 1; others = mean(1, 0) = 0.5 -> -0.5
-    loo = group_advantages(rewards, groups, use_leave_one_out_baseline=True)
-    assert loo[:3].tolist() == pytest.approx([1.0, -0.5, -0.5])
 
 
 def _on_policy(advantages: torch.Tensor, config: DrGRPOLossConfig):
@@ -51,7 +33,7 @@ def _on_policy(advantages: torch.Tensor, config: DrGRPOLossConfig):
 def test_dr_grpo_sums_tokens_over_a_constant():
     # ratio = 1 on-policy, per-token loss = -A: response 0: 2 * -0.5 = -1; response 1: 4 * 0.5 = 2.
     # Dr. GRPO: (-1 + 2) / (L_max = 4 * G = 2) = 0.125; every token's gradient is -A / 8 = -+0.0625.
-    output, grad = _on_policy(group_advantages(REWARDS, GROUPS), DrGRPOLossConfig.dr_grpo(max_generation_length=4))
+    output, grad = _on_policy(DR_GRPO_ADVANTAGES, DrGRPOLossConfig.dr_grpo(max_generation_length=4))
     assert output.loss.item() == pytest.approx(0.125)
     torch.testing.assert_close(grad, torch.tensor([[-0.0625, -0.0625, 0, 0], [0.0625] * 4]))
 
@@ -59,7 +41,7 @@ def test_dr_grpo_sums_tokens_over_a_constant():
 def test_grpo_length_normalises_each_response():
     # GRPO: A = +-0.7071; response means -0.7071 and +0.7071 -> loss 0.
     # Gradients carry the length bias: short response -A/(2*2) = -0.1768, long one -A/(4*2) = +0.0884.
-    output, grad = _on_policy(group_advantages(REWARDS, GROUPS, normalize_rewards=True), DrGRPOLossConfig.grpo())
+    output, grad = _on_policy(GRPO_ADVANTAGES, DrGRPOLossConfig(aggregation="sequence_mean"))
     a = math.sqrt(0.5)
     assert output.loss.item() == pytest.approx(0.0, abs=1e-6)
     torch.testing.assert_close(grad, torch.tensor([[-a / 4, -a / 4, 0, 0], [a / 8] * 4]))
@@ -67,7 +49,7 @@ def test_grpo_length_normalises_each_response():
 
 def test_token_mean_divides_by_token_count():
     # (-1 + 2) / 6 tokens
-    output, _ = _on_policy(group_advantages(REWARDS, GROUPS), DrGRPOLossConfig(aggregation="token_mean"))
+    output, _ = _on_policy(DR_GRPO_ADVANTAGES, DrGRPOLossConfig(aggregation="token_mean"))
     assert output.loss.item() == pytest.approx(1 / 6)
 
 
@@ -120,8 +102,7 @@ def _nemo_rl_batch(seed: int = 0):
     generator = torch.Generator().manual_seed(seed)
     input_ids = torch.randint(0, 11, (4, 6), generator=generator)
     token_mask = torch.tensor([[0, 0, 1, 1, 0, 0], [0, 0, 1, 1, 1, 1], [0, 0, 1, 1, 1, 0], [0, 0, 1, 0, 0, 0]])
-    rewards = torch.tensor([1.0, 0.0, 0.0, 1.0])
-    advantages = group_advantages(rewards, torch.tensor([0, 0, 1, 1]))
+    advantages = torch.tensor([0.5, -0.5, -0.5, 0.5])  # rewards 1, 0 | 0, 1 in two groups, minus each group's mean
     prev_logprobs = -torch.rand(4, 6, generator=generator)
     logits = torch.randn(4, 6, 11, generator=generator, requires_grad=True)
     data = {

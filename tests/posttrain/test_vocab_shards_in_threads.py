@@ -127,15 +127,17 @@ def test_loss_classes_pass_the_rank_and_refuse_a_context_parallel_group(threads)
     for loss_fn, data in (grpo, apo):
         expected, _ = loss_fn(logits, data, *counts)
         group = threads(2)
-        losses = group.run(
-            lambda rank: loss_fn(
+
+        def shard_loss(rank, loss_fn=loss_fn, data=data, group=group):
+            return loss_fn(
                 logits[..., rank * 4 : (rank + 1) * 4],
                 data,
                 *counts,
                 vocab_parallel_rank=rank,
                 vocab_parallel_group=group,
             )[0]
-        )
+
+        losses = group.run(shard_loss)
         for loss in losses:
             torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-5)
         # Context parallelism splits the sequence, which these losses cannot score: refused, not mis-scored.

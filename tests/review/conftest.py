@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from recipes.artifacts.versions import Registry
-from tests.review.browser import CHROMEDRIVER, CHROMIUM, SKIP_REASON, start_chromium
+from tests.helpers.review_browser import CHROMEDRIVER, CHROMIUM, SKIP_REASON, start_chromium
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = [

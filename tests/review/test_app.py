@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from recipes.review.store import Item, NewItem, Reviewer, Store, Verdict
-from tests.review.browser import Server, choose, form_fields, http_client, login, submit
+from tests.helpers.review_browser import Server, choose, form_fields, http_client, login, submit
 
 By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium not installed: pip install -e '.[test]'").By
 INJECT_PROMPT = "Apa itu <img src=x onerror=\"document.title='pwned'\">?"

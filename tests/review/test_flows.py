@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from recipes.review.store import CRITERIA, Item, NewItem, Reviewer, Store, Verdict
-from tests.review.browser import Server, choose, login, submit
+from tests.helpers.review_browser import Server, choose, login, submit
 
 By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium not installed: pip install -e '.[test]'").By
 ITEMS = [NewItem("th", f"th-{i}", f"คำถามที่ {i}", f"คำตอบ ก {i}", f"คำตอบ ข {i}") for i in range(3)] + [

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from recipes.review.store import NewItem, Store
-from tests.review.browser import SCREENSHOTS, Server, login
+from tests.helpers.review_browser import SCREENSHOTS, Server, login
 
 By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium not installed: pip install -e '.[test]'").By
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from recipes.review.store import NewItem, Store
-from tests.review.browser import Server, http_client, login, submit
+from tests.helpers.review_browser import Server, http_client, login, submit
 
 By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium not installed: pip install -e '.[test]'").By
 HUGE = 32 * 1024 * 1024

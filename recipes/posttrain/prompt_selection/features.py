@@ -5,8 +5,8 @@ candidate's gradient g is preconditioned with the checkpoint's AdamW moments as 
 m' = b1*m + (1-b1)*g, v' = b2*v + (1-b2)*g^2, feature = m' / sqrt(v' + eps) (`obtain_gradients_with_adam`);
 a target example's feature is its plain gradient (`obtain_gradients`, gradient_type sgd). Both are projected by
 the same seeded sparse projection (projection.py). The coordinates are the LoRA parameters the warm-up trained
-(those with AdamW moments: a parameter that never got a gradient is skipped, as LESS skips `p.grad is None`). Dropout is off (eval mode), so a feature depends only on the example, the
-checkpoint and the seed.
+(those with AdamW moments: a parameter that never got a gradient is skipped, as LESS skips `p.grad is None`). Dropout is
+off (eval mode), so a feature depends only on the example, the checkpoint and the seed.
 
 Candidate features are written per (shard, checkpoint) as features/ckpt-<epoch>/shard-<index>-<key>.npy, the key
 being the content key of the shard's ids, the settings and the checkpoint (as data_prep's token shards are keyed on
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from recipes.core.atomic import open_atomic
 
@@ -50,6 +51,10 @@ def shard_path(
     return root / f"ckpt-{checkpoint.epoch}" / f"shard-{shard.index:05d}-{key}.npy"
 
 
+def _grad_dim(params) -> int:
+    return sum(p.numel() for _, p in params)
+
+
 class FeatureModel:
     """The warm-up's LoRA model, switched between checkpoints, turning examples into projected features."""
 
@@ -60,15 +65,15 @@ class FeatureModel:
         self.model, self.tokenizer = lora_model(settings)
         self.model.eval()
         self.all_params = lora_parameters(self.model)
-        self.projector, self.moments = None, None
-        self.use(self.all_params)
+        self.moments: tuple[Any, Any] | None = None  # (exp_avg, exp_avg_sq) of the loaded checkpoint
+        self.params = self.all_params
+        self.projector = SparseProjector(_grad_dim(self.params), settings.proj_dim, settings.seed)
 
     def use(self, params) -> None:
         """Take `params` as the feature coordinates (the projector is drawn again only when their count changes)."""
         self.params = params
-        grad_dim = sum(p.numel() for _, p in params)
-        if self.projector is None or self.projector.grad_dim != grad_dim:
-            self.projector = SparseProjector(grad_dim, self.settings.proj_dim, self.settings.seed)
+        if self.projector.grad_dim != _grad_dim(params):
+            self.projector = SparseProjector(_grad_dim(params), self.settings.proj_dim, self.settings.seed)
 
     def load(self, checkpoint: Checkpoint) -> None:
         import torch
@@ -104,6 +109,8 @@ class FeatureModel:
         """The gradient as one more AdamW step from the loaded checkpoint's moments would scale it."""
         import torch
 
+        if self.moments is None:
+            raise RuntimeError("FeatureModel.precondition needs a loaded checkpoint's moments: call load() first")
         s, (m, v) = self.settings, self.moments
         m_next = s.adam_beta1 * m + (1 - s.adam_beta1) * grad
         v_next = s.adam_beta2 * v + (1 - s.adam_beta2) * grad**2
@@ -118,8 +125,8 @@ class FeatureModel:
         out = []
         for start in range(0, len(prompts), PROJECT_BATCH):
             grads = [self.gradient(p) for p in prompts[start : start + PROJECT_BATCH]]
-            grads = torch.stack([self.precondition(g) for g in grads] if adam else grads)
-            out.append(self.projector.project(grads).numpy())
+            batch = torch.stack([self.precondition(g) for g in grads] if adam else grads)
+            out.append(self.projector.project(batch).numpy())
         return np.concatenate(out) if out else np.zeros((0, self.settings.proj_dim), np.float32)
 
 
@@ -142,17 +149,18 @@ def candidate_shards(
     """Write the candidate features of this task's shards (every task_count-th) that are not written yet; returns the
     paths of all this task's shard files. The model is loaded only when a shard is missing."""
     mine = shards(len(pool), settings)[task_index::task_count]
-    paths, model = [], None
+    paths: list[Path] = []
+    model: FeatureModel | None = None
     for checkpoint in checkpoints:
         todo = [(s, shard_path(root, s, pool, checkpoint, settings)) for s in mine]
         missing = [(s, path) for s, path in todo if not path.exists()]
         if missing:
             model = model or FeatureModel(settings)
             model.load(checkpoint)
-        for shard, path in missing:
-            save_atomic(
-                path, model.features(pool[shard.start : shard.stop], adam=settings.candidate_gradient == "adam")
-            )
+            for shard, path in missing:
+                save_atomic(
+                    path, model.features(pool[shard.start : shard.stop], adam=settings.candidate_gradient == "adam")
+                )
         paths += [path for _, path in todo]
     return paths
 

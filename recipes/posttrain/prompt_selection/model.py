@@ -3,7 +3,12 @@ model's modules."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .settings import SelectionSettings
+
+if TYPE_CHECKING:
+    import torch
 
 
 def lora_model(settings: SelectionSettings):
@@ -53,7 +58,7 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def lora_parameters(model) -> list[tuple[str, object]]:
+def lora_parameters(model) -> list[tuple[str, torch.nn.Parameter]]:
     """The trainable (LoRA) parameters in a fixed order: the coordinates of every gradient feature."""
     params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     if any("lora_" not in name for name, _ in params):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .pool import Prompt
 from .warmup import Checkpoint
@@ -48,7 +49,7 @@ def scores(shard_files: list[list[Path]], checkpoints: list[Checkpoint], targets
     units = [[_unit_rows(f) for f in t.features] for t in targets]
     out: dict[str, list] = {t.name: [] for t in targets}
     for files in shard_files:
-        influence = [0.0] * len(targets)
+        influence: list[Any] = [0.0] * len(targets)  # per target: 0.0, then the summed score matrix
         for i, path in enumerate(files):
             candidates = _unit_rows(np.load(path))
             for j in range(len(targets)):

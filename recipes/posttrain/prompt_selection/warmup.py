@@ -2,8 +2,9 @@
 adapter, AdamW's first and second moments and the epoch's mean learning rate at the end of each epoch
 (less/train/train.py and less/scripts/train/warmup_lora_train.sh at 1e4afda: AdamW, linear schedule with 3% warm-up,
 weight decay 0, save_strategy epoch, bf16, and the HF Trainer's gradient clipping to norm 1.0). A parameter that never
-got a gradient has no AdamW moments and is left out of the saved state (LESS's collect_grads skips it too). The moments precondition the candidates' gradients; the mean learning rate
-of epoch i is the checkpoint's weight (the paper's eq. 2, eta-bar_i)."""
+got a gradient has no AdamW moments and is left out of the saved state (LESS's collect_grads skips it too). The moments
+precondition the candidates' gradients; the mean learning rate of epoch i is the checkpoint's weight (the paper's eq. 2,
+eta-bar_i)."""
 
 from __future__ import annotations
 
@@ -109,4 +110,6 @@ def warmup(root: Path, pool: list[Prompt], settings: SelectionSettings) -> list[
         )
         meta = {"epoch": epoch, "mean_lr": sum(rates) / len(rates)}
         write_text_atomic(directory / META_FILE, json.dumps(meta))  # last: its presence marks the checkpoint whole
-    return load_checkpoints(root, pool, settings)
+    done = load_checkpoints(root, pool, settings)
+    assert done is not None  # every checkpoint was just written
+    return done

@@ -102,3 +102,24 @@ def save_tiny(
     processor.save_pretrained(out)
     assert json.loads((out / "config.json").read_text())["architectures"] == ["Gemma3ForConditionalGeneration"]
     return out
+
+
+def tensors_by_part(ckpt_dir: str | Path, parts: set[str]) -> dict:
+    """{(part, name): tensor} over all shards, whatever the on-disk naming."""
+    from recipes.artifacts import multimodal as mm
+
+    return {(p, n): t for p, n, t in mm.iter_tensors(Path(ckpt_dir), parts)}
+
+
+def train_one_step(text_dir: Path, out_dir: Path) -> Path:
+    """A real AdamW step of the text-only Gemma3ForCausalLM, saved like a trainer's HF export."""
+    from transformers import Gemma3ForCausalLM
+
+    torch.set_num_threads(2)
+    model = Gemma3ForCausalLM.from_pretrained(text_dir, dtype=torch.float32)
+    ids = torch.tensor([[2, 105, 9259, 1902, 106, 1]])
+    loss = model(input_ids=ids, labels=ids).loss
+    loss.backward()
+    torch.optim.AdamW(model.parameters(), lr=1e-2).step()
+    model.to(torch.bfloat16).save_pretrained(out_dir)
+    return out_dir
