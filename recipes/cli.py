@@ -87,6 +87,8 @@ def entry_module(module: str) -> str:
 def summary(module: str) -> str:
     """The first sentence of the entry module's docstring, without a leading "`command`: " or "Stage X: "."""
     spec = importlib.util.find_spec(entry_module(module))
+    if spec is None or spec.origin is None:
+        raise LookupError(f"command module {module} is not importable: fix its row in recipes/cli.py")
     doc = ast.get_docstring(ast.parse(Path(spec.origin).read_text())) or ""
     first = " ".join(doc.split("\n\n")[0].split())
     first = re.sub(r"^(`[^`]*`|Stage \w+): ", "", first)

@@ -3,4 +3,4 @@
 from data_prep.synthetic import main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -63,8 +63,9 @@ def complete(client: httpx.Client, settings: ChatSettings, messages: str | list[
         "temperature": settings.temperature,
         "max_tokens": settings.max_tokens,
     }
-    if getattr(settings, "seed", None) is not None:
-        body["seed"] = settings.seed
+    seed = getattr(settings, "seed", None)  # SyntheticSettings has one; EndpointSettings not
+    if seed is not None:
+        body["seed"] = seed
     for attempt in range(settings.max_retries + 1):
         try:
             response = client.post("/chat/completions", json=body)

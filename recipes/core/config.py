@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from dataclasses import field, fields, is_dataclass, make_dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, cast, get_type_hints
 
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException, ValidationError
 
 from recipes.core.schema import RootConfig
@@ -177,7 +177,7 @@ def _sections_set_by(key: str, value: str) -> tuple[str, ...]:
     return () if package == "_global_" else (package.split(".", 1)[0],)
 
 
-def validate(cfg: DictConfig, kind: type) -> DictConfig:
+def validate(cfg: DictConfig | ListConfig, kind: type) -> DictConfig:
     """Merge onto the schema `kind` and resolve; raise ConfigError for the first problem found."""
     try:
         # as plain data: a key Hydra appended (`+key=`) to a typed node would otherwise pass unchecked
@@ -190,14 +190,14 @@ def validate(cfg: DictConfig, kind: type) -> DictConfig:
     if missing:
         key = missing[0]
         raise ConfigError(f"{key}: required but not set (???); set it in the experiment or pass {key}=<value>")
-    return merged
+    return cast(DictConfig, merged)
 
 
 def to_object(cfg: DictConfig) -> RootConfig:
     """The typed view (dataclass instances) of a validated config. A section's own checks (a settings class's
     __post_init__ raising ValueError with the field and the fix) become ConfigError."""
     try:
-        return OmegaConf.to_object(cfg)
+        return cast(RootConfig, OmegaConf.to_object(cfg))
     except ValueError as err:
         raise ConfigError(str(err)) from None
 

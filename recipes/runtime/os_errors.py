@@ -18,7 +18,7 @@ def free_space(path: str | os.PathLike) -> str:
     while not where.exists() and where != where.parent:
         where = where.parent
     try:
-        free = shutil.disk_usage(where).free
+        free = float(shutil.disk_usage(where).free)
     except OSError:
         return "unknown"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):

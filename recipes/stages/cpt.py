@@ -1,8 +1,10 @@
 """Stage cpt: continued pre-training of Gemma 3 on Megatron-Bridge (megatron-core + Transformer Engine).
 
-`execute` builds the ConfigContainer (recipes/engines/bridge_config.py) over the data prep blend and calls Megatron-Bridge's
+`execute` builds the ConfigContainer (recipes/engines/bridge_config.py) over the data prep blend and calls
+Megatron-Bridge's
 `pretrain` with its GPT forward step, and with per-language validation (recipes/engines/language_validation.py) unless
-dataset.validation_per_language=false or the data is mock. It runs only in the `train` container on GPUs (one process per GPU, launched
+dataset.validation_per_language=false or the data is mock. It runs only in the `train` container on GPUs (one process
+per GPU, launched
 by the stage's executor); it has not yet been run on a GPU in this repo. The container itself is built and
 validated on CPU by tests/bridge."""
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from recipes.artifacts import manifest
 from recipes.core.atomic import write_text_atomic
-from recipes.core.findings import Finding
+from recipes.core.findings import Finding, Severity
 from recipes.core.languages import LANGID_POLICIES
 from recipes.core.run_layout import StageDir
 from recipes.core.schema import DataPrepConfig, RootConfig
@@ -327,7 +327,7 @@ def check_tokenizer(cfg: RootConfig) -> list[Finding]:
         problem = None if os.path.isdir(name) else "no such directory"
     else:
         problem = tokenizer_problem(name)
-    severity = "warning" if cfg.launch.dryrun else "error"
+    severity: Severity = "warning" if cfg.launch.dryrun else "error"
     return (
         [
             Finding(
@@ -366,11 +366,12 @@ def check_datamix_rows(cfg: RootConfig) -> list[Finding]:
     empty = [r.key for r in mix.rows if not set(r.languages) & set(declared)]
     if not empty:
         return []
-    severity = "warning" if cfg.data_prep.drop_missing else "error"
+    severity: Severity = "warning" if cfg.data_prep.drop_missing else "error"
     return [
         Finding(
             "data.sources",
-            f"datamix rows {empty} have no source: data.sources declare only languages {sorted(set(declared))}",
+            f"datamix rows {empty} have no source: data.sources declare only languages "
+            f"{sorted({str(d) for d in declared})}",
             "add the sources of those languages to data.sources, or set data_prep.drop_missing=true to drop those rows",
             severity,
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 from evals.seahelm import JUDGE_MODEL_TYPES, missing_weights
 from recipes.artifacts.versions import run_registry
 from recipes.core.config import ConfigError
-from recipes.core.findings import Finding
+from recipes.core.findings import Finding, Severity
 from recipes.core.hub_ids import is_local_path
 from recipes.core.run_layout import StageDir
 from recipes.core.schema import EvalConfig, RootConfig
@@ -160,7 +160,7 @@ def _is_registered(cfg: RootConfig, ref: str) -> bool:
 def check_eval(cfg: RootConfig) -> list[Finding]:
     out, model = [], cfg.eval.model
     # A dry run renders what would run: what is not there yet is reported, not fatal.
-    severity = "warning" if cfg.launch.dryrun or not cfg.launch.check_paths else "error"
+    severity: Severity = "warning" if cfg.launch.dryrun or not cfg.launch.check_paths else "error"
     if (
         cfg.launch.check_paths
         and model

@@ -1,6 +1,7 @@
 """Stage hf_import: the released Hugging Face checkpoint -> a Megatron checkpoint to continue pre-training from.
 
-For a multimodal Gemma 3 (model.multimodal) the checkpoint is first split (recipes.artifacts.multimodal.split): the language
+For a multimodal Gemma 3 (model.multimodal) the checkpoint is first split (recipes.artifacts.multimodal.split): the
+language
 model is what gets trained; the vision tower and projector stay untouched beside it, with their SHA-256 identity,
 for the release to put back. Artifact: `text/` (Gemma3ForCausalLM, Hugging Face), `vision/` and
 `vision_identity.json` (multimodal only), `megatron/` (AutoBridge.import_ckpt of text/). Runs in the `train` image:

@@ -1,4 +1,5 @@
-"""Stage merge: merge Hugging Face checkpoints with mergekit (recipes.engines.mergekit_merge) from the `merge` config section;
+"""Stage merge: merge Hugging Face checkpoints with mergekit (recipes.engines.mergekit_merge) from the `merge` config "
+"section;
 model references may be paths or version ids. The tokenizer and chat template are carried over."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Stage release: the release variants of the stage's model (run.input, the upstream model, or model.hf_id) with
-recipes.artifacts.release_variants: HF BF16 first, then the variants in release.variants, each perplexity-checked against BF16 on
+recipes.artifacts.release_variants: HF BF16 first, then the variants in release.variants, each perplexity-checked
+against BF16 on
 release.quality_texts (JSONL globs of {"text", "lang"})
 and registered as a version of its own. For a multimodal Gemma 3 the released model is the full
 Gemma3ForConditionalGeneration: the trained language model reassembled with the vision tower hf_import set aside

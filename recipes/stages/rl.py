@@ -1,6 +1,7 @@
 """Stage rl: online RL with Dr. GRPO (the card's "DRGPPO") on NeMo-RL, in a Ray cluster inside the Slurm allocation.
 
-At launch the composed config is rendered as NeMo-RL's own config (`launch/nemo_rl.yaml`, recipes.engines.nemo_rl_config);
+At launch the composed config is rendered as NeMo-RL's own config (`launch/nemo_rl.yaml`,
+recipes.engines.nemo_rl_config);
 the job concatenates rl.datasets into the training file, less `rl.val_prompts` held-out prompts for validation, and
 runs NeMo-RL's GRPO with the Dr. GRPO loss (recipes.posttrain.nemo_rl_entry) in the `rl` container."""
 

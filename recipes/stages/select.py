@@ -4,7 +4,8 @@ selected.jsonl (the union over targets, {id, prompt or messages, lang, targets}:
 selected/<target>.jsonl with scores, scores.jsonl, report.json and scores.png.
 
 As a Slurm job array (stage.array, one GPU per task) every task writes every count-th feature shard after the
-warm-up (task 0 trains it, the others wait for it); the task that finds every shard written scores and selects. Shards are written atomically and keyed on their inputs, so a requeued task resumes."""
+warm-up (task 0 trains it, the others wait for it); the task that finds every shard written scores and selects. Shards
+are written atomically and keyed on their inputs, so a requeued task resumes."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """Stage sft: supervised fine-tuning on Megatron-Bridge (Gemma 3 chat template, assistant-only loss, packing).
 
-`execute` builds the ConfigContainer (recipes/engines/bridge_config.py): the model starts from the upstream (cpt) checkpoint
+`execute` builds the ConfigContainer (recipes/engines/bridge_config.py): the model starts from the upstream (cpt)
+checkpoint
 and trains on data_prep.sft_format's packed.npy (dataset.packed_data; a conversations JSONL is packed first) with
-Megatron-Bridge's `pretrain` (what its `finetune` runs) and GPT forward step, then exports the result to Hugging Face format (artifact
+Megatron-Bridge's `pretrain` (what its `finetune` runs) and GPT forward step, then exports the result to Hugging Face
+format (artifact
 `hf/`, for merge, RL and eval). It runs only in the `train` container on GPUs; it has not yet been run on a GPU in
 this repo. The container itself is built and validated on CPU by tests/bridge."""
 
@@ -40,7 +42,8 @@ def execute(ctx: StageContext) -> None:
     from recipes.engines.exit_signal_trap import ExitSignalTrap
 
     use_prebuilt_dataset_helpers()
-    cfg = dataclasses.replace(ctx.cfg, dataset=dataclasses.replace(ctx.cfg.dataset, packed_data=packed_data(ctx)))
+    packed = dataclasses.replace(ctx.cfg.dataset, packed_data=packed_data(ctx))
+    cfg = dataclasses.replace(ctx.cfg, **{"dataset": packed})  # sft's own section, not one of RootConfig's fields
     container = build_config_container(cfg, ctx.run_dir, stage="sft")
     if container.checkpoint.pretrained_checkpoint is None and container.checkpoint.load is None:
         raise ValueError("sft starts from a checkpoint: set checkpoint.pretrained_checkpoint (or run it after cpt)")

@@ -21,9 +21,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from recipes.core.config import to_object
-from recipes.stages import compose
 from recipes.core.schema import MixedPrecisionConfig, ModelConfig
 from recipes.gemma3_fixture import fixture_dir
+from recipes.stages import compose
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_YAMLS = sorted((REPO / "conf" / "model").glob("*.yaml"))

@@ -13,9 +13,8 @@ from evals.report import load_versions
 from recipes.artifacts.versions import Registry
 from recipes.core.config import to_object
 from recipes.core.stage_context import StageContext
-from recipes.stages import compose
+from recipes.stages import compose, stage_context
 from recipes.stages import eval as eval_stage
-from recipes.stages import stage_context
 from recipes.stages.eval import model_to_evaluate
 from tests.helpers.engine_results import write_lm_eval, write_run
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from recipes.core.findings import Severity
+
 from .pool import PoolError, read_prompts
 
 
@@ -14,7 +16,7 @@ class Problem:
     field: str  # the config key, e.g. select.targets.id_math
     message: str
     fix: str
-    severity: str = "error"
+    severity: Severity = "error"
 
 
 def check_inputs(files: dict[str, str], max_tokens: int, tokenizer_dir: str | None) -> list[Problem]:
