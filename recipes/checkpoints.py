@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 from recipes.artifacts.checkpoints import keep_last_n, newest_complete
@@ -26,7 +25,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m recipes.checkpoin
     if newest is None:
         print(f"no complete checkpoint in {args.directory}")
         return 1
-    print(json.dumps({**asdict(newest), "path": str(newest.path), "files": len(newest.files)}, indent=2))
+    print(json.dumps({"path": str(newest.path), "step": newest.step}, indent=2))
     return 0
 
 

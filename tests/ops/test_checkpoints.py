@@ -1,8 +1,7 @@
-"""Half-written checkpoints are never chosen; cleanup never removes the newest complete one."""
+"""Half-written checkpoints are never chosen; cleanup never removes the newest complete one. The directories are laid
+out as Megatron writes them: `iter_NNNNNNN/` and `latest_checkpointed_iteration.txt`, updated after each save."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,90 +9,60 @@ from pathlib import Path
 import pytest
 
 from recipes.artifacts.checkpoints import (
-    MARKER,
+    MEGATRON_TRACKER,
     complete_checkpoints,
     keep_last_n,
     megatron_latest_iteration,
     newest_complete,
-    writing_checkpoint,
 )
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _save(parent: Path, step: int, payload: bytes = b"weights") -> Path:
-    with writing_checkpoint(parent, f"step_{step:07d}", step=step, consumed_samples=step * 32) as tmp:
-        (tmp / "model").mkdir()
-        (tmp / "model" / "shard0.bin").write_bytes(payload * step)
-    return parent / f"step_{step:07d}"
-
-
-def test_complete_checkpoint_has_marker_and_final_name(tmp_path):
-    path = _save(tmp_path, 10)
-    newest = newest_complete(tmp_path)
-    assert newest is not None and newest.path == path
-    assert (newest.step, newest.consumed_samples) == (10, 320)
-    assert newest.files == {"model/shard0.bin": len(b"weights") * 10}
-    assert not any(".tmp-" in p.name for p in tmp_path.iterdir())
-
-
-def test_failure_inside_write_leaves_nothing(tmp_path):
-    _save(tmp_path, 1)
-    with pytest.raises(RuntimeError):
-        with writing_checkpoint(tmp_path, "step_0000002", step=2, consumed_samples=64) as tmp:
-            (tmp / "part").write_bytes(b"x")
-            raise RuntimeError("node died")
-    assert [p.name for p in tmp_path.iterdir()] == ["step_0000001"]
-    assert newest_complete(tmp_path).step == 1
+def _save(parent: Path, step: int) -> Path:
+    """A finished Megatron save of iteration `step`: its directory, then the tracker naming it."""
+    path = parent / f"iter_{step:07d}"
+    path.mkdir(parents=True)
+    (path / ".metadata").write_bytes(b"m")
+    (parent / MEGATRON_TRACKER).write_text(f"{step}\n")
+    return path
 
 
 def test_half_written_checkpoints_are_never_chosen(tmp_path):
     good = _save(tmp_path, 5)
-    # a newer directory without a marker
-    (tmp_path / "step_0000009").mkdir()
-    (tmp_path / "step_0000009" / "shard0.bin").write_bytes(b"partial")
-    # a newer temp directory that even has a marker (rename not done yet)
-    tmp_dir = tmp_path / "step_0000010.tmp-4242"
-    tmp_dir.mkdir()
-    (tmp_dir / MARKER).write_text(json.dumps({"step": 10, "consumed_samples": 1, "timestamp": "t", "files": {}}))
-    # a newer one whose marker lists a file that is missing, and one whose file was truncated
-    missing = _save(tmp_path, 7)
-    (missing / "model" / "shard0.bin").unlink()
-    truncated = _save(tmp_path, 8)
-    (truncated / "model" / "shard0.bin").write_bytes(b"short")
-    # a newer one with a damaged marker
-    damaged = _save(tmp_path, 11)
-    (damaged / MARKER).write_text("{not json")
+    (tmp_path / "iter_0000009").mkdir()  # a newer save in progress: the tracker still says 5
+    (tmp_path / "iter_0000009" / ".metadata").write_bytes(b"partial")
+    (tmp_path / "iter_0000003").mkdir()  # an older directory left empty
+    (tmp_path / "notes").mkdir()  # not a checkpoint name
     assert newest_complete(tmp_path).path == good
     assert [c.step for c in complete_checkpoints(tmp_path)] == [5]
-
-
-def test_killed_writer_process_leaves_only_temp_dir(tmp_path):
-    script = (
-        "import sys, time; from pathlib import Path; from recipes.artifacts.checkpoints import writing_checkpoint\n"
-        "with writing_checkpoint(Path(sys.argv[1]), 'step_0000003', step=3, consumed_samples=96) as tmp:\n"
-        "    (tmp / 'shard0.bin').write_bytes(b'x' * 1000); print('writing', flush=True); time.sleep(60)\n"
-    )
-    _save(tmp_path, 2)
-    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "writing"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert (tmp_path / f"step_0000003.tmp-{proc.pid}").is_dir()
-    assert newest_complete(tmp_path).step == 2
 
 
 def test_keep_last_n_never_deletes_newest_complete(tmp_path):
     for step in (1, 2, 3, 4):
         _save(tmp_path, step)
-    (tmp_path / "step_0000005.tmp-99").mkdir()  # a save in progress is not touched
+    (tmp_path / "iter_0000005").mkdir()  # a save in progress is not touched
+    (tmp_path / "iter_0000005" / ".metadata").write_bytes(b"partial")
     deleted = keep_last_n(tmp_path, 2)
-    assert sorted(p.name for p in deleted) == ["step_0000001", "step_0000002"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["step_0000003", "step_0000004", "step_0000005.tmp-99"]
+    assert sorted(p.name for p in deleted) == ["iter_0000001", "iter_0000002"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "iter_0000003",
+        "iter_0000004",
+        "iter_0000005",
+        MEGATRON_TRACKER,
+    ]
     keep_last_n(tmp_path, 1)
     assert newest_complete(tmp_path).step == 4
     with pytest.raises(ValueError, match="keep at least 1"):
         keep_last_n(tmp_path, 0)
+
+
+def test_release_is_step_zero_only_when_tracked(tmp_path):
+    (tmp_path / "release").mkdir()
+    (tmp_path / MEGATRON_TRACKER).write_text("release")
+    assert newest_complete(tmp_path).step == 0
+    (tmp_path / MEGATRON_TRACKER).write_text("7")
+    assert newest_complete(tmp_path) is None
 
 
 def test_megatron_directories_follow_the_tracker_file(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from recipes.artifacts.checkpoints import writing_checkpoint
+from recipes.artifacts.checkpoints import MEGATRON_TRACKER
 from recipes.submit.status import StatusSettings, collect, last_iteration, run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,10 +35,10 @@ def _make_run(root: Path) -> Path:
     (cpt / "manifest.json").write_text("{}")
     (cpt / "status.json").write_text(json.dumps({"state": "running", "restart_count": 2, "slurm_job_id": "4711"}))
     ckpts = cpt / "checkpoints"
-    for step in (100, 200):
-        with writing_checkpoint(ckpts, f"iter_{step:07d}", step=step, consumed_samples=step * 32) as tmp:
-            (tmp / "shard.bin").write_bytes(b"w")
-    (ckpts / "iter_0000300.tmp-77").mkdir()  # being written
+    for step in (100, 200, 300):
+        (ckpts / f"iter_{step:07d}").mkdir(parents=True)
+        (ckpts / f"iter_{step:07d}" / "shard.bin").write_bytes(b"w")
+    (ckpts / MEGATRON_TRACKER).write_text("200\n")  # iter_0000300 is being written
     job_dir = run_dir / ".nemo_run" / "experiments" / "demo-cpt" / "demo-cpt_1763800000" / "cpt"
     job_dir.mkdir(parents=True)
     lines = ["setup ..."] + [_megatron_line(it, 1000, 3.0 - it / 1000) for it in (10, 20, 250)] + ["saving"]
@@ -66,7 +66,7 @@ def test_status_without_sacct_is_unknown_with_reason(tmp_path, monkeypatch):
     assert (cpt.stage, cpt.job_id, cpt.state) == ("cpt", "4711", "unknown")
     assert "sacct not found" in cpt.reason
     assert cpt.restarts == 2
-    assert cpt.checkpoint_step == 200  # the temp dir of step 300 is ignored
+    assert cpt.checkpoint_step == 200  # iter_0000300, above the tracker, is still being written
     assert (cpt.step, cpt.train_iters, cpt.loss) == (250, 1000, 2.75)
     assert cpt.log_tail[-1] == "saving" and len(cpt.log_tail) == 2
     assert sft.job_id == "4712"  # from NeMo-Run's ledger: the job has not started yet
