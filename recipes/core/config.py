@@ -137,6 +137,8 @@ def compose(
     by_name = {spec.name: spec for spec in specs}
     if stage is not None and stage not in by_name:
         raise ConfigError(f"stage: unknown stage {stage!r}; choose one of {', '.join(by_name)}")
+    if stage is not None and any(o.lstrip("+~").partition("=")[0] == "stage" for o in overrides):
+        raise ConfigError(f"stage: set by the command (sealion {stage}); run `sealion <stage>` for another stage")
     tree = compose_tree(specs, ([f"stage={stage}"] if stage else []) + list(overrides))
     spec = by_name.get(tree.stage.name)
     if spec is None:
@@ -156,17 +158,22 @@ def _refuse_other_stages_overrides(
     owners, allowed = section_owners(specs), {stage, *pipeline}
     for override in overrides:
         key = override.lstrip("+~").split("=", 1)[0]
-        for section in _sections_set_by(key, override.partition("=")[2]):
+        for section in sections_set_by(key, override.partition("=")[2]):
             owning = owners.get(section, ())
             if owning and not allowed.intersection(owning):
                 names = " or ".join(owning)
+                if pipeline:
+                    raise ConfigError(
+                        f"{key}: the {section} section belongs to stage {names}, which is not in pipeline.stages "
+                        f"({', '.join(pipeline)}); add it there or drop the override"
+                    )
                 raise ConfigError(
                     f"{key}: the {section} section belongs to stage {names}, not {stage}; pass it to "
-                    f"`python -m recipes.{owning[0]}`, or run both in a pipeline (pipeline.stages=[...])"
+                    f"`sealion {owning[0]}`, or run both in a pipeline (sealion pipeline pipeline.stages=[...])"
                 )
 
 
-def _sections_set_by(key: str, value: str) -> tuple[str, ...]:
+def sections_set_by(key: str, value: str) -> tuple[str, ...]:
     """The top-level sections an override sets: a key's first part, or what a config group's option sets (its
     `# @package`; none for `_global_` options, such as experiments, whose keys span stages by design)."""
     if "." in key or not (CONF_DIR / key).is_dir():

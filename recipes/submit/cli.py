@@ -15,10 +15,10 @@ import yaml
 from omegaconf import OmegaConf
 from rich.console import Console
 
-from recipes.core.config import CONF_DIR, ConfigError
+from recipes.core.config import CONF_DIR, ConfigError, section_owners, sections_set_by
 from recipes.core.status import UnreadableStatus
 from recipes.runtime import os_errors
-from recipes.stages import compose
+from recipes.stages import compose, specs
 from recipes.stages import stage as stage_spec
 from recipes.submit.launch import StageFailed, prepare, submit
 from recipes.submit.preflight import PreflightError
@@ -27,10 +27,12 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 console = Console(highlight=False)
 
 
-def config_groups() -> list[str]:
-    """One line per config group: every `conf/<group>/` directory and every group config.yaml's defaults list
-    names (`context/stage`), with its options and the default marked `*`. A group outside the defaults list is
-    added with `+group=option`; one the defaults list picks by interpolation (experiment_stage) says from what."""
+def config_groups(stage: str | None) -> list[str]:
+    """One line per config group the stage's job can take: every `conf/<group>/` directory and every group
+    config.yaml's defaults list names (`context/stage`), with its options and the default marked `*`, less `stage`
+    (the command chooses it) and the groups that set only other stages' sections (precision for rl). A group
+    outside the defaults list is added with `+group=option`; one the defaults list picks by interpolation
+    (experiment_stage) says from what."""
     defaults = {
         key.removeprefix("optional "): str(value)
         for entry in yaml.safe_load((CONF_DIR / "config.yaml").read_text())["defaults"]
@@ -38,9 +40,13 @@ def config_groups() -> list[str]:
         for key, value in entry.items()
     }
     groups = sorted({p.name for p in CONF_DIR.iterdir() if p.is_dir()} | set(defaults))
+    owners = section_owners(specs())
     lines = []
     for group in groups:
         options = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+        sets = {section for option in options for section in sections_set_by(group, option)}
+        if stage and (group == "stage" or (sets and all(owners.get(s) and stage not in owners[s] for s in sets))):
+            continue
         default = defaults.get(group)
         if default is None:
             listed = f"{', '.join(options)} (not in the defaults: +{group}=OPTION)"
@@ -52,8 +58,8 @@ def config_groups() -> list[str]:
     return lines
 
 
-def usage(prog: str, summary: str) -> str:
-    groups = config_groups()
+def usage(prog: str, summary: str, stage: str | None) -> str:
+    groups = config_groups(stage)
     return f"""usage: {prog} [--cfg job] [OVERRIDE ...]
 
 {summary}
@@ -76,7 +82,7 @@ Examples:
   sealion pipeline                                   # the smoke experiment on this machine
   sealion cpt experiment=sealion_v4_27b cluster=slurm launch.dryrun=true
   sealion plan experiment=sealion_v4_27b cluster=slurm stage=cpt model.tensor_model_parallel_size=4
-  (`sealion X` and `python -m recipes.X` are the same command)
+  (`sealion X` is `python -m recipes X`; the first stages also have `python -m recipes.X`)
 """
 
 
@@ -105,7 +111,7 @@ def run_command(
     """Parse, handle --help / --cfg, run `action(overrides)`; user errors become one `error:` line and exit 2."""
     help_, show_cfg, overrides = parse(sys.argv[1:] if argv is None else argv)
     if help_:
-        console.print(usage(prog, summary), markup=False, soft_wrap=True)
+        console.print(usage(prog, summary, stage), markup=False, soft_wrap=True)
         return 0
     try:
         if show_cfg:

@@ -56,6 +56,13 @@ def test_a_pipeline_passes_each_stage_the_overrides_of_the_others():
         compose("cpt", ["select.lr=9.0"], pipeline=["cpt", "rl"])
 
 
+def test_a_stage_command_does_not_take_another_stage_and_a_pipeline_names_its_stages():
+    with pytest.raises(ConfigError, match=r"^stage: set by the command \(sealion cpt\)"):
+        compose("cpt", ["stage=sft"])
+    with pytest.raises(ConfigError, match=r"belongs to stage rl, which is not in pipeline.stages \(cpt, sft\)"):
+        compose("cpt", ["rl.lr=1e-6"], pipeline=["cpt", "sft"])
+
+
 def test_shared_sections_and_experiment_values_still_reach_every_stage():
     cfg = compose("rl", ["model.hf_id=/models/x", "run.seed=7"])
     assert cfg.model.hf_id == "/models/x" and cfg.run.seed == 7

@@ -145,10 +145,16 @@ def test_python_dash_m_help_of_every_module():
         assert normal(cli.describe(by_module[module]).split(" (")[0]) in normal(text), (module, text)
 
 
-def test_stage_help_lists_every_config_group_and_its_options(capsys):
-    assert cli.main(["sft", "--help"]) == 0
+def help_rows(capsys, command: str) -> dict[str, str]:
+    assert cli.main([command, "--help"]) == 0
     out = capsys.readouterr().out
-    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ") and len(line.split()) > 1}
+    return {line.split()[0]: line for line in out.splitlines() if line.startswith("  ") and len(line.split()) > 1}
+
+
+def test_stage_help_lists_every_config_group_and_its_options(capsys):
+    """The plan command (any stage) lists every conf group; a stage lists the groups its job takes: not `stage`
+    (the command chooses it), not a group that sets only other stages' sections."""
+    rows = help_rows(capsys, "plan")
     groups = [d for d in sorted((REPO / "conf").iterdir()) if d.is_dir()]
     assert {"context", "merge", "select"} <= {d.name for d in groups}
     for group in groups:
@@ -157,6 +163,11 @@ def test_stage_help_lists_every_config_group_and_its_options(capsys):
             for option in group.glob("*.yaml"):
                 assert option.stem in rows[group.name], (group.name, option.stem)
     assert "gemma3_270m*" in rows["model"] and "+merge=OPTION" in rows["merge"]
+    sft = help_rows(capsys, "sft")
+    assert {"precision", "model", "cluster", "context"} <= set(sft) and not {"stage", "merge", "select"} & set(sft)
+    rl = help_rows(capsys, "rl")
+    assert not {"precision", "merge", "select", "stage"} & set(rl) and "experiment" in rl
+    assert "merge" in help_rows(capsys, "merge")
 
 
 def test_sealion_hands_the_command_its_arguments(tmp_path, capsys):
