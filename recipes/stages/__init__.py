@@ -73,4 +73,7 @@ def compose_tree(overrides: Sequence[str] = ()) -> DictConfig:
 def read_job_config(path: Path) -> DictConfig:
     """A job's resolved.yaml, validated against its stage's schema."""
     raw = OmegaConf.load(path)
-    return config.validate(raw, config.job_schema(stage(raw.stage.name)))
+    name = OmegaConf.select(raw, "stage.name") if isinstance(raw, DictConfig) else None
+    if not isinstance(name, str):
+        raise ConfigError(f"stage.name: {path} names no stage; launch the stage again to write it")
+    return config.validate(raw, config.job_schema(stage(name)))

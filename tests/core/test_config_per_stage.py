@@ -117,3 +117,9 @@ def test_the_select_section_is_the_selection_settings_themselves():
     assert type(knobs) is SelectionSettings and (knobs.proj_dim, knobs.adam_eps, knobs.model) == (64, 1e-6, "m")
     with pytest.raises(ConfigError, match=r"^select.candidate_gradient='adamw': use adam"):
         to_object(compose("select", ["select.candidate_gradient=adamw"]))
+
+
+def test_a_job_config_without_its_stage_is_one_line_naming_the_key(tmp_path):
+    (tmp_path / "resolved.yaml").write_text("train: {train_iters: 1}\n")
+    with pytest.raises(ConfigError, match=r"^stage.name: .*resolved.yaml names no stage"):
+        read_job_config(tmp_path / "resolved.yaml")

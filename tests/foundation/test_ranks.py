@@ -45,8 +45,8 @@ def test_local_training_stage_runs_one_torchrun_process_per_gpu(tmp_path):
 def test_rendered_local_commands_start_training_under_torchrun(tmp_path):
     # this machine has no GPU: cpt is rendered, with torchrun counting the GPUs of the machine that runs it
     launches = [
-        launch.prepare(stage, [f"launch.root={tmp_path}", "cluster.gpus_per_node=0", *STANDALONE])
-        for stage in ("cpt", "eval")
+        launch.prepare(stage, [f"launch.root={tmp_path}", "cluster.gpus_per_node=0", *extra])
+        for stage, extra in (("cpt", STANDALONE), ("eval", []))  # checkpoint is cpt's section, not eval's
     ]
     commands = {x.name: x for x in launches}
     cpt = local_backend.write_command(commands["cpt"]).read_text().splitlines()[-1]
@@ -68,13 +68,14 @@ def test_only_rank_zero_records_and_registers(tmp_path, monkeypatch):
 
 def test_a_failing_rank_says_which_it_is(tmp_path, monkeypatch):
     run = launch.prepare("data_prep", [f"launch.root={tmp_path}"])
-    (run.run_dir / "resolved.yaml").write_text("train: {train_iterz: 1}\n")
+    resolved = run.run_dir / "resolved.yaml"
+    resolved.write_text(resolved.read_text().replace("data_prep:\n", "data_prep:\n  workerz: 1\n", 1))
     monkeypatch.setenv("SLURM_PROCID", "3")
     monkeypatch.delenv("RANK", raising=False)
     assert stage_runner.main(["--run-dir", str(run.run_dir)]) == 1
     status = json.loads((run.run_dir / "status.json").read_text())
     assert status["state"] == "failed"
-    assert status["error"].startswith("rank 3: ") and "train_iterz" in status["error"]
+    assert status["error"].startswith("rank 3: ") and "data_prep.workerz" in status["error"]
 
 
 def test_a_local_gpu_stage_without_its_engine_stops_before_anything_runs(tmp_path):
