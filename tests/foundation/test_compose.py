@@ -83,6 +83,6 @@ def test_bad_input_gives_one_line_naming_the_field(override, expected):
 
 
 def test_unknown_stage_is_refused():
-    """No conf/stage/pretrain.yaml: Hydra's group error, one line listing the stages' conf files."""
-    with pytest.raises(ConfigError, match="stage: no option 'pretrain'; choose one of apo, clair, cpt"):
+    """Not a registered stage: one line listing the stages in pipeline order, before Hydra looks for its conf file."""
+    with pytest.raises(ConfigError, match="^stage: unknown stage 'pretrain'; choose one of hf_import, data_prep, cpt"):
         compose("pretrain", [])
