@@ -16,7 +16,9 @@ from recipes.submit.launch import run_dir_of
 def _validated(stage, overrides, monkeypatch):
     from megatron.bridge.training.config import runtime_config_update
 
-    cfg = to_object(compose(stage, overrides))
+    # the round trip's overrides are its pipeline's (eval.* among them): composed as the pipeline composes them
+    pipeline = next((o.partition("=")[2].strip("[]").split(",") for o in overrides if o.startswith("pipeline.")), [])
+    cfg = to_object(compose(stage, overrides, pipeline))
     container = build_config_container(cfg, run_dir_of(cfg), stage=stage)  # where the launcher puts the run
     monkeypatch.setenv("WORLD_SIZE", "1")
     container.validate()
