@@ -3,13 +3,17 @@ through Selenium (flags for this closed network, the console log kept), and the 
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -127,3 +131,26 @@ def form_fields(client: httpx.Client, path: str = "/review") -> dict[str, str]:
         "item_id": re.search(r'name="item_id" value="(\d+)"', page).group(1),
         "csrf": re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1),
     }
+
+
+@contextlib.contextmanager
+def cross_site(page: bytes) -> Iterator[str]:
+    """An attacker's page served from another site than the app's 127.0.0.1 (localhost), for as long as the block
+    runs; yields its URL. Threaded, so a browser's preconnect does not block the page itself."""
+
+    class Attacker(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    attacker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=attacker.serve_forever, daemon=True).start()
+    try:
+        yield f"http://localhost:{attacker.server_port}/"
+    finally:
+        attacker.shutdown()

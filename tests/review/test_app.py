@@ -6,9 +6,7 @@ where a check needs distinct or hostile responses."""
 from __future__ import annotations
 
 import html
-import http.server
 import shutil
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from recipes.review.store import Item, NewItem, Reviewer, Store, Verdict
-from tests.helpers.review_browser import Server, choose, form_fields, http_client, login, submit
+from tests.helpers.review_browser import Server, choose, cross_site, form_fields, http_client, login, submit
 
 By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium not installed: pip install -e '.[test]'").By
 INJECT_PROMPT = "Apa itu <img src=x onerror=\"document.title='pwned'\">?"
@@ -160,25 +158,11 @@ def test_cross_site_form_and_missing_csrf_token_are_refused(app, browser):
         "</form>"
     ).encode()
 
-    class Attacker(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *args):
-            pass
-
-    attacker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Attacker)  # a preconnect must not block it
-    threading.Thread(target=attacker.serve_forever, daemon=True).start()
-    try:
+    with cross_site(page) as attacker_url:  # another site than 127.0.0.1
         login(browser, server, tokens["victim"])
-        browser.get(f"http://localhost:{attacker.server_port}/")  # another site than 127.0.0.1
+        browser.get(attacker_url)
         submit(browser, "go")
         assert browser.find_element(By.ID, "error").text.startswith("Not logged in")  # SameSite kept the cookie
-    finally:
-        attacker.shutdown()
     with http_client(server, tokens["victim"]) as client:
         fields = form_fields(client, "/review")
         forged = client.post("/verdict", data={**fields, "csrf": "0" * 64, "choice": "left"})

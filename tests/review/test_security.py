@@ -5,7 +5,6 @@ Secure option, and the `reviewer add|list|revoke` commands."""
 
 from __future__ import annotations
 
-import http.server
 import re
 import socket
 import threading
@@ -15,7 +14,7 @@ import httpx
 import pytest
 
 from recipes.review.store import NewItem, Store
-from tests.helpers.review_browser import Server, http_client, login, submit
+from tests.helpers.review_browser import Server, cross_site, http_client, login, submit
 
 By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium not installed: pip install -e '.[test]'").By
 HUGE = 32 * 1024 * 1024
@@ -107,25 +106,11 @@ def test_a_cross_site_page_cannot_log_the_victim_in_as_the_attacker(guarded, bro
         '<button id="go">win a prize</button></form>'
     ).encode()
 
-    class Attacker(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *args):
-            pass
-
-    attacker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Attacker)  # a preconnect must not block it
-    threading.Thread(target=attacker.serve_forever, daemon=True).start()
-    try:
+    with cross_site(page) as attacker_url:  # another site than 127.0.0.1
         login(browser, server, tokens["victim"])
-        browser.get(f"http://localhost:{attacker.server_port}/")
+        browser.get(attacker_url)
         submit(browser, "go")
         assert "cannot post here" in browser.find_element(By.ID, "error").text
-    finally:
-        attacker.shutdown()
     browser.get(f"{server.url}/review")
     assert browser.find_element(By.ID, "who").text == "victim"  # still the victim's own session
 
