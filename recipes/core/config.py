@@ -145,7 +145,7 @@ def compose(
         raise ConfigError(f"stage: unknown stage {tree.stage.name!r}; choose one of {', '.join(by_name)}")
     _refuse_other_stages_overrides(specs, spec.name, overrides, pipeline)
     job = {name: tree[name] for name in (*(f.name for f in fields(RootConfig)), *spec.sections)}
-    return validate(OmegaConf.create(OmegaConf.to_container(OmegaConf.create(job), resolve=True)), job_schema(spec))
+    return validate(OmegaConf.create(job), job_schema(spec))  # the tree is resolved: the job keeps its values
 
 
 def job_schema(spec: StageSpec) -> type:

@@ -136,5 +136,5 @@ STAGE = StageSpec(
     checks=(check_rl,),
     engine_modules=("nemo_rl",),
     hf_export=".",
-    sections={"rl": RLConfig, "logger": LoggerConfig},  # NeMo-RL logs as Bridge does,
+    sections={"rl": RLConfig, "logger": LoggerConfig},  # NeMo-RL's logger reads Bridge's logger section
 )
