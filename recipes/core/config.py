@@ -135,14 +135,18 @@ def compose(
     the shared sections and the stage's own, nothing of another stage's. An override of a section only other stages
     own is refused, unless one of them is in `pipeline` (a pipeline gives every stage the same overrides)."""
     by_name = {spec.name: spec for spec in specs}
-    if stage is not None and stage not in by_name:
-        raise ConfigError(f"stage: unknown stage {stage!r}; choose one of {', '.join(by_name)}")
-    if stage is not None and any(o.lstrip("+~").partition("=")[0] == "stage" for o in overrides):
-        raise ConfigError(f"stage: set by the command (sealion {stage}); run `sealion <stage>` for another stage")
+
+    def registered(name: str) -> StageSpec:
+        if name not in by_name:
+            raise ConfigError(f"stage: unknown stage {name!r}; choose one of {', '.join(by_name)}")
+        return by_name[name]
+
+    if stage is not None:
+        registered(stage)
+        if any(o.lstrip("+~").partition("=")[0] == "stage" for o in overrides):
+            raise ConfigError(f"stage: set by the command (sealion {stage}); run `sealion <stage>` for another stage")
     tree = compose_tree(specs, ([f"stage={stage}"] if stage else []) + list(overrides))
-    spec = by_name.get(tree.stage.name)
-    if spec is None:
-        raise ConfigError(f"stage: unknown stage {tree.stage.name!r}; choose one of {', '.join(by_name)}")
+    spec = registered(tree.stage.name)  # a conf/stage file without a stage module is refused here
     _refuse_other_stages_overrides(specs, spec.name, overrides, pipeline)
     job = {name: tree[name] for name in (*(f.name for f in fields(RootConfig)), *spec.sections)}
     return validate(OmegaConf.create(job), job_schema(spec))  # the tree is resolved: the job keeps its values
