@@ -101,6 +101,13 @@ def section_owners(specs: Sequence[StageSpec]) -> dict[str, tuple[str, ...]]:
     return owners
 
 
+def owned_elsewhere(owners: dict[str, tuple[str, ...]], section: str, allowed: set[str]) -> tuple[str, ...]:
+    """The stages owning `section` when none of them is in `allowed` (a shared section: none): a config of those
+    stages does not hold it."""
+    owning = owners.get(section, ())
+    return () if allowed.intersection(owning) else owning
+
+
 @cache
 def schema(sections: Sections) -> type:
     """RootConfig with `sections` added: the dataclass a config is merged onto."""
@@ -163,8 +170,8 @@ def _refuse_other_stages_overrides(
     for override in overrides:
         key = override.lstrip("+~").split("=", 1)[0]
         for section in sections_set_by(key, override.partition("=")[2]):
-            owning = owners.get(section, ())
-            if owning and not allowed.intersection(owning):
+            owning = owned_elsewhere(owners, section, allowed)
+            if owning:
                 names = " or ".join(owning)
                 if pipeline:
                     raise ConfigError(

@@ -15,7 +15,7 @@ import yaml
 from omegaconf import OmegaConf
 from rich.console import Console
 
-from recipes.core.config import CONF_DIR, ConfigError, section_owners, sections_set_by
+from recipes.core.config import CONF_DIR, ConfigError, owned_elsewhere, section_owners, sections_set_by
 from recipes.core.status import UnreadableStatus
 from recipes.runtime import os_errors
 from recipes.stages import compose, specs
@@ -45,7 +45,7 @@ def config_groups(stage: str | None) -> list[str]:
     for group in groups:
         options = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
         sets = {section for option in options for section in sections_set_by(group, option)}
-        if stage and (group == "stage" or (sets and all(owners.get(s) and stage not in owners[s] for s in sets))):
+        if stage and (group == "stage" or (sets and all(owned_elsewhere(owners, s, {stage}) for s in sets))):
             continue
         default = defaults.get(group)
         if default is None:
